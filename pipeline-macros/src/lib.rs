@@ -1,0 +1,1 @@
+//! Procedural macros for `pipeline-core` (work in progress in this commit).

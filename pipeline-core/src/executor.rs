@@ -1,0 +1,633 @@
+//! Runs a submission: decides per task whether to skip, runs the rest on
+//! crossbeam scoped threads, and records every job.
+//!
+//! The calling thread coordinates: it keeps each task's count of unfinished
+//! upstream tasks, decides skips itself (cheap: fingerprints only), and hands
+//! tasks that must run to at most `max_workers` worker threads, spawned only when
+//! needed. When exactly one task can run and nothing else is running, it runs on
+//! the calling thread: a chain of tasks never pays for a thread hand-off.
+
+use std::any::Any;
+use std::collections::VecDeque;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use crossbeam_channel::{Receiver, Sender, unbounded};
+
+use crate::cache::{CachedVersion, TaskKey};
+use crate::error::{Error, Result};
+use crate::events::{Event, EventKind};
+use crate::fingerprint::Fingerprint;
+use crate::graph::{Graph, TaskId};
+use crate::job::{Job, JobStatus, Submission};
+use crate::scenario::{CancelToken, Scenario, SubmitOptions, Target};
+use crate::store::{Commit, NewValue, SlotKey, SubmissionId, VersionMeta, WrittenBy};
+use crate::value::{ErasedValue, MaterializeContext};
+
+/// A task that must run, with the versions of its inputs at decision time.
+struct Work {
+    task: TaskId,
+    key: TaskKey,
+    inputs: Vec<Arc<CachedVersion>>,
+}
+
+/// What a worker reports back.
+struct Done {
+    task: TaskId,
+    started_at: SystemTime,
+    ended_at: SystemTime,
+    duration: std::time::Duration,
+    outcome: std::result::Result<(), String>,
+}
+
+/// The outcome of the skip check.
+enum Decision {
+    Skip {
+        key: TaskKey,
+        reused: bool,
+    },
+    Run(Work),
+    Fail {
+        key: Option<TaskKey>,
+        message: String,
+    },
+}
+
+pub(crate) fn submit(scenario: &Scenario, options: &SubmitOptions) -> Result<Submission> {
+    let graph = scenario.graph().clone();
+    let planned = plan(&graph, &options.target)?;
+    let lock = scenario.runtime().scenario_lock(scenario.id());
+    let _guard = lock.lock();
+    let id = scenario.runtime().store.next_submission_id()?;
+    let mut run = Run::new(scenario, &graph, options, id, &planned);
+    run.publish(EventKind::SubmissionStarted {
+        jobs: planned.len(),
+    });
+    run.execute();
+    let submission = run.into_submission(&planned, options);
+    scenario.runtime().store.record_submission(&submission)?;
+    scenario.runtime().events.publish(Event {
+        scenario: scenario.id(),
+        submission: id,
+        at: SystemTime::now(),
+        kind: EventKind::SubmissionFinished,
+    });
+    Ok(submission)
+}
+
+/// The tasks a target covers, in topological order.
+fn plan(graph: &Graph, target: &Target) -> Result<Vec<TaskId>> {
+    match target {
+        Target::Scenario => Ok(graph.topo_order().to_vec()),
+        Target::Task(name) => {
+            graph
+                .task_id(name)
+                .map(|id| vec![id])
+                .ok_or_else(|| Error::UnknownTask {
+                    graph: graph.name().to_owned(),
+                    task: name.clone(),
+                })
+        }
+        Target::Sequence(name) => {
+            graph
+                .sequence(name)
+                .map(|s| s.tasks().to_vec())
+                .ok_or_else(|| Error::UnknownSequence {
+                    graph: graph.name().to_owned(),
+                    sequence: name.clone(),
+                })
+        }
+    }
+}
+
+struct Run<'a> {
+    scenario: &'a Scenario,
+    graph: &'a Graph,
+    id: SubmissionId,
+    force: bool,
+    max_workers: usize,
+    cancel: Option<CancelToken>,
+    started_at: SystemTime,
+    clock: Instant,
+    in_plan: Vec<bool>,
+    waiting: Vec<u32>,
+    jobs: Vec<Option<Job>>,
+    ready: VecDeque<TaskId>,
+    runnable: VecDeque<Work>,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        scenario: &'a Scenario,
+        graph: &'a Graph,
+        options: &SubmitOptions,
+        id: SubmissionId,
+        planned: &[TaskId],
+    ) -> Self {
+        let count = graph.tasks().len();
+        let mut in_plan = vec![false; count];
+        for task in planned {
+            in_plan[task.index()] = true;
+        }
+        let mut waiting = vec![0u32; count];
+        let mut jobs: Vec<Option<Job>> = vec![None; count];
+        let mut ready = VecDeque::new();
+        for &task in planned {
+            let ups = graph
+                .upstream(task)
+                .iter()
+                .filter(|u| in_plan[u.index()])
+                .count();
+            waiting[task.index()] = ups as u32;
+            jobs[task.index()] = Some(Job::pending(graph.task(task).def().name_arc().clone()));
+            if ups == 0 {
+                ready.push_back(task);
+            }
+        }
+        Self {
+            scenario,
+            graph,
+            id,
+            force: options.force,
+            max_workers: options.workers(),
+            cancel: options.cancel.clone(),
+            started_at: SystemTime::now(),
+            clock: Instant::now(),
+            in_plan,
+            waiting,
+            jobs,
+            ready,
+            runnable: VecDeque::new(),
+        }
+    }
+
+    fn canceled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(CancelToken::is_canceled)
+    }
+
+    fn publish(&self, kind: EventKind) {
+        let events = &self.scenario.runtime().events;
+        if events.is_listened() {
+            events.publish(Event {
+                scenario: self.scenario.id(),
+                submission: self.id,
+                at: SystemTime::now(),
+                kind,
+            });
+        }
+    }
+
+    fn job(&mut self, task: TaskId) -> &mut Job {
+        self.jobs[task.index()]
+            .as_mut()
+            .expect("only planned tasks have jobs")
+    }
+
+    fn is_final(&self, task: TaskId) -> bool {
+        self.jobs[task.index()]
+            .as_ref()
+            .is_none_or(|j| j.status.is_final())
+    }
+
+    fn execute(&mut self) {
+        let (work_tx, work_rx) = unbounded::<Work>();
+        let (done_tx, done_rx) = unbounded::<Done>();
+        let scenario = self.scenario;
+        crossbeam::scope(|scope| {
+            let mut workers = 0usize;
+            let mut running = 0usize;
+            loop {
+                self.decide_ready();
+                if self.canceled() {
+                    while let Some(work) = self.runnable.pop_front() {
+                        self.finish(work.task, JobStatus::Canceled, None);
+                    }
+                }
+                if running == 0 && self.runnable.len() == 1 && self.ready.is_empty() {
+                    let work = self.runnable.pop_front().expect("one runnable task");
+                    self.mark_running(work.task, work.key);
+                    let done = run_task(scenario, self.id, work);
+                    self.complete(done);
+                    continue;
+                }
+                while running < self.max_workers {
+                    let Some(work) = self.runnable.pop_front() else {
+                        break;
+                    };
+                    if workers == running {
+                        let (rx, tx) = (work_rx.clone(), done_tx.clone());
+                        let submission = self.id;
+                        scope.spawn(move |_| worker(scenario, submission, rx, tx));
+                        workers += 1;
+                    }
+                    self.mark_running(work.task, work.key);
+                    work_tx
+                        .send(work)
+                        .expect("workers outlive the dispatch loop");
+                    running += 1;
+                }
+                if running == 0 {
+                    if self.ready.is_empty() && self.runnable.is_empty() {
+                        break;
+                    }
+                    continue;
+                }
+                let done = done_rx.recv().expect("a running task always reports back");
+                running -= 1;
+                self.complete(done);
+            }
+            drop(work_tx);
+        })
+        .expect("worker threads catch task panics");
+    }
+
+    /// Decides every ready task: skip now, fail now, or queue to run.
+    fn decide_ready(&mut self) {
+        while let Some(task) = self.ready.pop_front() {
+            if self.is_final(task) {
+                continue;
+            }
+            if self.canceled() {
+                self.finish(task, JobStatus::Canceled, None);
+                continue;
+            }
+            match decide(self.scenario, self.graph, task, self.force, self.id) {
+                Decision::Skip { key, reused } => {
+                    let now = SystemTime::now();
+                    let job = self.job(task);
+                    job.key = Some(key);
+                    job.reused = reused;
+                    job.started_at = Some(now);
+                    job.ended_at = Some(now);
+                    self.finish(task, JobStatus::Skipped, None);
+                }
+                Decision::Run(work) => self.runnable.push_back(work),
+                Decision::Fail { key, message } => {
+                    self.job(task).key = key;
+                    self.finish(task, JobStatus::Failed, Some(message));
+                }
+            }
+        }
+    }
+
+    fn mark_running(&mut self, task: TaskId, key: TaskKey) {
+        let job = self.job(task);
+        job.status = JobStatus::Running;
+        job.key = Some(key);
+        let name = job.task.clone();
+        self.publish(EventKind::Job {
+            task: name,
+            status: JobStatus::Running,
+        });
+    }
+
+    fn complete(&mut self, done: Done) {
+        let job = self.job(done.task);
+        job.started_at = Some(done.started_at);
+        job.ended_at = Some(done.ended_at);
+        job.duration = Some(done.duration);
+        match done.outcome {
+            Ok(()) => self.finish(done.task, JobStatus::Completed, None),
+            Err(message) => self.finish(done.task, JobStatus::Failed, Some(message)),
+        }
+    }
+
+    /// Gives a task its final status; releases its dependents on success, or gives
+    /// every unfinished dependent `Abandoned` (after a failure) or `Canceled`.
+    fn finish(&mut self, task: TaskId, status: JobStatus, error: Option<String>) {
+        let mut stack = vec![(task, status, error)];
+        while let Some((task, status, error)) = stack.pop() {
+            let now = SystemTime::now();
+            let job = self.job(task);
+            job.status = status;
+            job.error = error;
+            job.ended_at.get_or_insert(now);
+            let name = job.task.clone();
+            self.publish(EventKind::Job {
+                task: name.clone(),
+                status,
+            });
+            for &down in self.graph.downstream(task) {
+                if !self.in_plan[down.index()] || self.is_final(down) {
+                    continue;
+                }
+                if status.is_success() {
+                    let waiting = &mut self.waiting[down.index()];
+                    *waiting -= 1;
+                    if *waiting == 0 {
+                        self.ready.push_back(down);
+                    }
+                } else {
+                    let (cascade, why) = match status {
+                        JobStatus::Canceled => (
+                            JobStatus::Canceled,
+                            format!("upstream task `{name}` was canceled"),
+                        ),
+                        _ => (
+                            JobStatus::Abandoned,
+                            format!("upstream task `{name}` {status}"),
+                        ),
+                    };
+                    // Mark now so a second failing upstream does not push it twice.
+                    self.job(down).status = cascade;
+                    stack.push((down, cascade, Some(why)));
+                }
+            }
+        }
+    }
+
+    fn into_submission(self, planned: &[TaskId], options: &SubmitOptions) -> Submission {
+        let mut jobs = self.jobs;
+        let target = match &options.target {
+            Target::Scenario => "scenario".to_owned(),
+            Target::Task(name) => format!("task {name}"),
+            Target::Sequence(name) => format!("sequence {name}"),
+        };
+        Submission {
+            id: self.id,
+            scenario: self.scenario.id(),
+            target,
+            started_at: self.started_at,
+            duration: self.clock.elapsed(),
+            jobs: planned
+                .iter()
+                .map(|t| {
+                    jobs[t.index()]
+                        .take()
+                        .expect("every planned task has a job")
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The skip rule (DESIGN §3): a skippable, unforced task is skipped iff every
+/// output exists, is intact and was produced under the task's current key; else a
+/// memo entry for the key from any scenario is reused; else the task runs.
+fn decide(
+    scenario: &Scenario,
+    graph: &Graph,
+    task: TaskId,
+    force: bool,
+    submission: SubmissionId,
+) -> Decision {
+    let spec = graph.task(task);
+    let def = spec.def();
+    let mut inputs = Vec::with_capacity(graph.task_inputs(task).len());
+    for &node in graph.task_inputs(task) {
+        match scenario.current(node) {
+            Ok(Some(version)) => inputs.push(version),
+            Ok(None) => {
+                let hint = match graph.producer(node) {
+                    Some(p) => format!("submit task `{}` first", graph.task(p).name()),
+                    None => "write it first".to_owned(),
+                };
+                return Decision::Fail {
+                    key: None,
+                    message: format!(
+                        "input data node `{}` has no value: {hint}",
+                        graph.node(node).name()
+                    ),
+                };
+            }
+            Err(e) => {
+                return Decision::Fail {
+                    key: None,
+                    message: e.to_string(),
+                };
+            }
+        }
+    }
+    let key = TaskKey::compute(
+        def.name(),
+        &def.code_fingerprint(),
+        inputs.iter().map(|v| &v.meta.fingerprint),
+    );
+    if spec.is_skippable() && !force {
+        let store = &scenario.runtime().store;
+        let outputs = graph.task_outputs(task);
+        let current = outputs.iter().all(|&node| match scenario.current(node) {
+            Ok(Some(version)) => {
+                version.meta.producer_key() == Some(&key)
+                    && (version.loaded_value().is_some()
+                        || store
+                            .has_value(&version.meta.fingerprint, &graph.node(node).value_type()))
+            }
+            _ => false,
+        });
+        if current {
+            return Decision::Skip { key, reused: false };
+        }
+        match reuse_memo(scenario, graph, task, key, submission) {
+            Ok(true) => return Decision::Skip { key, reused: true },
+            Ok(false) => {}
+            Err(e) => {
+                return Decision::Fail {
+                    key: Some(key),
+                    message: e.to_string(),
+                };
+            }
+        }
+    }
+    Decision::Run(Work { task, key, inputs })
+}
+
+/// Adopts the outputs of an identical job (same key) recorded by any scenario.
+fn reuse_memo(
+    scenario: &Scenario,
+    graph: &Graph,
+    task: TaskId,
+    key: TaskKey,
+    submission: SubmissionId,
+) -> Result<bool> {
+    let store = &scenario.runtime().store;
+    let Some(fingerprints) = store.memo(&key)? else {
+        return Ok(false);
+    };
+    let outputs = graph.task_outputs(task);
+    if fingerprints.len() != outputs.len()
+        || !outputs
+            .iter()
+            .zip(&fingerprints)
+            .all(|(&node, fp)| store.has_value(fp, &graph.node(node).value_type()))
+    {
+        return Ok(false);
+    }
+    let name = graph.task(task).def().name_arc().clone();
+    let now = SystemTime::now();
+    let mut versions = Vec::with_capacity(outputs.len());
+    for (&node, fp) in outputs.iter().zip(&fingerprints) {
+        let previous = scenario.current(node)?;
+        versions.push((
+            scenario.slot(node).clone(),
+            VersionMeta {
+                version: previous.map_or(1, |p| p.meta.version + 1),
+                fingerprint: *fp,
+                written_by: WrittenBy::Task {
+                    task: name.clone(),
+                    key,
+                    submission,
+                    reused: true,
+                },
+                written_at: now,
+            },
+        ));
+    }
+    store.commit(Commit {
+        values: &[],
+        versions: &versions,
+        memo: None,
+    })?;
+    for (slot, meta) in versions {
+        scenario
+            .runtime()
+            .cache
+            .set(slot, Arc::new(CachedVersion::without_value(meta)));
+    }
+    Ok(true)
+}
+
+fn worker(scenario: &Scenario, submission: SubmissionId, work: Receiver<Work>, done: Sender<Done>) {
+    for item in work.iter() {
+        if done.send(run_task(scenario, submission, item)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs one task and commits its outputs; any error or panic becomes the job's
+/// message and leaves the previous outputs untouched.
+fn run_task(scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
+    let started_at = SystemTime::now();
+    let clock = Instant::now();
+    let outcome = run_and_commit(scenario, submission, &work);
+    Done {
+        task: work.task,
+        started_at,
+        ended_at: SystemTime::now(),
+        duration: clock.elapsed(),
+        outcome,
+    }
+}
+
+fn run_and_commit(
+    scenario: &Scenario,
+    submission: SubmissionId,
+    work: &Work,
+) -> std::result::Result<(), String> {
+    let graph = scenario.graph();
+    let spec = graph.task(work.task);
+    let input_nodes = graph.task_inputs(work.task);
+    let mut values: Vec<&ErasedValue> = Vec::with_capacity(work.inputs.len());
+    for (&node, version) in input_nodes.iter().zip(&work.inputs) {
+        values.push(
+            scenario
+                .value_of(node, version)
+                .map_err(|e| format!("cannot load input `{}`: {e}", graph.node(node).name()))?,
+        );
+    }
+    let borrowed: Vec<&(dyn Any + Send + Sync)> = values.iter().map(|v| &***v).collect();
+    let outputs = match catch_unwind(AssertUnwindSafe(|| spec.def().call(&borrowed))) {
+        Ok(Ok(outputs)) => outputs,
+        Ok(Err(error)) => return Err(error.to_string()),
+        Err(payload) => return Err(format!("panicked: {}", panic_message(payload.as_ref()))),
+    };
+    let output_nodes = graph.task_outputs(work.task);
+    if outputs.len() != output_nodes.len() {
+        return Err(format!(
+            "returned {} outputs but is wired to {}",
+            outputs.len(),
+            output_nodes.len()
+        ));
+    }
+    let store = &scenario.runtime().store;
+    let scratch = store.scratch_dir().map_err(|e| e.to_string())?;
+    let context = MaterializeContext {
+        scratch_dir: scratch,
+    };
+    let mut materialized = Vec::with_capacity(outputs.len());
+    for (output, &node) in outputs.into_iter().zip(output_nodes) {
+        let node_spec = graph.node(node);
+        let value_type = node_spec.value_type();
+        if !value_type.holds(output.as_ref()) {
+            return Err(format!(
+                "output for data node `{}` is not a {}",
+                node_spec.name(),
+                value_type.name()
+            ));
+        }
+        let done = catch_unwind(AssertUnwindSafe(|| {
+            value_type.materialize(output, &context)
+        }))
+        .map_err(|payload| {
+            format!(
+                "panicked while materializing `{}`: {}",
+                node_spec.name(),
+                panic_message(payload.as_ref())
+            )
+        })?
+        .map_err(|e| format!("cannot materialize output `{}`: {e}", node_spec.name()))?;
+        materialized.push(done);
+    }
+    let now = SystemTime::now();
+    let name = spec.def().name_arc().clone();
+    let mut versions: Vec<(SlotKey, VersionMeta)> = Vec::with_capacity(materialized.len());
+    for (&node, done) in output_nodes.iter().zip(&materialized) {
+        let previous = scenario.current(node).map_err(|e| e.to_string())?;
+        versions.push((
+            scenario.slot(node).clone(),
+            VersionMeta {
+                version: previous.map_or(1, |p| p.meta.version + 1),
+                fingerprint: done.fingerprint,
+                written_by: WrittenBy::Task {
+                    task: name.clone(),
+                    key: work.key,
+                    submission,
+                    reused: false,
+                },
+                written_at: now,
+            },
+        ));
+    }
+    let fingerprints: Vec<Fingerprint> = materialized.iter().map(|m| m.fingerprint).collect();
+    let new_values: Vec<NewValue<'_>> = output_nodes
+        .iter()
+        .zip(&materialized)
+        .map(|(&node, done)| NewValue {
+            fingerprint: done.fingerprint,
+            value_type: graph.node(node).value_type(),
+            value: &done.value,
+            file: done.file.as_deref(),
+        })
+        .collect();
+    let memo = spec
+        .is_skippable()
+        .then_some((work.key, fingerprints.as_slice()));
+    store
+        .commit(Commit {
+            values: &new_values,
+            versions: &versions,
+            memo,
+        })
+        .map_err(|e| e.to_string())?;
+    drop(new_values);
+    for ((slot, meta), done) in versions.into_iter().zip(materialized) {
+        scenario
+            .runtime()
+            .cache
+            .set(slot, Arc::new(CachedVersion::with_value(meta, done.value)));
+    }
+    Ok(())
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}

@@ -1,0 +1,169 @@
+//! Content fingerprints: blake3 digests of canonical encodings.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A 256-bit blake3 digest identifying a value's content, a task's code or a task key.
+///
+/// Two values with the same fingerprint are treated as equal everywhere in the
+/// framework: skipping, early cutoff and the memo table all compare fingerprints.
+///
+/// ```
+/// use pipeline_core::Fingerprint;
+/// let a = Fingerprint::of_bytes(b"hello");
+/// assert_eq!(a, Fingerprint::of_bytes(b"hello"));
+/// assert_ne!(a, Fingerprint::of_bytes(b"hello!"));
+/// assert_eq!(a.to_hex().parse::<Fingerprint>().unwrap(), a);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// Wraps raw digest bytes.
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The fingerprint of a byte string.
+    pub fn of_bytes(bytes: &[u8]) -> Self {
+        Self(*blake3::hash(bytes).as_bytes())
+    }
+
+    /// The raw digest bytes.
+    pub const fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// The full lowercase hexadecimal form (64 characters), as used for file names.
+    pub fn to_hex(&self) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut out = String::with_capacity(64);
+        for byte in self.0 {
+            out.push(DIGITS[(byte >> 4) as usize] as char);
+            out.push(DIGITS[(byte & 0xf) as usize] as char);
+        }
+        out
+    }
+
+    /// The first 12 hexadecimal characters, for display to people.
+    pub fn short(&self) -> String {
+        self.to_hex()[..12].to_owned()
+    }
+}
+
+impl fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Fingerprint({})", self.short())
+    }
+}
+
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+/// The error returned when a string is not a 64-character hexadecimal fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid fingerprint {0:?}: expected 64 hexadecimal characters")]
+pub struct ParseFingerprintError(pub String);
+
+impl FromStr for Fingerprint {
+    type Err = ParseFingerprintError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParseFingerprintError(s.to_owned());
+        if s.len() != 64 {
+            return Err(err());
+        }
+        let mut bytes = [0u8; 32];
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            let hex = std::str::from_utf8(chunk).map_err(|_| err())?;
+            bytes[i] = u8::from_str_radix(hex, 16).map_err(|_| err())?;
+        }
+        Ok(Self(bytes))
+    }
+}
+
+/// An incremental fingerprint builder: feed canonical bytes, then [`finish`](Self::finish).
+///
+/// Every `update_*` method writes a length or a fixed width first, so distinct
+/// sequences of updates never produce the same byte stream.
+#[derive(Default, Clone)]
+pub struct FingerprintHasher(blake3::Hasher);
+
+impl FingerprintHasher {
+    /// A fresh hasher.
+    pub fn new() -> Self {
+        Self(blake3::Hasher::new())
+    }
+
+    /// A hasher whose output is separated from other uses by a domain string.
+    pub fn with_domain(domain: &str) -> Self {
+        let mut hasher = Self::new();
+        hasher.update_str(domain);
+        hasher
+    }
+
+    /// Feeds raw bytes, prefixed by their length.
+    pub fn update_bytes(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update(&(bytes.len() as u64).to_le_bytes());
+        self.0.update(bytes);
+        self
+    }
+
+    /// Feeds a string, prefixed by its length.
+    pub fn update_str(&mut self, s: &str) -> &mut Self {
+        self.update_bytes(s.as_bytes())
+    }
+
+    /// Feeds a fixed-width integer.
+    pub fn update_u64(&mut self, n: u64) -> &mut Self {
+        self.0.update(&n.to_le_bytes());
+        self
+    }
+
+    /// Feeds another fingerprint.
+    pub fn update_fingerprint(&mut self, fp: &Fingerprint) -> &mut Self {
+        self.0.update(fp.as_bytes());
+        self
+    }
+
+    /// Feeds raw bytes without a length prefix (for streaming one blob in pieces).
+    pub fn update_raw(&mut self, bytes: &[u8]) -> &mut Self {
+        self.0.update(bytes);
+        self
+    }
+
+    /// The digest of everything fed so far.
+    pub fn finish(&self) -> Fingerprint {
+        Fingerprint(*self.0.finalize().as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_round_trips_and_rejects_garbage() {
+        let fp = Fingerprint::of_bytes(b"x");
+        assert_eq!(fp.to_hex().len(), 64);
+        assert_eq!(fp.to_hex().parse::<Fingerprint>(), Ok(fp));
+        assert!("abc".parse::<Fingerprint>().is_err());
+        assert!("zz".repeat(32).parse::<Fingerprint>().is_err());
+    }
+
+    #[test]
+    fn length_prefixes_separate_adjacent_strings() {
+        let ab_c = FingerprintHasher::new()
+            .update_str("ab")
+            .update_str("c")
+            .finish();
+        let a_bc = FingerprintHasher::new()
+            .update_str("a")
+            .update_str("bc")
+            .finish();
+        assert_ne!(ab_c, a_bc);
+    }
+}

@@ -1,0 +1,167 @@
+//! Jobs and submissions: what one `submit()` did, task by task.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::cache::TaskKey;
+use crate::error::Error;
+use crate::store::{ScenarioId, SubmissionId};
+
+/// The state of one job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobStatus {
+    /// Waiting for its inputs.
+    Pending,
+    /// Its function is running.
+    Running,
+    /// It ran and wrote its outputs.
+    Completed,
+    /// Its outputs were already up to date (or reused from an identical job).
+    Skipped,
+    /// Its function returned an error or panicked.
+    Failed,
+    /// An upstream job failed, so it did not run.
+    Abandoned,
+    /// The submission was canceled before it started.
+    Canceled,
+}
+
+impl JobStatus {
+    /// The lowercase name (`"completed"`), as in JSON output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Running => "running",
+            JobStatus::Completed => "completed",
+            JobStatus::Skipped => "skipped",
+            JobStatus::Failed => "failed",
+            JobStatus::Abandoned => "abandoned",
+            JobStatus::Canceled => "canceled",
+        }
+    }
+
+    /// Whether the status is final.
+    pub fn is_final(self) -> bool {
+        !matches!(self, JobStatus::Pending | JobStatus::Running)
+    }
+
+    /// Whether the job's outputs are now valid (`Completed` or `Skipped`).
+    pub fn is_success(self) -> bool {
+        matches!(self, JobStatus::Completed | JobStatus::Skipped)
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s output.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => JobStatus::Pending,
+            "running" => JobStatus::Running,
+            "completed" => JobStatus::Completed,
+            "skipped" => JobStatus::Skipped,
+            "failed" => JobStatus::Failed,
+            "abandoned" => JobStatus::Abandoned,
+            "canceled" => JobStatus::Canceled,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for JobStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to one task in a submission.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// The task's name.
+    pub task: Arc<str>,
+    /// Its final status.
+    pub status: JobStatus,
+    /// The task key it was decided under (absent when it never got that far).
+    pub key: Option<TaskKey>,
+    /// When its function started (or when it was skipped).
+    pub started_at: Option<SystemTime>,
+    /// When it reached its final status.
+    pub ended_at: Option<SystemTime>,
+    /// How long the function (and writing its outputs) took.
+    pub duration: Option<Duration>,
+    /// The error or panic message of a failed job, or why it was abandoned.
+    pub error: Option<String>,
+    /// Whether a skipped job took its outputs from an identical job (same task key)
+    /// of another scenario instead of finding its own outputs current.
+    pub reused: bool,
+}
+
+impl Job {
+    pub(crate) fn pending(task: Arc<str>) -> Self {
+        Self {
+            task,
+            status: JobStatus::Pending,
+            key: None,
+            started_at: None,
+            ended_at: None,
+            duration: None,
+            error: None,
+            reused: false,
+        }
+    }
+}
+
+/// The report of one submission: every job's status, times and errors.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// Its id.
+    pub id: SubmissionId,
+    /// The submitted scenario.
+    pub scenario: ScenarioId,
+    /// What was submitted: `"scenario"`, `"task <name>"` or `"sequence <name>"`.
+    pub target: String,
+    /// When it started.
+    pub started_at: SystemTime,
+    /// How long it took in all.
+    pub duration: Duration,
+    /// One job per submitted task, in topological order.
+    pub jobs: Vec<Job>,
+}
+
+impl Submission {
+    /// The job of a task.
+    pub fn job(&self, task: &str) -> Option<&Job> {
+        self.jobs.iter().find(|j| &*j.task == task)
+    }
+
+    /// The status of a task's job.
+    pub fn status(&self, task: &str) -> Option<JobStatus> {
+        self.job(task).map(|j| j.status)
+    }
+
+    /// Names of the tasks with the given status, in topological order.
+    pub fn tasks_with(&self, status: JobStatus) -> Vec<&str> {
+        self.jobs
+            .iter()
+            .filter(|j| j.status == status)
+            .map(|j| &*j.task)
+            .collect()
+    }
+
+    /// Whether every job completed or was skipped.
+    pub fn is_success(&self) -> bool {
+        self.jobs.iter().all(|j| j.status.is_success())
+    }
+
+    /// `Ok(self)` if every job succeeded, else the first failure as an [`Error`].
+    pub fn into_result(self) -> Result<Self, Error> {
+        match self.jobs.iter().find(|j| !j.status.is_success()) {
+            None => Ok(self),
+            Some(job) => Err(Error::JobFailed {
+                task: job.task.to_string(),
+                message: job
+                    .error
+                    .clone()
+                    .unwrap_or_else(|| format!("job ended {}", job.status)),
+            }),
+        }
+    }
+}

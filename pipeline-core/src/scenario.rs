@@ -1,0 +1,454 @@
+//! Scenarios (one instance of a graph with its own values) and their typed
+//! data node handles.
+
+use std::any::Any;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use crossbeam_channel::Receiver;
+
+use crate::cache::CachedVersion;
+use crate::error::{Error, Result};
+use crate::events::Event;
+use crate::executor;
+use crate::fingerprint::Fingerprint;
+use crate::graph::{Graph, NodeId, Scope};
+use crate::job::Submission;
+use crate::runtime::RuntimeInner;
+use crate::store::{
+    Commit, NewValue, Owner, ScenarioId, ScenarioMeta, SlotKey, VersionMeta, WrittenBy,
+};
+use crate::value::{ErasedValue, MaterializeContext, Value};
+
+/// One instance of a graph: its own data node values (global nodes shared), its
+/// submissions and history. Cheap to clone.
+#[derive(Clone)]
+pub struct Scenario {
+    inner: Arc<ScenarioInner>,
+}
+
+struct ScenarioInner {
+    meta: ScenarioMeta,
+    graph: Arc<Graph>,
+    runtime: Arc<RuntimeInner>,
+    slots: Vec<SlotKey>,
+}
+
+impl Scenario {
+    pub(crate) fn attach(
+        runtime: Arc<RuntimeInner>,
+        graph: Arc<Graph>,
+        meta: ScenarioMeta,
+    ) -> Self {
+        let global_owner = Owner::Global(Arc::from(graph.name()));
+        let slots = graph
+            .nodes()
+            .iter()
+            .map(|node| SlotKey {
+                owner: match node.scope() {
+                    Scope::Scenario => Owner::Scenario(meta.id),
+                    Scope::Global => global_owner.clone(),
+                },
+                node: Arc::from(node.name()),
+            })
+            .collect();
+        Self {
+            inner: Arc::new(ScenarioInner {
+                meta,
+                graph,
+                runtime,
+                slots,
+            }),
+        }
+    }
+
+    /// The scenario's id in its store.
+    pub fn id(&self) -> ScenarioId {
+        self.inner.meta.id
+    }
+
+    /// The scenario's name.
+    pub fn name(&self) -> &str {
+        &self.inner.meta.name
+    }
+
+    /// The scenario's store record (name, type, tags, creation time).
+    pub fn meta(&self) -> &ScenarioMeta {
+        &self.inner.meta
+    }
+
+    /// The graph this scenario instantiates.
+    pub fn graph(&self) -> &Arc<Graph> {
+        &self.inner.graph
+    }
+
+    pub(crate) fn runtime(&self) -> &RuntimeInner {
+        &self.inner.runtime
+    }
+
+    pub(crate) fn slot(&self, node: NodeId) -> &SlotKey {
+        &self.inner.slots[node.index()]
+    }
+
+    /// A typed handle to a data node, checked against the node's declared type.
+    pub fn node<T: Value>(&self, name: &str) -> Result<DataNode<T>> {
+        let id = self
+            .inner
+            .graph
+            .node_id(name)
+            .ok_or_else(|| Error::UnknownNode {
+                graph: self.inner.graph.name().to_owned(),
+                node: name.to_owned(),
+            })?;
+        self.node_by_id(id)
+    }
+
+    /// A typed handle to a data node by id, checked against the node's declared type.
+    pub fn node_by_id<T: Value>(&self, id: NodeId) -> Result<DataNode<T>> {
+        let spec = self.inner.graph.node(id);
+        let actual = spec.value_type();
+        if actual.type_id() != std::any::TypeId::of::<T>() {
+            return Err(Error::NodeType {
+                node: spec.name().to_owned(),
+                actual: actual.name(),
+                requested: T::type_name(),
+            });
+        }
+        Ok(DataNode {
+            scenario: self.clone(),
+            id,
+            _type: PhantomData,
+        })
+    }
+
+    /// Submits every task.
+    pub fn submit(&self) -> Result<Submission> {
+        self.submit_with(&SubmitOptions::new())
+    }
+
+    /// Submits every task, running even those that could be skipped.
+    pub fn submit_forced(&self) -> Result<Submission> {
+        self.submit_with(&SubmitOptions::new().force(true))
+    }
+
+    /// Submits one task alone; its inputs must already have values.
+    pub fn submit_task(&self, task: &str) -> Result<Submission> {
+        self.submit_with(&SubmitOptions::new().target(Target::Task(task.to_owned())))
+    }
+
+    /// Submits a named sequence of tasks alone.
+    pub fn submit_sequence(&self, sequence: &str) -> Result<Submission> {
+        self.submit_with(&SubmitOptions::new().target(Target::Sequence(sequence.to_owned())))
+    }
+
+    /// Submits with explicit options (target, force, workers, cancellation).
+    pub fn submit_with(&self, options: &SubmitOptions) -> Result<Submission> {
+        executor::submit(self, options)
+    }
+
+    /// Events of this scenario's submissions.
+    pub fn subscribe(&self) -> Receiver<Event> {
+        self.runtime().events.subscribe(Some(self.id()))
+    }
+
+    /// The current version of a node: from the cache, else from the store.
+    pub(crate) fn current(&self, node: NodeId) -> Result<Option<Arc<CachedVersion>>> {
+        let runtime = self.runtime();
+        let slot = self.slot(node);
+        if let Some(found) = runtime.cache.get(slot) {
+            return Ok(Some(found));
+        }
+        match runtime.store.current_version(slot)? {
+            Some(meta) => {
+                let version = Arc::new(CachedVersion::without_value(meta));
+                runtime.cache.set(slot.clone(), version.clone());
+                Ok(Some(version))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The value of a cached version, loading it from the store if needed.
+    pub(crate) fn value_of<'v>(
+        &self,
+        node: NodeId,
+        version: &'v CachedVersion,
+    ) -> Result<&'v ErasedValue> {
+        let value_type = self.inner.graph.node(node).value_type();
+        version.value_or_load(|| {
+            self.runtime()
+                .store
+                .get_value(&version.meta.fingerprint, &value_type)
+                .map_err(Error::from)
+        })
+    }
+
+    /// Materializes and records a value written by a user or a default. Writing a
+    /// value equal to the current one records nothing and returns the current version.
+    pub(crate) fn write_erased(
+        &self,
+        node: NodeId,
+        value: Box<dyn Any + Send + Sync>,
+        written_by: WrittenBy,
+    ) -> Result<VersionMeta> {
+        let spec = self.inner.graph.node(node);
+        let store = &self.runtime().store;
+        let scratch = store.scratch_dir()?;
+        let done = spec
+            .value_type()
+            .materialize(
+                value,
+                &MaterializeContext {
+                    scratch_dir: scratch,
+                },
+            )
+            .map_err(|source| Error::Value {
+                node: spec.name().to_owned(),
+                source,
+            })?;
+        let current = self.current(node)?;
+        if let Some(current) = &current {
+            if current.meta.fingerprint == done.fingerprint {
+                if let Some(file) = &done.file {
+                    let _ = std::fs::remove_file(file);
+                }
+                return Ok(current.meta.clone());
+            }
+        }
+        let meta = VersionMeta {
+            version: current.map_or(1, |c| c.meta.version + 1),
+            fingerprint: done.fingerprint,
+            written_by,
+            written_at: SystemTime::now(),
+        };
+        let slot = self.slot(node).clone();
+        store.commit(Commit {
+            values: &[NewValue {
+                fingerprint: done.fingerprint,
+                value_type: spec.value_type(),
+                value: &done.value,
+                file: done.file.as_deref(),
+            }],
+            versions: &[(slot.clone(), meta.clone())],
+            memo: None,
+        })?;
+        self.runtime().cache.set(
+            slot,
+            Arc::new(CachedVersion::with_value(meta.clone(), done.value)),
+        );
+        Ok(meta)
+    }
+
+    /// Writes the default of every node that has one and no value yet.
+    pub(crate) fn write_missing_defaults(&self) -> Result<()> {
+        let lock = self.runtime().scenario_lock(self.id());
+        let _guard = lock.lock();
+        for (index, spec) in self.inner.graph.nodes().iter().enumerate() {
+            let id = NodeId(index as u32);
+            if let Some(default) = spec.default_fn() {
+                if self.current(id)?.is_none() {
+                    self.write_erased(id, default(), WrittenBy::Default)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scenario")
+            .field("id", &self.id())
+            .field("name", &self.name())
+            .field("graph", &self.inner.graph.name())
+            .finish()
+    }
+}
+
+/// A typed handle to one data node of one scenario.
+///
+/// ```
+/// use pipeline_core::{GraphBuilder, NodeSpec, Runtime};
+/// let graph = GraphBuilder::new("g").node(NodeSpec::new::<f64>("threshold").with_default(1.5)).build().unwrap();
+/// let scenario = Runtime::in_memory().create_scenario(graph, "s").unwrap();
+/// let threshold = scenario.node::<f64>("threshold").unwrap();
+/// assert_eq!(*threshold.read().unwrap(), 1.5);
+/// threshold.write(2.0).unwrap();
+/// assert_eq!(threshold.version().unwrap(), Some(2));
+/// threshold.write(2.0).unwrap(); // an equal value records no new version
+/// assert_eq!(threshold.history().unwrap().len(), 2);
+/// ```
+pub struct DataNode<T> {
+    scenario: Scenario,
+    id: NodeId,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> Clone for DataNode<T> {
+    fn clone(&self) -> Self {
+        Self {
+            scenario: self.scenario.clone(),
+            id: self.id,
+            _type: PhantomData,
+        }
+    }
+}
+
+impl<T: Value> DataNode<T> {
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        self.scenario.graph().node(self.id).name()
+    }
+
+    /// The node's id in its graph.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The current value, shared (no copy is made).
+    pub fn read(&self) -> Result<Arc<T>> {
+        let current = self
+            .scenario
+            .current(self.id)?
+            .ok_or_else(|| Error::NoValue {
+                node: self.name().to_owned(),
+            })?;
+        let value = self.scenario.value_of(self.id, &current)?.clone();
+        Ok(value.downcast::<T>().unwrap_or_else(|_| {
+            panic!(
+                "pipeline-core bug: node `{}` holds another type",
+                self.name()
+            )
+        }))
+    }
+
+    /// Writes a new value and returns its version number. An equal value (same
+    /// fingerprint) records nothing and invalidates nothing.
+    pub fn write(&self, value: T) -> Result<u64> {
+        Ok(self
+            .scenario
+            .write_erased(self.id, Box::new(value), WrittenBy::User)?
+            .version)
+    }
+
+    /// The current version number, if the node has a value.
+    pub fn version(&self) -> Result<Option<u64>> {
+        Ok(self.scenario.current(self.id)?.map(|c| c.meta.version))
+    }
+
+    /// The current value's fingerprint, if the node has a value.
+    pub fn fingerprint(&self) -> Result<Option<Fingerprint>> {
+        Ok(self.scenario.current(self.id)?.map(|c| c.meta.fingerprint))
+    }
+
+    /// The current version's metadata, if the node has a value.
+    pub fn current(&self) -> Result<Option<VersionMeta>> {
+        Ok(self.scenario.current(self.id)?.map(|c| c.meta.clone()))
+    }
+
+    /// Every version of the node, oldest first.
+    pub fn history(&self) -> Result<Vec<VersionMeta>> {
+        Ok(self
+            .scenario
+            .runtime()
+            .store
+            .history(self.scenario.slot(self.id))?)
+    }
+}
+
+impl<T> std::fmt::Debug for DataNode<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataNode")
+            .field("scenario", &self.scenario.id())
+            .field("node", &self.scenario.graph().node(self.id).name())
+            .finish()
+    }
+}
+
+/// Which part of a scenario a submission runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Target {
+    /// Every task.
+    #[default]
+    Scenario,
+    /// One task.
+    Task(String),
+    /// A named sequence.
+    Sequence(String),
+}
+
+/// Cancels a running submission: tasks not yet started end `Canceled`.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not canceled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requests cancellation.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    /// Whether cancellation was requested.
+    pub fn is_canceled(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Options of one submission, set with builder methods.
+///
+/// ```
+/// use pipeline_core::{SubmitOptions, Target};
+/// let options = SubmitOptions::new().force(true).max_workers(1).target(Target::Task("t".into()));
+/// assert_eq!(options.workers(), 1);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct SubmitOptions {
+    pub(crate) target: Target,
+    pub(crate) force: bool,
+    pub(crate) max_workers: Option<usize>,
+    pub(crate) cancel: Option<CancelToken>,
+}
+
+impl SubmitOptions {
+    /// The whole scenario, skipping what can be skipped, on all cores.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What to run.
+    pub fn target(mut self, target: Target) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Runs skippable tasks even when their outputs are current.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// At most this many tasks run at once (at least 1).
+    pub fn max_workers(mut self, workers: usize) -> Self {
+        self.max_workers = Some(workers.max(1));
+        self
+    }
+
+    /// Cancels the submission when `token` is canceled.
+    pub fn cancel_token(mut self, token: CancelToken) -> Self {
+        self.cancel = Some(token);
+        self
+    }
+
+    /// The worker limit in effect: as set, else the machine's available parallelism.
+    pub fn workers(&self) -> usize {
+        self.max_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+}

@@ -1,0 +1,210 @@
+//! Task definitions: a function with typed inputs and outputs, erased for the runtime.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use crate::fingerprint::{Fingerprint, FingerprintHasher};
+use crate::value::{Value, ValueType};
+
+/// Inputs as the executor hands them to a task: borrowed, never cloned.
+pub type TaskInputs<'a> = &'a [&'a (dyn Any + Send + Sync)];
+
+/// A task's outputs, boxed, in the order of its declared output types.
+pub type TaskOutputs = Vec<Box<dyn Any + Send + Sync>>;
+
+/// The erased body of a task.
+pub type TaskFn = Arc<dyn Fn(TaskInputs<'_>) -> Result<TaskOutputs, TaskError> + Send + Sync>;
+
+/// The error a task returns: its `Err` rendered with `Display`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskError(pub String);
+
+impl TaskError {
+    /// A task error with the given message.
+    pub fn new(message: impl fmt::Display) -> Self {
+        Self(message.to_string())
+    }
+}
+
+impl fmt::Display for TaskError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TaskError {}
+
+/// A function registered as a task: its name, signature, code fingerprint and body.
+///
+/// `#[task]` builds one for each annotated function; you can also build one by
+/// hand with [`TaskDef::from_fn1`]-style constructors or [`TaskDef::new`].
+///
+/// ```
+/// use pipeline_core::TaskDef;
+/// let double = TaskDef::from_fn1("double", "v1", |x: &i64| x * 2);
+/// assert_eq!(double.name(), "double");
+/// assert_eq!(double.inputs()[0].name(), "i64");
+/// ```
+#[derive(Clone)]
+pub struct TaskDef {
+    name: Arc<str>,
+    code_fingerprint: Fingerprint,
+    inputs: Vec<ValueType>,
+    outputs: Vec<ValueType>,
+    body: TaskFn,
+}
+
+impl TaskDef {
+    /// A task from its parts. `body` must accept `inputs.len()` values of the given
+    /// types in order and return `outputs.len()` boxed values of the output types.
+    pub fn new(
+        name: impl Into<Arc<str>>,
+        code_fingerprint: Fingerprint,
+        inputs: Vec<ValueType>,
+        outputs: Vec<ValueType>,
+        body: TaskFn,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            code_fingerprint,
+            inputs,
+            outputs,
+            body,
+        }
+    }
+
+    /// The fingerprint of a task's code: its source tokens, or the explicit
+    /// `version` string that overrides them.
+    pub fn code_fingerprint_of(source: &str) -> Fingerprint {
+        FingerprintHasher::with_domain("task-code")
+            .update_str(source)
+            .finish()
+    }
+
+    /// A one-input, one-output task from a closure (for tests, benches and hand-built graphs).
+    pub fn from_fn1<A: Value, R: Value>(
+        name: &str,
+        version: &str,
+        f: impl Fn(&A) -> R + Send + Sync + 'static,
+    ) -> Self {
+        Self::new(
+            name,
+            Self::code_fingerprint_of(version),
+            vec![ValueType::of::<A>()],
+            vec![ValueType::of::<R>()],
+            Arc::new(move |inputs| {
+                let a = expect_input::<A>(inputs, 0);
+                Ok(vec![Box::new(f(a)) as Box<dyn Any + Send + Sync>])
+            }),
+        )
+    }
+
+    /// A two-input, one-output task from a closure.
+    pub fn from_fn2<A: Value, B: Value, R: Value>(
+        name: &str,
+        version: &str,
+        f: impl Fn(&A, &B) -> R + Send + Sync + 'static,
+    ) -> Self {
+        Self::new(
+            name,
+            Self::code_fingerprint_of(version),
+            vec![ValueType::of::<A>(), ValueType::of::<B>()],
+            vec![ValueType::of::<R>()],
+            Arc::new(move |inputs| {
+                let a = expect_input::<A>(inputs, 0);
+                let b = expect_input::<B>(inputs, 1);
+                Ok(vec![Box::new(f(a, b)) as Box<dyn Any + Send + Sync>])
+            }),
+        )
+    }
+
+    /// A task over any number of inputs of one type producing one output (for
+    /// synthetic graphs in tests and benchmarks).
+    pub fn from_fn_slice<A: Value, R: Value>(
+        name: &str,
+        version: &str,
+        arity: usize,
+        f: impl Fn(&[&A]) -> R + Send + Sync + 'static,
+    ) -> Self {
+        Self::new(
+            name,
+            Self::code_fingerprint_of(version),
+            vec![ValueType::of::<A>(); arity],
+            vec![ValueType::of::<R>()],
+            Arc::new(move |inputs| {
+                let values: Vec<&A> = (0..inputs.len())
+                    .map(|i| expect_input::<A>(inputs, i))
+                    .collect();
+                Ok(vec![Box::new(f(&values)) as Box<dyn Any + Send + Sync>])
+            }),
+        )
+    }
+
+    /// The task's registered name (the function name unless renamed).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The name as a shared string.
+    pub fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The fingerprint of the task's code.
+    pub fn code_fingerprint(&self) -> Fingerprint {
+        self.code_fingerprint
+    }
+
+    /// Input types, in parameter order.
+    pub fn inputs(&self) -> &[ValueType] {
+        &self.inputs
+    }
+
+    /// Output types, in order (several for a tuple-returning function).
+    pub fn outputs(&self) -> &[ValueType] {
+        &self.outputs
+    }
+
+    /// Runs the body on erased inputs.
+    pub fn call(&self, inputs: TaskInputs<'_>) -> Result<TaskOutputs, TaskError> {
+        (self.body)(inputs)
+    }
+
+    /// The same task under another name (a function used twice in one graph).
+    pub fn renamed(mut self, name: impl Into<Arc<str>>) -> Self {
+        self.name = name.into();
+        self
+    }
+
+    /// The same task with another code fingerprint (as after a code change).
+    pub fn with_code_fingerprint(mut self, code_fingerprint: Fingerprint) -> Self {
+        self.code_fingerprint = code_fingerprint;
+        self
+    }
+}
+
+impl fmt::Debug for TaskDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskDef")
+            .field("name", &self.name)
+            .field("code_fingerprint", &self.code_fingerprint)
+            .field("inputs", &self.inputs)
+            .field("outputs", &self.outputs)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Borrows input `index` as a `T`.
+///
+/// # Panics
+/// If the input is missing or of another type: the graph checks rule that out,
+/// so this only fires on a bug in a hand-written [`TaskDef`].
+pub fn expect_input<'a, T: Value>(inputs: TaskInputs<'a>, index: usize) -> &'a T {
+    let value = inputs
+        .get(index)
+        .unwrap_or_else(|| panic!("task input {index} is missing ({} given)", inputs.len()));
+    value
+        .downcast_ref::<T>()
+        .unwrap_or_else(|| panic!("task input {index} is not a {}", std::any::type_name::<T>()))
+}

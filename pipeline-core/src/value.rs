@@ -1,0 +1,748 @@
+//! The [`Value`] trait every data node type implements, its type-erased form
+//! ([`ValueType`], [`ErasedValue`]) and the implementations for std types.
+//!
+//! A value has a *canonical encoding*: equal values encode to equal bytes, and the
+//! blake3 digest of those bytes is the value's [`Fingerprint`]. The encoding is also
+//! what a persistent store writes to disk.
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use crate::fingerprint::{Fingerprint, FingerprintHasher};
+
+/// A value shared between the version cache, the store and running tasks.
+///
+/// Tasks receive `&T` borrowed from it: values are never cloned or serialized
+/// between tasks of one process.
+pub type ErasedValue = Arc<dyn Any + Send + Sync>;
+
+/// Why a value could not be encoded, decoded, materialized or fingerprinted.
+#[derive(Debug, thiserror::Error)]
+pub enum ValueError {
+    /// The bytes do not decode as the expected type.
+    #[error("cannot decode a {type_name}: {reason}")]
+    Decode {
+        /// The type being decoded.
+        type_name: String,
+        /// What was wrong with the bytes.
+        reason: String,
+    },
+    /// The value cannot be encoded canonically.
+    #[error("cannot encode a {type_name}: {reason}")]
+    Encode {
+        /// The type being encoded.
+        type_name: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// Reading or writing a value file failed.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done (`"cannot write"`, `"cannot read"`).
+        action: &'static str,
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Executing a lazy value (for example a polars query) failed.
+    #[error("{0}")]
+    Materialize(String),
+}
+
+impl ValueError {
+    /// A decode error for type `T`.
+    pub fn decode<T: ?Sized>(reason: impl fmt::Display) -> Self {
+        Self::Decode {
+            type_name: short_type_name(std::any::type_name::<T>()),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// An encode error for type `T`.
+    pub fn encode<T: ?Sized>(reason: impl fmt::Display) -> Self {
+        Self::Encode {
+            type_name: short_type_name(std::any::type_name::<T>()),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Where lazy values may put the files they produce while being materialized.
+#[derive(Debug, Clone, Copy)]
+pub struct MaterializeContext<'a> {
+    /// A directory on the same file system as the store's objects, for files that
+    /// the store may later adopt by renaming them.
+    pub scratch_dir: &'a Path,
+}
+
+/// A value after the executor materialized it: ready to share and fingerprinted.
+#[derive(Debug)]
+pub struct Materialized<T> {
+    /// The value to hand to consumers (for a lazy frame: a scan of the written file).
+    pub value: T,
+    /// The fingerprint of the value's canonical encoding.
+    pub fingerprint: Fingerprint,
+    /// A file in the scratch directory that already holds the canonical encoding,
+    /// if materializing wrote one; the store may adopt it instead of encoding again.
+    pub file: Option<PathBuf>,
+}
+
+/// A type that can be stored in a data node.
+///
+/// Implemented for the std scalars, `String`, `PathBuf`, `Vec`, `Option`,
+/// `BTreeMap`, `BTreeSet` and tuples up to four elements; for your own
+/// `serde` types use [`serde_value!`](crate::serde_value).
+///
+/// The encoding must be canonical: two values a user considers equal must encode
+/// to the same bytes, or writing an equal value would invalidate consumers.
+///
+/// ```
+/// use pipeline_core::Value;
+/// let a = vec![1.5_f64, 2.0];
+/// assert_eq!(a.fingerprint().unwrap(), vec![1.5_f64, 2.0].fingerprint().unwrap());
+/// let mut bytes = Vec::new();
+/// a.encode(&mut bytes).unwrap();
+/// assert_eq!(Vec::<f64>::decode(&mut bytes.as_slice()).unwrap(), a);
+/// ```
+pub trait Value: Any + Send + Sync + Sized {
+    /// Appends the canonical encoding of `self` to `out`.
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError>;
+
+    /// Decodes one value from the front of `input`, advancing it past the bytes read.
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError>;
+
+    /// The fingerprint of the canonical encoding.
+    fn fingerprint(&self) -> Result<Fingerprint, ValueError> {
+        let mut bytes = Vec::with_capacity(32);
+        self.encode(&mut bytes)?;
+        Ok(Fingerprint::of_bytes(&bytes))
+    }
+
+    /// The type's name as people write it (`f64`, `Vec<String>`), used in messages
+    /// and in TOML configurations.
+    fn type_name() -> String {
+        short_type_name(std::any::type_name::<Self>())
+    }
+
+    /// The extension of the value's file in a store (`objects/<fingerprint>.<ext>`).
+    fn extension() -> &'static str {
+        "bin"
+    }
+
+    /// Turns a freshly produced value into its shareable form. Lazy values (a
+    /// polars query) execute here; plain values are only fingerprinted.
+    fn materialize(self, _ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
+        let fingerprint = self.fingerprint()?;
+        Ok(Materialized {
+            value: self,
+            fingerprint,
+            file: None,
+        })
+    }
+
+    /// Writes the canonical encoding to `path` (the store makes this atomic).
+    fn write_file(&self, path: &Path) -> Result<(), ValueError> {
+        let mut bytes = Vec::new();
+        self.encode(&mut bytes)?;
+        std::fs::write(path, bytes).map_err(|source| ValueError::Io {
+            action: "cannot write",
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    /// Reads a value written by [`write_file`](Self::write_file).
+    fn read_file(path: &Path) -> Result<Self, ValueError> {
+        let bytes = std::fs::read(path).map_err(|source| ValueError::Io {
+            action: "cannot read",
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut input = bytes.as_slice();
+        let value = Self::decode(&mut input)?;
+        if !input.is_empty() {
+            return Err(ValueError::decode::<Self>(format!(
+                "{} trailing bytes in {}",
+                input.len(),
+                path.display()
+            )));
+        }
+        Ok(value)
+    }
+}
+
+/// Shortens `alloc::vec::Vec<alloc::string::String>` to `Vec<String>`.
+pub fn short_type_name(full: &str) -> String {
+    let mut out = String::with_capacity(full.len());
+    let mut segment = String::new();
+    for ch in full.chars() {
+        if ch.is_alphanumeric() || ch == '_' || ch == ':' {
+            segment.push(ch);
+        } else {
+            out.push_str(segment.rsplit("::").next().unwrap_or(""));
+            segment.clear();
+            out.push(ch);
+        }
+    }
+    out.push_str(segment.rsplit("::").next().unwrap_or(""));
+    out
+}
+
+/// The type-erased operations of one [`Value`] type: what the graph, the executor
+/// and the store use when they handle values they cannot name.
+#[derive(Clone, Copy)]
+pub struct ValueType {
+    type_id: TypeId,
+    full_name: &'static str,
+    name: fn() -> String,
+    extension: fn() -> &'static str,
+    fingerprint: fn(&(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError>,
+    encode: fn(&(dyn Any + Send + Sync), &mut Vec<u8>) -> Result<(), ValueError>,
+    decode: fn(&[u8]) -> Result<ErasedValue, ValueError>,
+    materialize: MaterializeFn,
+    write_file: fn(&(dyn Any + Send + Sync), &Path) -> Result<(), ValueError>,
+    read_file: fn(&Path) -> Result<ErasedValue, ValueError>,
+}
+
+type MaterializeFn = fn(
+    Box<dyn Any + Send + Sync>,
+    &MaterializeContext<'_>,
+) -> Result<Materialized<ErasedValue>, ValueError>;
+
+fn downcast<T: Value>(value: &(dyn Any + Send + Sync)) -> &T {
+    value.downcast_ref::<T>().unwrap_or_else(|| {
+        panic!(
+            "pipeline-core bug: a value of another type reached {}'s operations",
+            std::any::type_name::<T>()
+        )
+    })
+}
+
+impl ValueType {
+    /// The operations of `T`.
+    pub fn of<T: Value>() -> Self {
+        Self {
+            type_id: TypeId::of::<T>(),
+            full_name: std::any::type_name::<T>(),
+            name: T::type_name,
+            extension: T::extension,
+            fingerprint: |v| downcast::<T>(v).fingerprint(),
+            encode: |v, out| downcast::<T>(v).encode(out),
+            decode: |bytes| {
+                let mut input = bytes;
+                let value = T::decode(&mut input)?;
+                if !input.is_empty() {
+                    return Err(ValueError::decode::<T>(format!(
+                        "{} trailing bytes",
+                        input.len()
+                    )));
+                }
+                Ok(Arc::new(value) as ErasedValue)
+            },
+            materialize: |boxed, ctx| {
+                let value = *boxed.downcast::<T>().unwrap_or_else(|_| {
+                    panic!(
+                        "pipeline-core bug: a task output of another type reached {}'s operations",
+                        std::any::type_name::<T>()
+                    )
+                });
+                let done = value.materialize(ctx)?;
+                Ok(Materialized {
+                    value: Arc::new(done.value) as ErasedValue,
+                    fingerprint: done.fingerprint,
+                    file: done.file,
+                })
+            },
+            write_file: |v, path| downcast::<T>(v).write_file(path),
+            read_file: |path| Ok(Arc::new(T::read_file(path)?) as ErasedValue),
+        }
+    }
+
+    /// The Rust `TypeId` of the value type.
+    pub fn type_id(&self) -> TypeId {
+        self.type_id
+    }
+
+    /// The type's name as people write it (`f64`, `Vec<String>`).
+    pub fn name(&self) -> String {
+        (self.name)()
+    }
+
+    /// The fully qualified name from `std::any::type_name`.
+    pub fn full_name(&self) -> &'static str {
+        self.full_name
+    }
+
+    /// The extension of the type's files in a store.
+    pub fn extension(&self) -> &'static str {
+        (self.extension)()
+    }
+
+    /// Whether `value` holds this type.
+    pub fn holds(&self, value: &(dyn Any + Send + Sync)) -> bool {
+        value.type_id() == self.type_id
+    }
+
+    /// The fingerprint of an erased value of this type.
+    ///
+    /// # Panics
+    /// If `value` is not of this type.
+    pub fn fingerprint(&self, value: &(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError> {
+        (self.fingerprint)(value)
+    }
+
+    /// Appends the canonical encoding of an erased value of this type.
+    ///
+    /// # Panics
+    /// If `value` is not of this type.
+    pub fn encode(
+        &self,
+        value: &(dyn Any + Send + Sync),
+        out: &mut Vec<u8>,
+    ) -> Result<(), ValueError> {
+        (self.encode)(value, out)
+    }
+
+    /// Decodes a complete encoding into a shareable value.
+    pub fn decode(&self, bytes: &[u8]) -> Result<ErasedValue, ValueError> {
+        (self.decode)(bytes)
+    }
+
+    /// Materializes a freshly produced value (see [`Value::materialize`]).
+    ///
+    /// # Panics
+    /// If `value` is not of this type.
+    pub fn materialize(
+        &self,
+        value: Box<dyn Any + Send + Sync>,
+        ctx: &MaterializeContext<'_>,
+    ) -> Result<Materialized<ErasedValue>, ValueError> {
+        (self.materialize)(value, ctx)
+    }
+
+    /// Writes an erased value of this type to a file.
+    ///
+    /// # Panics
+    /// If `value` is not of this type.
+    pub fn write_file(
+        &self,
+        value: &(dyn Any + Send + Sync),
+        path: &Path,
+    ) -> Result<(), ValueError> {
+        (self.write_file)(value, path)
+    }
+
+    /// Reads a value of this type from a file.
+    pub fn read_file(&self, path: &Path) -> Result<ErasedValue, ValueError> {
+        (self.read_file)(path)
+    }
+}
+
+impl PartialEq for ValueType {
+    fn eq(&self, other: &Self) -> bool {
+        self.type_id == other.type_id
+    }
+}
+
+impl Eq for ValueType {}
+
+impl fmt::Debug for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name())
+    }
+}
+
+fn take<'a, T>(input: &mut &'a [u8], n: usize) -> Result<&'a [u8], ValueError> {
+    if input.len() < n {
+        return Err(ValueError::decode::<T>(format!(
+            "needed {n} more bytes, found {}",
+            input.len()
+        )));
+    }
+    let (head, rest) = input.split_at(n);
+    *input = rest;
+    Ok(head)
+}
+
+fn encode_len(len: usize, out: &mut Vec<u8>) {
+    out.extend_from_slice(&(len as u64).to_le_bytes());
+}
+
+fn decode_len<T>(input: &mut &[u8]) -> Result<usize, ValueError> {
+    let bytes = take::<T>(input, 8)?;
+    let len = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+    usize::try_from(len).map_err(|_| ValueError::decode::<T>("length overflows usize"))
+}
+
+macro_rules! fixed_width_values {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Value for $ty {
+            fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+                out.extend_from_slice(&self.to_le_bytes());
+                Ok(())
+            }
+            fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+                let bytes = take::<$ty>(input, std::mem::size_of::<$ty>())?;
+                Ok(<$ty>::from_le_bytes(bytes.try_into().expect("exact width")))
+            }
+            fn type_name() -> String {
+                stringify!($ty).to_owned()
+            }
+        }
+    )*};
+}
+
+fixed_width_values!(i8, i16, i32, i64, i128, u8, u16, u32, u64, u128, f32, f64);
+
+impl Value for usize {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        (*self as u64).encode(out)
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        usize::try_from(u64::decode(input)?).map_err(|e| ValueError::decode::<usize>(e))
+    }
+    fn type_name() -> String {
+        "usize".to_owned()
+    }
+}
+
+impl Value for isize {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        (*self as i64).encode(out)
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        isize::try_from(i64::decode(input)?).map_err(|e| ValueError::decode::<isize>(e))
+    }
+    fn type_name() -> String {
+        "isize".to_owned()
+    }
+}
+
+impl Value for bool {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        out.push(u8::from(*self));
+        Ok(())
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        match take::<bool>(input, 1)?[0] {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(ValueError::decode::<bool>(format!(
+                "byte {other} is not 0 or 1"
+            ))),
+        }
+    }
+    fn type_name() -> String {
+        "bool".to_owned()
+    }
+}
+
+impl Value for char {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        (*self as u32).encode(out)
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        let code = u32::decode(input)?;
+        char::from_u32(code)
+            .ok_or_else(|| ValueError::decode::<char>(format!("{code:#x} is not a char")))
+    }
+    fn type_name() -> String {
+        "char".to_owned()
+    }
+}
+
+impl Value for () {
+    fn encode(&self, _out: &mut Vec<u8>) -> Result<(), ValueError> {
+        Ok(())
+    }
+    fn decode(_input: &mut &[u8]) -> Result<Self, ValueError> {
+        Ok(())
+    }
+    fn type_name() -> String {
+        "()".to_owned()
+    }
+}
+
+impl Value for String {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        encode_len(self.len(), out);
+        out.extend_from_slice(self.as_bytes());
+        Ok(())
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        let len = decode_len::<String>(input)?;
+        let bytes = take::<String>(input, len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| ValueError::decode::<String>(e))
+    }
+    fn type_name() -> String {
+        "String".to_owned()
+    }
+}
+
+/// A path's encoding is the path itself; its fingerprint also covers the file's
+/// length and modification time, so editing the file in place invalidates every
+/// task that reads the path (a missing file has a fingerprint of its own).
+impl Value for PathBuf {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        let text = self.to_str().ok_or_else(|| {
+            ValueError::encode::<PathBuf>(format!("{} is not valid UTF-8", self.display()))
+        })?;
+        text.to_owned().encode(out)
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        Ok(PathBuf::from(String::decode(input)?))
+    }
+    fn fingerprint(&self) -> Result<Fingerprint, ValueError> {
+        let mut bytes = Vec::new();
+        self.encode(&mut bytes)?;
+        let mut hasher = FingerprintHasher::with_domain("path");
+        hasher.update_bytes(&bytes);
+        match std::fs::metadata(self) {
+            Ok(meta) => {
+                let modified = meta
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .map_or(0, |d| d.as_nanos());
+                hasher.update_u64(1).update_u64(meta.len());
+                hasher.update_raw(&modified.to_le_bytes());
+            }
+            Err(_) => {
+                hasher.update_u64(0);
+            }
+        }
+        Ok(hasher.finish())
+    }
+    fn type_name() -> String {
+        "PathBuf".to_owned()
+    }
+}
+
+impl<T: Value> Value for Vec<T> {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        encode_len(self.len(), out);
+        self.iter().try_for_each(|item| item.encode(out))
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        let len = decode_len::<Self>(input)?;
+        // A corrupt length must not allocate absurd amounts up front.
+        let mut items = Vec::with_capacity(len.min(input.len()));
+        for _ in 0..len {
+            items.push(T::decode(input)?);
+        }
+        Ok(items)
+    }
+    fn type_name() -> String {
+        format!("Vec<{}>", T::type_name())
+    }
+}
+
+impl<T: Value> Value for Option<T> {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        match self {
+            None => {
+                out.push(0);
+                Ok(())
+            }
+            Some(value) => {
+                out.push(1);
+                value.encode(out)
+            }
+        }
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        match take::<Self>(input, 1)?[0] {
+            0 => Ok(None),
+            1 => Ok(Some(T::decode(input)?)),
+            other => Err(ValueError::decode::<Self>(format!(
+                "tag {other} is not 0 or 1"
+            ))),
+        }
+    }
+    fn type_name() -> String {
+        format!("Option<{}>", T::type_name())
+    }
+}
+
+impl<K: Value + Ord, V: Value> Value for BTreeMap<K, V> {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        encode_len(self.len(), out);
+        for (key, value) in self {
+            key.encode(out)?;
+            value.encode(out)?;
+        }
+        Ok(())
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        let len = decode_len::<Self>(input)?;
+        let mut map = BTreeMap::new();
+        for _ in 0..len {
+            let key = K::decode(input)?;
+            map.insert(key, V::decode(input)?);
+        }
+        Ok(map)
+    }
+    fn type_name() -> String {
+        format!("BTreeMap<{}, {}>", K::type_name(), V::type_name())
+    }
+}
+
+impl<T: Value + Ord> Value for BTreeSet<T> {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        encode_len(self.len(), out);
+        self.iter().try_for_each(|item| item.encode(out))
+    }
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        let len = decode_len::<Self>(input)?;
+        (0..len).map(|_| T::decode(input)).collect()
+    }
+    fn type_name() -> String {
+        format!("BTreeSet<{}>", T::type_name())
+    }
+}
+
+macro_rules! tuple_values {
+    ($(($($name:ident),+)),* $(,)?) => {$(
+        impl<$($name: Value),+> Value for ($($name,)+) {
+            #[allow(non_snake_case)]
+            fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+                let ($($name,)+) = self;
+                $($name.encode(out)?;)+
+                Ok(())
+            }
+            fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+                Ok(($($name::decode(input)?,)+))
+            }
+            fn type_name() -> String {
+                let names: Vec<String> = vec![$($name::type_name()),+];
+                if names.len() == 1 {
+                    format!("({},)", names[0])
+                } else {
+                    format!("({})", names.join(", "))
+                }
+            }
+        }
+    )*};
+}
+
+tuple_values!((A), (A, B), (A, B, C), (A, B, C, D));
+
+/// Encodes a serde value canonically (postcard, length-prefixed); the helper behind
+/// [`serde_value!`](crate::serde_value).
+pub fn encode_serde<T: serde::Serialize>(value: &T, out: &mut Vec<u8>) -> Result<(), ValueError> {
+    let bytes = postcard::to_allocvec(value).map_err(|e| ValueError::encode::<T>(e))?;
+    encode_len(bytes.len(), out);
+    out.extend_from_slice(&bytes);
+    Ok(())
+}
+
+/// Decodes what [`encode_serde`] wrote.
+pub fn decode_serde<T: serde::de::DeserializeOwned>(input: &mut &[u8]) -> Result<T, ValueError> {
+    let len = decode_len::<T>(input)?;
+    let bytes = take::<T>(input, len)?;
+    postcard::from_bytes(bytes).map_err(|e| ValueError::decode::<T>(e))
+}
+
+/// Implements [`Value`] for types that implement `serde::Serialize` and
+/// `serde::Deserialize`, using a canonical compact encoding.
+///
+/// Use ordered collections (`BTreeMap`, not `HashMap`) inside such types: a
+/// `HashMap` iterates in a random order, so equal maps would get different
+/// fingerprints and never be skipped.
+///
+/// ```
+/// use pipeline_core::{serde_value, Value};
+/// #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+/// struct Thresholds { payment: f64, score: f64 }
+/// serde_value!(Thresholds);
+///
+/// let t = Thresholds { payment: 1000.0, score: 1.5 };
+/// let mut bytes = Vec::new();
+/// t.encode(&mut bytes).unwrap();
+/// assert_eq!(Thresholds::decode(&mut bytes.as_slice()).unwrap(), t);
+/// ```
+#[macro_export]
+macro_rules! serde_value {
+    ($($ty:ty),+ $(,)?) => {$(
+        impl $crate::Value for $ty {
+            fn encode(&self, out: &mut ::std::vec::Vec<u8>) -> ::std::result::Result<(), $crate::ValueError> {
+                $crate::value::encode_serde(self, out)
+            }
+            fn decode(input: &mut &[u8]) -> ::std::result::Result<Self, $crate::ValueError> {
+                $crate::value::decode_serde(input)
+            }
+        }
+    )+};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip<T: Value + PartialEq + fmt::Debug>(value: T) {
+        let mut bytes = Vec::new();
+        value.encode(&mut bytes).unwrap();
+        let mut input = bytes.as_slice();
+        assert_eq!(T::decode(&mut input).unwrap(), value);
+        assert!(input.is_empty());
+        let ty = ValueType::of::<T>();
+        let erased = ty.decode(&bytes).unwrap();
+        assert_eq!(
+            ty.fingerprint(&*erased).unwrap(),
+            value.fingerprint().unwrap()
+        );
+    }
+
+    #[test]
+    fn std_values_round_trip() {
+        round_trip(42_i64);
+        round_trip(-1.25_f64);
+        round_trip(true);
+        round_trip('λ');
+        round_trip(String::from("héllo"));
+        round_trip(vec![Some(1_u32), None]);
+        round_trip((1_u8, String::from("a"), vec![2.5_f32]));
+        round_trip(BTreeMap::from([(String::from("k"), 3_i32)]));
+        round_trip(PathBuf::from("data/x.csv"));
+        round_trip(());
+    }
+
+    #[test]
+    fn type_names_read_like_rust() {
+        assert_eq!(ValueType::of::<f64>().name(), "f64");
+        assert_eq!(
+            ValueType::of::<Vec<Option<String>>>().name(),
+            "Vec<Option<String>>"
+        );
+        assert_eq!(short_type_name("alloc::vec::Vec<my::Thing>"), "Vec<Thing>");
+    }
+
+    #[test]
+    fn truncated_bytes_are_a_decode_error_not_a_panic() {
+        let mut bytes = Vec::new();
+        String::from("hello").encode(&mut bytes).unwrap();
+        bytes.truncate(bytes.len() - 1);
+        assert!(matches!(
+            String::decode(&mut bytes.as_slice()),
+            Err(ValueError::Decode { .. })
+        ));
+        assert!(ValueType::of::<Vec<u64>>().decode(&[255; 8]).is_err());
+    }
+
+    #[test]
+    fn editing_a_file_in_place_changes_its_path_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data.csv");
+        let missing = path.fingerprint().unwrap();
+        std::fs::write(&path, "a\n1\n").unwrap();
+        let first = path.fingerprint().unwrap();
+        assert_ne!(missing, first);
+        std::fs::write(&path, "a\n1\n2\n").unwrap();
+        assert_ne!(first, path.fingerprint().unwrap());
+    }
+}

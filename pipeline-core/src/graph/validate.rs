@@ -253,6 +253,11 @@ fn find_cycle(
         if let Some(start) = walk.iter().position(|&t| t == next) {
             // walk[start..] reversed is the loop in data-flow order.
             let mut loop_tasks: Vec<TaskId> = walk[start..].iter().rev().copied().collect();
+            // Start at the task declared first, so the message is stable.
+            let first = (0..loop_tasks.len())
+                .min_by_key(|&i| loop_tasks[i])
+                .expect("a loop has tasks");
+            loop_tasks.rotate_left(first);
             loop_tasks.push(loop_tasks[0]);
             let mut path = Vec::new();
             for pair in loop_tasks.windows(2) {

@@ -49,20 +49,20 @@ impl fmt::Display for TaskKey {
 #[derive(Debug)]
 pub struct CachedVersion {
     /// The version's metadata.
-    pub meta: VersionMeta,
+    pub meta: Arc<VersionMeta>,
     value: OnceLock<ErasedValue>,
 }
 
 impl CachedVersion {
     /// A cached version whose value is already in memory.
-    pub fn with_value(meta: VersionMeta, value: ErasedValue) -> Self {
+    pub fn with_value(meta: Arc<VersionMeta>, value: ErasedValue) -> Self {
         let cell = OnceLock::new();
         let _ = cell.set(value);
         Self { meta, value: cell }
     }
 
     /// A cached version whose value is still only in the store.
-    pub fn without_value(meta: VersionMeta) -> Self {
+    pub fn without_value(meta: Arc<VersionMeta>) -> Self {
         Self {
             meta,
             value: OnceLock::new(),

@@ -36,7 +36,6 @@ struct Work {
 struct Done {
     task: TaskId,
     started_at: SystemTime,
-    ended_at: SystemTime,
     duration: std::time::Duration,
     outcome: std::result::Result<(), String>,
 }
@@ -259,7 +258,6 @@ impl<'a> Run<'a> {
                     job.key = Some(key);
                     job.reused = reused;
                     job.started_at = Some(now);
-                    job.ended_at = Some(now);
                     self.finish(task, JobStatus::Skipped, None);
                 }
                 Decision::Run(work) => self.runnable.push_back(work),
@@ -285,7 +283,6 @@ impl<'a> Run<'a> {
     fn complete(&mut self, done: Done) {
         let job = self.job(done.task);
         job.started_at = Some(done.started_at);
-        job.ended_at = Some(done.ended_at);
         job.duration = Some(done.duration);
         match done.outcome {
             Ok(()) => self.finish(done.task, JobStatus::Completed, None),
@@ -298,11 +295,13 @@ impl<'a> Run<'a> {
     fn finish(&mut self, task: TaskId, status: JobStatus, error: Option<String>) {
         let mut stack = vec![(task, status, error)];
         while let Some((task, status, error)) = stack.pop() {
-            let now = SystemTime::now();
             let job = self.job(task);
             job.status = status;
-            job.error = error;
-            job.ended_at.get_or_insert(now);
+            job.error = error.map(String::into_boxed_str);
+            if job.started_at.is_none() {
+                job.started_at = Some(SystemTime::now());
+            }
+            job.duration.get_or_insert(std::time::Duration::ZERO);
             let name = job.task.clone();
             self.publish(EventKind::Job {
                 task: name.clone(),
@@ -461,7 +460,7 @@ fn reuse_memo(
         let previous = scenario.current(node)?;
         versions.push((
             scenario.slot(node).clone(),
-            VersionMeta {
+            Arc::new(VersionMeta {
                 version: previous.map_or(1, |p| p.meta.version + 1),
                 fingerprint: *fp,
                 written_by: WrittenBy::Task {
@@ -471,7 +470,7 @@ fn reuse_memo(
                     reused: true,
                 },
                 written_at: now,
-            },
+            }),
         ));
     }
     store.commit(Commit {
@@ -505,7 +504,6 @@ fn run_task(scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
     Done {
         task: work.task,
         started_at,
-        ended_at: SystemTime::now(),
         duration: clock.elapsed(),
         outcome,
     }
@@ -572,12 +570,12 @@ fn run_and_commit(
     }
     let now = SystemTime::now();
     let name = spec.def().name_arc().clone();
-    let mut versions: Vec<(SlotKey, VersionMeta)> = Vec::with_capacity(materialized.len());
+    let mut versions: Vec<(SlotKey, Arc<VersionMeta>)> = Vec::with_capacity(materialized.len());
     for (&node, done) in output_nodes.iter().zip(&materialized) {
         let previous = scenario.current(node).map_err(|e| e.to_string())?;
         versions.push((
             scenario.slot(node).clone(),
-            VersionMeta {
+            Arc::new(VersionMeta {
                 version: previous.map_or(1, |p| p.meta.version + 1),
                 fingerprint: done.fingerprint,
                 written_by: WrittenBy::Task {
@@ -587,7 +585,7 @@ fn run_and_commit(
                     reused: false,
                 },
                 written_at: now,
-            },
+            }),
         ));
     }
     let fingerprints: Vec<Fingerprint> = materialized.iter().map(|m| m.fingerprint).collect();

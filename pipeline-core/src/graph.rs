@@ -108,6 +108,11 @@ impl NodeSpec {
         &self.name
     }
 
+    /// The node's name as a shared string.
+    pub fn name_arc(&self) -> &Arc<str> {
+        &self.name
+    }
+
     /// The node's value type.
     pub fn value_type(&self) -> ValueType {
         self.value_type
@@ -191,8 +196,8 @@ impl fmt::Debug for NodeSpec {
 #[derive(Clone, Debug)]
 pub struct TaskSpec {
     def: TaskDef,
-    inputs: Vec<Arc<str>>,
-    outputs: Vec<Arc<str>>,
+    inputs: Box<[Arc<str>]>,
+    outputs: Box<[Arc<str>]>,
     skippable: bool,
 }
 
@@ -201,8 +206,8 @@ impl TaskSpec {
     pub fn new(def: TaskDef) -> Self {
         Self {
             def,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
+            inputs: Box::default(),
+            outputs: Box::default(),
             skippable: false,
         }
     }
@@ -248,6 +253,15 @@ impl TaskSpec {
     /// Output node names.
     pub fn output_names(&self) -> &[Arc<str>] {
         &self.outputs
+    }
+
+    /// Replaces the name lists with (equal) shared copies, without spare capacity.
+    fn share_names(&mut self, inputs: Box<[Arc<str>]>, outputs: Box<[Arc<str>]>) {
+        debug_assert!(
+            inputs.iter().eq(self.inputs.iter()) && outputs.iter().eq(self.outputs.iter())
+        );
+        self.inputs = inputs;
+        self.outputs = outputs;
     }
 }
 
@@ -484,12 +498,12 @@ pub struct Graph {
     name: String,
     nodes: Vec<NodeSpec>,
     tasks: Vec<TaskSpec>,
-    task_inputs: Vec<Vec<NodeId>>,
-    task_outputs: Vec<Vec<NodeId>>,
+    task_inputs: Adjacency<NodeId>,
+    task_outputs: Adjacency<NodeId>,
     producer: Vec<Option<TaskId>>,
-    consumers: Vec<Vec<TaskId>>,
-    upstream: Vec<Vec<TaskId>>,
-    downstream: Vec<Vec<TaskId>>,
+    consumers: Adjacency<TaskId>,
+    upstream: Adjacency<TaskId>,
+    downstream: Adjacency<TaskId>,
     topo_order: Vec<TaskId>,
     sequences: Vec<Sequence>,
     node_index: HashMap<Arc<str>, NodeId>,
@@ -534,12 +548,12 @@ impl Graph {
 
     /// The nodes a task reads, in parameter order.
     pub fn task_inputs(&self, id: TaskId) -> &[NodeId] {
-        &self.task_inputs[id.index()]
+        self.task_inputs.get(id.index())
     }
 
     /// The nodes a task writes, in output order.
     pub fn task_outputs(&self, id: TaskId) -> &[NodeId] {
-        &self.task_outputs[id.index()]
+        self.task_outputs.get(id.index())
     }
 
     /// The task writing a node, if any.
@@ -549,17 +563,17 @@ impl Graph {
 
     /// The tasks reading a node.
     pub fn consumers(&self, node: NodeId) -> &[TaskId] {
-        &self.consumers[node.index()]
+        self.consumers.get(node.index())
     }
 
     /// The distinct tasks producing a task's inputs.
     pub fn upstream(&self, id: TaskId) -> &[TaskId] {
-        &self.upstream[id.index()]
+        self.upstream.get(id.index())
     }
 
     /// The distinct tasks reading a task's outputs.
     pub fn downstream(&self, id: TaskId) -> &[TaskId] {
-        &self.downstream[id.index()]
+        self.downstream.get(id.index())
     }
 
     /// All tasks, each after the producers of its inputs.
@@ -575,6 +589,30 @@ impl Graph {
     /// A sequence by name.
     pub fn sequence(&self, name: &str) -> Option<&Sequence> {
         self.sequences.iter().find(|s| s.name() == name)
+    }
+}
+
+/// Lists of ids per task or node, stored flat (one allocation for all lists).
+#[derive(Debug)]
+struct Adjacency<T> {
+    offsets: Vec<u32>,
+    items: Vec<T>,
+}
+
+impl<T: Copy> Adjacency<T> {
+    fn from_lists(lists: &[Vec<T>]) -> Self {
+        let mut offsets = Vec::with_capacity(lists.len() + 1);
+        let mut items = Vec::with_capacity(lists.iter().map(Vec::len).sum());
+        offsets.push(0);
+        for list in lists {
+            items.extend_from_slice(list);
+            offsets.push(items.len() as u32);
+        }
+        Self { offsets, items }
+    }
+
+    fn get(&self, index: usize) -> &[T] {
+        &self.items[self.offsets[index] as usize..self.offsets[index + 1] as usize]
     }
 }
 

@@ -81,27 +81,35 @@ pub struct Job {
     pub status: JobStatus,
     /// The task key it was decided under (absent when it never got that far).
     pub key: Option<TaskKey>,
-    /// When its function started (or when it was skipped).
+    /// When its function started (or when it was skipped, abandoned or canceled).
     pub started_at: Option<SystemTime>,
-    /// When it reached its final status.
-    pub ended_at: Option<SystemTime>,
-    /// How long the function (and writing its outputs) took.
+    /// How long the function and writing its outputs took (zero for a job that
+    /// did not run; absent while pending).
     pub duration: Option<Duration>,
     /// The error or panic message of a failed job, or why it was abandoned.
-    pub error: Option<String>,
+    pub error: Option<Box<str>>,
     /// Whether a skipped job took its outputs from an identical job (same task key)
     /// of another scenario instead of finding its own outputs current.
     pub reused: bool,
 }
 
 impl Job {
+    /// When the job reached its final status.
+    pub fn ended_at(&self) -> Option<SystemTime> {
+        Some(self.started_at? + self.duration?)
+    }
+
+    /// The error text, if any.
+    pub fn error_text(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
     pub(crate) fn pending(task: Arc<str>) -> Self {
         Self {
             task,
             status: JobStatus::Pending,
             key: None,
             started_at: None,
-            ended_at: None,
             duration: None,
             error: None,
             reused: false,
@@ -159,8 +167,8 @@ impl Submission {
                 task: job.task.to_string(),
                 message: job
                     .error
-                    .clone()
-                    .unwrap_or_else(|| format!("job ended {}", job.status)),
+                    .as_deref()
+                    .map_or_else(|| format!("job ended {}", job.status), str::to_owned),
             }),
         }
     }

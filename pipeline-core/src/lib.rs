@@ -53,6 +53,7 @@ pub mod job;
 mod runtime;
 mod scenario;
 pub mod store;
+pub mod synthetic;
 pub mod task;
 pub mod value;
 
@@ -65,6 +66,7 @@ pub use graph::{
     TypedNodeSpec,
 };
 pub use job::{Job, JobStatus, Submission};
+pub use pipeline_macros::{scenario, task};
 pub use runtime::Runtime;
 pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
 pub use store::{

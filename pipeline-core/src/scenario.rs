@@ -51,7 +51,7 @@ impl Scenario {
                     Scope::Scenario => Owner::Scenario(meta.id),
                     Scope::Global => global_owner.clone(),
                 },
-                node: Arc::from(node.name()),
+                node: node.name_arc().clone(),
             })
             .collect();
         Self {
@@ -214,15 +214,15 @@ impl Scenario {
                 if let Some(file) = &done.file {
                     let _ = std::fs::remove_file(file);
                 }
-                return Ok(current.meta.clone());
+                return Ok(VersionMeta::clone(&current.meta));
             }
         }
-        let meta = VersionMeta {
+        let meta = Arc::new(VersionMeta {
             version: current.map_or(1, |c| c.meta.version + 1),
             fingerprint: done.fingerprint,
             written_by,
             written_at: SystemTime::now(),
-        };
+        });
         let slot = self.slot(node).clone();
         store.commit(Commit {
             values: &[NewValue {
@@ -238,7 +238,7 @@ impl Scenario {
             slot,
             Arc::new(CachedVersion::with_value(meta.clone(), done.value)),
         );
-        Ok(meta)
+        Ok(VersionMeta::clone(&meta))
     }
 
     /// Writes the default of every node that has one and no value yet.
@@ -345,7 +345,10 @@ impl<T: Value> DataNode<T> {
 
     /// The current version's metadata, if the node has a value.
     pub fn current(&self) -> Result<Option<VersionMeta>> {
-        Ok(self.scenario.current(self.id)?.map(|c| c.meta.clone()))
+        Ok(self
+            .scenario
+            .current(self.id)?
+            .map(|c| VersionMeta::clone(&c.meta)))
     }
 
     /// Every version of the node, oldest first.

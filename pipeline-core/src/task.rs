@@ -49,6 +49,11 @@ impl std::error::Error for TaskError {}
 #[derive(Clone)]
 pub struct TaskDef {
     name: Arc<str>,
+    function: Arc<Function>,
+}
+
+/// Code fingerprint, signature and body, shared by every copy of a definition.
+struct Function {
     code_fingerprint: Fingerprint,
     inputs: Vec<ValueType>,
     outputs: Vec<ValueType>,
@@ -67,10 +72,12 @@ impl TaskDef {
     ) -> Self {
         Self {
             name: name.into(),
-            code_fingerprint,
-            inputs,
-            outputs,
-            body,
+            function: Arc::new(Function {
+                code_fingerprint,
+                inputs,
+                outputs,
+                body,
+            }),
         }
     }
 
@@ -153,22 +160,22 @@ impl TaskDef {
 
     /// The fingerprint of the task's code.
     pub fn code_fingerprint(&self) -> Fingerprint {
-        self.code_fingerprint
+        self.function.code_fingerprint
     }
 
     /// Input types, in parameter order.
     pub fn inputs(&self) -> &[ValueType] {
-        &self.inputs
+        &self.function.inputs
     }
 
     /// Output types, in order (several for a tuple-returning function).
     pub fn outputs(&self) -> &[ValueType] {
-        &self.outputs
+        &self.function.outputs
     }
 
     /// Runs the body on erased inputs.
     pub fn call(&self, inputs: TaskInputs<'_>) -> Result<TaskOutputs, TaskError> {
-        (self.body)(inputs)
+        (self.function.body)(inputs)
     }
 
     /// The same task under another name (a function used twice in one graph).
@@ -178,9 +185,16 @@ impl TaskDef {
     }
 
     /// The same task with another code fingerprint (as after a code change).
-    pub fn with_code_fingerprint(mut self, code_fingerprint: Fingerprint) -> Self {
-        self.code_fingerprint = code_fingerprint;
-        self
+    pub fn with_code_fingerprint(self, code_fingerprint: Fingerprint) -> Self {
+        Self {
+            name: self.name,
+            function: Arc::new(Function {
+                code_fingerprint,
+                inputs: self.function.inputs.clone(),
+                outputs: self.function.outputs.clone(),
+                body: self.function.body.clone(),
+            }),
+        }
     }
 }
 
@@ -188,9 +202,9 @@ impl fmt::Debug for TaskDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskDef")
             .field("name", &self.name)
-            .field("code_fingerprint", &self.code_fingerprint)
-            .field("inputs", &self.inputs)
-            .field("outputs", &self.outputs)
+            .field("code_fingerprint", &self.function.code_fingerprint)
+            .field("inputs", &self.function.inputs)
+            .field("outputs", &self.function.outputs)
             .finish_non_exhaustive()
     }
 }

@@ -8,6 +8,7 @@
 use std::any::{Any, TypeId};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -195,10 +196,14 @@ pub fn short_type_name(full: &str) -> String {
 
 /// The type-erased operations of one [`Value`] type: what the graph, the executor
 /// and the store use when they handle values they cannot name.
+///
+/// A `ValueType` is one pointer to a static table, so graphs of many nodes stay small.
 #[derive(Clone, Copy)]
-pub struct ValueType {
-    type_id: TypeId,
-    full_name: &'static str,
+pub struct ValueType(&'static VTable);
+
+struct VTable {
+    type_id: fn() -> TypeId,
+    full_name: fn() -> &'static str,
     name: fn() -> String,
     extension: fn() -> &'static str,
     fingerprint: fn(&(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError>,
@@ -223,69 +228,99 @@ fn downcast<T: Value>(value: &(dyn Any + Send + Sync)) -> &T {
     })
 }
 
+/// The erased operations of `T`, as plain generic functions.
+struct Erased<T>(PhantomData<T>);
+
+impl<T: Value> Erased<T> {
+    const VTABLE: &'static VTable = &VTable {
+        type_id: TypeId::of::<T>,
+        full_name: std::any::type_name::<T>,
+        name: T::type_name,
+        extension: T::extension,
+        fingerprint: Self::fingerprint,
+        encode: Self::encode,
+        decode: Self::decode,
+        materialize: Self::materialize,
+        write_file: Self::write_file,
+        read_file: Self::read_file,
+    };
+
+    fn fingerprint(value: &(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError> {
+        downcast::<T>(value).fingerprint()
+    }
+
+    fn encode(value: &(dyn Any + Send + Sync), out: &mut Vec<u8>) -> Result<(), ValueError> {
+        downcast::<T>(value).encode(out)
+    }
+
+    fn decode(bytes: &[u8]) -> Result<ErasedValue, ValueError> {
+        let mut input = bytes;
+        let value = T::decode(&mut input)?;
+        if !input.is_empty() {
+            return Err(ValueError::decode::<T>(format!(
+                "{} trailing bytes",
+                input.len()
+            )));
+        }
+        Ok(Arc::new(value) as ErasedValue)
+    }
+
+    fn materialize(
+        boxed: Box<dyn Any + Send + Sync>,
+        ctx: &MaterializeContext<'_>,
+    ) -> Result<Materialized<ErasedValue>, ValueError> {
+        let value = *boxed.downcast::<T>().unwrap_or_else(|_| {
+            panic!(
+                "pipeline-core bug: a task output of another type reached {}'s operations",
+                std::any::type_name::<T>()
+            )
+        });
+        let done = value.materialize(ctx)?;
+        Ok(Materialized {
+            value: Arc::new(done.value) as ErasedValue,
+            fingerprint: done.fingerprint,
+            file: done.file,
+        })
+    }
+
+    fn write_file(value: &(dyn Any + Send + Sync), path: &Path) -> Result<(), ValueError> {
+        downcast::<T>(value).write_file(path)
+    }
+
+    fn read_file(path: &Path) -> Result<ErasedValue, ValueError> {
+        Ok(Arc::new(T::read_file(path)?) as ErasedValue)
+    }
+}
+
 impl ValueType {
     /// The operations of `T`.
     pub fn of<T: Value>() -> Self {
-        Self {
-            type_id: TypeId::of::<T>(),
-            full_name: std::any::type_name::<T>(),
-            name: T::type_name,
-            extension: T::extension,
-            fingerprint: |v| downcast::<T>(v).fingerprint(),
-            encode: |v, out| downcast::<T>(v).encode(out),
-            decode: |bytes| {
-                let mut input = bytes;
-                let value = T::decode(&mut input)?;
-                if !input.is_empty() {
-                    return Err(ValueError::decode::<T>(format!(
-                        "{} trailing bytes",
-                        input.len()
-                    )));
-                }
-                Ok(Arc::new(value) as ErasedValue)
-            },
-            materialize: |boxed, ctx| {
-                let value = *boxed.downcast::<T>().unwrap_or_else(|_| {
-                    panic!(
-                        "pipeline-core bug: a task output of another type reached {}'s operations",
-                        std::any::type_name::<T>()
-                    )
-                });
-                let done = value.materialize(ctx)?;
-                Ok(Materialized {
-                    value: Arc::new(done.value) as ErasedValue,
-                    fingerprint: done.fingerprint,
-                    file: done.file,
-                })
-            },
-            write_file: |v, path| downcast::<T>(v).write_file(path),
-            read_file: |path| Ok(Arc::new(T::read_file(path)?) as ErasedValue),
-        }
+        Self(Erased::<T>::VTABLE)
     }
 
     /// The Rust `TypeId` of the value type.
     pub fn type_id(&self) -> TypeId {
-        self.type_id
+        (self.0.type_id)()
     }
 
     /// The type's name as people write it (`f64`, `Vec<String>`).
     pub fn name(&self) -> String {
-        (self.name)()
+        (self.0.name)()
     }
 
     /// The fully qualified name from `std::any::type_name`.
     pub fn full_name(&self) -> &'static str {
-        self.full_name
+        (self.0.full_name)()
     }
 
     /// The extension of the type's files in a store.
     pub fn extension(&self) -> &'static str {
-        (self.extension)()
+        (self.0.extension)()
     }
 
     /// Whether `value` holds this type.
     pub fn holds(&self, value: &(dyn Any + Send + Sync)) -> bool {
-        value.type_id() == self.type_id
+        value.type_id() == self.type_id()
     }
 
     /// The fingerprint of an erased value of this type.
@@ -293,7 +328,7 @@ impl ValueType {
     /// # Panics
     /// If `value` is not of this type.
     pub fn fingerprint(&self, value: &(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError> {
-        (self.fingerprint)(value)
+        (self.0.fingerprint)(value)
     }
 
     /// Appends the canonical encoding of an erased value of this type.
@@ -305,12 +340,12 @@ impl ValueType {
         value: &(dyn Any + Send + Sync),
         out: &mut Vec<u8>,
     ) -> Result<(), ValueError> {
-        (self.encode)(value, out)
+        (self.0.encode)(value, out)
     }
 
     /// Decodes a complete encoding into a shareable value.
     pub fn decode(&self, bytes: &[u8]) -> Result<ErasedValue, ValueError> {
-        (self.decode)(bytes)
+        (self.0.decode)(bytes)
     }
 
     /// Materializes a freshly produced value (see [`Value::materialize`]).
@@ -322,7 +357,7 @@ impl ValueType {
         value: Box<dyn Any + Send + Sync>,
         ctx: &MaterializeContext<'_>,
     ) -> Result<Materialized<ErasedValue>, ValueError> {
-        (self.materialize)(value, ctx)
+        (self.0.materialize)(value, ctx)
     }
 
     /// Writes an erased value of this type to a file.
@@ -334,18 +369,18 @@ impl ValueType {
         value: &(dyn Any + Send + Sync),
         path: &Path,
     ) -> Result<(), ValueError> {
-        (self.write_file)(value, path)
+        (self.0.write_file)(value, path)
     }
 
     /// Reads a value of this type from a file.
     pub fn read_file(&self, path: &Path) -> Result<ErasedValue, ValueError> {
-        (self.read_file)(path)
+        (self.0.read_file)(path)
     }
 }
 
 impl PartialEq for ValueType {
     fn eq(&self, other: &Self) -> bool {
-        self.type_id == other.type_id
+        self.type_id() == other.type_id()
     }
 }
 

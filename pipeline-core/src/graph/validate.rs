@@ -3,7 +3,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use super::{Graph, GraphBuilder, GraphError, GraphErrors, NodeId, Role, Sequence, TaskId};
+use super::{
+    Adjacency, Graph, GraphBuilder, GraphError, GraphErrors, NodeId, Role, Sequence, TaskId,
+};
 
 pub(super) fn build(builder: GraphBuilder) -> Result<Graph, GraphErrors> {
     let GraphBuilder {
@@ -16,7 +18,7 @@ pub(super) fn build(builder: GraphBuilder) -> Result<Graph, GraphErrors> {
 
     let mut node_index: HashMap<Arc<str>, NodeId> = HashMap::with_capacity(nodes.len());
     for (i, node) in nodes.iter().enumerate() {
-        let name: Arc<str> = Arc::from(node.name());
+        let name: Arc<str> = node.name_arc().clone();
         if node_index.contains_key(&name) {
             errors.push(GraphError::DuplicateNode {
                 node: name.to_string(),
@@ -167,16 +169,30 @@ pub(super) fn build(builder: GraphBuilder) -> Result<Graph, GraphErrors> {
             downstream[up.index()].push(TaskId(task as u32));
         }
     }
+    // Point the tasks' node names at the nodes' own strings (one copy per name).
+    let mut tasks = tasks;
+    for (task, (inputs, outputs)) in tasks.iter_mut().zip(task_inputs.iter().zip(&task_outputs)) {
+        task.share_names(
+            inputs
+                .iter()
+                .map(|n| nodes[n.index()].name_arc().clone())
+                .collect(),
+            outputs
+                .iter()
+                .map(|n| nodes[n.index()].name_arc().clone())
+                .collect(),
+        );
+    }
     Ok(Graph {
         name,
         nodes,
         tasks,
-        task_inputs,
-        task_outputs,
+        task_inputs: Adjacency::from_lists(&task_inputs),
+        task_outputs: Adjacency::from_lists(&task_outputs),
         producer,
-        consumers,
-        upstream,
-        downstream,
+        consumers: Adjacency::from_lists(&consumers),
+        upstream: Adjacency::from_lists(&upstream),
+        downstream: Adjacency::from_lists(&downstream),
         topo_order,
         sequences: built_sequences,
         node_index,

@@ -2,8 +2,8 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use dashmap::DashMap;
@@ -23,9 +23,9 @@ use crate::value::{ErasedValue, ValueType};
 pub struct MemoryStore {
     scenarios: Mutex<Vec<ScenarioMeta>>,
     next_submission: AtomicU64,
-    versions: Mutex<HashMap<SlotKey, Vec<VersionMeta>>>,
+    versions: Mutex<HashMap<SlotKey, Vec<Arc<VersionMeta>>>>,
     values: DashMap<Fingerprint, ErasedValue>,
-    memo: DashMap<TaskKey, Vec<Fingerprint>>,
+    memo: DashMap<TaskKey, Box<[Fingerprint]>>,
     submissions: Mutex<Vec<Submission>>,
     scratch: OnceLock<tempfile::TempDir>,
 }
@@ -66,7 +66,7 @@ impl Store for MemoryStore {
         ))
     }
 
-    fn current_version(&self, slot: &SlotKey) -> Result<Option<VersionMeta>, StoreError> {
+    fn current_version(&self, slot: &SlotKey) -> Result<Option<Arc<VersionMeta>>, StoreError> {
         Ok(self
             .versions
             .lock()
@@ -75,7 +75,12 @@ impl Store for MemoryStore {
     }
 
     fn history(&self, slot: &SlotKey) -> Result<Vec<VersionMeta>, StoreError> {
-        Ok(self.versions.lock().get(slot).cloned().unwrap_or_default())
+        Ok(self
+            .versions
+            .lock()
+            .get(slot)
+            .map(|h| h.iter().map(|m| VersionMeta::clone(m)).collect())
+            .unwrap_or_default())
     }
 
     fn has_value(&self, fingerprint: &Fingerprint, _value_type: &ValueType) -> bool {
@@ -105,17 +110,19 @@ impl Store for MemoryStore {
         if !commit.versions.is_empty() {
             let mut versions = self.versions.lock();
             for (slot, meta) in commit.versions {
-                versions.entry(slot.clone()).or_default().push(meta.clone());
+                let history = versions.entry(slot.clone()).or_default();
+                history.reserve_exact(1);
+                history.push(meta.clone());
             }
         }
         if let Some((key, outputs)) = commit.memo {
-            self.memo.insert(key, outputs.to_vec());
+            self.memo.insert(key, outputs.into());
         }
         Ok(())
     }
 
     fn memo(&self, key: &TaskKey) -> Result<Option<Vec<Fingerprint>>, StoreError> {
-        Ok(self.memo.get(key).map(|m| m.value().clone()))
+        Ok(self.memo.get(key).map(|m| m.value().to_vec()))
     }
 
     fn record_submission(&self, submission: &Submission) -> Result<(), StoreError> {

@@ -75,7 +75,8 @@ pub enum WrittenBy {
     },
 }
 
-/// The metadata of one version of a data node (never the value itself).
+/// The metadata of one version of a data node (never the value itself). Shared
+/// behind an `Arc` between the cache and stores that keep it in memory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VersionMeta {
     /// 1 for the first version of the slot, then +1 per write.
@@ -131,7 +132,7 @@ pub struct Commit<'a> {
     /// New values (a store keeps one copy per fingerprint).
     pub values: &'a [NewValue<'a>],
     /// New current versions.
-    pub versions: &'a [(SlotKey, VersionMeta)],
+    pub versions: &'a [(SlotKey, Arc<VersionMeta>)],
     /// A memo entry: task key → output fingerprints.
     pub memo: Option<(TaskKey, &'a [Fingerprint])>,
 }
@@ -186,7 +187,7 @@ pub trait Store: Send + Sync {
     fn next_submission_id(&self) -> Result<SubmissionId, StoreError>;
 
     /// The current version of a slot.
-    fn current_version(&self, slot: &SlotKey) -> Result<Option<VersionMeta>, StoreError>;
+    fn current_version(&self, slot: &SlotKey) -> Result<Option<Arc<VersionMeta>>, StoreError>;
 
     /// Every version of a slot, oldest first.
     fn history(&self, slot: &SlotKey) -> Result<Vec<VersionMeta>, StoreError>;

@@ -450,8 +450,12 @@ impl SubmitOptions {
 
     /// The worker limit in effect: as set, else the machine's available parallelism.
     pub fn workers(&self) -> usize {
+        // available_parallelism() reads cgroup files on every call: ask once.
+        static AVAILABLE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
         self.max_workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            *AVAILABLE.get_or_init(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            })
         })
     }
 }

@@ -1,0 +1,325 @@
+//! Polars data frames as data node values (cargo feature `polars`).
+//!
+//! A task producing a [`LazyFrame`] only builds a query. The executor
+//! *materializes* it: the query runs on polars' streaming engine and sinks into
+//! a Parquet file in the store's scratch directory (memory stays bounded however
+//! large the data), the file's blake3 digest becomes the value's fingerprint, and
+//! consumers receive a `LazyFrame` scanning that file. Small results can be
+//! [`DataFrame`]s, encoded as Parquet in memory.
+//!
+//! Give each frame of a pipeline its own newtype with [`lazy_frame_value!`](crate::lazy_frame_value)
+//! so that wiring one frame where another is expected is a compile error.
+
+use std::io::{Cursor, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use polars::prelude::*;
+
+use crate::fingerprint::Fingerprint;
+use crate::value::{MaterializeContext, Materialized, Value, ValueError};
+
+/// Runs `frame` on the streaming engine and writes the result to a Parquet file
+/// at `path` without holding it in memory.
+pub fn sink_parquet(frame: LazyFrame, path: &Path) -> PolarsResult<()> {
+    let target = SinkTarget::Path(PlRefPath::try_from_path(path)?);
+    frame
+        .sink(
+            SinkDestination::File { target },
+            FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default())),
+            UnifiedSinkArgs::default(),
+        )?
+        .collect_with_engine(Engine::Streaming)?;
+    Ok(())
+}
+
+/// A lazy scan of a Parquet file.
+pub fn scan_parquet(path: &Path) -> PolarsResult<LazyFrame> {
+    LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
+}
+
+/// Runs `frame` on the streaming engine and returns the result in memory.
+pub fn collect_streaming(frame: LazyFrame) -> PolarsResult<DataFrame> {
+    Ok(frame
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single())
+}
+
+/// The blake3 digest of a file's bytes, read in 1 MiB blocks.
+pub fn fingerprint_file(path: &Path) -> Result<Fingerprint, ValueError> {
+    let io = |source| ValueError::Io {
+        action: "cannot read",
+        path: path.to_owned(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer).map_err(io)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(Fingerprint::from_bytes(*hasher.finalize().as_bytes()))
+}
+
+fn polars_error(error: PolarsError) -> ValueError {
+    ValueError::Materialize(format!("polars: {error}"))
+}
+
+/// A file name no other materialization of this process uses.
+fn scratch_file(dir: &Path) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!("frame-{}-{n}.parquet.tmp", std::process::id()))
+}
+
+/// Sinks a lazy frame into `dir`, names the file by its fingerprint and returns
+/// a scan of it.
+pub fn materialize_lazy(
+    frame: LazyFrame,
+    dir: &Path,
+) -> Result<Materialized<LazyFrame>, ValueError> {
+    let partial = scratch_file(dir);
+    if let Err(error) = sink_parquet(frame, &partial) {
+        let _ = std::fs::remove_file(&partial);
+        return Err(polars_error(error));
+    }
+    let fingerprint = fingerprint_file(&partial)?;
+    let done = dir.join(format!("{}.parquet", fingerprint.to_hex()));
+    std::fs::rename(&partial, &done).map_err(|source| ValueError::Io {
+        action: "cannot rename into place",
+        path: done.clone(),
+        source,
+    })?;
+    Ok(Materialized {
+        value: scan_parquet(&done).map_err(polars_error)?,
+        fingerprint,
+        file: Some(done),
+    })
+}
+
+fn encode_frame(frame: &mut DataFrame, out: &mut Vec<u8>) -> Result<(), ValueError> {
+    ParquetWriter::new(Cursor::new(&mut *out))
+        .finish(frame)
+        .map_err(polars_error)?;
+    Ok(())
+}
+
+fn decode_frame(input: &mut &[u8]) -> Result<DataFrame, ValueError> {
+    let frame = ParquetReader::new(Cursor::new(input.to_vec()))
+        .finish()
+        .map_err(polars_error)?;
+    *input = &[];
+    Ok(frame)
+}
+
+/// A lazy frame is encoded as the Parquet file its query produces. The
+/// executor materializes it once (see the module docs); the methods below serve
+/// values written by hand and decoding.
+impl Value for LazyFrame {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        let dir = tempfile::tempdir().map_err(|source| ValueError::Io {
+            action: "cannot create a temporary directory in",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        let path = dir.path().join("frame.parquet");
+        sink_parquet(self.clone(), &path).map_err(polars_error)?;
+        let bytes = std::fs::read(&path).map_err(|source| ValueError::Io {
+            action: "cannot read",
+            path,
+            source,
+        })?;
+        out.extend_from_slice(&bytes);
+        Ok(())
+    }
+
+    /// Takes all remaining bytes: a frame is always a whole file.
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        Ok(decode_frame(input)?.lazy())
+    }
+
+    fn type_name() -> String {
+        "LazyFrame".to_owned()
+    }
+
+    fn extension() -> &'static str {
+        "parquet"
+    }
+
+    fn materialize(self, ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
+        materialize_lazy(self, ctx.scratch_dir)
+    }
+
+    fn write_file(&self, path: &Path) -> Result<(), ValueError> {
+        sink_parquet(self.clone(), path).map_err(polars_error)
+    }
+
+    fn read_file(path: &Path) -> Result<Self, ValueError> {
+        if !path.is_file() {
+            return Err(ValueError::Io {
+                action: "cannot read",
+                path: path.to_owned(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        scan_parquet(path).map_err(polars_error)
+    }
+}
+
+/// A small, in-memory result, encoded as Parquet.
+impl Value for DataFrame {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        encode_frame(&mut self.clone(), out)
+    }
+
+    /// Takes all remaining bytes: a frame is always a whole file.
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        decode_frame(input)
+    }
+
+    fn type_name() -> String {
+        "DataFrame".to_owned()
+    }
+
+    fn extension() -> &'static str {
+        "parquet"
+    }
+}
+
+/// Implements [`Value`] for newtypes around a polars `LazyFrame`
+/// (`struct ScoredDf(pub LazyFrame);`), delegating to the `LazyFrame`
+/// implementation. Distinct newtypes make miswired frames a compile error.
+///
+/// ```
+/// use pipeline_core::lazy_frame_value;
+/// use polars::prelude::*;
+///
+/// pub struct Scored(pub LazyFrame);
+/// lazy_frame_value!(Scored);
+/// # fn main() {}
+/// ```
+#[macro_export]
+macro_rules! lazy_frame_value {
+    ($($ty:ident),+ $(,)?) => {$(
+        impl $crate::Value for $ty {
+            fn encode(&self, out: &mut ::std::vec::Vec<u8>) -> ::std::result::Result<(), $crate::ValueError> {
+                $crate::Value::encode(&self.0, out)
+            }
+            fn decode(input: &mut &[u8]) -> ::std::result::Result<Self, $crate::ValueError> {
+                <$crate::frame::LazyFrame as $crate::Value>::decode(input).map($ty)
+            }
+            fn extension() -> &'static str {
+                "parquet"
+            }
+            fn materialize(
+                self,
+                ctx: &$crate::MaterializeContext<'_>,
+            ) -> ::std::result::Result<$crate::Materialized<Self>, $crate::ValueError> {
+                let done = $crate::Value::materialize(self.0, ctx)?;
+                Ok($crate::Materialized { value: $ty(done.value), fingerprint: done.fingerprint, file: done.file })
+            }
+            fn write_file(&self, path: &::std::path::Path) -> ::std::result::Result<(), $crate::ValueError> {
+                $crate::Value::write_file(&self.0, path)
+            }
+            fn read_file(path: &::std::path::Path) -> ::std::result::Result<Self, $crate::ValueError> {
+                <$crate::frame::LazyFrame as $crate::Value>::read_file(path).map($ty)
+            }
+        }
+    )+};
+}
+
+pub use polars::prelude::{DataFrame as PolarsDataFrame, LazyFrame};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{GraphBuilder, JobStatus, NodeSpec, Runtime, TaskDef, TaskSpec};
+
+    fn numbers(n: i64) -> LazyFrame {
+        df!("x" => (0..n).collect::<Vec<i64>>()).unwrap().lazy()
+    }
+
+    #[test]
+    fn materialized_frame_is_a_scan_of_a_file_named_by_its_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let done = materialize_lazy(numbers(10).filter(col("x").gt(lit(4))), dir.path()).unwrap();
+        let file = done.file.unwrap();
+        assert_eq!(
+            file.file_name().unwrap().to_str().unwrap(),
+            format!("{}.parquet", done.fingerprint.to_hex())
+        );
+        assert_eq!(fingerprint_file(&file).unwrap(), done.fingerprint);
+        let again = materialize_lazy(numbers(10).filter(col("x").gt(lit(4))), dir.path()).unwrap();
+        assert_eq!(
+            again.fingerprint, done.fingerprint,
+            "equal frames get equal fingerprints"
+        );
+        assert_eq!(collect_streaming(done.value).unwrap().height(), 5);
+    }
+
+    #[test]
+    fn frames_flow_between_tasks_and_equal_results_cut_off() {
+        let graph = GraphBuilder::new("frames")
+            .node(NodeSpec::new::<i64>("n").with_default(10))
+            .node(NodeSpec::new::<LazyFrame>("numbers"))
+            .node(NodeSpec::new::<DataFrame>("big"))
+            .task(
+                TaskSpec::new(TaskDef::from_fn1("make", "1", |n: &i64| {
+                    numbers(*n).with_column(lit(1).alias("one"))
+                }))
+                .inputs(["n"])
+                .outputs(["numbers"])
+                .skippable(true),
+            )
+            .task(
+                TaskSpec::new(TaskDef::from_fn1("count_big", "1", |f: &LazyFrame| {
+                    collect_streaming(f.clone().filter(col("x").gt(lit(100))).select([len()]))
+                        .unwrap()
+                }))
+                .inputs(["numbers"])
+                .outputs(["big"])
+                .skippable(true),
+            )
+            .build()
+            .unwrap();
+        let scenario = Runtime::in_memory().create_scenario(graph, "s").unwrap();
+        assert!(scenario.submit().unwrap().is_success());
+        let big = scenario.node::<DataFrame>("big").unwrap().read().unwrap();
+        assert_eq!(big.column("len").unwrap().u32().unwrap().get(0), Some(0));
+        scenario.node::<i64>("n").unwrap().write(20).unwrap();
+        let second = scenario.submit().unwrap();
+        assert_eq!(second.status("make"), Some(JobStatus::Completed));
+        assert_eq!(second.status("count_big"), Some(JobStatus::Completed));
+        let big_fp = scenario
+            .node::<DataFrame>("big")
+            .unwrap()
+            .fingerprint()
+            .unwrap();
+        scenario.node::<i64>("n").unwrap().write(30).unwrap();
+        let third = scenario.submit().unwrap();
+        assert_eq!(third.status("count_big"), Some(JobStatus::Completed));
+        assert_eq!(
+            scenario
+                .node::<DataFrame>("big")
+                .unwrap()
+                .fingerprint()
+                .unwrap(),
+            big_fp
+        );
+    }
+
+    #[test]
+    fn data_frames_round_trip_through_parquet_bytes() {
+        let frame = df!("a" => [1.5, 2.5], "b" => ["x", "y"]).unwrap();
+        let mut bytes = Vec::new();
+        frame.encode(&mut bytes).unwrap();
+        let decoded = DataFrame::decode(&mut bytes.as_slice()).unwrap();
+        assert!(decoded.equals(&frame));
+        assert_eq!(frame.fingerprint().unwrap(), decoded.fingerprint().unwrap());
+    }
+}

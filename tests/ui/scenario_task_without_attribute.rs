@@ -1,0 +1,19 @@
+use pipeline_core::scenario;
+
+fn double(x: &i64) -> i64 {
+    x * 2
+}
+
+scenario! {
+    struct Doubling {
+        data {
+            x: i64 = 21,
+            doubled: i64,
+        }
+        tasks {
+            double(x) -> doubled,
+        }
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use pipeline_core::scenario;
+
+scenario! {
+    struct Thresholds {
+        data {
+            payment_threshold: f64 = 1000.0,
+        }
+        task {}
+    }
+}
+
+fn main() {}

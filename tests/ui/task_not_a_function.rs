@@ -1,0 +1,8 @@
+use pipeline_core::task;
+
+#[task]
+struct Discount {
+    rate: f64,
+}
+
+fn main() {}

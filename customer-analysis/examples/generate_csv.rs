@@ -7,9 +7,28 @@
 //! `data/SMALL_amazon_customers_data.csv` is `10000 42`.
 
 use std::fs::File;
+use std::io::{self, Write};
 use std::time::Instant;
 
-fn main() -> std::io::Result<()> {
+/// Counts the bytes passed through to the inner writer (so `/dev/null` works).
+struct Counting<W> {
+    inner: W,
+    bytes: u64,
+}
+
+impl<W: Write> Write for Counting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+fn main() -> io::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [rows, seed, out] = args.as_slice() else {
         eprintln!("usage: generate_csv ROWS SEED OUT.csv");
@@ -19,10 +38,13 @@ fn main() -> std::io::Result<()> {
     let seed: u64 = seed.parse().expect("SEED must be a whole number");
 
     let start = Instant::now();
-    let mut file = File::create(out)?;
-    customer_analysis::generate::generate_csv(rows, seed, &mut file)?;
+    let mut out = Counting {
+        inner: File::create(out)?,
+        bytes: 0,
+    };
+    customer_analysis::generate::generate_csv(rows, seed, &mut out)?;
     let seconds = start.elapsed().as_secs_f64();
-    let bytes = file.metadata()?.len();
+    let bytes = out.bytes;
     eprintln!(
         "{rows} rows, {bytes} bytes in {seconds:.3} s: {:.0} MB/s",
         bytes as f64 / seconds / 1e6

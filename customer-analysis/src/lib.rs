@@ -27,5 +27,7 @@
 //! # Ok::<(), customer_analysis::transform::TransformError>(())
 //! ```
 
+pub mod cli;
 pub mod generate;
+pub mod pipeline;
 pub mod transform;

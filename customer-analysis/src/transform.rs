@@ -286,7 +286,12 @@ impl FromStr for SummaryStatistic {
 
     /// Parses a summary statistic name, ignoring ASCII case.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        parse_name(s, &SummaryStatistic::ALL, SummaryStatistic::as_str, "summary statistic")
+        parse_name(
+            s,
+            &SummaryStatistic::ALL,
+            SummaryStatistic::as_str,
+            "summary statistic",
+        )
     }
 }
 
@@ -557,7 +562,8 @@ fn find_cell_line(path: &Path, column: &str, value: &str) -> io::Result<Option<u
     let mut line = Vec::new();
     reader.read_until(b'\n', &mut line)?;
     let header = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&line);
-    let Some(index) = split_csv_line(trim_eol(header)).position(|f| *unquote(f) == *column.as_bytes())
+    let Some(index) =
+        split_csv_line(trim_eol(header)).position(|f| *unquote(f) == *column.as_bytes())
     else {
         return Ok(None);
     };
@@ -649,8 +655,14 @@ mod tests {
     #[test]
     fn names_parse_case_insensitively_and_list_valid_names_on_error() {
         assert_eq!("Median".parse::<Metric>().unwrap(), Metric::Median);
-        assert_eq!(" max ".parse::<SummaryStatistic>().unwrap(), SummaryStatistic::Max);
+        assert_eq!(
+            " max ".parse::<SummaryStatistic>().unwrap(),
+            SummaryStatistic::Max
+        );
         let err = "avg".parse::<Metric>().unwrap_err().to_string();
-        assert_eq!(err, "unknown metric `avg`; expected one of: mean, median, min, max, sum");
+        assert_eq!(
+            err,
+            "unknown metric `avg`; expected one of: mean, median, min, max, sum"
+        );
     }
 }

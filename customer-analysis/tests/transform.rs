@@ -214,11 +214,28 @@ fn check_segment_analysis(metric: Metric, thresholds: (f64, f64)) {
     for (i, row) in expected.iter().enumerate() {
         let what = |column: &str| format!("{metric} of {column} in {}", row.segment);
         assert_eq!(segments[i], row.segment);
-        assert_close(f64s(&df, "CUSTOMER_SCORE")[i], row.score, &what("CUSTOMER_SCORE"));
-        assert_close(f64s(&df, "TotalPurchaseAmount")[i], row.amount, &what("amount"));
-        assert_close(f64s(&df, "NumberOfPurchases")[i], row.purchases, &what("purchases"));
+        assert_close(
+            f64s(&df, "CUSTOMER_SCORE")[i],
+            row.score,
+            &what("CUSTOMER_SCORE"),
+        );
+        assert_close(
+            f64s(&df, "TotalPurchaseAmount")[i],
+            row.amount,
+            &what("amount"),
+        );
+        assert_close(
+            f64s(&df, "NumberOfPurchases")[i],
+            row.purchases,
+            &what("purchases"),
+        );
         assert_close(f64s(&df, "TotalPurchaseTime")[i], row.time, &what("time"));
-        assert_eq!(high_spenders[i], row.high_spenders, "{}", what("HighSpender"));
+        assert_eq!(
+            high_spenders[i],
+            row.high_spenders,
+            "{}",
+            what("HighSpender")
+        );
         assert_close(
             f64s(&df, "AverageTimeBetweenPurchases")[i],
             row.avg_time,
@@ -231,8 +248,10 @@ fn check_summary(stat: SummaryStatistic, metric: Metric, thresholds: (f64, f64))
     let path = small_csv();
     let segmented = segmented(&path, thresholds.0, thresholds.1);
     let segments = segment_analysis(segmented.clone(), metric);
-    let df = collect_streaming(high_value_cust_summary_statistics(segmented, segments, stat))
-        .unwrap();
+    let df = collect_streaming(high_value_cust_summary_statistics(
+        segmented, segments, stat,
+    ))
+    .unwrap();
 
     let customers = fold_csv(&path, thresholds.0, thresholds.1);
     let high: Vec<&Customer> = customers.iter().filter(|c| c.high_value).collect();
@@ -302,12 +321,20 @@ fn preprocess_and_featurization_match_independent_fold_row_by_row() {
     ];
     for (column, expected_value) in checks {
         for (i, (actual, customer)) in f64s(&df, column).into_iter().zip(&expected).enumerate() {
-            assert_close(actual, expected_value(customer), &format!("{column} of row {i}"));
+            assert_close(
+                actual,
+                expected_value(customer),
+                &format!("{column} of row {i}"),
+            );
         }
     }
     let segments = strs(&df, "ValueSegment");
     for (segment, customer) in segments.iter().zip(&expected) {
-        let want = if customer.high_value { "High Value" } else { "Low Value" };
+        let want = if customer.high_value {
+            "High Value"
+        } else {
+            "Low Value"
+        };
         assert_eq!(segment, want);
     }
 }
@@ -369,7 +396,10 @@ fn segment_analysis_with_other_thresholds_matches_independent_fold_for_every_met
 fn other_score_threshold_splits_customers_into_two_sizeable_segments() {
     let customers = fold_csv(&small_csv(), OTHER_PAYMENT_THRESHOLD, OTHER_SCORE_THRESHOLD);
     let high = customers.iter().filter(|c| c.high_value).count();
-    assert!((2_000..8_000).contains(&high), "{high} high-value customers");
+    assert!(
+        (2_000..8_000).contains(&high),
+        "{high} high-value customers"
+    );
 }
 
 #[test]
@@ -492,7 +522,10 @@ fn missing_file_error_names_the_file() {
 fn empty_file_error_names_the_file() {
     let file = write_temp_csv("");
     let message = scan_error(file.path()).to_string();
-    assert!(message.contains(&file.path().display().to_string()), "{message}");
+    assert!(
+        message.contains(&file.path().display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("empty"), "{message}");
 }
 
@@ -508,7 +541,10 @@ fn missing_column_error_names_the_column_and_the_file() {
     }
     let message = err.to_string();
     assert!(message.contains("`AverageReviewScore`"), "{message}");
-    assert!(message.contains(&file.path().display().to_string()), "{message}");
+    assert!(
+        message.contains(&file.path().display().to_string()),
+        "{message}"
+    );
 }
 
 #[test]
@@ -541,7 +577,10 @@ fn non_numeric_cell_error_names_the_column_the_file_and_the_line() {
     }
     let message = err.to_string();
     assert!(message.contains("`TotalPurchaseAmount`"), "{message}");
-    assert!(message.contains(&file.path().display().to_string()), "{message}");
+    assert!(
+        message.contains(&file.path().display().to_string()),
+        "{message}"
+    );
     assert!(message.contains("line 4"), "{message}");
 }
 
@@ -594,13 +633,19 @@ fn metric_and_statistic_names_round_trip_through_display_fromstr_and_serde() {
         assert_eq!(stat.to_string().parse::<SummaryStatistic>().unwrap(), stat);
         let json = serde_json::to_string(&stat).unwrap();
         assert_eq!(json, format!("\"{}\"", stat.as_str()));
-        assert_eq!(serde_json::from_str::<SummaryStatistic>(&json).unwrap(), stat);
+        assert_eq!(
+            serde_json::from_str::<SummaryStatistic>(&json).unwrap(),
+            stat
+        );
     }
 }
 
 #[test]
 fn unknown_statistic_error_lists_the_valid_names() {
-    let message = "average".parse::<SummaryStatistic>().unwrap_err().to_string();
+    let message = "average"
+        .parse::<SummaryStatistic>()
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         message,
         "unknown summary statistic `average`; expected one of: mean, median, max, min"
@@ -656,5 +701,8 @@ fn generator_writes_a_header_and_values_in_range() {
 #[test]
 fn small_data_file_is_the_generator_output_for_10000_rows_and_seed_42() {
     let committed = std::fs::read(small_csv()).unwrap();
-    assert!(committed == generated(10_000, 42), "regenerate data/SMALL_amazon_customers_data.csv");
+    assert!(
+        committed == generated(10_000, 42),
+        "regenerate data/SMALL_amazon_customers_data.csv"
+    );
 }

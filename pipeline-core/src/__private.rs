@@ -1,7 +1,6 @@
 //! Paths used by code that `#[task]` and `scenario!` generate
 //! (`::pipeline_core::__private::…`). Not a public API: anything here may change
-//! in any release, except the task registry at the bottom, which is meant to
-//! move to a public `registry` module.
+//! in any release.
 //!
 //! Generated code names the runtime only through this module, so user items
 //! cannot shadow ours and the runtime can move things around without breaking
@@ -13,12 +12,12 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 pub use crate::error::{Error, Result};
-pub use crate::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+pub use crate::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec, TypedNodeSpec};
 pub use crate::job::Submission;
 pub use crate::runtime::Runtime;
 pub use crate::scenario::{DataNode, Scenario, SubmitOptions, Target};
 pub use crate::store::ScenarioId;
-pub use crate::task::{TaskDef, TaskError, TaskInputs, TaskOutputs, expect_input};
+pub use crate::task::{TaskDef, TaskError, TaskFn, TaskInputs, TaskOutputs, expect_input};
 pub use crate::value::{Value, ValueType};
 pub use inventory;
 pub use std::sync::{Arc, OnceLock};
@@ -88,6 +87,61 @@ impl<N, F> Nth<N, F> for Nil {
     type Type = F;
 }
 
+/// The operations generated code needs on a data node's type, with one clear
+/// error when the type cannot be stored in a data node.
+///
+/// Every use goes through this one blanket impl, so rustc reports a missing
+/// `Value` once per type and place, with this message.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be stored in a data node: it does not implement `pipeline_core::Value`",
+    label = "not a data node type",
+    note = "implement `Value` for `{Self}`; for a serde type, `pipeline_core::serde_value!({Self});` does it"
+)]
+pub trait NodeType: Sized {
+    /// The erased type.
+    fn value_type() -> ValueType;
+    /// A node of this type called `name`.
+    fn spec(name: &str) -> TypedNodeSpec<Self>;
+    /// A node of this type called `name` with a default value.
+    fn spec_with_default(name: &str, default: Self) -> TypedNodeSpec<Self>
+    where
+        Self: Clone;
+    /// The typed handle to a node of a scenario whose graph [`check_scenario`] accepted.
+    ///
+    /// # Panics
+    /// If the node is missing or of another type, which `check_scenario` rules out.
+    fn node(scenario: &Scenario, name: &str) -> DataNode<Self>;
+    /// Borrows task input `index` (see [`expect_input`]).
+    fn input<'a>(inputs: TaskInputs<'a>, index: usize) -> &'a Self;
+}
+
+impl<T: Value> NodeType for T {
+    fn value_type() -> ValueType {
+        ValueType::of::<T>()
+    }
+
+    fn spec(name: &str) -> TypedNodeSpec<T> {
+        NodeSpec::new::<T>(name)
+    }
+
+    fn spec_with_default(name: &str, default: T) -> TypedNodeSpec<T>
+    where
+        T: Clone,
+    {
+        NodeSpec::new::<T>(name).with_default(default)
+    }
+
+    fn node(scenario: &Scenario, name: &str) -> DataNode<T> {
+        scenario.node::<T>(name).unwrap_or_else(|error| {
+            panic!("pipeline-core bug: a checked scenario lost its data node: {error}")
+        })
+    }
+
+    fn input<'a>(inputs: TaskInputs<'a>, index: usize) -> &'a T {
+        expect_input::<T>(inputs, index)
+    }
+}
+
 /// A type a task can borrow from a data node: the parameter `&Self` reads a node
 /// of type `Self::Node`.
 ///
@@ -100,12 +154,12 @@ impl<N, F> Nth<N, F> for Nil {
 )]
 pub trait Borrowed {
     /// The type of the data node read.
-    type Node: Value;
+    type Node: NodeType;
     /// Borrows the parameter from the node's value.
     fn borrow(node: &Self::Node) -> &Self;
 }
 
-impl<T: Value> Borrowed for T {
+impl<T: NodeType> Borrowed for T {
     type Node = T;
     fn borrow(node: &T) -> &T {
         node
@@ -139,35 +193,45 @@ impl<T: Value> Borrowed for [T] {
     label = "the task receives a clone of the data node's value",
     note = "take `&{Self}` instead, or implement `Clone` for it"
 )]
-pub trait Owned: Value {
+pub trait Owned {
     /// A clone of the node's value.
     fn clone_from_node(node: &Self) -> Self;
 }
 
-impl<T: Value + Clone> Owned for T {
+impl<T: Clone> Owned for T {
     fn clone_from_node(node: &Self) -> Self {
         node.clone()
     }
 }
 
+/// The erased body of a task, with its signature fixed for closure inference.
+pub fn task_fn<F>(body: F) -> TaskFn
+where
+    F: Fn(TaskInputs<'_>) -> Result<TaskOutputs, TaskError> + Send + Sync + 'static,
+{
+    Arc::new(body)
+}
+
 /// Turns a task's `Err` into the job's error: its `Display` text.
-pub fn task_result<T, E: Display>(result: std::result::Result<T, E>) -> Result<T, TaskError> {
-    result.map_err(TaskError::new)
+#[diagnostic::on_unimplemented(
+    message = "the error type `{Self}` of a task must implement `Display`",
+    label = "an `Err` fails the job with this type's `Display` text",
+    note = "implement `Display` for `{Self}`, or map the error into a type that has it (a `String`, say)"
+)]
+pub trait TaskErrorDisplay {
+    /// The job's error.
+    fn into_task_error(self) -> TaskError;
 }
 
-/// Boxes one output for the runtime.
-pub fn output<T: Value>(value: T) -> Box<dyn Any + Send + Sync> {
+impl<E: Display> TaskErrorDisplay for E {
+    fn into_task_error(self) -> TaskError {
+        TaskError::new(self)
+    }
+}
+
+/// Boxes one output for the runtime (which checks its type against the node's).
+pub fn output<T: Any + Send + Sync>(value: T) -> Box<dyn Any + Send + Sync> {
     Box::new(value)
-}
-
-/// The typed handle to a node of a scenario whose graph [`check_scenario`] accepted.
-///
-/// # Panics
-/// If the node is missing or of another type, which `check_scenario` rules out.
-pub fn node<T: Value>(scenario: &Scenario, name: &str) -> DataNode<T> {
-    scenario.node::<T>(name).unwrap_or_else(|error| {
-        panic!("pipeline-core bug: a checked scenario lost its data node: {error}")
-    })
 }
 
 /// Checks that `scenario` instantiates `expected` (the graph of a `scenario!`
@@ -222,6 +286,23 @@ pub fn check_scenario(expected: &Graph, scenario: &Scenario) -> Result<()> {
     Ok(())
 }
 
+/// Whether two strings are equal, in a `const` (for `scenario!`'s assertion
+/// that no two of its tasks are registered under one name).
+pub const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Builds the graph of a `scenario!` type.
 ///
 /// # Panics
@@ -234,72 +315,6 @@ pub fn build_graph(scenario_type: &str, builder: GraphBuilder) -> Arc<Graph> {
     }
 }
 
-// ---------------------------------------------------------------------------
-// The task registry (to become the public `pipeline_core::registry` module).
-// ---------------------------------------------------------------------------
-
-/// A task registered by `#[task]`, found at run time by name (for configurations
-/// that name tasks, such as TOML files).
-#[derive(Debug)]
-pub struct TaskRegistration {
-    name: &'static str,
-    module_path: &'static str,
-    skippable: bool,
-    def: fn() -> TaskDef,
-}
-
-impl TaskRegistration {
-    /// A registration; `#[task]` calls this in a `static`.
-    pub const fn new(
-        name: &'static str,
-        module_path: &'static str,
-        skippable: bool,
-        def: fn() -> TaskDef,
-    ) -> Self {
-        Self {
-            name,
-            module_path,
-            skippable,
-            def,
-        }
-    }
-
-    /// The task's name (the function's name unless `name = "…"` overrides it).
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
-    /// The module that defines the function (`module_path!()` there).
-    pub fn module_path(&self) -> &'static str {
-        self.module_path
-    }
-
-    /// Whether the task was declared `#[task(skippable)]`.
-    pub fn skippable(&self) -> bool {
-        self.skippable
-    }
-
-    /// The task for the runtime (name, code fingerprint, types, body).
-    pub fn def(&self) -> TaskDef {
-        (self.def)()
-    }
-}
-
-inventory::collect!(TaskRegistration);
-
-/// Every `#[task]` function linked into the program, in no particular order.
-pub fn registered_tasks() -> impl Iterator<Item = &'static TaskRegistration> {
-    inventory::iter::<TaskRegistration>.into_iter()
-}
-
-/// The registered tasks called `name` (several when two modules register one name).
-pub fn registered_tasks_named(name: &str) -> impl Iterator<Item = &'static TaskRegistration> {
-    registered_tasks().filter(move |task| task.name == name)
-}
-
-/// The task registered as `name`, if exactly one is.
-pub fn registered_task(name: &str) -> Option<&'static TaskRegistration> {
-    let mut found = registered_tasks_named(name);
-    let first = found.next()?;
-    found.next().is_none().then_some(first)
-}
+pub use crate::task::{
+    TaskRegistration, registered_task, registered_tasks, registered_tasks_named,
+};

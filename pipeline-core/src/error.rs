@@ -74,6 +74,9 @@ pub enum Error {
     /// A scenario id or name that the store does not know.
     #[error("no scenario {0} in the store")]
     UnknownScenario(String),
+    /// Scenarios that cannot be compared (see [`Comparison`](crate::Comparison)).
+    #[error("cannot compare scenarios: {0}")]
+    Compare(String),
 }
 
 /// `Result` with the runtime's [`Error`].

@@ -19,10 +19,13 @@ use crate::cache::{CachedVersion, TaskKey};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::fingerprint::Fingerprint;
-use crate::graph::{Graph, TaskId};
+use crate::graph::{Graph, Scope, TaskId};
 use crate::job::{Job, JobStatus, Submission};
 use crate::scenario::{CancelToken, Scenario, SubmitOptions, Target};
-use crate::store::{Commit, NewValue, SlotKey, SubmissionId, VersionMeta, WrittenBy};
+use crate::store::{
+    Commit, InputVersion, JobRecord, NewValue, SlotKey, StoreError, SubmissionId, VersionMeta,
+    WrittenBy,
+};
 use crate::value::{ErasedValue, MaterializeContext};
 
 /// A task that must run, with the versions of its inputs at decision time.
@@ -37,7 +40,24 @@ struct Done {
     task: TaskId,
     started_at: SystemTime,
     duration: std::time::Duration,
-    outcome: std::result::Result<(), String>,
+    outcome: std::result::Result<(), Failure>,
+}
+
+/// Why a job failed.
+struct Failure {
+    message: String,
+    /// An input's value was missing or damaged in the store (and has been
+    /// removed from it, so its producer runs again on the next submission).
+    input_missing: bool,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            input_missing: false,
+        }
+    }
 }
 
 /// The outcome of the skip check.
@@ -53,18 +73,47 @@ enum Decision {
     },
 }
 
+/// Runs a submission while holding the scenario's locks: this process's, then
+/// the store's (other processes wait), after which the version cache is brought
+/// up to date with what other processes recorded.
+///
+/// If a job failed because an input's value was found damaged in the store (the
+/// store then removes it), the submission is made once more at once, so that
+/// the producer of that input runs again; both submissions are recorded.
 pub(crate) fn submit(scenario: &Scenario, options: &SubmitOptions) -> Result<Submission> {
     let graph = scenario.graph().clone();
     let planned = plan(&graph, &options.target)?;
     let lock = scenario.runtime().scenario_lock(scenario.id());
     let _guard = lock.lock();
-    let id = scenario.runtime().store.next_submission_id()?;
-    let mut run = Run::new(scenario, &graph, options, id, &planned);
+    let writes_global = planned.iter().any(|&task| {
+        graph
+            .task_outputs(task)
+            .iter()
+            .any(|&node| graph.node(node).scope() == Scope::Global)
+    });
+    let _store_locks = scenario.lock_store(writes_global)?;
+    scenario.refresh_from_store()?;
+    let (submission, input_missing) = submit_once(scenario, &graph, options, &planned)?;
+    if input_missing {
+        return Ok(submit_once(scenario, &graph, options, &planned)?.0);
+    }
+    Ok(submission)
+}
+
+fn submit_once(
+    scenario: &Scenario,
+    graph: &Graph,
+    options: &SubmitOptions,
+    planned: &[TaskId],
+) -> Result<(Submission, bool)> {
+    let id = scenario.runtime().store.next_submission_id(scenario.id())?;
+    let mut run = Run::new(scenario, graph, options, id, planned);
     run.publish(EventKind::SubmissionStarted {
         jobs: planned.len(),
     });
     run.execute();
-    let submission = run.into_submission(&planned, options);
+    let input_missing = run.input_missing;
+    let submission = run.into_submission(planned, options);
     scenario.runtime().store.record_submission(&submission)?;
     scenario.runtime().events.publish(Event {
         scenario: scenario.id(),
@@ -72,7 +121,7 @@ pub(crate) fn submit(scenario: &Scenario, options: &SubmitOptions) -> Result<Sub
         at: SystemTime::now(),
         kind: EventKind::SubmissionFinished,
     });
-    Ok(submission)
+    Ok((submission, input_missing))
 }
 
 /// The tasks a target covers, in topological order.
@@ -114,6 +163,8 @@ struct Run<'a> {
     jobs: Vec<Option<Job>>,
     ready: VecDeque<TaskId>,
     runnable: VecDeque<Work>,
+    /// Whether a job failed on an input missing from the store.
+    input_missing: bool,
 }
 
 impl<'a> Run<'a> {
@@ -158,6 +209,7 @@ impl<'a> Run<'a> {
             jobs,
             ready,
             runnable: VecDeque::new(),
+            input_missing: false,
         }
     }
 
@@ -286,7 +338,10 @@ impl<'a> Run<'a> {
         job.duration = Some(done.duration);
         match done.outcome {
             Ok(()) => self.finish(done.task, JobStatus::Completed, None),
-            Err(message) => self.finish(done.task, JobStatus::Failed, Some(message)),
+            Err(failure) => {
+                self.input_missing |= failure.input_missing;
+                self.finish(done.task, JobStatus::Failed, Some(failure.message));
+            }
         }
     }
 
@@ -418,7 +473,7 @@ fn decide(
         if current {
             return Decision::Skip { key, reused: false };
         }
-        match reuse_memo(scenario, graph, task, key, submission) {
+        match reuse_memo(scenario, graph, task, key, submission, &inputs) {
             Ok(true) => return Decision::Skip { key, reused: true },
             Ok(false) => {}
             Err(e) => {
@@ -439,6 +494,7 @@ fn reuse_memo(
     task: TaskId,
     key: TaskKey,
     submission: SubmissionId,
+    inputs: &[Arc<CachedVersion>],
 ) -> Result<bool> {
     let store = &scenario.runtime().store;
     let Some(fingerprints) = store.memo(&key)? else {
@@ -473,10 +529,12 @@ fn reuse_memo(
             }),
         ));
     }
+    let job = job_record(scenario, graph, task, key, submission, inputs);
     store.commit(Commit {
         values: &[],
         versions: &versions,
         memo: None,
+        job: Some(&job),
     })?;
     for (slot, meta) in versions {
         scenario
@@ -509,27 +567,56 @@ fn run_task(scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
     }
 }
 
+/// What a job read and ran, for lineage.
+fn job_record(
+    scenario: &Scenario,
+    graph: &Graph,
+    task: TaskId,
+    key: TaskKey,
+    submission: SubmissionId,
+    inputs: &[Arc<CachedVersion>],
+) -> JobRecord {
+    let def = graph.task(task).def();
+    JobRecord {
+        task: def.name_arc().clone(),
+        code: def.code_fingerprint(),
+        key,
+        submission,
+        inputs: graph
+            .task_inputs(task)
+            .iter()
+            .zip(inputs)
+            .map(|(&node, version)| InputVersion {
+                slot: scenario.slot(node).clone(),
+                version: version.meta.version,
+                fingerprint: version.meta.fingerprint,
+            })
+            .collect(),
+    }
+}
+
 fn run_and_commit(
     scenario: &Scenario,
     submission: SubmissionId,
     work: &Work,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<(), Failure> {
     let graph = scenario.graph();
     let spec = graph.task(work.task);
     let input_nodes = graph.task_inputs(work.task);
     let mut values: Vec<&ErasedValue> = Vec::with_capacity(work.inputs.len());
     for (&node, version) in input_nodes.iter().zip(&work.inputs) {
-        values.push(
-            scenario
-                .value_of(node, version)
-                .map_err(|e| format!("cannot load input `{}`: {e}", graph.node(node).name()))?,
-        );
+        values.push(scenario.value_of(node, version).map_err(|e| Failure {
+            input_missing: matches!(e, Error::Store(StoreError::MissingValue { .. })),
+            message: format!("cannot load input `{}`: {e}", graph.node(node).name()),
+        })?);
     }
     let borrowed: Vec<&(dyn Any + Send + Sync)> = values.iter().map(|v| &***v).collect();
     let outputs = match catch_unwind(AssertUnwindSafe(|| spec.def().call(&borrowed))) {
         Ok(Ok(outputs)) => outputs,
-        Ok(Err(error)) => return Err(error.to_string()),
-        Err(payload) => return Err(format!("panicked: {}", panic_message(payload.as_ref()))),
+        Ok(Err(error)) => return Err(error.to_string().into()),
+        Err(payload) => {
+            return Err(format!("panicked: {}", panic_message(payload.as_ref())).into());
+        }
     };
     let output_nodes = graph.task_outputs(work.task);
     if outputs.len() != output_nodes.len() {
@@ -537,7 +624,8 @@ fn run_and_commit(
             "returned {} outputs but is wired to {}",
             outputs.len(),
             output_nodes.len()
-        ));
+        )
+        .into());
     }
     let store = &scenario.runtime().store;
     let scratch = store.scratch_dir().map_err(|e| e.to_string())?;
@@ -553,7 +641,8 @@ fn run_and_commit(
                 "output for data node `{}` is not a {}",
                 node_spec.name(),
                 value_type.name()
-            ));
+            )
+            .into());
         }
         let done = catch_unwind(AssertUnwindSafe(|| {
             value_type.materialize(output, &context)
@@ -602,11 +691,20 @@ fn run_and_commit(
     let memo = spec
         .is_skippable()
         .then_some((work.key, fingerprints.as_slice()));
+    let job = job_record(
+        scenario,
+        graph,
+        work.task,
+        work.key,
+        submission,
+        &work.inputs,
+    );
     store
         .commit(Commit {
             values: &new_values,
             versions: &versions,
             memo,
+            job: Some(&job),
         })
         .map_err(|e| e.to_string())?;
     drop(new_values);

@@ -83,10 +83,20 @@ pub fn materialize_lazy(
     frame: LazyFrame,
     dir: &Path,
 ) -> Result<Materialized<LazyFrame>, ValueError> {
+    materialize_lazy_with(frame, dir, |error| format!("polars: {error}"))
+}
+
+/// [`materialize_lazy`], with `explain` turning a failure of the query (a bad
+/// cell in a CSV, say) into the message users see.
+pub fn materialize_lazy_with(
+    frame: LazyFrame,
+    dir: &Path,
+    explain: impl FnOnce(PolarsError) -> String,
+) -> Result<Materialized<LazyFrame>, ValueError> {
     let partial = scratch_file(dir);
     if let Err(error) = sink_parquet(frame, &partial) {
         let _ = std::fs::remove_file(&partial);
-        return Err(polars_error(error));
+        return Err(ValueError::Materialize(explain(error)));
     }
     let fingerprint = fingerprint_file(&partial)?;
     let done = dir.join(format!("{}.parquet", fingerprint.to_hex()));
@@ -233,7 +243,7 @@ macro_rules! lazy_frame_value {
     )+};
 }
 
-pub use polars::prelude::{DataFrame as PolarsDataFrame, LazyFrame};
+pub use polars::prelude::{DataFrame, LazyFrame, PolarsError};
 
 #[cfg(test)]
 mod tests {

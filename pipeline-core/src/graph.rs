@@ -69,6 +69,7 @@ pub struct NodeSpec {
 
 impl NodeSpec {
     /// A node holding values of type `T`; the returned builder takes a typed default.
+    #[allow(clippy::new_ret_no_self)] // a typed builder that converts into `NodeSpec`
     pub fn new<T: Value>(name: impl Into<Arc<str>>) -> TypedNodeSpec<T> {
         TypedNodeSpec {
             spec: Self::of_type(name, ValueType::of::<T>()),
@@ -584,6 +585,54 @@ impl Graph {
     /// The named sequences.
     pub fn sequences(&self) -> &[Sequence] {
         &self.sequences
+    }
+
+    /// A digest of everything that defines the graph: node names, types, default
+    /// values and scopes; task names, code fingerprints, wiring and skippability;
+    /// sequences. Two graphs with equal fingerprints behave identically.
+    pub fn fingerprint(&self) -> Result<crate::Fingerprint, crate::ValueError> {
+        let mut hasher = crate::FingerprintHasher::with_domain("graph");
+        hasher
+            .update_str(&self.name)
+            .update_u64(self.nodes.len() as u64);
+        for node in &self.nodes {
+            hasher
+                .update_str(node.name())
+                .update_str(node.value_type().full_name());
+            hasher.update_str(node.scope().as_str());
+            match node.default_fn() {
+                Some(default) => {
+                    let value = default();
+                    hasher.update_u64(1);
+                    hasher.update_fingerprint(&node.value_type().fingerprint(value.as_ref())?);
+                }
+                None => {
+                    hasher.update_u64(0);
+                }
+            }
+        }
+        hasher.update_u64(self.tasks.len() as u64);
+        for task in &self.tasks {
+            hasher.update_str(task.name());
+            hasher.update_fingerprint(&task.def().code_fingerprint());
+            hasher.update_u64(u64::from(task.is_skippable()));
+            for names in [task.input_names(), task.output_names()] {
+                hasher.update_u64(names.len() as u64);
+                for name in names {
+                    hasher.update_str(name);
+                }
+            }
+        }
+        hasher.update_u64(self.sequences.len() as u64);
+        for sequence in &self.sequences {
+            hasher
+                .update_str(sequence.name())
+                .update_u64(sequence.tasks().len() as u64);
+            for task in sequence.tasks() {
+                hasher.update_str(self.task(*task).name());
+            }
+        }
+        Ok(hasher.finish())
     }
 
     /// A sequence by name.

@@ -38,18 +38,108 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! The `scenario!` and `#[task]` macros (re-exported here) generate graphs like
-//! this one with compile-time checks and typed accessors.
+//! ## With the macros
+//!
+//! `#[task]` makes a plain function a task (its signature declares the data
+//! nodes it reads and writes), and `scenario!` declares a scenario type: data
+//! nodes with their types, defaults and scope, the tasks wiring them, and named
+//! sequences. The wiring is checked at compile time (unknown nodes, cycles,
+//! two producers, unfed inputs, and each node's type against the task's
+//! parameter or output, with the error on the node's name), and the generated
+//! type has one typed accessor per data node.
+//!
+//! ```
+//! use pipeline_core::{JobStatus, Runtime, scenario, task};
+//!
+//! /// Applies the discount rate to every price.
+//! #[task(skippable)]
+//! fn discount(prices: &[f64], rate: &f64) -> Vec<f64> {
+//!     prices.iter().map(|p| p * (1.0 - rate)).collect()
+//! }
+//!
+//! #[task(skippable)]
+//! fn total(discounted: &[f64]) -> f64 {
+//!     discounted.iter().sum()
+//! }
+//!
+//! /// Fails the job (with this message) when there is nothing to price.
+//! #[task(skippable, version = "1")]
+//! fn bounds(discounted: &[f64]) -> Result<(f64, f64), String> {
+//!     let min = discounted.iter().copied().reduce(f64::min).ok_or("no prices")?;
+//!     let max = discounted.iter().copied().reduce(f64::max).ok_or("no prices")?;
+//!     Ok((min, max))
+//! }
+//!
+//! scenario! {
+//!     /// A price list, discounted.
+//!     pub struct Pricing {
+//!         data {
+//!             prices: Vec<f64> = vec![10.0, 20.0, 30.0],
+//!             /// Shared by every `Pricing` scenario.
+//!             global rate: f64 = 0.1,
+//!             discounted: Vec<f64>,
+//!             total_price: f64,
+//!             cheapest: f64,
+//!             dearest: f64,
+//!         }
+//!         tasks {
+//!             discount(prices, rate) -> discounted,
+//!             total(discounted) -> total_price,
+//!             bounds(discounted) -> (cheapest, dearest),
+//!         }
+//!         sequences {
+//!             invoicing = [discount, total],
+//!         }
+//!     }
+//! }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = Runtime::in_memory();
+//! let spring = Pricing::create(&runtime, "spring sale")?;
+//! spring.submit()?;
+//! assert_eq!(*spring.total_price().read()?, 54.0);
+//! assert_eq!(*spring.dearest().read()?, 27.0);
+//!
+//! // Unchanged inputs: every task is skipped.
+//! assert_eq!(spring.submit()?.tasks_with(JobStatus::Skipped).len(), 3);
+//!
+//! // A sequence runs only its tasks.
+//! spring.prices().write(vec![100.0])?;
+//! let invoicing = spring.submit_sequence(PricingSequence::Invoicing)?;
+//! assert_eq!(invoicing.tasks_with(JobStatus::Completed), ["discount", "total"]);
+//! assert_eq!(*spring.total_price().read()?, 90.0);
+//!
+//! // One task alone; an `Err` fails its job with the error's message.
+//! spring.prices().write(Vec::new())?;
+//! spring.submit_task(PricingTask::Discount)?;
+//! let failed = spring.submit_task(PricingTask::Bounds)?;
+//! assert_eq!(failed.job("bounds").unwrap().error.as_deref(), Some("no prices"));
+//!
+//! // Tasks stay plain functions.
+//! assert_eq!(total(&[1.0, 2.0]), 3.0);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! See [`#[task]`](macro@task) and [`scenario!`] for every form the macros accept and what
+//! they generate.
 
 #![warn(missing_docs)]
 
 pub mod cache;
+mod catalog;
+mod compare;
+pub mod config;
 pub mod error;
 pub mod events;
 mod executor;
 pub mod fingerprint;
+#[cfg(feature = "polars")]
+pub mod frame;
 pub mod graph;
+mod history;
 pub mod job;
+pub mod lineage;
 mod runtime;
 mod scenario;
 pub mod store;
@@ -58,6 +148,8 @@ pub mod task;
 pub mod value;
 
 pub use cache::TaskKey;
+pub use catalog::ScenarioFilter;
+pub use compare::{Cell, Compare, Comparison, NodeComparison};
 pub use error::{Error, Result};
 pub use events::{Event, EventKind};
 pub use fingerprint::{Fingerprint, FingerprintHasher};
@@ -65,14 +157,17 @@ pub use graph::{
     Graph, GraphBuilder, GraphError, GraphErrors, NodeId, NodeSpec, Scope, TaskId, TaskSpec,
     TypedNodeSpec,
 };
+pub use history::{JobHistory, VersionRecord};
 pub use job::{Job, JobStatus, Submission};
+pub use lineage::{Lineage, Origin};
 pub use pipeline_macros::{scenario, task};
 pub use runtime::Runtime;
 pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
 pub use store::{
-    MemoryStore, ScenarioId, ScenarioMeta, Store, StoreError, SubmissionId, VersionMeta, WrittenBy,
+    GcReport, InputVersion, JobRecord, MemoryStore, Owner, ScenarioId, ScenarioMeta, SlotKey,
+    SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, VersionMeta, WrittenBy,
 };
-pub use task::{TaskDef, TaskError};
+pub use task::{TaskDef, TaskError, TaskRegistration};
 pub use value::{ErasedValue, MaterializeContext, Materialized, Value, ValueError, ValueType};
 
 /// Items that code generated by `#[task]` and `scenario!` refers to. Not a public

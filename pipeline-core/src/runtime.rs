@@ -2,6 +2,7 @@
 //! scenario created from it.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
@@ -13,7 +14,9 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventBus};
 use crate::graph::Graph;
 use crate::scenario::Scenario;
-use crate::store::{MemoryStore, ScenarioId, ScenarioMeta, Store};
+use crate::store::{
+    MemoryStore, STORE_ENV, ScenarioId, ScenarioMeta, SqliteOptions, SqliteStore, Store,
+};
 
 pub(crate) struct RuntimeInner {
     pub(crate) store: Arc<dyn Store>,
@@ -54,6 +57,27 @@ impl Runtime {
     /// A runtime over an in-memory store (nothing persists).
     pub fn in_memory() -> Self {
         Self::with_store(MemoryStore::new())
+    }
+
+    /// A runtime over the embedded store in `dir` (created if needed): see
+    /// [`SqliteStore`].
+    pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
+        Ok(Self::with_store(SqliteStore::open(dir)?))
+    }
+
+    /// A runtime over the embedded store in `dir`, with options.
+    pub fn open_with(dir: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
+        Ok(Self::with_store(SqliteStore::open_with(dir, options)?))
+    }
+
+    /// The default runtime: over the store directory named by the
+    /// `PIPELINE_STORE` environment variable, else `.pipeline/` in the working
+    /// directory. `PIPELINE_STORE=:memory:` selects an in-memory store.
+    pub fn open_default() -> Result<Self> {
+        if std::env::var_os(STORE_ENV).is_some_and(|v| v == ":memory:") {
+            return Ok(Self::in_memory());
+        }
+        Ok(Self::with_store(SqliteStore::open_default()?))
     }
 
     /// A runtime over the given store.

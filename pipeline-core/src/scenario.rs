@@ -18,7 +18,8 @@ use crate::graph::{Graph, NodeId, Scope};
 use crate::job::Submission;
 use crate::runtime::RuntimeInner;
 use crate::store::{
-    Commit, NewValue, Owner, ScenarioId, ScenarioMeta, SlotKey, VersionMeta, WrittenBy,
+    ChangeToken, Commit, CurrentVersions, NewValue, Owner, OwnerLock, ScenarioId, ScenarioMeta,
+    SlotKey, VersionMeta, WrittenBy,
 };
 use crate::value::{ErasedValue, MaterializeContext, Value};
 
@@ -34,6 +35,8 @@ struct ScenarioInner {
     graph: Arc<Graph>,
     runtime: Arc<RuntimeInner>,
     slots: Vec<SlotKey>,
+    /// The store's state when this handle last refreshed the cache.
+    refreshed: parking_lot::Mutex<Option<ChangeToken>>,
 }
 
 impl Scenario {
@@ -60,6 +63,7 @@ impl Scenario {
                 graph,
                 runtime,
                 slots,
+                refreshed: parking_lot::Mutex::new(None),
             }),
         }
     }
@@ -170,6 +174,67 @@ impl Scenario {
         }
     }
 
+    /// The current version of a node as the store has it now (another process
+    /// may have written it), updating the cache if it differs.
+    pub(crate) fn current_from_store(&self, node: NodeId) -> Result<Option<Arc<CachedVersion>>> {
+        let runtime = self.runtime();
+        let slot = self.slot(node);
+        let cached = runtime.cache.get(slot);
+        let Some(meta) = runtime.store.current_version(slot)? else {
+            return Ok(cached);
+        };
+        match cached {
+            Some(c) if c.meta.version == meta.version && c.meta.fingerprint == meta.fingerprint => {
+                Ok(Some(c))
+            }
+            _ => {
+                let version = Arc::new(CachedVersion::without_value(meta));
+                runtime.cache.set(slot.clone(), version.clone());
+                Ok(Some(version))
+            }
+        }
+    }
+
+    /// Takes the store's cross-process locks on this scenario and, if `global`,
+    /// on its graph's global nodes (in that order, everywhere).
+    pub(crate) fn lock_store(&self, global: bool) -> Result<Vec<OwnerLock>> {
+        let store = &self.runtime().store;
+        let mut locks = vec![store.lock(&Owner::Scenario(self.id()))?];
+        if global {
+            locks.push(store.lock(&Owner::Global(Arc::from(self.graph().name())))?);
+        }
+        Ok(locks)
+    }
+
+    /// Brings the cached current versions of this scenario's slots up to date
+    /// with the store (other processes may have written them). Cheap: one query;
+    /// nothing for stores only this runtime writes.
+    pub(crate) fn refresh_from_store(&self) -> Result<()> {
+        let graph = self.graph();
+        let mut owners = vec![Owner::Scenario(self.id())];
+        if graph.nodes().iter().any(|n| n.scope() == Scope::Global) {
+            owners.push(Owner::Global(Arc::from(graph.name())));
+        }
+        let runtime = self.runtime();
+        let mut refreshed = self.inner.refreshed.lock();
+        let (current, token) = match runtime.store.current_versions(&owners, *refreshed)? {
+            CurrentVersions::NotShared | CurrentVersions::Unchanged => return Ok(()),
+            CurrentVersions::Current { versions, token } => (versions, token),
+        };
+        *refreshed = Some(token);
+        for (slot, meta) in current {
+            let fresh = runtime.cache.get(&slot).is_some_and(|c| {
+                c.meta.version == meta.version && c.meta.fingerprint == meta.fingerprint
+            });
+            if !fresh {
+                runtime
+                    .cache
+                    .set(slot, Arc::new(CachedVersion::without_value(meta)));
+            }
+        }
+        Ok(())
+    }
+
     /// The value of a cached version, loading it from the store if needed.
     pub(crate) fn value_of<'v>(
         &self,
@@ -208,14 +273,13 @@ impl Scenario {
                 node: spec.name().to_owned(),
                 source,
             })?;
-        let current = self.current(node)?;
-        if let Some(current) = &current {
-            if current.meta.fingerprint == done.fingerprint {
-                if let Some(file) = &done.file {
-                    let _ = std::fs::remove_file(file);
-                }
-                return Ok(VersionMeta::clone(&current.meta));
-            }
+        let current = self.current_from_store(node)?;
+        // An equal value: nothing to record. (A file it wrote is named by its
+        // fingerprint, so it is the current value's own file: keep it.)
+        if let Some(current) = &current
+            && current.meta.fingerprint == done.fingerprint
+        {
+            return Ok(VersionMeta::clone(&current.meta));
         }
         let meta = Arc::new(VersionMeta {
             version: current.map_or(1, |c| c.meta.version + 1),
@@ -233,6 +297,7 @@ impl Scenario {
             }],
             versions: &[(slot.clone(), meta.clone())],
             memo: None,
+            job: None,
         })?;
         self.runtime().cache.set(
             slot,
@@ -241,16 +306,34 @@ impl Scenario {
         Ok(VersionMeta::clone(&meta))
     }
 
-    /// Writes the default of every node that has one and no value yet.
+    /// Writes the default of every node that has one and no value yet, holding
+    /// the scenario's locks (and the graph's, for global defaults) so that two
+    /// processes opening one scenario write each default once.
     pub(crate) fn write_missing_defaults(&self) -> Result<()> {
+        let nodes = self.inner.graph.nodes();
+        let mut missing = false;
+        for (index, spec) in nodes.iter().enumerate() {
+            if spec.has_default() && self.current(NodeId(index as u32))?.is_none() {
+                missing = true;
+                break;
+            }
+        }
+        if !missing {
+            return Ok(());
+        }
         let lock = self.runtime().scenario_lock(self.id());
         let _guard = lock.lock();
+        let global = nodes
+            .iter()
+            .any(|n| n.has_default() && n.scope() == Scope::Global);
+        let _store_locks = self.lock_store(global)?;
+        self.refresh_from_store()?;
         for (index, spec) in self.inner.graph.nodes().iter().enumerate() {
             let id = NodeId(index as u32);
-            if let Some(default) = spec.default_fn() {
-                if self.current(id)?.is_none() {
-                    self.write_erased(id, default(), WrittenBy::Default)?;
-                }
+            if let Some(default) = spec.default_fn()
+                && self.current(id)?.is_none()
+            {
+                self.write_erased(id, default(), WrittenBy::Default)?;
             }
         }
         Ok(())
@@ -307,11 +390,12 @@ impl<T: Value> DataNode<T> {
         self.id
     }
 
-    /// The current value, shared (no copy is made).
+    /// The current value (as the store has it now: another process may have
+    /// written it), shared (no copy is made).
     pub fn read(&self) -> Result<Arc<T>> {
         let current = self
             .scenario
-            .current(self.id)?
+            .current_from_store(self.id)?
             .ok_or_else(|| Error::NoValue {
                 node: self.name().to_owned(),
             })?;
@@ -335,19 +419,25 @@ impl<T: Value> DataNode<T> {
 
     /// The current version number, if the node has a value.
     pub fn version(&self) -> Result<Option<u64>> {
-        Ok(self.scenario.current(self.id)?.map(|c| c.meta.version))
+        Ok(self
+            .scenario
+            .current_from_store(self.id)?
+            .map(|c| c.meta.version))
     }
 
     /// The current value's fingerprint, if the node has a value.
     pub fn fingerprint(&self) -> Result<Option<Fingerprint>> {
-        Ok(self.scenario.current(self.id)?.map(|c| c.meta.fingerprint))
+        Ok(self
+            .scenario
+            .current_from_store(self.id)?
+            .map(|c| c.meta.fingerprint))
     }
 
     /// The current version's metadata, if the node has a value.
     pub fn current(&self) -> Result<Option<VersionMeta>> {
         Ok(self
             .scenario
-            .current(self.id)?
+            .current_from_store(self.id)?
             .map(|c| VersionMeta::clone(&c.meta)))
     }
 

@@ -222,3 +222,69 @@ pub fn expect_input<'a, T: Value>(inputs: TaskInputs<'a>, index: usize) -> &'a T
         .downcast_ref::<T>()
         .unwrap_or_else(|| panic!("task input {index} is not a {}", std::any::type_name::<T>()))
 }
+
+/// A task registered by `#[task]`, found at run time by name (for configurations
+/// that name tasks, such as TOML files).
+#[derive(Debug)]
+pub struct TaskRegistration {
+    name: &'static str,
+    module_path: &'static str,
+    skippable: bool,
+    def: fn() -> TaskDef,
+}
+
+impl TaskRegistration {
+    /// A registration; `#[task]` calls this in a `static`.
+    pub const fn new(
+        name: &'static str,
+        module_path: &'static str,
+        skippable: bool,
+        def: fn() -> TaskDef,
+    ) -> Self {
+        Self {
+            name,
+            module_path,
+            skippable,
+            def,
+        }
+    }
+
+    /// The task's name (the function's name unless `name = "…"` overrides it).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The module that defines the function (`module_path!()` there).
+    pub fn module_path(&self) -> &'static str {
+        self.module_path
+    }
+
+    /// Whether the task was declared `#[task(skippable)]`.
+    pub fn skippable(&self) -> bool {
+        self.skippable
+    }
+
+    /// The task for the runtime (name, code fingerprint, types, body).
+    pub fn def(&self) -> TaskDef {
+        (self.def)()
+    }
+}
+
+inventory::collect!(TaskRegistration);
+
+/// Every `#[task]` function linked into the program, in no particular order.
+pub fn registered_tasks() -> impl Iterator<Item = &'static TaskRegistration> {
+    inventory::iter::<TaskRegistration>.into_iter()
+}
+
+/// The registered tasks called `name` (several when two modules register one name).
+pub fn registered_tasks_named(name: &str) -> impl Iterator<Item = &'static TaskRegistration> {
+    registered_tasks().filter(move |task| task.name == name)
+}
+
+/// The task registered as `name`, if exactly one is.
+pub fn registered_task(name: &str) -> Option<&'static TaskRegistration> {
+    let mut found = registered_tasks_named(name);
+    let first = found.next()?;
+    found.next().is_none().then_some(first)
+}

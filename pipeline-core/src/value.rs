@@ -135,6 +135,14 @@ pub trait Value: Any + Send + Sync + Sized {
         "bin"
     }
 
+    /// A short, Debug-like rendering of the value for people (comparisons of
+    /// scenarios, reports), or `None` when the type has none (the default).
+    /// Implemented for the std scalars, strings, paths and their collections;
+    /// [`serde_value!`](crate::serde_value) types render as JSON.
+    fn render(&self) -> Option<String> {
+        None
+    }
+
     /// Turns a freshly produced value into its shareable form. Lazy values (a
     /// polars query) execute here; plain values are only fingerprinted.
     fn materialize(self, _ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
@@ -206,6 +214,7 @@ struct VTable {
     full_name: fn() -> &'static str,
     name: fn() -> String,
     extension: fn() -> &'static str,
+    render: fn(&(dyn Any + Send + Sync)) -> Option<String>,
     fingerprint: fn(&(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError>,
     encode: fn(&(dyn Any + Send + Sync), &mut Vec<u8>) -> Result<(), ValueError>,
     decode: fn(&[u8]) -> Result<ErasedValue, ValueError>,
@@ -237,6 +246,7 @@ impl<T: Value> Erased<T> {
         full_name: std::any::type_name::<T>,
         name: T::type_name,
         extension: T::extension,
+        render: Self::render,
         fingerprint: Self::fingerprint,
         encode: Self::encode,
         decode: Self::decode,
@@ -247,6 +257,10 @@ impl<T: Value> Erased<T> {
 
     fn fingerprint(value: &(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError> {
         downcast::<T>(value).fingerprint()
+    }
+
+    fn render(value: &(dyn Any + Send + Sync)) -> Option<String> {
+        downcast::<T>(value).render()
     }
 
     fn encode(value: &(dyn Any + Send + Sync), out: &mut Vec<u8>) -> Result<(), ValueError> {
@@ -316,6 +330,14 @@ impl ValueType {
     /// The extension of the type's files in a store.
     pub fn extension(&self) -> &'static str {
         (self.0.extension)()
+    }
+
+    /// A rendering of an erased value of this type for people (see [`Value::render`]).
+    ///
+    /// # Panics
+    /// If `value` is not of this type.
+    pub fn render(&self, value: &(dyn Any + Send + Sync)) -> Option<String> {
+        (self.0.render)(value)
     }
 
     /// Whether `value` holds this type.
@@ -428,6 +450,9 @@ macro_rules! fixed_width_values {
             fn type_name() -> String {
                 stringify!($ty).to_owned()
             }
+            fn render(&self) -> Option<String> {
+                Some(format!("{self:?}"))
+            }
         }
     )*};
 }
@@ -439,10 +464,13 @@ impl Value for usize {
         (*self as u64).encode(out)
     }
     fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
-        usize::try_from(u64::decode(input)?).map_err(|e| ValueError::decode::<usize>(e))
+        usize::try_from(u64::decode(input)?).map_err(ValueError::decode::<usize>)
     }
     fn type_name() -> String {
         "usize".to_owned()
+    }
+    fn render(&self) -> Option<String> {
+        Some(format!("{self:?}"))
     }
 }
 
@@ -451,10 +479,13 @@ impl Value for isize {
         (*self as i64).encode(out)
     }
     fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
-        isize::try_from(i64::decode(input)?).map_err(|e| ValueError::decode::<isize>(e))
+        isize::try_from(i64::decode(input)?).map_err(ValueError::decode::<isize>)
     }
     fn type_name() -> String {
         "isize".to_owned()
+    }
+    fn render(&self) -> Option<String> {
+        Some(format!("{self:?}"))
     }
 }
 
@@ -475,6 +506,9 @@ impl Value for bool {
     fn type_name() -> String {
         "bool".to_owned()
     }
+    fn render(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
 
 impl Value for char {
@@ -489,6 +523,9 @@ impl Value for char {
     fn type_name() -> String {
         "char".to_owned()
     }
+    fn render(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
 
 impl Value for () {
@@ -501,6 +538,9 @@ impl Value for () {
     fn type_name() -> String {
         "()".to_owned()
     }
+    fn render(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
 
 impl Value for String {
@@ -512,10 +552,13 @@ impl Value for String {
     fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
         let len = decode_len::<String>(input)?;
         let bytes = take::<String>(input, len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|e| ValueError::decode::<String>(e))
+        String::from_utf8(bytes.to_vec()).map_err(ValueError::decode::<String>)
     }
     fn type_name() -> String {
         "String".to_owned()
+    }
+    fn render(&self) -> Option<String> {
+        Some(format!("{self:?}"))
     }
 }
 
@@ -556,6 +599,9 @@ impl Value for PathBuf {
     fn type_name() -> String {
         "PathBuf".to_owned()
     }
+    fn render(&self) -> Option<String> {
+        Some(format!("{self:?}"))
+    }
 }
 
 impl<T: Value> Value for Vec<T> {
@@ -574,6 +620,9 @@ impl<T: Value> Value for Vec<T> {
     }
     fn type_name() -> String {
         format!("Vec<{}>", T::type_name())
+    }
+    fn render(&self) -> Option<String> {
+        render_seq("[", self.iter().map(T::render), "]")
     }
 }
 
@@ -602,6 +651,12 @@ impl<T: Value> Value for Option<T> {
     fn type_name() -> String {
         format!("Option<{}>", T::type_name())
     }
+    fn render(&self) -> Option<String> {
+        match self {
+            None => Some("None".to_owned()),
+            Some(value) => Some(format!("Some({})", value.render()?)),
+        }
+    }
 }
 
 impl<K: Value + Ord, V: Value> Value for BTreeMap<K, V> {
@@ -625,6 +680,12 @@ impl<K: Value + Ord, V: Value> Value for BTreeMap<K, V> {
     fn type_name() -> String {
         format!("BTreeMap<{}, {}>", K::type_name(), V::type_name())
     }
+    fn render(&self) -> Option<String> {
+        let entries = self
+            .iter()
+            .map(|(k, v)| Some(format!("{}: {}", k.render()?, v.render()?)));
+        render_seq("{", entries, "}")
+    }
 }
 
 impl<T: Value + Ord> Value for BTreeSet<T> {
@@ -638,6 +699,9 @@ impl<T: Value + Ord> Value for BTreeSet<T> {
     }
     fn type_name() -> String {
         format!("BTreeSet<{}>", T::type_name())
+    }
+    fn render(&self) -> Option<String> {
+        render_seq("{", self.iter().map(T::render), "}")
     }
 }
 
@@ -661,11 +725,37 @@ macro_rules! tuple_values {
                     format!("({})", names.join(", "))
                 }
             }
+            #[allow(non_snake_case)]
+            fn render(&self) -> Option<String> {
+                let ($($name,)+) = self;
+                let items: Vec<String> = vec![$($name.render()?),+];
+                Some(if items.len() == 1 {
+                    format!("({},)", items[0])
+                } else {
+                    format!("({})", items.join(", "))
+                })
+            }
         }
     )*};
 }
 
 tuple_values!((A), (A, B), (A, B, C), (A, B, C, D));
+
+/// Joins rendered items between `open` and `close`; `None` if any item has no rendering.
+fn render_seq(
+    open: &str,
+    items: impl Iterator<Item = Option<String>>,
+    close: &str,
+) -> Option<String> {
+    let items: Option<Vec<String>> = items.collect();
+    Some(format!("{open}{}{close}", items?.join(", ")))
+}
+
+/// Renders a serde value as compact JSON; the [`Value::render`] of
+/// [`serde_value!`](crate::serde_value) types.
+pub fn render_serde<T: serde::Serialize>(value: &T) -> Option<String> {
+    serde_json::to_string(value).ok()
+}
 
 /// Encodes a serde value canonically (postcard, length-prefixed); the helper behind
 /// [`serde_value!`](crate::serde_value).
@@ -711,6 +801,9 @@ macro_rules! serde_value {
             fn decode(input: &mut &[u8]) -> ::std::result::Result<Self, $crate::ValueError> {
                 $crate::value::decode_serde(input)
             }
+            fn render(&self) -> ::std::option::Option<::std::string::String> {
+                $crate::value::render_serde(self)
+            }
         }
     )+};
 }
@@ -745,6 +838,24 @@ mod tests {
         round_trip(BTreeMap::from([(String::from("k"), 3_i32)]));
         round_trip(PathBuf::from("data/x.csv"));
         round_trip(());
+    }
+
+    #[test]
+    fn std_values_render_like_debug() {
+        assert_eq!(1.0_f64.render().as_deref(), Some("1.0"));
+        assert_eq!(String::from("a").render().as_deref(), Some("\"a\""));
+        assert_eq!(
+            vec![Some(1_u8), None].render().as_deref(),
+            Some("[Some(1), None]")
+        );
+        assert_eq!((1_i32, true).render().as_deref(), Some("(1, true)"));
+        let erased: ErasedValue = Arc::new(BTreeMap::from([(1_u8, 'x')]));
+        assert_eq!(
+            ValueType::of::<BTreeMap<u8, char>>()
+                .render(&*erased)
+                .as_deref(),
+            Some("{1: 'x'}")
+        );
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn key(name: &str) -> String {
 }
 
 fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
-    let quoted: Vec<String> = names.into_iter().map(|n| toml_string(n)).collect();
+    let quoted: Vec<String> = names.into_iter().map(toml_string).collect();
     format!("[{}]", quoted.join(", "))
 }
 

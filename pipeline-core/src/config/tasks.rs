@@ -51,7 +51,7 @@ impl TaskRegistry {
     /// Every `#[task]` function linked into the program.
     pub fn collected() -> Self {
         let mut registry = Self::new();
-        for registration in crate::__private::registered_tasks() {
+        for registration in crate::task::registered_tasks() {
             registry.insert(RegisteredTask {
                 def: registration.def(),
                 skippable: registration.skippable(),

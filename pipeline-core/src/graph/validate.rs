@@ -19,24 +19,30 @@ pub(super) fn build(builder: GraphBuilder) -> Result<Graph, GraphErrors> {
     let mut node_index: HashMap<Arc<str>, NodeId> = HashMap::with_capacity(nodes.len());
     for (i, node) in nodes.iter().enumerate() {
         let name: Arc<str> = node.name_arc().clone();
-        if node_index.contains_key(&name) {
-            errors.push(GraphError::DuplicateNode {
-                node: name.to_string(),
-            });
-        } else {
-            node_index.insert(name, NodeId(i as u32));
+        match node_index.entry(name) {
+            std::collections::hash_map::Entry::Occupied(taken) => {
+                errors.push(GraphError::DuplicateNode {
+                    node: taken.key().to_string(),
+                });
+            }
+            std::collections::hash_map::Entry::Vacant(free) => {
+                free.insert(NodeId(i as u32));
+            }
         }
     }
 
     let mut task_index: HashMap<Arc<str>, TaskId> = HashMap::with_capacity(tasks.len());
     for (i, task) in tasks.iter().enumerate() {
         let name = task.def().name_arc().clone();
-        if task_index.contains_key(&name) {
-            errors.push(GraphError::DuplicateTask {
-                task: name.to_string(),
-            });
-        } else {
-            task_index.insert(name, TaskId(i as u32));
+        match task_index.entry(name) {
+            std::collections::hash_map::Entry::Occupied(taken) => {
+                errors.push(GraphError::DuplicateTask {
+                    task: taken.key().to_string(),
+                });
+            }
+            std::collections::hash_map::Entry::Vacant(free) => {
+                free.insert(TaskId(i as u32));
+            }
         }
     }
 
@@ -68,17 +74,17 @@ pub(super) fn build(builder: GraphBuilder) -> Result<Graph, GraphErrors> {
                     continue;
                 };
                 let node_type = nodes[node.index()].value_type();
-                if let Some(task_type) = types.get(position) {
-                    if *task_type != node_type {
-                        errors.push(GraphError::TypeMismatch {
-                            task: task.name().to_owned(),
-                            node: node_name.to_string(),
-                            role,
-                            position,
-                            node_type: node_type.name(),
-                            task_type: task_type.name(),
-                        });
-                    }
+                if let Some(task_type) = types.get(position)
+                    && *task_type != node_type
+                {
+                    errors.push(GraphError::TypeMismatch {
+                        task: task.name().to_owned(),
+                        node: node_name.to_string(),
+                        role,
+                        position,
+                        node_type: node_type.name(),
+                        task_type: task_type.name(),
+                    });
                 }
                 ids.push(node);
             }

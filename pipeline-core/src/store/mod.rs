@@ -1,6 +1,8 @@
-//! Where scenarios, data node versions, values, memo entries and submissions are
-//! recorded. The runtime talks to a [`Store`] only through this trait; an
-//! in-memory [`MemoryStore`] serves tests and benchmarks.
+//! Where scenarios, data node versions, values, memo entries, jobs and lineage
+//! are recorded. The runtime talks to a [`Store`] only through this trait. The
+//! embedded [`SqliteStore`] (a directory with an SQLite database and
+//! content-addressed value files, DESIGN §4) is the default; the in-memory
+//! [`MemoryStore`] serves tests and benchmarks.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -14,8 +16,10 @@ use crate::job::Submission;
 use crate::value::{ErasedValue, ValueError, ValueType};
 
 mod memory;
+mod sqlite;
 
 pub use memory::MemoryStore;
+pub use sqlite::{DEFAULT_DIR, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
 
 /// A scenario's id, unique within a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,6 +50,15 @@ pub enum Owner {
     Global(Arc<str>),
 }
 
+impl fmt::Display for Owner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Owner::Scenario(id) => write!(f, "scenario {id}"),
+            Owner::Global(graph) => write!(f, "the global nodes of `{graph}`"),
+        }
+    }
+}
+
 /// The place a data node's versions live: owner plus node name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SlotKey {
@@ -53,6 +66,15 @@ pub struct SlotKey {
     pub owner: Owner,
     /// The node's name.
     pub node: Arc<str>,
+}
+
+impl fmt::Display for SlotKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.owner {
+            Owner::Scenario(id) => write!(f, "data node `{}` of scenario {id}", self.node),
+            Owner::Global(graph) => write!(f, "global data node `{}` of `{graph}`", self.node),
+        }
+    }
 }
 
 /// Who wrote a version.
@@ -126,6 +148,34 @@ pub struct NewValue<'a> {
     pub file: Option<&'a Path>,
 }
 
+/// One input of a job as it was when the job was decided: which slot, which
+/// version, which fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputVersion {
+    /// The input's slot.
+    pub slot: SlotKey,
+    /// The version the job read.
+    pub version: u64,
+    /// That version's fingerprint.
+    pub fingerprint: Fingerprint,
+}
+
+/// The record of the job that produced a commit's versions: what lineage is
+/// built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRecord {
+    /// The task.
+    pub task: Arc<str>,
+    /// The fingerprint of the task's code when it ran.
+    pub code: Fingerprint,
+    /// The task key (task, code and input fingerprints hashed together).
+    pub key: TaskKey,
+    /// The submission the job belonged to.
+    pub submission: SubmissionId,
+    /// The exact input versions, in parameter order.
+    pub inputs: Vec<InputVersion>,
+}
+
 /// Everything one write or one finished job records, committed together: values
 /// first, then the versions pointing at them, then the memo entry.
 pub struct Commit<'a> {
@@ -135,6 +185,75 @@ pub struct Commit<'a> {
     pub versions: &'a [(SlotKey, Arc<VersionMeta>)],
     /// A memo entry: task key → output fingerprints.
     pub memo: Option<(TaskKey, &'a [Fingerprint])>,
+    /// The job that produced the versions (absent for writes by users and
+    /// defaults).
+    ///
+    /// A commit with a job may be made durable shortly after `commit` returns
+    /// (the [`SqliteStore`] batches job commits; see [`Store::flush`]); a commit
+    /// without one is durable when `commit` returns.
+    pub job: Option<&'a JobRecord>,
+}
+
+/// Identifies the state of a store as [`Store::current_versions`] saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeToken(pub u64, pub u64);
+
+/// The answer of [`Store::current_versions`].
+#[derive(Debug)]
+pub enum CurrentVersions {
+    /// Nothing but this process's runtime writes the store.
+    NotShared,
+    /// No version was recorded since the token given.
+    Unchanged,
+    /// The current versions, as of `token`.
+    Current {
+        /// One per slot that has a version.
+        versions: Vec<(SlotKey, Arc<VersionMeta>)>,
+        /// Give it back next time.
+        token: ChangeToken,
+    },
+}
+
+/// What [`Store::gc`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GcReport {
+    /// Values no version refers to any more.
+    pub values_removed: u64,
+    /// Value files deleted (unreferenced values, files the database does not
+    /// know, temporary files of dead processes, quarantined damaged files).
+    pub files_removed: u64,
+    /// Memo entries whose outputs were removed.
+    pub memo_entries_removed: u64,
+    /// Bytes of values and files freed (0 where a store cannot tell).
+    pub bytes_freed: u64,
+}
+
+/// A cross-process lock on the data of one [`Owner`] (a scenario, or the global
+/// nodes of a graph), held while a submission or a default write runs. Dropping
+/// it releases the lock.
+#[must_use = "the lock is released when dropped"]
+pub struct OwnerLock(#[allow(dead_code)] Option<Box<dyn std::any::Any + Send>>);
+
+impl OwnerLock {
+    /// A lock that locks nothing (for stores no other process can open).
+    pub fn none() -> Self {
+        Self(None)
+    }
+
+    /// A lock held for as long as `guard` lives.
+    pub fn holding(guard: impl std::any::Any + Send) -> Self {
+        Self(Some(Box::new(guard)))
+    }
+}
+
+impl fmt::Debug for OwnerLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "OwnerLock(held)"
+        } else {
+            "OwnerLock(none)"
+        })
+    }
 }
 
 /// Why the store failed.
@@ -161,6 +280,70 @@ pub enum StoreError {
     /// Encoding or decoding a value failed.
     #[error("store: {0}")]
     Value(#[from] ValueError),
+    /// The database failed.
+    #[error("store {path}: cannot {action}: {message}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// What was being done.
+        action: String,
+        /// The database's message (and what to do, when known).
+        message: String,
+    },
+    /// The store was written by a newer version of this library.
+    #[error(
+        "store {path} has schema version {found}, newer than the {supported} this build of \
+         pipeline-core reads: upgrade pipeline-core, or use another store directory \
+         (set PIPELINE_STORE)"
+    )]
+    SchemaTooNew {
+        /// The store directory.
+        path: PathBuf,
+        /// The schema version found.
+        found: i64,
+        /// The newest schema version this build knows.
+        supported: i64,
+    },
+    /// The database file belongs to another application.
+    #[error(
+        "{path} is not a pipeline store (SQLite application id {found:#x}): use another \
+         store directory (set PIPELINE_STORE)"
+    )]
+    NotAStore {
+        /// The database file.
+        path: PathBuf,
+        /// The application id found.
+        found: i64,
+    },
+    /// Another writer recorded the same version of a slot first.
+    #[error(
+        "store: {slot} was written by another process meanwhile (its version {version} exists \
+         already): submit or write again"
+    )]
+    Conflict {
+        /// The slot, as text.
+        slot: String,
+        /// The version both wrote.
+        version: u64,
+    },
+    /// A scenario id the store does not know (never created, or deleted).
+    #[error("store: no scenario {0}: it was never created here, or it was deleted")]
+    NoScenario(ScenarioId),
+    /// Waiting for another process's lock took longer than allowed.
+    #[error(
+        "store: {what} is locked by {holder} (lock file {path}); gave up after {waited:?}: \
+         wait for it to finish, or raise the lock timeout"
+    )]
+    LockTimeout {
+        /// What is locked (`"scenario #3"`).
+        what: String,
+        /// Who holds it, as far as known (`"process 1234"`).
+        holder: String,
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: std::time::Duration,
+    },
     /// Any other failure of a store backend.
     #[error("store: {0}")]
     Backend(String),
@@ -183,14 +366,64 @@ pub trait Store: Send + Sync {
     /// Every scenario, oldest first.
     fn scenarios(&self) -> Result<Vec<ScenarioMeta>, StoreError>;
 
-    /// A fresh submission id.
-    fn next_submission_id(&self) -> Result<SubmissionId, StoreError>;
+    /// Renames a scenario.
+    fn rename_scenario(&self, id: ScenarioId, name: &str) -> Result<ScenarioMeta, StoreError>;
+
+    /// Adds (`tagged = true`) or removes a tag of a scenario.
+    fn tag_scenario(
+        &self,
+        id: ScenarioId,
+        tag: &str,
+        tagged: bool,
+    ) -> Result<ScenarioMeta, StoreError>;
+
+    /// Deletes a scenario with its versions and submissions. Its values stay
+    /// until [`gc`](Store::gc).
+    fn delete_scenario(&self, id: ScenarioId) -> Result<(), StoreError>;
+
+    /// A fresh id for a submission of `scenario` that starts now.
+    fn next_submission_id(&self, scenario: ScenarioId) -> Result<SubmissionId, StoreError>;
 
     /// The current version of a slot.
     fn current_version(&self, slot: &SlotKey) -> Result<Option<Arc<VersionMeta>>, StoreError>;
 
+    /// The current version of every slot of these owners, from the store's
+    /// durable state, unless nothing changed since `known` (a token this method
+    /// returned before). Stores only this process's runtime writes answer
+    /// [`CurrentVersions::NotShared`]: the runtime's cache is always current.
+    ///
+    /// Runtimes call it after taking the owners' [`lock`](Store::lock) to bring
+    /// their caches up to date with other processes' writes.
+    fn current_versions(
+        &self,
+        _owners: &[Owner],
+        _known: Option<ChangeToken>,
+    ) -> Result<CurrentVersions, StoreError> {
+        Ok(CurrentVersions::NotShared)
+    }
+
     /// Every version of a slot, oldest first.
     fn history(&self, slot: &SlotKey) -> Result<Vec<VersionMeta>, StoreError>;
+
+    /// One version of a slot.
+    fn version(&self, slot: &SlotKey, version: u64) -> Result<Option<VersionMeta>, StoreError> {
+        Ok(self
+            .history(slot)?
+            .into_iter()
+            .find(|m| m.version == version))
+    }
+
+    /// The record of the job that wrote a version (its code and exact inputs),
+    /// if the version was written by a job and the store keeps lineage.
+    fn job_record(&self, slot: &SlotKey, version: u64) -> Result<Option<JobRecord>, StoreError>;
+
+    /// The size in bytes of a stored value's encoding, without loading it where
+    /// the store can tell (`None` when the value is not stored).
+    fn value_size(
+        &self,
+        fingerprint: &Fingerprint,
+        value_type: &ValueType,
+    ) -> Result<Option<u64>, StoreError>;
 
     /// Whether the value with this fingerprint is present and intact enough to skip
     /// on (cheap: no full read).
@@ -203,8 +436,13 @@ pub trait Store: Send + Sync {
         value_type: &ValueType,
     ) -> Result<ErasedValue, StoreError>;
 
-    /// Commits values, versions and a memo entry atomically.
+    /// Commits values, versions, a memo entry and a job record atomically.
     fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError>;
+
+    /// Makes every commit made so far durable (see [`Commit::job`]).
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     /// The output fingerprints recorded for a task key, if any.
     fn memo(&self, key: &TaskKey) -> Result<Option<Vec<Fingerprint>>, StoreError>;
@@ -218,4 +456,18 @@ pub trait Store: Send + Sync {
     /// A directory for files that values write while materializing (same file
     /// system as the store's objects).
     fn scratch_dir(&self) -> Result<&Path, StoreError>;
+
+    /// Locks an owner's data against other processes (waiting for them, with a
+    /// message, when they hold it). Stores no other process can open lock nothing.
+    fn lock(&self, _owner: &Owner) -> Result<OwnerLock, StoreError> {
+        Ok(OwnerLock::none())
+    }
+
+    /// Removes values no version refers to, and the memo entries pointing at them.
+    fn gc(&self) -> Result<GcReport, StoreError>;
+
+    /// Where the store lives, for messages (`None` for in-memory stores).
+    fn location(&self) -> Option<&Path> {
+        None
+    }
 }

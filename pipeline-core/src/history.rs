@@ -1,0 +1,319 @@
+//! What happened: every version of a data node (when, which value, how big,
+//! written by whom), and every submission of a scenario with its jobs (status,
+//! start, end, duration, error), as text and as JSON.
+//!
+//! ```
+//! use pipeline_core::{GraphBuilder, NodeSpec, Runtime, TaskDef, TaskSpec};
+//! let graph = GraphBuilder::new("g")
+//!     .node(NodeSpec::new::<i64>("x").with_default(1))
+//!     .node(NodeSpec::new::<i64>("y"))
+//!     .task(TaskSpec::new(TaskDef::from_fn1("inc", "1", |x: &i64| x + 1))
+//!         .inputs(["x"]).outputs(["y"]).skippable(true))
+//!     .build()?;
+//! let scenario = Runtime::in_memory().create_scenario(graph, "s")?;
+//! scenario.submit()?;
+//! scenario.node::<i64>("x")?.write(5)?;
+//! scenario.submit()?;
+//! let history = scenario.node_history("y")?;
+//! assert_eq!(history.len(), 2);
+//! assert_eq!(history[1].size, Some(8));
+//! assert!(history[1].to_string().contains("task `inc`"));
+//! let jobs = scenario.job_history()?;
+//! assert_eq!(jobs.submissions.len(), 2);
+//! assert!(jobs.to_string().contains("inc  completed"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value as Json, json};
+
+use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
+use crate::job::{Job, Submission};
+use crate::scenario::Scenario;
+use crate::store::{Owner, SlotKey, WrittenBy};
+
+/// One version of a data node, as its history shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// The version number (1 for the first).
+    pub version: u64,
+    /// The value's fingerprint.
+    pub fingerprint: Fingerprint,
+    /// When it was written.
+    pub written_at: SystemTime,
+    /// The size of the value's encoding in bytes, if the store still has it.
+    pub size: Option<u64>,
+    /// Who wrote it: the node's default, a user, or a job.
+    pub written_by: WrittenBy,
+}
+
+impl VersionRecord {
+    /// The record as JSON.
+    pub fn to_json(&self) -> Json {
+        json!({
+            "version": self.version,
+            "fingerprint": self.fingerprint.to_hex(),
+            "written_at": time_json(self.written_at),
+            "size": self.size,
+            "written_by": written_by_json(&self.written_by),
+        })
+    }
+}
+
+impl fmt::Display for VersionRecord {
+    /// `v2  2025-03-01 10:00:00.000Z  a1b2c3d4e5f6  8 B  task `inc` (submission #2)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "v{}  {}  {}  {}  {}",
+            self.version,
+            utc(self.written_at),
+            self.fingerprint.short(),
+            self.size.map_or_else(|| "(value gone)".to_owned(), bytes),
+            describe_writer(&self.written_by)
+        )
+    }
+}
+
+/// Every submission of a scenario with its jobs, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobHistory {
+    /// The submissions.
+    pub submissions: Vec<Submission>,
+}
+
+impl JobHistory {
+    /// The history as JSON: a list of submissions, each with its jobs.
+    pub fn to_json(&self) -> Json {
+        Json::Array(self.submissions.iter().map(submission_json).collect())
+    }
+}
+
+impl fmt::Display for JobHistory {
+    /// One block per submission: a header line, then one line per job with its
+    /// status, start, duration and error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for submission in &self.submissions {
+            writeln!(
+                f,
+                "submission {}  {}  started {}  took {}",
+                submission.id,
+                submission.target,
+                utc(submission.started_at),
+                seconds(submission.duration)
+            )?;
+            let width = submission
+                .jobs
+                .iter()
+                .map(|j| j.task.len())
+                .max()
+                .unwrap_or(0);
+            for job in &submission.jobs {
+                write!(f, "  {:<width$}  {:<9}", job.task, job.status.as_str())?;
+                if let Some(start) = job.started_at {
+                    write!(f, "  {}", utc(start))?;
+                }
+                if let Some(duration) = job.duration {
+                    write!(f, "  {}", seconds(duration))?;
+                }
+                if job.reused {
+                    f.write_str("  (reused from an identical job)")?;
+                }
+                if let Some(error) = &job.error {
+                    write!(f, "  error: {error}")?;
+                }
+                writeln!(f)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Scenario {
+    /// Every version of a data node, oldest first, with sizes, without loading
+    /// any value.
+    pub fn node_history(&self, node: &str) -> Result<Vec<VersionRecord>> {
+        let id = self
+            .graph()
+            .node_id(node)
+            .ok_or_else(|| Error::UnknownNode {
+                graph: self.graph().name().to_owned(),
+                node: node.to_owned(),
+            })?;
+        let value_type = self.graph().node(id).value_type();
+        let store = &self.runtime().store;
+        store
+            .history(self.slot(id))?
+            .into_iter()
+            .map(|meta| {
+                Ok(VersionRecord {
+                    size: store.value_size(&meta.fingerprint, &value_type)?,
+                    version: meta.version,
+                    fingerprint: meta.fingerprint,
+                    written_at: meta.written_at,
+                    written_by: meta.written_by,
+                })
+            })
+            .collect()
+    }
+
+    /// Every submission of this scenario with its jobs, oldest first.
+    pub fn job_history(&self) -> Result<JobHistory> {
+        Ok(JobHistory {
+            submissions: self.runtime().store.submissions(self.id())?,
+        })
+    }
+}
+
+/// `who wrote it`, for people.
+pub(crate) fn describe_writer(written_by: &WrittenBy) -> String {
+    match written_by {
+        WrittenBy::Default => "default".to_owned(),
+        WrittenBy::User => "written by user".to_owned(),
+        WrittenBy::Task {
+            task,
+            submission,
+            reused,
+            ..
+        } => {
+            let reused = if *reused {
+                ", reused from an identical job"
+            } else {
+                ""
+            };
+            format!("task `{task}` (submission {submission}{reused})")
+        }
+    }
+}
+
+pub(crate) fn written_by_json(written_by: &WrittenBy) -> Json {
+    match written_by {
+        WrittenBy::Default => json!({ "kind": "default" }),
+        WrittenBy::User => json!({ "kind": "user" }),
+        WrittenBy::Task {
+            task,
+            key,
+            submission,
+            reused,
+        } => json!({
+            "kind": "task",
+            "task": &**task,
+            "key": key.0.to_hex(),
+            "submission": submission.0,
+            "reused": reused,
+        }),
+    }
+}
+
+pub(crate) fn slot_json(slot: &SlotKey) -> Json {
+    match &slot.owner {
+        Owner::Scenario(id) => json!({ "node": &*slot.node, "scenario": id.0 }),
+        Owner::Global(graph) => json!({ "node": &*slot.node, "global": &**graph }),
+    }
+}
+
+fn submission_json(submission: &Submission) -> Json {
+    json!({
+        "id": submission.id.0,
+        "scenario": submission.scenario.0,
+        "target": submission.target,
+        "started_at": time_json(submission.started_at),
+        "duration_s": submission.duration.as_secs_f64(),
+        "jobs": submission.jobs.iter().map(job_json).collect::<Vec<_>>(),
+    })
+}
+
+fn job_json(job: &Job) -> Json {
+    json!({
+        "task": &*job.task,
+        "status": job.status.as_str(),
+        "key": job.key.map(|k| k.0.to_hex()),
+        "started_at": job.started_at.map(time_json),
+        "ended_at": job.ended_at().map(time_json),
+        "duration_s": job.duration.map(|d| d.as_secs_f64()),
+        "error": job.error.as_deref(),
+        "reused": job.reused,
+    })
+}
+
+/// A time as an RFC 3339 UTC string.
+pub(crate) fn time_json(time: SystemTime) -> Json {
+    Json::String(rfc3339(time))
+}
+
+/// `2025-03-01T10:00:00.123456789Z`.
+pub(crate) fn rfc3339(time: SystemTime) -> String {
+    let (date, clock, nanos) = civil(time);
+    format!("{date}T{clock}.{nanos:09}Z")
+}
+
+/// `2025-03-01 10:00:00.123Z`, for people.
+pub(crate) fn utc(time: SystemTime) -> String {
+    let (date, clock, nanos) = civil(time);
+    format!("{date} {clock}.{:03}Z", nanos / 1_000_000)
+}
+
+/// Date, time of day and nanoseconds of a time in UTC (proleptic Gregorian).
+fn civil(time: SystemTime) -> (String, String, u32) {
+    let since = time.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    let secs = since.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Howard Hinnant's days-to-civil algorithm.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (
+        format!("{year:04}-{month:02}-{day:02}"),
+        format!("{:02}:{:02}:{:02}", rem / 3600, rem / 60 % 60, rem % 60),
+        since.subsec_nanos(),
+    )
+}
+
+/// `12 B`, `3.4 KiB`, `1.2 MiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// `0.012 s`.
+fn seconds(duration: Duration) -> String {
+    format!("{:.3} s", duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_print_as_utc_dates() {
+        let t = UNIX_EPOCH + Duration::new(951_782_400 + 3_661, 5_000_000); // 2000-02-29 01:01:01
+        assert_eq!(utc(t), "2000-02-29 01:01:01.005Z");
+        assert_eq!(rfc3339(t), "2000-02-29T01:01:01.005000000Z");
+        assert_eq!(utc(UNIX_EPOCH), "1970-01-01 00:00:00.000Z");
+    }
+
+    #[test]
+    fn sizes_print_in_binary_units() {
+        assert_eq!(bytes(8), "8 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+}

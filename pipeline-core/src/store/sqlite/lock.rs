@@ -1,0 +1,174 @@
+//! Per-owner file locks: one process at a time submits a scenario (or writes the
+//! global nodes of a graph).
+//!
+//! A lock is an advisory lock (`flock`) on `locks/<owner>.lock`, taken through
+//! `std::fs::File::lock`. The holder writes its process id into the file so that
+//! a waiting process can say whom it waits for. The operating system releases
+//! the lock when the holder closes the file or dies, so a killed process never
+//! leaves a scenario locked.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::fingerprint::FingerprintHasher;
+use crate::store::{Owner, OwnerLock, StoreError};
+
+/// Takes owner locks in one store directory.
+pub(super) struct Locks {
+    dir: PathBuf,
+    /// `None`: wait as long as it takes.
+    timeout: Option<Duration>,
+    quiet: bool,
+}
+
+impl Locks {
+    pub(super) fn new(dir: PathBuf, timeout: Option<Duration>, quiet: bool) -> Self {
+        Self {
+            dir,
+            timeout,
+            quiet,
+        }
+    }
+
+    /// Locks `owner`, waiting for another holder (with a message on stderr) up to
+    /// the timeout.
+    pub(super) fn lock(&self, owner: &Owner) -> Result<OwnerLock, StoreError> {
+        let path = self.dir.join(file_name(owner));
+        let io = |action, source| StoreError::Io {
+            action,
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| io("open the lock file", e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::Error(e)) => return Err(io("lock", e)),
+            Err(TryLockError::WouldBlock) => {
+                let holder = holder(&mut file);
+                let started = Instant::now();
+                match self.timeout {
+                    None => {
+                        if !self.quiet {
+                            eprintln!(
+                                "pipeline: waiting for {holder}, which is working on {owner} \
+                                 (lock file {})",
+                                path.display()
+                            );
+                        }
+                        file.lock().map_err(|e| io("lock", e))?;
+                    }
+                    Some(timeout) => {
+                        if !self.quiet && !timeout.is_zero() {
+                            eprintln!(
+                                "pipeline: waiting up to {timeout:?} for {holder}, which is \
+                                 working on {owner} (lock file {})",
+                                path.display()
+                            );
+                        }
+                        loop {
+                            match file.try_lock() {
+                                Ok(()) => break,
+                                Err(TryLockError::Error(e)) => return Err(io("lock", e)),
+                                Err(TryLockError::WouldBlock) => {}
+                            }
+                            let waited = started.elapsed();
+                            if waited >= timeout {
+                                return Err(StoreError::LockTimeout {
+                                    what: owner.to_string(),
+                                    holder,
+                                    path,
+                                    waited,
+                                });
+                            }
+                            std::thread::sleep(Duration::from_millis(20).min(timeout - waited));
+                        }
+                    }
+                }
+            }
+        }
+        // Best effort: only messages read it. Fixed width, so that no truncation
+        // (which costs milliseconds on some file systems) is needed.
+        let _ = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| write!(file, "{:<10}\n", std::process::id()));
+        Ok(OwnerLock::holding(file))
+    }
+}
+
+/// Who holds a lock, as far as its file tells.
+fn holder(file: &mut File) -> String {
+    let mut text = String::new();
+    let _ = file.seek(SeekFrom::Start(0));
+    let _ = file.read_to_string(&mut text);
+    match text.trim().parse::<u32>() {
+        Ok(pid) if pid == std::process::id() => "another thread of this process".to_owned(),
+        Ok(pid) => format!("process {pid}"),
+        Err(_) => "another process".to_owned(),
+    }
+}
+
+/// `scenario-3.lock`, or `global-<graph>-<hash>.lock` (graph names may hold any
+/// character; the hash keeps distinct names apart).
+pub(super) fn file_name(owner: &Owner) -> String {
+    match owner {
+        Owner::Scenario(id) => format!("scenario-{}.lock", id.0),
+        Owner::Global(graph) => {
+            let readable: String = graph
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                .take(40)
+                .collect();
+            let hash = FingerprintHasher::with_domain("lock")
+                .update_str(graph)
+                .finish();
+            format!("global-{readable}-{}.lock", &hash.to_hex()[..12])
+        }
+    }
+}
+
+/// Whether `path` is a lock file nobody holds (so it may be deleted).
+pub(super) fn is_free(path: &Path) -> bool {
+    let Ok(file) = OpenOptions::new().read(true).write(true).open(path) else {
+        return false;
+    };
+    file.try_lock().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ScenarioId;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_second_locker_times_out_naming_the_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let locks = Locks::new(dir.path().to_owned(), Some(Duration::from_millis(50)), true);
+        let owner = Owner::Scenario(ScenarioId(3));
+        let held = locks.lock(&owner).unwrap();
+        let err = locks.lock(&owner).unwrap_err();
+        assert!(matches!(err, StoreError::LockTimeout { .. }));
+        assert!(
+            err.to_string().contains("another thread of this process"),
+            "{err}"
+        );
+        drop(held);
+        let _again = locks.lock(&owner).unwrap();
+    }
+
+    #[test]
+    fn global_lock_names_are_safe_and_distinct() {
+        let a = file_name(&Owner::Global(Arc::from("a/b")));
+        let b = file_name(&Owner::Global(Arc::from("ab")));
+        assert!(!a.contains('/'));
+        assert_ne!(a, b);
+    }
+}

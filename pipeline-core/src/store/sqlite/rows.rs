@@ -1,0 +1,404 @@
+//! Conversions between the store's records and SQLite column values, and the
+//! mapping of SQLite errors to messages that say what to do.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::types::Type;
+use rusqlite::{ErrorCode, Row};
+
+use crate::cache::TaskKey;
+use crate::fingerprint::Fingerprint;
+use crate::job::{Job, JobStatus};
+use crate::store::{
+    InputVersion, Owner, ScenarioId, SlotKey, StoreError, SubmissionId, VersionMeta, WrittenBy,
+};
+
+/// Nanoseconds since the Unix epoch (negative before it).
+pub(super) fn time_to_sql(time: SystemTime) -> i64 {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_nanos()).unwrap_or(i64::MAX),
+        Err(before) => -i64::try_from(before.duration().as_nanos()).unwrap_or(i64::MAX),
+    }
+}
+
+/// The inverse of [`time_to_sql`].
+pub(super) fn time_from_sql(nanos: i64) -> SystemTime {
+    if nanos >= 0 {
+        UNIX_EPOCH + Duration::from_nanos(nanos as u64)
+    } else {
+        UNIX_EPOCH - Duration::from_nanos(nanos.unsigned_abs())
+    }
+}
+
+/// A duration in nanoseconds.
+pub(super) fn duration_to_sql(duration: Duration) -> i64 {
+    i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX)
+}
+
+/// The inverse of [`duration_to_sql`].
+pub(super) fn duration_from_sql(nanos: i64) -> Duration {
+    Duration::from_nanos(nanos.max(0) as u64)
+}
+
+/// A 32-byte digest column.
+pub(super) fn fingerprint_at(row: &Row<'_>, index: usize) -> rusqlite::Result<Fingerprint> {
+    let bytes: Vec<u8> = row.get(index)?;
+    fingerprint_from(&bytes).ok_or_else(|| bad_column(index, "a 32-byte digest"))
+}
+
+/// An optional 32-byte digest column.
+pub(super) fn opt_fingerprint_at(
+    row: &Row<'_>,
+    index: usize,
+) -> rusqlite::Result<Option<Fingerprint>> {
+    let bytes: Option<Vec<u8>> = row.get(index)?;
+    bytes
+        .map(|b| fingerprint_from(&b).ok_or_else(|| bad_column(index, "a 32-byte digest")))
+        .transpose()
+}
+
+pub(super) fn fingerprint_from(bytes: &[u8]) -> Option<Fingerprint> {
+    Some(Fingerprint::from_bytes(bytes.try_into().ok()?))
+}
+
+pub(super) fn bad_column(index: usize, expected: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        Type::Blob,
+        format!("expected {expected}").into(),
+    )
+}
+
+/// Fingerprints packed back to back.
+pub(super) fn pack_fingerprints(fingerprints: &[Fingerprint]) -> Vec<u8> {
+    fingerprints.iter().flat_map(|f| *f.as_bytes()).collect()
+}
+
+/// The inverse of [`pack_fingerprints`].
+pub(super) fn unpack_fingerprints(bytes: &[u8]) -> Option<Vec<Fingerprint>> {
+    if !bytes.len().is_multiple_of(32) {
+        return None;
+    }
+    bytes.chunks(32).map(fingerprint_from).collect()
+}
+
+/// Packs job inputs: per input, the owner's scenario id (0 for a global slot),
+/// graph and node names (length-prefixed), version and fingerprint.
+pub(super) fn pack_inputs(inputs: &[InputVersion]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(inputs.len() * 72);
+    for input in inputs {
+        let (scenario, graph) = owner_columns(&input.slot.owner);
+        out.extend_from_slice(&scenario.to_le_bytes());
+        for text in [graph, &*input.slot.node] {
+            out.extend_from_slice(&(text.len() as u32).to_le_bytes());
+            out.extend_from_slice(text.as_bytes());
+        }
+        out.extend_from_slice(&input.version.to_le_bytes());
+        out.extend_from_slice(input.fingerprint.as_bytes());
+    }
+    out
+}
+
+/// The inverse of [`pack_inputs`].
+pub(super) fn unpack_inputs(mut bytes: &[u8]) -> Option<Vec<InputVersion>> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        if bytes.len() < n {
+            return None;
+        }
+        let (head, rest) = bytes.split_at(n);
+        *bytes = rest;
+        Some(head)
+    }
+    fn text(bytes: &mut &[u8]) -> Option<String> {
+        let len = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?) as usize;
+        String::from_utf8(take(bytes, len)?.to_vec()).ok()
+    }
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let scenario = i64::from_le_bytes(take(&mut bytes, 8)?.try_into().ok()?);
+        let graph = text(&mut bytes)?;
+        let node = text(&mut bytes)?;
+        let version = u64::from_le_bytes(take(&mut bytes, 8)?.try_into().ok()?);
+        let fingerprint = fingerprint_from(take(&mut bytes, 32)?)?;
+        out.push(InputVersion {
+            slot: SlotKey {
+                owner: owner_from(scenario, graph),
+                node: Arc::from(node),
+            },
+            version,
+            fingerprint,
+        });
+    }
+    Some(out)
+}
+
+/// The `(scenario, graph)` columns of an owner's slots.
+pub(super) fn owner_columns(owner: &Owner) -> (i64, &str) {
+    match owner {
+        Owner::Scenario(id) => (id.0 as i64, ""),
+        Owner::Global(graph) => (0, graph),
+    }
+}
+
+/// The inverse of [`owner_columns`].
+pub(super) fn owner_from(scenario: i64, graph: String) -> Owner {
+    if scenario == 0 {
+        Owner::Global(Arc::from(graph))
+    } else {
+        Owner::Scenario(ScenarioId(scenario as u64))
+    }
+}
+
+/// The `writer` column.
+pub(super) fn writer_kind(written_by: &WrittenBy) -> &'static str {
+    match written_by {
+        WrittenBy::Default => "default",
+        WrittenBy::User => "user",
+        WrittenBy::Task { .. } => "task",
+    }
+}
+
+/// The columns `version, fingerprint, written_at, writer, task, task_key,
+/// submission, reused` starting at `first`, as a version record. `task` names
+/// are interned through `intern`.
+pub(super) fn version_at(
+    row: &Row<'_>,
+    first: usize,
+    intern: &mut impl FnMut(String) -> Arc<str>,
+) -> rusqlite::Result<VersionMeta> {
+    let version: i64 = row.get(first)?;
+    let fingerprint = fingerprint_at(row, first + 1)?;
+    let written_at = time_from_sql(row.get(first + 2)?);
+    let writer: String = row.get(first + 3)?;
+    let written_by = match writer.as_str() {
+        "default" => WrittenBy::Default,
+        "user" => WrittenBy::User,
+        "task" => WrittenBy::Task {
+            task: intern(row.get(first + 4)?),
+            key: TaskKey(
+                opt_fingerprint_at(row, first + 5)?
+                    .ok_or_else(|| bad_column(first + 5, "a task key"))?,
+            ),
+            submission: SubmissionId(row.get::<_, i64>(first + 6)? as u64),
+            reused: row.get(first + 7)?,
+        },
+        _ => return Err(bad_column(first + 3, "`default`, `user` or `task`")),
+    };
+    Ok(VersionMeta {
+        version: version as u64,
+        fingerprint,
+        written_by,
+        written_at,
+    })
+}
+
+/// The job statuses, by their packed code.
+const STATUSES: [JobStatus; 7] = [
+    JobStatus::Pending,
+    JobStatus::Running,
+    JobStatus::Completed,
+    JobStatus::Skipped,
+    JobStatus::Failed,
+    JobStatus::Abandoned,
+    JobStatus::Canceled,
+];
+
+/// Packs a submission's jobs: per job, the task name (length-prefixed), status
+/// code, a flags byte, then the key, start, duration and error when present.
+pub(super) fn pack_jobs(jobs: &[Job]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(jobs.len() * 64);
+    for job in jobs {
+        out.extend_from_slice(&(job.task.len() as u32).to_le_bytes());
+        out.extend_from_slice(job.task.as_bytes());
+        let status = STATUSES.iter().position(|s| *s == job.status).unwrap_or(0);
+        out.push(status as u8);
+        let flags = u8::from(job.key.is_some())
+            | u8::from(job.started_at.is_some()) << 1
+            | u8::from(job.duration.is_some()) << 2
+            | u8::from(job.error.is_some()) << 3
+            | u8::from(job.reused) << 4;
+        out.push(flags);
+        if let Some(key) = &job.key {
+            out.extend_from_slice(key.0.as_bytes());
+        }
+        if let Some(started) = job.started_at {
+            out.extend_from_slice(&time_to_sql(started).to_le_bytes());
+        }
+        if let Some(duration) = job.duration {
+            out.extend_from_slice(&duration_to_sql(duration).to_le_bytes());
+        }
+        if let Some(error) = &job.error {
+            out.extend_from_slice(&(error.len() as u32).to_le_bytes());
+            out.extend_from_slice(error.as_bytes());
+        }
+    }
+    out
+}
+
+/// The inverse of [`pack_jobs`]; task names are interned through `intern`.
+pub(super) fn unpack_jobs(
+    mut bytes: &[u8],
+    intern: &mut impl FnMut(String) -> Arc<str>,
+) -> Option<Vec<Job>> {
+    fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        if bytes.len() < n {
+            return None;
+        }
+        let (head, rest) = bytes.split_at(n);
+        *bytes = rest;
+        Some(head)
+    }
+    fn text(bytes: &mut &[u8]) -> Option<String> {
+        let len = u32::from_le_bytes(take(bytes, 4)?.try_into().ok()?) as usize;
+        String::from_utf8(take(bytes, len)?.to_vec()).ok()
+    }
+    fn int(bytes: &mut &[u8]) -> Option<i64> {
+        Some(i64::from_le_bytes(take(bytes, 8)?.try_into().ok()?))
+    }
+    let mut jobs = Vec::new();
+    while !bytes.is_empty() {
+        let task = intern(text(&mut bytes)?);
+        let status = *STATUSES.get(usize::from(take(&mut bytes, 1)?[0]))?;
+        let flags = take(&mut bytes, 1)?[0];
+        let key = if flags & 1 != 0 {
+            Some(TaskKey(fingerprint_from(take(&mut bytes, 32)?)?))
+        } else {
+            None
+        };
+        let started_at = if flags & 2 != 0 {
+            Some(time_from_sql(int(&mut bytes)?))
+        } else {
+            None
+        };
+        let duration = if flags & 4 != 0 {
+            Some(duration_from_sql(int(&mut bytes)?))
+        } else {
+            None
+        };
+        let error = if flags & 8 != 0 {
+            Some(text(&mut bytes)?.into_boxed_str())
+        } else {
+            None
+        };
+        jobs.push(Job {
+            task,
+            status,
+            key,
+            started_at,
+            duration,
+            error,
+            reused: flags & 16 != 0,
+        });
+    }
+    Some(jobs)
+}
+
+/// A scenario id column.
+pub(super) fn scenario_at(row: &Row<'_>, index: usize) -> rusqlite::Result<ScenarioId> {
+    Ok(ScenarioId(row.get::<_, i64>(index)? as u64))
+}
+
+/// Turns an SQLite error into a store error that names the database and, for
+/// the failures people can act on, says what to do.
+pub(super) fn db_error(path: &Path, action: &str, error: rusqlite::Error) -> StoreError {
+    let hint = match error.sqlite_error_code() {
+        Some(ErrorCode::DiskFull) => {
+            "; the disk is full: free some space (or run gc), then submit again"
+        }
+        Some(ErrorCode::ReadOnly)
+        | Some(ErrorCode::CannotOpen)
+        | Some(ErrorCode::PermissionDenied) => {
+            "; the store must be on a writable file system: fix the permissions or \
+             set PIPELINE_STORE to a writable directory"
+        }
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            "; another process kept the database locked for too long: try again"
+        }
+        Some(ErrorCode::DatabaseCorrupt) | Some(ErrorCode::NotADatabase) => {
+            "; the database file is damaged: restore it from a backup, or delete the \
+             store directory to start afresh"
+        }
+        Some(ErrorCode::SystemIoFailure) => "; the file system failed to read or write",
+        _ => "",
+    };
+    StoreError::Database {
+        path: path.to_owned(),
+        action: action.to_owned(),
+        message: format!("{error}{hint}"),
+    }
+}
+
+/// Whether an SQLite error is a uniqueness violation (two writers, one version).
+pub(super) fn is_constraint(error: &rusqlite::Error) -> bool {
+    error.sqlite_error_code() == Some(ErrorCode::ConstraintViolation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_to_the_nanosecond() {
+        let now = SystemTime::now();
+        assert_eq!(time_from_sql(time_to_sql(now)), now);
+        let before = UNIX_EPOCH - Duration::from_nanos(5);
+        assert_eq!(time_from_sql(time_to_sql(before)), before);
+    }
+
+    #[test]
+    fn packed_jobs_round_trip() {
+        let jobs = vec![
+            Job {
+                task: Arc::from("a"),
+                status: JobStatus::Failed,
+                key: Some(TaskKey(Fingerprint::of_bytes(b"k"))),
+                started_at: Some(SystemTime::now()),
+                duration: Some(Duration::from_millis(3)),
+                error: Some("boom".into()),
+                reused: false,
+            },
+            Job {
+                task: Arc::from("b"),
+                status: JobStatus::Skipped,
+                key: None,
+                started_at: None,
+                duration: None,
+                error: None,
+                reused: true,
+            },
+        ];
+        let mut intern = |s: String| Arc::from(s);
+        assert_eq!(unpack_jobs(&pack_jobs(&jobs), &mut intern), Some(jobs));
+    }
+
+    #[test]
+    fn packed_inputs_round_trip() {
+        let fp = Fingerprint::of_bytes(b"x");
+        let inputs = vec![
+            InputVersion {
+                slot: SlotKey {
+                    owner: Owner::Scenario(ScenarioId(3)),
+                    node: Arc::from("prices"),
+                },
+                version: 7,
+                fingerprint: fp,
+            },
+            InputVersion {
+                slot: SlotKey {
+                    owner: Owner::Global(Arc::from("pricing")),
+                    node: Arc::from("rate"),
+                },
+                version: 1,
+                fingerprint: fp,
+            },
+        ];
+        assert_eq!(unpack_inputs(&pack_inputs(&inputs)), Some(inputs));
+        assert_eq!(unpack_inputs(&[0; 47]), None);
+        assert_eq!(
+            unpack_fingerprints(&pack_fingerprints(&[fp, fp])),
+            Some(vec![fp, fp])
+        );
+    }
+}

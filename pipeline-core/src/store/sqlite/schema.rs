@@ -1,0 +1,212 @@
+//! The database schema, its version, and the migrations from older versions.
+//!
+//! `PRAGMA user_version` holds the schema version and `PRAGMA application_id`
+//! marks the file as a pipeline store. Migration `n` turns a version `n - 1`
+//! database into version `n`; opening a database applies the missing ones in
+//! one transaction. A database newer than [`SCHEMA_VERSION`] is refused.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::rows::db_error;
+use crate::store::StoreError;
+
+/// The schema version this build writes (and the newest it reads).
+pub const SCHEMA_VERSION: i64 = 2;
+
+/// `PRAGMA application_id` of a pipeline store: "PIPE".
+pub(super) const APPLICATION_ID: i64 = 0x5049_5045;
+
+/// Migration `i` brings a database from version `i` to `i + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 1: scenarios, data node versions, values, memo, submissions with their jobs.
+    "
+    CREATE TABLE scenarios (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        graph TEXT NOT NULL,
+        created_at INTEGER NOT NULL      -- ns since the Unix epoch
+    );
+    CREATE INDEX scenarios_by_name ON scenarios (name);
+    CREATE TABLE scenario_tags (
+        scenario INTEGER NOT NULL,
+        tag TEXT NOT NULL,
+        PRIMARY KEY (scenario, tag)
+    ) WITHOUT ROWID;
+    -- One row per distinct value. `data` holds small encodings; larger values
+    -- live in objects/<fingerprint>.<extension>. `content_hash` is the blake3 of
+    -- the stored bytes, NULL when that is the fingerprint itself.
+    CREATE TABLE objects (
+        fingerprint BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        content_hash BLOB,
+        extension TEXT NOT NULL,
+        data BLOB
+    ) WITHOUT ROWID;
+    -- Every version of every data node slot: a scenario's node (graph = '') or
+    -- a graph's global node (scenario = 0).
+    CREATE TABLE versions (
+        scenario INTEGER NOT NULL,
+        graph TEXT NOT NULL,
+        node TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        fingerprint BLOB NOT NULL,
+        written_at INTEGER NOT NULL,
+        writer TEXT NOT NULL,            -- 'default', 'user' or 'task'
+        task TEXT,
+        task_key BLOB,
+        submission INTEGER,
+        reused INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (scenario, graph, node, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE memo (
+        task_key BLOB PRIMARY KEY,
+        outputs BLOB NOT NULL            -- output fingerprints, 32 bytes each
+    ) WITHOUT ROWID;
+    -- A submission's row is written when it starts (duration NULL) and
+    -- completed when it ends; its jobs are read and written together, so they
+    -- are one packed blob (see `rows::pack_jobs`), not a row each.
+    CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        scenario INTEGER NOT NULL,
+        target TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        duration INTEGER,                -- NULL until recorded: NULL forever if interrupted
+        pid INTEGER NOT NULL,
+        jobs BLOB
+    );
+    CREATE INDEX submissions_by_scenario ON submissions (scenario, id);
+    ",
+    // 2: lineage: the producing job's code fingerprint and exact input versions
+    // (packed: see `rows::pack_inputs`).
+    "
+    ALTER TABLE versions ADD COLUMN code BLOB;
+    ALTER TABLE versions ADD COLUMN inputs BLOB;
+    ",
+];
+
+/// Brings the database at `path` (open as `conn`) to [`SCHEMA_VERSION`]:
+/// creates a new one, migrates an older one, refuses a newer one or a file of
+/// another application.
+pub(super) fn prepare(conn: &mut Connection, dir: &Path, path: &Path) -> Result<(), StoreError> {
+    let err = |e| db_error(path, "read the schema version", e);
+    let (version, application) = versions(conn).map_err(err)?;
+    if version == SCHEMA_VERSION && application == APPLICATION_ID {
+        return Ok(());
+    }
+    let empty: bool = conn
+        .query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
+        .map_err(err)?;
+    if empty {
+        // Must precede the first table; lets gc return freed pages to the file system.
+        conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL")
+            .map_err(|e| db_error(path, "create the database", e))?;
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| db_error(path, "lock the database to migrate it", e))?;
+    // Another process may have created or migrated it while we waited.
+    let (version, application) = versions(&tx).map_err(err)?;
+    let empty: bool = tx
+        .query_row("SELECT count(*) = 0 FROM sqlite_master", [], |r| r.get(0))
+        .map_err(err)?;
+    if !(application == APPLICATION_ID || (application == 0 && empty)) {
+        return Err(StoreError::NotAStore {
+            path: path.to_owned(),
+            found: application,
+        });
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            path: dir.to_owned(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    migrate(&tx, version).map_err(|e| db_error(path, "migrate the database", e))?;
+    tx.commit()
+        .map_err(|e| db_error(path, "migrate the database", e))?;
+    Ok(())
+}
+
+/// `(user_version, application_id)`.
+fn versions(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let application = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    Ok((version, application))
+}
+
+/// Applies the migrations after `from` and stamps the new version.
+fn migrate(conn: &Connection, from: i64) -> rusqlite::Result<()> {
+    for migration in &MIGRATIONS[from as usize..] {
+        conn.execute_batch(migration)?;
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA user_version = {SCHEMA_VERSION}; PRAGMA application_id = {APPLICATION_ID};"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_version(conn: &Connection, version: i64) {
+        for migration in &MIGRATIONS[..version as usize] {
+            conn.execute_batch(migration).unwrap();
+        }
+        conn.execute_batch(&format!(
+            "PRAGMA user_version = {version}; PRAGMA application_id = {APPLICATION_ID};"
+        ))
+        .unwrap();
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_and_keeps_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.db");
+        let mut conn = Connection::open(&path).unwrap();
+        at_version(&conn, 1);
+        conn.execute(
+            "INSERT INTO scenarios (name, graph, created_at) VALUES ('old', 'g', 1)",
+            [],
+        )
+        .unwrap();
+        prepare(&mut conn, dir.path(), &path).unwrap();
+        let (version, _) = versions(&conn).unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        let name: String = conn
+            .query_row("SELECT name FROM scenarios", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(name, "old");
+        // The lineage columns exist now.
+        conn.execute("UPDATE versions SET code = NULL, inputs = NULL", [])
+            .unwrap();
+    }
+
+    #[test]
+    fn a_store_from_a_newer_version_is_refused_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.db");
+        let mut conn = Connection::open(&path).unwrap();
+        at_version(&conn, SCHEMA_VERSION);
+        conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        let err = prepare(&mut conn, dir.path(), &path).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { found: 99, .. }));
+        assert!(err.to_string().contains("upgrade pipeline-core"), "{err}");
+    }
+
+    #[test]
+    fn another_applications_database_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("pipeline.db");
+        let mut conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); PRAGMA application_id = 7")
+            .unwrap();
+        let err = prepare(&mut conn, dir.path(), &path).unwrap_err();
+        assert!(
+            matches!(err, StoreError::NotAStore { found: 7, .. }),
+            "{err}"
+        );
+    }
+}

@@ -160,6 +160,14 @@ pub fn high_value_cust_summary_statistics(
     ))
 }
 
+/// The node types of this pipeline that a TOML configuration may give
+/// defaults for (`metric = "median"`), besides the built-in scalars.
+pub fn config_types() -> pipeline_core::config::TypeRegistry {
+    pipeline_core::config::TypeRegistry::with_builtins()
+        .with_from_str::<Metric>()
+        .with_from_str::<SummaryStatistic>()
+}
+
 /// The sample CSV shipped in `data/`, relative to the workspace root.
 pub const SAMPLE_DATA: &str = "data/SMALL_amazon_customers_data.csv";
 

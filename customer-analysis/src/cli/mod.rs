@@ -18,7 +18,6 @@ use pipeline_core::config::{Config, TaskRegistry, TypeRegistry};
 use pipeline_core::{Graph, Runtime};
 
 use crate::pipeline::CustomerAnalysis;
-use crate::transform::{Metric, SummaryStatistic};
 
 /// The seed pipeline (score, segment, analyse, summarize customers) on polars
 /// streaming, with incremental re-runs recorded in an embedded store.
@@ -103,9 +102,7 @@ pub enum CliError {
 
 /// The node types a configuration file may give defaults for.
 pub(crate) fn types() -> TypeRegistry {
-    TypeRegistry::with_builtins()
-        .with_from_str::<Metric>()
-        .with_from_str::<SummaryStatistic>()
+    crate::pipeline::config_types()
 }
 
 impl StoreArgs {

@@ -98,7 +98,7 @@ impl Locks {
         // (which costs milliseconds on some file systems) is needed.
         let _ = file
             .seek(SeekFrom::Start(0))
-            .and_then(|_| write!(file, "{:<10}\n", std::process::id()));
+            .and_then(|_| writeln!(file, "{:<10}", std::process::id()));
         Ok(OwnerLock::holding(file))
     }
 }

@@ -109,7 +109,7 @@ impl Default for SqliteOptions {
 
 impl SqliteOptions {
     /// The defaults: 16 KiB inline limit, wait for locks as long as it takes,
-    /// job commits batched for up to 20 ms, messages on stderr.
+    /// job commits batched after 20 ms without new ones, messages on stderr.
     pub fn new() -> Self {
         Self::default()
     }
@@ -135,8 +135,9 @@ impl SqliteOptions {
         self
     }
 
-    /// How long job commits may wait to be recorded together (they are always
-    /// recorded before their submission returns).
+    /// How long the store waits for more job commits before recording the
+    /// queued ones together; a commit waits at most five times this while others
+    /// keep coming. Every commit is recorded before its submission returns.
     pub fn batch_delay(mut self, delay: Duration) -> Self {
         self.batch_delay = delay;
         self

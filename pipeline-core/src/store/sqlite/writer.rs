@@ -3,13 +3,17 @@
 //!
 //! Writes by people (scenario changes, `DataNode::write`, defaults) and the
 //! record of a finished submission are committed before their call returns.
-//! Commits of jobs are *queued*: the writer thread records everything queued
-//! in one transaction at most `batch_delay` after the first of them arrived,
-//! so a submission of thousands of small tasks costs a handful of transactions
-//! instead of one per task. Until a queued commit is recorded, its versions,
-//! memo entry and values are served from an in-memory overlay, so this process
-//! reads its own writes; other processes see them once recorded, at the latest
-//! when the submission (which holds the scenario's lock) records itself.
+//! Commits of jobs are *queued*: the writer thread records what is queued in
+//! one transaction once no commit has arrived for `batch_delay` (20 ms by
+//! default), or once the oldest has waited five times that, or once 4096 are
+//! queued. A job that finishes before a long one is thus durable within
+//! milliseconds, while a burst of thousands of small jobs costs a couple of
+//! transactions instead of one per job (each transaction rewrites the pages it
+//! touches, so fewer, larger ones cost much less). Until a queued commit is
+//! recorded, its versions, memo entry and values are served from an in-memory
+//! overlay, so this process reads its own writes; other processes see them
+//! once recorded, at the latest when the submission (which holds the
+//! scenario's lock) records itself.
 //!
 //! Each commit stays all-or-nothing: a batch is one transaction, and if it
 //! fails, its commits are retried one transaction each so that only the
@@ -41,6 +45,10 @@ use crate::value::{ErasedValue, ValueType};
 
 /// Queued commits that make the writer thread start a batch at once.
 const BATCH_SIZE: usize = 4096;
+
+/// How many quiet periods (`delay`) the oldest queued commit may wait while
+/// commits keep arriving.
+const MAX_WAITS: u32 = 5;
 
 /// Queued commits past which a committing thread records the queue itself
 /// instead of letting it grow.
@@ -204,6 +212,7 @@ struct Queue {
     ops: Vec<(u64, Op)>,
     next_seq: u64,
     first_at: Option<Instant>,
+    last_at: Instant,
     shutdown: bool,
 }
 
@@ -248,6 +257,7 @@ impl Writer {
                     ops: Vec::new(),
                     next_seq: 1,
                     first_at: None,
+                    last_at: Instant::now(),
                     shutdown: false,
                 }),
                 wake: Condvar::new(),
@@ -282,7 +292,9 @@ impl Writer {
             let seq = queue.take_seq();
             self.shared.overlay.lock().add(seq, &op);
             self.shared.outstanding.fetch_add(1, Ordering::AcqRel);
-            queue.first_at.get_or_insert_with(Instant::now);
+            let now = Instant::now();
+            queue.first_at.get_or_insert(now);
+            queue.last_at = now;
             queue.ops.push((seq, op));
             let len = queue.ops.len();
             if len == 1 || len >= BATCH_SIZE {
@@ -473,8 +485,8 @@ impl Overlay {
 }
 
 impl Shared {
-    /// The writer thread: waits for queued commits, lets a batch gather for up to
-    /// `delay`, records it, and repeats until shut down with an empty queue.
+    /// The writer thread: waits for queued commits, lets a batch gather (see the
+    /// module docs), records it, and repeats until shut down with an empty queue.
     fn run(&self) {
         loop {
             {
@@ -487,7 +499,9 @@ impl Shared {
                         self.wake.wait(&mut queue);
                         continue;
                     }
-                    let deadline = queue.first_at.unwrap_or_else(Instant::now) + self.delay;
+                    // Quiet for `delay`, or the oldest waited long enough.
+                    let first = queue.first_at.unwrap_or(queue.last_at);
+                    let deadline = (queue.last_at + self.delay).min(first + self.delay * MAX_WAITS);
                     if queue.shutdown || queue.ops.len() >= BATCH_SIZE || Instant::now() >= deadline
                     {
                         break;

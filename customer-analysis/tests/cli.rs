@@ -1,0 +1,321 @@
+//! The `customer-analysis` binary end to end, as separate processes on one store.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value as Json;
+
+fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/SMALL_amazon_customers_data.csv")
+}
+
+fn cli(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .env_remove("PIPELINE_STORE")
+        .output()
+        .expect("the binary runs")
+}
+
+fn run_json(store: &Path, extra: &[&str]) -> Json {
+    let data = sample();
+    let mut args = vec!["run", "--json"];
+    if !extra.contains(&"--data") {
+        args.extend(["--data", data.to_str().unwrap()]);
+    }
+    args.extend_from_slice(extra);
+    let output = cli(store, &args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON object")
+}
+
+fn statuses(report: &Json) -> Vec<String> {
+    report["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|job| job["status"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn close(actual: &Json, expected: f64) {
+    let actual = actual
+        .as_f64()
+        .unwrap_or_else(|| panic!("{actual} is not a number"));
+    assert!(
+        (actual - expected).abs() <= 1e-9 * expected.abs().max(1.0),
+        "{actual} != {expected}"
+    );
+}
+
+/// Expected values computed independently of this code base (Python's csv and
+/// statistics modules over the same file): per segment, mean of each measure
+/// and the HighSpender count; High Value median amount and median score.
+#[test]
+fn default_run_matches_an_independent_computation() {
+    let store = tempfile::tempdir().unwrap();
+    let report = run_json(store.path(), &[]);
+    assert_eq!(report["scenario"], "default");
+    assert_eq!(statuses(&report), ["completed"; 4]);
+    let segments = report["segment_result"].as_array().unwrap();
+    let high = &segments[0];
+    assert_eq!(high["ValueSegment"], "High Value");
+    close(&high["CUSTOMER_SCORE"], 3.494818374496502);
+    close(&high["TotalPurchaseAmount"], 2619.064351282595);
+    close(&high["NumberOfPurchases"], 52.64797540809837);
+    close(&high["TotalPurchaseTime"], 501.2754928980284);
+    close(&high["AverageTimeBetweenPurchases"], 21.76633932101361);
+    assert_eq!(high["HighSpender"], 7900);
+    let low = &segments[1];
+    assert_eq!(low["ValueSegment"], "Low Value");
+    close(&low["CUSTOMER_SCORE"], 1.1612471466431096);
+    close(&low["TotalPurchaseAmount"], 673.0243286219081);
+    assert_eq!(low["HighSpender"], 143);
+    let summary = &report["high_value_summary"];
+    assert_eq!(summary["SummaryStatisticType"], "median");
+    close(&summary["AveragePurchaseHighValue"], 2652.875);
+    close(&summary["MedianScoreHighValue"], 3.4607725);
+    close(&summary["SegmentAnalysisHighValue"], 2619.064351282595);
+}
+
+#[test]
+fn seed_section_six_as_separate_processes_skips_what_did_not_change() {
+    let store = tempfile::tempdir().unwrap();
+    let ran = "completed";
+    let skipped = "skipped";
+    assert_eq!(statuses(&run_json(store.path(), &[])), [ran, ran, ran, ran]);
+    assert_eq!(
+        statuses(&run_json(
+            store.path(),
+            &["--set", "payment_threshold=1600"]
+        )),
+        [skipped, ran, ran, ran]
+    );
+    assert_eq!(
+        statuses(&run_json(store.path(), &["--set", "metric=median"])),
+        [skipped, skipped, ran, ran]
+    );
+    let max = run_json(store.path(), &["--set", "summary_statistic_type=max"]);
+    assert_eq!(statuses(&max), [skipped, skipped, skipped, ran]);
+    close(
+        &max["high_value_summary"]["AveragePurchaseHighValue"],
+        4998.61,
+    );
+    assert_eq!(statuses(&run_json(store.path(), &[])), [skipped; 4]);
+    assert_eq!(statuses(&run_json(store.path(), &["--force"])), [ran; 4]);
+}
+
+#[test]
+fn the_toml_scenario_is_the_same_scenario_as_the_macro_one() {
+    let store = tempfile::tempdir().unwrap();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/customer_analysis.toml");
+    let from_macro = run_json(store.path(), &[]);
+    let from_toml = run_json(store.path(), &["--config", config.to_str().unwrap()]);
+    assert_eq!(statuses(&from_toml), ["skipped"; 4]);
+    assert_eq!(from_toml["segment_result"], from_macro["segment_result"]);
+    let other = tempfile::tempdir().unwrap();
+    let fresh = run_json(other.path(), &["--config", config.to_str().unwrap()]);
+    assert_eq!(statuses(&fresh), ["completed"; 4]);
+    // Equal up to float summation order (polars aggregates in parallel).
+    for field in [
+        "AveragePurchaseHighValue",
+        "MedianScoreHighValue",
+        "SegmentAnalysisHighValue",
+    ] {
+        close(
+            &fresh["high_value_summary"][field],
+            from_macro["high_value_summary"][field].as_f64().unwrap(),
+        );
+    }
+}
+
+fn fails_with(store: &Path, args: &[&str], needles: &[&str]) {
+    let output = cli(store, args);
+    assert_eq!(output.status.code(), Some(1), "{args:?} should fail");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for needle in needles {
+        assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
+    }
+}
+
+fn write_csv(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn bad_inputs_fail_clearly_and_leave_the_store_as_it_was() {
+    let store = tempfile::tempdir().unwrap();
+    let first = run_json(store.path(), &[]);
+    let files = tempfile::tempdir().unwrap();
+    let data = sample();
+    let data = data.to_str().unwrap();
+
+    fails_with(
+        store.path(),
+        &["run", "--data", "/no/such/file.csv"],
+        &["/no/such/file.csv"],
+    );
+    let missing_column = write_csv(
+        files.path(),
+        "no_score.csv",
+        "CustomerID,TotalPurchaseAmount,NumberOfPurchases,TotalPurchaseTime\n1,10.0,1,5\n",
+    );
+    fails_with(
+        store.path(),
+        &["run", "--data", missing_column.to_str().unwrap()],
+        &["AverageReviewScore", "no_score.csv"],
+    );
+    fails_with(
+        store.path(),
+        &["run", "--data", data, "--set", "metric=average"],
+        &["metric", "median"],
+    );
+    fails_with(
+        store.path(),
+        &["run", "--data", data, "--set", "score_threshold=-2"],
+        &["score_threshold", ">= 0"],
+    );
+    fails_with(
+        store.path(),
+        &["run", "--data", data, "--set", "segment_result=1"],
+        &["settable nodes"],
+    );
+
+    // Nothing above was written: an unchanged run is still fully skipped, with
+    // the first run's results.
+    let again = run_json(store.path(), &[]);
+    assert_eq!(statuses(&again), ["skipped"; 4]);
+    assert_eq!(again["segment_result"], first["segment_result"]);
+}
+
+#[test]
+fn a_non_numeric_cell_fails_the_task_naming_column_and_row_and_keeps_earlier_results() {
+    let store = tempfile::tempdir().unwrap();
+    let first = run_json(store.path(), &[]);
+    let files = tempfile::tempdir().unwrap();
+    let bad = write_csv(
+        files.path(),
+        "bad_cell.csv",
+        "CustomerID,Age,Gender,Country,TotalPurchaseAmount,NumberOfPurchases,TotalPurchaseTime,AverageReviewScore\n\
+         1,30,Male,France,100.5,2,10,4.5\n\
+         2,31,Female,Spain,lots,3,12,3.5\n",
+    );
+    let output = cli(
+        store.path(),
+        &["run", "--json", "--data", bad.to_str().unwrap()],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let report: Json =
+        serde_json::from_slice(&output.stdout).expect("one JSON object even on failure");
+    assert_eq!(
+        statuses(&report),
+        ["failed", "abandoned", "abandoned", "abandoned"]
+    );
+    let error = report["jobs"][0]["error"].as_str().unwrap();
+    for needle in ["TotalPurchaseAmount", "bad_cell.csv", "lots"] {
+        assert!(error.contains(needle), "{needle:?} not in {error}");
+    }
+    // Back on the good file, the earlier outputs are still current: nothing runs.
+    let back = run_json(store.path(), &[]);
+    assert_eq!(statuses(&back), ["skipped"; 4]);
+    assert_eq!(back["segment_result"], first["segment_result"]);
+}
+
+#[test]
+fn history_lineage_compare_and_graph_answer() {
+    let store = tempfile::tempdir().unwrap();
+    run_json(store.path(), &[]);
+    run_json(
+        store.path(),
+        &["--scenario", "strict", "--set", "score_threshold=3"],
+    );
+
+    let history = cli(store.path(), &["history", "--json"]);
+    assert!(
+        history.status.success(),
+        "{}",
+        String::from_utf8_lossy(&history.stderr)
+    );
+    let history: Json = serde_json::from_slice(&history.stdout).unwrap();
+    assert!(history.to_string().contains("preprocess_and_score"));
+
+    let lineage = cli(store.path(), &["lineage", "high_value_summary_df"]);
+    assert!(
+        lineage.status.success(),
+        "{}",
+        String::from_utf8_lossy(&lineage.stderr)
+    );
+    let text = String::from_utf8_lossy(&lineage.stdout);
+    for needle in [
+        "high_value_cust_summary_statistics",
+        "segment_analysis",
+        "path_to_data",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in {text}");
+    }
+
+    let compare = cli(store.path(), &["compare", "default", "strict"]);
+    assert!(
+        compare.status.success(),
+        "{}",
+        String::from_utf8_lossy(&compare.stderr)
+    );
+    let text = String::from_utf8_lossy(&compare.stdout);
+    assert!(text.contains("score_threshold"), "{text}");
+
+    let unknown = cli(store.path(), &["lineage", "nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+
+    for format in ["mermaid", "dot", "toml"] {
+        let output = Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
+            .args(["graph", "--format", format])
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+        assert!(String::from_utf8_lossy(&output.stdout).contains("preprocess_and_score"));
+    }
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    let store = tempfile::tempdir().unwrap();
+    for command in [
+        "run", "generate", "tour", "history", "lineage", "compare", "graph",
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{command} --help");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("Usage"),
+            "{command}"
+        );
+    }
+    let _ = store;
+}
+
+#[test]
+fn generate_is_deterministic_and_feeds_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.csv"), dir.path().join("b.csv"));
+    for path in [&a, &b] {
+        let output = Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
+            .args(["generate", "--rows", "500", "--seed", "7", "--out"])
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(output.status.success());
+    }
+    assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
+    let report = run_json(dir.path(), &["--data", a.to_str().unwrap()]);
+    assert_eq!(statuses(&report), ["completed"; 4]);
+}

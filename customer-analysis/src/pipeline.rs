@@ -113,11 +113,11 @@ pub fn check_threshold(node: &'static str, value: f64) -> Result<f64, InputError
 
 /// Task 1: scans the CSV lazily and scores each customer.
 #[task(skippable)]
-pub fn preprocess_and_score(path_to_data: &PathBuf) -> Result<ScoredDf, TransformError> {
+pub fn preprocess_and_score(path_to_data: &Path) -> Result<ScoredDf, TransformError> {
     let frame = transform::preprocess_and_score(path_to_data)?;
     Ok(ScoredDf {
         frame,
-        source: Some(path_to_data.clone()),
+        source: Some(path_to_data.to_path_buf()),
     })
 }
 

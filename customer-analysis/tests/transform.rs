@@ -300,6 +300,9 @@ fn write_temp_csv(content: &str) -> tempfile::NamedTempFile {
 // ---------------------------------------------------------------------------
 // Step 1 and 2: row by row.
 
+/// A column name and how the fold computes that column for one customer.
+type ColumnCheck = (&'static str, fn(&Customer) -> f64);
+
 #[test]
 fn preprocess_and_featurization_match_independent_fold_row_by_row() {
     let path = small_csv();
@@ -308,7 +311,7 @@ fn preprocess_and_featurization_match_independent_fold_row_by_row() {
 
     assert_eq!(df.height(), expected.len());
     assert_eq!(df.height(), 10_000);
-    let checks: [(&str, fn(&Customer) -> f64); 9] = [
+    let checks: [ColumnCheck; 9] = [
         ("CUSTOMER_SCORE", |c| c.score),
         ("TotalPurchaseAmount", |c| c.amount),
         ("NumberOfPurchases", |c| c.purchases),

@@ -11,10 +11,10 @@ fn cell(value: AnyValue<'_>, dtype: &DataType) -> Json {
     if let Some(text) = value.get_str() {
         return Json::String(text.to_owned());
     }
-    if dtype.is_integer() {
-        if let Some(n) = value.extract::<i64>() {
-            return Json::Number(n.into());
-        }
+    if dtype.is_integer()
+        && let Some(n) = value.extract::<i64>()
+    {
+        return Json::Number(n.into());
     }
     match value.extract::<f64>().and_then(Number::from_f64) {
         Some(n) => Json::Number(n),

@@ -33,7 +33,7 @@
 //! // Every problem is reported with its line and column.
 //! let broken = text.replace(r#"inputs = ["x"]"#, r#"inputs = ["z"]"#);
 //! let errors = Config::parse(&broken, "doubling.toml", &tasks, &TypeRegistry::with_builtins()).unwrap_err();
-//! assert!(errors.to_string().starts_with("doubling.toml:12:11: task `double` names unknown data node `z`"));
+//! assert!(errors.to_string().starts_with("doubling.toml:11:11: task `double` names unknown data node `z`"));
 //! ```
 
 mod build;

@@ -15,48 +15,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use pipeline_core::synthetic::{Shape, graph};
-use pipeline_core::{
-    Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, SqliteOptions, TaskDef, TaskSpec,
-};
-
-/// The customer-analysis shape with trivial bodies (as in the executor bench).
-fn four_task_graph() -> Graph {
-    GraphBuilder::new("four")
-        .node(NodeSpec::new::<f64>("a").with_default(1.0))
-        .node(NodeSpec::new::<f64>("p").with_default(1000.0))
-        .node(NodeSpec::new::<f64>("m").with_default(2.0))
-        .node(NodeSpec::new::<f64>("b"))
-        .node(NodeSpec::new::<f64>("c"))
-        .node(NodeSpec::new::<f64>("d"))
-        .node(NodeSpec::new::<f64>("e"))
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("t1", "1", |a: &f64| a + 1.0))
-                .inputs(["a"])
-                .outputs(["b"])
-                .skippable(true),
-        )
-        .task(
-            TaskSpec::new(TaskDef::from_fn2("t2", "1", |b: &f64, p: &f64| b * p))
-                .inputs(["b", "p"])
-                .outputs(["c"])
-                .skippable(true),
-        )
-        .task(
-            TaskSpec::new(TaskDef::from_fn2("t3", "1", |c: &f64, m: &f64| c * m))
-                .inputs(["c", "m"])
-                .outputs(["d"])
-                .skippable(true),
-        )
-        .task(
-            TaskSpec::new(TaskDef::from_fn2("t4", "1", |c: &f64, d: &f64| c + d))
-                .inputs(["c", "d"])
-                .outputs(["e"])
-                .skippable(true),
-        )
-        .build()
-        .unwrap()
-}
+use pipeline_core::synthetic::{Shape, four_tasks, graph};
+use pipeline_core::{Graph, JobStatus, Runtime, SqliteOptions};
 
 fn options() -> SqliteOptions {
     SqliteOptions::new().quiet(true)
@@ -64,7 +24,7 @@ fn options() -> SqliteOptions {
 
 fn new_process_skips_4_tasks(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
-    let graph = Arc::new(four_task_graph());
+    let graph = Arc::new(four_tasks());
     {
         let runtime = Runtime::open_with(dir.path(), options()).unwrap();
         runtime

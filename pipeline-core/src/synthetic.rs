@@ -70,3 +70,46 @@ pub fn graph(shape: Shape, tasks: usize) -> Graph {
     }
     builder.build().expect("synthetic graphs are valid")
 }
+
+/// The customer-analysis shape with trivial `f64` bodies: four skippable tasks,
+/// one reading two upstream outputs.
+///
+/// ```
+/// assert_eq!(pipeline_core::synthetic::four_tasks().tasks().len(), 4);
+/// ```
+pub fn four_tasks() -> Graph {
+    GraphBuilder::new("four")
+        .node(NodeSpec::new::<f64>("a").with_default(1.0))
+        .node(NodeSpec::new::<f64>("p").with_default(1000.0))
+        .node(NodeSpec::new::<f64>("m").with_default(2.0))
+        .node(NodeSpec::new::<f64>("b"))
+        .node(NodeSpec::new::<f64>("c"))
+        .node(NodeSpec::new::<f64>("d"))
+        .node(NodeSpec::new::<f64>("e"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("t1", "1", |a: &f64| a + 1.0))
+                .inputs(["a"])
+                .outputs(["b"])
+                .skippable(true),
+        )
+        .task(
+            TaskSpec::new(TaskDef::from_fn2("t2", "1", |b: &f64, p: &f64| b * p))
+                .inputs(["b", "p"])
+                .outputs(["c"])
+                .skippable(true),
+        )
+        .task(
+            TaskSpec::new(TaskDef::from_fn2("t3", "1", |c: &f64, m: &f64| c * m))
+                .inputs(["c", "m"])
+                .outputs(["d"])
+                .skippable(true),
+        )
+        .task(
+            TaskSpec::new(TaskDef::from_fn2("t4", "1", |c: &f64, d: &f64| c + d))
+                .inputs(["c", "d"])
+                .outputs(["e"])
+                .skippable(true),
+        )
+        .build()
+        .unwrap()
+}

@@ -319,3 +319,60 @@ fn generate_is_deterministic_and_feeds_the_pipeline() {
     let report = run_json(dir.path(), &["--data", a.to_str().unwrap()]);
     assert_eq!(statuses(&report), ["completed"; 4]);
 }
+
+#[test]
+fn tour_json_reports_every_step_with_statuses_and_results() {
+    let store = tempfile::tempdir().unwrap();
+    let output = cli(
+        store.path(),
+        &["tour", "--json", "--data", sample().to_str().unwrap()],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Json =
+        serde_json::from_slice(&output.stdout).expect("stdout is exactly one JSON object");
+    let steps = report["steps"].as_array().unwrap();
+    let names: Vec<&str> = steps.iter().map(|s| s["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "full run",
+            "payment_threshold = 1600",
+            "metric = median",
+            "summary_statistic_type = max",
+            "unchanged re-submit",
+        ]
+    );
+    let (c, s) = ("completed", "skipped");
+    let expected = [
+        [c, c, c, c],
+        [s, c, c, c],
+        [s, s, c, c],
+        [s, s, s, c],
+        [s; 4],
+    ];
+    for (step, pattern) in steps.iter().zip(expected) {
+        assert!(step["seconds"].as_f64().unwrap() >= 0.0);
+        assert_eq!(statuses(step), pattern, "{}", step["name"]);
+        assert_eq!(step["jobs"][0]["task"], "preprocess_and_score");
+    }
+    // The results after the full run are those of a plain `run` (checked
+    // against an independent computation above); after the last step the
+    // summary is the maximum over the High Value customers.
+    close(
+        &steps[0]["segment_result"][0]["TotalPurchaseAmount"],
+        2619.064351282595,
+    );
+    assert_eq!(steps[0]["segment_result"][0]["HighSpender"], 7900);
+    assert_eq!(
+        steps[0]["high_value_summary"]["SummaryStatisticType"],
+        "median"
+    );
+    let last = &steps[4]["high_value_summary"];
+    assert_eq!(last["SummaryStatisticType"], "max");
+    close(&last["AveragePurchaseHighValue"], 4998.61);
+    close(&last["SegmentAnalysisHighValue"], 2652.875);
+}

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use pipeline_core::{JobStatus, Runtime};
+use pipeline_core::{JobStatus, Runtime, Submission};
+use serde_json::{Value as Json, json};
 
-use super::{CliError, run::verb};
+use super::{CliError, frames, run::verb};
 use crate::pipeline::CustomerAnalysis;
-use crate::transform::{Metric, SummaryStatistic};
+use crate::transform::{Metric, SummaryStatistic, collect_streaming};
 
 /// Arguments of `tour`.
 #[derive(Debug, clap::Args)]
@@ -18,6 +19,46 @@ pub struct TourArgs {
     /// Keep the store here instead of in a fresh temporary directory.
     #[arg(long, value_name = "DIR")]
     store: Option<PathBuf>,
+    /// Print one JSON object instead of the table: per step its name, seconds
+    /// and jobs, and the segment result and summary read back after it.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One step of the tour as JSON: `name`, `seconds` (of the submission),
+/// `jobs` (task, status, seconds) and, unless a job failed, the results.
+fn step_json(
+    label: &str,
+    seconds: f64,
+    submission: &Submission,
+    scenario: &CustomerAnalysis,
+) -> Result<Json, CliError> {
+    let jobs: Vec<Json> = submission
+        .jobs
+        .iter()
+        .map(|job| {
+            let mut entry = json!({
+                "task": &*job.task,
+                "status": job.status.as_str(),
+                "seconds": job.duration.map_or(0.0, |d| d.as_secs_f64()),
+            });
+            if let Some(error) = job.error_text() {
+                entry["error"] = Json::String(error.to_owned());
+            }
+            entry
+        })
+        .collect();
+    let mut step = json!({ "name": label, "seconds": seconds, "jobs": jobs });
+    if submission.is_success() {
+        let segments = collect_streaming(scenario.segment_result().read()?.0.clone())?;
+        let summary = collect_streaming(scenario.high_value_summary_df().read()?.0.clone())?;
+        step["segment_result"] = Json::Array(frames::rows(&segments)?);
+        step["high_value_summary"] = frames::rows(&summary)?
+            .into_iter()
+            .next()
+            .unwrap_or(Json::Null);
+    }
+    Ok(step)
 }
 
 /// Runs `tour`.
@@ -62,16 +103,28 @@ pub fn tour(args: &TourArgs) -> Result<(), CliError> {
         .collect();
     let width = steps.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 4;
     let short = ["score", "segment", "analyse", "summary"];
-    print!("{:<width$}", "step");
-    for name in short {
-        print!("{name:>9}");
+    if !args.json {
+        print!("{:<width$}", "step");
+        for name in short {
+            print!("{name:>9}");
+        }
+        println!("{:>10}", "seconds");
     }
-    println!("{:>10}", "seconds");
+    let mut report = Vec::new();
     for (i, (label, change)) in steps.iter().enumerate() {
         change(&scenario)?;
         let clock = Instant::now();
         let submission = scenario.submit()?;
         let seconds = clock.elapsed().as_secs_f64();
+        if args.json {
+            report.push(step_json(label, seconds, &submission, &scenario)?);
+            if let Err(error) = submission.into_result() {
+                let error = CliError::from(error);
+                println!("{}", json!({ "steps": report, "error": error.to_string() }));
+                return Err(error);
+            }
+            continue;
+        }
         print!("{:<width$}", format!("{}. {label}", i + 1));
         for task in &tasks {
             let status = submission.status(task).unwrap_or(JobStatus::Pending);
@@ -81,6 +134,10 @@ pub fn tour(args: &TourArgs) -> Result<(), CliError> {
         if let Err(error) = submission.into_result() {
             return Err(error.into());
         }
+    }
+    if args.json {
+        println!("{}", json!({ "steps": report }));
+        return Ok(());
     }
     println!(
         "\nstore: {}",

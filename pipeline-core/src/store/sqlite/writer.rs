@@ -28,7 +28,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
-use std::rc::Rc;
 
 use rusqlite::{Connection, ToSql, Transaction, TransactionBehavior, params};
 
@@ -94,13 +93,60 @@ pub(super) struct PendingObject {
     pub(super) in_file: bool,
 }
 
+/// A fast, non-cryptographic hasher for the overlay's keys (digests and slot
+/// names made by this process, so no flooding concern): FxHash's mixing, one
+/// word at a time. SipHash made the overlay's bookkeeping a visible part of
+/// recording a submission of many small jobs.
+#[derive(Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl FastHasher {
+    const SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::SEED);
+    }
+}
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let mut tail = [0u8; 8];
+        let rest = chunks.remainder();
+        tail[..rest.len()].copy_from_slice(rest);
+        self.add(u64::from_le_bytes(tail) ^ ((rest.len() as u64) << 56));
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`FastHasher`]s.
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
 /// What queued commits will record, keyed for reads; each entry remembers the
 /// sequence number of the commit that queued it.
 #[derive(Default)]
 struct Overlay {
-    objects: HashMap<Fingerprint, (u64, PendingObject)>,
-    memo: HashMap<TaskKey, (u64, Vec<Fingerprint>)>,
-    current: HashMap<SlotKey, (u64, Arc<VersionMeta>)>,
+    objects: FastMap<Fingerprint, (u64, PendingObject)>,
+    memo: FastMap<TaskKey, (u64, Vec<Fingerprint>)>,
+    current: FastMap<SlotKey, (u64, Arc<VersionMeta>)>,
 }
 
 /// The write connection and the SQL of multi-row statements by shape.
@@ -115,6 +161,7 @@ enum Table {
     Objects,
     Versions,
     Memo,
+    Lineage,
 }
 
 impl Table {
@@ -131,8 +178,13 @@ impl Table {
             ),
             Table::Versions => (
                 "INSERT INTO versions (scenario, graph, node, version, fingerprint, written_at, \
-                 writer, task, task_key, submission, reused, code, inputs) VALUES",
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 writer, task, task_key, submission, reused, lineage) VALUES",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "",
+            ),
+            Table::Lineage => (
+                "INSERT INTO lineage (id, code, inputs) VALUES",
+                "(?, ?, ?)",
                 "",
             ),
             Table::Memo => (
@@ -177,6 +229,19 @@ fn insert<R>(
     Ok(())
 }
 
+/// Sorts `rows` by `key` (B-tree inserts in key order touch each page once) and
+/// keeps the last of rows with equal keys, as inserting them in turn would.
+fn sort_keep_last<R, K: Ord + ?Sized>(rows: &mut Vec<R>, key: impl Fn(&R) -> &K) {
+    rows.sort_by(|a, b| key(a).cmp(key(b)));
+    rows.dedup_by(|later, kept| {
+        let equal = key(later) == key(kept);
+        if equal {
+            std::mem::swap(later, kept);
+        }
+        equal
+    });
+}
+
 struct ObjectRow<'a> {
     fingerprint: &'a [u8],
     size: i64,
@@ -197,15 +262,33 @@ struct VersionRow<'a> {
     key: Option<&'a [u8]>,
     submission: Option<i64>,
     reused: bool,
-    code: Option<&'a [u8]>,
-    inputs: Option<Rc<[u8]>>,
+    /// The job's row in `lineage`: numbered from 0 within the transaction
+    /// until the transaction knows the table's last id.
+    lineage: Option<i64>,
     /// For conflict messages.
     slot: &'a SlotKey,
+}
+
+/// A job's code fingerprint and exact inputs, shared by the versions it wrote.
+struct LineageRow<'a> {
+    id: i64,
+    code: &'a [u8],
+    inputs: Vec<u8>,
 }
 
 struct MemoRow<'a> {
     key: &'a [u8],
     outputs: Vec<u8>,
+}
+
+/// What the writer thread does next.
+enum Chore {
+    /// Record the queued commits.
+    Record,
+    /// Checkpoint the log.
+    Checkpoint,
+    /// Stop: shut down with nothing queued.
+    Stop,
 }
 
 struct Queue {
@@ -228,6 +311,8 @@ struct Shared {
     lost: Mutex<Vec<String>>,
     /// Counts write batches that recorded (or tried to record) versions.
     version_batches: AtomicU64,
+    /// Whether transactions were committed since the last checkpoint.
+    unchecked: AtomicBool,
     objects: Arc<Objects>,
     delay: Duration,
 }
@@ -265,6 +350,7 @@ impl Writer {
                 outstanding: AtomicUsize::new(0),
                 lost: Mutex::default(),
                 version_batches: AtomicU64::new(0),
+                unchecked: AtomicBool::new(false),
                 objects,
                 delay,
             }),
@@ -281,6 +367,8 @@ impl Writer {
             let seq = self.shared.queue.lock().take_seq();
             let result = self.shared.record_queued(&mut db, Some((seq, op)));
             drop(db);
+            // Lets the writer thread, if any, checkpoint once things are quiet.
+            self.shared.wake.notify_one();
             result.unwrap_or(Ok(()))?;
             return self.shared.report_lost();
         }
@@ -489,29 +577,59 @@ impl Shared {
     /// module docs), records it, and repeats until shut down with an empty queue.
     fn run(&self) {
         loop {
-            {
-                let mut queue = self.queue.lock();
-                loop {
-                    if queue.ops.is_empty() {
-                        if queue.shutdown {
-                            return;
-                        }
-                        self.wake.wait(&mut queue);
-                        continue;
-                    }
-                    // Quiet for `delay`, or the oldest waited long enough.
-                    let first = queue.first_at.unwrap_or(queue.last_at);
-                    let deadline = (queue.last_at + self.delay).min(first + self.delay * MAX_WAITS);
-                    if queue.shutdown || queue.ops.len() >= BATCH_SIZE || Instant::now() >= deadline
-                    {
-                        break;
-                    }
-                    self.wake.wait_until(&mut queue, deadline);
+            match self.next_chore() {
+                Chore::Record => {
+                    let mut db = self.db.lock();
+                    self.record_queued(&mut db, None);
                 }
+                Chore::Checkpoint => self.checkpoint(),
+                Chore::Stop => return,
             }
-            let mut db = self.db.lock();
-            self.record_queued(&mut db, None);
         }
+    }
+
+    /// Waits until queued commits are due (see the module docs), or until the
+    /// log has waited a quiet `delay` for its checkpoint, or until shutdown.
+    fn next_chore(&self) -> Chore {
+        let mut queue = self.queue.lock();
+        loop {
+            if queue.ops.is_empty() {
+                if queue.shutdown {
+                    return Chore::Stop;
+                }
+                if !self.unchecked.load(Ordering::Acquire) {
+                    self.wake.wait(&mut queue);
+                } else if self
+                    .wake
+                    .wait_until(&mut queue, Instant::now() + self.delay)
+                    .timed_out()
+                    && queue.ops.is_empty()
+                    && !queue.shutdown
+                {
+                    return Chore::Checkpoint;
+                }
+                continue;
+            }
+            // Quiet for `delay`, or the oldest waited long enough.
+            let first = queue.first_at.unwrap_or(queue.last_at);
+            let deadline = (queue.last_at + self.delay).min(first + self.delay * MAX_WAITS);
+            if queue.shutdown || queue.ops.len() >= BATCH_SIZE || Instant::now() >= deadline {
+                return Chore::Record;
+            }
+            self.wake.wait_until(&mut queue, deadline);
+        }
+    }
+
+    /// Copies the log into the database file (what SQLite would otherwise do
+    /// inside the commit that makes the log long, often a submission's last).
+    /// Committed transactions are durable in the log already, so a checkpoint
+    /// that cannot finish (readers still use old pages) is simply retried later.
+    fn checkpoint(&self) {
+        let db = self.db.lock();
+        self.unchecked.store(false, Ordering::Release);
+        let _ = db
+            .conn
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
     }
 
     /// Records the queue (plus `extra`, last) and returns `extra`'s result.
@@ -539,6 +657,7 @@ impl Shared {
             self.version_batches.fetch_add(1, Ordering::AcqRel);
         }
         let mut results = self.write_ops(db, &ops);
+        self.unchecked.store(true, Ordering::Release);
         let extra_result = if has_extra { results.pop() } else { None };
         {
             let mut overlay = self.overlay.lock();
@@ -605,6 +724,7 @@ impl Shared {
         let mut objects = Vec::new();
         let mut versions = Vec::new();
         let mut memo = Vec::new();
+        let mut lineage = Vec::new();
         let mut submissions = Vec::new();
         for (_, op) in ops {
             match op {
@@ -617,10 +737,16 @@ impl Shared {
                     for object in values {
                         objects.push(self.object_row(object)?);
                     }
-                    let inputs: Option<Rc<[u8]>> =
-                        job.as_ref().map(|j| pack_inputs(&j.inputs).into());
+                    let id = job.as_ref().filter(|_| !metas.is_empty()).map(|job| {
+                        lineage.push(LineageRow {
+                            id: lineage.len() as i64,
+                            code: job.code.as_bytes(),
+                            inputs: pack_inputs(&job.inputs),
+                        });
+                        lineage.len() as i64 - 1
+                    });
                     for (slot, meta) in metas {
-                        versions.push(version_row(slot, meta, job.as_ref(), inputs.clone()));
+                        versions.push(version_row(slot, meta, id));
                     }
                     if let Some((key, outputs)) = entry {
                         memo.push(MemoRow {
@@ -632,10 +758,33 @@ impl Shared {
                 Op::Submission(submission) => submissions.push(submission),
             }
         }
+        sort_keep_last(&mut objects, |r| r.fingerprint);
+        sort_keep_last(&mut memo, |r| r.key);
+        versions.sort_by(|a, b| {
+            (a.scenario, a.graph, a.node, a.version).cmp(&(b.scenario, b.graph, b.node, b.version))
+        });
         let WriteDb { conn, sql } = db;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err("start a write transaction"))?;
+        if !lineage.is_empty() {
+            let last: i64 = tx
+                .prepare_cached("SELECT coalesce(max(id), 0) FROM lineage")
+                .and_then(|mut q| q.query_row([], |r| r.get(0)))
+                .map_err(err("record lineage"))?;
+            for row in &mut lineage {
+                row.id += last + 1;
+            }
+            for row in &mut versions {
+                if let Some(id) = &mut row.lineage {
+                    *id += last + 1;
+                }
+            }
+            insert(&tx, sql, Table::Lineage, &lineage, |r, p| {
+                p.extend([&r.id as &dyn ToSql, &r.code, &r.inputs])
+            })
+            .map_err(err("record lineage"))?;
+        }
         insert(&tx, sql, Table::Objects, &objects, |r, p| {
             p.extend([
                 &r.fingerprint as &dyn ToSql,
@@ -659,8 +808,7 @@ impl Shared {
                 &r.key,
                 &r.submission,
                 &r.reused,
-                &r.code,
-                &r.inputs,
+                &r.lineage,
             ])
         })
         .map_err(|e| {
@@ -713,8 +861,7 @@ impl Shared {
 fn version_row<'a>(
     slot: &'a SlotKey,
     meta: &'a VersionMeta,
-    job: Option<&'a JobRecord>,
-    inputs: Option<Rc<[u8]>>,
+    lineage: Option<i64>,
 ) -> VersionRow<'a> {
     let (scenario, graph) = owner_columns(&slot.owner);
     let (task, key, submission, reused) = match &meta.written_by {
@@ -743,8 +890,7 @@ fn version_row<'a>(
         key,
         submission,
         reused,
-        code: job.map(|j| j.code.as_bytes().as_slice()),
-        inputs,
+        lineage,
         slot,
     }
 }

@@ -16,8 +16,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use customer_analysis::ingest::{ReadOptions, read_csv_blocks};
 use customer_analysis::transform::{
-    collect_streaming, preprocess_and_score, sink_parquet_streaming,
+    INPUT_COLUMNS, TransformError, collect_streaming, preprocess_and_score,
+    preprocess_and_score_into, sink_parquet_streaming,
 };
 use polars::prelude::*;
 
@@ -65,6 +67,14 @@ const VARIANTS: &[(&str, &str)] = &[
     ("scan4-nthreads1", "scan4 with n_threads = 1"),
     ("scan4-inmem", "scan4 on the in-memory engine"),
     ("count", "scan, count rows (no column parsed), streaming"),
+    (
+        "ingest4",
+        "the parallel reader (ingest::read_csv_blocks), 4 columns, frames dropped",
+    ),
+    (
+        "task1-ingest",
+        "what the pipeline runs: preprocess_and_score_into (parallel reader, score, Parquet)",
+    ),
 ];
 
 fn scan(path: &Path, variant: &str) -> PolarsResult<LazyFrame> {
@@ -122,7 +132,25 @@ fn cpu_time() -> Duration {
 
 fn run(path: &Path, variant: &str) -> PolarsResult<usize> {
     let task1 = || preprocess_and_score(path).map_err(|e| polars_err!(ComputeError: "{e}"));
+    let failed = |e: TransformError| polars_err!(ComputeError: "{e}");
     let df = match variant {
+        "ingest4" => {
+            let mut rows = 0;
+            read_csv_blocks(path, &INPUT_COLUMNS, &ReadOptions::default(), |frame| {
+                rows += frame.height();
+                Ok(())
+            })
+            .map_err(failed)?;
+            return Ok(rows);
+        }
+        "task1-ingest" => {
+            let dir = tempfile::tempdir()?;
+            let done = preprocess_and_score_into(path, dir.path(), &ReadOptions::default())
+                .map_err(failed)?;
+            return Ok(done
+                .file
+                .map_or(0, |f| f.metadata().map_or(0, |m| m.len() as usize)));
+        }
         "task1" => collect_streaming(task1()?)?,
         "task1-sink" => {
             sink_parquet_streaming(task1()?, Path::new("/tmp/perf_task1.parquet"))?;

@@ -29,5 +29,7 @@
 
 pub mod cli;
 pub mod generate;
+pub mod ingest;
+pub mod median;
 pub mod pipeline;
 pub mod transform;

@@ -11,15 +11,18 @@ use pipeline_core::{
     MaterializeContext, Materialized, Value, ValueError, lazy_frame_value, scenario, serde_value,
     task,
 };
+use polars::prelude::IntoLazy;
 
+use crate::ingest::ReadOptions;
 use crate::transform::{self, Metric, SummaryStatistic, TransformError};
 
 /// Scored customers: `CUSTOMER_SCORE`, `TotalPurchaseAmount`,
 /// `NumberOfPurchases`, `TotalPurchaseTime`.
 pub struct ScoredDf {
     frame: LazyFrame,
-    /// The CSV the frame reads, while it is still a query over it, so that a bad
-    /// cell found while materializing is reported with its file, column and row.
+    /// The CSV the frame reads, while it is still a query over it. The
+    /// executor then materializes it with the parallel reader
+    /// ([`transform::preprocess_and_score_into`]) instead of running the query.
     source: Option<PathBuf>,
 }
 
@@ -53,12 +56,16 @@ impl Value for ScoredDf {
     }
 
     fn materialize(self, ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
-        let source = self.source;
-        let done =
-            frame::materialize_lazy_with(self.frame, ctx.scratch_dir, |error| match &source {
-                Some(path) => transform::explain_polars_error(error, path).to_string(),
-                None => format!("polars: {error}"),
-            })?;
+        let done = match &self.source {
+            Some(csv) => {
+                transform::preprocess_and_score_into(csv, ctx.scratch_dir, &ReadOptions::default())
+                    .map_err(|error| match error {
+                        TransformError::Output { error, .. } => error,
+                        other => ValueError::Materialize(other.to_string()),
+                    })?
+            }
+            None => frame::materialize_lazy(self.frame, ctx.scratch_dir)?,
+        };
         Ok(Materialized {
             value: Self::from(done.value),
             fingerprint: done.fingerprint,
@@ -139,11 +146,16 @@ pub fn featurization_and_segmentation(
 
 /// Task 3: the metric of every measure per segment.
 #[task(skippable)]
-pub fn segment_analysis(segmented_customer_df: &SegmentedDf, metric: &Metric) -> SegmentResult {
-    SegmentResult(transform::segment_analysis(
-        segmented_customer_df.0.clone(),
-        *metric,
-    ))
+pub fn segment_analysis(
+    segmented_customer_df: &SegmentedDf,
+    metric: &Metric,
+) -> Result<SegmentResult, TransformError> {
+    let result = transform::segment_analysis_executed(segmented_customer_df.0.clone(), *metric)
+        .map_err(|error| TransformError::Query {
+            step: "segment_analysis",
+            error,
+        })?;
+    Ok(SegmentResult(result.lazy()))
 }
 
 /// Task 4: the High Value segment's summary (wired as the function means it).
@@ -152,12 +164,17 @@ pub fn high_value_cust_summary_statistics(
     segmented_customer_df: &SegmentedDf,
     segment_result: &SegmentResult,
     summary_statistic_type: &SummaryStatistic,
-) -> HighValueSummary {
-    HighValueSummary(transform::high_value_cust_summary_statistics(
+) -> Result<HighValueSummary, TransformError> {
+    let summary = transform::high_value_cust_summary_statistics_executed(
         segmented_customer_df.0.clone(),
         segment_result.0.clone(),
         *summary_statistic_type,
-    ))
+    )
+    .map_err(|error| TransformError::Query {
+        step: "high_value_cust_summary_statistics",
+        error,
+    })?;
+    Ok(HighValueSummary(summary.lazy()))
 }
 
 /// The node types of this pipeline that a TOML configuration may give

@@ -35,8 +35,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use pipeline_core::frame::FrameFileWriter;
+use pipeline_core::{Materialized, ValueError};
 use polars::prelude::*;
 use serde::{Deserialize, Serialize};
+
+use crate::ingest::{self, ColumnKind, ReadOptions};
+use crate::median::{Groups, median};
 
 /// `CUSTOMER_SCORE`: the score computed by [`preprocess_and_score`].
 const SCORE: &str = "CUSTOMER_SCORE";
@@ -60,11 +65,11 @@ const HIGH_VALUE: &str = "High Value";
 const LOW_VALUE: &str = "Low Value";
 
 /// The input columns the pipeline reads, with the type each is read as.
-const INPUT_COLUMNS: [(&str, DataType); 4] = [
-    (AMOUNT, DataType::Float64),
-    (PURCHASES, DataType::Int64),
-    (TIME, DataType::Float64),
-    (REVIEW, DataType::Float64),
+pub const INPUT_COLUMNS: [(&str, ColumnKind); 4] = [
+    (AMOUNT, ColumnKind::Float64),
+    (PURCHASES, ColumnKind::Int64),
+    (TIME, ColumnKind::Float64),
+    (REVIEW, ColumnKind::Float64),
 ];
 
 /// The longest header line [`preprocess_and_score`] reads while checking the columns.
@@ -149,6 +154,24 @@ pub enum TransformError {
         error: PolarsError,
     },
 
+    /// The scored frame could not be written (a full disk, say).
+    #[error("cannot write the scores of `{}`: {error}", path.display())]
+    Output {
+        /// The CSV being scored.
+        path: PathBuf,
+        /// What went wrong.
+        error: ValueError,
+    },
+
+    /// A query over frames the pipeline produced failed.
+    #[error("polars failed in {step}: {error}")]
+    Query {
+        /// The pipeline step.
+        step: &'static str,
+        /// The polars error.
+        error: PolarsError,
+    },
+
     /// A [`Metric`] or [`SummaryStatistic`] name was not recognised.
     #[error("unknown {kind} `{given}`; expected one of: {expected}")]
     UnknownName {
@@ -164,6 +187,22 @@ pub enum TransformError {
 /// The required input columns, for error messages.
 fn required_columns() -> String {
     INPUT_COLUMNS.map(|(name, _)| name).join(", ")
+}
+
+impl TransformError {
+    /// The error for a header (with the column `names`) that lacks `column`.
+    pub fn missing_column(path: &Path, column: &str, names: &[String]) -> Self {
+        let column = INPUT_COLUMNS
+            .iter()
+            .map(|(name, _)| *name)
+            .find(|name| *name == column)
+            .unwrap_or("<unknown>");
+        TransformError::MissingColumn {
+            path: path.to_owned(),
+            column,
+            found: names.join(", "),
+        }
+    }
 }
 
 /// The aggregation [`segment_analysis`] applies to each column per segment.
@@ -334,7 +373,7 @@ pub fn preprocess_and_score(path: &Path) -> Result<LazyFrame, TransformError> {
     };
     let input_types: Schema = INPUT_COLUMNS
         .iter()
-        .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
+        .map(|(name, kind)| Field::new((*name).into(), kind.dtype()))
         .collect();
     let scan = LazyCsvReader::new(PlRefPath::try_from_path(path).map_err(polars_error)?)
         .with_has_header(true)
@@ -345,11 +384,56 @@ pub fn preprocess_and_score(path: &Path) -> Result<LazyFrame, TransformError> {
         .with_dtype_overwrite(Some(Arc::new(input_types)))
         .finish()
         .map_err(polars_error)?;
+    Ok(scan.select(score_columns()))
+}
 
+/// The columns of step 1's result, computed from the four input columns.
+fn score_columns() -> [Expr; 4] {
     let score = lit(0.5) * col(AMOUNT) / lit(1000.0)
         + lit(0.3) * col(PURCHASES).cast(DataType::Float64) / lit(10.0)
         + lit(0.2) * col(REVIEW);
-    Ok(scan.select([score.alias(SCORE), col(AMOUNT), col(PURCHASES), col(TIME)]))
+    [score.alias(SCORE), col(AMOUNT), col(PURCHASES), col(TIME)]
+}
+
+/// Step 1, executed: reads the CSV at `path` with the parallel reader of
+/// [`crate::ingest`], scores each block as it arrives and writes the scores
+/// into a Parquet file in `dir`, named by its fingerprint.
+///
+/// The result is the same frame as executing [`preprocess_and_score`] (the
+/// tests check it), in bounded memory and on all cores. Errors name the file,
+/// and for a bad cell the column, value and line.
+pub fn preprocess_and_score_into(
+    path: &Path,
+    dir: &Path,
+    options: &ReadOptions,
+) -> Result<Materialized<LazyFrame>, TransformError> {
+    let output = |error| TransformError::Output {
+        path: path.to_owned(),
+        error,
+    };
+    let polars_error = |error| TransformError::Polars {
+        path: path.to_owned(),
+        error,
+    };
+    let raw_schema: Schema = INPUT_COLUMNS
+        .iter()
+        .map(|(name, kind)| Field::new((*name).into(), kind.dtype()))
+        .collect();
+    let scored_schema = DataFrame::empty_with_schema(&raw_schema)
+        .lazy()
+        .select(score_columns())
+        .collect_schema()
+        .map_err(polars_error)?;
+    let mut writer = FrameFileWriter::create(dir, &scored_schema).map_err(output)?;
+    ingest::read_csv_blocks(path, &INPUT_COLUMNS, options, |block| {
+        let scored = block
+            .lazy()
+            .select(score_columns())
+            .collect()
+            .map_err(polars_error)?;
+        writer.write(&scored).map_err(output)
+    })?;
+    writer.finish().map_err(output)
 }
 
 /// Step 2: adds features and the value segment to the output of
@@ -449,6 +533,77 @@ pub fn high_value_cust_summary_statistics(
         .expect("two inputs are given, so horizontal concatenation cannot fail")
 }
 
+/// Step 3, executed: the result of [`segment_analysis`] as a data frame.
+///
+/// The median is computed by selection ([`crate::median`]), one column at a
+/// time, because polars sorts every group for a grouped median; the other
+/// metrics run [`segment_analysis`]'s query on the streaming engine. Both give
+/// the same frame (the tests compare them).
+pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> PolarsResult<DataFrame> {
+    if metric != Metric::Median {
+        return collect_streaming(segment_analysis(segmented, metric));
+    }
+    let groups = Groups::of(segmented.clone(), SEGMENT)?;
+    let measures = [SCORE, AMOUNT, PURCHASES, TIME, AVG_TIME];
+    let mut medians = groups
+        .medians_of(&segmented, &measures)?
+        .into_iter()
+        .zip(measures)
+        .map(|(values, name)| Column::new(name.into(), values));
+    let mut next_median = || medians.next().expect("one per measure");
+    let columns = vec![
+        Column::new(SEGMENT.into(), groups.labels.clone()),
+        next_median(),
+        next_median(),
+        next_median(),
+        next_median(),
+        Column::new(HIGH_SPENDER.into(), groups.sums(segmented, HIGH_SPENDER)?),
+        next_median(),
+    ];
+    DataFrame::new_infer_height(columns)
+}
+
+/// Step 4, executed: the result of [`high_value_cust_summary_statistics`] as
+/// a data frame, with medians computed by selection ([`crate::median`]).
+pub fn high_value_cust_summary_statistics_executed(
+    segmented: LazyFrame,
+    segment_result: LazyFrame,
+    stat: SummaryStatistic,
+) -> PolarsResult<DataFrame> {
+    let high_value = || col(SEGMENT).eq(lit(HIGH_VALUE));
+    let rows = collect_streaming(segmented.filter(high_value()).select([
+        col(AMOUNT).cast(DataType::Float64),
+        col(SCORE).cast(DataType::Float64),
+    ]))?;
+    let present = |name: &str| -> PolarsResult<Vec<f64>> {
+        Ok(rows.column(name)?.f64()?.iter().flatten().collect())
+    };
+    let amount = rows.column(AMOUNT)?.f64()?;
+    let average = match stat {
+        SummaryStatistic::Mean => amount.mean(),
+        SummaryStatistic::Max => amount.max(),
+        SummaryStatistic::Min => amount.min(),
+        SummaryStatistic::Median => median(&mut present(AMOUNT)?),
+    };
+    let median_score = median(&mut present(SCORE)?);
+    let from_segments = collect_streaming(
+        segment_result.filter(high_value()).select([col(AMOUNT)
+            .first()
+            .cast(DataType::Float64)
+            .alias("SegmentAnalysisHighValue")]),
+    )?;
+    let segment_amount = from_segments
+        .column("SegmentAnalysisHighValue")?
+        .f64()?
+        .get(0);
+    df!(
+        "SummaryStatisticType" => [stat.as_str()],
+        "AveragePurchaseHighValue" => [average],
+        "MedianScoreHighValue" => [median_score],
+        "SegmentAnalysisHighValue" => [segment_amount],
+    )
+}
+
 /// Executes `lf` with polars' streaming engine and returns the result.
 ///
 /// Uses `LazyFrame::collect_with_engine(Engine::Streaming)` (polars 0.55),
@@ -539,19 +694,21 @@ fn check_header(path: &Path) -> Result<(), TransformError> {
             path: path.to_owned(),
         });
     }
-    let names: Vec<String> = split_csv_line(header.trim_end_matches(['\n', '\r']).as_bytes())
-        .map(|field| String::from_utf8_lossy(&unquote(field)).into_owned())
-        .collect();
+    let names = header_names(header.trim_end_matches(['\n', '\r']).as_bytes());
     for (column, _) in INPUT_COLUMNS {
         if !names.iter().any(|name| name == column) {
-            return Err(TransformError::MissingColumn {
-                path: path.to_owned(),
-                column,
-                found: names.join(", "),
-            });
+            return Err(TransformError::missing_column(path, column, &names));
         }
     }
     Ok(())
+}
+
+/// The column names of a header line (without its line end): fields split at
+/// commas outside quotes, unquoted.
+pub(crate) fn header_names(header: &[u8]) -> Vec<String> {
+    split_csv_line(header)
+        .map(|field| String::from_utf8_lossy(&unquote(field)).into_owned())
+        .collect()
 }
 
 /// The 1-based line of the first row whose `column` holds `value` (raw or

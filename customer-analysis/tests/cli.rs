@@ -220,7 +220,7 @@ fn a_non_numeric_cell_fails_the_task_naming_column_and_row_and_keeps_earlier_res
         ["failed", "abandoned", "abandoned", "abandoned"]
     );
     let error = report["jobs"][0]["error"].as_str().unwrap();
-    for needle in ["TotalPurchaseAmount", "bad_cell.csv", "lots"] {
+    for needle in ["TotalPurchaseAmount", "bad_cell.csv", "lots", "line 3"] {
         assert!(error.contains(needle), "{needle:?} not in {error}");
     }
     // Back on the good file, the earlier outputs are still current: nothing runs.

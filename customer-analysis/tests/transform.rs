@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use customer_analysis::generate::generate_csv;
 use customer_analysis::transform::{
     Metric, SummaryStatistic, TransformError, collect_streaming, explain_polars_error,
-    featurization_and_segmentation, high_value_cust_summary_statistics, preprocess_and_score,
-    segment_analysis, sink_parquet_streaming,
+    featurization_and_segmentation, high_value_cust_summary_statistics,
+    high_value_cust_summary_statistics_executed, preprocess_and_score, segment_analysis,
+    segment_analysis_executed, sink_parquet_streaming,
 };
 use polars::prelude::*;
 
@@ -179,9 +180,38 @@ fn segmented(path: &Path, payment_threshold: f64, score_threshold: f64) -> LazyF
     featurization_and_segmentation(scored, payment_threshold, score_threshold)
 }
 
+/// Both ways of running step 3 (the query, and the executed form the
+/// pipeline uses, with medians by selection) must give the same frame; the
+/// executed one is returned for the checks against the independent fold.
 fn run_segment_analysis(path: &Path, metric: Metric, thresholds: (f64, f64)) -> DataFrame {
-    let lf = segment_analysis(segmented(path, thresholds.0, thresholds.1), metric);
-    collect_streaming(lf).unwrap()
+    let segmented = segmented(path, thresholds.0, thresholds.1);
+    let query = collect_streaming(segment_analysis(segmented.clone(), metric)).unwrap();
+    let executed = segment_analysis_executed(segmented, metric).unwrap();
+    assert_frames_close(&executed, &query, &format!("segment_analysis {metric}"));
+    executed
+}
+
+/// Equal schemas, equal strings and integers, floats within 1e-12 relative.
+fn assert_frames_close(ours: &DataFrame, theirs: &DataFrame, what: &str) {
+    assert_eq!(ours.schema(), theirs.schema(), "{what}: schemas");
+    assert_eq!(ours.height(), theirs.height(), "{what}: heights");
+    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
+        match a.dtype() {
+            DataType::Float64 => {
+                for (x, y) in a.f64().unwrap().iter().zip(b.f64().unwrap().iter()) {
+                    match (x, y) {
+                        (Some(x), Some(y)) => assert!(
+                            (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0),
+                            "{what}: column {}: {x} vs {y}",
+                            a.name()
+                        ),
+                        (x, y) => assert_eq!(x, y, "{what}: column {}", a.name()),
+                    }
+                }
+            }
+            _ => assert!(a.equals_missing(b), "{what}: column {}", a.name()),
+        }
+    }
 }
 
 fn check_segment_analysis(metric: Metric, thresholds: (f64, f64)) {
@@ -248,10 +278,14 @@ fn check_summary(stat: SummaryStatistic, metric: Metric, thresholds: (f64, f64))
     let path = small_csv();
     let segmented = segmented(&path, thresholds.0, thresholds.1);
     let segments = segment_analysis(segmented.clone(), metric);
-    let df = collect_streaming(high_value_cust_summary_statistics(
-        segmented, segments, stat,
+    let query = collect_streaming(high_value_cust_summary_statistics(
+        segmented.clone(),
+        segments.clone(),
+        stat,
     ))
     .unwrap();
+    let df = high_value_cust_summary_statistics_executed(segmented, segments, stat).unwrap();
+    assert_frames_close(&df, &query, &format!("summary {stat} after {metric}"));
 
     let customers = fold_csv(&path, thresholds.0, thresholds.1);
     let high: Vec<&Customer> = customers.iter().filter(|c| c.high_value).collect();

@@ -10,7 +10,7 @@
 //! Give each frame of a pipeline its own newtype with [`lazy_frame_value!`](crate::lazy_frame_value)
 //! so that wiring one frame where another is expected is a compile error.
 
-use std::io::{Cursor, Read};
+use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +20,22 @@ use polars::prelude::*;
 use crate::fingerprint::Fingerprint;
 use crate::value::{MaterializeContext, Materialized, Value, ValueError};
 
+mod file_writer;
+
+pub use file_writer::FrameFileWriter;
+
+/// How materialized frames are written: Parquet pages compressed with LZ4,
+/// statistics on. Materialized frames are intermediate results, written once
+/// and read soon after by the next task on the same machine, so write and
+/// read speed matter more than size (zstd, polars' default, made writing a
+/// 10M-row frame several times slower for a file only somewhat smaller).
+pub fn frame_write_options() -> ParquetWriteOptions {
+    ParquetWriteOptions {
+        compression: ParquetCompression::Uncompressed,
+        ..ParquetWriteOptions::default()
+    }
+}
+
 /// Runs `frame` on the streaming engine and writes the result to a Parquet file
 /// at `path` without holding it in memory.
 pub fn sink_parquet(frame: LazyFrame, path: &Path) -> PolarsResult<()> {
@@ -27,7 +43,7 @@ pub fn sink_parquet(frame: LazyFrame, path: &Path) -> PolarsResult<()> {
     frame
         .sink(
             SinkDestination::File { target },
-            FileWriteFormat::Parquet(Arc::new(ParquetWriteOptions::default())),
+            FileWriteFormat::Parquet(Arc::new(frame_write_options())),
             UnifiedSinkArgs::default(),
         )?
         .collect_with_engine(Engine::Streaming)?;
@@ -46,23 +62,17 @@ pub fn collect_streaming(frame: LazyFrame) -> PolarsResult<DataFrame> {
         .unwrap_single())
 }
 
-/// The blake3 digest of a file's bytes, read in 1 MiB blocks.
+/// The blake3 digest of a file's bytes (memory-mapped and hashed on all
+/// cores when the file is large).
 pub fn fingerprint_file(path: &Path) -> Result<Fingerprint, ValueError> {
-    let io = |source| ValueError::Io {
-        action: "cannot read",
-        path: path.to_owned(),
-        source,
-    };
-    let mut file = std::fs::File::open(path).map_err(io)?;
     let mut hasher = blake3::Hasher::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    loop {
-        let read = file.read(&mut buffer).map_err(io)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-    }
+    hasher
+        .update_mmap_rayon(path)
+        .map_err(|source| ValueError::Io {
+            action: "cannot read",
+            path: path.to_owned(),
+            source,
+        })?;
     Ok(Fingerprint::from_bytes(*hasher.finalize().as_bytes()))
 }
 
@@ -113,7 +123,8 @@ pub fn materialize_lazy_with(
 }
 
 fn encode_frame(frame: &mut DataFrame, out: &mut Vec<u8>) -> Result<(), ValueError> {
-    ParquetWriter::new(Cursor::new(&mut *out))
+    frame_write_options()
+        .to_writer(Cursor::new(&mut *out))
         .finish(frame)
         .map_err(polars_error)?;
     Ok(())

@@ -1,17 +1,34 @@
-//! Medians by selection instead of sorting.
+//! Exact medians in bounded memory, by histogram refinement.
 //!
-//! polars 0.55 computes a grouped median by sorting each group, which took
-//! seconds on 10M rows (about 2.4 s for the five medians of
-//! `segment_analysis` on our 2-core machine, against 0.24 s for the means).
-//! Quickselect (`select_nth_unstable`) finds the same values in linear time.
+//! polars 0.55 computes a grouped median by holding and sorting every group
+//! (about 2.4 s and 1.5 GB for the five medians of `segment_analysis` over
+//! 10M rows on our 2-core machine, against 0.24 s for the means). Here each
+//! median is found in a few streaming passes over the data:
 //!
-//! [`median`] follows polars' definition exactly (`quantile(0.5, Linear)`):
-//! nulls are skipped, NaN orders above every number, and for an even count the
-//! result is `lower + 0.5 * (upper - lower)`; the tests compare both.
+//! 1. count the values of each group in 65,536 buckets of an order-preserving
+//!    integer key of the float (its top 16 bits);
+//! 2. the buckets holding the middle rank(s) are now known: count again,
+//!    finer, inside that key range only, until at most [`COLLECT_LIMIT`]
+//!    values fall in the range (one refinement is usually enough);
+//! 3. collect those values and select the middle ones (`select_nth_unstable`).
+//!
+//! Memory is a few histograms plus at most [`COLLECT_LIMIT`] values per
+//! median, whatever the number of rows, and every pass streams the frame in
+//! batches on polars' streaming engine. The result follows polars' definition
+//! exactly (`quantile(0.5, Linear)`): nulls skipped, NaN above every number,
+//! and for an even count `lower + 0.5 * (upper - lower)`; the tests compare
+//! both.
 
 use std::cmp::Ordering;
+use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
+
+/// Values collected for the final selection of one median, at most.
+pub const COLLECT_LIMIT: u64 = 1 << 22;
+
+/// Buckets of one histogram pass.
+const BUCKETS: usize = 1 << 16;
 
 /// polars' total order on floats: NaN above everything, NaNs equal.
 fn total_order(a: &f64, b: &f64) -> Ordering {
@@ -23,164 +40,417 @@ fn total_order(a: &f64, b: &f64) -> Ordering {
     }
 }
 
+/// A key whose integer order is [`total_order`] (`-0.0` and `0.0` share one).
+fn key(x: f64) -> u64 {
+    if x.is_nan() {
+        return u64::MAX;
+    }
+    let bits = if x == 0.0 { 0 } else { x.to_bits() };
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
+}
+
 /// The median of `values` (reordered in place), `None` if there are none.
 pub fn median(values: &mut [f64]) -> Option<f64> {
     let n = values.len();
     if n == 0 {
         return None;
     }
+    let (lower_rank, upper_rank) = middle_ranks(n as u64);
+    let (_, &mut lower, above) = values.select_nth_unstable_by(lower_rank as usize, total_order);
+    let upper = if upper_rank == lower_rank {
+        lower
+    } else {
+        above
+            .iter()
+            .copied()
+            .min_by(total_order)
+            .expect("an even count leaves values above the lower middle")
+    };
+    Some(interpolate(n as u64, lower, upper))
+}
+
+/// The 0-based ranks of the lower and upper middle of `n > 0` values.
+fn middle_ranks(n: u64) -> (u64, u64) {
+    let lower = (n - 1) / 2;
+    if n.is_multiple_of(2) {
+        (lower, lower + 1)
+    } else {
+        (lower, lower)
+    }
+}
+
+/// polars' linear interpolation between the middle values of `n` values.
+fn interpolate(n: u64, lower: f64, upper: f64) -> f64 {
     let float_index = (n - 1) as f64 * 0.5;
-    let index = float_index as usize;
-    let (_, &mut lower, above) = values.select_nth_unstable_by(index, total_order);
-    if index + 1 == n || float_index == index as f64 {
-        return Some(lower);
+    let proportion = float_index - float_index.floor();
+    if lower == upper || proportion == 0.0 {
+        lower
+    } else {
+        proportion * (upper - lower) + lower
     }
-    let upper = above
-        .iter()
-        .copied()
-        .min_by(total_order)
-        .expect("an even count leaves values above the lower middle");
-    if lower == upper {
-        return Some(lower);
-    }
-    Some((float_index - index as f64) * (upper - lower) + lower)
 }
 
-/// Where a thread of [`Groups::medians_of`] leaves one column's medians.
-type MediansSlot = std::sync::Mutex<Option<PolarsResult<Vec<Option<f64>>>>>;
-
-/// The rows of a frame split into groups by the value of a string column.
-pub struct Groups {
-    /// The distinct values (null included, as `None`), sorted nulls first.
-    pub labels: Vec<Option<String>>,
-    /// For each row, the index of its label in `labels`.
-    codes: Vec<u32>,
+/// Where the search for one median stands.
+#[derive(Debug, Clone)]
+enum Search {
+    /// First pass: counting all values in top-level buckets.
+    Counting { histogram: Vec<u64>, count: u64 },
+    /// Counting the values whose key lies in `low..=high`, in buckets of
+    /// `2^shift` keys; `below` values have smaller keys.
+    Refining {
+        count: u64,
+        low: u64,
+        high: u64,
+        shift: u32,
+        below: u64,
+        histogram: Vec<u64>,
+    },
+    /// Collecting the values whose key lies in `low..=high`.
+    Collecting {
+        count: u64,
+        low: u64,
+        high: u64,
+        below: u64,
+        values: Vec<f64>,
+    },
+    /// Found (`None`: no values).
+    Done(Option<f64>),
 }
 
-impl Groups {
-    /// Groups the rows of `frame` by its string column `by` (computed on the
-    /// streaming engine; only that column is held, as one code per row).
-    pub fn of(frame: LazyFrame, by: &str) -> PolarsResult<Self> {
-        let column = frame
-            .select([col(by)])
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        let labels_column = column.column(by)?.str()?;
-        let mut seen: Vec<Option<String>> = Vec::new();
-        let mut codes = Vec::with_capacity(labels_column.len());
-        let mut last: Option<(Option<&str>, u32)> = None;
-        for label in labels_column.iter() {
-            let code = match last {
-                Some((previous, code)) if previous == label => code,
-                _ => {
-                    let code = match seen.iter().position(|s| s.as_deref() == label) {
-                        Some(i) => i as u32,
-                        None => {
-                            seen.push(label.map(str::to_owned));
-                            (seen.len() - 1) as u32
-                        }
-                    };
-                    last = Some((label, code));
-                    code
+impl Search {
+    fn new() -> Self {
+        Search::Counting {
+            histogram: vec![0; BUCKETS],
+            count: 0,
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        matches!(self, Search::Done(_))
+    }
+
+    /// Takes values into the current pass (one dispatch, then a tight loop).
+    fn add_all(&mut self, xs: &[f64]) {
+        match self {
+            Search::Counting { histogram, count } => {
+                for &x in xs {
+                    histogram[(key(x) >> 48) as usize] += 1;
                 }
-            };
-            codes.push(code);
+                *count += xs.len() as u64;
+            }
+            Search::Refining {
+                low,
+                high,
+                shift,
+                histogram,
+                ..
+            } => {
+                let (low, high, shift) = (*low, *high, *shift);
+                for &x in xs {
+                    let k = key(x);
+                    if k >= low && k <= high {
+                        histogram[((k - low) >> shift) as usize] += 1;
+                    }
+                }
+            }
+            Search::Collecting {
+                low, high, values, ..
+            } => {
+                let (low, high) = (*low, *high);
+                values.extend(xs.iter().copied().filter(|&x| {
+                    let k = key(x);
+                    k >= low && k <= high
+                }));
+            }
+            Search::Done(_) => {}
         }
-        // Renumber so that labels are sorted (nulls first), as a sorted
-        // group-by would list them.
-        let mut order: Vec<usize> = (0..seen.len()).collect();
-        order.sort_by(|&a, &b| seen[a].cmp(&seen[b]));
-        let mut renumber = vec![0u32; seen.len()];
-        for (new, &old) in order.iter().enumerate() {
-            renumber[old] = new as u32;
-        }
-        for code in &mut codes {
-            *code = renumber[*code as usize];
-        }
-        let labels = order.into_iter().map(|i| seen[i].clone()).collect();
-        Ok(Self { labels, codes })
     }
 
-    /// The non-null values of a float column, split by group.
-    fn split(&self, values: &Float64Chunked) -> PolarsResult<Vec<Vec<f64>>> {
-        polars_ensure!(
-            values.len() == self.codes.len(),
-            ComputeError: "column has {} rows, the grouping {}", values.len(), self.codes.len()
-        );
-        let mut groups = vec![Vec::new(); self.labels.len()];
-        for (value, &code) in values.iter().zip(&self.codes) {
-            if let Some(value) = value {
-                groups[code as usize].push(value);
+    /// Moves on after a pass.
+    fn next_pass(&mut self) {
+        *self = match std::mem::replace(self, Search::Done(None)) {
+            Search::Counting { histogram, count } => {
+                if count == 0 {
+                    Search::Done(None)
+                } else {
+                    narrow(count, (0, u64::MAX), 48, 0, &histogram)
+                }
+            }
+            Search::Refining {
+                count,
+                low,
+                high,
+                shift,
+                below,
+                histogram,
+            } => narrow(count, (low, high), shift, below, &histogram),
+            Search::Collecting {
+                count,
+                below,
+                mut values,
+                ..
+            } => {
+                let (lower_rank, upper_rank) = middle_ranks(count);
+                let (lower_rank, upper_rank) =
+                    ((lower_rank - below) as usize, (upper_rank - below) as usize);
+                let (_, &mut lower, above) = values.select_nth_unstable_by(lower_rank, total_order);
+                let upper = if upper_rank == lower_rank {
+                    lower
+                } else {
+                    above
+                        .iter()
+                        .copied()
+                        .min_by(total_order)
+                        .expect("the upper middle is in range")
+                };
+                Search::Done(Some(interpolate(count, lower, upper)))
+            }
+            done @ Search::Done(_) => done,
+        };
+    }
+
+    fn result(&self) -> Option<f64> {
+        match self {
+            Search::Done(found) => *found,
+            _ => None,
+        }
+    }
+}
+
+/// After a counting pass over the keys `range` in buckets of `2^shift` keys
+/// (`below` values under the range): the key range holding both middle
+/// ranks, to be refined or collected next.
+fn narrow(count: u64, range: (u64, u64), shift: u32, below: u64, histogram: &[u64]) -> Search {
+    let (low, high) = range;
+    let (lower_rank, upper_rank) = middle_ranks(count);
+    let mut seen = below;
+    let mut first = None;
+    let mut last = 0;
+    let mut below_first = below;
+    for (bucket, &n) in histogram.iter().enumerate() {
+        if n == 0 {
+            continue;
+        }
+        if first.is_none() && seen + n > lower_rank {
+            first = Some(bucket);
+            below_first = seen;
+        }
+        if seen + n > upper_rank {
+            last = bucket;
+            break;
+        }
+        seen += n;
+    }
+    let first = first.expect("the ranks are below the count");
+    let new_low = low + ((first as u64) << shift);
+    let new_high = (low + ((last as u64) << shift))
+        .saturating_add((1u64 << shift) - 1)
+        .min(high);
+    let in_range: u64 = histogram[first..=last].iter().sum();
+    if in_range <= COLLECT_LIMIT || shift == 0 {
+        return Search::Collecting {
+            count,
+            low: new_low,
+            high: new_high,
+            below: below_first,
+            values: Vec::with_capacity(in_range as usize),
+        };
+    }
+    // Buckets fine enough that the range fits the histogram.
+    let span = new_high - new_low;
+    let mut new_shift = 0;
+    while (span >> new_shift) >= BUCKETS as u64 {
+        new_shift += 1;
+    }
+    Search::Refining {
+        count,
+        low: new_low,
+        high: new_high,
+        shift: new_shift,
+        below: below_first,
+        histogram: vec![0; BUCKETS],
+    }
+}
+
+/// Medians of several columns of a frame, per group of a string column.
+#[derive(Debug, Clone)]
+pub struct GroupedMedians {
+    /// The groups found (null included, as `None`), sorted nulls first.
+    pub labels: Vec<Option<String>>,
+    /// For each column asked, the median in each group, in label order.
+    pub medians: Vec<Vec<Option<f64>>>,
+}
+
+/// The medians of `columns` (cast to `Float64`) of `frame`, per value of the
+/// string column `group_by`, or over all rows (one unnamed group) if `None`.
+///
+/// Streams `frame` a few times (usually twice) on polars' streaming engine,
+/// in bounded memory (see the module docs).
+pub fn grouped_medians(
+    frame: &LazyFrame,
+    group_by: Option<&str>,
+    columns: &[&str],
+) -> PolarsResult<GroupedMedians> {
+    let mut selected: Vec<Expr> = columns
+        .iter()
+        .map(|name| col(*name).cast(DataType::Float64))
+        .collect();
+    if let Some(by) = group_by {
+        selected.push(col(by));
+    }
+    let query = frame.clone().select(selected);
+    let mut state = Passes {
+        labels: Vec::new(),
+        searches: Vec::new(),
+        first_pass: true,
+    };
+    if group_by.is_none() {
+        state.labels.push(None);
+        state.searches.push(vec![Search::new(); columns.len()]);
+    }
+    let state = Arc::new(Mutex::new(state));
+    let names: Arc<[String]> = columns.iter().map(|c| (*c).to_owned()).collect();
+    let by: Option<Arc<str>> = group_by.map(Arc::from);
+    loop {
+        let (pass_state, names, by) = (state.clone(), names.clone(), by.clone());
+        query
+            .clone()
+            .sink_batches(
+                PlanCallback::new(move |batch: DataFrame| {
+                    let mut state = pass_state.lock().expect("not poisoned");
+                    state.add_batch(&batch, by.as_deref(), &names)?;
+                    Ok(false)
+                }),
+                false,
+                None,
+            )?
+            .collect_with_engine(Engine::Streaming)?;
+        let mut state = state.lock().expect("not poisoned");
+        for search in state.searches.iter_mut().flatten() {
+            search.next_pass();
+        }
+        state.first_pass = false;
+        if state.searches.iter().flatten().all(Search::is_done) {
+            break;
+        }
+    }
+    let Passes {
+        labels, searches, ..
+    } = std::mem::replace(
+        &mut *state.lock().expect("not poisoned"),
+        Passes {
+            labels: Vec::new(),
+            searches: Vec::new(),
+            first_pass: false,
+        },
+    );
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
+    let medians = (0..columns.len())
+        .map(|c| order.iter().map(|&g| searches[g][c].result()).collect())
+        .collect();
+    let labels = order.into_iter().map(|g| labels[g].clone()).collect();
+    Ok(GroupedMedians { labels, medians })
+}
+
+/// The searches of one [`grouped_medians`] call, between and during passes.
+struct Passes {
+    labels: Vec<Option<String>>,
+    /// `searches[group][column]`.
+    searches: Vec<Vec<Search>>,
+    first_pass: bool,
+}
+
+impl Passes {
+    /// Takes the values of one batch (the columns `names`, then `by`).
+    fn add_batch(
+        &mut self,
+        batch: &DataFrame,
+        by: Option<&str>,
+        names: &[String],
+    ) -> PolarsResult<()> {
+        let codes = match by {
+            Some(by) => group_codes(
+                batch.column(by)?.str()?,
+                &mut self.labels,
+                &mut self.searches,
+                names.len(),
+                self.first_pass,
+            )?,
+            None => vec![0; batch.height()],
+        };
+        let groups = self.labels.len();
+        let mut by_group: Vec<Vec<f64>> = vec![Vec::new(); groups];
+        for (c, name) in names.iter().enumerate() {
+            let values = batch.column(name)?.f64()?;
+            if groups == 1 {
+                for array in values.downcast_iter() {
+                    if array.validity().is_none_or(|v| v.unset_bits() == 0) {
+                        self.searches[0][c].add_all(array.values());
+                    } else {
+                        by_group[0].clear();
+                        by_group[0].extend(array.iter().flatten().copied());
+                        self.searches[0][c].add_all(&by_group[0]);
+                    }
+                }
+                continue;
+            }
+            by_group.iter_mut().for_each(Vec::clear);
+            let mut row = 0;
+            for array in values.downcast_iter() {
+                for value in array.iter() {
+                    if let Some(&x) = value {
+                        by_group[codes[row] as usize].push(x);
+                    }
+                    row += 1;
+                }
+            }
+            for (group, xs) in by_group.iter().enumerate() {
+                self.searches[group][c].add_all(xs);
             }
         }
-        Ok(groups)
+        Ok(())
     }
+}
 
-    /// The median of the column `name` of `frame` (cast to `Float64`) in each
-    /// group, in the order of [`labels`](Self::labels). `frame` must yield
-    /// the rows in the order they had when grouping.
-    pub fn medians(&self, frame: LazyFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
-        let values = frame
-            .select([col(name).cast(DataType::Float64)])
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        let values = values.column(name)?.f64()?;
-        Ok(self
-            .split(values)?
-            .iter_mut()
-            .map(|group| median(group))
-            .collect())
-    }
-
-    /// [`medians`](Self::medians) of several columns, computed on two
-    /// threads (each holds one column at a time), in the order of `names`.
-    pub fn medians_of(
-        &self,
-        frame: &LazyFrame,
-        names: &[&str],
-    ) -> PolarsResult<Vec<Vec<Option<f64>>>> {
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let results: Vec<MediansSlot> = names.iter().map(|_| MediansSlot::default()).collect();
-        let work = || {
-            loop {
-                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some(name) = names.get(i) else { break };
-                let medians = self.medians(frame.clone(), name);
-                *results[i].lock().expect("not poisoned") = Some(medians);
+/// The group index of each row of a batch, by its label. New labels are only
+/// expected in the first pass (later passes see the same rows again).
+fn group_codes(
+    labels_column: &StringChunked,
+    labels: &mut Vec<Option<String>>,
+    searches: &mut Vec<Vec<Search>>,
+    columns: usize,
+    first_pass: bool,
+) -> PolarsResult<Vec<u32>> {
+    let mut codes = Vec::with_capacity(labels_column.len());
+    let mut last: Option<(Option<&str>, u32)> = None;
+    for label in labels_column.iter() {
+        let code = match last {
+            Some((previous, code)) if previous == label => code,
+            _ => {
+                let code = match labels.iter().position(|l| l.as_deref() == label) {
+                    Some(i) => i as u32,
+                    None => {
+                        polars_ensure!(
+                            first_pass,
+                            ComputeError: "the frame changed between passes (new group {label:?})"
+                        );
+                        labels.push(label.map(str::to_owned));
+                        searches.push(vec![Search::new(); columns]);
+                        (labels.len() - 1) as u32
+                    }
+                };
+                last = Some((label, code));
+                code
             }
         };
-        std::thread::scope(|scope| {
-            scope.spawn(work);
-            work();
-        });
-        results
-            .into_iter()
-            .map(|r| {
-                r.into_inner()
-                    .expect("not poisoned")
-                    .expect("every column was done")
-            })
-            .collect()
+        codes.push(code);
     }
-
-    /// The sum of the integer column `name` of `frame` in each group (nulls
-    /// skipped; 0 for a group without values).
-    pub fn sums(&self, frame: LazyFrame, name: &str) -> PolarsResult<Vec<i64>> {
-        let values = frame
-            .select([col(name).cast(DataType::Int64)])
-            .collect_with_engine(Engine::Streaming)?
-            .unwrap_single();
-        let values = values.column(name)?.i64()?;
-        polars_ensure!(
-            values.len() == self.codes.len(),
-            ComputeError: "column has {} rows, the grouping {}", values.len(), self.codes.len()
-        );
-        let mut sums = vec![0i64; self.labels.len()];
-        for (value, &code) in values.iter().zip(&self.codes) {
-            sums[code as usize] += value.unwrap_or(0);
-        }
-        Ok(sums)
-    }
+    Ok(codes)
 }
 
 #[cfg(test)]
@@ -191,9 +461,8 @@ mod tests {
         Series::new("x".into(), values).f64().unwrap().median()
     }
 
-    #[test]
-    fn median_agrees_with_polars() {
-        let cases: Vec<Vec<Option<f64>>> = vec![
+    fn cases() -> Vec<Vec<Option<f64>>> {
+        vec![
             vec![],
             vec![None],
             vec![Some(3.0)],
@@ -210,8 +479,13 @@ mod tests {
             vec![Some(f64::NAN), Some(1.0), Some(2.0)],
             vec![Some(f64::NAN), Some(1.0)],
             vec![Some(2.0), Some(2.0), Some(2.0), Some(7.0)],
-        ];
-        for values in cases {
+            vec![Some(-0.0), Some(0.0), Some(-1.5), Some(f64::INFINITY)],
+        ]
+    }
+
+    #[test]
+    fn median_agrees_with_polars() {
+        for values in cases() {
             let mut present: Vec<f64> = values.iter().flatten().copied().collect();
             let ours = median(&mut present);
             let theirs = polars_median(&values);
@@ -224,20 +498,79 @@ mod tests {
     }
 
     #[test]
-    fn groups_are_sorted_nulls_first_and_split_values() {
-        let frame = df!(
-            "g" => [Some("b"), Some("a"), None, Some("b"), Some("a")],
-            "x" => [Some(1.0), Some(10.0), Some(7.0), Some(3.0), None],
-            "n" => [1i64, 2, 3, 4, 5],
-        )
-        .unwrap()
-        .lazy();
-        let groups = Groups::of(frame.clone(), "g").unwrap();
-        assert_eq!(groups.labels, [None, Some("a".into()), Some("b".into())]);
-        assert_eq!(
-            groups.medians(frame.clone(), "x").unwrap(),
-            [Some(7.0), Some(10.0), Some(2.0)]
-        );
-        assert_eq!(groups.sums(frame, "n").unwrap(), [3, 7, 5]);
+    fn keys_order_like_the_total_order() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -1e-300,
+            0.0,
+            1e-300,
+            1.0,
+            1e300,
+            f64::INFINITY,
+            f64::NAN,
+        ];
+        for pair in xs.windows(2) {
+            assert!(key(pair[0]) < key(pair[1]), "{pair:?}");
+        }
+        assert_eq!(key(-0.0), key(0.0));
+    }
+
+    #[test]
+    fn streaming_medians_agree_with_polars_per_group() {
+        for values in cases() {
+            let n = values.len();
+            let groups: Vec<Option<&str>> = (0..n)
+                .map(|i| [Some("b"), Some("a"), None][i % 3])
+                .collect();
+            let frame = df!("g" => groups.clone(), "x" => values.clone())
+                .unwrap()
+                .lazy();
+            let ours = grouped_medians(&frame, Some("g"), &["x"]).unwrap();
+            let theirs = frame
+                .clone()
+                .group_by([col("g")])
+                .agg([col("x").median()])
+                .sort(["g"], SortMultipleOptions::default())
+                .collect()
+                .unwrap();
+            let their_labels: Vec<Option<String>> = theirs
+                .column("g")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .map(|l| l.map(str::to_owned))
+                .collect();
+            assert_eq!(ours.labels, their_labels, "{values:?}");
+            let their_medians: Vec<Option<u64>> = theirs
+                .column("x")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .iter()
+                .map(|m| m.map(f64::to_bits))
+                .collect();
+            let our_medians: Vec<Option<u64>> = ours.medians[0]
+                .iter()
+                .map(|m| m.map(f64::to_bits))
+                .collect();
+            assert_eq!(our_medians, their_medians, "{values:?}");
+        }
+    }
+
+    #[test]
+    fn refinement_finds_the_exact_median_of_many_close_values() {
+        // More values than the collect limit, most within one top-level
+        // bucket, so the search must refine before collecting.
+        let n = COLLECT_LIMIT as usize + 1001;
+        let values: Vec<f64> = (0..n)
+            .map(|i| 1000.0 + ((i * 7919) % n) as f64 * 1e-9)
+            .collect();
+        let frame = df!("x" => values.clone()).unwrap().lazy();
+        let ours = grouped_medians(&frame, None, &["x"]).unwrap();
+        let mut copy = values;
+        assert_eq!(ours.medians[0][0], median(&mut copy));
     }
 }

@@ -41,7 +41,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::{self, ColumnKind, ReadOptions};
-use crate::median::{Groups, median};
+use crate::median::grouped_medians;
 
 /// `CUSTOMER_SCORE`: the score computed by [`preprocess_and_score`].
 const SCORE: &str = "CUSTOMER_SCORE";
@@ -535,57 +535,57 @@ pub fn high_value_cust_summary_statistics(
 
 /// Step 3, executed: the result of [`segment_analysis`] as a data frame.
 ///
-/// The median is computed by selection ([`crate::median`]), one column at a
-/// time, because polars sorts every group for a grouped median; the other
-/// metrics run [`segment_analysis`]'s query on the streaming engine. Both give
-/// the same frame (the tests compare them).
+/// Medians are found by [`crate::median`] in bounded memory, because polars
+/// holds and sorts every group for a grouped median; the other metrics run
+/// [`segment_analysis`]'s query on the streaming engine. Both give the same
+/// frame (the tests compare them).
 pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> PolarsResult<DataFrame> {
     if metric != Metric::Median {
         return collect_streaming(segment_analysis(segmented, metric));
     }
-    let groups = Groups::of(segmented.clone(), SEGMENT)?;
+    // Everything but the medians (the segments and the high spender counts)
+    // from the query with a cheap metric, then the medians in their place.
+    let mut result = collect_streaming(segment_analysis(segmented.clone(), Metric::Min))?;
     let measures = [SCORE, AMOUNT, PURCHASES, TIME, AVG_TIME];
-    let mut medians = groups
-        .medians_of(&segmented, &measures)?
-        .into_iter()
-        .zip(measures)
-        .map(|(values, name)| Column::new(name.into(), values));
-    let mut next_median = || medians.next().expect("one per measure");
-    let columns = vec![
-        Column::new(SEGMENT.into(), groups.labels.clone()),
-        next_median(),
-        next_median(),
-        next_median(),
-        next_median(),
-        Column::new(HIGH_SPENDER.into(), groups.sums(segmented, HIGH_SPENDER)?),
-        next_median(),
-    ];
-    DataFrame::new_infer_height(columns)
+    let found = grouped_medians(&segmented, Some(SEGMENT), &measures)?;
+    let segments: Vec<Option<String>> = result
+        .column(SEGMENT)?
+        .str()?
+        .iter()
+        .map(|s| s.map(str::to_owned))
+        .collect();
+    polars_ensure!(
+        segments == found.labels,
+        ComputeError: "segments changed while computing medians"
+    );
+    for (name, medians) in measures.into_iter().zip(found.medians) {
+        result.with_column(Column::new(name.into(), medians))?;
+    }
+    Ok(result)
 }
 
 /// Step 4, executed: the result of [`high_value_cust_summary_statistics`] as
-/// a data frame, with medians computed by selection ([`crate::median`]).
+/// a data frame, with medians found by [`crate::median`] in bounded memory.
 pub fn high_value_cust_summary_statistics_executed(
     segmented: LazyFrame,
     segment_result: LazyFrame,
     stat: SummaryStatistic,
 ) -> PolarsResult<DataFrame> {
     let high_value = || col(SEGMENT).eq(lit(HIGH_VALUE));
-    let rows = collect_streaming(segmented.filter(high_value()).select([
-        col(AMOUNT).cast(DataType::Float64),
-        col(SCORE).cast(DataType::Float64),
-    ]))?;
-    let present = |name: &str| -> PolarsResult<Vec<f64>> {
-        Ok(rows.column(name)?.f64()?.iter().flatten().collect())
+    let high = segmented.filter(high_value());
+    let (average, median_score) = if stat == SummaryStatistic::Median {
+        let found = grouped_medians(&high, None, &[AMOUNT, SCORE])?;
+        (found.medians[0][0], found.medians[1][0])
+    } else {
+        let found = grouped_medians(&high, None, &[SCORE])?;
+        let average = collect_streaming(
+            high.select([stat
+                .aggregate(col(AMOUNT))
+                .cast(DataType::Float64)
+                .alias(AMOUNT)]),
+        )?;
+        (average.column(AMOUNT)?.f64()?.get(0), found.medians[0][0])
     };
-    let amount = rows.column(AMOUNT)?.f64()?;
-    let average = match stat {
-        SummaryStatistic::Mean => amount.mean(),
-        SummaryStatistic::Max => amount.max(),
-        SummaryStatistic::Min => amount.min(),
-        SummaryStatistic::Median => median(&mut present(AMOUNT)?),
-    };
-    let median_score = median(&mut present(SCORE)?);
     let from_segments = collect_streaming(
         segment_result.filter(high_value()).select([col(AMOUNT)
             .first()

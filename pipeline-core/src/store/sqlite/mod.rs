@@ -15,11 +15,14 @@
 //! `fsync`, and a crash of the process never loses or damages a committed
 //! transaction (a power cut may lose the last ones, never consistency). Value
 //! files are flushed and renamed into place before a row points at them.
-//! The log is copied into the database file (a checkpoint, with an `fsync`) by
-//! the writer thread once writing has been quiet for
-//! [`SqliteOptions::batch_delay`], and otherwise by the commit that makes it
-//! longer than 10,000 pages (40 MB), rather than by the commit that passes
-//! SQLite's default 1,000 pages, which is often the one a submission waits for.
+//! The log is copied into the database file (a checkpoint, with an `fsync`)
+//! once 1,000 of its pages are not copied yet, as SQLite would, but not in the
+//! middle of a burst of job commits nor inside a commit that a caller waits
+//! for, such as a submission's last: the writer thread does it once writing
+//! has been quiet for [`SqliteOptions::batch_delay`] (or at once past 8,000
+//! pages), and closing the store does it too: the first connection of a
+//! process reads the whole log to index it, so a long log makes every new
+//! process slower to open the store.
 //!
 //! Values whose encoding is at most [`SqliteOptions::inline_limit`] bytes (16 KiB
 //! by default) are stored in the database: creating, flushing and renaming a file
@@ -460,7 +463,7 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, S
     }
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; \
-         PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 10000;",
+         PRAGMA journal_size_limit = 67108864; PRAGMA wal_autocheckpoint = 0;",
     )
     .map_err(err)?;
     Ok(conn)

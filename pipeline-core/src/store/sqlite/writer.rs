@@ -58,6 +58,16 @@ const MAX_WAITS: u32 = 5;
 /// instead of letting it grow.
 const BACKLOG: usize = 16 * 1024;
 
+/// Log frames (pages) not yet copied into the database file past which the log
+/// is checkpointed (SQLite's own default, which the write connection turns off).
+const CHECKPOINT_PAGES: i64 = 1000;
+
+/// Past this many (32 MB), even a busy writer thread or a commit that a caller
+/// waits for checkpoints; below it, the checkpoint waits until writing has been
+/// quiet for `delay` (checkpointing with an `fsync` in the middle of a burst of
+/// commits slows the burst down by a fifth).
+const CHECKPOINT_PAGES_NOW: i64 = 8 * CHECKPOINT_PAGES;
+
 /// How a value is stored.
 pub(super) enum Stored {
     /// The encoding, in the database.
@@ -158,6 +168,23 @@ struct Overlay {
 pub(super) struct WriteDb {
     pub(super) conn: Connection,
     sql: HashMap<(Table, usize), String>,
+}
+
+impl WriteDb {
+    /// Checkpoints the log (copies it into the database file, with an `fsync`)
+    /// if at least `pages` of its frames are not copied yet. Committed
+    /// transactions are durable in the log already, so a checkpoint that fails
+    /// or cannot finish (readers still use old pages) is simply retried later.
+    pub(super) fn checkpoint_past(&self, pages: i64) {
+        let pending = self.conn.query_row("PRAGMA wal_checkpoint(NOOP)", [], |r| {
+            Ok(r.get::<_, i64>(1)? - r.get::<_, i64>(2)?)
+        });
+        if pending.is_ok_and(|pending| pending >= pages) {
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+    }
 }
 
 /// Tables written with multi-row statements.
@@ -371,6 +398,7 @@ impl Writer {
             let mut db = self.shared.db.lock();
             let seq = self.shared.queue.lock().take_seq();
             let result = self.shared.record_queued(&mut db, Some((seq, op)));
+            db.checkpoint_past(CHECKPOINT_PAGES_NOW);
             drop(db);
             // Lets the writer thread, if any, checkpoint once things are quiet.
             self.shared.wake.notify_one();
@@ -419,6 +447,7 @@ impl Writer {
         let mut db = self.shared.db.lock();
         self.shared.record_queued(&mut db, None);
         let result = f(&mut db);
+        db.checkpoint_past(CHECKPOINT_PAGES);
         drop(db);
         let value = result?;
         self.shared.report_lost()?;
@@ -502,6 +531,8 @@ impl Drop for Writer {
         }
         let mut db = self.shared.db.lock();
         self.shared.record_queued(&mut db, None);
+        // The next process to open the store reads the whole log to index it.
+        db.checkpoint_past(CHECKPOINT_PAGES);
         drop(db);
         if let Err(error) = self.shared.report_lost() {
             eprintln!("pipeline: warning: {error}");
@@ -586,6 +617,7 @@ impl Shared {
                 Chore::Record => {
                     let mut db = self.db.lock();
                     self.record_queued(&mut db, None);
+                    db.checkpoint_past(CHECKPOINT_PAGES_NOW);
                 }
                 Chore::Checkpoint => self.checkpoint(),
                 Chore::Stop => return,
@@ -625,16 +657,11 @@ impl Shared {
         }
     }
 
-    /// Copies the log into the database file (what SQLite would otherwise do
-    /// inside the commit that makes the log long, often a submission's last).
-    /// Committed transactions are durable in the log already, so a checkpoint
-    /// that cannot finish (readers still use old pages) is simply retried later.
+    /// The checkpoint that commits someone waited for left to this thread.
     fn checkpoint(&self) {
         let db = self.db.lock();
         self.unchecked.store(false, Ordering::Release);
-        let _ = db
-            .conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        db.checkpoint_past(CHECKPOINT_PAGES);
     }
 
     /// Records the queue (plus `extra`, last) and returns `extra`'s result.

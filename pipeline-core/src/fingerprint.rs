@@ -24,6 +24,36 @@ impl Fingerprint {
         Self(bytes)
     }
 
+    /// The fingerprint of a file's bytes, and its size. Large files are read
+    /// in 8 MiB blocks, each hashed on all cores, so memory stays small
+    /// whatever the file size (a memory map would count the whole file as
+    /// resident).
+    pub fn of_file(path: &std::path::Path) -> std::io::Result<(u64, Self)> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let mut hasher = blake3::Hasher::new();
+        let mut buffer = vec![0u8; 8 << 20];
+        loop {
+            let mut filled = 0;
+            while filled < buffer.len() {
+                match file.read(&mut buffer[filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if filled == 0 {
+                break;
+            }
+            hasher.update_rayon(&buffer[..filled]);
+            if filled < buffer.len() {
+                break;
+            }
+        }
+        Ok((hasher.count(), Self(*hasher.finalize().as_bytes())))
+    }
+
     /// The fingerprint of a byte string.
     pub fn of_bytes(bytes: &[u8]) -> Self {
         Self(*blake3::hash(bytes).as_bytes())

@@ -24,6 +24,10 @@ mod file_writer;
 
 pub use file_writer::FrameFileWriter;
 
+/// Rows per row group of a materialized frame: small enough that a sink
+/// never buffers much, large enough for fast scans.
+pub const FRAME_ROW_GROUP_ROWS: usize = 128 * 1024;
+
 /// How materialized frames are written: Parquet pages compressed with LZ4,
 /// statistics on. Materialized frames are intermediate results, written once
 /// and read soon after by the next task on the same machine, so write and
@@ -32,6 +36,7 @@ pub use file_writer::FrameFileWriter;
 pub fn frame_write_options() -> ParquetWriteOptions {
     ParquetWriteOptions {
         compression: ParquetCompression::Uncompressed,
+        row_group_size: Some(FRAME_ROW_GROUP_ROWS),
         ..ParquetWriteOptions::default()
     }
 }
@@ -62,18 +67,15 @@ pub fn collect_streaming(frame: LazyFrame) -> PolarsResult<DataFrame> {
         .unwrap_single())
 }
 
-/// The blake3 digest of a file's bytes (memory-mapped and hashed on all
-/// cores when the file is large).
+/// The blake3 digest of a file's bytes (see [`Fingerprint::of_file`]).
 pub fn fingerprint_file(path: &Path) -> Result<Fingerprint, ValueError> {
-    let mut hasher = blake3::Hasher::new();
-    hasher
-        .update_mmap_rayon(path)
+    Fingerprint::of_file(path)
+        .map(|(_, fingerprint)| fingerprint)
         .map_err(|source| ValueError::Io {
             action: "cannot read",
             path: path.to_owned(),
             source,
-        })?;
-    Ok(Fingerprint::from_bytes(*hasher.finalize().as_bytes()))
+        })
 }
 
 fn polars_error(error: PolarsError) -> ValueError {
@@ -103,23 +105,44 @@ pub fn materialize_lazy_with(
     dir: &Path,
     explain: impl FnOnce(PolarsError) -> String,
 ) -> Result<Materialized<LazyFrame>, ValueError> {
-    let partial = scratch_file(dir);
-    if let Err(error) = sink_parquet(frame, &partial) {
-        let _ = std::fs::remove_file(&partial);
+    let schema = match frame.clone().collect_schema() {
+        Ok(schema) => schema,
+        Err(error) => return Err(ValueError::Materialize(explain(error))),
+    };
+    let writer = Arc::new(parking_lot::Mutex::new(FrameFileWriter::create(
+        dir, &schema,
+    )?));
+    let write_error = Arc::new(parking_lot::Mutex::new(None::<ValueError>));
+    let sink = {
+        let (writer, write_error) = (writer.clone(), write_error.clone());
+        PlanCallback::new(move |batch: DataFrame| match writer.lock().write(&batch) {
+            Ok(()) => Ok(false),
+            Err(error) => {
+                *write_error.lock() = Some(error);
+                Ok(true) // stop the query
+            }
+        })
+    };
+    // In file order (deterministic bytes, so equal frames get equal
+    // fingerprints), in batches of one row group: memory stays bounded,
+    // unlike polars' own Parquet sink, which buffered gigabytes on 100M rows.
+    let run = frame
+        .sink_batches(
+            sink,
+            true,
+            std::num::NonZeroUsize::new(FRAME_ROW_GROUP_ROWS),
+        )
+        .and_then(|query| query.collect_with_engine(Engine::Streaming));
+    if let Some(error) = write_error.lock().take() {
+        return Err(error);
+    }
+    if let Err(error) = run {
         return Err(ValueError::Materialize(explain(error)));
     }
-    let fingerprint = fingerprint_file(&partial)?;
-    let done = dir.join(format!("{}.parquet", fingerprint.to_hex()));
-    std::fs::rename(&partial, &done).map_err(|source| ValueError::Io {
-        action: "cannot rename into place",
-        path: done.clone(),
-        source,
-    })?;
-    Ok(Materialized {
-        value: scan_parquet(&done).map_err(polars_error)?,
-        fingerprint,
-        file: Some(done),
-    })
+    let writer = Arc::try_unwrap(writer)
+        .map_err(|_| ValueError::Materialize("polars kept the frame writer".to_owned()))?
+        .into_inner();
+    writer.finish()
 }
 
 fn encode_frame(frame: &mut DataFrame, out: &mut Vec<u8>) -> Result<(), ValueError> {

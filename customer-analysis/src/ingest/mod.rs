@@ -107,9 +107,32 @@ pub fn read_csv_blocks(
     // change under a running task, the same assumption polars' reader makes
     // when it maps a file.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?;
-    let bytes: &[u8] = &map;
-    let (projection, body_start) = header_projection(path, bytes, wanted)?;
-    read_body(path, bytes, body_start, &projection, options, consume)
+    #[cfg(unix)]
+    let _ = map.advise(memmap2::Advice::Sequential);
+    let (projection, body_start) = header_projection(path, &map, wanted)?;
+    read_body(path, &map, body_start, &projection, options, consume)
+}
+
+/// Tells the kernel this process is done with `map[..end]`, so the pages
+/// already parsed stop counting toward its resident memory (they stay in the
+/// page cache). Without it, reading a file larger than memory would show the
+/// whole file as resident.
+fn release_parsed(map: &memmap2::Mmap, end: usize) {
+    #[cfg(unix)]
+    {
+        const PAGE: usize = 4096;
+        let end = end / PAGE * PAGE;
+        if end > 0 {
+            // SAFETY: the map is read-only and file-backed: dropping its pages
+            // only means they are read from the page cache again if touched,
+            // with the same content. No reference into `..end` is used after
+            // this call except through `map`, which stays valid.
+            let _ =
+                unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, end) };
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (map, end);
 }
 
 /// Reads the whole CSV into one frame (for files that fit in memory; tests).
@@ -180,12 +203,13 @@ fn header_projection(
 /// block on `options.threads` threads, while the previous block is consumed.
 fn read_body(
     path: &Path,
-    bytes: &[u8],
+    map: &memmap2::Mmap,
     start: usize,
     projection: &Projection,
     options: &ReadOptions,
     mut consume: impl FnMut(DataFrame) -> Result<(), TransformError> + Send,
 ) -> Result<ReadSummary, TransformError> {
+    let bytes: &[u8] = map;
     let mut summary = ReadSummary { rows: 0, blocks: 0 };
     let (to_consumer, blocks) = crossbeam_channel::bounded::<DataFrame>(1);
     std::thread::scope(|scope| {
@@ -207,6 +231,7 @@ fn read_body(
                     break Err(bad_cell_error(path, bytes, projection, offset, bad));
                 }
             };
+            release_parsed(map, end);
             summary.rows += frame.height();
             summary.blocks += 1;
             if to_consumer.send(frame).is_err() {

@@ -287,11 +287,7 @@ impl Objects {
 
 /// The size and blake3 digest of a file, read in one pass.
 pub(super) fn measure(path: &Path) -> io::Result<(u64, Fingerprint)> {
-    let mut hasher = blake3::Hasher::new();
-    // Memory-mapped and hashed on all cores for large files (frames).
-    hasher.update_mmap_rayon(path)?;
-    let size = hasher.count();
-    Ok((size, Fingerprint::from_bytes(*hasher.finalize().as_bytes())))
+    Fingerprint::of_file(path)
 }
 
 /// Whether a process id is running (Linux: `/proc/<pid>`; elsewhere assumed alive).

@@ -310,7 +310,9 @@ pub fn grouped_medians(
     };
     if group_by.is_none() {
         state.labels.push(None);
-        state.searches.push(vec![Search::new(); columns.len()]);
+        state.searches = vec![vec![Search::new()]; columns.len()];
+    } else {
+        state.searches = vec![Vec::new(); columns.len()];
     }
     let state = Arc::new(Mutex::new(state));
     let names: Arc<[String]> = columns.iter().map(|c| (*c).to_owned()).collect();
@@ -351,7 +353,7 @@ pub fn grouped_medians(
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
     let medians = (0..columns.len())
-        .map(|c| order.iter().map(|&g| searches[g][c].result()).collect())
+        .map(|c| order.iter().map(|&g| searches[c][g].result()).collect())
         .collect();
     let labels = order.into_iter().map(|g| labels[g].clone()).collect();
     Ok(GroupedMedians { labels, medians })
@@ -360,7 +362,7 @@ pub fn grouped_medians(
 /// The searches of one [`grouped_medians`] call, between and during passes.
 struct Passes {
     labels: Vec<Option<String>>,
-    /// `searches[group][column]`.
+    /// `searches[column][group]`.
     searches: Vec<Vec<Search>>,
     first_pass: bool,
 }
@@ -378,42 +380,71 @@ impl Passes {
                 batch.column(by)?.str()?,
                 &mut self.labels,
                 &mut self.searches,
-                names.len(),
                 self.first_pass,
             )?,
             None => vec![0; batch.height()],
         };
-        let groups = self.labels.len();
-        let mut by_group: Vec<Vec<f64>> = vec![Vec::new(); groups];
-        for (c, name) in names.iter().enumerate() {
-            let values = batch.column(name)?.f64()?;
-            if groups == 1 {
-                for array in values.downcast_iter() {
-                    if array.validity().is_none_or(|v| v.unset_bits() == 0) {
-                        self.searches[0][c].add_all(array.values());
-                    } else {
-                        by_group[0].clear();
-                        by_group[0].extend(array.iter().flatten().copied());
-                        self.searches[0][c].add_all(&by_group[0]);
-                    }
-                }
-                continue;
-            }
-            by_group.iter_mut().for_each(Vec::clear);
-            let mut row = 0;
-            for array in values.downcast_iter() {
-                for value in array.iter() {
-                    if let Some(&x) = value {
-                        by_group[codes[row] as usize].push(x);
-                    }
-                    row += 1;
-                }
-            }
-            for (group, xs) in by_group.iter().enumerate() {
-                self.searches[group][c].add_all(xs);
-            }
+        // Columns are independent: half of them on another thread.
+        let columns: Vec<&Float64Chunked> = names
+            .iter()
+            .map(|name| batch.column(name)?.f64())
+            .collect::<PolarsResult<_>>()?;
+        let mid = columns.len() / 2;
+        let (first, second) = self.searches.split_at_mut(mid);
+        let codes = &codes;
+        if batch.height() >= 16 * 1024 && mid > 0 {
+            std::thread::scope(|scope| {
+                scope.spawn(|| add_columns(first, &columns[..mid], codes));
+                add_columns(second, &columns[mid..], codes);
+            });
+        } else {
+            add_columns(first, &columns[..mid], codes);
+            add_columns(second, &columns[mid..], codes);
         }
         Ok(())
+    }
+}
+
+/// Adds a batch's `columns` (row `i` in group `codes[i]`) to their
+/// `searches[column][group]`.
+fn add_columns(searches: &mut [Vec<Search>], columns: &[&Float64Chunked], codes: &[u32]) {
+    for (column_searches, values) in searches.iter_mut().zip(columns) {
+        let groups = column_searches.len();
+        if groups == 1 {
+            let mut scratch = Vec::new();
+            for array in values.downcast_iter() {
+                if array.validity().is_none_or(|v| v.unset_bits() == 0) {
+                    column_searches[0].add_all(array.values());
+                } else {
+                    scratch.clear();
+                    scratch.extend(array.iter().flatten().copied());
+                    column_searches[0].add_all(&scratch);
+                }
+            }
+            continue;
+        }
+        let mut by_group: Vec<Vec<f64>> = (0..groups)
+            .map(|_| Vec::with_capacity(codes.len()))
+            .collect();
+        let mut row = 0;
+        for array in values.downcast_iter() {
+            let codes = &codes[row..row + array.len()];
+            if array.validity().is_none_or(|v| v.unset_bits() == 0) {
+                for (&x, &code) in array.values().iter().zip(codes) {
+                    by_group[code as usize].push(x);
+                }
+            } else {
+                for (value, &code) in array.iter().zip(codes) {
+                    if let Some(&x) = value {
+                        by_group[code as usize].push(x);
+                    }
+                }
+            }
+            row += array.len();
+        }
+        for (search, xs) in column_searches.iter_mut().zip(&by_group) {
+            search.add_all(xs);
+        }
     }
 }
 
@@ -422,8 +453,7 @@ impl Passes {
 fn group_codes(
     labels_column: &StringChunked,
     labels: &mut Vec<Option<String>>,
-    searches: &mut Vec<Vec<Search>>,
-    columns: usize,
+    searches: &mut [Vec<Search>],
     first_pass: bool,
 ) -> PolarsResult<Vec<u32>> {
     let mut codes = Vec::with_capacity(labels_column.len());
@@ -440,7 +470,9 @@ fn group_codes(
                             ComputeError: "the frame changed between passes (new group {label:?})"
                         );
                         labels.push(label.map(str::to_owned));
-                        searches.push(vec![Search::new(); columns]);
+                        for column in searches.iter_mut() {
+                            column.push(Search::new());
+                        }
                         (labels.len() - 1) as u32
                     }
                 };

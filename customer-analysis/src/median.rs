@@ -5,8 +5,8 @@
 //! 10M rows on our 2-core machine, against 0.24 s for the means). Here each
 //! median is found in a few streaming passes over the data:
 //!
-//! 1. count the values of each group in 65,536 buckets of an order-preserving
-//!    integer key of the float (its top 16 bits);
+//! 1. count the values of each group in 2^20 buckets of an order-preserving
+//!    integer key of the float (its top 20 bits);
 //! 2. the buckets holding the middle rank(s) are now known: count again,
 //!    finer, inside that key range only, until at most [`COLLECT_LIMIT`]
 //!    values fall in the range (one refinement is usually enough);
@@ -27,8 +27,13 @@ use polars::prelude::*;
 /// Values collected for the final selection of one median, at most.
 pub const COLLECT_LIMIT: u64 = 1 << 22;
 
-/// Buckets of one histogram pass.
+/// Buckets of a refining pass.
 const BUCKETS: usize = 1 << 16;
+
+/// Key bits of the first pass's buckets: 20, so a bucket spans 1/256 of an
+/// octave (sign, 11 exponent bits, 8 mantissa bits) and values of a
+/// realistic range land in few-thousand-value buckets, collected at once.
+const FIRST_BITS: u32 = 20;
 
 /// polars' total order on floats: NaN above everything, NaNs equal.
 fn total_order(a: &f64, b: &f64) -> Ordering {
@@ -124,7 +129,7 @@ enum Search {
 impl Search {
     fn new() -> Self {
         Search::Counting {
-            histogram: vec![0; BUCKETS],
+            histogram: vec![0; 1 << FIRST_BITS],
             count: 0,
         }
     }
@@ -138,7 +143,7 @@ impl Search {
         match self {
             Search::Counting { histogram, count } => {
                 for &x in xs {
-                    histogram[(key(x) >> 48) as usize] += 1;
+                    histogram[(key(x) >> (64 - FIRST_BITS)) as usize] += 1;
                 }
                 *count += xs.len() as u64;
             }
@@ -177,7 +182,7 @@ impl Search {
                 if count == 0 {
                     Search::Done(None)
                 } else {
-                    narrow(count, (0, u64::MAX), 48, 0, &histogram)
+                    narrow(count, (0, u64::MAX), 64 - FIRST_BITS, 0, &histogram)
                 }
             }
             Search::Refining {
@@ -283,22 +288,28 @@ pub struct GroupedMedians {
     pub labels: Vec<Option<String>>,
     /// For each column asked, the median in each group, in label order.
     pub medians: Vec<Vec<Option<f64>>>,
+    /// For each column to sum, its sum in each group (nulls skipped), in
+    /// label order.
+    pub sums: Vec<Vec<i64>>,
 }
 
-/// The medians of `columns` (cast to `Float64`) of `frame`, per value of the
-/// string column `group_by`, or over all rows (one unnamed group) if `None`.
+/// The medians of `columns` (cast to `Float64`) of `frame`, and the sums of
+/// `summed` (cast to `Int64`), per value of the string column `group_by`, or
+/// over all rows (one unnamed group) if `None`.
 ///
 /// Streams `frame` a few times (usually twice) on polars' streaming engine,
-/// in bounded memory (see the module docs).
+/// in bounded memory (see the module docs); the sums come with the first pass.
 pub fn grouped_medians(
     frame: &LazyFrame,
     group_by: Option<&str>,
     columns: &[&str],
+    summed: &[&str],
 ) -> PolarsResult<GroupedMedians> {
     let mut selected: Vec<Expr> = columns
         .iter()
         .map(|name| col(*name).cast(DataType::Float64))
         .collect();
+    selected.extend(summed.iter().map(|name| col(*name).cast(DataType::Int64)));
     if let Some(by) = group_by {
         selected.push(col(by));
     }
@@ -306,6 +317,8 @@ pub fn grouped_medians(
     let mut state = Passes {
         labels: Vec::new(),
         searches: Vec::new(),
+        sums: vec![Vec::new(); summed.len()],
+        summed: summed.iter().map(|c| (*c).to_owned()).collect(),
         first_pass: true,
     };
     if group_by.is_none() {
@@ -341,12 +354,17 @@ pub fn grouped_medians(
         }
     }
     let Passes {
-        labels, searches, ..
+        labels,
+        searches,
+        sums,
+        ..
     } = std::mem::replace(
         &mut *state.lock().expect("not poisoned"),
         Passes {
             labels: Vec::new(),
             searches: Vec::new(),
+            sums: Vec::new(),
+            summed: Vec::new(),
             first_pass: false,
         },
     );
@@ -355,8 +373,16 @@ pub fn grouped_medians(
     let medians = (0..columns.len())
         .map(|c| order.iter().map(|&g| searches[c][g].result()).collect())
         .collect();
+    let sums = sums
+        .iter()
+        .map(|column| order.iter().map(|&g| column[g]).collect())
+        .collect();
     let labels = order.into_iter().map(|g| labels[g].clone()).collect();
-    Ok(GroupedMedians { labels, medians })
+    Ok(GroupedMedians {
+        labels,
+        medians,
+        sums,
+    })
 }
 
 /// The searches of one [`grouped_medians`] call, between and during passes.
@@ -364,6 +390,10 @@ struct Passes {
     labels: Vec<Option<String>>,
     /// `searches[column][group]`.
     searches: Vec<Vec<Search>>,
+    /// `sums[summed column][group]`, filled in the first pass.
+    sums: Vec<Vec<i64>>,
+    /// The columns to sum.
+    summed: Vec<String>,
     first_pass: bool,
 }
 
@@ -384,6 +414,9 @@ impl Passes {
             )?,
             None => vec![0; batch.height()],
         };
+        if self.first_pass {
+            self.add_sums(batch, &codes)?;
+        }
         // Columns are independent: half of them on another thread.
         let columns: Vec<&Float64Chunked> = names
             .iter()
@@ -400,6 +433,20 @@ impl Passes {
         } else {
             add_columns(first, &columns[..mid], codes);
             add_columns(second, &columns[mid..], codes);
+        }
+        Ok(())
+    }
+}
+
+impl Passes {
+    /// Adds a batch's values of the summed columns to their groups' sums.
+    fn add_sums(&mut self, batch: &DataFrame, codes: &[u32]) -> PolarsResult<()> {
+        let groups = self.labels.len();
+        for (sums, name) in self.sums.iter_mut().zip(&self.summed) {
+            sums.resize(groups, 0);
+            for (value, &code) in batch.column(name)?.i64()?.iter().zip(codes) {
+                sums[code as usize] += value.unwrap_or(0);
+            }
         }
         Ok(())
     }
@@ -559,7 +606,7 @@ mod tests {
             let frame = df!("g" => groups.clone(), "x" => values.clone())
                 .unwrap()
                 .lazy();
-            let ours = grouped_medians(&frame, Some("g"), &["x"]).unwrap();
+            let ours = grouped_medians(&frame, Some("g"), &["x"], &[]).unwrap();
             let theirs = frame
                 .clone()
                 .group_by([col("g")])
@@ -601,7 +648,7 @@ mod tests {
             .map(|i| 1000.0 + ((i * 7919) % n) as f64 * 1e-9)
             .collect();
         let frame = df!("x" => values.clone()).unwrap().lazy();
-        let ours = grouped_medians(&frame, None, &["x"]).unwrap();
+        let ours = grouped_medians(&frame, None, &["x"], &[]).unwrap();
         let mut copy = values;
         assert_eq!(ours.medians[0][0], median(&mut copy));
     }

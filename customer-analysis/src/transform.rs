@@ -543,24 +543,24 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
     if metric != Metric::Median {
         return collect_streaming(segment_analysis(segmented, metric));
     }
-    // Everything but the medians (the segments and the high spender counts)
-    // from the query with a cheap metric, then the medians in their place.
-    let mut result = collect_streaming(segment_analysis(segmented.clone(), Metric::Min))?;
     let measures = [SCORE, AMOUNT, PURCHASES, TIME, AVG_TIME];
-    let found = grouped_medians(&segmented, Some(SEGMENT), &measures)?;
-    let segments: Vec<Option<String>> = result
-        .column(SEGMENT)?
-        .str()?
-        .iter()
-        .map(|s| s.map(str::to_owned))
-        .collect();
-    polars_ensure!(
-        segments == found.labels,
-        ComputeError: "segments changed while computing medians"
-    );
-    for (name, medians) in measures.into_iter().zip(found.medians) {
-        result.with_column(Column::new(name.into(), medians))?;
-    }
+    let found = grouped_medians(&segmented, Some(SEGMENT), &measures, &[HIGH_SPENDER])?;
+    let mut medians = found
+        .medians
+        .into_iter()
+        .zip(measures)
+        .map(|(values, name)| Column::new(name.into(), values));
+    let mut next_median = || medians.next().expect("one per measure");
+    let columns = vec![
+        Column::new(SEGMENT.into(), found.labels),
+        next_median(),
+        next_median(),
+        next_median(),
+        next_median(),
+        Column::new(HIGH_SPENDER.into(), found.sums[0].clone()),
+        next_median(),
+    ];
+    let result = DataFrame::new_infer_height(columns)?;
     Ok(result)
 }
 
@@ -574,10 +574,10 @@ pub fn high_value_cust_summary_statistics_executed(
     let high_value = || col(SEGMENT).eq(lit(HIGH_VALUE));
     let high = segmented.filter(high_value());
     let (average, median_score) = if stat == SummaryStatistic::Median {
-        let found = grouped_medians(&high, None, &[AMOUNT, SCORE])?;
+        let found = grouped_medians(&high, None, &[AMOUNT, SCORE], &[])?;
         (found.medians[0][0], found.medians[1][0])
     } else {
-        let found = grouped_medians(&high, None, &[SCORE])?;
+        let found = grouped_medians(&high, None, &[SCORE], &[])?;
         let average = collect_streaming(
             high.select([stat
                 .aggregate(col(AMOUNT))

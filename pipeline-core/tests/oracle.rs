@@ -3,29 +3,15 @@
 //! skippable task runs exactly when its key (code + input values) was never
 //! computed before.
 
+mod random_dag;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pipeline_core::{
-    Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, Scenario, TaskDef, TaskSpec,
-};
+use pipeline_core::{JobStatus, Runtime, Scenario};
 use proptest::prelude::*;
-
-#[derive(Debug, Clone)]
-struct TaskShape {
-    /// Indices into the node list (sources first, then task outputs in order).
-    inputs: Vec<usize>,
-    skippable: bool,
-    /// Small moduli make equal outputs, hence early cutoff, common.
-    modulus: i64,
-}
-
-#[derive(Debug, Clone)]
-struct Dag {
-    sources: usize,
-    tasks: Vec<TaskShape>,
-}
+use random_dag::{Dag, build_graph, dag_strategy, node_name, task_output};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -33,42 +19,6 @@ enum Op {
     ChangeCode { task: usize },
     Submit,
     SubmitForced,
-}
-
-fn node_name(dag: &Dag, index: usize) -> String {
-    if index < dag.sources {
-        format!("s{index}")
-    } else {
-        format!("o{}", index - dag.sources)
-    }
-}
-
-fn task_output(task: usize, inputs: &[i64], version: i64, modulus: i64) -> i64 {
-    (inputs.iter().sum::<i64>() * (task as i64 + 1) + version).rem_euclid(modulus)
-}
-
-fn dag_strategy() -> impl Strategy<Value = Dag> {
-    (1usize..=3, 1usize..=7).prop_flat_map(|(sources, task_count)| {
-        let tasks: Vec<_> = (0..task_count)
-            .map(|i| {
-                let available = sources + i;
-                (
-                    proptest::sample::subsequence(
-                        (0..available).collect::<Vec<_>>(),
-                        1..=available.min(3),
-                    ),
-                    proptest::bool::weighted(0.8),
-                    2i64..=5,
-                )
-                    .prop_map(|(inputs, skippable, modulus)| TaskShape {
-                        inputs,
-                        skippable,
-                        modulus,
-                    })
-            })
-            .collect();
-        tasks.prop_map(move |tasks| Dag { sources, tasks })
-    })
 }
 
 fn ops_strategy(sources: usize, tasks: usize) -> impl Strategy<Value = Vec<Op>> {
@@ -79,33 +29,6 @@ fn ops_strategy(sources: usize, tasks: usize) -> impl Strategy<Value = Vec<Op>> 
         1 => Just(Op::SubmitForced),
     ];
     proptest::collection::vec(op, 1..25)
-}
-
-fn build_graph(dag: &Dag, versions: &[i64], runs: &Arc<Vec<AtomicUsize>>) -> Graph {
-    let mut builder = GraphBuilder::new("random");
-    for s in 0..dag.sources {
-        builder = builder.node(NodeSpec::new::<i64>(format!("s{s}")).with_default(0));
-    }
-    for (i, shape) in dag.tasks.iter().enumerate() {
-        let (version, modulus, runs) = (versions[i], shape.modulus, runs.clone());
-        let def = TaskDef::from_fn_slice(
-            &format!("t{i}"),
-            &version.to_string(),
-            shape.inputs.len(),
-            move |inputs: &[&i64]| {
-                runs[i].fetch_add(1, Ordering::SeqCst);
-                let values: Vec<i64> = inputs.iter().map(|v| **v).collect();
-                task_output(i, &values, version, modulus)
-            },
-        );
-        builder = builder.node(NodeSpec::new::<i64>(format!("o{i}"))).task(
-            TaskSpec::new(def)
-                .inputs(shape.inputs.iter().map(|&n| node_name(dag, n)))
-                .outputs([format!("o{i}")])
-                .skippable(shape.skippable),
-        );
-    }
-    builder.build().expect("generated DAGs are valid")
 }
 
 /// What a correct framework must have done, computed the naive way.
@@ -212,7 +135,7 @@ proptest! {
 
     #[test]
     fn incremental_results_equal_naive_evaluation_and_only_new_keys_run(
-        (dag, ops) in dag_strategy().prop_flat_map(|dag| {
+        (dag, ops) in dag_strategy(7).prop_flat_map(|dag| {
             let ops = ops_strategy(dag.sources, dag.tasks.len());
             (Just(dag), ops)
         })

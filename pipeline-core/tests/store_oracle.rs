@@ -3,27 +3,16 @@
 //! and a skippable task runs exactly when its key was never computed before, in
 //! this runtime or in any earlier one that used the store.
 
+mod random_dag;
 mod store_support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pipeline_core::{Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, TaskDef, TaskSpec};
+use pipeline_core::{JobStatus, Runtime};
 use proptest::prelude::*;
-
-#[derive(Debug, Clone)]
-struct TaskShape {
-    inputs: Vec<usize>,
-    skippable: bool,
-    modulus: i64,
-}
-
-#[derive(Debug, Clone)]
-struct Dag {
-    sources: usize,
-    tasks: Vec<TaskShape>,
-}
+use random_dag::{Dag, build_graph, dag_strategy, node_name, task_output};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -40,42 +29,6 @@ enum Op {
     Restart,
 }
 
-fn node_name(dag: &Dag, index: usize) -> String {
-    if index < dag.sources {
-        format!("s{index}")
-    } else {
-        format!("o{}", index - dag.sources)
-    }
-}
-
-fn task_output(task: usize, inputs: &[i64], version: i64, modulus: i64) -> i64 {
-    (inputs.iter().sum::<i64>() * (task as i64 + 1) + version).rem_euclid(modulus)
-}
-
-fn dag_strategy() -> impl Strategy<Value = Dag> {
-    (1usize..=3, 1usize..=6).prop_flat_map(|(sources, task_count)| {
-        let tasks: Vec<_> = (0..task_count)
-            .map(|i| {
-                let available = sources + i;
-                (
-                    proptest::sample::subsequence(
-                        (0..available).collect::<Vec<_>>(),
-                        1..=available.min(3),
-                    ),
-                    proptest::bool::weighted(0.8),
-                    2i64..=5,
-                )
-                    .prop_map(|(inputs, skippable, modulus)| TaskShape {
-                        inputs,
-                        skippable,
-                        modulus,
-                    })
-            })
-            .collect();
-        tasks.prop_map(move |tasks| Dag { sources, tasks })
-    })
-}
-
 fn ops_strategy(sources: usize, tasks: usize) -> impl Strategy<Value = Vec<Op>> {
     let op = prop_oneof![
         3 => (0..sources, 0i64..4).prop_map(|(source, value)| Op::Write { source, value }),
@@ -85,33 +38,6 @@ fn ops_strategy(sources: usize, tasks: usize) -> impl Strategy<Value = Vec<Op>> 
         2 => Just(Op::Restart),
     ];
     proptest::collection::vec(op, 1..20)
-}
-
-fn build_graph(dag: &Dag, versions: &[i64], runs: &Arc<Vec<AtomicUsize>>) -> Graph {
-    let mut builder = GraphBuilder::new("random");
-    for s in 0..dag.sources {
-        builder = builder.node(NodeSpec::new::<i64>(format!("s{s}")).with_default(0));
-    }
-    for (i, shape) in dag.tasks.iter().enumerate() {
-        let (version, modulus, runs) = (versions[i], shape.modulus, runs.clone());
-        let def = TaskDef::from_fn_slice(
-            &format!("t{i}"),
-            &version.to_string(),
-            shape.inputs.len(),
-            move |inputs: &[&i64]| {
-                runs[i].fetch_add(1, Ordering::SeqCst);
-                let values: Vec<i64> = inputs.iter().map(|v| **v).collect();
-                task_output(i, &values, version, modulus)
-            },
-        );
-        builder = builder.node(NodeSpec::new::<i64>(format!("o{i}"))).task(
-            TaskSpec::new(def)
-                .inputs(shape.inputs.iter().map(|&n| node_name(dag, n)))
-                .outputs([format!("o{i}")])
-                .skippable(shape.skippable),
-        );
-    }
-    builder.build().expect("generated DAGs are valid")
 }
 
 fn check(dag: Dag, ops: Vec<Op>, files: bool) -> Result<(), TestCaseError> {
@@ -210,7 +136,7 @@ proptest! {
 
     #[test]
     fn persistent_results_equal_naive_evaluation_across_restarts(
-        (dag, ops, files) in dag_strategy().prop_flat_map(|dag| {
+        (dag, ops, files) in dag_strategy(6).prop_flat_map(|dag| {
             let ops = ops_strategy(dag.sources, dag.tasks.len());
             (Just(dag), ops, any::<bool>())
         })

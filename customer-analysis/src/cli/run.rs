@@ -58,7 +58,9 @@ pub fn jobs_table(submission: &Submission) -> String {
     out
 }
 
-fn jobs_json(submission: &Submission) -> Json {
+/// The jobs of a submission as JSON: task, status, seconds, and the error of
+/// a failed job.
+pub(super) fn jobs_json(submission: &Submission) -> Json {
     Json::Array(
         submission
             .jobs

@@ -6,7 +6,8 @@ use std::time::Instant;
 use pipeline_core::{JobStatus, Runtime, Submission};
 use serde_json::{Value as Json, json};
 
-use super::{CliError, frames, run::verb};
+use super::run::{jobs_json, verb};
+use super::{CliError, frames};
 use crate::pipeline::CustomerAnalysis;
 use crate::transform::{Metric, SummaryStatistic, collect_streaming};
 
@@ -33,21 +34,7 @@ fn step_json(
     submission: &Submission,
     scenario: &CustomerAnalysis,
 ) -> Result<Json, CliError> {
-    let jobs: Vec<Json> = submission
-        .jobs
-        .iter()
-        .map(|job| {
-            let mut entry = json!({
-                "task": &*job.task,
-                "status": job.status.as_str(),
-                "seconds": job.duration.map_or(0.0, |d| d.as_secs_f64()),
-            });
-            if let Some(error) = job.error_text() {
-                entry["error"] = Json::String(error.to_owned());
-            }
-            entry
-        })
-        .collect();
+    let jobs = jobs_json(submission);
     let mut step = json!({ "name": label, "seconds": seconds, "jobs": jobs });
     if submission.is_success() {
         let segments = collect_streaming(scenario.segment_result().read()?.0.clone())?;

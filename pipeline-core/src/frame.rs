@@ -65,9 +65,27 @@ pub fn sink_parquet(frame: LazyFrame, path: &Path) -> PolarsResult<()> {
     Ok(())
 }
 
+/// Files at least this large are scanned through read buffers instead of a
+/// memory map (see [`scan_parquet`]).
+pub const BUFFERED_SCAN_BYTES: u64 = 1 << 30;
+
 /// A lazy scan of a Parquet file.
+///
+/// polars scans a local file through a memory map, and every page it touches
+/// then counts toward the process's resident memory, so scanning a frame of
+/// several GB showed several GB of RSS (clean pages the kernel can drop, but
+/// reported all the same). Files of [`BUFFERED_SCAN_BYTES`] or more are
+/// therefore scanned as `file://` URLs, which polars reads into buffers; on
+/// smaller files the memory map is faster.
 pub fn scan_parquet(path: &Path) -> PolarsResult<LazyFrame> {
-    LazyFrame::scan_parquet(PlRefPath::try_from_path(path)?, ScanArgsParquet::default())
+    let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= BUFFERED_SCAN_BYTES);
+    let source = match (large, std::path::absolute(path)) {
+        (true, Ok(absolute)) if absolute.to_str().is_some() => {
+            PlRefPath::new(format!("file://{}", absolute.to_str().expect("checked")))
+        }
+        _ => PlRefPath::try_from_path(path)?,
+    };
+    LazyFrame::scan_parquet(source, ScanArgsParquet::default())
 }
 
 /// Runs `frame` on the streaming engine and returns the result in memory.
@@ -365,6 +383,22 @@ mod tests {
                 .unwrap(),
             big_fp
         );
+    }
+
+    #[test]
+    fn a_frame_scanned_through_a_file_url_reads_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let done = materialize_lazy(numbers(1000), dir.path()).unwrap();
+        let file = done.file.unwrap();
+        let url = format!("file://{}", std::path::absolute(&file).unwrap().display());
+        let buffered =
+            LazyFrame::scan_parquet(PlRefPath::new(url), ScanArgsParquet::default()).unwrap();
+        let (a, b) = (
+            collect_streaming(buffered).unwrap(),
+            collect_streaming(scan_parquet(&file).unwrap()).unwrap(),
+        );
+        assert!(a.equals(&b));
+        assert_eq!(a.height(), 1000);
     }
 
     #[test]

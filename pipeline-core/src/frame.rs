@@ -78,7 +78,8 @@ pub const BUFFERED_SCAN_BYTES: u64 = 1 << 30;
 /// therefore scanned as `file://` URLs, which polars reads into buffers; on
 /// smaller files the memory map is faster.
 pub fn scan_parquet(path: &Path) -> PolarsResult<LazyFrame> {
-    let large = std::fs::metadata(path).is_ok_and(|m| m.len() >= BUFFERED_SCAN_BYTES);
+    // Unix paths only: a `file://` URL of a Windows path is not well formed.
+    let large = cfg!(unix) && std::fs::metadata(path).is_ok_and(|m| m.len() >= BUFFERED_SCAN_BYTES);
     let source = match (large, std::path::absolute(path)) {
         (true, Ok(absolute)) if absolute.to_str().is_some() => {
             PlRefPath::new(format!("file://{}", absolute.to_str().expect("checked")))

@@ -65,7 +65,14 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
         return None;
     }
     let (lower_rank, upper_rank) = middle_ranks(n as u64);
-    let (_, &mut lower, above) = values.select_nth_unstable_by(lower_rank as usize, total_order);
+    let (lower, upper) = select_middle(values, lower_rank as usize, upper_rank as usize);
+    Some(interpolate(n as u64, lower, upper))
+}
+
+/// The values of rank `lower_rank` and `upper_rank` (equal, or the next one)
+/// of `values`, reordering them.
+fn select_middle(values: &mut [f64], lower_rank: usize, upper_rank: usize) -> (f64, f64) {
+    let (_, &mut lower, above) = values.select_nth_unstable_by(lower_rank, total_order);
     let upper = if upper_rank == lower_rank {
         lower
     } else {
@@ -73,9 +80,9 @@ pub fn median(values: &mut [f64]) -> Option<f64> {
             .iter()
             .copied()
             .min_by(total_order)
-            .expect("an even count leaves values above the lower middle")
+            .expect("the upper middle is above the lower one")
     };
-    Some(interpolate(n as u64, lower, upper))
+    (lower, upper)
 }
 
 /// The 0-based ranks of the lower and upper middle of `n > 0` values.
@@ -202,16 +209,7 @@ impl Search {
                 let (lower_rank, upper_rank) = middle_ranks(count);
                 let (lower_rank, upper_rank) =
                     ((lower_rank - below) as usize, (upper_rank - below) as usize);
-                let (_, &mut lower, above) = values.select_nth_unstable_by(lower_rank, total_order);
-                let upper = if upper_rank == lower_rank {
-                    lower
-                } else {
-                    above
-                        .iter()
-                        .copied()
-                        .min_by(total_order)
-                        .expect("the upper middle is in range")
-                };
+                let (lower, upper) = select_middle(&mut values, lower_rank, upper_rank);
                 Search::Done(Some(interpolate(count, lower, upper)))
             }
             done @ Search::Done(_) => done,

@@ -371,10 +371,7 @@ pub fn preprocess_and_score(path: &Path) -> Result<LazyFrame, TransformError> {
         path: path.to_owned(),
         error,
     };
-    let input_types: Schema = INPUT_COLUMNS
-        .iter()
-        .map(|(name, kind)| Field::new((*name).into(), kind.dtype()))
-        .collect();
+    let input_types = ingest::schema(&INPUT_COLUMNS);
     let scan = LazyCsvReader::new(PlRefPath::try_from_path(path).map_err(polars_error)?)
         .with_has_header(true)
         .with_glob(false)
@@ -415,11 +412,7 @@ pub fn preprocess_and_score_into(
         path: path.to_owned(),
         error,
     };
-    let raw_schema: Schema = INPUT_COLUMNS
-        .iter()
-        .map(|(name, kind)| Field::new((*name).into(), kind.dtype()))
-        .collect();
-    let scored_schema = DataFrame::empty_with_schema(&raw_schema)
+    let scored_schema = DataFrame::empty_with_schema(&ingest::schema(&INPUT_COLUMNS))
         .lazy()
         .select(score_columns())
         .collect_schema()

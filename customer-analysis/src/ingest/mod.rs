@@ -113,26 +113,27 @@ pub fn read_csv_blocks(
     read_body(path, &map, body_start, &projection, options, consume)
 }
 
-/// Tells the kernel this process is done with `map[..end]`, so the pages
-/// already parsed stop counting toward its resident memory (they stay in the
+/// Tells the kernel this process is done with the block `map[start..end]`, so
+/// the pages already parsed stop counting toward its resident memory (they stay in the
 /// page cache). Without it, reading a file larger than memory would show the
 /// whole file as resident.
-fn release_parsed(map: &memmap2::Mmap, end: usize) {
+fn release_parsed(map: &memmap2::Mmap, start: usize, end: usize) {
     #[cfg(unix)]
     {
         const PAGE: usize = 4096;
-        let end = end / PAGE * PAGE;
-        if end > 0 {
+        let (start, end) = (start / PAGE * PAGE, end / PAGE * PAGE);
+        if end > start {
             // SAFETY: the map is read-only and file-backed: dropping its pages
             // only means they are read from the page cache again if touched,
-            // with the same content. No reference into `..end` is used after
-            // this call except through `map`, which stays valid.
-            let _ =
-                unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, end) };
+            // with the same content. No reference into the range is used
+            // after this call except through `map`, which stays valid.
+            let _ = unsafe {
+                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+            };
         }
     }
     #[cfg(not(unix))]
-    let _ = (map, end);
+    let _ = (map, start, end);
 }
 
 /// Reads the whole CSV into one frame (for files that fit in memory; tests).
@@ -148,7 +149,7 @@ pub fn read_csv(
     })?;
     let mut whole = match blocks.first() {
         Some(first) => first.clear(),
-        None => DataFrame::empty_with_schema(&schema_of(wanted)),
+        None => DataFrame::empty_with_schema(&schema(wanted)),
     };
     for block in &blocks {
         whole
@@ -158,8 +159,8 @@ pub fn read_csv(
     Ok(whole)
 }
 
-/// The schema of the wanted columns.
-fn schema_of(wanted: &[(&str, ColumnKind)]) -> Schema {
+/// The schema of the frames read for the columns `wanted`.
+pub fn schema(wanted: &[(&str, ColumnKind)]) -> Schema {
     wanted
         .iter()
         .map(|(name, kind)| Field::new((*name).into(), kind.dtype()))
@@ -231,7 +232,7 @@ fn read_body(
                     break Err(bad_cell_error(path, bytes, projection, offset, bad));
                 }
             };
-            release_parsed(map, end);
+            release_parsed(map, at, end);
             summary.rows += frame.height();
             summary.blocks += 1;
             if to_consumer.send(frame).is_err() {

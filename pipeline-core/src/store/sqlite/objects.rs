@@ -95,7 +95,7 @@ impl Objects {
                 other => StoreError::Value(other),
             })?;
         temp.as_file().sync_all().map_err(|e| io("flush", e))?;
-        let (size, hash) = measure(temp.path()).map_err(|e| io("read back", e))?;
+        let (size, hash) = Fingerprint::of_file(temp.path()).map_err(|e| io("read back", e))?;
         temp.persist(&target)
             .map_err(|e| io("move into place", e.error))?;
         self.sync_root()
@@ -183,7 +183,8 @@ impl Objects {
                 meta.len()
             ));
         }
-        let (_, hash) = measure(&path).map_err(|e| format!("cannot read its file {shown}: {e}"))?;
+        let (_, hash) = Fingerprint::of_file(&path)
+            .map_err(|e| format!("cannot read its file {shown}: {e}"))?;
         if hash != *content_hash {
             return Err(format!(
                 "its file {shown} no longer matches its content hash (damaged on disk)"
@@ -288,11 +289,6 @@ impl Objects {
         }
         removed
     }
-}
-
-/// The size and blake3 digest of a file, read in one pass.
-pub(super) fn measure(path: &Path) -> io::Result<(u64, Fingerprint)> {
-    Fingerprint::of_file(path)
 }
 
 /// Whether a process id is running (Linux: `/proc/<pid>`; elsewhere assumed alive).

@@ -28,6 +28,7 @@
 //! ```
 
 pub mod cli;
+pub mod frames;
 pub mod generate;
 pub mod ingest;
 pub mod median;

@@ -6,92 +6,12 @@
 
 use std::path::{Path, PathBuf};
 
-use pipeline_core::frame::{self, LazyFrame};
-use pipeline_core::{
-    MaterializeContext, Materialized, Value, ValueError, lazy_frame_value, scenario, serde_value,
-    task,
-};
+use pipeline_core::{scenario, serde_value, task};
 use polars::prelude::IntoLazy;
 
-use crate::ingest::ReadOptions;
+pub use crate::frames::{HighValueSummary, ScoredDf, SegmentResult, SegmentedDf};
 use crate::transform::{self, Metric, SummaryStatistic, TransformError};
 
-/// Scored customers: `CUSTOMER_SCORE`, `TotalPurchaseAmount`,
-/// `NumberOfPurchases`, `TotalPurchaseTime`.
-pub struct ScoredDf {
-    frame: LazyFrame,
-    /// The CSV the frame reads, while it is still a query over it. The
-    /// executor then materializes it with the parallel reader
-    /// ([`transform::preprocess_and_score_into`]) instead of running the query.
-    source: Option<PathBuf>,
-}
-
-impl ScoredDf {
-    /// The frame.
-    pub fn frame(&self) -> &LazyFrame {
-        &self.frame
-    }
-}
-
-impl From<LazyFrame> for ScoredDf {
-    fn from(frame: LazyFrame) -> Self {
-        Self {
-            frame,
-            source: None,
-        }
-    }
-}
-
-impl Value for ScoredDf {
-    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
-        self.frame.encode(out)
-    }
-
-    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
-        LazyFrame::decode(input).map(Self::from)
-    }
-
-    fn extension() -> &'static str {
-        "parquet"
-    }
-
-    fn materialize(self, ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
-        let done = match &self.source {
-            Some(csv) => {
-                transform::preprocess_and_score_into(csv, ctx.scratch_dir, &ReadOptions::default())
-                    .map_err(|error| match error {
-                        TransformError::Output { error, .. } => error,
-                        other => ValueError::Materialize(other.to_string()),
-                    })?
-            }
-            None => frame::materialize_lazy(self.frame, ctx.scratch_dir)?,
-        };
-        Ok(Materialized {
-            value: Self::from(done.value),
-            fingerprint: done.fingerprint,
-            file: done.file,
-        })
-    }
-
-    fn write_file(&self, path: &Path) -> Result<(), ValueError> {
-        self.frame.write_file(path)
-    }
-
-    fn read_file(path: &Path) -> Result<Self, ValueError> {
-        LazyFrame::read_file(path).map(Self::from)
-    }
-}
-
-/// Scored customers with features and a `ValueSegment`.
-pub struct SegmentedDf(pub LazyFrame);
-
-/// Per `ValueSegment`: the chosen metric of each measure.
-pub struct SegmentResult(pub LazyFrame);
-
-/// One row summarizing the High Value segment.
-pub struct HighValueSummary(pub LazyFrame);
-
-lazy_frame_value!(SegmentedDf, SegmentResult, HighValueSummary);
 serde_value!(Metric, SummaryStatistic);
 
 /// A parameter node holds a value the pipeline cannot use.
@@ -121,11 +41,7 @@ pub fn check_threshold(node: &'static str, value: f64) -> Result<f64, InputError
 /// Task 1: scans the CSV lazily and scores each customer.
 #[task(skippable)]
 pub fn preprocess_and_score(path_to_data: &Path) -> Result<ScoredDf, TransformError> {
-    let frame = transform::preprocess_and_score(path_to_data)?;
-    Ok(ScoredDf {
-        frame,
-        source: Some(path_to_data.to_path_buf()),
-    })
+    ScoredDf::from_csv(path_to_data)
 }
 
 /// Task 2: adds features and the High/Low Value segment.
@@ -137,11 +53,11 @@ pub fn featurization_and_segmentation(
 ) -> Result<SegmentedDf, InputError> {
     check_threshold("payment_threshold", *payment_threshold)?;
     check_threshold("score_threshold", *score_threshold)?;
-    Ok(SegmentedDf(transform::featurization_and_segmentation(
-        scored_df.frame.clone(),
+    Ok(SegmentedDf::new(
+        scored_df,
         *payment_threshold,
         *score_threshold,
-    )))
+    ))
 }
 
 /// Task 3: the metric of every measure per segment.
@@ -150,11 +66,12 @@ pub fn segment_analysis(
     segmented_customer_df: &SegmentedDf,
     metric: &Metric,
 ) -> Result<SegmentResult, TransformError> {
-    let result = transform::segment_analysis_executed(segmented_customer_df.0.clone(), *metric)
-        .map_err(|error| TransformError::Query {
-            step: "segment_analysis",
-            error,
-        })?;
+    let result =
+        transform::segment_analysis_executed(segmented_customer_df.frame().clone(), *metric)
+            .map_err(|error| TransformError::Query {
+                step: "segment_analysis",
+                error,
+            })?;
     Ok(SegmentResult(result.lazy()))
 }
 
@@ -166,7 +83,7 @@ pub fn high_value_cust_summary_statistics(
     summary_statistic_type: &SummaryStatistic,
 ) -> Result<HighValueSummary, TransformError> {
     let summary = transform::high_value_cust_summary_statistics_executed(
-        segmented_customer_df.0.clone(),
+        segmented_customer_df.frame().clone(),
         segment_result.0.clone(),
         *summary_statistic_type,
     )

@@ -445,8 +445,14 @@ pub fn featurization_and_segmentation(
     payment_threshold: f64,
     score_threshold: f64,
 ) -> LazyFrame {
+    scored.with_columns(feature_columns(payment_threshold, score_threshold))
+}
+
+/// The six columns [`featurization_and_segmentation`] adds, as expressions
+/// over the scored columns.
+pub fn feature_columns(payment_threshold: f64, score_threshold: f64) -> [Expr; 6] {
     let purchases = || col(PURCHASES).cast(DataType::Float64);
-    scored.with_columns([
+    [
         col(AMOUNT)
             .gt(lit(payment_threshold))
             .fill_null(lit(false))
@@ -460,7 +466,7 @@ pub fn featurization_and_segmentation(
             .then(lit(HIGH_VALUE))
             .otherwise(lit(LOW_VALUE))
             .alias(SEGMENT),
-    ])
+    ]
 }
 
 /// Step 3: per `ValueSegment`, the `metric` of each customer measure.

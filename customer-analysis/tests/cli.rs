@@ -111,6 +111,36 @@ fn seed_section_six_as_separate_processes_skips_what_did_not_change() {
     assert_eq!(statuses(&run_json(store.path(), &["--force"])), [ran; 4]);
 }
 
+/// `segmented_customer_df` is stored as a view over `scored_df`'s file, not
+/// as a second copy of every row; a new process reads it through the store and
+/// gets the same numbers as the independent computation above.
+#[test]
+fn the_segmented_frame_is_a_view_that_a_new_process_reads() {
+    let store = tempfile::tempdir().unwrap();
+    run_json(store.path(), &[]);
+    let frames: Vec<PathBuf> = std::fs::read_dir(store.path().join("objects"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| std::fs::metadata(p).unwrap().len() > 16 * 1024)
+        .collect();
+    assert_eq!(frames.len(), 1, "only scored_df is large: {frames:?}");
+
+    // A new process re-runs the tasks that read the view.
+    let again = run_json(store.path(), &["--set", "metric=max"]);
+    assert_eq!(
+        statuses(&again),
+        ["skipped", "skipped", "completed", "completed"]
+    );
+    let high = &again["segment_result"][0];
+    assert_eq!(high["ValueSegment"], "High Value");
+    assert_eq!(high["HighSpender"], 7900);
+    assert_eq!(again["segment_result"][1]["HighSpender"], 143);
+    let summary = &again["high_value_summary"];
+    close(&summary["AveragePurchaseHighValue"], 2652.875);
+    close(&summary["MedianScoreHighValue"], 3.4607725);
+}
+
 #[test]
 fn the_toml_scenario_is_the_same_scenario_as_the_macro_one() {
     let store = tempfile::tempdir().unwrap();

@@ -53,6 +53,14 @@ pub enum ValueError {
     /// Executing a lazy value (for example a polars query) failed.
     #[error("{0}")]
     Materialize(String),
+    /// A view's underlying value is not in the store, or is damaged.
+    #[error("the value {fingerprint} it is a view of is unusable: {reason}")]
+    Reference {
+        /// The underlying value.
+        fingerprint: Fingerprint,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl ValueError {
@@ -91,6 +99,55 @@ pub struct Materialized<T> {
     /// A file in the scratch directory that already holds the canonical encoding,
     /// if materializing wrote one; the store may adopt it instead of encoding again.
     pub file: Option<PathBuf>,
+}
+
+/// What a store offers a value it reads back: the fingerprint the value is
+/// stored under, and the files of the other values it holds.
+///
+/// A *view* (a value that is a recipe over another stored value, such as a
+/// few derived columns over a data frame's file) names that value by
+/// fingerprint in its encoding, lists it in [`Value::references`], and finds
+/// its file here when it is read in a new process.
+pub struct StoreContext<'a> {
+    fingerprint: Fingerprint,
+    files: &'a dyn Fn(&Fingerprint) -> Result<PathBuf, String>,
+}
+
+impl<'a> StoreContext<'a> {
+    /// A context for reading the value stored under `fingerprint`; `files`
+    /// returns the checked file of another stored value, or why it has none.
+    pub fn new(
+        fingerprint: Fingerprint,
+        files: &'a dyn Fn(&Fingerprint) -> Result<PathBuf, String>,
+    ) -> Self {
+        Self { fingerprint, files }
+    }
+
+    /// The fingerprint of the value being read.
+    pub fn fingerprint(&self) -> Fingerprint {
+        self.fingerprint
+    }
+
+    /// The file holding the canonical encoding of the stored value
+    /// `fingerprint`, checked against its content hash. A value small enough
+    /// to live in the database is written out to a scratch file first.
+    ///
+    /// # Errors
+    /// [`ValueError::Reference`] if the store does not hold that value intact.
+    pub fn file_of(&self, fingerprint: &Fingerprint) -> Result<PathBuf, ValueError> {
+        (self.files)(fingerprint).map_err(|reason| ValueError::Reference {
+            fingerprint: *fingerprint,
+            reason,
+        })
+    }
+}
+
+impl fmt::Debug for StoreContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoreContext")
+            .field("fingerprint", &self.fingerprint)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A type that can be stored in a data node.
@@ -165,6 +222,29 @@ pub trait Value: Any + Send + Sync + Sized {
         })
     }
 
+    /// The stored values this value's encoding names by fingerprint (a view's
+    /// underlying values). A store keeps them as long as it keeps this value.
+    /// None by default.
+    fn references(&self) -> Vec<Fingerprint> {
+        Vec::new()
+    }
+
+    /// Decodes a value a store held in its database; `ctx` gives the files of
+    /// the values it [references](Self::references). Defaults to
+    /// [`decode`](Self::decode).
+    fn decode_stored(input: &mut &[u8], ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+        let _ = ctx;
+        Self::decode(input)
+    }
+
+    /// Reads a value from its file in a store; `ctx` gives the fingerprint it
+    /// is stored under and the files of the values it
+    /// [references](Self::references). Defaults to [`read_file`](Self::read_file).
+    fn read_stored_file(path: &Path, ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+        let _ = ctx;
+        Self::read_file(path)
+    }
+
     /// Reads a value written by [`write_file`](Self::write_file).
     fn read_file(path: &Path) -> Result<Self, ValueError> {
         let bytes = std::fs::read(path).map_err(|source| ValueError::Io {
@@ -221,6 +301,9 @@ struct VTable {
     materialize: MaterializeFn,
     write_file: fn(&(dyn Any + Send + Sync), &Path) -> Result<(), ValueError>,
     read_file: fn(&Path) -> Result<ErasedValue, ValueError>,
+    references: fn(&(dyn Any + Send + Sync)) -> Vec<Fingerprint>,
+    decode_stored: fn(&[u8], &StoreContext<'_>) -> Result<ErasedValue, ValueError>,
+    read_stored_file: fn(&Path, &StoreContext<'_>) -> Result<ErasedValue, ValueError>,
 }
 
 type MaterializeFn = fn(
@@ -253,6 +336,9 @@ impl<T: Value> Erased<T> {
         materialize: Self::materialize,
         write_file: Self::write_file,
         read_file: Self::read_file,
+        references: Self::references,
+        decode_stored: Self::decode_stored,
+        read_stored_file: Self::read_stored_file,
     };
 
     fn fingerprint(value: &(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError> {
@@ -270,13 +356,31 @@ impl<T: Value> Erased<T> {
     fn decode(bytes: &[u8]) -> Result<ErasedValue, ValueError> {
         let mut input = bytes;
         let value = T::decode(&mut input)?;
-        if !input.is_empty() {
+        Self::complete(value, input)
+    }
+
+    fn decode_stored(bytes: &[u8], ctx: &StoreContext<'_>) -> Result<ErasedValue, ValueError> {
+        let mut input = bytes;
+        let value = T::decode_stored(&mut input, ctx)?;
+        Self::complete(value, input)
+    }
+
+    fn complete(value: T, rest: &[u8]) -> Result<ErasedValue, ValueError> {
+        if !rest.is_empty() {
             return Err(ValueError::decode::<T>(format!(
                 "{} trailing bytes",
-                input.len()
+                rest.len()
             )));
         }
         Ok(Arc::new(value) as ErasedValue)
+    }
+
+    fn references(value: &(dyn Any + Send + Sync)) -> Vec<Fingerprint> {
+        downcast::<T>(value).references()
+    }
+
+    fn read_stored_file(path: &Path, ctx: &StoreContext<'_>) -> Result<ErasedValue, ValueError> {
+        Ok(Arc::new(T::read_stored_file(path, ctx)?) as ErasedValue)
     }
 
     fn materialize(
@@ -397,6 +501,34 @@ impl ValueType {
     /// Reads a value of this type from a file.
     pub fn read_file(&self, path: &Path) -> Result<ErasedValue, ValueError> {
         (self.0.read_file)(path)
+    }
+
+    /// The stored values an erased value of this type names (see
+    /// [`Value::references`]).
+    ///
+    /// # Panics
+    /// If `value` is not of this type.
+    pub fn references(&self, value: &(dyn Any + Send + Sync)) -> Vec<Fingerprint> {
+        (self.0.references)(value)
+    }
+
+    /// Decodes a complete encoding a store held (see [`Value::decode_stored`]).
+    pub fn decode_stored(
+        &self,
+        bytes: &[u8],
+        ctx: &StoreContext<'_>,
+    ) -> Result<ErasedValue, ValueError> {
+        (self.0.decode_stored)(bytes, ctx)
+    }
+
+    /// Reads a value of this type from its file in a store (see
+    /// [`Value::read_stored_file`]).
+    pub fn read_stored_file(
+        &self,
+        path: &Path,
+        ctx: &StoreContext<'_>,
+    ) -> Result<ErasedValue, ValueError> {
+        (self.0.read_stored_file)(path, ctx)
     }
 }
 

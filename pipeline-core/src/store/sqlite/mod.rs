@@ -67,7 +67,7 @@ use super::{
 use crate::cache::TaskKey;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
-use crate::value::{ErasedValue, ValueType};
+use crate::value::{ErasedValue, StoreContext, ValueType};
 
 pub use self::schema::SCHEMA_VERSION;
 
@@ -298,6 +298,7 @@ impl SqliteStore {
             size,
             content_hash,
             stored,
+            references: value.value_type.references(&**value.value),
         };
         if let Some(file) = value.file {
             // Already stored: the scratch file stays (the value may scan it)
@@ -347,6 +348,49 @@ impl SqliteStore {
         Ok(row
             .filter(|(size, _)| self.objects.intact(fingerprint, extension, *size))
             .map(|(size, hash)| (size, hash.unwrap_or(*fingerprint))))
+    }
+
+    /// The checked file of a stored value, for a view that reads it (see
+    /// [`StoreContext::file_of`]). A damaged file is quarantined like any other,
+    /// so that the task that produced it runs again.
+    fn file_of(&self, fingerprint: &Fingerprint) -> Result<PathBuf, String> {
+        let row = self
+            .readers
+            .with("look up a value", |conn| {
+                conn.prepare_cached(
+                    "SELECT size, content_hash, extension, data FROM objects \
+                     WHERE fingerprint = ?1",
+                )?
+                .query_row([fingerprint.as_bytes().as_slice()], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? as u64,
+                        opt_fingerprint_at(r, 1)?,
+                        r.get::<_, String>(2)?,
+                        r.get::<_, Option<Vec<u8>>>(3)?,
+                    ))
+                })
+                .optional()
+            })
+            .map_err(|e| e.to_string())?;
+        let Some((size, content_hash, extension, data)) = row else {
+            return Err(format!("it is not in the store {}", self.dir.display()));
+        };
+        let content_hash = content_hash.unwrap_or(*fingerprint);
+        let checked = match &data {
+            Some(bytes) if Fingerprint::of_bytes(bytes) != content_hash => {
+                Err("its bytes in the database no longer match its content hash".to_owned())
+            }
+            Some(bytes) => self
+                .objects
+                .spill(fingerprint, &extension, bytes)
+                .map_err(|e| format!("cannot write it to a scratch file: {e}")),
+            None => self
+                .objects
+                .checked(fingerprint, &extension, size, &content_hash),
+        };
+        checked.inspect_err(|reason| {
+            self.quarantine(fingerprint, &extension, data.is_none(), reason);
+        })
     }
 
     /// Moves a damaged value out of the way so its producer runs again, and says so.
@@ -977,19 +1021,26 @@ impl Store for SqliteStore {
         };
         let content_hash = content_hash.unwrap_or(*fingerprint);
         let in_file = data.is_none();
+        let files = |target: &Fingerprint| self.file_of(target);
+        let ctx = StoreContext::new(*fingerprint, &files);
         let loaded = match data {
             Some(bytes) => {
                 if Fingerprint::of_bytes(&bytes) != content_hash {
                     Err("its bytes in the database no longer match its content hash".to_owned())
                 } else {
                     value_type
-                        .decode(&bytes)
+                        .decode_stored(&bytes, &ctx)
                         .map_err(|e| format!("its bytes do not decode: {e}"))
                 }
             }
-            None => self
-                .objects
-                .read(fingerprint, &extension, size, &content_hash, value_type),
+            None => self.objects.read(
+                fingerprint,
+                &extension,
+                size,
+                &content_hash,
+                value_type,
+                &ctx,
+            ),
         };
         loaded.map_err(|reason| {
             self.quarantine(fingerprint, &extension, in_file, &reason);
@@ -1135,13 +1186,33 @@ impl SqliteStore {
             [],
         )
         .map_err(&err)?;
-        let referenced: HashSet<Fingerprint> = tx
+        let mut referenced: HashSet<Fingerprint> = tx
             .prepare("SELECT DISTINCT fingerprint FROM versions")
             .and_then(|mut s| {
                 s.query_map([], |r| fingerprint_at(r, 0))?
                     .collect::<rusqlite::Result<_>>()
             })
             .map_err(&err)?;
+        // Values that kept values name (views keep what they read).
+        let refs: Vec<(Fingerprint, Fingerprint)> = tx
+            .prepare("SELECT source, target FROM refs")
+            .and_then(|mut s| {
+                s.query_map([], |r| Ok((fingerprint_at(r, 0)?, fingerprint_at(r, 1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(&err)?;
+        let mut named: HashMap<Fingerprint, Vec<Fingerprint>> = HashMap::new();
+        for (source, target) in refs {
+            named.entry(source).or_default().push(target);
+        }
+        let mut frontier: Vec<Fingerprint> = referenced.iter().copied().collect();
+        while let Some(source) = frontier.pop() {
+            for target in named.get(&source).into_iter().flatten() {
+                if referenced.insert(*target) {
+                    frontier.push(*target);
+                }
+            }
+        }
         let objects: Vec<(Fingerprint, u64, String, bool)> = tx
             .prepare("SELECT fingerprint, size, extension, data IS NULL FROM objects")
             .and_then(|mut s| {
@@ -1178,6 +1249,11 @@ impl SqliteStore {
                 report.files_removed += 1;
             }
         }
+        tx.execute(
+            "DELETE FROM refs WHERE source NOT IN (SELECT fingerprint FROM objects)",
+            [],
+        )
+        .map_err(&err)?;
         let memo: Vec<(Vec<u8>, Vec<u8>)> = tx
             .prepare("SELECT task_key, outputs FROM memo")
             .and_then(|mut s| {

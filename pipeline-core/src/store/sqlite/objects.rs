@@ -11,14 +11,14 @@
 //! recorded content hash, so bit rot, truncation and deletion are all caught.
 
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::fingerprint::Fingerprint;
 use crate::store::StoreError;
-use crate::value::{ErasedValue, ValueError, ValueType};
+use crate::value::{ErasedValue, StoreContext, ValueError, ValueType};
 
 /// A hook run before each value file is written (tests use it to simulate a
 /// full disk or a failing device).
@@ -172,7 +172,23 @@ impl Objects {
         size: u64,
         content_hash: &Fingerprint,
         value_type: &ValueType,
+        ctx: &StoreContext<'_>,
     ) -> Result<ErasedValue, String> {
+        let path = self.checked(fingerprint, extension, size, content_hash)?;
+        value_type
+            .read_stored_file(&path, ctx)
+            .map_err(|e| format!("its file {} does not decode: {e}", path.display()))
+    }
+
+    /// The path of a value's file after checking its size and content hash;
+    /// `Err` says what is wrong with the file.
+    pub(super) fn checked(
+        &self,
+        fingerprint: &Fingerprint,
+        extension: &str,
+        size: u64,
+        content_hash: &Fingerprint,
+    ) -> Result<PathBuf, String> {
         let path = self.path(fingerprint, extension);
         let shown = path.display();
         let meta =
@@ -190,9 +206,30 @@ impl Objects {
                 "its file {shown} no longer matches its content hash (damaged on disk)"
             ));
         }
-        value_type
-            .read_file(&path)
-            .map_err(|e| format!("its file {shown} does not decode: {e}"))
+        Ok(path)
+    }
+
+    /// A scratch file holding `bytes` (a value stored in the database), for a
+    /// view that reads it as a file; written once, atomically.
+    pub(super) fn spill(
+        &self,
+        fingerprint: &Fingerprint,
+        extension: &str,
+        bytes: &[u8],
+    ) -> io::Result<PathBuf> {
+        let path = self
+            .scratch
+            .join(format!("{}.{extension}", fingerprint.to_hex()));
+        if fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
+            return Ok(path);
+        }
+        let mut temp = tempfile::Builder::new()
+            .prefix(&format!("{}-", std::process::id()))
+            .suffix(".tmp")
+            .tempfile_in(&self.scratch)?;
+        temp.write_all(bytes)?;
+        temp.persist(&path).map_err(|e| e.error)?;
+        Ok(path)
     }
 
     /// Moves a damaged file aside to `objects/damaged/` (so nothing reads it again

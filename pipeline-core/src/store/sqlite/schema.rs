@@ -13,7 +13,7 @@ use super::rows::db_error;
 use crate::store::StoreError;
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `PRAGMA application_id` of a pipeline store: "PIPE".
 pub(super) const APPLICATION_ID: i64 = 0x5049_5045;
@@ -97,6 +97,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         inputs BLOB NOT NULL             -- packed: see `rows::pack_inputs`
     );
     ALTER TABLE versions ADD COLUMN lineage INTEGER;
+    ",
+    // 4: references between values: a view (derived columns over a data
+    // frame's file, say) names the values it reads; gc keeps those as long as
+    // it keeps the view.
+    "
+    CREATE TABLE refs (
+        source BLOB NOT NULL,
+        target BLOB NOT NULL,
+        PRIMARY KEY (source, target)
+    ) WITHOUT ROWID;
     ",
 ];
 

@@ -84,6 +84,8 @@ pub(super) struct PreparedObject {
     pub(super) size: u64,
     pub(super) content_hash: Fingerprint,
     pub(super) stored: Stored,
+    /// The stored values this one names (see [`crate::Value::references`]).
+    pub(super) references: Vec<Fingerprint>,
 }
 
 /// One unit of writing.
@@ -194,6 +196,7 @@ enum Table {
     Versions,
     Memo,
     Lineage,
+    Refs,
 }
 
 impl Table {
@@ -221,6 +224,11 @@ impl Table {
             ),
             Table::Memo => (
                 "INSERT OR REPLACE INTO memo (task_key, outputs) VALUES",
+                "(?, ?)",
+                "",
+            ),
+            Table::Refs => (
+                "INSERT OR IGNORE INTO refs (source, target) VALUES",
                 "(?, ?)",
                 "",
             ),
@@ -306,6 +314,12 @@ struct LineageRow<'a> {
     id: i64,
     code: &'a [u8],
     inputs: Vec<u8>,
+}
+
+/// A value naming another (see [`crate::Value::references`]).
+struct RefRow<'a> {
+    source: &'a [u8],
+    target: &'a [u8],
 }
 
 struct MemoRow<'a> {
@@ -757,6 +771,7 @@ impl Shared {
         let mut versions = Vec::new();
         let mut memo = Vec::new();
         let mut lineage = Vec::new();
+        let mut refs = Vec::new();
         let mut submissions = Vec::new();
         for (_, op) in ops {
             match op {
@@ -768,6 +783,10 @@ impl Shared {
                 } => {
                     for object in values {
                         objects.push(self.object_row(object)?);
+                        refs.extend(object.references.iter().map(|target| RefRow {
+                            source: object.fingerprint.as_bytes(),
+                            target: target.as_bytes(),
+                        }));
                     }
                     let id = job.as_ref().filter(|_| !metas.is_empty()).map(|job| {
                         lineage.push(LineageRow {
@@ -854,6 +873,10 @@ impl Shared {
                 db_error(&self.path, "record versions", e)
             }
         })?;
+        insert(&tx, sql, Table::Refs, &refs, |r, p| {
+            p.extend([&r.source as &dyn ToSql, &r.target])
+        })
+        .map_err(err("record references between values"))?;
         insert(&tx, sql, Table::Memo, &memo, |r, p| {
             p.extend([&r.key as &dyn ToSql, &r.outputs])
         })

@@ -1,0 +1,336 @@
+//! The pipeline's data frames, one newtype each, so that wiring one frame
+//! where another is expected (the seed tutorial's Task 4 swaps
+//! `segment_result` and `segmented_customer_df`) does not compile.
+//!
+//! `segmented_customer_df` is stored as a *view*: six columns computed from
+//! `scored_df`'s file by a fixed recipe, named in the store by `scored_df`'s
+//! fingerprint and the two thresholds (96 bytes), instead of a second copy of
+//! every row. Writing that copy was most of a full run and all of a threshold
+//! change; reading the view costs a few arithmetic operations per row.
+
+use std::path::{Path, PathBuf};
+
+use pipeline_core::frame::{self, LazyFrame};
+use pipeline_core::{
+    Fingerprint, MaterializeContext, Materialized, StoreContext, Value, ValueError,
+    lazy_frame_value,
+};
+
+use crate::ingest::ReadOptions;
+use crate::transform::{self, TransformError};
+
+/// Scored customers: `CUSTOMER_SCORE`, `TotalPurchaseAmount`,
+/// `NumberOfPurchases`, `TotalPurchaseTime`.
+pub struct ScoredDf {
+    frame: LazyFrame,
+    /// The CSV the frame reads, while it is still a query over it. The
+    /// executor then materializes it with the parallel reader
+    /// ([`transform::preprocess_and_score_into`]) instead of running the query.
+    source: Option<PathBuf>,
+    /// The fingerprint the frame is stored under, once it is stored: what a
+    /// [`SegmentedDf`] view over it names.
+    stored: Option<Fingerprint>,
+}
+
+impl ScoredDf {
+    /// Scores the customers of the CSV at `path` when materialized.
+    pub fn from_csv(path: &Path) -> Result<Self, TransformError> {
+        Ok(Self {
+            frame: transform::preprocess_and_score(path)?,
+            source: Some(path.to_path_buf()),
+            stored: None,
+        })
+    }
+
+    /// The frame.
+    pub fn frame(&self) -> &LazyFrame {
+        &self.frame
+    }
+
+    /// The fingerprint the frame is stored under, if it is stored.
+    pub fn stored(&self) -> Option<Fingerprint> {
+        self.stored
+    }
+}
+
+impl From<LazyFrame> for ScoredDf {
+    fn from(frame: LazyFrame) -> Self {
+        Self {
+            frame,
+            source: None,
+            stored: None,
+        }
+    }
+}
+
+impl Value for ScoredDf {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        self.frame.encode(out)
+    }
+
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        LazyFrame::decode(input).map(Self::from)
+    }
+
+    fn decode_stored(input: &mut &[u8], ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+        let mut value = Self::decode(input)?;
+        value.stored = Some(ctx.fingerprint());
+        Ok(value)
+    }
+
+    fn extension() -> &'static str {
+        "parquet"
+    }
+
+    fn materialize(self, ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
+        let done = match &self.source {
+            Some(csv) => {
+                transform::preprocess_and_score_into(csv, ctx.scratch_dir, &ReadOptions::default())
+                    .map_err(|error| match error {
+                        TransformError::Output { error, .. } => error,
+                        other => ValueError::Materialize(other.to_string()),
+                    })?
+            }
+            None => frame::materialize_lazy(self.frame, ctx.scratch_dir)?,
+        };
+        Ok(Materialized {
+            value: Self {
+                frame: done.value,
+                source: None,
+                stored: Some(done.fingerprint),
+            },
+            fingerprint: done.fingerprint,
+            file: done.file,
+        })
+    }
+
+    fn write_file(&self, path: &Path) -> Result<(), ValueError> {
+        self.frame.write_file(path)
+    }
+
+    fn read_file(path: &Path) -> Result<Self, ValueError> {
+        LazyFrame::read_file(path).map(Self::from)
+    }
+
+    fn read_stored_file(path: &Path, ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+        let mut value = Self::read_file(path)?;
+        value.stored = Some(ctx.fingerprint());
+        Ok(value)
+    }
+}
+
+/// Scored customers with features and a `ValueSegment`
+/// ([`transform::featurization_and_segmentation`]).
+pub struct SegmentedDf {
+    frame: LazyFrame,
+    /// How the frame is computed from a stored [`ScoredDf`], if it is a view.
+    view: Option<SegmentView>,
+}
+
+/// The recipe of a [`SegmentedDf`] view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct SegmentView {
+    scored: Fingerprint,
+    payment_threshold: f64,
+    score_threshold: f64,
+}
+
+/// The first bytes of a stored view (a Parquet file starts with `PAR1`).
+const VIEW_MAGIC: &[u8; 16] = b"ca-segment-view1";
+/// Magic, scored fingerprint, recipe hash, two thresholds.
+const VIEW_LEN: usize = 16 + 32 + 32 + 8 + 8;
+
+impl SegmentView {
+    /// A digest of the expressions the view adds: a stored view made by other
+    /// code (other expressions) does not match it, so it is never read as if
+    /// the code had not changed.
+    fn recipe(&self) -> Fingerprint {
+        let columns = transform::feature_columns(self.payment_threshold, self.score_threshold);
+        Fingerprint::of_bytes(format!("{columns:?}").as_bytes())
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(VIEW_MAGIC);
+        out.extend_from_slice(self.scored.as_bytes());
+        out.extend_from_slice(self.recipe().as_bytes());
+        out.extend_from_slice(&self.payment_threshold.to_le_bytes());
+        out.extend_from_slice(&self.score_threshold.to_le_bytes());
+    }
+
+    /// Decodes a view's encoding (`None` if `bytes` is not one).
+    fn decode(bytes: &[u8]) -> Option<Result<Self, ValueError>> {
+        if !bytes.starts_with(VIEW_MAGIC) {
+            return None;
+        }
+        if bytes.len() != VIEW_LEN {
+            return Some(Err(ValueError::decode::<SegmentedDf>(format!(
+                "a view is {VIEW_LEN} bytes, not {}",
+                bytes.len()
+            ))));
+        }
+        let field = |at: usize| -> [u8; 8] { bytes[at..at + 8].try_into().expect("8 bytes") };
+        let view = Self {
+            scored: Fingerprint::from_bytes(bytes[16..48].try_into().expect("32 bytes")),
+            payment_threshold: f64::from_le_bytes(field(80)),
+            score_threshold: f64::from_le_bytes(field(88)),
+        };
+        if view.recipe().as_bytes() != &bytes[48..80] {
+            return Some(Err(ValueError::decode::<SegmentedDf>(
+                "the view was made by another version of featurization_and_segmentation",
+            )));
+        }
+        Some(Ok(view))
+    }
+
+    /// The view's frame over the scored frame `scored`.
+    fn frame(&self, scored: LazyFrame) -> LazyFrame {
+        transform::featurization_and_segmentation(
+            scored,
+            self.payment_threshold,
+            self.score_threshold,
+        )
+    }
+}
+
+impl SegmentedDf {
+    /// Features and segments over `scored`: a view when `scored` is stored,
+    /// else a query to materialize.
+    pub fn new(scored: &ScoredDf, payment_threshold: f64, score_threshold: f64) -> Self {
+        let frame = transform::featurization_and_segmentation(
+            scored.frame.clone(),
+            payment_threshold,
+            score_threshold,
+        );
+        let view = scored.stored.map(|scored| SegmentView {
+            scored,
+            payment_threshold,
+            score_threshold,
+        });
+        Self { frame, view }
+    }
+
+    /// The frame.
+    pub fn frame(&self) -> &LazyFrame {
+        &self.frame
+    }
+
+    /// Whether the frame is stored as a view over the scored frame's file.
+    pub fn is_view(&self) -> bool {
+        self.view.is_some()
+    }
+
+    fn from_bytes(bytes: &[u8], ctx: Option<&StoreContext<'_>>) -> Result<Self, ValueError> {
+        match (SegmentView::decode(bytes), ctx) {
+            (None, _) => LazyFrame::decode(&mut &bytes[..]).map(Self::from),
+            (Some(view), Some(ctx)) => {
+                let view = view?;
+                let scored = ctx.file_of(&view.scored)?;
+                let frame = frame::scan_parquet(&scored)
+                    .map_err(|e| ValueError::decode::<Self>(e.to_string()))?;
+                Ok(Self {
+                    frame: view.frame(frame),
+                    view: Some(view),
+                })
+            }
+            (Some(_), None) => Err(ValueError::decode::<Self>(
+                "a view is read through the store that holds the frame it reads",
+            )),
+        }
+    }
+}
+
+impl From<LazyFrame> for SegmentedDf {
+    fn from(frame: LazyFrame) -> Self {
+        Self { frame, view: None }
+    }
+}
+
+impl Value for SegmentedDf {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        match &self.view {
+            Some(view) => {
+                view.encode(out);
+                Ok(())
+            }
+            None => self.frame.encode(out),
+        }
+    }
+
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        let value = Self::from_bytes(input, None)?;
+        *input = &[];
+        Ok(value)
+    }
+
+    fn decode_stored(input: &mut &[u8], ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+        let value = Self::from_bytes(input, Some(ctx))?;
+        *input = &[];
+        Ok(value)
+    }
+
+    fn extension() -> &'static str {
+        "parquet"
+    }
+
+    fn references(&self) -> Vec<Fingerprint> {
+        self.view.iter().map(|view| view.scored).collect()
+    }
+
+    fn materialize(self, ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
+        if self.view.is_some() {
+            let fingerprint = self.fingerprint()?;
+            return Ok(Materialized {
+                value: self,
+                fingerprint,
+                file: None,
+            });
+        }
+        let done = frame::materialize_lazy(self.frame, ctx.scratch_dir)?;
+        Ok(Materialized {
+            value: Self::from(done.value),
+            fingerprint: done.fingerprint,
+            file: done.file,
+        })
+    }
+
+    fn write_file(&self, path: &Path) -> Result<(), ValueError> {
+        match &self.view {
+            Some(view) => {
+                let mut bytes = Vec::with_capacity(VIEW_LEN);
+                view.encode(&mut bytes);
+                std::fs::write(path, bytes).map_err(|source| ValueError::Io {
+                    action: "cannot write",
+                    path: path.to_owned(),
+                    source,
+                })
+            }
+            None => self.frame.write_file(path),
+        }
+    }
+
+    fn read_file(path: &Path) -> Result<Self, ValueError> {
+        LazyFrame::read_file(path).map(Self::from)
+    }
+
+    fn read_stored_file(path: &Path, ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+        // A view in a file of its own (a store that keeps nothing inline).
+        let is_view = std::fs::metadata(path).is_ok_and(|m| m.len() == VIEW_LEN as u64);
+        if !is_view {
+            return Self::read_file(path);
+        }
+        let bytes = std::fs::read(path).map_err(|source| ValueError::Io {
+            action: "cannot read",
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_bytes(&bytes, Some(ctx))
+    }
+}
+
+/// Per `ValueSegment`: the chosen metric of each measure.
+pub struct SegmentResult(pub LazyFrame);
+
+/// One row summarizing the High Value segment.
+pub struct HighValueSummary(pub LazyFrame);
+
+lazy_frame_value!(SegmentResult, HighValueSummary);

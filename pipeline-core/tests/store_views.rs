@@ -1,0 +1,265 @@
+//! Views: values that name another stored value by fingerprint and read its
+//! file (a few derived columns over a data frame, say) instead of copying it.
+//! A new process reads them through the store, gc keeps what they read, and a
+//! damaged underlying file makes both producers run again.
+
+mod store_support;
+
+use std::path::{Path, PathBuf};
+
+use pipeline_core::{
+    Fingerprint, Graph, GraphBuilder, JobStatus, MaterializeContext, Materialized, NodeSpec,
+    Runtime, StoreContext, TaskDef, TaskSpec, Value, ValueError,
+};
+use store_support::{object_files, open};
+
+/// A large value that knows the fingerprint it is stored under.
+#[derive(Debug, Clone, PartialEq)]
+struct Bytes {
+    data: Vec<u8>,
+    stored: Option<Fingerprint>,
+}
+
+impl Value for Bytes {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        out.extend_from_slice(&self.data);
+        Ok(())
+    }
+
+    fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
+        let data = std::mem::take(input).to_vec();
+        Ok(Self { data, stored: None })
+    }
+
+    fn extension() -> &'static str {
+        "bytes"
+    }
+
+    fn materialize(self, _ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
+        let fingerprint = self.fingerprint()?;
+        Ok(Materialized {
+            value: Self {
+                stored: Some(fingerprint),
+                ..self
+            },
+            fingerprint,
+            file: None,
+        })
+    }
+
+    fn read_stored_file(path: &Path, ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+        let mut value = Self::read_file(path)?;
+        value.stored = Some(ctx.fingerprint());
+        Ok(value)
+    }
+}
+
+/// A view: the first `len` bytes of a stored [`Bytes`], read from its file.
+#[derive(Debug, Clone, PartialEq)]
+struct Head {
+    of: Fingerprint,
+    len: u64,
+    data: Vec<u8>,
+}
+
+impl Value for Head {
+    fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+        out.extend_from_slice(self.of.as_bytes());
+        out.extend_from_slice(&self.len.to_le_bytes());
+        Ok(())
+    }
+
+    fn decode(_input: &mut &[u8]) -> Result<Self, ValueError> {
+        Err(ValueError::decode::<Self>(
+            "a view is read through its store",
+        ))
+    }
+
+    fn decode_stored(input: &mut &[u8], ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+        if input.len() != 40 {
+            return Err(ValueError::decode::<Self>("not 40 bytes"));
+        }
+        let of = Fingerprint::from_bytes(input[..32].try_into().unwrap());
+        let len = u64::from_le_bytes(input[32..].try_into().unwrap());
+        *input = &[];
+        let file = ctx.file_of(&of)?;
+        let mut data = std::fs::read(&file).unwrap();
+        data.truncate(len as usize);
+        Ok(Self { of, len, data })
+    }
+
+    fn references(&self) -> Vec<Fingerprint> {
+        vec![self.of]
+    }
+}
+
+/// n --make_bytes--> bytes (n bytes) --head(k)--> head (a view) --total(scale)--> total.
+fn views() -> Graph {
+    GraphBuilder::new("views")
+        .node(NodeSpec::new::<u64>("n").with_default(100_000))
+        .node(NodeSpec::new::<u64>("k").with_default(10))
+        .node(NodeSpec::new::<u64>("scale").with_default(1))
+        .node(NodeSpec::new::<Bytes>("bytes"))
+        .node(NodeSpec::new::<Head>("head"))
+        .node(NodeSpec::new::<u64>("total"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("make_bytes", "1", |n: &u64| Bytes {
+                data: fill(*n),
+                stored: None,
+            }))
+            .inputs(["n"])
+            .outputs(["bytes"])
+            .skippable(true),
+        )
+        .task(
+            TaskSpec::new(TaskDef::from_fn2("head", "1", |bytes: &Bytes, k: &u64| {
+                Head {
+                    of: bytes.stored.expect("a task's input was stored first"),
+                    len: *k,
+                    data: bytes.data[..*k as usize].to_vec(),
+                }
+            }))
+            .inputs(["bytes", "k"])
+            .outputs(["head"])
+            .skippable(true),
+        )
+        .task(
+            TaskSpec::new(TaskDef::from_fn2(
+                "total",
+                "1",
+                |head: &Head, scale: &u64| {
+                    head.data.iter().map(|b| u64::from(*b)).sum::<u64>() * scale
+                },
+            ))
+            .inputs(["head", "scale"])
+            .outputs(["total"])
+            .skippable(true),
+        )
+        .build()
+        .unwrap()
+}
+
+/// `n` bytes that depend on `n`, so that two sizes give two different values.
+fn fill(n: u64) -> Vec<u8> {
+    (0..n).map(|i| ((i + n) % 251) as u8).collect()
+}
+
+fn bytes_file(dir: &Path, fingerprint: Fingerprint) -> PathBuf {
+    dir.join(format!("objects/{fingerprint}.bytes"))
+}
+
+#[test]
+fn a_view_is_stored_small_and_read_in_a_new_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(dir.path());
+    let scenario = runtime.create_scenario(views(), "s").unwrap();
+    assert!(scenario.submit().unwrap().is_success());
+    let underlying = scenario
+        .node::<Bytes>("bytes")
+        .unwrap()
+        .fingerprint()
+        .unwrap()
+        .unwrap();
+    // Only the large value has a file: the view is 40 bytes in the database.
+    assert_eq!(
+        object_files(dir.path()),
+        vec![bytes_file(dir.path(), underlying)]
+    );
+    drop((scenario, runtime));
+
+    let runtime = open(dir.path());
+    let scenario = runtime.find_scenario(views(), "s").unwrap().unwrap();
+    let head = scenario.node::<Head>("head").unwrap().read().unwrap();
+    assert_eq!(head.data, fill(100_000)[..10]);
+    assert_eq!(head.of, underlying);
+    scenario.node::<u64>("scale").unwrap().write(3).unwrap();
+    let submission = scenario.submit().unwrap();
+    assert_eq!(submission.status("make_bytes"), Some(JobStatus::Skipped));
+    assert_eq!(submission.status("head"), Some(JobStatus::Skipped));
+    assert_eq!(submission.status("total"), Some(JobStatus::Completed));
+    let expected: u64 = fill(100_000)[..10].iter().map(|b| u64::from(*b)).sum();
+    assert_eq!(
+        *scenario.node::<u64>("total").unwrap().read().unwrap(),
+        3 * expected
+    );
+}
+
+#[test]
+fn gc_keeps_the_values_that_kept_views_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(dir.path());
+    let first = runtime.create_scenario(views(), "first").unwrap();
+    assert!(first.submit().unwrap().is_success());
+    let head = first.node::<Head>("head").unwrap().read().unwrap();
+    let underlying = bytes_file(dir.path(), head.of);
+
+    // A second scenario of other bytes, given the first one's view by hand:
+    // once the first scenario is gone, only the view names its bytes.
+    let second = runtime.create_scenario(views(), "second").unwrap();
+    second.node::<u64>("n").unwrap().write(50_000).unwrap();
+    assert!(second.submit().unwrap().is_success());
+    second
+        .node::<Head>("head")
+        .unwrap()
+        .write((*head).clone())
+        .unwrap();
+    runtime.delete_scenario(first.id()).unwrap();
+    runtime.gc().unwrap();
+    assert!(underlying.exists(), "gc removed the bytes a view reads");
+    drop((first, second, runtime));
+
+    let runtime = open(dir.path());
+    let second = runtime.find_scenario(views(), "second").unwrap().unwrap();
+    let read = second.node::<Head>("head").unwrap().read().unwrap();
+    assert_eq!(read.data, fill(100_000)[..10]);
+
+    // Without the view, the bytes go.
+    runtime.delete_scenario(second.id()).unwrap();
+    runtime.gc().unwrap();
+    assert!(!underlying.exists(), "gc kept bytes nothing names");
+}
+
+#[test]
+fn a_damaged_file_under_a_view_makes_both_producers_run_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(dir.path());
+    let scenario = runtime.create_scenario(views(), "s").unwrap();
+    assert!(scenario.submit().unwrap().is_success());
+    let underlying = scenario
+        .node::<Bytes>("bytes")
+        .unwrap()
+        .fingerprint()
+        .unwrap()
+        .unwrap();
+    drop((scenario, runtime));
+    let file = bytes_file(dir.path(), underlying);
+    let mut data = std::fs::read(&file).unwrap();
+    data[3] ^= 0x10;
+    std::fs::write(&file, data).unwrap();
+
+    // A new process whose `scale` changed must read the view.
+    let runtime = Runtime::open_with(dir.path(), store_support::quiet()).unwrap();
+    let scenario = runtime.find_scenario(views(), "s").unwrap().unwrap();
+    scenario.node::<u64>("scale").unwrap().write(2).unwrap();
+    let submission = scenario.submit().unwrap();
+    assert!(submission.is_success(), "{submission:?}");
+    assert_eq!(submission.status("make_bytes"), Some(JobStatus::Completed));
+    assert_eq!(submission.status("head"), Some(JobStatus::Completed));
+    assert_eq!(submission.status("total"), Some(JobStatus::Completed));
+    let expected: u64 = fill(100_000)[..10].iter().map(|b| u64::from(*b)).sum();
+    assert_eq!(
+        *scenario.node::<u64>("total").unwrap().read().unwrap(),
+        2 * expected
+    );
+
+    // The first attempt said what was wrong, naming the view's node.
+    let history = scenario.job_history().unwrap();
+    let attempt = &history.submissions[history.submissions.len() - 2];
+    let error = attempt.job("total").unwrap().error.as_deref().unwrap();
+    assert!(error.contains("`head`"), "{error}");
+    assert!(error.contains("it is a view of"), "{error}");
+    assert!(
+        error.contains("no longer matches its content hash"),
+        "{error}"
+    );
+}

@@ -6,15 +6,19 @@
 //! median is found in a few streaming passes over the data:
 //!
 //! 1. count the values of each group in 2^20 buckets of an order-preserving
-//!    integer key of the float (its top 20 bits);
-//! 2. the buckets holding the middle rank(s) are now known: count again,
-//!    finer, inside that key range only, until at most [`COLLECT_LIMIT`]
-//!    values fall in the range (one refinement is usually enough);
+//!    integer key of the float (its top 20 bits); meanwhile, collect the
+//!    values of a guessed range of buckets around the median, estimated from
+//!    the first batch;
+//! 2. the buckets holding the middle rank(s) are now known. If the guessed
+//!    range covers them, select the middle values from those collected: done
+//!    in one pass (the usual case). If not (say, sorted data, whose first
+//!    batch is unlike the rest), count again, finer, inside that key range
+//!    only, until at most [`COLLECT_LIMIT`] values fall in the range;
 //! 3. collect those values and select the middle ones (`select_nth_unstable`).
 //!
 //! Memory is a few histograms plus at most [`COLLECT_LIMIT`] values per
-//! median, whatever the number of rows, and every pass streams the frame in
-//! batches on polars' streaming engine. The result follows polars' definition
+//! median (and per guess), whatever the number of rows, and every pass
+//! streams the frame in batches on polars' streaming engine. The result follows polars' definition
 //! exactly (`quantile(0.5, Linear)`): nulls skipped, NaN above every number,
 //! and for an even count `lower + 0.5 * (upper - lower)`; the tests compare
 //! both.
@@ -109,8 +113,13 @@ fn interpolate(n: u64, lower: f64, upper: f64) -> f64 {
 /// Where the search for one median stands.
 #[derive(Debug, Clone)]
 enum Search {
-    /// First pass: counting all values in top-level buckets.
-    Counting { histogram: Vec<u64>, count: u64 },
+    /// First pass: counting all values in top-level buckets, and collecting
+    /// those in a guessed range of buckets around the median.
+    Counting {
+        histogram: Vec<u64>,
+        count: u64,
+        guess: Guess,
+    },
     /// Counting the values whose key lies in `low..=high`, in buckets of
     /// `2^shift` keys; `below` values have smaller keys.
     Refining {
@@ -133,11 +142,113 @@ enum Search {
     Done(Option<f64>),
 }
 
+/// The first pass's bet on where the median lies: a key range of top-level
+/// buckets (estimated from the first batch) whose values are collected as
+/// they stream by. If the histogram then shows both middle ranks inside the
+/// range, the median is selected from those values and the second pass is
+/// not needed; if not (a first batch unlike the rest, say sorted data), the
+/// search goes on as if there had been no guess. Either way the result is exact.
+#[derive(Debug, Clone)]
+enum Guess {
+    /// Not made yet: the next values make it.
+    Pending,
+    /// Collecting the values whose key lies in `low..=high`.
+    Active { low: u64, high: u64, values: Vec<f64> },
+    /// Given up (too many values in the range, or too few to guess from).
+    Off,
+}
+
+/// Values a guess needs, at least, to be made.
+const GUESS_MIN_SAMPLE: usize = 1024;
+
+/// Ranks around the middle a guess covers, as a fraction of the sample
+/// (several standard errors of the sample median even for a small sample).
+const GUESS_HALF_WIDTH: f64 = 0.03;
+
+impl Guess {
+    /// A guess from the first values seen: the buckets between the sample's
+    /// `0.5 ± GUESS_HALF_WIDTH` quantiles.
+    fn from_sample(xs: &[f64]) -> Self {
+        if xs.len() < GUESS_MIN_SAMPLE {
+            return Guess::Off;
+        }
+        let step = (xs.len() / 4096).max(1);
+        let mut keys: Vec<u64> = xs.iter().step_by(step).map(|&x| key(x)).collect();
+        keys.sort_unstable();
+        let at = |q: f64| keys[((keys.len() - 1) as f64 * q).round() as usize];
+        let shift = 64 - FIRST_BITS;
+        let low = (at(0.5 - GUESS_HALF_WIDTH) >> shift) << shift;
+        let high = ((at(0.5 + GUESS_HALF_WIDTH) >> shift) << shift).saturating_add((1 << shift) - 1);
+        Guess::Active {
+            low,
+            high,
+            values: Vec::new(),
+        }
+    }
+
+    /// Collects the values of `xs` in the guessed range.
+    fn add_all(&mut self, xs: &[f64]) {
+        if matches!(self, Guess::Pending) {
+            *self = Guess::from_sample(xs);
+        }
+        if let Guess::Active { low, high, values } = self {
+            let (low, high) = (*low, *high);
+            values.extend(xs.iter().copied().filter(|&x| {
+                let k = key(x);
+                k >= low && k <= high
+            }));
+            if values.len() as u64 > COLLECT_LIMIT {
+                *self = Guess::Off;
+            }
+        }
+    }
+
+    /// Finishes `next` (the search after the first pass) at once if it only
+    /// needs values this guess collected.
+    fn settle(self, next: Search) -> Search {
+        let Guess::Active { low, high, values } = self else {
+            return next;
+        };
+        let (range, count, below) = match &next {
+            Search::Collecting {
+                count,
+                low,
+                high,
+                below,
+                ..
+            }
+            | Search::Refining {
+                count,
+                low,
+                high,
+                below,
+                ..
+            } => ((*low, *high), *count, *below),
+            _ => return next,
+        };
+        if range.0 < low || range.1 > high {
+            return next;
+        }
+        let mut inside: Vec<f64> = values
+            .into_iter()
+            .filter(|&x| (range.0..=range.1).contains(&key(x)))
+            .collect();
+        let (lower_rank, upper_rank) = middle_ranks(count);
+        let (lower, upper) = select_middle(
+            &mut inside,
+            (lower_rank - below) as usize,
+            (upper_rank - below) as usize,
+        );
+        Search::Done(Some(interpolate(count, lower, upper)))
+    }
+}
+
 impl Search {
     fn new() -> Self {
         Search::Counting {
             histogram: vec![0; 1 << FIRST_BITS],
             count: 0,
+            guess: Guess::Pending,
         }
     }
 
@@ -148,11 +259,16 @@ impl Search {
     /// Takes values into the current pass (one dispatch, then a tight loop).
     fn add_all(&mut self, xs: &[f64]) {
         match self {
-            Search::Counting { histogram, count } => {
+            Search::Counting {
+                histogram,
+                count,
+                guess,
+            } => {
                 for &x in xs {
                     histogram[(key(x) >> (64 - FIRST_BITS)) as usize] += 1;
                 }
                 *count += xs.len() as u64;
+                guess.add_all(xs);
             }
             Search::Refining {
                 low,
@@ -185,11 +301,15 @@ impl Search {
     /// Moves on after a pass.
     fn next_pass(&mut self) {
         *self = match std::mem::replace(self, Search::Done(None)) {
-            Search::Counting { histogram, count } => {
+            Search::Counting {
+                histogram,
+                count,
+                guess,
+            } => {
                 if count == 0 {
                     Search::Done(None)
                 } else {
-                    narrow(count, (0, u64::MAX), 64 - FIRST_BITS, 0, &histogram)
+                    guess.settle(narrow(count, (0, u64::MAX), 64 - FIRST_BITS, 0, &histogram))
                 }
             }
             Search::Refining {
@@ -295,8 +415,8 @@ pub struct GroupedMedians {
 /// `summed` (cast to `Int64`), per value of the string column `group_by`, or
 /// over all rows (one unnamed group) if `None`.
 ///
-/// Streams `frame` a few times (usually twice) on polars' streaming engine,
-/// in bounded memory (see the module docs); the sums come with the first pass.
+/// Streams `frame` on polars' streaming engine, usually once, in bounded
+/// memory (see the module docs); the sums come with the first pass.
 pub fn grouped_medians(
     frame: &LazyFrame,
     group_by: Option<&str>,
@@ -635,6 +755,46 @@ mod tests {
                 .collect();
             assert_eq!(our_medians, their_medians, "{values:?}");
         }
+    }
+
+    /// Medians of `values` in one group, and how many passes they took.
+    fn streamed(values: &[f64]) -> (Option<f64>, usize) {
+        let frame = df!("x" => values).unwrap().lazy();
+        let mut search = Search::new();
+        let mut passes = 0;
+        while !search.is_done() {
+            passes += 1;
+            for batch in frame.clone().collect().unwrap().split_chunks_by_n(8, false) {
+                search.add_all(batch.column("x").unwrap().f64().unwrap().cont_slice().unwrap());
+            }
+            search.next_pass();
+        }
+        (search.result(), passes)
+    }
+
+    #[test]
+    fn a_good_guess_finds_the_median_in_one_pass() {
+        // Shuffled: the first batch looks like the rest.
+        let n = 100_001;
+        let values: Vec<f64> = (0..n).map(|i| ((i * 7919) % n) as f64 * 0.37).collect();
+        let (found, passes) = streamed(&values);
+        assert_eq!(found, median(&mut values.clone()));
+        assert_eq!(passes, 1);
+        // Even count, many ties.
+        let values: Vec<f64> = (0..100_000).map(|i| ((i * 7919) % 101) as f64).collect();
+        let (found, passes) = streamed(&values);
+        assert_eq!(found, median(&mut values.clone()));
+        assert_eq!(passes, 1);
+    }
+
+    #[test]
+    fn a_wrong_guess_costs_a_pass_not_the_answer() {
+        // Sorted: the first batch holds the smallest values only, so the
+        // guessed range misses the middle.
+        let values: Vec<f64> = (0..100_000).map(|i| i as f64 / 3.0).collect();
+        let (found, passes) = streamed(&values);
+        assert_eq!(found, median(&mut values.clone()));
+        assert_eq!(passes, 2);
     }
 
     #[test]

@@ -291,7 +291,7 @@ impl SqliteStore {
     /// Encodes or writes a value for recording.
     fn prepare(&self, value: &NewValue<'_>) -> Result<PreparedObject, StoreError> {
         let extension = value.value_type.extension();
-        let prepared = |size, content_hash, stored| PreparedObject {
+        let prepared = |size, content_hash, stored, unsynced| PreparedObject {
             fingerprint: value.fingerprint,
             value_type: value.value_type,
             value: value.value.clone(),
@@ -299,30 +299,31 @@ impl SqliteStore {
             content_hash,
             stored,
             references: value.value_type.references(&**value.value),
+            unsynced,
         };
         if let Some(file) = value.file {
             // Already stored: the scratch file stays (the value may scan it)
             // until the scratch directory is swept.
             if let Some((size, hash)) = self.stored_file(&value.fingerprint, extension)? {
-                return Ok(prepared(size, hash, Stored::File));
+                return Ok(prepared(size, hash, Stored::File, false));
             }
             let (size, hash) = self.objects.adopt(file, &value.fingerprint, extension)?;
-            return Ok(prepared(size, hash, Stored::File));
+            return Ok(prepared(size, hash, Stored::File, true));
         }
         let mut bytes = Vec::new();
         value.value_type.encode(&**value.value, &mut bytes)?;
         if bytes.len() <= self.options.inline_limit {
             let hash = Fingerprint::of_bytes(&bytes);
-            return Ok(prepared(bytes.len() as u64, hash, Stored::Inline(bytes)));
+            return Ok(prepared(bytes.len() as u64, hash, Stored::Inline(bytes), false));
         }
         drop(bytes);
         if let Some((size, hash)) = self.stored_file(&value.fingerprint, extension)? {
-            return Ok(prepared(size, hash, Stored::File));
+            return Ok(prepared(size, hash, Stored::File, false));
         }
         let (size, hash) =
             self.objects
                 .write(&value.fingerprint, &value.value_type, value.value)?;
-        Ok(prepared(size, hash, Stored::File))
+        Ok(prepared(size, hash, Stored::File, false))
     }
 
     /// Size and content hash of a value already stored intact as a file.

@@ -4,7 +4,10 @@
 //! disk, and renamed into place, after which the directory is flushed too; only
 //! then may a database row point at it. A crash therefore leaves at worst a
 //! temporary file (removed by `gc`) or a complete file no row points at (also
-//! removed by `gc`); a partly written file never carries a final name.
+//! removed by `gc`); a partly written file never carries a final name. A
+//! file a value wrote while materializing is *adopted* (linked into place)
+//! and flushed by the writer thread just before the row that names it is
+//! committed, so that the task need not wait for the disk.
 //!
 //! Every file is checked before use: `intact` compares its size with the one
 //! recorded (cheap, for skip decisions) and `read` its blake3 digest with the
@@ -104,10 +107,16 @@ impl Objects {
     }
 
     /// Adopts a file a value already wrote (while materializing) as the file of
-    /// `fingerprint`: flushed, then linked into place unless it is there
-    /// already. A hard link, not a rename, so that the value (a lazy scan of
-    /// that file, for a data frame) keeps working; the scratch name goes when
-    /// the process's scratch directory is swept.
+    /// `fingerprint`: linked into place unless it is there already. A hard
+    /// link, not a rename, so that the value (a lazy scan of that file, for a
+    /// data frame) keeps working; the scratch name goes when the process's
+    /// scratch directory is swept.
+    ///
+    /// The file is complete but not yet flushed to disk: the writer thread
+    /// flushes it ([`Objects::make_durable`]) before it commits the row that
+    /// points at it, so the task that made it (and its consumers) need not
+    /// wait for the disk. Until then no row names it, and a crash leaves at
+    /// worst an unreferenced file for gc.
     pub(super) fn adopt(
         &self,
         file: &Path,
@@ -123,9 +132,6 @@ impl Objects {
         if let Some(fault) = &self.fault {
             fault(file).map_err(|e| io("adopt", e))?;
         }
-        File::open(file)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| io("flush", e))?;
         // The file holds the value's canonical encoding, whose blake3 digest
         // is the value's fingerprint (the `Materialized` contract): no need to
         // read it again. Should a value break that contract, reads of the file
@@ -152,9 +158,34 @@ impl Objects {
                     .map_err(|e| io("move into the store", e.error))?;
             }
         }
-        self.sync_root()
-            .map_err(|e| io("flush the directory of", e))?;
         Ok((size, hash))
+    }
+
+    /// Flushes adopted files, then the `objects/` directory, to disk.
+    pub(super) fn make_durable<'a>(
+        &self,
+        files: impl IntoIterator<Item = (&'a Fingerprint, &'a str)>,
+    ) -> Result<(), StoreError> {
+        let mut any = false;
+        for (fingerprint, extension) in files {
+            let path = self.path(fingerprint, extension);
+            File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|source| StoreError::Io {
+                    action: "flush",
+                    path,
+                    source,
+                })?;
+            any = true;
+        }
+        if any {
+            self.sync_root().map_err(|source| StoreError::Io {
+                action: "flush the directory of",
+                path: self.root.clone(),
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// Whether the file exists with the recorded size (cheap: one `stat`).

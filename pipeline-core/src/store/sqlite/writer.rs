@@ -86,6 +86,9 @@ pub(super) struct PreparedObject {
     pub(super) stored: Stored,
     /// The stored values this one names (see [`crate::Value::references`]).
     pub(super) references: Vec<Fingerprint>,
+    /// Its file was adopted and is not yet flushed to disk (the writer
+    /// flushes it before committing the row).
+    pub(super) unsynced: bool,
 }
 
 /// One unit of writing.
@@ -762,6 +765,17 @@ impl Shared {
     }
 
     fn write_transaction(&self, db: &mut WriteDb, ops: &[(u64, Op)]) -> Result<(), StoreError> {
+        // Adopted files reach the disk before any row names them.
+        self.objects.make_durable(
+            ops.iter()
+                .filter_map(|(_, op)| match op {
+                    Op::Commit { objects, .. } => Some(objects),
+                    Op::Submission(_) => None,
+                })
+                .flatten()
+                .filter(|object| object.unsynced)
+                .map(|object| (&object.fingerprint, object.value_type.extension())),
+        )?;
         let err = |action: &str| {
             let path = self.path.clone();
             let action = action.to_owned();

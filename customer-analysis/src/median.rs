@@ -62,6 +62,13 @@ fn key(x: f64) -> u64 {
     }
 }
 
+/// Whether `low <= k <= high`, in one unsigned comparison: one branch the
+/// processor predicts well (most values are outside), not two it cannot.
+#[inline(always)]
+fn in_range(k: u64, low: u64, high: u64) -> bool {
+    k.wrapping_sub(low) <= high - low
+}
+
 /// The median of `values` (reordered in place), `None` if there are none.
 pub fn median(values: &mut [f64]) -> Option<f64> {
     let n = values.len();
@@ -153,7 +160,11 @@ enum Guess {
     /// Not made yet: the next values make it.
     Pending,
     /// Collecting the values whose key lies in `low..=high`.
-    Active { low: u64, high: u64, values: Vec<f64> },
+    Active {
+        low: u64,
+        high: u64,
+        values: Vec<f64>,
+    },
     /// Given up (too many values in the range, or too few to guess from).
     Off,
 }
@@ -178,7 +189,8 @@ impl Guess {
         let at = |q: f64| keys[((keys.len() - 1) as f64 * q).round() as usize];
         let shift = 64 - FIRST_BITS;
         let low = (at(0.5 - GUESS_HALF_WIDTH) >> shift) << shift;
-        let high = ((at(0.5 + GUESS_HALF_WIDTH) >> shift) << shift).saturating_add((1 << shift) - 1);
+        let high =
+            ((at(0.5 + GUESS_HALF_WIDTH) >> shift) << shift).saturating_add((1 << shift) - 1);
         Guess::Active {
             low,
             high,
@@ -195,11 +207,18 @@ impl Guess {
             let (low, high) = (*low, *high);
             values.extend(xs.iter().copied().filter(|&x| {
                 let k = key(x);
-                k >= low && k <= high
+                in_range(k, low, high)
             }));
-            if values.len() as u64 > COLLECT_LIMIT {
-                *self = Guess::Off;
-            }
+        }
+        self.check_limit();
+    }
+
+    /// Gives up once the range holds more than [`COLLECT_LIMIT`] values.
+    fn check_limit(&mut self) {
+        if let Guess::Active { values, .. } = self
+            && values.len() as u64 > COLLECT_LIMIT
+        {
+            *self = Guess::Off;
         }
     }
 
@@ -231,7 +250,7 @@ impl Guess {
         }
         let mut inside: Vec<f64> = values
             .into_iter()
-            .filter(|&x| (range.0..=range.1).contains(&key(x)))
+            .filter(|&x| in_range(key(x), range.0, range.1))
             .collect();
         let (lower_rank, upper_rank) = middle_ranks(count);
         let (lower, upper) = select_middle(
@@ -280,7 +299,7 @@ impl Search {
                 let (low, high, shift) = (*low, *high, *shift);
                 for &x in xs {
                     let k = key(x);
-                    if k >= low && k <= high {
+                    if in_range(k, low, high) {
                         histogram[((k - low) >> shift) as usize] += 1;
                     }
                 }
@@ -291,7 +310,7 @@ impl Search {
                 let (low, high) = (*low, *high);
                 values.extend(xs.iter().copied().filter(|&x| {
                     let k = key(x);
-                    k >= low && k <= high
+                    in_range(k, low, high)
                 }));
             }
             Search::Done(_) => {}
@@ -373,14 +392,14 @@ fn narrow(count: u64, range: (u64, u64), shift: u32, below: u64, histogram: &[u6
     let new_high = (low + ((last as u64) << shift))
         .saturating_add((1u64 << shift) - 1)
         .min(high);
-    let in_range: u64 = histogram[first..=last].iter().sum();
-    if in_range <= COLLECT_LIMIT || shift == 0 {
+    let in_buckets: u64 = histogram[first..=last].iter().sum();
+    if in_buckets <= COLLECT_LIMIT || shift == 0 {
         return Search::Collecting {
             count,
             low: new_low,
             high: new_high,
             below: below_first,
-            values: Vec::with_capacity(in_range as usize),
+            values: Vec::with_capacity(in_buckets as usize),
         };
     }
     // Buckets fine enough that the range fits the histogram.
@@ -588,6 +607,12 @@ fn add_columns(searches: &mut [Vec<Search>], columns: &[&Float64Chunked], codes:
             }
             continue;
         }
+        if values.null_count() == 0 && values.chunks().len() == 1 {
+            let xs = values.cont_slice().expect("one chunk without nulls");
+            if count_grouped(column_searches, xs, codes) {
+                continue;
+            }
+        }
         let mut by_group: Vec<Vec<f64>> = (0..groups)
             .map(|_| Vec::with_capacity(codes.len()))
             .collect();
@@ -613,6 +638,63 @@ fn add_columns(searches: &mut [Vec<Search>], columns: &[&Float64Chunked], codes:
     }
 }
 
+/// First-pass counting of `xs[i]` in group `codes[i]`, straight into each
+/// group's histogram and guess (no per-group copy of the batch). Only once
+/// every group's guess is made; returns whether it took the values.
+fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32]) -> bool {
+    struct Group<'a> {
+        histogram: &'a mut [u64],
+        low: u64,
+        high: u64,
+        guessed: Option<&'a mut Vec<f64>>,
+    }
+    let mut groups: Vec<Group<'_>> = Vec::with_capacity(searches.len());
+    let mut counts: Vec<&mut u64> = Vec::with_capacity(searches.len());
+    for search in searches.iter_mut() {
+        let Search::Counting {
+            histogram,
+            count,
+            guess,
+        } = search
+        else {
+            return false;
+        };
+        let (low, high, guessed) = match guess {
+            Guess::Active { low, high, values } => (*low, *high, Some(values)),
+            // A range only NaN keys reach, and nothing to collect them into.
+            Guess::Off => (u64::MAX, u64::MAX, None),
+            Guess::Pending => return false,
+        };
+        counts.push(count);
+        groups.push(Group {
+            histogram,
+            low,
+            high,
+            guessed,
+        });
+    }
+    for (&x, &code) in xs.iter().zip(codes) {
+        let group = &mut groups[code as usize];
+        let k = key(x);
+        group.histogram[(k >> (64 - FIRST_BITS)) as usize] += 1;
+        if in_range(k, group.low, group.high)
+            && let Some(guessed) = &mut group.guessed
+        {
+            guessed.push(x);
+        }
+    }
+    for (group, count) in counts.into_iter().enumerate() {
+        *count += codes.iter().filter(|&&c| c as usize == group).count() as u64;
+    }
+    drop(groups);
+    for search in searches.iter_mut() {
+        if let Search::Counting { guess, .. } = search {
+            guess.check_limit();
+        }
+    }
+    true
+}
+
 /// The group index of each row of a batch, by its label. New labels are only
 /// expected in the first pass (later passes see the same rows again).
 fn group_codes(
@@ -622,30 +704,37 @@ fn group_codes(
     first_pass: bool,
 ) -> PolarsResult<Vec<u32>> {
     let mut codes = Vec::with_capacity(labels_column.len());
-    let mut last: Option<(Option<&str>, u32)> = None;
-    for label in labels_column.iter() {
-        let code = match last {
-            Some((previous, code)) if previous == label => code,
-            _ => {
-                let code = match labels.iter().position(|l| l.as_deref() == label) {
-                    Some(i) => i as u32,
-                    None => {
-                        polars_ensure!(
-                            first_pass,
-                            ComputeError: "the frame changed between passes (new group {label:?})"
-                        );
-                        labels.push(label.map(str::to_owned));
-                        for column in searches.iter_mut() {
-                            column.push(Search::new());
-                        }
-                        (labels.len() - 1) as u32
-                    }
-                };
-                last = Some((label, code));
-                code
+    // A label of at most 12 bytes lives entirely in its 16-byte string view,
+    // so equal views mean equal labels: most rows cost one integer compare.
+    let mut inline: Vec<(u128, u32)> = Vec::new();
+    let no_nulls = labels_column.null_count() == 0;
+    for array in labels_column.downcast_iter() {
+        for (row, view) in array.views().iter().enumerate() {
+            let bits = view.as_u128();
+            if let Some(&(_, code)) = inline.iter().find(|(v, _)| *v == bits) {
+                codes.push(code);
+                continue;
             }
-        };
-        codes.push(code);
+            let label = array.get(row);
+            let code = match labels.iter().position(|l| l.as_deref() == label) {
+                Some(i) => i as u32,
+                None => {
+                    polars_ensure!(
+                        first_pass,
+                        ComputeError: "the frame changed between passes (new group {label:?})"
+                    );
+                    labels.push(label.map(str::to_owned));
+                    for column in searches.iter_mut() {
+                        column.push(Search::new());
+                    }
+                    (labels.len() - 1) as u32
+                }
+            };
+            if no_nulls && view.length <= 12 && inline.len() < 16 {
+                inline.push((bits, code));
+            }
+            codes.push(code);
+        }
     }
     Ok(codes)
 }
@@ -765,7 +854,15 @@ mod tests {
         while !search.is_done() {
             passes += 1;
             for batch in frame.clone().collect().unwrap().split_chunks_by_n(8, false) {
-                search.add_all(batch.column("x").unwrap().f64().unwrap().cont_slice().unwrap());
+                search.add_all(
+                    batch
+                        .column("x")
+                        .unwrap()
+                        .f64()
+                        .unwrap()
+                        .cont_slice()
+                        .unwrap(),
+                );
             }
             search.next_pass();
         }
@@ -795,6 +892,41 @@ mod tests {
         let (found, passes) = streamed(&values);
         assert_eq!(found, median(&mut values.clone()));
         assert_eq!(passes, 2);
+    }
+
+    #[test]
+    fn many_batches_of_interleaved_groups_give_each_group_its_exact_median() {
+        // Enough rows for several batches and for guesses; one column whose
+        // guesses hold, one sorted column whose guesses miss.
+        let n = 300_000usize;
+        let labels: Vec<Option<&str>> = (0..n)
+            .map(|i| [Some("Low"), Some("High"), None, Some("High")][(i * 31 + i / 7) % 4])
+            .collect();
+        let shuffled: Vec<f64> = (0..n).map(|i| ((i * 7919) % n) as f64 * 0.25).collect();
+        let sorted: Vec<f64> = (0..n).map(|i| i as f64 - 1000.0).collect();
+        let frame = df!("g" => labels.clone(), "x" => shuffled.clone(), "y" => sorted.clone())
+            .unwrap()
+            .lazy();
+        let ours = grouped_medians(&frame, Some("g"), &["x", "y"], &[]).unwrap();
+        assert_eq!(
+            ours.labels,
+            [None, Some("High".to_owned()), Some("Low".to_owned())]
+        );
+        for (g, label) in ours.labels.iter().enumerate() {
+            for (c, column) in [&shuffled, &sorted].into_iter().enumerate() {
+                let mut mine: Vec<f64> = column
+                    .iter()
+                    .zip(&labels)
+                    .filter(|(_, l)| l.map(str::to_owned) == *label)
+                    .map(|(x, _)| *x)
+                    .collect();
+                assert_eq!(
+                    ours.medians[c][g],
+                    median(&mut mine),
+                    "{label:?} column {c}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -314,7 +314,12 @@ impl SqliteStore {
         value.value_type.encode(&**value.value, &mut bytes)?;
         if bytes.len() <= self.options.inline_limit {
             let hash = Fingerprint::of_bytes(&bytes);
-            return Ok(prepared(bytes.len() as u64, hash, Stored::Inline(bytes), false));
+            return Ok(prepared(
+                bytes.len() as u64,
+                hash,
+                Stored::Inline(bytes),
+                false,
+            ));
         }
         drop(bytes);
         if let Some((size, hash)) = self.stored_file(&value.fingerprint, extension)? {

@@ -219,6 +219,19 @@ impl SegmentedDf {
         self.view.is_some()
     }
 
+    /// The High Value rows. A view selects them by its segmentation rule
+    /// ([`transform::scores_high_value`]), so that polars neither builds nor
+    /// compares a `ValueSegment` string per row; the rows are the same.
+    pub fn high_value_rows(&self) -> LazyFrame {
+        match &self.view {
+            Some(view) => self
+                .frame
+                .clone()
+                .filter(transform::scores_high_value(view.score_threshold)),
+            None => transform::high_value_rows(self.frame.clone()),
+        }
+    }
+
     fn from_bytes(bytes: &[u8], ctx: Option<&StoreContext<'_>>) -> Result<Self, ValueError> {
         match (SegmentView::decode(bytes), ctx) {
             (None, _) => LazyFrame::decode(&mut &bytes[..]).map(Self::from),
@@ -334,3 +347,58 @@ pub struct SegmentResult(pub LazyFrame);
 pub struct HighValueSummary(pub LazyFrame);
 
 lazy_frame_value!(SegmentResult, HighValueSummary);
+
+#[cfg(test)]
+mod tests {
+    use polars::prelude::*;
+
+    use super::*;
+
+    /// Scores around the threshold, a null among them.
+    fn scored() -> ScoredDf {
+        let frame = df!(
+            "CUSTOMER_SCORE" => [Some(1.4), Some(1.5), Some(1.6), None, Some(3.0)],
+            "TotalPurchaseAmount" => [100.0, 200.0, 300.0, 400.0, 500.0],
+            "NumberOfPurchases" => [1i64, 2, 3, 4, 5],
+            "TotalPurchaseTime" => [10.0, 20.0, 30.0, 40.0, 50.0],
+        )
+        .unwrap()
+        .lazy();
+        ScoredDf {
+            frame,
+            source: None,
+            stored: Some(Fingerprint::of_bytes(b"a stored frame")),
+        }
+    }
+
+    #[test]
+    fn a_view_selects_the_same_high_value_rows_as_the_strings_do() {
+        let view = SegmentedDf::new(&scored(), 250.0, 1.5);
+        assert!(view.is_view());
+        let by_rule = view.high_value_rows().collect().unwrap();
+        let by_label = transform::high_value_rows(view.frame().clone())
+            .collect()
+            .unwrap();
+        assert!(by_rule.equals_missing(&by_label), "{by_rule}\n{by_label}");
+        assert_eq!(by_rule.height(), 2);
+    }
+
+    #[test]
+    fn a_view_encodes_its_recipe_and_refuses_other_code() {
+        let view = SegmentedDf::new(&scored(), 250.0, 1.5);
+        let mut bytes = Vec::new();
+        view.encode(&mut bytes).unwrap();
+        assert_eq!(bytes.len(), VIEW_LEN);
+        assert_eq!(
+            SegmentView::decode(&bytes).unwrap().unwrap(),
+            view.view.unwrap()
+        );
+        assert_eq!(view.references(), vec![scored().stored.unwrap()]);
+        // Another recipe digest (code that computes other columns).
+        bytes[60] ^= 1;
+        let error = SegmentView::decode(&bytes).unwrap().unwrap_err();
+        assert!(error.to_string().contains("another version"), "{error}");
+        // Not a view at all.
+        assert!(SegmentView::decode(b"PAR1").is_none());
+    }
+}

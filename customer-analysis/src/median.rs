@@ -198,19 +198,11 @@ impl Guess {
         }
     }
 
-    /// Collects the values of `xs` in the guessed range.
-    fn add_all(&mut self, xs: &[f64]) {
+    /// Makes the guess from the first values seen, if not made yet.
+    fn make(&mut self, xs: &[f64]) {
         if matches!(self, Guess::Pending) {
             *self = Guess::from_sample(xs);
         }
-        if let Guess::Active { low, high, values } = self {
-            let (low, high) = (*low, *high);
-            values.extend(xs.iter().copied().filter(|&x| {
-                let k = key(x);
-                in_range(k, low, high)
-            }));
-        }
-        self.check_limit();
     }
 
     /// Gives up once the range holds more than [`COLLECT_LIMIT`] values.
@@ -283,11 +275,25 @@ impl Search {
                 count,
                 guess,
             } => {
-                for &x in xs {
-                    histogram[(key(x) >> (64 - FIRST_BITS)) as usize] += 1;
+                // One loop: each value's key goes to the histogram and, if
+                // in the guessed range, the value to the guess.
+                guess.make(xs);
+                if let Guess::Active { low, high, values } = guess {
+                    let (low, high) = (*low, *high);
+                    for &x in xs {
+                        let k = key(x);
+                        histogram[(k >> (64 - FIRST_BITS)) as usize] += 1;
+                        if in_range(k, low, high) {
+                            values.push(x);
+                        }
+                    }
+                } else {
+                    for &x in xs {
+                        histogram[(key(x) >> (64 - FIRST_BITS)) as usize] += 1;
+                    }
                 }
                 *count += xs.len() as u64;
-                guess.add_all(xs);
+                guess.check_limit();
             }
             Search::Refining {
                 low,
@@ -418,6 +424,114 @@ fn narrow(count: u64, range: (u64, u64), shift: u32, below: u64, histogram: &[u6
     }
 }
 
+/// Count, sum, minimum and maximum of one column in one group, folded while
+/// the medians' first pass streams by: what polars' `mean`, `sum`, `min`
+/// and `max` give, without a pass of their own.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fold {
+    /// Values seen (nulls skipped, NaN included).
+    count: u64,
+    /// NaN values seen.
+    nans: u64,
+    /// Compensated (Neumaier) sum of per-slice partial sums.
+    sum: f64,
+    compensation: f64,
+    /// Extremes of the values other than NaN.
+    min: f64,
+    max: f64,
+}
+
+impl Default for Fold {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            nans: 0,
+            sum: 0.0,
+            compensation: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Fold {
+    /// Takes a slice of values, in eight independent lanes (no dependency
+    /// from one value to the next, so the loop runs at memory speed).
+    pub fn add_all(&mut self, xs: &[f64]) {
+        const LANES: usize = 8;
+        let mut sum = [0.0; LANES];
+        let mut min = [f64::INFINITY; LANES];
+        let mut max = [f64::NEG_INFINITY; LANES];
+        let mut nans = [0u64; LANES];
+        let mut chunks = xs.chunks_exact(LANES);
+        for chunk in &mut chunks {
+            for lane in 0..LANES {
+                let x = chunk[lane];
+                sum[lane] += x;
+                // NaN compares false: it never becomes an extreme.
+                min[lane] = if x < min[lane] { x } else { min[lane] };
+                max[lane] = if x > max[lane] { x } else { max[lane] };
+                nans[lane] += u64::from(x.is_nan());
+            }
+        }
+        for &x in chunks.remainder() {
+            sum[0] += x;
+            min[0] = if x < min[0] { x } else { min[0] };
+            max[0] = if x > max[0] { x } else { max[0] };
+            nans[0] += u64::from(x.is_nan());
+        }
+        self.add_partial(sum.iter().sum());
+        self.count += xs.len() as u64;
+        self.nans += nans.iter().sum::<u64>();
+        self.min = min.iter().copied().fold(self.min, f64::min);
+        self.max = max.iter().copied().fold(self.max, f64::max);
+    }
+
+    fn add_partial(&mut self, x: f64) {
+        let total = self.sum + x;
+        if total.is_finite() {
+            self.compensation += if self.sum.abs() >= x.abs() {
+                (self.sum - total) + x
+            } else {
+                (x - total) + self.sum
+            };
+        }
+        self.sum = total;
+    }
+
+    /// The sum (0 for no values, as polars sums an empty or all-null column).
+    pub fn sum(&self) -> f64 {
+        if self.sum.is_finite() {
+            self.sum + self.compensation
+        } else {
+            self.sum
+        }
+    }
+
+    /// The mean, `None` for no values.
+    pub fn mean(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.sum() / self.count as f64)
+    }
+
+    /// The minimum, NaN skipped unless every value is NaN; `None` for no values.
+    pub fn min(&self) -> Option<f64> {
+        self.extreme(self.min)
+    }
+
+    /// The maximum, NaN skipped unless every value is NaN; `None` for no values.
+    pub fn max(&self) -> Option<f64> {
+        self.extreme(self.max)
+    }
+
+    fn extreme(&self, found: f64) -> Option<f64> {
+        match self.count {
+            0 => None,
+            n if n == self.nans => Some(f64::NAN),
+            _ => Some(found),
+        }
+    }
+}
+
 /// Medians of several columns of a frame, per group of a string column.
 #[derive(Debug, Clone)]
 pub struct GroupedMedians {
@@ -428,6 +542,19 @@ pub struct GroupedMedians {
     /// For each column to sum, its sum in each group (nulls skipped), in
     /// label order.
     pub sums: Vec<Vec<i64>>,
+    /// For each column to fold, its [`Fold`] in each group, in label order.
+    pub folds: Vec<Vec<Fold>>,
+}
+
+/// The columns of a [`grouped_medians`] call besides the medians: summed
+/// (cast to `Int64`, exact) and folded (cast to `Float64`: count, sum,
+/// minimum, maximum), all in the first pass.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AlsoFold<'a> {
+    /// Columns whose integer sum is wanted.
+    pub summed: &'a [&'a str],
+    /// Columns whose [`Fold`] is wanted.
+    pub folded: &'a [&'a str],
 }
 
 /// The medians of `columns` (cast to `Float64`) of `frame`, and the sums of
@@ -440,9 +567,17 @@ pub fn grouped_medians(
     frame: &LazyFrame,
     group_by: Option<&str>,
     columns: &[&str],
-    summed: &[&str],
+    also: AlsoFold<'_>,
 ) -> PolarsResult<GroupedMedians> {
-    let mut selected: Vec<Expr> = columns
+    let AlsoFold { summed, folded } = also;
+    // A column may be both a median and a fold: select it once.
+    let mut floats: Vec<&str> = Vec::new();
+    for name in columns.iter().chain(folded) {
+        if !floats.contains(name) {
+            floats.push(name);
+        }
+    }
+    let mut selected: Vec<Expr> = floats
         .iter()
         .map(|name| col(*name).cast(DataType::Float64))
         .collect();
@@ -456,6 +591,8 @@ pub fn grouped_medians(
         searches: Vec::new(),
         sums: vec![Vec::new(); summed.len()],
         summed: summed.iter().map(|c| (*c).to_owned()).collect(),
+        folds: vec![Vec::new(); folded.len()],
+        folded: folded.iter().map(|c| (*c).to_owned()).collect(),
         first_pass: true,
     };
     if group_by.is_none() {
@@ -494,6 +631,7 @@ pub fn grouped_medians(
         labels,
         searches,
         sums,
+        folds,
         ..
     } = std::mem::replace(
         &mut *state.lock().expect("not poisoned"),
@@ -502,6 +640,8 @@ pub fn grouped_medians(
             searches: Vec::new(),
             sums: Vec::new(),
             summed: Vec::new(),
+            folds: Vec::new(),
+            folded: Vec::new(),
             first_pass: false,
         },
     );
@@ -514,11 +654,16 @@ pub fn grouped_medians(
         .iter()
         .map(|column| order.iter().map(|&g| column[g]).collect())
         .collect();
+    let folds = folds
+        .iter()
+        .map(|column| order.iter().map(|&g| column[g]).collect())
+        .collect();
     let labels = order.into_iter().map(|g| labels[g].clone()).collect();
     Ok(GroupedMedians {
         labels,
         medians,
         sums,
+        folds,
     })
 }
 
@@ -531,6 +676,10 @@ struct Passes {
     sums: Vec<Vec<i64>>,
     /// The columns to sum.
     summed: Vec<String>,
+    /// `folds[folded column][group]`, filled in the first pass.
+    folds: Vec<Vec<Fold>>,
+    /// The columns to fold.
+    folded: Vec<String>,
     first_pass: bool,
 }
 
@@ -553,6 +702,7 @@ impl Passes {
         };
         if self.first_pass {
             self.add_sums(batch, &codes)?;
+            self.add_folds(batch, &codes)?;
         }
         // Columns are independent: half of them on another thread.
         let columns: Vec<&Float64Chunked> = names
@@ -576,6 +726,36 @@ impl Passes {
 }
 
 impl Passes {
+    /// Adds a batch's values of the folded columns to their groups' folds.
+    fn add_folds(&mut self, batch: &DataFrame, codes: &[u32]) -> PolarsResult<()> {
+        let groups = self.labels.len();
+        for (folds, name) in self.folds.iter_mut().zip(&self.folded) {
+            folds.resize(groups, Fold::default());
+            let values = batch.column(name)?.f64()?;
+            if groups == 1 {
+                for array in values.downcast_iter() {
+                    if array.validity().is_none_or(|v| v.unset_bits() == 0) {
+                        folds[0].add_all(array.values());
+                    } else {
+                        let present: Vec<f64> = array.iter().flatten().copied().collect();
+                        folds[0].add_all(&present);
+                    }
+                }
+                continue;
+            }
+            let mut by_group: Vec<Vec<f64>> = vec![Vec::new(); groups];
+            for (value, &code) in values.iter().zip(codes) {
+                if let Some(x) = value {
+                    by_group[code as usize].push(x);
+                }
+            }
+            for (fold, xs) in folds.iter_mut().zip(&by_group) {
+                fold.add_all(xs);
+            }
+        }
+        Ok(())
+    }
+
     /// Adds a batch's values of the summed columns to their groups' sums.
     fn add_sums(&mut self, batch: &DataFrame, codes: &[u32]) -> PolarsResult<()> {
         let groups = self.labels.len();
@@ -813,11 +993,26 @@ mod tests {
             let frame = df!("g" => groups.clone(), "x" => values.clone())
                 .unwrap()
                 .lazy();
-            let ours = grouped_medians(&frame, Some("g"), &["x"], &[]).unwrap();
+            let ours = grouped_medians(
+                &frame,
+                Some("g"),
+                &["x"],
+                AlsoFold {
+                    folded: &["x"],
+                    ..AlsoFold::default()
+                },
+            )
+            .unwrap();
             let theirs = frame
                 .clone()
                 .group_by([col("g")])
-                .agg([col("x").median()])
+                .agg([
+                    col("x").median(),
+                    col("x").mean().alias("mean"),
+                    col("x").sum().alias("sum"),
+                    col("x").min().alias("min"),
+                    col("x").max().alias("max"),
+                ])
                 .sort(["g"], SortMultipleOptions::default())
                 .collect()
                 .unwrap();
@@ -843,6 +1038,44 @@ mod tests {
                 .map(|m| m.map(f64::to_bits))
                 .collect();
             assert_eq!(our_medians, their_medians, "{values:?}");
+            let theirs_of = |name: &str| -> Vec<Option<f64>> {
+                theirs.column(name).unwrap().f64().unwrap().iter().collect()
+            };
+            let folds = &ours.folds[0];
+            let same = |ours: Vec<Option<f64>>, theirs: Vec<Option<f64>>, what: &str| {
+                let equal = |a: &Option<f64>, b: &Option<f64>| match (a, b) {
+                    (Some(a), Some(b)) => {
+                        (a.is_nan() && b.is_nan())
+                            || a == b
+                            || (a - b).abs() <= 1e-12 * a.abs().max(b.abs())
+                    }
+                    _ => a == b,
+                };
+                assert!(
+                    ours.iter().zip(&theirs).all(|(a, b)| equal(a, b)),
+                    "{what} of {values:?}: {ours:?} vs {theirs:?}"
+                );
+            };
+            same(
+                folds.iter().map(Fold::mean).collect(),
+                theirs_of("mean"),
+                "mean",
+            );
+            same(
+                folds.iter().map(|f| Some(f.sum())).collect(),
+                theirs_of("sum"),
+                "sum",
+            );
+            same(
+                folds.iter().map(Fold::min).collect(),
+                theirs_of("min"),
+                "min",
+            );
+            same(
+                folds.iter().map(Fold::max).collect(),
+                theirs_of("max"),
+                "max",
+            );
         }
     }
 
@@ -907,7 +1140,7 @@ mod tests {
         let frame = df!("g" => labels.clone(), "x" => shuffled.clone(), "y" => sorted.clone())
             .unwrap()
             .lazy();
-        let ours = grouped_medians(&frame, Some("g"), &["x", "y"], &[]).unwrap();
+        let ours = grouped_medians(&frame, Some("g"), &["x", "y"], AlsoFold::default()).unwrap();
         assert_eq!(
             ours.labels,
             [None, Some("High".to_owned()), Some("Low".to_owned())]
@@ -938,7 +1171,7 @@ mod tests {
             .map(|i| 1000.0 + ((i * 7919) % n) as f64 * 1e-9)
             .collect();
         let frame = df!("x" => values.clone()).unwrap().lazy();
-        let ours = grouped_medians(&frame, None, &["x"], &[]).unwrap();
+        let ours = grouped_medians(&frame, None, &["x"], AlsoFold::default()).unwrap();
         let mut copy = values;
         assert_eq!(ours.medians[0][0], median(&mut copy));
     }

@@ -82,8 +82,8 @@ pub fn high_value_cust_summary_statistics(
     segment_result: &SegmentResult,
     summary_statistic_type: &SummaryStatistic,
 ) -> Result<HighValueSummary, TransformError> {
-    let summary = transform::high_value_cust_summary_statistics_executed(
-        segmented_customer_df.frame().clone(),
+    let summary = transform::high_value_summary_executed(
+        segmented_customer_df.high_value_rows(),
         segment_result.0.clone(),
         *summary_statistic_type,
     )

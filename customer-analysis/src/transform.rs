@@ -41,7 +41,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::{self, ColumnKind, ReadOptions};
-use crate::median::grouped_medians;
+use crate::median::{AlsoFold, Fold, grouped_medians};
 
 /// `CUSTOMER_SCORE`: the score computed by [`preprocess_and_score`].
 const SCORE: &str = "CUSTOMER_SCORE";
@@ -312,6 +312,17 @@ impl SummaryStatistic {
             SummaryStatistic::Min => expr.min(),
         }
     }
+
+    /// This statistic of a folded column (`None` for the median, which a
+    /// fold cannot give).
+    fn of(self, fold: &Fold) -> Option<f64> {
+        match self {
+            SummaryStatistic::Mean => fold.mean(),
+            SummaryStatistic::Median => None,
+            SummaryStatistic::Max => fold.max(),
+            SummaryStatistic::Min => fold.min(),
+        }
+    }
 }
 
 impl fmt::Display for SummaryStatistic {
@@ -462,7 +473,7 @@ pub fn feature_columns(payment_threshold: f64, score_threshold: f64) -> [Expr; 6
         (col(AMOUNT) * purchases()).alias("Interaction1"),
         (col(TIME) * col(SCORE)).alias("Interaction2"),
         (col(AMOUNT) * col(AMOUNT)).alias("PolynomialFeature"),
-        when(col(SCORE).gt(lit(score_threshold)))
+        when(scores_high_value(score_threshold))
             .then(lit(HIGH_VALUE))
             .otherwise(lit(LOW_VALUE))
             .alias(SEGMENT),
@@ -543,7 +554,15 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
         return collect_streaming(segment_analysis(segmented, metric));
     }
     let measures = [SCORE, AMOUNT, PURCHASES, TIME, AVG_TIME];
-    let found = grouped_medians(&segmented, Some(SEGMENT), &measures, &[HIGH_SPENDER])?;
+    let found = grouped_medians(
+        &segmented,
+        Some(SEGMENT),
+        &measures,
+        AlsoFold {
+            summed: &[HIGH_SPENDER],
+            ..AlsoFold::default()
+        },
+    )?;
     let mut medians = found
         .medians
         .into_iter()
@@ -563,6 +582,18 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
     Ok(result)
 }
 
+/// The rule [`feature_columns`] segments by, over the scored columns:
+/// `CUSTOMER_SCORE > score_threshold` is exactly the rows whose
+/// `ValueSegment` is `"High Value"` (a null score is neither).
+pub fn scores_high_value(score_threshold: f64) -> Expr {
+    col(SCORE).gt(lit(score_threshold))
+}
+
+/// The High Value rows of a segmented frame, by its `ValueSegment` column.
+pub fn high_value_rows(segmented: LazyFrame) -> LazyFrame {
+    segmented.filter(col(SEGMENT).eq(lit(HIGH_VALUE)))
+}
+
 /// Step 4, executed: the result of [`high_value_cust_summary_statistics`] as
 /// a data frame, with medians found by [`crate::median`] in bounded memory.
 pub fn high_value_cust_summary_statistics_executed(
@@ -570,20 +601,32 @@ pub fn high_value_cust_summary_statistics_executed(
     segment_result: LazyFrame,
     stat: SummaryStatistic,
 ) -> PolarsResult<DataFrame> {
+    high_value_summary_executed(high_value_rows(segmented), segment_result, stat)
+}
+
+/// [`high_value_cust_summary_statistics_executed`] over the High Value rows
+/// already selected (`high`), for a caller that selects them more cheaply
+/// than by comparing `ValueSegment` strings (see [`scores_high_value`]).
+pub fn high_value_summary_executed(
+    high: LazyFrame,
+    segment_result: LazyFrame,
+    stat: SummaryStatistic,
+) -> PolarsResult<DataFrame> {
     let high_value = || col(SEGMENT).eq(lit(HIGH_VALUE));
-    let high = segmented.filter(high_value());
     let (average, median_score) = if stat == SummaryStatistic::Median {
-        let found = grouped_medians(&high, None, &[AMOUNT, SCORE], &[])?;
+        let found = grouped_medians(&high, None, &[AMOUNT, SCORE], AlsoFold::default())?;
         (found.medians[0][0], found.medians[1][0])
     } else {
-        let found = grouped_medians(&high, None, &[SCORE], &[])?;
-        let average = collect_streaming(
-            high.select([stat
-                .aggregate(col(AMOUNT))
-                .cast(DataType::Float64)
-                .alias(AMOUNT)]),
+        let found = grouped_medians(
+            &high,
+            None,
+            &[SCORE],
+            AlsoFold {
+                folded: &[AMOUNT],
+                ..AlsoFold::default()
+            },
         )?;
-        (average.column(AMOUNT)?.f64()?.get(0), found.medians[0][0])
+        (stat.of(&found.folds[0][0]), found.medians[0][0])
     };
     let from_segments = collect_streaming(
         segment_result.filter(high_value()).select([col(AMOUNT)

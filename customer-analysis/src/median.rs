@@ -743,10 +743,19 @@ impl Passes {
                 }
                 continue;
             }
-            let mut by_group: Vec<Vec<f64>> = vec![Vec::new(); groups];
-            for (value, &code) in values.iter().zip(codes) {
-                if let Some(x) = value {
-                    by_group[code as usize].push(x);
+            let mut by_group: Vec<Vec<f64>> = vec![Vec::with_capacity(codes.len()); groups];
+            match values.cont_slice() {
+                Ok(xs) => {
+                    for (&x, &code) in xs.iter().zip(codes) {
+                        by_group[code as usize].push(x);
+                    }
+                }
+                Err(_) => {
+                    for (value, &code) in values.iter().zip(codes) {
+                        if let Some(x) = value {
+                            by_group[code as usize].push(x);
+                        }
+                    }
                 }
             }
             for (fold, xs) in folds.iter_mut().zip(&by_group) {

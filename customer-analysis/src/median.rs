@@ -557,12 +557,12 @@ pub struct AlsoFold<'a> {
     pub folded: &'a [&'a str],
 }
 
-/// The medians of `columns` (cast to `Float64`) of `frame`, and the sums of
-/// `summed` (cast to `Int64`), per value of the string column `group_by`, or
-/// over all rows (one unnamed group) if `None`.
+/// The medians of `columns` (cast to `Float64`) of `frame`, and the sums and
+/// folds of the columns in `also`, per value of the string column
+/// `group_by`, or over all rows (one unnamed group) if `None`.
 ///
 /// Streams `frame` on polars' streaming engine, usually once, in bounded
-/// memory (see the module docs); the sums come with the first pass.
+/// memory (see the module docs); sums and folds come with the first pass.
 pub fn grouped_medians(
     frame: &LazyFrame,
     group_by: Option<&str>,
@@ -782,6 +782,9 @@ impl Passes {
 /// `searches[column][group]`.
 fn add_columns(searches: &mut [Vec<Search>], columns: &[&Float64Chunked], codes: &[u32]) {
     for (column_searches, values) in searches.iter_mut().zip(columns) {
+        if column_searches.iter().all(Search::is_done) {
+            continue;
+        }
         let groups = column_searches.len();
         if groups == 1 {
             let mut scratch = Vec::new();

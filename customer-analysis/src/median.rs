@@ -31,6 +31,9 @@ use polars::prelude::*;
 /// Values collected for the final selection of one median, at most.
 pub const COLLECT_LIMIT: u64 = 1 << 22;
 
+/// Batches waiting for the median worker, at most.
+const QUEUED_BATCHES: usize = 4;
+
 /// Buckets of a refining pass.
 const BUCKETS: usize = 1 << 16;
 
@@ -605,19 +608,34 @@ pub fn grouped_medians(
     let names: Arc<[String]> = columns.iter().map(|c| (*c).to_owned()).collect();
     let by: Option<Arc<str>> = group_by.map(Arc::from);
     loop {
+        // polars hands each batch to the callback and waits for it to
+        // return, so the callback only queues the batch: a worker thread
+        // takes the values while polars decodes the next batches. The queue
+        // is short, so memory stays bounded.
+        let (sender, receiver) = crossbeam_channel::bounded::<DataFrame>(QUEUED_BATCHES);
         let (pass_state, names, by) = (state.clone(), names.clone(), by.clone());
-        query
+        let worker = std::thread::spawn(move || -> PolarsResult<()> {
+            let mut state = pass_state.lock().expect("not poisoned");
+            for batch in receiver {
+                state.add_batch(&batch, by.as_deref(), &names)?;
+            }
+            Ok(())
+        });
+        let streamed = query
             .clone()
             .sink_batches(
                 PlanCallback::new(move |batch: DataFrame| {
-                    let mut state = pass_state.lock().expect("not poisoned");
-                    state.add_batch(&batch, by.as_deref(), &names)?;
-                    Ok(false)
+                    // A closed queue means the worker failed: stop, and
+                    // report its error below.
+                    Ok(sender.send(batch).is_err())
                 }),
                 false,
                 None,
-            )?
-            .collect_with_engine(Engine::Streaming)?;
+            )
+            .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
+        let taken = worker.join().expect("the median worker does not panic");
+        streamed?;
+        taken?;
         let mut state = state.lock().expect("not poisoned");
         for search in state.searches.iter_mut().flatten() {
             search.next_pass();

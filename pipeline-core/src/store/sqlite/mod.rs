@@ -382,21 +382,28 @@ impl SqliteStore {
             return Err(format!("it is not in the store {}", self.dir.display()));
         };
         let content_hash = content_hash.unwrap_or(*fingerprint);
-        let checked = match &data {
+        let damage = match &data {
             Some(bytes) if Fingerprint::of_bytes(bytes) != content_hash => {
-                Err("its bytes in the database no longer match its content hash".to_owned())
+                "its bytes in the database no longer match its content hash".to_owned()
             }
-            Some(bytes) => self
+            // Intact, but a file is wanted: a failure to write one (a full
+            // disk, say) is not damage, and the value stays.
+            Some(bytes) => {
+                return self
+                    .objects
+                    .spill(fingerprint, &extension, bytes)
+                    .map_err(|e| format!("cannot write it to a scratch file: {e}"));
+            }
+            None => match self
                 .objects
-                .spill(fingerprint, &extension, bytes)
-                .map_err(|e| format!("cannot write it to a scratch file: {e}")),
-            None => self
-                .objects
-                .checked(fingerprint, &extension, size, &content_hash),
+                .checked(fingerprint, &extension, size, &content_hash)
+            {
+                Ok(path) => return Ok(path),
+                Err(damage) => damage,
+            },
         };
-        checked.inspect_err(|reason| {
-            self.quarantine(fingerprint, &extension, data.is_none(), reason);
-        })
+        self.quarantine(fingerprint, &extension, data.is_none(), &damage);
+        Err(damage)
     }
 
     /// Moves a damaged value out of the way so its producer runs again, and says so.

@@ -360,6 +360,12 @@ impl SqliteStore {
     /// [`StoreContext::file_of`]). A damaged file is quarantined like any other,
     /// so that the task that produced it runs again.
     fn file_of(&self, fingerprint: &Fingerprint) -> Result<PathBuf, String> {
+        // Written by this process and still queued: its file is in place.
+        if let Some(pending) = self.writer.pending_object(fingerprint)
+            && pending.in_file
+        {
+            return Ok(self.objects.path(fingerprint, pending.extension));
+        }
         let row = self
             .readers
             .with("look up a value", |conn| {

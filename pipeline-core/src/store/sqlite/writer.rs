@@ -111,6 +111,8 @@ pub(super) struct PendingObject {
     pub(super) size: u64,
     pub(super) content_hash: Fingerprint,
     pub(super) in_file: bool,
+    /// The extension of its file, if it has one.
+    pub(super) extension: &'static str,
 }
 
 /// A fast, non-cryptographic hasher for the overlay's keys (digests and slot
@@ -582,6 +584,7 @@ impl Overlay {
                 size: object.size,
                 content_hash: object.content_hash,
                 in_file: matches!(object.stored, Stored::File),
+                extension: object.value_type.extension(),
             };
             self.objects.insert(object.fingerprint, (seq, pending));
         }

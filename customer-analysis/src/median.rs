@@ -599,8 +599,11 @@ pub fn grouped_medians(
         first_pass: true,
     };
     if group_by.is_none() {
+        // The one group exists even if no row does.
         state.labels.push(None);
         state.searches = vec![vec![Search::new()]; columns.len()];
+        state.sums = vec![vec![0]; summed.len()];
+        state.folds = vec![vec![Fold::default()]; folded.len()];
     } else {
         state.searches = vec![Vec::new(); columns.len()];
     }
@@ -621,19 +624,32 @@ pub fn grouped_medians(
             }
             Ok(())
         });
+        // The callback's handle on the queue, closed below once the pass is
+        // over, whatever polars does with the callback itself.
+        let queue = Arc::new(Mutex::new(Some(sender)));
+        let callback_queue = queue.clone();
         let streamed = query
             .clone()
             .sink_batches(
                 PlanCallback::new(move |batch: DataFrame| {
+                    let queue = callback_queue.lock().expect("not poisoned");
                     // A closed queue means the worker failed: stop, and
                     // report its error below.
-                    Ok(sender.send(batch).is_err())
+                    Ok(queue
+                        .as_ref()
+                        .is_none_or(|sender| sender.send(batch).is_err()))
                 }),
-                false,
+                // In order: the first batch (the guess's sample) and the
+                // folds' sums are then the same from run to run.
+                true,
                 None,
             )
             .and_then(|sink| sink.collect_with_engine(Engine::Streaming));
-        let taken = worker.join().expect("the median worker does not panic");
+        queue.lock().expect("not poisoned").take();
+        let taken = match worker.join() {
+            Ok(taken) => taken,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
         streamed?;
         taken?;
         let mut state = state.lock().expect("not poisoned");
@@ -1190,6 +1206,28 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn no_rows_give_no_median_and_empty_folds() {
+        let frame = df!("x" => Vec::<f64>::new(), "n" => Vec::<i64>::new())
+            .unwrap()
+            .lazy();
+        let found = grouped_medians(
+            &frame,
+            None,
+            &["x"],
+            AlsoFold {
+                summed: &["n"],
+                folded: &["x"],
+            },
+        )
+        .unwrap();
+        assert_eq!(found.medians, vec![vec![None]]);
+        assert_eq!(found.sums, vec![vec![0]]);
+        assert_eq!(found.folds[0][0].max(), None);
+        assert_eq!(found.folds[0][0].mean(), None);
+        assert_eq!(found.folds[0][0].sum(), 0.0);
     }
 
     #[test]

@@ -450,6 +450,32 @@ fn segment_analysis_omits_an_empty_segment() {
 // Step 4: every summary statistic.
 
 #[test]
+fn summary_of_an_empty_high_value_segment_is_null_like_the_query() {
+    // No score exceeds 100: no High Value row, for every statistic.
+    let segmented = segmented(&small_csv(), PAYMENT_THRESHOLD, 100.0);
+    let segments = segment_analysis(segmented.clone(), Metric::Mean);
+    for stat in SummaryStatistic::ALL {
+        let query = collect_streaming(high_value_cust_summary_statistics(
+            segmented.clone(),
+            segments.clone(),
+            stat,
+        ))
+        .unwrap();
+        let df =
+            high_value_cust_summary_statistics_executed(segmented.clone(), segments.clone(), stat)
+                .unwrap();
+        assert_frames_close(&df, &query, &format!("empty summary {stat}"));
+        for column in ["AveragePurchaseHighValue", "MedianScoreHighValue"] {
+            assert_eq!(
+                df.column(column).unwrap().null_count(),
+                1,
+                "{stat} {column}"
+            );
+        }
+    }
+}
+
+#[test]
 fn summary_mean_matches_independent_fold() {
     check_summary(
         SummaryStatistic::Mean,

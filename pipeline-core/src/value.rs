@@ -223,8 +223,12 @@ pub trait Value: Any + Send + Sync + Sized {
     }
 
     /// The stored values this value's encoding names by fingerprint (a view's
-    /// underlying values). A store keeps them as long as it keeps this value.
-    /// None by default.
+    /// underlying values). A store keeps them as long as it keeps this value,
+    /// and records this value only together with them. None by default.
+    ///
+    /// A view must be a data node's own type: the implementations for `Vec`,
+    /// `Option`, tuples and maps neither pass references on nor decode through
+    /// a store, so a view nested in them would not be kept or readable.
     fn references(&self) -> Vec<Fingerprint> {
         Vec::new()
     }

@@ -1,7 +1,8 @@
 //! Views: values that name another stored value by fingerprint and read its
 //! file (a few derived columns over a data frame, say) instead of copying it.
-//! A new process reads them through the store, gc keeps what they read, and a
-//! damaged underlying file makes both producers run again.
+//! A new process reads them through the store, gc keeps what they read, a
+//! damaged underlying file is recomputed (the view stays), and a view is
+//! never recorded without the value it names.
 
 mod store_support;
 
@@ -220,7 +221,7 @@ fn gc_keeps_the_values_that_kept_views_read() {
 }
 
 #[test]
-fn a_damaged_file_under_a_view_makes_both_producers_run_again() {
+fn a_damaged_file_under_a_view_is_recomputed_and_the_view_kept() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = open(dir.path());
     let scenario = runtime.create_scenario(views(), "s").unwrap();
@@ -243,14 +244,20 @@ fn a_damaged_file_under_a_view_makes_both_producers_run_again() {
     scenario.node::<u64>("scale").unwrap().write(2).unwrap();
     let submission = scenario.submit().unwrap();
     assert!(submission.is_success(), "{submission:?}");
+    // The damaged bytes were removed and made again; the view itself was
+    // intact, so it stays (its recipe names the same bytes).
     assert_eq!(submission.status("make_bytes"), Some(JobStatus::Completed));
-    assert_eq!(submission.status("head"), Some(JobStatus::Completed));
+    assert_eq!(submission.status("head"), Some(JobStatus::Skipped));
     assert_eq!(submission.status("total"), Some(JobStatus::Completed));
     let expected: u64 = fill(100_000)[..10].iter().map(|b| u64::from(*b)).sum();
     assert_eq!(
         *scenario.node::<u64>("total").unwrap().read().unwrap(),
         2 * expected
     );
+    let damaged: Vec<_> = std::fs::read_dir(dir.path().join("objects/damaged"))
+        .unwrap()
+        .collect();
+    assert_eq!(damaged.len(), 1, "only the damaged bytes were moved aside");
 
     // The first attempt said what was wrong, naming the view's node.
     let history = scenario.job_history().unwrap();
@@ -262,4 +269,38 @@ fn a_damaged_file_under_a_view_makes_both_producers_run_again() {
         error.contains("no longer matches its content hash"),
         "{error}"
     );
+}
+
+#[test]
+fn a_view_naming_a_value_the_store_lacks_is_not_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = open(dir.path());
+    let scenario = runtime.create_scenario(views(), "s").unwrap();
+    assert!(scenario.submit().unwrap().is_success());
+    let before = scenario
+        .node::<Head>("head")
+        .unwrap()
+        .fingerprint()
+        .unwrap();
+
+    let bogus = Head {
+        of: Fingerprint::of_bytes(b"never stored"),
+        len: 3,
+        data: vec![1, 2, 3],
+    };
+    let recorded = scenario
+        .node::<Head>("head")
+        .unwrap()
+        .write(bogus)
+        .map_err(|e| e.to_string())
+        .and_then(|_| runtime.store().flush().map_err(|e| e.to_string()));
+    let error = recorded.unwrap_err();
+    assert!(error.contains("does not hold it"), "{error}");
+    drop((scenario, runtime));
+
+    let runtime = open(dir.path());
+    let scenario = runtime.find_scenario(views(), "s").unwrap().unwrap();
+    let head = scenario.node::<Head>("head").unwrap();
+    assert_eq!(head.fingerprint().unwrap(), before);
+    assert_eq!(head.read().unwrap().data, fill(100_000)[..10]);
 }

@@ -54,7 +54,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use self::lock::Locks;
-use self::objects::{Objects, WriteFault, process_alive};
+use self::objects::{Objects, Unreadable, WriteFault, process_alive};
 use self::rows::{
     db_error, duration_from_sql, fingerprint_at, opt_fingerprint_at, owner_columns, scenario_at,
     time_from_sql, time_to_sql, unpack_fingerprints, unpack_inputs, unpack_jobs, version_at,
@@ -304,8 +304,11 @@ impl SqliteStore {
         if let Some(file) = value.file {
             // Already stored: the scratch file stays (the value may scan it)
             // until the scratch directory is swept.
+            // Flushed before the row is recorded even if it was in place
+            // already: the commit that put it there may not be recorded yet
+            // (flushing a flushed file costs little).
             if let Some((size, hash)) = self.stored_file(&value.fingerprint, extension)? {
-                return Ok(prepared(size, hash, Stored::File, false));
+                return Ok(prepared(size, hash, Stored::File, true));
             }
             let (size, hash) = self.objects.adopt(file, &value.fingerprint, extension)?;
             return Ok(prepared(size, hash, Stored::File, true));
@@ -360,11 +363,22 @@ impl SqliteStore {
     /// [`StoreContext::file_of`]). A damaged file is quarantined like any other,
     /// so that the task that produced it runs again.
     fn file_of(&self, fingerprint: &Fingerprint) -> Result<PathBuf, String> {
-        // Written by this process and still queued: its file is in place.
-        if let Some(pending) = self.writer.pending_object(fingerprint)
-            && pending.in_file
-        {
-            return Ok(self.objects.path(fingerprint, pending.extension));
+        // Written by this process and still queued: its file is in place, or
+        // its encoding is at hand.
+        if let Some(pending) = self.writer.pending_object(fingerprint) {
+            let extension = pending.value_type.extension();
+            if pending.in_file {
+                return Ok(self.objects.path(fingerprint, extension));
+            }
+            let mut bytes = Vec::new();
+            pending
+                .value_type
+                .encode(&*pending.value, &mut bytes)
+                .map_err(|e| e.to_string())?;
+            return self
+                .objects
+                .spill(fingerprint, extension, &bytes)
+                .map_err(|e| format!("cannot write it to a scratch file: {e}"));
         }
         let row = self
             .readers
@@ -1045,11 +1059,13 @@ impl Store for SqliteStore {
         let loaded = match data {
             Some(bytes) => {
                 if Fingerprint::of_bytes(&bytes) != content_hash {
-                    Err("its bytes in the database no longer match its content hash".to_owned())
+                    Err(Unreadable::Damaged(
+                        "its bytes in the database no longer match its content hash".to_owned(),
+                    ))
                 } else {
                     value_type
                         .decode_stored(&bytes, &ctx)
-                        .map_err(|e| format!("its bytes do not decode: {e}"))
+                        .map_err(|e| Unreadable::of(e, |e| format!("its bytes do not decode: {e}")))
                 }
             }
             None => self.objects.read(
@@ -1061,14 +1077,22 @@ impl Store for SqliteStore {
                 &ctx,
             ),
         };
-        loaded.map_err(|reason| {
-            self.quarantine(fingerprint, &extension, in_file, &reason);
-            StoreError::MissingValue {
-                fingerprint: *fingerprint,
-                reason: format!(
-                    "{reason}; it was removed from the store, so submit again to recompute it"
-                ),
+        loaded.map_err(|unreadable| match unreadable {
+            Unreadable::Damaged(reason) => {
+                self.quarantine(fingerprint, &extension, in_file, &reason);
+                StoreError::MissingValue {
+                    fingerprint: *fingerprint,
+                    reason: format!(
+                        "{reason}; it was removed from the store, so submit again to recompute it"
+                    ),
+                }
             }
+            // The view is intact: what it reads is recomputed (its damaged
+            // file was removed by `file_of`), and the view read again.
+            Unreadable::Reference(reason) => StoreError::MissingValue {
+                fingerprint: *fingerprint,
+                reason: format!("{reason}; submit again to recompute it"),
+            },
         })
     }
 

@@ -23,6 +23,27 @@ use crate::fingerprint::Fingerprint;
 use crate::store::StoreError;
 use crate::value::{ErasedValue, StoreContext, ValueError, ValueType};
 
+/// Why a stored value could not be read.
+#[derive(Debug)]
+pub(super) enum Unreadable {
+    /// Its bytes are damaged: it is removed so that its producer runs again.
+    Damaged(String),
+    /// It is a view whose underlying value is unusable; the view itself is
+    /// intact and stays.
+    Reference(String),
+}
+
+impl Unreadable {
+    /// Classifies a decoding error, worded by `describe`.
+    pub(super) fn of(error: ValueError, describe: impl FnOnce(&ValueError) -> String) -> Self {
+        let reason = describe(&error);
+        match error {
+            ValueError::Reference { .. } => Unreadable::Reference(reason),
+            _ => Unreadable::Damaged(reason),
+        }
+    }
+}
+
 /// A hook run before each value file is written (tests use it to simulate a
 /// full disk or a failing device).
 pub type WriteFault = Arc<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
@@ -138,9 +159,21 @@ impl Objects {
         // report it as damaged and its task re-runs; nothing wrong is used.
         let size = fs::metadata(file).map_err(|e| io("read", e))?.len();
         let hash = *fingerprint;
-        if file != target {
-            let _ = fs::remove_file(&target);
-            if let Err(error) = fs::hard_link(file, &target) {
+        // A file of that size already in place holds the same encoding (or
+        // is damaged, which reads report): keep it rather than leave a moment
+        // with no file under the name. Else link under a temporary name and
+        // rename over the target, so the name never points at nothing.
+        let in_place = fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size);
+        if file != target && !in_place {
+            let link = self.scratch.join(format!(
+                "{}-{}.link",
+                std::process::id(),
+                fingerprint.to_hex()
+            ));
+            let _ = fs::remove_file(&link);
+            let linked = fs::hard_link(file, &link).and_then(|()| fs::rename(&link, &target));
+            if let Err(error) = linked {
+                let _ = fs::remove_file(&link);
                 // Another file system, or links unsupported: copy, then rename.
                 let temp = tempfile::Builder::new()
                     .prefix(&format!("{}-", std::process::id()))
@@ -161,7 +194,9 @@ impl Objects {
         Ok((size, hash))
     }
 
-    /// Flushes adopted files, then the `objects/` directory, to disk.
+    /// Flushes adopted files, then the `objects/` directory, to disk. A file
+    /// gone meanwhile (gc, a quarantine) is skipped: the writer writes it
+    /// again, flushed, before recording its row.
     pub(super) fn make_durable<'a>(
         &self,
         files: impl IntoIterator<Item = (&'a Fingerprint, &'a str)>,
@@ -169,14 +204,17 @@ impl Objects {
         let mut any = false;
         for (fingerprint, extension) in files {
             let path = self.path(fingerprint, extension);
-            File::open(&path)
-                .and_then(|f| f.sync_all())
-                .map_err(|source| StoreError::Io {
-                    action: "flush",
-                    path,
-                    source,
-                })?;
-            any = true;
+            match File::open(&path).and_then(|f| f.sync_all()) {
+                Ok(()) => any = true,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(StoreError::Io {
+                        action: "flush",
+                        path,
+                        source,
+                    });
+                }
+            }
         }
         if any {
             self.sync_root().map_err(|source| StoreError::Io {
@@ -195,7 +233,7 @@ impl Objects {
     }
 
     /// Reads a value after checking its file's size and content hash; `Err` says
-    /// what is wrong with the file.
+    /// what is wrong.
     pub(super) fn read(
         &self,
         fingerprint: &Fingerprint,
@@ -204,11 +242,15 @@ impl Objects {
         content_hash: &Fingerprint,
         value_type: &ValueType,
         ctx: &StoreContext<'_>,
-    ) -> Result<ErasedValue, String> {
-        let path = self.checked(fingerprint, extension, size, content_hash)?;
-        value_type
-            .read_stored_file(&path, ctx)
-            .map_err(|e| format!("its file {} does not decode: {e}", path.display()))
+    ) -> Result<ErasedValue, Unreadable> {
+        let path = self
+            .checked(fingerprint, extension, size, content_hash)
+            .map_err(Unreadable::Damaged)?;
+        value_type.read_stored_file(&path, ctx).map_err(|e| {
+            Unreadable::of(e, |e| {
+                format!("its file {} does not decode: {e}", path.display())
+            })
+        })
     }
 
     /// The path of a value's file after checking its size and content hash;

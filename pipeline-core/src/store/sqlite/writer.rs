@@ -111,8 +111,8 @@ pub(super) struct PendingObject {
     pub(super) size: u64,
     pub(super) content_hash: Fingerprint,
     pub(super) in_file: bool,
-    /// The extension of its file, if it has one.
-    pub(super) extension: &'static str,
+    /// Its type (for its file's extension, or its encoding).
+    pub(super) value_type: ValueType,
 }
 
 /// A fast, non-cryptographic hasher for the overlay's keys (digests and slot
@@ -584,7 +584,7 @@ impl Overlay {
                 size: object.size,
                 content_hash: object.content_hash,
                 in_file: matches!(object.stored, Stored::File),
-                extension: object.value_type.extension(),
+                value_type: object.value_type,
             };
             self.objects.insert(object.fingerprint, (seq, pending));
         }
@@ -894,6 +894,22 @@ impl Shared {
             p.extend([&r.source as &dyn ToSql, &r.target])
         })
         .map_err(err("record references between values"))?;
+        // A value naming another is only recorded with it (a commit of the
+        // named value that failed, or a view written by hand naming a value
+        // this store never held, would leave it unreadable).
+        for r in &refs {
+            let present = tx
+                .prepare_cached("SELECT 1 FROM objects WHERE fingerprint = ?1")
+                .and_then(|mut q| q.exists([r.target]))
+                .map_err(err("check references between values"))?;
+            if !present {
+                let target: [u8; 32] = r.target.try_into().expect("32-byte fingerprints");
+                return Err(StoreError::MissingValue {
+                    fingerprint: Fingerprint::from_bytes(target),
+                    reason: "a value to record names it, but the store does not hold it".into(),
+                });
+            }
+        }
         insert(&tx, sql, Table::Memo, &memo, |r, p| {
             p.extend([&r.key as &dyn ToSql, &r.outputs])
         })

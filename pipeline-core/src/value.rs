@@ -108,6 +108,58 @@ pub struct Materialized<T> {
 /// few derived columns over a data frame's file) names that value by
 /// fingerprint in its encoding, lists it in [`Value::references`], and finds
 /// its file here when it is read in a new process.
+///
+/// ```
+/// use std::path::PathBuf;
+/// use pipeline_core::{Fingerprint, StoreContext, Value, ValueError};
+///
+/// /// The first `len` bytes of another stored value, read from its file.
+/// struct Head { of: Fingerprint, len: u64, bytes: Vec<u8> }
+///
+/// impl Value for Head {
+///     fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
+///         out.extend_from_slice(self.of.as_bytes());
+///         out.extend_from_slice(&self.len.to_le_bytes());
+///         Ok(())
+///     }
+///     fn decode(_: &mut &[u8]) -> Result<Self, ValueError> {
+///         Err(ValueError::decode::<Self>("a view is read through its store"))
+///     }
+///     fn decode_stored(input: &mut &[u8], ctx: &StoreContext<'_>) -> Result<Self, ValueError> {
+///         let (of, len) = input.split_at(32);
+///         let of = Fingerprint::from_bytes(of.try_into().unwrap());
+///         let len = u64::from_le_bytes(len.try_into().unwrap());
+///         *input = &[];
+///         let file = ctx.file_of(&of)?;
+///         let mut bytes = std::fs::read(&file).map_err(|source| ValueError::Io {
+///             action: "cannot read",
+///             path: file,
+///             source,
+///         })?;
+///         bytes.truncate(len as usize);
+///         Ok(Head { of, len, bytes })
+///     }
+///     fn references(&self) -> Vec<Fingerprint> {
+///         vec![self.of]
+///     }
+/// }
+///
+/// // What a store does when it reads the view back: hands it the file of
+/// // the value it names.
+/// let dir = tempfile::tempdir().unwrap();
+/// let of = Fingerprint::of_bytes(b"hello, world");
+/// std::fs::write(dir.path().join("hello"), b"hello, world").unwrap();
+/// let files = |fp: &Fingerprint| {
+///     if *fp == of { Ok(dir.path().join("hello")) } else { Err("not stored".to_owned()) }
+/// };
+/// let head = Head { of, len: 5, bytes: b"hello".to_vec() };
+/// let mut encoded = Vec::new();
+/// head.encode(&mut encoded).unwrap();
+/// let ctx = StoreContext::new(head.fingerprint().unwrap(), &files);
+/// let read = Head::decode_stored(&mut encoded.as_slice(), &ctx).unwrap();
+/// assert_eq!(read.bytes, b"hello");
+/// assert_eq!(read.references(), vec![of]);
+/// ```
 pub struct StoreContext<'a> {
     fingerprint: Fingerprint,
     files: &'a dyn Fn(&Fingerprint) -> Result<PathBuf, String>,

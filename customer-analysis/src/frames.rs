@@ -219,6 +219,23 @@ impl SegmentedDf {
         self.view.is_some()
     }
 
+    /// Step 3, executed ([`transform::segment_analysis_executed`]). A view
+    /// groups by its segmentation rule, so that polars builds no
+    /// `ValueSegment` string per row; the frame is the same.
+    pub fn segment_analysis(
+        &self,
+        metric: transform::Metric,
+    ) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
+        match &self.view {
+            Some(view) => transform::segment_analysis_by_rule(
+                self.frame.clone(),
+                transform::scores_high_value(view.score_threshold),
+                metric,
+            ),
+            None => transform::segment_analysis_executed(self.frame.clone(), metric),
+        }
+    }
+
     /// The High Value rows. A view selects them by its segmentation rule
     /// ([`transform::scores_high_value`]), so that polars neither builds nor
     /// compares a `ValueSegment` string per row; the rows are the same.
@@ -381,6 +398,33 @@ mod tests {
             .unwrap();
         assert!(by_rule.equals_missing(&by_label), "{by_rule}\n{by_label}");
         assert_eq!(by_rule.height(), 2);
+    }
+
+    #[test]
+    fn a_view_analyses_segments_like_the_strings_do_for_every_metric() {
+        let view = SegmentedDf::new(&scored(), 250.0, 1.5);
+        for metric in transform::Metric::ALL {
+            let by_rule = view.segment_analysis(metric).unwrap();
+            let by_label =
+                transform::segment_analysis_executed(view.frame().clone(), metric).unwrap();
+            assert!(
+                by_rule.equals_missing(&by_label),
+                "{metric}:\n{by_rule}\n{by_label}"
+            );
+        }
+        // One segment only (every score below the threshold, one null).
+        let low = SegmentedDf::new(&scored(), 250.0, 100.0);
+        let by_rule = low.segment_analysis(transform::Metric::Median).unwrap();
+        assert_eq!(by_rule.height(), 1);
+        assert!(
+            by_rule.equals_missing(
+                &transform::segment_analysis_executed(
+                    low.frame().clone(),
+                    transform::Metric::Median
+                )
+                .unwrap()
+            )
+        );
     }
 
     #[test]

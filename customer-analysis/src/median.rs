@@ -561,8 +561,9 @@ pub struct AlsoFold<'a> {
 }
 
 /// The medians of `columns` (cast to `Float64`) of `frame`, and the sums and
-/// folds of the columns in `also`, per value of the string column
-/// `group_by`, or over all rows (one unnamed group) if `None`.
+/// folds of the columns in `also`, per value of the string (or boolean:
+/// labels `"false"` and `"true"`) column `group_by`, or over all rows (one
+/// unnamed group) if `None`.
 ///
 /// Streams `frame` on polars' streaming engine, usually once, in bounded
 /// memory (see the module docs); sums and folds come with the first pass.
@@ -725,9 +726,15 @@ impl Passes {
         by: Option<&str>,
         names: &[String],
     ) -> PolarsResult<()> {
-        let codes = match by {
-            Some(by) => group_codes(
-                batch.column(by)?.str()?,
+        let codes = match by.map(|by| batch.column(by)).transpose()? {
+            Some(column) if column.dtype() == &DataType::Boolean => bool_codes(
+                column.bool()?,
+                &mut self.labels,
+                &mut self.searches,
+                self.first_pass,
+            )?,
+            Some(column) => group_codes(
+                column.str()?,
                 &mut self.labels,
                 &mut self.searches,
                 self.first_pass,
@@ -919,6 +926,51 @@ fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32]) -> bool {
         }
     }
     true
+}
+
+/// The group index of each row of a batch grouped by a boolean column, whose
+/// labels are `"false"`, `"true"` and null. New labels are only expected in
+/// the first pass.
+fn bool_codes(
+    flags: &BooleanChunked,
+    labels: &mut Vec<Option<String>>,
+    searches: &mut [Vec<Search>],
+    first_pass: bool,
+) -> PolarsResult<Vec<u32>> {
+    // The code of false, true and null, once seen.
+    let mut known: [Option<u32>; 3] = [None; 3];
+    let mut codes = Vec::with_capacity(flags.len());
+    for flag in flags.iter() {
+        let slot = match flag {
+            Some(false) => 0,
+            Some(true) => 1,
+            None => 2,
+        };
+        let code = match known[slot] {
+            Some(code) => code,
+            None => {
+                let label = flag.map(|b| if b { "true" } else { "false" });
+                let code = match labels.iter().position(|l| l.as_deref() == label) {
+                    Some(i) => i as u32,
+                    None => {
+                        polars_ensure!(
+                            first_pass,
+                            ComputeError: "the frame changed between passes (new group {label:?})"
+                        );
+                        labels.push(label.map(str::to_owned));
+                        for column in searches.iter_mut() {
+                            column.push(Search::new());
+                        }
+                        (labels.len() - 1) as u32
+                    }
+                };
+                known[slot] = Some(code);
+                code
+            }
+        };
+        codes.push(code);
+    }
+    Ok(codes)
 }
 
 /// The group index of each row of a batch, by its label. New labels are only

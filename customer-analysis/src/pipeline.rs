@@ -66,12 +66,12 @@ pub fn segment_analysis(
     segmented_customer_df: &SegmentedDf,
     metric: &Metric,
 ) -> Result<SegmentResult, TransformError> {
-    let result =
-        transform::segment_analysis_executed(segmented_customer_df.frame().clone(), *metric)
-            .map_err(|error| TransformError::Query {
-                step: "segment_analysis",
-                error,
-            })?;
+    let result = segmented_customer_df
+        .segment_analysis(*metric)
+        .map_err(|error| TransformError::Query {
+            step: "segment_analysis",
+            error,
+        })?;
     Ok(SegmentResult(result.lazy()))
 }
 

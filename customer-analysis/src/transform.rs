@@ -41,7 +41,7 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::ingest::{self, ColumnKind, ReadOptions};
-use crate::median::{AlsoFold, Fold, grouped_medians};
+use crate::median::{AlsoFold, Fold, GroupedMedians, grouped_medians};
 
 /// `CUSTOMER_SCORE`: the score computed by [`preprocess_and_score`].
 const SCORE: &str = "CUSTOMER_SCORE";
@@ -490,23 +490,27 @@ pub fn feature_columns(payment_threshold: f64, score_threshold: f64) -> [Expr; 6
 /// The metric columns are all `Float64`, whatever the metric, so the schema
 /// does not depend on it.
 pub fn segment_analysis(segmented: LazyFrame, metric: Metric) -> LazyFrame {
+    segment_aggregates(segmented.group_by([col(SEGMENT)]), metric)
+        .sort([SEGMENT], SortMultipleOptions::default())
+}
+
+/// Step 3's aggregations over groups: the `metric` of each measure (as
+/// `Float64`) and the sum of `HighSpender`.
+fn segment_aggregates(groups: LazyGroupBy, metric: Metric) -> LazyFrame {
     let by_metric = |name: &str| {
         metric
             .aggregate(col(name))
             .cast(DataType::Float64)
             .alias(name)
     };
-    segmented
-        .group_by([col(SEGMENT)])
-        .agg([
-            by_metric(SCORE),
-            by_metric(AMOUNT),
-            by_metric(PURCHASES),
-            by_metric(TIME),
-            col(HIGH_SPENDER).sum().alias(HIGH_SPENDER),
-            by_metric(AVG_TIME),
-        ])
-        .sort([SEGMENT], SortMultipleOptions::default())
+    groups.agg([
+        by_metric(SCORE),
+        by_metric(AMOUNT),
+        by_metric(PURCHASES),
+        by_metric(TIME),
+        col(HIGH_SPENDER).sum().alias(HIGH_SPENDER),
+        by_metric(AVG_TIME),
+    ])
 }
 
 /// Step 4: a one-row summary of the high-value customers.
@@ -553,33 +557,99 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
     if metric != Metric::Median {
         return collect_streaming(segment_analysis(segmented, metric));
     }
-    let measures = [SCORE, AMOUNT, PURCHASES, TIME, AVG_TIME];
-    let found = grouped_medians(
-        &segmented,
-        Some(SEGMENT),
-        &measures,
+    let found = segment_medians(&segmented, SEGMENT)?;
+    segment_rows(found.labels.clone(), found)
+}
+
+/// [`segment_analysis_executed`] over the scored columns, with the segments
+/// given by their rule (`high_value`, see [`scores_high_value`]) instead of
+/// the `ValueSegment` strings, which polars then never builds. The frame is
+/// the same (the tests compare them).
+pub fn segment_analysis_by_rule(
+    segmented: LazyFrame,
+    high_value: Expr,
+    metric: Metric,
+) -> PolarsResult<DataFrame> {
+    // A null score is Low Value, as `otherwise` makes it in the strings.
+    let flagged = segmented.with_column(high_value.fill_null(lit(false)).alias(SEGMENT_RULE));
+    let label = when(col(SEGMENT_RULE))
+        .then(lit(HIGH_VALUE))
+        .otherwise(lit(LOW_VALUE));
+    if metric != Metric::Median {
+        let by_rule = segment_aggregates(flagged.group_by([col(SEGMENT_RULE)]), metric)
+            .with_column(label.alias(SEGMENT))
+            .select(
+                std::iter::once(col(SEGMENT))
+                    .chain(SEGMENT_COLUMNS.iter().map(|name| col(*name)))
+                    .collect::<Vec<_>>(),
+            )
+            .sort([SEGMENT], SortMultipleOptions::default());
+        return collect_streaming(by_rule);
+    }
+    let found = segment_medians(&flagged, SEGMENT_RULE)?;
+    let labels = found
+        .labels
+        .iter()
+        .map(|flag| {
+            Some(
+                if flag.as_deref() == Some("true") {
+                    HIGH_VALUE
+                } else {
+                    LOW_VALUE
+                }
+                .to_owned(),
+            )
+        })
+        .collect();
+    segment_rows(labels, found)
+}
+
+/// The column [`segment_analysis_by_rule`] groups by.
+const SEGMENT_RULE: &str = "__high_value";
+
+/// The result columns of step 3 after `ValueSegment`, in order.
+const SEGMENT_COLUMNS: [&str; 6] = [SCORE, AMOUNT, PURCHASES, TIME, HIGH_SPENDER, AVG_TIME];
+
+/// The medians of step 3's measures and the sum of `HighSpender`, per value
+/// of the column `by`.
+fn segment_medians(frame: &LazyFrame, by: &str) -> PolarsResult<GroupedMedians> {
+    grouped_medians(
+        frame,
+        Some(by),
+        &[SCORE, AMOUNT, PURCHASES, TIME, AVG_TIME],
         AlsoFold {
             summed: &[HIGH_SPENDER],
             ..AlsoFold::default()
         },
-    )?;
-    let mut medians = found
-        .medians
-        .into_iter()
-        .zip(measures)
-        .map(|(values, name)| Column::new(name.into(), values));
-    let mut next_median = || medians.next().expect("one per measure");
+    )
+}
+
+/// Step 3's frame from its medians, one row per label, sorted by label.
+fn segment_rows(labels: Vec<Option<String>>, found: GroupedMedians) -> PolarsResult<DataFrame> {
+    let mut order: Vec<usize> = (0..labels.len()).collect();
+    order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
+    let pick =
+        |values: &[Option<f64>]| -> Vec<Option<f64>> { order.iter().map(|&g| values[g]).collect() };
+    let medians = &found.medians;
     let columns = vec![
-        Column::new(SEGMENT.into(), found.labels),
-        next_median(),
-        next_median(),
-        next_median(),
-        next_median(),
-        Column::new(HIGH_SPENDER.into(), found.sums[0].clone()),
-        next_median(),
+        Column::new(
+            SEGMENT.into(),
+            order.iter().map(|&g| labels[g].clone()).collect::<Vec<_>>(),
+        ),
+        Column::new(SCORE.into(), pick(&medians[0])),
+        Column::new(AMOUNT.into(), pick(&medians[1])),
+        Column::new(PURCHASES.into(), pick(&medians[2])),
+        Column::new(TIME.into(), pick(&medians[3])),
+        Column::new(
+            HIGH_SPENDER.into(),
+            order
+                .iter()
+                .map(|&g| found.sums[0][g])
+                .collect::<Vec<i64>>(),
+        ),
+        Column::new(AVG_TIME.into(), pick(&medians[4])),
     ];
-    let result = DataFrame::new_infer_height(columns)?;
-    Ok(result)
+    DataFrame::new_infer_height(columns)
 }
 
 /// The rule [`feature_columns`] segments by, over the scored columns:

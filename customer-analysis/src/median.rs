@@ -928,6 +928,29 @@ fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32]) -> bool {
     true
 }
 
+/// The group index of `label`, a new group (with a fresh search per column)
+/// if it has none yet; new labels are only expected in the first pass (later
+/// passes see the same rows again).
+fn code_of(
+    label: Option<&str>,
+    labels: &mut Vec<Option<String>>,
+    searches: &mut [Vec<Search>],
+    first_pass: bool,
+) -> PolarsResult<u32> {
+    if let Some(i) = labels.iter().position(|l| l.as_deref() == label) {
+        return Ok(i as u32);
+    }
+    polars_ensure!(
+        first_pass,
+        ComputeError: "the frame changed between passes (new group {label:?})"
+    );
+    labels.push(label.map(str::to_owned));
+    for column in searches.iter_mut() {
+        column.push(Search::new());
+    }
+    Ok((labels.len() - 1) as u32)
+}
+
 /// The group index of each row of a batch grouped by a boolean column, whose
 /// labels are `"false"`, `"true"` and null. New labels are only expected in
 /// the first pass.
@@ -950,20 +973,7 @@ fn bool_codes(
             Some(code) => code,
             None => {
                 let label = flag.map(|b| if b { "true" } else { "false" });
-                let code = match labels.iter().position(|l| l.as_deref() == label) {
-                    Some(i) => i as u32,
-                    None => {
-                        polars_ensure!(
-                            first_pass,
-                            ComputeError: "the frame changed between passes (new group {label:?})"
-                        );
-                        labels.push(label.map(str::to_owned));
-                        for column in searches.iter_mut() {
-                            column.push(Search::new());
-                        }
-                        (labels.len() - 1) as u32
-                    }
-                };
+                let code = code_of(label, labels, searches, first_pass)?;
                 known[slot] = Some(code);
                 code
             }
@@ -993,21 +1003,7 @@ fn group_codes(
                 codes.push(code);
                 continue;
             }
-            let label = array.get(row);
-            let code = match labels.iter().position(|l| l.as_deref() == label) {
-                Some(i) => i as u32,
-                None => {
-                    polars_ensure!(
-                        first_pass,
-                        ComputeError: "the frame changed between passes (new group {label:?})"
-                    );
-                    labels.push(label.map(str::to_owned));
-                    for column in searches.iter_mut() {
-                        column.push(Search::new());
-                    }
-                    (labels.len() - 1) as u32
-                }
-            };
+            let code = code_of(array.get(row), labels, searches, first_pass)?;
             if no_nulls && view.length <= 12 && inline.len() < 16 {
                 inline.push((bits, code));
             }

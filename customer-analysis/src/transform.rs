@@ -558,7 +558,7 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
         return collect_streaming(segment_analysis(segmented, metric));
     }
     let found = segment_medians(&segmented, SEGMENT)?;
-    segment_rows(found.labels.clone(), found)
+    segment_rows(&found.labels, &found)
 }
 
 /// [`segment_analysis_executed`] over the scored columns, with the segments
@@ -587,7 +587,7 @@ pub fn segment_analysis_by_rule(
         return collect_streaming(by_rule);
     }
     let found = segment_medians(&flagged, SEGMENT_RULE)?;
-    let labels = found
+    let labels: Vec<Option<String>> = found
         .labels
         .iter()
         .map(|flag| {
@@ -601,7 +601,7 @@ pub fn segment_analysis_by_rule(
             )
         })
         .collect();
-    segment_rows(labels, found)
+    segment_rows(&labels, &found)
 }
 
 /// The column [`segment_analysis_by_rule`] groups by.
@@ -625,7 +625,7 @@ fn segment_medians(frame: &LazyFrame, by: &str) -> PolarsResult<GroupedMedians> 
 }
 
 /// Step 3's frame from its medians, one row per label, sorted by label.
-fn segment_rows(labels: Vec<Option<String>>, found: GroupedMedians) -> PolarsResult<DataFrame> {
+fn segment_rows(labels: &[Option<String>], found: &GroupedMedians) -> PolarsResult<DataFrame> {
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
     let pick =

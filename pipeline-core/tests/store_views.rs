@@ -149,24 +149,34 @@ fn bytes_file(dir: &Path, fingerprint: Fingerprint) -> PathBuf {
     dir.join(format!("objects/{fingerprint}.bytes"))
 }
 
-#[test]
-fn a_view_is_stored_small_and_read_in_a_new_process() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = open(dir.path());
+/// The sum of the default view's bytes (the first 10 of 100,000).
+fn head_sum() -> u64 {
+    fill(100_000)[..10].iter().map(|b| u64::from(*b)).sum()
+}
+
+/// Makes and submits scenario `s` of [`views`] in the store `dir`, in a
+/// runtime of its own (closed on return); returns the fingerprint of `bytes`.
+fn submit_once(dir: &Path) -> Fingerprint {
+    let runtime = open(dir);
     let scenario = runtime.create_scenario(views(), "s").unwrap();
     assert!(scenario.submit().unwrap().is_success());
-    let underlying = scenario
+    scenario
         .node::<Bytes>("bytes")
         .unwrap()
         .fingerprint()
         .unwrap()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_view_is_stored_small_and_read_in_a_new_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let underlying = submit_once(dir.path());
     // Only the large value has a file: the view is 40 bytes in the database.
     assert_eq!(
         object_files(dir.path()),
         vec![bytes_file(dir.path(), underlying)]
     );
-    drop((scenario, runtime));
 
     let runtime = open(dir.path());
     let scenario = runtime.find_scenario(views(), "s").unwrap().unwrap();
@@ -178,10 +188,9 @@ fn a_view_is_stored_small_and_read_in_a_new_process() {
     assert_eq!(submission.status("make_bytes"), Some(JobStatus::Skipped));
     assert_eq!(submission.status("head"), Some(JobStatus::Skipped));
     assert_eq!(submission.status("total"), Some(JobStatus::Completed));
-    let expected: u64 = fill(100_000)[..10].iter().map(|b| u64::from(*b)).sum();
     assert_eq!(
         *scenario.node::<u64>("total").unwrap().read().unwrap(),
-        3 * expected
+        3 * head_sum()
     );
 }
 
@@ -223,16 +232,7 @@ fn gc_keeps_the_values_that_kept_views_read() {
 #[test]
 fn a_damaged_file_under_a_view_is_recomputed_and_the_view_kept() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = open(dir.path());
-    let scenario = runtime.create_scenario(views(), "s").unwrap();
-    assert!(scenario.submit().unwrap().is_success());
-    let underlying = scenario
-        .node::<Bytes>("bytes")
-        .unwrap()
-        .fingerprint()
-        .unwrap()
-        .unwrap();
-    drop((scenario, runtime));
+    let underlying = submit_once(dir.path());
     let file = bytes_file(dir.path(), underlying);
     let mut data = std::fs::read(&file).unwrap();
     data[3] ^= 0x10;
@@ -249,10 +249,9 @@ fn a_damaged_file_under_a_view_is_recomputed_and_the_view_kept() {
     assert_eq!(submission.status("make_bytes"), Some(JobStatus::Completed));
     assert_eq!(submission.status("head"), Some(JobStatus::Skipped));
     assert_eq!(submission.status("total"), Some(JobStatus::Completed));
-    let expected: u64 = fill(100_000)[..10].iter().map(|b| u64::from(*b)).sum();
     assert_eq!(
         *scenario.node::<u64>("total").unwrap().read().unwrap(),
-        2 * expected
+        2 * head_sum()
     );
     let damaged: Vec<_> = std::fs::read_dir(dir.path().join("objects/damaged"))
         .unwrap()

@@ -217,6 +217,16 @@ pub struct SqliteStore {
     known: Known,
 }
 
+/// A value's row in `objects`.
+struct StoredObject {
+    size: u64,
+    /// The blake3 digest of the stored bytes.
+    content_hash: Fingerprint,
+    extension: String,
+    /// The encoding, for a value kept in the database; `None` for a file.
+    data: Option<Vec<u8>>,
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the store in `dir` with default options.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -359,6 +369,28 @@ impl SqliteStore {
             .map(|(size, hash)| (size, hash.unwrap_or(*fingerprint))))
     }
 
+    /// The row of a stored value, if the database has one.
+    fn stored_object(
+        &self,
+        action: &'static str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Option<StoredObject>, StoreError> {
+        self.readers.with(action, |conn| {
+            conn.prepare_cached(
+                "SELECT size, content_hash, extension, data FROM objects WHERE fingerprint = ?1",
+            )?
+            .query_row([fingerprint.as_bytes().as_slice()], |r| {
+                Ok(StoredObject {
+                    size: r.get::<_, i64>(0)? as u64,
+                    content_hash: opt_fingerprint_at(r, 1)?.unwrap_or(*fingerprint),
+                    extension: r.get(2)?,
+                    data: r.get(3)?,
+                })
+            })
+            .optional()
+        })
+    }
+
     /// The checked file of a stored value, for a view that reads it (see
     /// [`StoreContext::file_of`]). A damaged file is quarantined like any other,
     /// so that the task that produced it runs again.
@@ -380,28 +412,17 @@ impl SqliteStore {
                 .spill(fingerprint, extension, &bytes)
                 .map_err(|e| format!("cannot write it to a scratch file: {e}"));
         }
-        let row = self
-            .readers
-            .with("look up a value", |conn| {
-                conn.prepare_cached(
-                    "SELECT size, content_hash, extension, data FROM objects \
-                     WHERE fingerprint = ?1",
-                )?
-                .query_row([fingerprint.as_bytes().as_slice()], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)? as u64,
-                        opt_fingerprint_at(r, 1)?,
-                        r.get::<_, String>(2)?,
-                        r.get::<_, Option<Vec<u8>>>(3)?,
-                    ))
-                })
-                .optional()
-            })
-            .map_err(|e| e.to_string())?;
-        let Some((size, content_hash, extension, data)) = row else {
+        let Some(StoredObject {
+            size,
+            content_hash,
+            extension,
+            data,
+        }) = self
+            .stored_object("look up a value", fingerprint)
+            .map_err(|e| e.to_string())?
+        else {
             return Err(format!("it is not in the store {}", self.dir.display()));
         };
-        let content_hash = content_hash.unwrap_or(*fingerprint);
         let damage = match &data {
             Some(bytes) if Fingerprint::of_bytes(bytes) != content_hash => {
                 "its bytes in the database no longer match its content hash".to_owned()
@@ -1032,27 +1053,18 @@ impl Store for SqliteStore {
         if let Some(pending) = self.writer.pending_object(fingerprint) {
             return Ok(pending.value);
         }
-        let row = self.readers.with("read a value", |conn| {
-            conn.prepare_cached(
-                "SELECT size, content_hash, extension, data FROM objects WHERE fingerprint = ?1",
-            )?
-            .query_row([fingerprint.as_bytes().as_slice()], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    opt_fingerprint_at(r, 1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<Vec<u8>>>(3)?,
-                ))
-            })
-            .optional()
-        })?;
-        let Some((size, content_hash, extension, data)) = row else {
+        let Some(StoredObject {
+            size,
+            content_hash,
+            extension,
+            data,
+        }) = self.stored_object("read a value", fingerprint)?
+        else {
             return Err(StoreError::MissingValue {
                 fingerprint: *fingerprint,
                 reason: format!("it is not in the store {}", self.dir.display()),
             });
         };
-        let content_hash = content_hash.unwrap_or(*fingerprint);
         let in_file = data.is_none();
         let files = |target: &Fingerprint| self.file_of(target);
         let ctx = StoreContext::new(*fingerprint, &files);

@@ -17,6 +17,7 @@ use pipeline_core::{
 };
 
 use crate::ingest::ReadOptions;
+use crate::segment_scan;
 use crate::transform::{self, TransformError};
 
 /// Scored customers: `CUSTOMER_SCORE`, `TotalPurchaseAmount`,
@@ -125,6 +126,8 @@ pub struct SegmentedDf {
     frame: LazyFrame,
     /// How the frame is computed from a stored [`ScoredDf`], if it is a view.
     view: Option<SegmentView>,
+    /// The scored frame a view reads (its four columns, without features).
+    scored: Option<LazyFrame>,
 }
 
 /// The recipe of a [`SegmentedDf`] view.
@@ -206,7 +209,11 @@ impl SegmentedDf {
             payment_threshold,
             score_threshold,
         });
-        Self { frame, view }
+        Self {
+            frame,
+            scored: view.map(|_| scored.frame.clone()),
+            view,
+        }
     }
 
     /// The frame.
@@ -220,19 +227,29 @@ impl SegmentedDf {
     }
 
     /// Step 3, executed ([`transform::segment_analysis_executed`]). A view
-    /// groups by its segmentation rule, so that polars builds no
-    /// `ValueSegment` string per row; the frame is the same.
+    /// folds the scored columns itself for a mean, minimum, maximum or sum
+    /// ([`segment_scan`]), and groups by its segmentation rule for a median,
+    /// so that polars builds no `ValueSegment` string per row; the frame is
+    /// the same.
     pub fn segment_analysis(
         &self,
         metric: transform::Metric,
     ) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
-        match &self.view {
-            Some(view) => transform::segment_analysis_by_rule(
+        match (&self.view, &self.scored) {
+            (Some(view), Some(scored)) if metric != transform::Metric::Median => {
+                segment_scan::segment_analysis_folded(
+                    scored.clone(),
+                    view.payment_threshold,
+                    view.score_threshold,
+                    metric,
+                )
+            }
+            (Some(view), _) => transform::segment_analysis_by_rule(
                 self.frame.clone(),
                 transform::scores_high_value(view.score_threshold),
                 metric,
             ),
-            None => transform::segment_analysis_executed(self.frame.clone(), metric),
+            (None, _) => transform::segment_analysis_executed(self.frame.clone(), metric),
         }
     }
 
@@ -258,8 +275,9 @@ impl SegmentedDf {
                 let frame = frame::scan_parquet(&scored)
                     .map_err(|e| ValueError::decode::<Self>(e.to_string()))?;
                 Ok(Self {
-                    frame: view.frame(frame),
+                    frame: view.frame(frame.clone()),
                     view: Some(view),
+                    scored: Some(frame),
                 })
             }
             (Some(_), None) => Err(ValueError::decode::<Self>(
@@ -271,7 +289,11 @@ impl SegmentedDf {
 
 impl From<LazyFrame> for SegmentedDf {
     fn from(frame: LazyFrame) -> Self {
-        Self { frame, view: None }
+        Self {
+            frame,
+            view: None,
+            scored: None,
+        }
     }
 }
 

@@ -33,4 +33,5 @@ pub mod generate;
 pub mod ingest;
 pub mod median;
 pub mod pipeline;
+pub mod segment_scan;
 pub mod transform;

@@ -490,6 +490,20 @@ impl Fold {
         self.max = max.iter().copied().fold(self.max, f64::max);
     }
 
+    /// Takes the fold of a slice computed elsewhere: `count` values (`nans`
+    /// of them NaN) summing to `sum`, with extremes `min` and `max` among
+    /// those that are not NaN (infinities if none).
+    pub fn add_slice_fold(&mut self, count: u64, nans: u64, sum: f64, min: f64, max: f64) {
+        if count == 0 {
+            return;
+        }
+        self.add_partial(sum);
+        self.count += count;
+        self.nans += nans;
+        self.min = self.min.min(min);
+        self.max = self.max.max(max);
+    }
+
     fn add_partial(&mut self, x: f64) {
         let total = self.sum + x;
         if total.is_finite() {

@@ -44,13 +44,13 @@ use crate::ingest::{self, ColumnKind, ReadOptions};
 use crate::median::{AlsoFold, Fold, GroupedMedians, grouped_medians};
 
 /// `CUSTOMER_SCORE`: the score computed by [`preprocess_and_score`].
-const SCORE: &str = "CUSTOMER_SCORE";
+pub(crate) const SCORE: &str = "CUSTOMER_SCORE";
 /// `TotalPurchaseAmount` input column.
-const AMOUNT: &str = "TotalPurchaseAmount";
+pub(crate) const AMOUNT: &str = "TotalPurchaseAmount";
 /// `NumberOfPurchases` input column.
-const PURCHASES: &str = "NumberOfPurchases";
+pub(crate) const PURCHASES: &str = "NumberOfPurchases";
 /// `TotalPurchaseTime` input column.
-const TIME: &str = "TotalPurchaseTime";
+pub(crate) const TIME: &str = "TotalPurchaseTime";
 /// `AverageReviewScore` input column.
 const REVIEW: &str = "AverageReviewScore";
 /// `HighSpender` feature.
@@ -58,11 +58,11 @@ const HIGH_SPENDER: &str = "HighSpender";
 /// `AverageTimeBetweenPurchases` feature.
 const AVG_TIME: &str = "AverageTimeBetweenPurchases";
 /// `ValueSegment` label column.
-const SEGMENT: &str = "ValueSegment";
+pub(crate) const SEGMENT: &str = "ValueSegment";
 /// The `ValueSegment` of customers whose score is above the threshold.
-const HIGH_VALUE: &str = "High Value";
+pub(crate) const HIGH_VALUE: &str = "High Value";
 /// The `ValueSegment` of the other customers.
-const LOW_VALUE: &str = "Low Value";
+pub(crate) const LOW_VALUE: &str = "Low Value";
 
 /// The input columns the pipeline reads, with the type each is read as.
 pub const INPUT_COLUMNS: [(&str, ColumnKind); 4] = [
@@ -608,7 +608,8 @@ pub fn segment_analysis_by_rule(
 const SEGMENT_RULE: &str = "__high_value";
 
 /// The result columns of step 3 after `ValueSegment`, in order.
-const SEGMENT_COLUMNS: [&str; 6] = [SCORE, AMOUNT, PURCHASES, TIME, HIGH_SPENDER, AVG_TIME];
+pub(crate) const SEGMENT_COLUMNS: [&str; 6] =
+    [SCORE, AMOUNT, PURCHASES, TIME, HIGH_SPENDER, AVG_TIME];
 
 /// The medians of step 3's measures and the sum of `HighSpender`, per value
 /// of the column `by`.

@@ -228,28 +228,27 @@ impl SegmentedDf {
 
     /// Step 3, executed ([`transform::segment_analysis_executed`]). A view
     /// folds the scored columns itself for a mean, minimum, maximum or sum
-    /// ([`segment_scan`]), and groups by its segmentation rule for a median,
-    /// so that polars builds no `ValueSegment` string per row; the frame is
-    /// the same.
+    /// ([`segment_scan`]), and groups them by its segmentation rule for a
+    /// median ([`transform::segment_medians_by_rule`]), so that polars builds
+    /// no `ValueSegment` string per row; the frame is the same.
     pub fn segment_analysis(
         &self,
         metric: transform::Metric,
     ) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
         match (&self.view, &self.scored) {
-            (Some(view), Some(scored)) if metric != transform::Metric::Median => {
-                segment_scan::segment_analysis_folded(
-                    scored.clone(),
-                    view.payment_threshold,
-                    view.score_threshold,
-                    metric,
+            (Some(view), _) if metric == transform::Metric::Median => {
+                transform::segment_medians_by_rule(
+                    self.frame.clone(),
+                    transform::scores_high_value(view.score_threshold),
                 )
             }
-            (Some(view), _) => transform::segment_analysis_by_rule(
-                self.frame.clone(),
-                transform::scores_high_value(view.score_threshold),
+            (Some(view), Some(scored)) => segment_scan::segment_analysis_folded(
+                scored.clone(),
+                view.payment_threshold,
+                view.score_threshold,
                 metric,
             ),
-            (None, _) => transform::segment_analysis_executed(self.frame.clone(), metric),
+            _ => transform::segment_analysis_executed(self.frame.clone(), metric),
         }
     }
 

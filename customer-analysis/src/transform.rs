@@ -561,31 +561,14 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
     segment_rows(&found.labels, &found)
 }
 
-/// [`segment_analysis_executed`] over the scored columns, with the segments
-/// given by their rule (`high_value`, see [`scores_high_value`]) instead of
-/// the `ValueSegment` strings, which polars then never builds. The frame is
-/// the same (the tests compare them).
-pub fn segment_analysis_by_rule(
-    segmented: LazyFrame,
-    high_value: Expr,
-    metric: Metric,
-) -> PolarsResult<DataFrame> {
+/// [`segment_analysis_executed`] with the median over the scored columns,
+/// with the segments given by their rule (`high_value`, see
+/// [`scores_high_value`]) instead of the `ValueSegment` strings, which polars
+/// then never builds. The frame is the same (the tests compare them). The
+/// other metrics over the scored columns: [`crate::segment_scan`].
+pub fn segment_medians_by_rule(segmented: LazyFrame, high_value: Expr) -> PolarsResult<DataFrame> {
     // A null score is Low Value, as `otherwise` makes it in the strings.
     let flagged = segmented.with_column(high_value.fill_null(lit(false)).alias(SEGMENT_RULE));
-    let label = when(col(SEGMENT_RULE))
-        .then(lit(HIGH_VALUE))
-        .otherwise(lit(LOW_VALUE));
-    if metric != Metric::Median {
-        let by_rule = segment_aggregates(flagged.group_by([col(SEGMENT_RULE)]), metric)
-            .with_column(label.alias(SEGMENT))
-            .select(
-                std::iter::once(col(SEGMENT))
-                    .chain(SEGMENT_COLUMNS.iter().map(|name| col(*name)))
-                    .collect::<Vec<_>>(),
-            )
-            .sort([SEGMENT], SortMultipleOptions::default());
-        return collect_streaming(by_rule);
-    }
     let found = segment_medians(&flagged, SEGMENT_RULE)?;
     let labels: Vec<Option<String>> = found
         .labels
@@ -604,7 +587,7 @@ pub fn segment_analysis_by_rule(
     segment_rows(&labels, &found)
 }
 
-/// The column [`segment_analysis_by_rule`] groups by.
+/// The column [`segment_medians_by_rule`] groups by.
 const SEGMENT_RULE: &str = "__high_value";
 
 /// The result columns of step 3 after `ValueSegment`, in order.

@@ -103,8 +103,7 @@ impl Compare {
         self
     }
 
-    /// Shows values whose encoding is smaller than `bytes` (default
-    /// [`RENDER_LIMIT`]).
+    /// Shows values whose encoding is smaller than `bytes` (default 1,024).
     pub fn render_limit(mut self, bytes: u64) -> Self {
         self.render_limit = bytes;
         self

@@ -6,9 +6,9 @@
 //! (see `PERF_NOTES.md`). This reader:
 //!
 //! - memory-maps the file and cuts it into blocks, and each block into pieces,
-//!   at record boundaries (quote-aware, see [`split`]);
+//!   at record boundaries (quote-aware, see `ingest/split.rs`);
 //! - parses the pieces of a block on all cores, touching only the fields up to
-//!   the last wanted one and converting only the wanted ones (see [`parse`]);
+//!   the last wanted one and converting only the wanted ones (see `ingest/parse.rs`);
 //! - hands each block's frame to a consumer (a Parquet writer, say) while the
 //!   next block is parsed.
 //!

@@ -182,7 +182,8 @@ impl fmt::Debug for SqliteOptions {
     }
 }
 
-/// The embedded, persistent store: see the [module docs](self).
+/// The embedded, persistent store: an SQLite database (WAL) and
+/// content-addressed value files in one directory (see [`SqliteOptions`]).
 ///
 /// ```
 /// use pipeline_core::{GraphBuilder, JobStatus, NodeSpec, Runtime, TaskDef, TaskSpec};

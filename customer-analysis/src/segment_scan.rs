@@ -76,10 +76,14 @@ impl BatchFold {
     }
 }
 
-/// Step 3 with `metric` (not the median, which [`crate::median`] finds) over
-/// the scored columns `scored`, segmented by `score_threshold` and counting
-/// high spenders by `payment_threshold` as
-/// [`transform::feature_columns`] does.
+/// Step 3 with `metric` over the scored columns `scored`, segmented by
+/// `score_threshold` and counting high spenders by `payment_threshold` as
+/// [`transform::feature_columns`] does: the frame of
+/// [`transform::segment_analysis_executed`] over the segmented frame.
+///
+/// # Panics
+/// If `metric` is the median, which a fold cannot give
+/// ([`transform::segment_medians_by_rule`] finds it).
 pub fn segment_analysis_folded(
     scored: LazyFrame,
     payment_threshold: f64,

@@ -18,7 +18,9 @@
 //!    in 2^20 buckets of an order-preserving integer key of the float (its
 //!    top 20 bits), then finer inside the buckets that hold the middle ranks,
 //!    until at most [`COLLECT_LIMIT`] values fall in the range (a group too
-//!    small to guess from counts its first pass this way too);
+//!    small to guess from counts its first pass this way too, and a range
+//!    that comes to hold more than [`COLLECT_LIMIT`] values is counted in a
+//!    histogram of its own from then on, instead of kept);
 //! 3. collect those values and select the middle ones (`select_nth_unstable`).
 //!
 //! Memory is a histogram or the kept values, at most [`COLLECT_LIMIT`] per
@@ -153,6 +155,18 @@ enum Search {
         below: u64,
         values: Vec<f64>,
     },
+    /// The lower middle value is the largest whose key lies in `lower_keys`,
+    /// the upper middle the smallest in `upper_keys`: the middle ranks
+    /// straddle two buckets (an even count), or lie in a bucket of a single
+    /// key (any value of it will do). One pass of two comparisons per value
+    /// finds them, however many values share those keys.
+    Bounds {
+        count: u64,
+        lower_keys: (u64, u64),
+        upper_keys: (u64, u64),
+        lower: Option<f64>,
+        upper: Option<f64>,
+    },
     /// Found (`None`: no values).
     Done(Option<f64>),
 }
@@ -179,9 +193,19 @@ enum Guess {
     /// No guess (too few values to guess from): the pass counts every value
     /// in the histogram.
     Off,
-    /// More than [`COLLECT_LIMIT`] values fell in the range: the values are
-    /// dropped, and the next pass counts everything in a histogram.
-    Overflowed,
+    /// More than [`COLLECT_LIMIT`] values fell in the range (many rows, or
+    /// many equal values): instead of the values, the range's keys are
+    /// counted from then on in [`BUCKETS`] buckets of `2^shift` keys from
+    /// `key(low)`, so that the next pass collects only the bucket(s) holding
+    /// the middle ranks.
+    Dense {
+        low: f64,
+        high: f64,
+        shift: u32,
+        below: u64,
+        inside: u64,
+        histogram: Vec<u64>,
+    },
 }
 
 /// Values a guess needs, at least, to be made.
@@ -231,37 +255,97 @@ impl Guess {
         }
     }
 
-    /// Gives up once the range holds more than [`COLLECT_LIMIT`] values.
+    /// Counts the range in a histogram instead of keeping its values once it
+    /// holds more than [`COLLECT_LIMIT`] of them.
     fn check_limit(&mut self) {
-        if let Guess::Active { values, .. } = self
-            && values.len() as u64 > COLLECT_LIMIT
-        {
-            *self = Guess::Overflowed;
-        }
-    }
-
-    /// The search after a first pass over `count` values with this guess
-    /// (not [`Guess::Off`], whose pass counted a histogram).
-    fn settle(self, count: u64) -> Search {
         let Guess::Active {
             low,
             high,
             below,
-            mut values,
+            values,
         } = self
         else {
-            return Search::refining_all(count);
+            return;
         };
-        let inside = values.len() as u64;
-        let (lower_rank, upper_rank) = middle_ranks(count);
-        if lower_rank >= below && upper_rank < below + inside {
-            let (lower, upper) = select_middle(
-                &mut values,
-                (lower_rank - below) as usize,
-                (upper_rank - below) as usize,
-            );
-            return Search::Done(Some(interpolate(count, lower, upper)));
+        if values.len() as u64 <= COLLECT_LIMIT {
+            return;
         }
+        let (key_low, span) = (key(*low), key(*high) - key(*low));
+        let mut shift = 0;
+        while (span >> shift) >= BUCKETS as u64 {
+            shift += 1;
+        }
+        let mut histogram = vec![0; BUCKETS];
+        for &x in values.iter() {
+            histogram[((key(x) - key_low) >> shift) as usize] += 1;
+        }
+        *self = Guess::Dense {
+            low: *low,
+            high: *high,
+            shift,
+            below: *below,
+            inside: values.len() as u64,
+            histogram,
+        };
+    }
+
+    /// Adds `xs` to a dense guess's counts.
+    fn count_dense(
+        xs: &[f64],
+        low: f64,
+        high: f64,
+        shift: u32,
+        histogram: &mut [u64],
+    ) -> (u64, u64) {
+        let key_low = key(low);
+        let (mut below, mut inside) = (0, 0);
+        for &x in xs {
+            below += u64::from(x < low);
+            if (low <= x) & (x <= high) {
+                inside += 1;
+                histogram[((key(x) - key_low) >> shift) as usize] += 1;
+            }
+        }
+        (below, inside)
+    }
+
+    /// The search after a first pass over `count` values with this guess
+    /// ([`Guess::Off`]'s pass counted a histogram of its own).
+    fn settle(self, count: u64) -> Search {
+        let (lower_rank, upper_rank) = middle_ranks(count);
+        let (low, high, below, inside) = match self {
+            Guess::Active {
+                low,
+                high,
+                below,
+                mut values,
+            } => {
+                let inside = values.len() as u64;
+                if lower_rank >= below && upper_rank < below + inside {
+                    let (lower, upper) = select_middle(
+                        &mut values,
+                        (lower_rank - below) as usize,
+                        (upper_rank - below) as usize,
+                    );
+                    return Search::Done(Some(interpolate(count, lower, upper)));
+                }
+                (low, high, below, inside)
+            }
+            Guess::Dense {
+                low,
+                high,
+                shift,
+                below,
+                inside,
+                histogram,
+            } => {
+                if lower_rank >= below && upper_rank < below + inside {
+                    return narrow(count, (key(low), key(high)), shift, below, &histogram);
+                }
+                (low, high, below, inside)
+            }
+            Guess::Pending | Guess::Off => return Search::refining_all(count),
+        };
         // Keys order values as the floats do (see `key`), so the keys below
         // `key(low)` are exactly the values below `low`; neither bound is NaN.
         let side = if upper_rank < below {
@@ -332,7 +416,20 @@ impl Search {
                             histogram[(key(x) >> (64 - FIRST_BITS)) as usize] += 1;
                         }
                     }
-                    Guess::Overflowed | Guess::Pending => {}
+                    Guess::Dense {
+                        low,
+                        high,
+                        shift,
+                        below,
+                        inside,
+                        histogram,
+                    } => {
+                        let (more_below, more_inside) =
+                            Guess::count_dense(xs, *low, *high, *shift, histogram);
+                        *below += more_below;
+                        *inside += more_inside;
+                    }
+                    Guess::Pending => {}
                 }
                 *count += xs.len() as u64;
                 guess.check_limit();
@@ -360,6 +457,27 @@ impl Search {
                     let k = key(x);
                     in_range(k, low, high)
                 }));
+            }
+            Search::Bounds {
+                lower_keys,
+                upper_keys,
+                lower,
+                upper,
+                ..
+            } => {
+                for &x in xs {
+                    let k = key(x);
+                    if in_range(k, lower_keys.0, lower_keys.1)
+                        && lower.is_none_or(|l| total_order(&x, &l) == Ordering::Greater)
+                    {
+                        *lower = Some(x);
+                    }
+                    if in_range(k, upper_keys.0, upper_keys.1)
+                        && upper.is_none_or(|u| total_order(&x, &u) == Ordering::Less)
+                    {
+                        *upper = Some(x);
+                    }
+                }
             }
             Search::Done(_) => {}
         }
@@ -395,6 +513,16 @@ impl Search {
                 let (lower_rank, upper_rank) =
                     ((lower_rank - below) as usize, (upper_rank - below) as usize);
                 let (lower, upper) = select_middle(&mut values, lower_rank, upper_rank);
+                Search::Done(Some(interpolate(count, lower, upper)))
+            }
+            Search::Bounds {
+                count,
+                lower,
+                upper,
+                ..
+            } => {
+                let lower = lower.expect("the counts put the lower middle in its range");
+                let upper = upper.expect("the counts put the upper middle in its range");
                 Search::Done(Some(interpolate(count, lower, upper)))
             }
             done @ Search::Done(_) => done,
@@ -455,11 +583,27 @@ fn narrow(count: u64, range: (u64, u64), shift: u32, below: u64, histogram: &[u6
         seen += n;
     }
     let first = first.expect("the ranks are below the count");
-    let new_low = low + ((first as u64) << shift);
-    let new_high = (low + ((last as u64) << shift))
-        .saturating_add((1u64 << shift) - 1)
-        .min(high);
+    let bucket = |b: usize| -> (u64, u64) {
+        let start = low + ((b as u64) << shift);
+        (start, start.saturating_add((1u64 << shift) - 1).min(high))
+    };
+    let new_low = bucket(first).0;
+    let new_high = bucket(last).1;
     let in_buckets: u64 = histogram[first..=last].iter().sum();
+    // Two buckets (the lower middle is then the last value of the first, the
+    // upper the first of the last: nothing lies between), or one bucket of a
+    // single key holding too many values to collect: the middle values are
+    // extremes of their buckets. (Collecting or refining those would find
+    // the same span again and again when both hold many equal values.)
+    if first != last || (shift == 0 && in_buckets > COLLECT_LIMIT) {
+        return Search::Bounds {
+            count,
+            lower_keys: bucket(first),
+            upper_keys: bucket(last),
+            lower: None,
+            upper: None,
+        };
+    }
     if in_buckets <= COLLECT_LIMIT || shift == 0 {
         return Search::Collecting {
             count,
@@ -1313,6 +1457,7 @@ mod tests {
         let mut passes = 0;
         while !search.is_done() {
             passes += 1;
+            assert!(passes < 20, "no end in sight");
             for batch in frame.clone().collect().unwrap().split_chunks_by_n(8, false) {
                 search.add_all(
                     batch
@@ -1457,7 +1602,36 @@ mod tests {
     }
 
     #[test]
-    fn a_guessed_range_holding_too_many_values_is_dropped_not_trusted() {
+    fn two_big_blocks_of_equal_values_around_the_middle_take_two_passes() {
+        // An even count split between two values, each block bigger than
+        // what a pass may collect: the middle values are the largest of the
+        // lower block and the smallest of the upper one. (Refining the span
+        // between them once went on forever.)
+        let n = COLLECT_LIMIT as usize + 1_000_000;
+        let values: Vec<f64> = (0..n)
+            .map(|i| if (i * 7919) % n < n / 2 { 7.0 } else { 8.0 })
+            .collect();
+        let (found, passes) = streamed(&values);
+        assert_eq!(found, Some(7.5));
+        assert_eq!(found, median(&mut values.clone()));
+        assert_eq!(passes, 2);
+        // The same without a guess (a first batch too small to guess from):
+        // the histogram pass, then the extremes.
+        let mut search = Search::new();
+        let mut passes = 0;
+        while !search.is_done() {
+            passes += 1;
+            assert!(passes < 5, "no end in sight");
+            search.add_all(&values[..10]);
+            search.add_all(&values[10..]);
+            search.next_pass();
+        }
+        assert_eq!(search.result(), Some(7.5));
+        assert_eq!(passes, 2);
+    }
+
+    #[test]
+    fn a_guessed_range_holding_too_many_values_is_counted_not_kept() {
         // More than COLLECT_LIMIT values equal the guessed middle: the guess
         // gives up, and histograms find the median exactly.
         let n = COLLECT_LIMIT as usize * 11 / 10;
@@ -1467,7 +1641,9 @@ mod tests {
         let (found, passes) = streamed(&values);
         assert_eq!(found, Some(7.0));
         assert_eq!(found, median(&mut values.clone()));
-        assert!(passes > 1, "the overflowing guess was trusted");
+        // The range's values were counted once they overflowed, so one more
+        // pass collects the middle bucket (never the whole range again).
+        assert_eq!(passes, 2, "the overflowing guess was trusted, or cost more");
     }
 
     #[test]

@@ -1716,4 +1716,115 @@ mod tests {
         let mut copy = values;
         assert_eq!(ours.medians[0][0], median(&mut copy));
     }
+
+    /// Values from a small pool (ties, signed zeros, NaN, infinities) or
+    /// spread, in runs so that batches can be unlike each other.
+    fn value() -> impl proptest::strategy::Strategy<Value = f64> {
+        use proptest::prelude::*;
+        prop_oneof![
+            1 => prop::sample::select(vec![
+                -2.0,
+                -0.0,
+                0.0,
+                1.0,
+                1.5,
+                7.0,
+                f64::NAN,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ]),
+            3 => -1e6f64..1e6,
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Any values, fed in any batches (sorted or not, so guesses hit or
+        /// miss), in one group or several: the median of each group is the
+        /// one selecting among all its values gives.
+        #[test]
+        fn streamed_medians_equal_selected_ones(
+            values in proptest::collection::vec(value(), 0..6000),
+            sorted in proptest::bool::ANY,
+            batch in 1usize..3000,
+            groups in 1usize..4,
+        ) {
+            let mut values = values;
+            if sorted {
+                values.sort_by(total_order);
+            }
+            let codes: Vec<u32> = (0..values.len()).map(|i| ((i * 7 + i / 5) % groups) as u32).collect();
+            let present: Vec<Option<f64>> = values.iter().map(|&x| Some(x)).collect();
+            let ours = if groups == 1 {
+                let mut search = Search::new();
+                let mut passes = 0;
+                while !search.is_done() {
+                    passes += 1;
+                    proptest::prop_assert!(passes < 6, "no end in sight");
+                    for chunk in values.chunks(batch) {
+                        search.add_all(chunk);
+                    }
+                    search.next_pass();
+                }
+                vec![search.result()]
+            } else {
+                streamed_grouped_any(&present, &codes, groups, batch)
+            };
+            for (g, found) in ours.into_iter().enumerate() {
+                let mut mine: Vec<f64> = values
+                    .iter()
+                    .zip(&codes)
+                    .filter(|(_, c)| **c as usize == g)
+                    .map(|(x, _)| *x)
+                    .collect();
+                let expected = median(&mut mine);
+                let same = match (found, expected) {
+                    (Some(a), Some(b)) => a == b || (a.is_nan() && b.is_nan()),
+                    (a, b) => a == b,
+                };
+                proptest::prop_assert!(same, "group {}: {:?} vs {:?}", g, found, expected);
+            }
+        }
+    }
+
+    /// [`streamed_grouped`] without requiring the grouped path (small inputs
+    /// may never make every group's guess).
+    fn streamed_grouped_any(
+        values: &[Option<f64>],
+        codes: &[u32],
+        groups: usize,
+        batch: usize,
+    ) -> Vec<Option<f64>> {
+        let present: Vec<(f64, u32)> = values
+            .iter()
+            .zip(codes)
+            .filter_map(|(x, &c)| x.map(|x| (x, c)))
+            .collect();
+        let mut searches = vec![Search::new(); groups];
+        let mut passes = 0;
+        while !searches.iter().all(Search::is_done) {
+            passes += 1;
+            assert!(passes < 6, "no end in sight");
+            for chunk in present.chunks(batch) {
+                let xs: Vec<f64> = chunk.iter().map(|(x, _)| *x).collect();
+                let codes: Vec<u32> = chunk.iter().map(|(_, c)| *c).collect();
+                if count_grouped(&mut searches, &xs, &codes) {
+                    continue;
+                }
+                for (g, search) in searches.iter_mut().enumerate() {
+                    let mine: Vec<f64> = chunk
+                        .iter()
+                        .filter(|(_, c)| *c as usize == g)
+                        .map(|(x, _)| *x)
+                        .collect();
+                    search.add_all(&mine);
+                }
+            }
+            for search in &mut searches {
+                search.next_pass();
+            }
+        }
+        searches.iter().map(Search::result).collect()
+    }
 }

@@ -125,9 +125,14 @@ impl Value for ScoredDf {
 pub struct SegmentedDf {
     frame: LazyFrame,
     /// How the frame is computed from a stored [`ScoredDf`], if it is a view.
-    view: Option<SegmentView>,
-    /// The scored frame a view reads (its four columns, without features).
-    scored: Option<LazyFrame>,
+    view: Option<View>,
+}
+
+/// A [`SegmentedDf`] view: its recipe and the scored frame it reads (the
+/// four columns, without features).
+struct View {
+    recipe: SegmentView,
+    scored: LazyFrame,
 }
 
 /// The recipe of a [`SegmentedDf`] view.
@@ -204,16 +209,15 @@ impl SegmentedDf {
             payment_threshold,
             score_threshold,
         );
-        let view = scored.stored.map(|scored| SegmentView {
-            scored,
-            payment_threshold,
-            score_threshold,
+        let view = scored.stored.map(|fingerprint| View {
+            recipe: SegmentView {
+                scored: fingerprint,
+                payment_threshold,
+                score_threshold,
+            },
+            scored: scored.frame.clone(),
         });
-        Self {
-            frame,
-            scored: view.map(|_| scored.frame.clone()),
-            view,
-        }
+        Self { frame, view }
     }
 
     /// The frame.
@@ -235,20 +239,20 @@ impl SegmentedDf {
         &self,
         metric: transform::Metric,
     ) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
-        match (&self.view, &self.scored) {
-            (Some(view), _) if metric == transform::Metric::Median => {
+        match &self.view {
+            Some(View { recipe, .. }) if metric == transform::Metric::Median => {
                 transform::segment_medians_by_rule(
                     self.frame.clone(),
-                    transform::scores_high_value(view.score_threshold),
+                    transform::scores_high_value(recipe.score_threshold),
                 )
             }
-            (Some(view), Some(scored)) => segment_scan::segment_analysis_folded(
+            Some(View { recipe, scored }) => segment_scan::segment_analysis_folded(
                 scored.clone(),
-                view.payment_threshold,
-                view.score_threshold,
+                recipe.payment_threshold,
+                recipe.score_threshold,
                 metric,
             ),
-            _ => transform::segment_analysis_executed(self.frame.clone(), metric),
+            None => transform::segment_analysis_executed(self.frame.clone(), metric),
         }
     }
 
@@ -260,7 +264,7 @@ impl SegmentedDf {
             Some(view) => self
                 .frame
                 .clone()
-                .filter(transform::scores_high_value(view.score_threshold)),
+                .filter(transform::scores_high_value(view.recipe.score_threshold)),
             None => transform::high_value_rows(self.frame.clone()),
         }
     }
@@ -275,8 +279,10 @@ impl SegmentedDf {
                     .map_err(|e| ValueError::decode::<Self>(e.to_string()))?;
                 Ok(Self {
                     frame: view.frame(frame.clone()),
-                    view: Some(view),
-                    scored: Some(frame),
+                    view: Some(View {
+                        recipe: view,
+                        scored: frame,
+                    }),
                 })
             }
             (Some(_), None) => Err(ValueError::decode::<Self>(
@@ -288,11 +294,7 @@ impl SegmentedDf {
 
 impl From<LazyFrame> for SegmentedDf {
     fn from(frame: LazyFrame) -> Self {
-        Self {
-            frame,
-            view: None,
-            scored: None,
-        }
+        Self { frame, view: None }
     }
 }
 
@@ -300,7 +302,7 @@ impl Value for SegmentedDf {
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
         match &self.view {
             Some(view) => {
-                view.encode(out);
+                view.recipe.encode(out);
                 Ok(())
             }
             None => self.frame.encode(out),
@@ -324,7 +326,7 @@ impl Value for SegmentedDf {
     }
 
     fn references(&self) -> Vec<Fingerprint> {
-        self.view.iter().map(|view| view.scored).collect()
+        self.view.iter().map(|view| view.recipe.scored).collect()
     }
 
     fn materialize(self, ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
@@ -348,7 +350,7 @@ impl Value for SegmentedDf {
         match &self.view {
             Some(view) => {
                 let mut bytes = Vec::with_capacity(VIEW_LEN);
-                view.encode(&mut bytes);
+                view.recipe.encode(&mut bytes);
                 std::fs::write(path, bytes).map_err(|source| ValueError::Io {
                     action: "cannot write",
                     path: path.to_owned(),
@@ -456,7 +458,7 @@ mod tests {
         assert_eq!(bytes.len(), VIEW_LEN);
         assert_eq!(
             SegmentView::decode(&bytes).unwrap().unwrap(),
-            view.view.unwrap()
+            view.view.as_ref().unwrap().recipe
         );
         assert_eq!(view.references(), vec![scored().stored.unwrap()]);
         // Another recipe digest (code that computes other columns).

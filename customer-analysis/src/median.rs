@@ -685,11 +685,13 @@ impl Fold {
             max[0] = if x > max[0] { x } else { max[0] };
             nans[0] += u64::from(x.is_nan());
         }
-        self.add_partial(sum.iter().sum());
-        self.count += xs.len() as u64;
-        self.nans += nans.iter().sum::<u64>();
-        self.min = min.iter().copied().fold(self.min, f64::min);
-        self.max = max.iter().copied().fold(self.max, f64::max);
+        self.add_slice_fold(
+            xs.len() as u64,
+            nans.iter().sum(),
+            sum.iter().sum(),
+            min.into_iter().fold(f64::INFINITY, f64::min),
+            max.into_iter().fold(f64::NEG_INFINITY, f64::max),
+        );
     }
 
     /// Takes the fold of a slice computed elsewhere: `count` values (`nans`
@@ -1411,21 +1413,24 @@ mod tests {
 
     /// Medians of `values` (nulls skipped) in `groups` groups, value `i` in
     /// group `codes[i]`, fed in batches of `batch` as `add_columns` feeds a
-    /// column: the grouped path once every group has its guess.
+    /// column (the grouped path once every group has its guess), and how
+    /// many batches took the grouped path.
     fn streamed_grouped(
         values: &[Option<f64>],
         codes: &[u32],
         groups: usize,
         batch: usize,
-    ) -> Vec<Option<f64>> {
+    ) -> (Vec<Option<f64>>, usize) {
         let present: Vec<(f64, u32)> = values
             .iter()
             .zip(codes)
             .filter_map(|(x, &c)| x.map(|x| (x, c)))
             .collect();
         let mut searches = vec![Search::new(); groups];
-        let mut grouped_batches = 0;
+        let (mut passes, mut grouped_batches) = (0, 0);
         while !searches.iter().all(Search::is_done) {
+            passes += 1;
+            assert!(passes < 6, "no end in sight");
             for chunk in present.chunks(batch) {
                 let xs: Vec<f64> = chunk.iter().map(|(x, _)| *x).collect();
                 let codes: Vec<u32> = chunk.iter().map(|(_, c)| *c).collect();
@@ -1446,8 +1451,10 @@ mod tests {
                 search.next_pass();
             }
         }
-        assert!(grouped_batches > 0, "the grouped path was not taken");
-        searches.iter().map(Search::result).collect()
+        (
+            searches.iter().map(Search::result).collect(),
+            grouped_batches,
+        )
     }
 
     /// Medians of `values` in one group, and how many passes they took.
@@ -1573,7 +1580,8 @@ mod tests {
                 .iter()
                 .map(|g| ["a", "b", "c"].iter().position(|l| l == g).unwrap() as u32)
                 .collect();
-            let by_hand = streamed_grouped(&values, &codes, 3, 4_000);
+            let (by_hand, grouped_batches) = streamed_grouped(&values, &codes, 3, 4_000);
+            assert!(grouped_batches > 0, "the grouped path was not taken");
             for (g, label) in ours.labels.iter().enumerate() {
                 assert_eq!(
                     by_hand[["a", "b", "c"]
@@ -1769,7 +1777,7 @@ mod tests {
                 }
                 vec![search.result()]
             } else {
-                streamed_grouped_any(&present, &codes, groups, batch)
+                streamed_grouped(&present, &codes, groups, batch).0
             };
             for (g, found) in ours.into_iter().enumerate() {
                 let mut mine: Vec<f64> = values
@@ -1786,45 +1794,5 @@ mod tests {
                 proptest::prop_assert!(same, "group {}: {:?} vs {:?}", g, found, expected);
             }
         }
-    }
-
-    /// [`streamed_grouped`] without requiring the grouped path (small inputs
-    /// may never make every group's guess).
-    fn streamed_grouped_any(
-        values: &[Option<f64>],
-        codes: &[u32],
-        groups: usize,
-        batch: usize,
-    ) -> Vec<Option<f64>> {
-        let present: Vec<(f64, u32)> = values
-            .iter()
-            .zip(codes)
-            .filter_map(|(x, &c)| x.map(|x| (x, c)))
-            .collect();
-        let mut searches = vec![Search::new(); groups];
-        let mut passes = 0;
-        while !searches.iter().all(Search::is_done) {
-            passes += 1;
-            assert!(passes < 6, "no end in sight");
-            for chunk in present.chunks(batch) {
-                let xs: Vec<f64> = chunk.iter().map(|(x, _)| *x).collect();
-                let codes: Vec<u32> = chunk.iter().map(|(_, c)| *c).collect();
-                if count_grouped(&mut searches, &xs, &codes) {
-                    continue;
-                }
-                for (g, search) in searches.iter_mut().enumerate() {
-                    let mine: Vec<f64> = chunk
-                        .iter()
-                        .filter(|(_, c)| *c as usize == g)
-                        .map(|(x, _)| *x)
-                        .collect();
-                    search.add_all(&mine);
-                }
-            }
-            for search in &mut searches {
-                search.next_pass();
-            }
-        }
-        searches.iter().map(Search::result).collect()
     }
 }

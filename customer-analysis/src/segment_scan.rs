@@ -240,51 +240,39 @@ fn gt(x: f64, threshold: f64) -> bool {
     x > threshold || (x.is_nan() && !threshold.is_nan())
 }
 
-/// Step 3's frame: one row per segment with rows, sorted by label.
+/// Step 3's frame: one row per segment with rows.
 fn segment_rows(segments: &Segments, metric: Metric) -> PolarsResult<DataFrame> {
-    // "High Value" sorts before "Low Value".
     let present: Vec<(&str, &SegmentFolds)> = [
-        (transform::HIGH_VALUE, &segments[1]),
         (transform::LOW_VALUE, &segments[0]),
+        (transform::HIGH_VALUE, &segments[1]),
     ]
     .into_iter()
     .filter(|(_, folds)| folds.rows > 0)
     .collect();
-    let measure = |m: usize| -> Vec<Option<f64>> {
-        present
-            .iter()
-            .map(|(_, folds)| {
-                let fold = &folds.measures[m];
-                match metric {
-                    Metric::Mean => fold.mean(),
-                    Metric::Min => fold.min(),
-                    Metric::Max => fold.max(),
-                    // polars sums no values to 0.
-                    Metric::Sum => Some(fold.sum()),
-                    Metric::Median => unreachable!("checked on entry"),
-                }
-            })
-            .collect()
-    };
-    let names = transform::SEGMENT_COLUMNS;
-    DataFrame::new_infer_height(vec![
-        Column::new(
-            transform::SEGMENT.into(),
-            present.iter().map(|(label, _)| *label).collect::<Vec<_>>(),
-        ),
-        Column::new(names[0].into(), measure(0)),
-        Column::new(names[1].into(), measure(1)),
-        Column::new(names[2].into(), measure(2)),
-        Column::new(names[3].into(), measure(3)),
-        Column::new(
-            names[4].into(),
+    let measures: Vec<Vec<Option<f64>>> = (0..MEASURES)
+        .map(|m| {
             present
                 .iter()
-                .map(|(_, folds)| folds.high_spenders)
-                .collect::<Vec<i64>>(),
-        ),
-        Column::new(names[5].into(), measure(4)),
-    ])
+                .map(|(_, folds)| {
+                    let fold = &folds.measures[m];
+                    match metric {
+                        Metric::Mean => fold.mean(),
+                        Metric::Min => fold.min(),
+                        Metric::Max => fold.max(),
+                        // polars sums no values to 0.
+                        Metric::Sum => Some(fold.sum()),
+                        Metric::Median => unreachable!("checked on entry"),
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let labels: Vec<Option<String>> = present
+        .iter()
+        .map(|(label, _)| Some((*label).to_owned()))
+        .collect();
+    let high_spenders: Vec<i64> = present.iter().map(|(_, f)| f.high_spenders).collect();
+    transform::segment_rows(&labels, &measures, &high_spenders)
 }
 
 #[cfg(test)]

@@ -58,7 +58,7 @@ const HIGH_SPENDER: &str = "HighSpender";
 /// `AverageTimeBetweenPurchases` feature.
 const AVG_TIME: &str = "AverageTimeBetweenPurchases";
 /// `ValueSegment` label column.
-pub(crate) const SEGMENT: &str = "ValueSegment";
+const SEGMENT: &str = "ValueSegment";
 /// The `ValueSegment` of customers whose score is above the threshold.
 pub(crate) const HIGH_VALUE: &str = "High Value";
 /// The `ValueSegment` of the other customers.
@@ -558,7 +558,7 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
         return collect_streaming(segment_analysis(segmented, metric));
     }
     let found = segment_medians(&segmented, SEGMENT)?;
-    segment_rows(&found.labels, &found)
+    segment_rows(&found.labels, &found.medians, &found.sums[0])
 }
 
 /// [`segment_analysis_executed`] with the median over the scored columns,
@@ -584,15 +584,11 @@ pub fn segment_medians_by_rule(segmented: LazyFrame, high_value: Expr) -> Polars
             )
         })
         .collect();
-    segment_rows(&labels, &found)
+    segment_rows(&labels, &found.medians, &found.sums[0])
 }
 
 /// The column [`segment_medians_by_rule`] groups by.
 const SEGMENT_RULE: &str = "__high_value";
-
-/// The result columns of step 3 after `ValueSegment`, in order.
-pub(crate) const SEGMENT_COLUMNS: [&str; 6] =
-    [SCORE, AMOUNT, PURCHASES, TIME, HIGH_SPENDER, AVG_TIME];
 
 /// The medians of step 3's measures and the sum of `HighSpender`, per value
 /// of the column `by`.
@@ -608,30 +604,34 @@ fn segment_medians(frame: &LazyFrame, by: &str) -> PolarsResult<GroupedMedians> 
     )
 }
 
-/// Step 3's frame from its medians, one row per label, sorted by label.
-fn segment_rows(labels: &[Option<String>], found: &GroupedMedians) -> PolarsResult<DataFrame> {
+/// Step 3's frame, one row per label, sorted by label: `measures[m][g]` is
+/// measure `m` (score, amount, purchases, time, average time between
+/// purchases) of group `g`, and `high_spenders[g]` its high spender count.
+pub(crate) fn segment_rows(
+    labels: &[Option<String>],
+    measures: &[Vec<Option<f64>>],
+    high_spenders: &[i64],
+) -> PolarsResult<DataFrame> {
     let mut order: Vec<usize> = (0..labels.len()).collect();
     order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
-    let pick =
-        |values: &[Option<f64>]| -> Vec<Option<f64>> { order.iter().map(|&g| values[g]).collect() };
-    let medians = &found.medians;
+    let pick = |m: usize| -> Vec<Option<f64>> { order.iter().map(|&g| measures[m][g]).collect() };
     let columns = vec![
         Column::new(
             SEGMENT.into(),
             order.iter().map(|&g| labels[g].clone()).collect::<Vec<_>>(),
         ),
-        Column::new(SCORE.into(), pick(&medians[0])),
-        Column::new(AMOUNT.into(), pick(&medians[1])),
-        Column::new(PURCHASES.into(), pick(&medians[2])),
-        Column::new(TIME.into(), pick(&medians[3])),
+        Column::new(SCORE.into(), pick(0)),
+        Column::new(AMOUNT.into(), pick(1)),
+        Column::new(PURCHASES.into(), pick(2)),
+        Column::new(TIME.into(), pick(3)),
         Column::new(
             HIGH_SPENDER.into(),
             order
                 .iter()
-                .map(|&g| found.sums[0][g])
+                .map(|&g| high_spenders[g])
                 .collect::<Vec<i64>>(),
         ),
-        Column::new(AVG_TIME.into(), pick(&medians[4])),
+        Column::new(AVG_TIME.into(), pick(4)),
     ];
     DataFrame::new_infer_height(columns)
 }

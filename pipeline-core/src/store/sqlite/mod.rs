@@ -4,7 +4,8 @@
 //! ```text
 //! .pipeline/
 //!   pipeline.db (+ -wal, -shm)   scenarios, versions, values up to the inline
-//!                                limit, memo, submissions, jobs, lineage
+//!                                limit, memo, submissions, jobs, lineage, and
+//!                                the journal of job commits not yet folded
 //!   objects/<fingerprint>.<ext>  larger values, one file per distinct value
 //!   objects/tmp/p<pid>/          scratch files of a running process
 //!   objects/damaged/             files found damaged, kept for inspection until gc
@@ -24,6 +25,12 @@
 //! process reads the whole log to index it, so a long log makes every new
 //! process slower to open the store.
 //!
+//! Job commits are journaled first (one appended blob per batch) and folded
+//! into the indexed tables later: when the writer is idle (at once after a
+//! submission), before reads and writes that need the tables complete, and
+//! when the store closes. A journal left by a process that died is folded by
+//! the next one. See `writer` for the details.
+//!
 //! Values whose encoding is at most [`SqliteOptions::inline_limit`] bytes (16 KiB
 //! by default) are stored in the database: creating, flushing and renaming a file
 //! per small value would cost more than the tasks that produce them. Larger
@@ -37,7 +44,9 @@
 //! [`SqliteOptions::lock_timeout`] makes it give up with
 //! [`StoreError::LockTimeout`] instead.
 
+mod journal;
 mod lock;
+mod memo_reads;
 mod objects;
 mod rows;
 mod schema;
@@ -54,6 +63,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 use self::lock::Locks;
+use self::memo_reads::MemoReads;
 use self::objects::{Objects, Unreadable, WriteFault, process_alive};
 use self::rows::{
     db_error, duration_from_sql, fingerprint_at, opt_fingerprint_at, owner_columns, scenario_at,
@@ -98,6 +108,7 @@ pub struct SqliteOptions {
     lock_timeout: Option<Duration>,
     busy_timeout: Duration,
     batch_delay: Duration,
+    fold_when_idle: bool,
     quiet: bool,
     write_fault: Option<WriteFault>,
 }
@@ -109,6 +120,7 @@ impl Default for SqliteOptions {
             lock_timeout: None,
             busy_timeout: Duration::from_secs(60),
             batch_delay: Duration::from_millis(20),
+            fold_when_idle: true,
             quiet: false,
             write_fault: None,
         }
@@ -143,11 +155,22 @@ impl SqliteOptions {
         self
     }
 
-    /// How long the store waits for more job commits before recording the
+    /// How long the store waits for more job commits before journaling the
     /// queued ones together; a commit waits at most five times this while others
-    /// keep coming. Every commit is recorded before its submission returns.
+    /// keep coming. Every commit is journaled before its submission returns.
     pub fn batch_delay(mut self, delay: Duration) -> Self {
         self.batch_delay = delay;
+        self
+    }
+
+    /// Whether the writer thread folds the journal into the indexed tables as
+    /// soon as a submission is recorded and whenever writing has been quiet for
+    /// the batch delay (the default). With `false`, the journal is folded only
+    /// when a read or a write needs the tables complete, when 64k commits await
+    /// folding, and when the store closes: a burst of submissions then pays
+    /// for indexing once, at the end.
+    pub fn fold_when_idle(mut self, fold: bool) -> Self {
+        self.fold_when_idle = fold;
         self
     }
 
@@ -177,6 +200,7 @@ impl fmt::Debug for SqliteOptions {
             .field("lock_timeout", &self.lock_timeout)
             .field("busy_timeout", &self.busy_timeout)
             .field("batch_delay", &self.batch_delay)
+            .field("fold_when_idle", &self.fold_when_idle)
             .field("quiet", &self.quiet)
             .finish_non_exhaustive()
     }
@@ -213,6 +237,7 @@ pub struct SqliteStore {
     options: SqliteOptions,
     objects: Arc<Objects>,
     readers: Readers,
+    memo_reads: MemoReads,
     writer: Writer,
     locks: Locks,
     known: Known,
@@ -275,12 +300,19 @@ impl SqliteStore {
         let mut conn = open_connection(&db_path, &options)?;
         schema::prepare(&mut conn, &dir, &db_path)?;
         Ok(Self {
-            writer: Writer::new(conn, db_path.clone(), objects.clone(), options.batch_delay),
+            writer: Writer::new(
+                conn,
+                db_path.clone(),
+                objects.clone(),
+                options.batch_delay,
+                options.fold_when_idle,
+            ),
             readers: Readers {
                 path: db_path.clone(),
                 busy_timeout: options.busy_timeout,
                 pool: Mutex::default(),
             },
+            memo_reads: MemoReads::default(),
             locks: Locks::new(locks_dir, options.lock_timeout, options.quiet),
             known: Known::default(),
             objects,
@@ -590,25 +622,27 @@ struct Readers {
 }
 
 impl Readers {
+    /// A pooled connection, or a new one.
+    fn connection(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self.pool.lock().pop() {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| db_error(&self.path, "open the database", e))?;
+        configure(&conn, self.busy_timeout)
+            .map_err(|e| db_error(&self.path, "open the database", e))?;
+        Ok(conn)
+    }
+
     fn with<R>(
         &self,
         action: &str,
         f: impl FnOnce(&Connection) -> rusqlite::Result<R>,
     ) -> Result<R, StoreError> {
-        let pooled = self.pool.lock().pop();
-        let conn = match pooled {
-            Some(conn) => conn,
-            None => {
-                let conn = Connection::open_with_flags(
-                    &self.path,
-                    OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )
-                .map_err(|e| db_error(&self.path, "open the database", e))?;
-                configure(&conn, self.busy_timeout)
-                    .map_err(|e| db_error(&self.path, "open the database", e))?;
-                conn
-            }
-        };
+        let conn = self.connection()?;
         let result = f(&conn);
         let mut pool = self.pool.lock();
         if pool.len() < 8 {
@@ -877,7 +911,8 @@ impl Store for SqliteStore {
 
     fn next_submission_id(&self, scenario: ScenarioId) -> Result<SubmissionId, StoreError> {
         let now = time_to_sql(SystemTime::now());
-        self.writer.with_db(|db| {
+        // Needs no complete tables: the journal may wait.
+        self.writer.with_db_unfolded(|db| {
             db.conn
                 .execute(
                     "INSERT INTO submissions (scenario, target, started_at, duration, pid) \
@@ -897,15 +932,34 @@ impl Store for SqliteStore {
             return Ok(None);
         }
         let (scenario, graph) = owner_columns(&slot.owner);
-        self.readers.with("read a data node's version", |conn| {
-            let mut intern = interner();
-            conn.prepare_cached(CURRENT_VERSION)?
-                .query_row(params![scenario, graph, &*slot.node], |r| {
-                    version_at(r, 0, &mut intern)
-                })
-                .optional()
-                .map(|m| m.map(Arc::new))
-        })
+        // Versions another process journaled are folded before they are read.
+        let mut own_entries = Some(self.writer.own_journal_entries());
+        loop {
+            let read = self.readers.with("read a data node's version", |conn| {
+                if let Some(own) = own_entries {
+                    let entries: i64 = conn
+                        .prepare_cached("SELECT count(*) FROM journal")?
+                        .query_row([], |r| r.get(0))?;
+                    if entries as usize > own {
+                        return Ok(None);
+                    }
+                }
+                let mut intern = interner();
+                conn.prepare_cached(CURRENT_VERSION)?
+                    .query_row(params![scenario, graph, &*slot.node], |r| {
+                        version_at(r, 0, &mut intern)
+                    })
+                    .optional()
+                    .map(|m| Some(m.map(Arc::new)))
+            })?;
+            match read {
+                Some(version) => return Ok(version),
+                None => {
+                    self.writer.flush()?;
+                    own_entries = None;
+                }
+            }
+        }
     }
 
     fn current_versions(
@@ -918,6 +972,8 @@ impl Store for SqliteStore {
             self.known.activate(owners, token);
             return Ok(CurrentVersions::Unchanged);
         }
+        // The tables, complete (another process may have journaled versions).
+        self.writer.flush()?;
         let versions = self.readers.with("read current versions", |conn| {
             let mut intern = interner();
             let mut out = Vec::new();
@@ -1133,15 +1189,25 @@ impl Store for SqliteStore {
         if let Some(pending) = self.writer.pending_memo(key) {
             return Ok(Some(pending));
         }
-        let bytes = self.readers.with("read a memo entry", |conn| {
-            conn.prepare_cached("SELECT outputs FROM memo WHERE task_key = ?1")?
-                .query_row([key.0.as_bytes().as_slice()], |r| r.get::<_, Vec<u8>>(0))
-                .optional()
-        })?;
+        let key = key.0.as_bytes().as_slice();
+        let shared = self
+            .memo_reads
+            .lookup(key, self.writer.fold_generation(), || {
+                self.readers.connection().ok()
+            });
+        let bytes = match shared {
+            Some(bytes) => bytes,
+            None => self.readers.with("read a memo entry", |conn| {
+                conn.prepare_cached("SELECT outputs FROM memo WHERE task_key = ?1")?
+                    .query_row([key], |r| r.get::<_, Vec<u8>>(0))
+                    .optional()
+            })?,
+        };
         Ok(bytes.and_then(|b| unpack_fingerprints(&b)))
     }
 
     fn record_submission(&self, submission: &Submission) -> Result<(), StoreError> {
+        self.memo_reads.end();
         self.writer
             .submit(Op::Submission(submission.clone()), false)
     }

@@ -13,7 +13,7 @@ use super::rows::db_error;
 use crate::store::StoreError;
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// `PRAGMA application_id` of a pipeline store: "PIPE".
 pub(super) const APPLICATION_ID: i64 = 0x5049_5045;
@@ -107,6 +107,15 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         target BLOB NOT NULL,
         PRIMARY KEY (source, target)
     ) WITHOUT ROWID;
+    ",
+    // 5: the journal: batches of job commits appended as one blob each (see
+    // `journal`), folded into the tables above later. A build that does not
+    // know it must not open the store, which the version number ensures.
+    "
+    CREATE TABLE journal (
+        id INTEGER PRIMARY KEY,
+        batch BLOB NOT NULL
+    );
     ",
 ];
 

@@ -3,25 +3,33 @@
 //!
 //! Writes by people (scenario changes, `DataNode::write`, defaults) and the
 //! record of a finished submission are committed before their call returns.
-//! Commits of jobs are *queued*: the writer thread records what is queued in
-//! one transaction once no commit has arrived for `batch_delay` (20 ms by
-//! default), or once the oldest has waited five times that, or once 256 are
-//! queued. A job that finishes before a long one is thus durable within
-//! milliseconds, while a burst of thousands of small jobs costs a handful of
-//! transactions instead of one per job (each transaction rewrites the pages it
-//! touches, so fewer, larger ones cost much less): the thread starts early, so
-//! that it records while the jobs run, and what queues up meanwhile makes the
-//! next batch (whatever is still queued when the submission ends is recorded
-//! with it, while the submission waits). Rows are inserted in key order. Until
-//! a queued commit is recorded, its versions, memo entry and values are served
+//! Commits of jobs are *queued*: the writer thread appends what is queued to
+//! the journal (see [`super::journal`]), one blob per batch, once no commit
+//! has arrived for `batch_delay` (20 ms by default), or once the oldest has
+//! waited five times that, or once 256 are queued. A job that finishes before
+//! a long one is thus durable within milliseconds, while a burst of thousands
+//! of small jobs costs a handful of appends, made while the jobs run (whatever
+//! is still queued when the submission ends is journaled with its record,
+//! while the submission waits).
+//!
+//! The journal is *folded* into the indexed tables, in one transaction with
+//! rows in key order, once the writer has been idle for `batch_delay`, when
+//! 64k journaled commits await it, before any write by a person, before a read
+//! that needs the tables complete (history, lineage, submissions, gc, the
+//! current versions after another process wrote), and when the store closes.
+//! Folding is the same for every process: whoever folds, folds every entry,
+//! so a process that died after journaling loses nothing.
+//!
+//! Until a commit is folded, its versions, memo entry and values are served
 //! from an in-memory overlay, so this process reads its own writes; other
-//! processes see them once recorded, at the latest when the submission (which
-//! holds the scenario's lock) records itself.
+//! processes see them once folded: at the latest when they next refresh a
+//! scenario's current versions, which they do when they take its lock, since
+//! the journal's appends change the database's data version.
 //!
 //! Each commit stays all-or-nothing: a batch is one transaction, and if it
-//! fails, its commits are retried one transaction each so that only the
-//! failing ones are lost. A queued commit that cannot be recorded is reported
-//! by the next call that writes or flushes; its task simply runs again later.
+//! fails, its commits are recorded one savepoint each so that only the failing
+//! ones are lost. A commit that cannot be recorded is reported by the next
+//! call that writes or flushes; its task simply runs again later.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,12 +40,13 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use rusqlite::{Connection, ToSql, Transaction, TransactionBehavior, params};
+use rusqlite::{Connection, TransactionBehavior, params};
 
+use super::journal::{self, CommitRows, ObjectRow, Statements, VersionRow};
 use super::objects::Objects;
 use super::rows::{
-    db_error, duration_to_sql, is_constraint, owner_columns, pack_fingerprints, pack_inputs,
-    pack_jobs, time_to_sql, writer_kind,
+    db_error, duration_to_sql, owner_columns, pack_fingerprints, pack_inputs, pack_jobs,
+    time_to_sql, writer_kind,
 };
 use crate::cache::TaskKey;
 use crate::fingerprint::Fingerprint;
@@ -46,15 +55,18 @@ use crate::store::{ChangeToken, JobRecord, SlotKey, StoreError, VersionMeta, Wri
 use crate::value::{ErasedValue, ValueType};
 
 /// Queued commits that make the writer thread start a batch at once. Small, so
-/// that recording overlaps running (4096 left a third of a 10,000-job burst
-/// for the submission to wait on).
+/// that journaling overlaps running.
 const BATCH_SIZE: usize = 256;
+
+/// Journaled commits past which the writer thread folds the journal even while
+/// busy (they hold memory in the overlay until folded).
+const FOLD_BACKLOG: usize = 64 * 1024;
 
 /// How many quiet periods (`delay`) the oldest queued commit may wait while
 /// commits keep arriving.
 const MAX_WAITS: u32 = 5;
 
-/// Queued commits past which a committing thread records the queue itself
+/// Queued commits past which a committing thread journals the queue itself
 /// instead of letting it grow.
 const BACKLOG: usize = 16 * 1024;
 
@@ -162,8 +174,8 @@ impl std::hash::Hasher for FastHasher {
 /// Builds [`FastHasher`]s.
 type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
-/// What queued commits will record, keyed for reads; each entry remembers the
-/// sequence number of the commit that queued it.
+/// What queued and journaled commits will record, keyed for reads; each entry
+/// remembers the sequence number of the commit that queued it.
 #[derive(Default)]
 struct Overlay {
     objects: FastMap<Fingerprint, (u64, PendingObject)>,
@@ -171,10 +183,12 @@ struct Overlay {
     current: FastMap<SlotKey, (u64, Arc<VersionMeta>)>,
 }
 
-/// The write connection and the SQL of multi-row statements by shape.
+/// The write connection, the SQL of multi-row statements by shape, and this
+/// process's journal entries not yet folded.
 pub(super) struct WriteDb {
     pub(super) conn: Connection,
-    sql: HashMap<(Table, usize), String>,
+    sql: Statements,
+    journaled: Vec<Journaled>,
 }
 
 impl WriteDb {
@@ -192,150 +206,51 @@ impl WriteDb {
                 .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         }
     }
-}
 
-/// Tables written with multi-row statements.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Table {
-    Objects,
-    Versions,
-    Memo,
-    Lineage,
-    Refs,
-}
-
-impl Table {
-    fn shape(self) -> (&'static str, &'static str, &'static str) {
-        match self {
-            Table::Objects => (
-                "INSERT INTO objects (fingerprint, size, content_hash, extension, data) VALUES",
-                "(?, ?, ?, ?, ?)",
-                // Rewrites a row only if it changed (a value once a file, now inline).
-                "ON CONFLICT (fingerprint) DO UPDATE SET size = excluded.size, \
-                 content_hash = excluded.content_hash, extension = excluded.extension, \
-                 data = excluded.data WHERE objects.size != excluded.size \
-                 OR (objects.data IS NULL) != (excluded.data IS NULL)",
-            ),
-            Table::Versions => (
-                "INSERT INTO versions (scenario, graph, node, version, fingerprint, written_at, \
-                 writer, task, task_key, submission, reused, lineage) VALUES",
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                "",
-            ),
-            Table::Lineage => (
-                "INSERT INTO lineage (id, code, inputs) VALUES",
-                "(?, ?, ?)",
-                "",
-            ),
-            Table::Memo => (
-                "INSERT OR REPLACE INTO memo (task_key, outputs) VALUES",
-                "(?, ?)",
-                "",
-            ),
-            Table::Refs => (
-                "INSERT OR IGNORE INTO refs (source, target) VALUES",
-                "(?, ?)",
-                "",
-            ),
-        }
+    /// Whether the journal holds entries (this process's or another's).
+    fn journal_has_entries(&self) -> bool {
+        !self.journaled.is_empty()
+            || self
+                .conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM journal)")
+                .and_then(|mut q| q.query_row([], |r| r.get::<_, bool>(0)))
+                // Unknown: folding finds out.
+                .unwrap_or(true)
     }
 }
 
-/// Inserts `rows` with statements of up to 64 rows each (one statement per row
-/// costs most of an insert). `params` appends one row's parameters.
-fn insert<R>(
-    tx: &Transaction<'_>,
-    sql: &mut HashMap<(Table, usize), String>,
-    table: Table,
-    rows: &[R],
-    params: impl for<'r> Fn(&'r R, &mut Vec<&'r dyn ToSql>),
-) -> rusqlite::Result<()> {
-    const CHUNK: usize = 64;
-    let mut rest = rows;
-    while !rest.is_empty() {
-        // 64 at a time, then powers of two: few distinct statements to cache.
-        let n = if rest.len() >= CHUNK {
-            CHUNK
-        } else {
-            1 << (usize::BITS - 1 - rest.len().leading_zeros())
-        };
-        let (chunk, tail) = rest.split_at(n);
-        rest = tail;
-        let text = sql.entry((table, n)).or_insert_with(|| {
-            let (head, row, end) = table.shape();
-            format!("{head} {} {end}", vec![row; n].join(", "))
-        });
-        let mut values: Vec<&dyn ToSql> = Vec::with_capacity(n * 13);
-        for row in chunk {
-            params(row, &mut values);
-        }
-        tx.prepare_cached(text)?.execute(values.as_slice())?;
-    }
-    Ok(())
-}
-
-/// Sorts `rows` by `key` (B-tree inserts in key order touch each page once) and
-/// keeps the last of rows with equal keys, as inserting them in turn would.
-fn sort_keep_last<R, K: Ord + ?Sized>(rows: &mut Vec<R>, key: impl Fn(&R) -> &K) {
-    rows.sort_by(|a, b| key(a).cmp(key(b)));
-    rows.dedup_by(|later, kept| {
-        let equal = key(later) == key(kept);
-        if equal {
-            std::mem::swap(later, kept);
-        }
-        equal
-    });
-}
-
-struct ObjectRow<'a> {
-    fingerprint: &'a [u8],
-    size: i64,
-    content_hash: Option<[u8; 32]>,
-    extension: &'static str,
-    data: Option<&'a [u8]>,
-}
-
-struct VersionRow<'a> {
-    scenario: i64,
-    graph: &'a str,
-    node: &'a str,
-    version: i64,
-    fingerprint: &'a [u8],
-    written_at: i64,
-    writer: &'static str,
-    task: Option<&'a str>,
-    key: Option<&'a [u8]>,
-    submission: Option<i64>,
-    reused: bool,
-    /// The job's row in `lineage`: numbered from 0 within the transaction
-    /// until the transaction knows the table's last id.
-    lineage: Option<i64>,
-    /// For conflict messages.
-    slot: &'a SlotKey,
-}
-
-/// A job's code fingerprint and exact inputs, shared by the versions it wrote.
-struct LineageRow<'a> {
+/// A journal entry this process appended: its commits, in the entry's order,
+/// kept (with their overlay entries) until the entry is folded.
+struct Journaled {
     id: i64,
-    code: &'a [u8],
-    inputs: Vec<u8>,
+    ops: Vec<(u64, Op)>,
 }
 
-/// A value naming another (see [`crate::Value::references`]).
-struct RefRow<'a> {
-    source: &'a [u8],
-    target: &'a [u8],
+/// What became of one commit.
+enum Outcome {
+    /// In the indexed tables.
+    Recorded,
+    /// In the journal entry with this id.
+    Journaled(i64),
+    /// Not recorded.
+    Failed(StoreError),
 }
 
-struct MemoRow<'a> {
-    key: &'a [u8],
-    outputs: Vec<u8>,
+/// Where [`Shared::record_queued`] puts commits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Append them to the journal (a person's write is folded instead).
+    Journal,
+    /// Fold the journal and record them in the indexed tables.
+    Fold,
 }
 
 /// What the writer thread does next.
 enum Chore {
-    /// Record the queued commits.
+    /// Journal the queued commits.
     Record,
+    /// Fold the journal.
+    Fold,
     /// Checkpoint the log.
     Checkpoint,
     /// Stop: shut down with nothing queued.
@@ -356,8 +271,19 @@ struct Shared {
     queue: Mutex<Queue>,
     wake: Condvar,
     overlay: Mutex<Overlay>,
-    /// Commits queued or being recorded.
+    /// Commits queued, being recorded, or journaled and not yet folded.
     outstanding: AtomicUsize,
+    /// Commits this process journaled and nobody has folded yet (as far as
+    /// this process knows).
+    journaled: AtomicUsize,
+    /// Journal entries this process appended and has not seen folded.
+    entries: AtomicUsize,
+    /// A submission was journaled: fold as soon as the queue is empty (other
+    /// processes then see its results in the tables).
+    fold_soon: AtomicBool,
+    /// Counts folds by this process; raised before folded commits leave the
+    /// overlay, so a reader that misses one there knows to look afresh.
+    folds: AtomicU64,
     /// Why queued commits were lost, not yet reported.
     lost: Mutex<Vec<String>>,
     /// Counts write batches that recorded (or tried to record) versions.
@@ -366,6 +292,8 @@ struct Shared {
     unchecked: AtomicBool,
     objects: Arc<Objects>,
     delay: Duration,
+    /// Whether to fold when idle (see [`super::SqliteOptions::fold_when_idle`]).
+    fold_when_idle: bool,
 }
 
 /// The store's single writer.
@@ -381,13 +309,15 @@ impl Writer {
         path: PathBuf,
         objects: Arc<Objects>,
         delay: Duration,
+        fold_when_idle: bool,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 path,
                 db: Mutex::new(WriteDb {
                     conn,
-                    sql: HashMap::new(),
+                    sql: Statements::new(),
+                    journaled: Vec::new(),
                 }),
                 queue: Mutex::new(Queue {
                     ops: Vec::new(),
@@ -399,11 +329,16 @@ impl Writer {
                 wake: Condvar::new(),
                 overlay: Mutex::default(),
                 outstanding: AtomicUsize::new(0),
+                journaled: AtomicUsize::new(0),
+                entries: AtomicUsize::new(0),
+                fold_soon: AtomicBool::new(false),
+                folds: AtomicU64::new(0),
                 lost: Mutex::default(),
                 version_batches: AtomicU64::new(0),
                 unchecked: AtomicBool::new(false),
                 objects,
                 delay,
+                fold_when_idle,
             }),
             thread: Mutex::new(None),
             started: AtomicBool::new(false),
@@ -411,15 +346,26 @@ impl Writer {
     }
 
     /// Records `op`: queued when `deferred`, else before returning (together with
-    /// everything queued before it).
+    /// everything queued before it). A submission's record is journaled with
+    /// the queue; a person's write is recorded after folding the journal.
     pub(super) fn submit(&self, op: Op, deferred: bool) -> Result<(), StoreError> {
         if !deferred {
+            let mode = match op {
+                Op::Submission(_) => Mode::Journal,
+                Op::Commit { .. } => Mode::Fold,
+            };
+            if mode == Mode::Journal && self.shared.fold_when_idle {
+                self.shared.fold_soon.store(true, Ordering::Release);
+            }
             let mut db = self.shared.db.lock();
             let seq = self.shared.queue.lock().take_seq();
-            let result = self.shared.record_queued(&mut db, Some((seq, op)));
+            let result = self.shared.record_queued(&mut db, Some((seq, op)), mode);
             db.checkpoint_past(CHECKPOINT_PAGES_NOW);
             drop(db);
-            // Lets the writer thread, if any, checkpoint once things are quiet.
+            // Lets the writer thread fold and checkpoint once things are quiet.
+            if self.shared.fold_when_idle && self.shared.journaled.load(Ordering::Acquire) > 0 {
+                self.start_thread();
+            }
             self.shared.wake.notify_one();
             result.unwrap_or(Ok(()))?;
             return self.shared.report_lost();
@@ -444,27 +390,47 @@ impl Writer {
         };
         self.start_thread();
         if backlog >= BACKLOG {
-            self.flush()?;
+            let mut db = self.shared.db.lock();
+            self.shared.record_queued(&mut db, None, Mode::Journal);
+            drop(db);
+            self.shared.report_lost()?;
         }
         Ok(())
     }
 
-    /// Records everything queued; reports queued commits that were lost.
+    /// Records everything queued and folds the journal (this process's and any
+    /// other's); reports commits that were lost.
     pub(super) fn flush(&self) -> Result<(), StoreError> {
-        if self.shared.outstanding.load(Ordering::Acquire) > 0 {
-            let mut db = self.shared.db.lock();
-            self.shared.record_queued(&mut db, None);
-        }
+        let mut db = self.shared.db.lock();
+        self.shared.record_queued(&mut db, None, Mode::Fold);
+        drop(db);
         self.shared.report_lost()
     }
 
-    /// Runs `f` on the write connection after recording everything queued.
+    /// Runs `f` on the write connection after recording everything queued and
+    /// folding the journal.
     pub(super) fn with_db<R>(
         &self,
         f: impl FnOnce(&mut WriteDb) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         let mut db = self.shared.db.lock();
-        self.shared.record_queued(&mut db, None);
+        self.shared.record_queued(&mut db, None, Mode::Fold);
+        let result = f(&mut db);
+        db.checkpoint_past(CHECKPOINT_PAGES);
+        drop(db);
+        let value = result?;
+        self.shared.report_lost()?;
+        Ok(value)
+    }
+
+    /// Runs `f` on the write connection after journaling everything queued,
+    /// for writes that need no complete tables.
+    pub(super) fn with_db_unfolded<R>(
+        &self,
+        f: impl FnOnce(&mut WriteDb) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut db = self.shared.db.lock();
+        self.shared.record_queued(&mut db, None, Mode::Journal);
         let result = f(&mut db);
         db.checkpoint_past(CHECKPOINT_PAGES);
         drop(db);
@@ -475,10 +441,10 @@ impl Writer {
 
     /// The state of the database as this writer sees it: commits by other
     /// connections (`PRAGMA data_version`) and batches of versions by this one.
-    /// Records everything queued first.
+    /// Journals everything queued first.
     pub(super) fn change_token(&self) -> Result<ChangeToken, StoreError> {
         let mut db = self.shared.db.lock();
-        self.shared.record_queued(&mut db, None);
+        self.shared.record_queued(&mut db, None, Mode::Journal);
         let others: i64 = db
             .conn
             .query_row("PRAGMA data_version", [], |r| r.get(0))
@@ -491,12 +457,23 @@ impl Writer {
         ))
     }
 
-    /// Whether commits are queued or being recorded.
+    /// How many journal entries this process appended and has not seen folded
+    /// (the journal holding more means another process's await folding).
+    pub(super) fn own_journal_entries(&self) -> usize {
+        self.shared.entries.load(Ordering::Acquire)
+    }
+
+    /// How many folds this process has made (see [`super::memo_reads`]).
+    pub(super) fn fold_generation(&self) -> u64 {
+        self.shared.folds.load(Ordering::Acquire)
+    }
+
+    /// Whether commits are queued, being recorded, or journaled and not folded.
     pub(super) fn has_pending(&self) -> bool {
         self.shared.outstanding.load(Ordering::Acquire) > 0
     }
 
-    /// A queued value.
+    /// A value whose commit is not folded yet.
     pub(super) fn pending_object(&self, fingerprint: &Fingerprint) -> Option<PendingObject> {
         if !self.has_pending() {
             return None;
@@ -505,7 +482,7 @@ impl Writer {
         overlay.objects.get(fingerprint).map(|(_, o)| o.clone())
     }
 
-    /// A queued memo entry.
+    /// A memo entry whose commit is not folded yet.
     pub(super) fn pending_memo(&self, key: &TaskKey) -> Option<Vec<Fingerprint>> {
         if !self.has_pending() {
             return None;
@@ -514,7 +491,7 @@ impl Writer {
         overlay.memo.get(key).map(|(_, m)| m.clone())
     }
 
-    /// A queued current version.
+    /// A current version whose commit is not folded yet.
     pub(super) fn pending_current(&self, slot: &SlotKey) -> Option<Arc<VersionMeta>> {
         if !self.has_pending() {
             return None;
@@ -549,9 +526,16 @@ impl Drop for Writer {
             let _ = thread.join();
         }
         let mut db = self.shared.db.lock();
-        self.shared.record_queued(&mut db, None);
+        self.shared.record_queued(&mut db, None, Mode::Fold);
+        let t0 = Instant::now();
         // The next process to open the store reads the whole log to index it.
         db.checkpoint_past(CHECKPOINT_PAGES);
+        if std::env::var_os("SCRATCH").is_some() {
+            eprintln!(
+                "  close checkpoint {:.1} ms",
+                t0.elapsed().as_secs_f64() * 1e3
+            );
+        }
         drop(db);
         if let Err(error) = self.shared.report_lost() {
             eprintln!("pipeline: warning: {error}");
@@ -630,14 +614,22 @@ impl Overlay {
 
 impl Shared {
     /// The writer thread: waits for queued commits, lets a batch gather (see the
-    /// module docs), records it, and repeats until shut down with an empty queue.
+    /// module docs), journals it, folds when idle, and repeats until shut down
+    /// with an empty queue.
     fn run(&self) {
         loop {
             match self.next_chore() {
                 Chore::Record => {
                     let mut db = self.db.lock();
-                    self.record_queued(&mut db, None);
+                    self.record_queued(&mut db, None, Mode::Journal);
+                    if self.journaled.load(Ordering::Acquire) >= FOLD_BACKLOG {
+                        self.record_queued(&mut db, None, Mode::Fold);
+                    }
                     db.checkpoint_past(CHECKPOINT_PAGES_NOW);
+                }
+                Chore::Fold => {
+                    let mut db = self.db.lock();
+                    self.record_queued(&mut db, None, Mode::Fold);
                 }
                 Chore::Checkpoint => self.checkpoint(),
                 Chore::Stop => return,
@@ -645,8 +637,9 @@ impl Shared {
         }
     }
 
-    /// Waits until queued commits are due (see the module docs), or until the
-    /// log has waited a quiet `delay` for its checkpoint, or until shutdown.
+    /// Waits until queued commits are due (see the module docs), or until
+    /// writing has been quiet for `delay` with the journal to fold or the log
+    /// to checkpoint, or until shutdown.
     fn next_chore(&self) -> Chore {
         let mut queue = self.queue.lock();
         loop {
@@ -654,7 +647,11 @@ impl Shared {
                 if queue.shutdown {
                     return Chore::Stop;
                 }
-                if !self.unchecked.load(Ordering::Acquire) {
+                let to_fold = || self.fold_when_idle && self.journaled.load(Ordering::Acquire) > 0;
+                if self.fold_soon.swap(false, Ordering::AcqRel) && to_fold() {
+                    return Chore::Fold;
+                }
+                if !to_fold() && !self.unchecked.load(Ordering::Acquire) {
                     self.wake.wait(&mut queue);
                 } else if self
                     .wake
@@ -663,7 +660,11 @@ impl Shared {
                     && queue.ops.is_empty()
                     && !queue.shutdown
                 {
-                    return Chore::Checkpoint;
+                    return if to_fold() {
+                        Chore::Fold
+                    } else {
+                        Chore::Checkpoint
+                    };
                 }
                 continue;
             }
@@ -684,12 +685,13 @@ impl Shared {
         db.checkpoint_past(CHECKPOINT_PAGES);
     }
 
-    /// Records the queue (plus `extra`, last) and returns `extra`'s result.
-    /// Failures of queued commits go to `lost`.
+    /// Records the queue (plus `extra`, last) as `mode` says and returns
+    /// `extra`'s result. Failures of queued or journaled commits go to `lost`.
     fn record_queued(
         &self,
         db: &mut WriteDb,
         extra: Option<(u64, Op)>,
+        mode: Mode,
     ) -> Option<Result<(), StoreError>> {
         let mut ops = {
             let mut queue = self.queue.lock();
@@ -699,7 +701,7 @@ impl Shared {
         let queued = ops.len();
         let has_extra = extra.is_some();
         ops.extend(extra);
-        if ops.is_empty() {
+        if ops.is_empty() && (mode == Mode::Journal || !db.journal_has_entries()) {
             return None;
         }
         if ops
@@ -708,37 +710,60 @@ impl Shared {
         {
             self.version_batches.fetch_add(1, Ordering::AcqRel);
         }
-        let mut results = self.write_ops(db, &ops);
+        let outcomes = match mode {
+            Mode::Journal => self.journal(db, &ops),
+            Mode::Fold => self.fold(db, &ops),
+        };
         self.unchecked.store(true, Ordering::Release);
-        let extra_result = if has_extra { results.pop() } else { None };
-        {
-            let mut overlay = self.overlay.lock();
-            for (seq, op) in &ops[..queued] {
-                overlay.remove(*seq, op);
+        let mut ops = ops.into_iter();
+        let mut extra_result = None;
+        let mut overlay = self.overlay.lock();
+        let mut finished = 0;
+        let mut failures = Vec::new();
+        for (index, outcome) in outcomes.into_iter().enumerate() {
+            let (seq, op) = ops.next().expect("one outcome per commit");
+            if index >= queued {
+                extra_result = Some(match outcome {
+                    Outcome::Failed(error) => Err(error),
+                    Outcome::Recorded | Outcome::Journaled(_) => Ok(()),
+                });
+                continue;
+            }
+            match outcome {
+                Outcome::Journaled(id) => {
+                    match db.journaled.last_mut() {
+                        Some(entry) if entry.id == id => entry.ops.push((seq, op)),
+                        _ => {
+                            db.journaled.push(Journaled {
+                                id,
+                                ops: vec![(seq, op)],
+                            });
+                            self.entries.fetch_add(1, Ordering::AcqRel);
+                        }
+                    }
+                    self.journaled.fetch_add(1, Ordering::AcqRel);
+                }
+                Outcome::Recorded => {
+                    overlay.remove(seq, &op);
+                    finished += 1;
+                }
+                Outcome::Failed(error) => {
+                    overlay.remove(seq, &op);
+                    finished += 1;
+                    failures.push(failure(&op, &error));
+                }
             }
         }
-        let failures: Vec<String> = ops[..queued]
-            .iter()
-            .zip(results)
-            .filter_map(|((_, op), result)| {
-                let error = result.err()?;
-                Some(match op {
-                    Op::Commit { job: Some(job), .. } => format!(
-                        "the outputs of task `{}` (submission {}): {error}",
-                        job.task, job.submission
-                    ),
-                    _ => error.to_string(),
-                })
-            })
-            .collect();
+        drop(overlay);
+        debug_assert!(!has_extra || extra_result.is_some());
         if !failures.is_empty() {
             self.lost.lock().extend(failures);
         }
-        self.outstanding.fetch_sub(queued, Ordering::AcqRel);
+        self.outstanding.fetch_sub(finished, Ordering::AcqRel);
         extra_result
     }
 
-    /// Reports (once) the queued commits that could not be recorded.
+    /// Reports (once) the commits that could not be recorded.
     fn report_lost(&self) -> Result<(), StoreError> {
         let lost = std::mem::take(&mut *self.lost.lock());
         let Some(first) = lost.first() else {
@@ -755,169 +780,174 @@ impl Shared {
         })
     }
 
-    /// Records `ops` in one transaction; if that fails, each in its own.
-    fn write_ops(&self, db: &mut WriteDb, ops: &[(u64, Op)]) -> Vec<Result<(), StoreError>> {
-        match self.write_transaction(db, ops) {
-            Ok(()) => ops.iter().map(|_| Ok(())).collect(),
-            Err(error) if ops.len() == 1 => vec![Err(error)],
-            Err(_) => ops
+    /// The rows of each commit (a submission has none), after flushing adopted
+    /// files to disk: no row may name a file that is not durable.
+    fn rows_of<'a>(&self, ops: &'a [(u64, Op)]) -> Vec<Result<CommitRows<'a>, StoreError>> {
+        let unsynced = |op: &'a Op| {
+            let objects = match op {
+                Op::Commit { objects, .. } => &objects[..],
+                Op::Submission(_) => &[],
+            };
+            objects
                 .iter()
-                .map(|op| self.write_transaction(db, std::slice::from_ref(op)))
-                .collect(),
-        }
+                .filter(|object| object.unsynced)
+                .map(|object| (&object.fingerprint, object.value_type.extension()))
+        };
+        // All at once (one directory flush); commit by commit if that fails.
+        let all_durable = self
+            .objects
+            .make_durable(ops.iter().flat_map(|(_, op)| unsynced(op)))
+            .is_ok();
+        ops.iter()
+            .map(|(_, op)| {
+                if !all_durable {
+                    self.objects.make_durable(unsynced(op))?;
+                }
+                match op {
+                    Op::Commit {
+                        objects,
+                        versions,
+                        memo,
+                        job,
+                    } => Ok(CommitRows {
+                        objects: objects
+                            .iter()
+                            .map(|object| self.object_row(object))
+                            .collect::<Result<_, _>>()?,
+                        versions: versions
+                            .iter()
+                            .map(|(slot, meta)| version_row(slot, meta))
+                            .collect(),
+                        lineage: job
+                            .as_ref()
+                            .filter(|_| !versions.is_empty())
+                            .map(|job| (job.code.as_bytes().as_slice(), pack_inputs(&job.inputs))),
+                        memo: memo.as_ref().map(|(key, outputs)| {
+                            (key.0.as_bytes().as_slice(), pack_fingerprints(outputs))
+                        }),
+                    }),
+                    Op::Submission(_) => Ok(CommitRows::default()),
+                }
+            })
+            .collect()
     }
 
-    fn write_transaction(&self, db: &mut WriteDb, ops: &[(u64, Op)]) -> Result<(), StoreError> {
-        // Adopted files reach the disk before any row names them.
-        self.objects.make_durable(
-            ops.iter()
-                .filter_map(|(_, op)| match op {
-                    Op::Commit { objects, .. } => Some(objects),
-                    Op::Submission(_) => None,
-                })
-                .flatten()
-                .filter(|object| object.unsynced)
-                .map(|object| (&object.fingerprint, object.value_type.extension())),
-        )?;
-        let err = |action: &str| {
-            let path = self.path.clone();
-            let action = action.to_owned();
-            move |e| db_error(&path, &action, e)
-        };
-        let mut objects = Vec::new();
-        let mut versions = Vec::new();
-        let mut memo = Vec::new();
-        let mut lineage = Vec::new();
-        let mut refs = Vec::new();
-        let mut submissions = Vec::new();
-        for (_, op) in ops {
-            match op {
-                Op::Commit {
-                    objects: values,
-                    versions: metas,
-                    memo: entry,
-                    job,
-                } => {
-                    for object in values {
-                        objects.push(self.object_row(object)?);
-                        refs.extend(object.references.iter().map(|target| RefRow {
-                            source: object.fingerprint.as_bytes(),
-                            target: target.as_bytes(),
-                        }));
-                    }
-                    let id = job.as_ref().filter(|_| !metas.is_empty()).map(|job| {
-                        lineage.push(LineageRow {
-                            id: lineage.len() as i64,
-                            code: job.code.as_bytes(),
-                            inputs: pack_inputs(&job.inputs),
-                        });
-                        lineage.len() as i64 - 1
-                    });
-                    for (slot, meta) in metas {
-                        versions.push(version_row(slot, meta, id));
-                    }
-                    if let Some((key, outputs)) = entry {
-                        memo.push(MemoRow {
-                            key: key.0.as_bytes(),
-                            outputs: pack_fingerprints(outputs),
-                        });
-                    }
-                }
-                Op::Submission(submission) => submissions.push(submission),
-            }
-        }
-        sort_keep_last(&mut objects, |r| r.fingerprint);
-        sort_keep_last(&mut memo, |r| r.key);
-        versions.sort_by(|a, b| {
-            (a.scenario, a.graph, a.node, a.version).cmp(&(b.scenario, b.graph, b.node, b.version))
-        });
-        let WriteDb { conn, sql } = db;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err("start a write transaction"))?;
-        if !lineage.is_empty() {
-            let last: i64 = tx
-                .prepare_cached("SELECT coalesce(max(id), 0) FROM lineage")
-                .and_then(|mut q| q.query_row([], |r| r.get(0)))
-                .map_err(err("record lineage"))?;
-            for row in &mut lineage {
-                row.id += last + 1;
-            }
-            for row in &mut versions {
-                if let Some(id) = &mut row.lineage {
-                    *id += last + 1;
-                }
-            }
-            insert(&tx, sql, Table::Lineage, &lineage, |r, p| {
-                p.extend([&r.id as &dyn ToSql, &r.code, &r.inputs])
+    /// Appends `ops`' commits to the journal as one entry, and writes a
+    /// submission among them, in one transaction. If that fails, records them
+    /// by folding instead (commit by commit, if need be).
+    fn journal(&self, db: &mut WriteDb, ops: &[(u64, Op)]) -> Vec<Outcome> {
+        let rows = self.rows_of(ops);
+        let batch: Vec<&CommitRows<'_>> = rows
+            .iter()
+            .zip(ops)
+            .filter_map(|(rows, (_, op))| match (rows, op) {
+                (Ok(rows), Op::Commit { .. }) => Some(rows),
+                _ => None,
             })
-            .map_err(err("record lineage"))?;
-        }
-        insert(&tx, sql, Table::Objects, &objects, |r, p| {
-            p.extend([
-                &r.fingerprint as &dyn ToSql,
-                &r.size,
-                &r.content_hash,
-                &r.extension,
-                &r.data,
-            ])
-        })
-        .map_err(err("record values"))?;
-        insert(&tx, sql, Table::Versions, &versions, |r, p| {
-            p.extend([
-                &r.scenario as &dyn ToSql,
-                &r.graph,
-                &r.node,
-                &r.version,
-                &r.fingerprint,
-                &r.written_at,
-                &r.writer,
-                &r.task,
-                &r.key,
-                &r.submission,
-                &r.reused,
-                &r.lineage,
-            ])
-        })
-        .map_err(|e| {
-            if is_constraint(&e) {
-                let first = &versions[0];
-                StoreError::Conflict {
-                    slot: first.slot.to_string(),
-                    version: first.version as u64,
-                }
+            .collect();
+        let appended = (|| {
+            let tx = db
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let id = if batch.is_empty() {
+                None
             } else {
-                db_error(&self.path, "record versions", e)
+                Some(journal::append(&tx, &journal::encode(&batch))?)
+            };
+            for (_, op) in ops {
+                if let Op::Submission(submission) = op {
+                    write_submission(&tx, submission)?;
+                }
             }
-        })?;
-        insert(&tx, sql, Table::Refs, &refs, |r, p| {
-            p.extend([&r.source as &dyn ToSql, &r.target])
-        })
-        .map_err(err("record references between values"))?;
-        // A value naming another is only recorded with it (a commit of the
-        // named value that failed, or a view written by hand naming a value
-        // this store never held, would leave it unreadable).
-        for r in &refs {
-            let present = tx
-                .prepare_cached("SELECT 1 FROM objects WHERE fingerprint = ?1")
-                .and_then(|mut q| q.exists([r.target]))
-                .map_err(err("check references between values"))?;
-            if !present {
-                let target: [u8; 32] = r.target.try_into().expect("32-byte fingerprints");
-                return Err(StoreError::MissingValue {
-                    fingerprint: Fingerprint::from_bytes(target),
-                    reason: "a value to record names it, but the store does not hold it".into(),
-                });
+            tx.commit()?;
+            Ok::<_, rusqlite::Error>(id)
+        })();
+        let Ok(id) = appended else {
+            drop(batch);
+            drop(rows);
+            return self.fold(db, ops);
+        };
+        rows.into_iter()
+            .zip(ops)
+            .map(|(rows, (_, op))| match (rows, op, id) {
+                (Err(error), _, _) => Outcome::Failed(error),
+                (Ok(_), Op::Commit { .. }, Some(id)) => Outcome::Journaled(id),
+                (Ok(_), _, _) => Outcome::Recorded,
+            })
+            .collect()
+    }
+
+    /// Folds every journal entry into the indexed tables and records `ops`
+    /// there too, in one transaction; if that fails, with one savepoint per
+    /// commit, so that only failing commits are lost. This process's journaled
+    /// commits leave the overlay once their entries are folded (by anyone).
+    fn fold(&self, db: &mut WriteDb, ops: &[(u64, Op)]) -> Vec<Outcome> {
+        let rows = self.rows_of(ops);
+        let WriteDb {
+            conn,
+            sql,
+            journaled,
+        } = db;
+        let fold = |conn: &mut Connection, sql: &mut Statements, each| {
+            fold_transaction(conn, sql, &self.path, journaled, &rows, ops, each)
+        };
+        let t0 = Instant::now();
+        let report = fold(conn, sql, false).or_else(|_| fold(conn, sql, true));
+        if std::env::var_os("SCRATCH").is_some() {
+            eprintln!(
+                "  fold {} ops + {} journaled: {:.1} ms",
+                ops.len(),
+                self.journaled.load(Ordering::Relaxed),
+                t0.elapsed().as_secs_f64() * 1e3
+            );
+        }
+        let failed = match report {
+            Ok(report) => {
+                self.folds.fetch_add(1, Ordering::AcqRel);
+                self.lost.lock().extend(report.lost);
+                self.settle_journaled(journaled);
+                report.failed
+            }
+            Err(error) => {
+                let message = error.to_string();
+                let path = self.path.clone();
+                ops.iter()
+                    .map(|_| {
+                        Some(StoreError::Database {
+                            path: path.clone(),
+                            action: "record job results".to_owned(),
+                            message: message.clone(),
+                        })
+                    })
+                    .collect()
+            }
+        };
+        rows.into_iter()
+            .zip(failed)
+            .map(|(rows, failed)| match (rows, failed) {
+                (Err(error), _) | (Ok(_), Some(error)) => Outcome::Failed(error),
+                (Ok(_), None) => Outcome::Recorded,
+            })
+            .collect()
+    }
+
+    /// Forgets this process's journal entries, all folded: their commits leave
+    /// the overlay (reads find them in the tables now).
+    fn settle_journaled(&self, journaled: &mut Vec<Journaled>) {
+        self.entries.fetch_sub(journaled.len(), Ordering::AcqRel);
+        let count: usize = journaled.iter().map(|entry| entry.ops.len()).sum();
+        if count == 0 {
+            return;
+        }
+        let mut overlay = self.overlay.lock();
+        for entry in journaled.drain(..) {
+            for (seq, op) in &entry.ops {
+                overlay.remove(*seq, op);
             }
         }
-        insert(&tx, sql, Table::Memo, &memo, |r, p| {
-            p.extend([&r.key as &dyn ToSql, &r.outputs])
-        })
-        .map_err(err("record memo entries"))?;
-        for submission in submissions {
-            write_submission(&tx, submission).map_err(err("record a submission"))?;
-        }
-        tx.commit().map_err(err("commit a write transaction"))
+        drop(overlay);
+        self.journaled.fetch_sub(count, Ordering::AcqRel);
+        self.outstanding.fetch_sub(count, Ordering::AcqRel);
     }
 
     /// A value's row, after making sure its file (if any) is in place: gc or a
@@ -942,15 +972,125 @@ impl Shared {
                 Stored::Inline(bytes) => Some(bytes),
                 Stored::File => None,
             },
+            references: object
+                .references
+                .iter()
+                .map(|r| r.as_bytes().as_slice())
+                .collect(),
         })
     }
 }
 
-fn version_row<'a>(
-    slot: &'a SlotKey,
-    meta: &'a VersionMeta,
-    lineage: Option<i64>,
-) -> VersionRow<'a> {
+/// What a successful fold transaction did.
+struct FoldReport {
+    /// Per commit given: why it was not recorded, if it was not.
+    failed: Vec<Option<StoreError>>,
+    /// Journaled commits that could not be recorded, described.
+    lost: Vec<String>,
+}
+
+/// One fold transaction (see [`Shared::fold`]): all rows in one go, or, if
+/// `each`, each commit in a savepoint of its own.
+fn fold_transaction(
+    conn: &mut Connection,
+    sql: &mut Statements,
+    path: &std::path::Path,
+    journaled: &[Journaled],
+    rows: &[Result<CommitRows<'_>, StoreError>],
+    ops: &[(u64, Op)],
+    each: bool,
+) -> Result<FoldReport, StoreError> {
+    let err = |action: &'static str| move |e| db_error(path, action, e);
+    let mut tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err("start a write transaction"))?;
+    let entries = journal::entries(&tx).map_err(err("read the journal"))?;
+    let mut report = FoldReport {
+        failed: ops.iter().map(|_| None).collect(),
+        lost: Vec::new(),
+    };
+    // An entry that does not decode is lost (and removed: it would fail every fold).
+    let mut decoded = Vec::with_capacity(entries.len());
+    for (id, bytes) in &entries {
+        match journal::decode(bytes) {
+            Ok(commits) => decoded.push((*id, commits)),
+            Err(reason) => report
+                .lost
+                .push(format!("journal entry {id} is unreadable: {reason}")),
+        }
+    }
+    let submission = |op: &Op, conn: &Connection| match op {
+        Op::Submission(submission) => {
+            write_submission(conn, submission).map_err(err("record a submission"))
+        }
+        Op::Commit { .. } => Ok(()),
+    };
+    if each {
+        for (id, commits) in &decoded {
+            for (index, commit) in commits.iter().enumerate() {
+                let savepoint = tx.savepoint().map_err(err("start a savepoint"))?;
+                match journal::insert_rows(&savepoint, sql, path, &[commit]) {
+                    Ok(()) => savepoint.commit().map_err(err("release a savepoint"))?,
+                    Err(error) => report
+                        .lost
+                        .push(journaled_failure(journaled, *id, index, &error)),
+                }
+            }
+        }
+        for ((rows, (_, op)), failed) in rows.iter().zip(ops).zip(&mut report.failed) {
+            let Ok(rows) = rows else { continue };
+            let savepoint = tx.savepoint().map_err(err("start a savepoint"))?;
+            let result = journal::insert_rows(&savepoint, sql, path, &[rows])
+                .and_then(|()| submission(op, &savepoint));
+            match result {
+                Ok(()) => savepoint.commit().map_err(err("release a savepoint"))?,
+                Err(error) => *failed = Some(error),
+            }
+        }
+    } else {
+        let all: Vec<&CommitRows<'_>> = decoded
+            .iter()
+            .flat_map(|(_, commits)| commits)
+            .chain(rows.iter().filter_map(|r| r.as_ref().ok()))
+            .collect();
+        journal::insert_rows(&tx, sql, path, &all)?;
+        for ((rows, (_, op)), _) in rows.iter().zip(ops).zip(&report.failed) {
+            if rows.is_ok() {
+                submission(op, &tx)?;
+            }
+        }
+    }
+    if let Some((last, _)) = entries.last() {
+        journal::remove_through(&tx, *last).map_err(err("empty the journal"))?;
+    }
+    tx.commit().map_err(err("commit a write transaction"))?;
+    Ok(report)
+}
+
+/// Why a journaled commit was lost, naming its task if this process journaled it.
+fn journaled_failure(journaled: &[Journaled], id: i64, index: usize, error: &StoreError) -> String {
+    let op = journaled
+        .iter()
+        .find(|entry| entry.id == id)
+        .and_then(|entry| entry.ops.get(index));
+    match op {
+        Some((_, op)) => failure(op, error),
+        None => format!("a job result journaled by another process: {error}"),
+    }
+}
+
+/// Why a commit was lost.
+fn failure(op: &Op, error: &StoreError) -> String {
+    match op {
+        Op::Commit { job: Some(job), .. } => format!(
+            "the outputs of task `{}` (submission {}): {error}",
+            job.task, job.submission
+        ),
+        _ => error.to_string(),
+    }
+}
+
+fn version_row<'a>(slot: &'a SlotKey, meta: &'a VersionMeta) -> VersionRow<'a> {
     let (scenario, graph) = owner_columns(&slot.owner);
     let (task, key, submission, reused) = match &meta.written_by {
         WrittenBy::Task {
@@ -978,16 +1118,14 @@ fn version_row<'a>(
         key,
         submission,
         reused,
-        lineage,
-        slot,
     }
 }
 
 /// A finished submission: its row (inserted when it started) and its jobs.
-fn write_submission(tx: &Transaction<'_>, submission: &Submission) -> rusqlite::Result<()> {
+fn write_submission(conn: &Connection, submission: &Submission) -> rusqlite::Result<()> {
     let duration = duration_to_sql(submission.duration);
     let jobs = pack_jobs(&submission.jobs);
-    let updated = tx
+    let updated = conn
         .prepare_cached(
             "UPDATE submissions SET target = ?2, started_at = ?3, duration = ?4, jobs = ?5 \
              WHERE id = ?1",
@@ -1000,7 +1138,7 @@ fn write_submission(tx: &Transaction<'_>, submission: &Submission) -> rusqlite::
             jobs
         ])?;
     if updated == 0 {
-        tx.prepare_cached(
+        conn.prepare_cached(
             "INSERT INTO submissions (id, scenario, target, started_at, duration, pid, jobs) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?

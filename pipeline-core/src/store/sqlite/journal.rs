@@ -511,4 +511,60 @@ mod tests {
         );
         store.flush().unwrap();
     }
+
+    #[test]
+    fn a_write_that_needs_the_tables_complete_waits_for_a_fold_that_failed() {
+        use std::time::Duration;
+
+        use crate::store::Store;
+        use crate::store::sqlite::{SqliteOptions, SqliteStore};
+
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions::new()
+            .quiet(true)
+            .busy_timeout(Duration::from_millis(20));
+        let store = SqliteStore::open_with(dir.path(), options).unwrap();
+        let fingerprint = [3u8; 32];
+        let commit = CommitRows {
+            memo: Some((&fingerprint, fingerprint.to_vec())),
+            ..CommitRows::default()
+        };
+        store
+            .writer
+            .with_db_unfolded(|db| {
+                let tx = db.conn.transaction().unwrap();
+                append(&tx, &encode(&[&commit])).unwrap();
+                tx.commit().unwrap();
+                Ok(())
+            })
+            .unwrap();
+
+        // Another connection holds the write lock: the fold cannot run, and a
+        // write that needs complete tables (here: nothing) must not run past it.
+        let other = rusqlite::Connection::open(&store.db_path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut ran = false;
+        let error = store
+            .writer
+            .with_db(|_| {
+                ran = true;
+                Ok(())
+            })
+            .unwrap_err()
+            .to_string();
+        assert!(!ran);
+        assert!(error.contains("fold the journal"), "{error}");
+        other.execute_batch("COMMIT").unwrap();
+
+        store.writer.with_db(|_| Ok(())).unwrap();
+        assert_eq!(
+            store
+                .memo(&crate::cache::TaskKey(
+                    crate::fingerprint::Fingerprint::from_bytes(fingerprint)
+                ))
+                .unwrap()
+                .map(|m| m.len()),
+            Some(1)
+        );
+    }
 }

@@ -29,7 +29,11 @@
 //! Each commit stays all-or-nothing: a batch is one transaction, and if it
 //! fails, its commits are recorded one savepoint each so that only the failing
 //! ones are lost. A commit that cannot be recorded is reported by the next
-//! call that writes or flushes; its task simply runs again later.
+//! call that writes or flushes; its task simply runs again later. A fold that
+//! cannot run at all (the disk is full, another process holds the database
+//! past the busy timeout) loses nothing: the entries stay in the journal for
+//! the next fold, and reads and writes that need the tables complete fail
+//! with the reason meanwhile instead of running on partial tables.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -189,6 +193,9 @@ pub(super) struct WriteDb {
     pub(super) conn: Connection,
     sql: Statements,
     journaled: Vec<Journaled>,
+    /// Why the last fold failed, if it did (the journal then still holds
+    /// entries that a write needing complete tables must not run past).
+    fold_failure: Option<String>,
 }
 
 impl WriteDb {
@@ -318,6 +325,7 @@ impl Writer {
                     conn,
                     sql: Statements::new(),
                     journaled: Vec::new(),
+                    fold_failure: None,
                 }),
                 queue: Mutex::new(Queue {
                     ops: Vec::new(),
@@ -401,10 +409,7 @@ impl Writer {
     /// Records everything queued and folds the journal (this process's and any
     /// other's); reports commits that were lost.
     pub(super) fn flush(&self) -> Result<(), StoreError> {
-        let mut db = self.shared.db.lock();
-        self.shared.record_queued(&mut db, None, Mode::Fold);
-        drop(db);
-        self.shared.report_lost()
+        self.with_db(|_| Ok(()))
     }
 
     /// Runs `f` on the write connection after recording everything queued and
@@ -415,6 +420,15 @@ impl Writer {
     ) -> Result<R, StoreError> {
         let mut db = self.shared.db.lock();
         self.shared.record_queued(&mut db, None, Mode::Fold);
+        if let Some(message) = db.fold_failure.clone() {
+            drop(db);
+            self.shared.report_lost()?;
+            return Err(StoreError::Database {
+                path: self.shared.path.clone(),
+                action: "fold the journal into the tables".to_owned(),
+                message,
+            });
+        }
         let result = f(&mut db);
         db.checkpoint_past(CHECKPOINT_PAGES);
         drop(db);
@@ -527,15 +541,8 @@ impl Drop for Writer {
         }
         let mut db = self.shared.db.lock();
         self.shared.record_queued(&mut db, None, Mode::Fold);
-        let t0 = Instant::now();
         // The next process to open the store reads the whole log to index it.
         db.checkpoint_past(CHECKPOINT_PAGES);
-        if std::env::var_os("SCRATCH").is_some() {
-            eprintln!(
-                "  close checkpoint {:.1} ms",
-                t0.elapsed().as_secs_f64() * 1e3
-            );
-        }
         drop(db);
         if let Err(error) = self.shared.report_lost() {
             eprintln!("pipeline: warning: {error}");
@@ -701,8 +708,15 @@ impl Shared {
         let queued = ops.len();
         let has_extra = extra.is_some();
         ops.extend(extra);
-        if ops.is_empty() && (mode == Mode::Journal || !db.journal_has_entries()) {
-            return None;
+        if ops.is_empty() {
+            match mode {
+                Mode::Journal => return None,
+                Mode::Fold if !db.journal_has_entries() => {
+                    db.fold_failure = None;
+                    return None;
+                }
+                Mode::Fold => {}
+            }
         }
         if ops
             .iter()
@@ -887,20 +901,13 @@ impl Shared {
             conn,
             sql,
             journaled,
+            fold_failure,
         } = db;
         let fold = |conn: &mut Connection, sql: &mut Statements, each| {
             fold_transaction(conn, sql, &self.path, journaled, &rows, ops, each)
         };
-        let t0 = Instant::now();
         let report = fold(conn, sql, false).or_else(|_| fold(conn, sql, true));
-        if std::env::var_os("SCRATCH").is_some() {
-            eprintln!(
-                "  fold {} ops + {} journaled: {:.1} ms",
-                ops.len(),
-                self.journaled.load(Ordering::Relaxed),
-                t0.elapsed().as_secs_f64() * 1e3
-            );
-        }
+        *fold_failure = report.as_ref().err().map(ToString::to_string);
         let failed = match report {
             Ok(report) => {
                 self.folds.fetch_add(1, Ordering::AcqRel);
@@ -1054,7 +1061,7 @@ fn fold_transaction(
             .chain(rows.iter().filter_map(|r| r.as_ref().ok()))
             .collect();
         journal::insert_rows(&tx, sql, path, &all)?;
-        for ((rows, (_, op)), _) in rows.iter().zip(ops).zip(&report.failed) {
+        for (rows, (_, op)) in rows.iter().zip(ops) {
             if rows.is_ok() {
                 submission(op, &tx)?;
             }

@@ -877,8 +877,6 @@ impl Shared {
             Ok::<_, rusqlite::Error>(id)
         })();
         let Ok(id) = appended else {
-            drop(batch);
-            drop(rows);
             return self.fold(db, ops);
         };
         rows.into_iter()

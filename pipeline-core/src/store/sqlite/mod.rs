@@ -168,7 +168,8 @@ impl SqliteOptions {
     /// the batch delay (the default). With `false`, the journal is folded only
     /// when a read or a write needs the tables complete, when 64k commits await
     /// folding, and when the store closes: a burst of submissions then pays
-    /// for indexing once, at the end.
+    /// for indexing once, at the end (meanwhile the journaled commits, values
+    /// included, stay in memory for this process's reads).
     pub fn fold_when_idle(mut self, fold: bool) -> Self {
         self.fold_when_idle = fold;
         self

@@ -35,6 +35,10 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
+use self::split::GroupSplit;
+
+mod split;
+
 /// Values collected for the final selection of one median, at most.
 pub const COLLECT_LIMIT: u64 = 1 << 22;
 
@@ -537,30 +541,21 @@ impl Search {
     }
 }
 
-/// After a counting pass over the keys `range` in buckets of `2^shift` keys
-/// (`below` values under the range): the key range holding both middle
-/// ranks, to be refined or collected next.
 /// Pushes the values of `xs` in `low..=high` (neither NaN) to `kept` and
 /// returns how many are below `low`. NaN compares false both ways: it is
-/// neither below nor inside, so it counts as above, as in polars' order.
-///
-/// Without a branch per value: whether a value is inside is random, and
-/// mispredicting it cost more than everything else here. Every value is
-/// written after the kept ones, and the end moves past it only if inside.
+/// neither below nor inside, so it counts as above, as in polars' order
+/// (see [`split`]).
 fn keep_inside(xs: &[f64], low: f64, high: f64, kept: &mut Vec<f64>) -> u64 {
     let start = kept.len();
     kept.resize(start + xs.len(), 0.0);
-    let out = &mut kept[start..];
-    let (mut end, mut below) = (0, 0);
-    for &x in xs {
-        below += u64::from(x < low);
-        out[end] = x;
-        end += usize::from(low <= x) & usize::from(x <= high);
-    }
+    let (below, end) = split::split_inside(xs, low, high, &mut kept[start..]);
     kept.truncate(start + end);
     below
 }
 
+/// After a counting pass over the keys `range` in buckets of `2^shift` keys
+/// (`below` values under the range): the key range holding both middle
+/// ranks, to be refined or collected next.
 fn narrow(count: u64, range: (u64, u64), shift: u32, below: u64, histogram: &[u64]) -> Search {
     let (low, high) = range;
     let (lower_rank, upper_rank) = middle_ranks(count);
@@ -1093,16 +1088,6 @@ fn add_columns(searches: &mut [Vec<Search>], columns: &[&Float64Chunked], codes:
 /// group's guess (no per-group copy of the batch). Only once every group has
 /// an active guess; returns whether it took the values.
 fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32]) -> bool {
-    /// One group's guess during the batch; see [`keep_inside`].
-    struct Group<'a> {
-        low: f64,
-        high: f64,
-        below: u64,
-        /// Room for the group's rows of the batch after the kept values;
-        /// `end` values of it are kept.
-        out: &'a mut [f64],
-        end: usize,
-    }
     let mut guesses: Vec<(&mut u64, &mut u64, &mut Vec<f64>, f64, f64)> =
         Vec::with_capacity(searches.len());
     for search in searches.iter_mut() {
@@ -1128,13 +1113,13 @@ fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32]) -> bool {
         .map(|g| codes.iter().filter(|&&c| c as usize == g).count())
         .collect();
     let starts: Vec<usize> = guesses.iter().map(|(_, _, kept, ..)| kept.len()).collect();
-    let mut groups: Vec<Group<'_>> = guesses
+    let mut groups: Vec<GroupSplit<'_>> = guesses
         .iter_mut()
         .zip(&starts)
         .zip(&rows)
         .map(|(((_, _, kept, low, high), &start), &rows)| {
             kept.resize(start + rows, 0.0);
-            Group {
+            GroupSplit {
                 low: *low,
                 high: *high,
                 below: 0,
@@ -1143,12 +1128,7 @@ fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32]) -> bool {
             }
         })
         .collect();
-    for (&x, &code) in xs.iter().zip(codes) {
-        let group = &mut groups[code as usize];
-        group.below += u64::from(x < group.low);
-        group.out[group.end] = x;
-        group.end += usize::from(group.low <= x) & usize::from(x <= group.high);
-    }
+    split::split_grouped(xs, codes, &mut groups);
     let found: Vec<(u64, usize)> = groups.iter().map(|g| (g.below, g.end)).collect();
     drop(groups);
     for (g, ((count, below, kept, ..), (found_below, kept_now))) in

@@ -1024,8 +1024,27 @@ impl Passes {
         let groups = self.labels.len();
         for (sums, name) in self.sums.iter_mut().zip(&self.summed) {
             sums.resize(groups, 0);
-            for (value, &code) in batch.column(name)?.i64()?.iter().zip(codes) {
-                sums[code as usize] += value.unwrap_or(0);
+            let values = batch.column(name)?.i64()?;
+            let mut row = 0;
+            for array in values.downcast_iter() {
+                let codes = &codes[row..row + array.len()];
+                if array.validity().is_none_or(|v| v.unset_bits() == 0) {
+                    // Group by group: adding into `sums[code]` row by row
+                    // would chain every row's add through memory.
+                    for (group, sum) in sums.iter_mut().enumerate() {
+                        *sum += array
+                            .values()
+                            .iter()
+                            .zip(codes)
+                            .map(|(&value, &code)| value * i64::from(code as usize == group))
+                            .sum::<i64>();
+                    }
+                } else {
+                    for (value, &code) in array.iter().zip(codes) {
+                        sums[code as usize] += value.copied().unwrap_or(0);
+                    }
+                }
+                row += array.len();
             }
         }
         Ok(())
@@ -1181,6 +1200,28 @@ fn bool_codes(
     // The code of false, true and null, once seen.
     let mut known: [Option<u32>; 3] = [None; 3];
     let mut codes = Vec::with_capacity(flags.len());
+    if flags.null_count() == 0 {
+        // Straight from the bits: which labels occur is in the counts.
+        let set = flags.sum().unwrap_or(0) as usize;
+        let mut code = |flag: bool, occurs: bool| -> PolarsResult<u32> {
+            if !occurs {
+                return Ok(0);
+            }
+            let label = if flag { "true" } else { "false" };
+            code_of(Some(label), labels, searches, first_pass)
+        };
+        let no = code(false, set < flags.len())?;
+        let yes = code(true, set > 0)?;
+        for array in flags.downcast_iter() {
+            codes.extend(
+                array
+                    .values()
+                    .iter()
+                    .map(|flag| if flag { yes } else { no }),
+            );
+        }
+        return Ok(codes);
+    }
     for flag in flags.iter() {
         let slot = match flag {
             Some(false) => 0,
@@ -1689,6 +1730,70 @@ mod tests {
         assert_eq!(found.folds[0][0].max(), None);
         assert_eq!(found.folds[0][0].mean(), None);
         assert_eq!(found.folds[0][0].sum(), 0.0);
+    }
+
+    /// Grouping by a boolean column, with and without nulls in it (the
+    /// codes come straight from the bits when there are none), and summing a
+    /// column per group, against polars' own group-by.
+    #[test]
+    fn boolean_groups_and_sums_agree_with_polars() {
+        let n = 200_000;
+        let x: Vec<f64> = (0..n).map(|i| ((i * 7919) % 1013) as f64 / 7.0).collect();
+        let amount: Vec<i64> = (0..n).map(|i| (i % 97) as i64 - 40).collect();
+        let flag_cases: Vec<(&str, Vec<Option<bool>>)> = vec![
+            ("mixed", (0..n).map(|i| Some(i % 3 == 0)).collect()),
+            ("all true", vec![Some(true); n]),
+            ("all false", vec![Some(false); n]),
+            (
+                "with nulls",
+                (0..n).map(|i| (i % 5 != 0).then_some(i % 2 == 0)).collect(),
+            ),
+        ];
+        for (what, flags) in flag_cases {
+            let frame = df!("flag" => flags, "x" => x.clone(), "n" => amount.clone())
+                .unwrap()
+                .lazy();
+            let ours = grouped_medians(
+                &frame,
+                Some("flag"),
+                &["x"],
+                AlsoFold {
+                    summed: &["n"],
+                    ..AlsoFold::default()
+                },
+            )
+            .unwrap();
+            let polars = frame
+                .group_by([col("flag")])
+                .agg([col("x").median(), col("n").sum()])
+                .sort(
+                    ["flag"],
+                    SortMultipleOptions::default().with_nulls_last(false),
+                )
+                .collect()
+                .unwrap();
+            let labels: Vec<Option<String>> = polars
+                .column("flag")
+                .unwrap()
+                .bool()
+                .unwrap()
+                .iter()
+                .map(|f| f.map(|f| f.to_string()))
+                .collect();
+            assert_eq!(ours.labels, labels, "{what}");
+            let medians: Vec<Option<f64>> =
+                polars.column("x").unwrap().f64().unwrap().iter().collect();
+            assert_eq!(ours.medians, vec![medians], "{what}");
+            let sums: Vec<i64> = polars
+                .column("n")
+                .unwrap()
+                .i64()
+                .unwrap()
+                .iter()
+                .map(|s| s.unwrap_or(0))
+                .collect();
+            assert_eq!(ours.sums, vec![sums], "{what}");
+        }
     }
 
     #[test]

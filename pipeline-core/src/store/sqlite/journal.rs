@@ -345,6 +345,38 @@ pub(super) fn insert_rows(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// Version 1 of `node` of scenario 1, written by a task.
+    fn version<'a>(node: &'a str, fingerprint: &'a [u8]) -> VersionRow<'a> {
+        VersionRow {
+            scenario: 1,
+            graph: "",
+            node,
+            version: 1,
+            fingerprint,
+            written_at: 0,
+            writer: "task",
+            task: Some("t"),
+            key: Some(fingerprint),
+            submission: Some(1),
+            reused: false,
+        }
+    }
+
+    /// Runs `write` in a transaction of `store`'s write connection, past the
+    /// writer (to put rows and journal entries in place by hand).
+    fn write_directly(store: &SqliteStore, write: impl FnOnce(&Transaction<'_>)) {
+        store
+            .writer
+            .with_db_unfolded(|db| {
+                let tx = db.conn.transaction().unwrap();
+                write(&tx);
+                tx.commit().unwrap();
+                Ok(())
+            })
+            .unwrap();
+    }
 
     #[test]
     fn a_batch_decodes_to_the_rows_it_was_encoded_from() {
@@ -400,19 +432,7 @@ mod tests {
         other[0] = FORMAT + 1;
         assert!(decode(&other).unwrap_err().contains("format"));
         let commit = CommitRows {
-            versions: vec![VersionRow {
-                scenario: 1,
-                graph: "",
-                node: "n",
-                version: 1,
-                fingerprint: &[0; 32],
-                written_at: 0,
-                writer: "user",
-                task: None,
-                key: None,
-                submission: None,
-                reused: false,
-            }],
+            versions: vec![version("n", &[0; 32])],
             ..CommitRows::default()
         };
         let whole = encode(&[&commit]);
@@ -422,24 +442,11 @@ mod tests {
     #[test]
     fn a_journaled_commit_that_cannot_be_folded_is_reported_and_the_rest_is_folded() {
         use crate::store::Store;
-        use crate::store::sqlite::{SqliteOptions, SqliteStore};
+        use crate::store::sqlite::SqliteOptions;
 
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open_with(dir.path(), SqliteOptions::new().quiet(true)).unwrap();
         let (old, new) = ([1u8; 32], [2u8; 32]);
-        let version = |node, fingerprint| VersionRow {
-            scenario: 1,
-            graph: "",
-            node,
-            version: 1,
-            fingerprint,
-            written_at: 0,
-            writer: "task",
-            task: Some("t"),
-            key: Some(fingerprint),
-            submission: Some(1),
-            reused: false,
-        };
         let object = |fingerprint| ObjectRow {
             fingerprint,
             size: 1,
@@ -464,17 +471,11 @@ mod tests {
             memo: Some((&new, old.to_vec())),
             ..CommitRows::default()
         };
-        store
-            .writer
-            .with_db_unfolded(|db| {
-                let tx = db.conn.transaction().unwrap();
-                insert_rows(&tx, &mut Statements::new(), dir.path(), &[&existing]).unwrap();
-                append(&tx, &encode(&[&conflicting, &fine])).unwrap();
-                append(&tx, &[FORMAT, 0xff, 0xff]).unwrap();
-                tx.commit().unwrap();
-                Ok(())
-            })
-            .unwrap();
+        write_directly(&store, |tx| {
+            insert_rows(tx, &mut Statements::new(), dir.path(), &[&existing]).unwrap();
+            append(tx, &encode(&[&conflicting, &fine])).unwrap();
+            append(tx, &[FORMAT, 0xff, 0xff]).unwrap();
+        });
 
         let error = store.flush().unwrap_err().to_string();
         assert!(error.contains("2 job result(s) were not saved"), "{error}");
@@ -517,7 +518,7 @@ mod tests {
         use std::time::Duration;
 
         use crate::store::Store;
-        use crate::store::sqlite::{SqliteOptions, SqliteStore};
+        use crate::store::sqlite::SqliteOptions;
 
         let dir = tempfile::tempdir().unwrap();
         let options = SqliteOptions::new()
@@ -529,15 +530,9 @@ mod tests {
             memo: Some((&fingerprint, fingerprint.to_vec())),
             ..CommitRows::default()
         };
-        store
-            .writer
-            .with_db_unfolded(|db| {
-                let tx = db.conn.transaction().unwrap();
-                append(&tx, &encode(&[&commit])).unwrap();
-                tx.commit().unwrap();
-                Ok(())
-            })
-            .unwrap();
+        write_directly(&store, |tx| {
+            append(tx, &encode(&[&commit])).unwrap();
+        });
 
         // Another connection holds the write lock: the fold cannot run, and a
         // write that needs complete tables (here: nothing) must not run past it.

@@ -418,23 +418,7 @@ impl Writer {
         &self,
         f: impl FnOnce(&mut WriteDb) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let mut db = self.shared.db.lock();
-        self.shared.record_queued(&mut db, None, Mode::Fold);
-        if let Some(message) = db.fold_failure.clone() {
-            drop(db);
-            self.shared.report_lost()?;
-            return Err(StoreError::Database {
-                path: self.shared.path.clone(),
-                action: "fold the journal into the tables".to_owned(),
-                message,
-            });
-        }
-        let result = f(&mut db);
-        db.checkpoint_past(CHECKPOINT_PAGES);
-        drop(db);
-        let value = result?;
-        self.shared.report_lost()?;
-        Ok(value)
+        self.run_on_db(Mode::Fold, f)
     }
 
     /// Runs `f` on the write connection after journaling everything queued,
@@ -443,8 +427,27 @@ impl Writer {
         &self,
         f: impl FnOnce(&mut WriteDb) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
+        self.run_on_db(Mode::Journal, f)
+    }
+
+    /// Records the queue as `mode` says, then runs `f`; after a fold that
+    /// failed, returns its reason instead of running `f` on partial tables.
+    fn run_on_db<R>(
+        &self,
+        mode: Mode,
+        f: impl FnOnce(&mut WriteDb) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
         let mut db = self.shared.db.lock();
-        self.shared.record_queued(&mut db, None, Mode::Journal);
+        self.shared.record_queued(&mut db, None, mode);
+        if let Some(message) = db.fold_failure.clone().filter(|_| mode == Mode::Fold) {
+            drop(db);
+            self.shared.report_lost()?;
+            return Err(StoreError::Database {
+                path: self.shared.path.clone(),
+                action: "fold the journal into the tables".to_owned(),
+                message,
+            });
+        }
         let result = f(&mut db);
         db.checkpoint_past(CHECKPOINT_PAGES);
         drop(db);
@@ -731,7 +734,8 @@ impl Shared {
         self.unchecked.store(true, Ordering::Release);
         let mut ops = ops.into_iter();
         let mut extra_result = None;
-        let mut overlay = self.overlay.lock();
+        // Journaled commits stay in the overlay: lock it only to take others out.
+        let mut overlay = None;
         let mut finished = 0;
         let mut failures = Vec::new();
         for (index, outcome) in outcomes.into_iter().enumerate() {
@@ -758,11 +762,15 @@ impl Shared {
                     self.journaled.fetch_add(1, Ordering::AcqRel);
                 }
                 Outcome::Recorded => {
-                    overlay.remove(seq, &op);
+                    overlay
+                        .get_or_insert_with(|| self.overlay.lock())
+                        .remove(seq, &op);
                     finished += 1;
                 }
                 Outcome::Failed(error) => {
-                    overlay.remove(seq, &op);
+                    overlay
+                        .get_or_insert_with(|| self.overlay.lock())
+                        .remove(seq, &op);
                     finished += 1;
                     failures.push(failure(&op, &error));
                 }

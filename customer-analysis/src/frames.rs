@@ -10,13 +10,15 @@
 
 use std::path::{Path, PathBuf};
 
-use pipeline_core::frame::{self, LazyFrame};
+use pipeline_core::frame::{self, LazyFrame, memory};
 use pipeline_core::{
     Fingerprint, MaterializeContext, Materialized, StoreContext, Value, ValueError,
     lazy_frame_value,
 };
+use polars::prelude::{DataFrame, PolarsResult};
 
 use crate::ingest::ReadOptions;
+use crate::resident;
 use crate::segment_scan;
 use crate::transform::{self, TransformError};
 
@@ -86,11 +88,21 @@ impl Value for ScoredDf {
     fn materialize(self, ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
         let done = match &self.source {
             Some(csv) => {
-                transform::preprocess_and_score_into(csv, ctx.scratch_dir, &ReadOptions::default())
-                    .map_err(|error| match error {
-                        TransformError::Output { error, .. } => error,
-                        other => ValueError::Materialize(other.to_string()),
-                    })?
+                // Kept decoded for the tasks that read it next, if it fits.
+                let (done, decoded) = transform::preprocess_and_score_keeping(
+                    csv,
+                    ctx.scratch_dir,
+                    &ReadOptions::default(),
+                    memory::budget(),
+                )
+                .map_err(|error| match error {
+                    TransformError::Output { error, .. } => error,
+                    other => ValueError::Materialize(other.to_string()),
+                })?;
+                if let Some(decoded) = decoded {
+                    memory::insert(done.fingerprint, decoded);
+                }
+                done
             }
             None => frame::materialize_lazy(self.frame, ctx.scratch_dir)?,
         };
@@ -235,10 +247,20 @@ impl SegmentedDf {
     /// ([`segment_scan`]), and groups them by its segmentation rule for a
     /// median ([`transform::segment_medians_by_rule`]), so that polars builds
     /// no `ValueSegment` string per row; the frame is the same.
-    pub fn segment_analysis(
-        &self,
-        metric: transform::Metric,
-    ) -> polars::prelude::PolarsResult<polars::prelude::DataFrame> {
+    ///
+    /// A view whose scored frame is decoded in memory
+    /// ([`pipeline_core::frame::memory`]; decoded now if it fits the
+    /// budget) computes it from there ([`resident::segment_analysis`]).
+    pub fn segment_analysis(&self, metric: transform::Metric) -> PolarsResult<DataFrame> {
+        if let (Some(view), Some(scored)) = (&self.view, self.decoded()?) {
+            let recipe = &view.recipe;
+            return resident::segment_analysis(
+                &scored,
+                recipe.payment_threshold,
+                recipe.score_threshold,
+                metric,
+            );
+        }
         match &self.view {
             Some(View { recipe, .. }) if metric == transform::Metric::Median => {
                 transform::segment_medians_by_rule(
@@ -254,6 +276,57 @@ impl SegmentedDf {
             ),
             None => transform::segment_analysis_executed(self.frame.clone(), metric),
         }
+    }
+
+    /// Step 4 ([`transform::high_value_summary_executed`]) over this frame's
+    /// High Value rows ([`Self::high_value_rows`]), or, for a view whose
+    /// scored frame is decoded in memory, over those rows of it
+    /// ([`resident::high_value_summary`]).
+    pub fn high_value_summary(
+        &self,
+        segment_result: LazyFrame,
+        stat: transform::SummaryStatistic,
+    ) -> PolarsResult<DataFrame> {
+        if let (Some(view), Some(scored)) = (&self.view, self.decoded()?) {
+            return resident::high_value_summary(
+                &scored,
+                view.recipe.score_threshold,
+                segment_result,
+                stat,
+            );
+        }
+        transform::high_value_summary_executed(self.high_value_rows(), segment_result, stat)
+    }
+
+    /// A view's scored frame, decoded, if it fits the memory budget: from
+    /// [`pipeline_core::frame::memory`], or decoded from its file now and
+    /// kept there.
+    fn decoded(&self) -> PolarsResult<Option<DataFrame>> {
+        let Some(view) = &self.view else {
+            return Ok(None);
+        };
+        let name = view.recipe.scored;
+        if let Some(frame) = memory::get(&name) {
+            return Ok(Some(frame));
+        }
+        if memory::budget() == 0 {
+            return Ok(None);
+        }
+        // Its file's row count (from the footer) times 8 bytes per column:
+        // the scored columns are 8-byte numbers.
+        let rows = view
+            .scored
+            .clone()
+            .select([polars::prelude::len()])
+            .collect()?
+            .column("len")?
+            .u32()?
+            .get(0)
+            .unwrap_or(0) as usize;
+        let columns = view.scored.clone().collect_schema()?.len();
+        memory::get_or_load(&name, rows * columns * 8, || {
+            frame::collect_streaming(view.scored.clone())
+        })
     }
 
     /// The High Value rows. A view selects them by its segmentation rule

@@ -33,5 +33,6 @@ pub mod generate;
 pub mod ingest;
 pub mod median;
 pub mod pipeline;
+pub mod resident;
 pub mod segment_scan;
 pub mod transform;

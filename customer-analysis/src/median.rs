@@ -786,42 +786,8 @@ pub fn grouped_medians(
     columns: &[&str],
     also: AlsoFold<'_>,
 ) -> PolarsResult<GroupedMedians> {
-    let AlsoFold { summed, folded } = also;
-    // A column may be both a median and a fold: select it once.
-    let mut floats: Vec<&str> = Vec::new();
-    for name in columns.iter().chain(folded) {
-        if !floats.contains(name) {
-            floats.push(name);
-        }
-    }
-    let mut selected: Vec<Expr> = floats
-        .iter()
-        .map(|name| col(*name).cast(DataType::Float64))
-        .collect();
-    selected.extend(summed.iter().map(|name| col(*name).cast(DataType::Int64)));
-    if let Some(by) = group_by {
-        selected.push(col(by));
-    }
-    let query = frame.clone().select(selected);
-    let mut state = Passes {
-        labels: Vec::new(),
-        searches: Vec::new(),
-        sums: vec![Vec::new(); summed.len()],
-        summed: summed.iter().map(|c| (*c).to_owned()).collect(),
-        folds: vec![Vec::new(); folded.len()],
-        folded: folded.iter().map(|c| (*c).to_owned()).collect(),
-        first_pass: true,
-    };
-    if group_by.is_none() {
-        // The one group exists even if no row does.
-        state.labels.push(None);
-        state.searches = vec![vec![Search::new()]; columns.len()];
-        state.sums = vec![vec![0]; summed.len()];
-        state.folds = vec![vec![Fold::default()]; folded.len()];
-    } else {
-        state.searches = vec![Vec::new(); columns.len()];
-    }
-    let state = Arc::new(Mutex::new(state));
+    let query = frame.clone().select(selection(group_by, columns, also));
+    let state = Arc::new(Mutex::new(Passes::new(group_by, columns, also)));
     let names: Arc<[String]> = columns.iter().map(|c| (*c).to_owned()).collect();
     let by: Option<Arc<str>> = group_by.map(Arc::from);
     loop {
@@ -866,53 +832,62 @@ pub fn grouped_medians(
         };
         streamed?;
         taken?;
-        let mut state = state.lock().expect("not poisoned");
-        for search in state.searches.iter_mut().flatten() {
-            search.next_pass();
-        }
-        state.first_pass = false;
-        if state.searches.iter().flatten().all(Search::is_done) {
+        if state.lock().expect("not poisoned").end_pass() {
             break;
         }
     }
-    let Passes {
-        labels,
-        searches,
-        sums,
-        folds,
-        ..
-    } = std::mem::replace(
+    let state = std::mem::replace(
         &mut *state.lock().expect("not poisoned"),
-        Passes {
-            labels: Vec::new(),
-            searches: Vec::new(),
-            sums: Vec::new(),
-            summed: Vec::new(),
-            folds: Vec::new(),
-            folded: Vec::new(),
-            first_pass: false,
-        },
+        Passes::new(None, &[], AlsoFold::default()),
     );
-    let mut order: Vec<usize> = (0..labels.len()).collect();
-    order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
-    let medians = (0..columns.len())
-        .map(|c| order.iter().map(|&g| searches[c][g].result()).collect())
-        .collect();
-    let sums = sums
+    Ok(state.finish())
+}
+
+/// What [`grouped_medians`] computes, over batches that are already in
+/// memory instead of a query: `batches` hands every batch, in the same order
+/// each time, to the function it is given, once per pass.
+///
+/// A batch holds the columns `columns` and `also.folded` as `Float64`, the
+/// columns `also.summed` as `Int64` and the column `group_by` (string or
+/// boolean), under those names; other columns are ignored. No query runs and
+/// no thread is started besides the one a large batch's columns are split
+/// over, so this is the faster way when the data is in memory already.
+pub fn grouped_medians_of_batches(
+    mut batches: impl FnMut(&mut dyn FnMut(&DataFrame) -> PolarsResult<()>) -> PolarsResult<()>,
+    group_by: Option<&str>,
+    columns: &[&str],
+    also: AlsoFold<'_>,
+) -> PolarsResult<GroupedMedians> {
+    let mut state = Passes::new(group_by, columns, also);
+    let names: Vec<String> = columns.iter().map(|c| (*c).to_owned()).collect();
+    loop {
+        batches(&mut |batch| state.add_batch(batch, group_by, &names))?;
+        if state.end_pass() {
+            return Ok(state.finish());
+        }
+    }
+}
+
+/// The columns a [`grouped_medians`] pass reads, cast as
+/// [`grouped_medians_of_batches`] expects them.
+pub(crate) fn selection(group_by: Option<&str>, columns: &[&str], also: AlsoFold<'_>) -> Vec<Expr> {
+    let AlsoFold { summed, folded } = also;
+    // A column may be both a median and a fold: select it once.
+    let mut floats: Vec<&str> = Vec::new();
+    for name in columns.iter().chain(folded) {
+        if !floats.contains(name) {
+            floats.push(name);
+        }
+    }
+    let mut selected: Vec<Expr> = floats
         .iter()
-        .map(|column| order.iter().map(|&g| column[g]).collect())
+        .map(|name| col(*name).cast(DataType::Float64))
         .collect();
-    let folds = folds
-        .iter()
-        .map(|column| order.iter().map(|&g| column[g]).collect())
-        .collect();
-    let labels = order.into_iter().map(|g| labels[g].clone()).collect();
-    Ok(GroupedMedians {
-        labels,
-        medians,
-        sums,
-        folds,
-    })
+    selected.extend(summed.iter().map(|name| col(*name).cast(DataType::Int64)));
+    if let Some(by) = group_by {
+        selected.push(col(by));
+    }
+    selected
 }
 
 /// The searches of one [`grouped_medians`] call, between and during passes.
@@ -932,6 +907,69 @@ struct Passes {
 }
 
 impl Passes {
+    /// The state before the first pass.
+    fn new(group_by: Option<&str>, columns: &[&str], also: AlsoFold<'_>) -> Self {
+        let AlsoFold { summed, folded } = also;
+        let mut state = Passes {
+            labels: Vec::new(),
+            searches: vec![Vec::new(); columns.len()],
+            sums: vec![Vec::new(); summed.len()],
+            summed: summed.iter().map(|c| (*c).to_owned()).collect(),
+            folds: vec![Vec::new(); folded.len()],
+            folded: folded.iter().map(|c| (*c).to_owned()).collect(),
+            first_pass: true,
+        };
+        if group_by.is_none() {
+            // The one group exists even if no row does.
+            state.labels.push(None);
+            state.searches = vec![vec![Search::new()]; columns.len()];
+            state.sums = vec![vec![0]; summed.len()];
+            state.folds = vec![vec![Fold::default()]; folded.len()];
+        }
+        state
+    }
+
+    /// Ends a pass over every batch; returns whether every median is found.
+    fn end_pass(&mut self) -> bool {
+        for search in self.searches.iter_mut().flatten() {
+            search.next_pass();
+        }
+        self.first_pass = false;
+        self.searches.iter().flatten().all(Search::is_done)
+    }
+
+    /// The medians, sums and folds found, groups sorted by label.
+    fn finish(self) -> GroupedMedians {
+        let Passes {
+            labels,
+            searches,
+            sums,
+            folds,
+            ..
+        } = self;
+        let mut order: Vec<usize> = (0..labels.len()).collect();
+        order.sort_by(|&a, &b| labels[a].cmp(&labels[b]));
+        let medians = searches
+            .iter()
+            .map(|column| order.iter().map(|&g| column[g].result()).collect())
+            .collect();
+        let sums = sums
+            .iter()
+            .map(|column| order.iter().map(|&g| column[g]).collect())
+            .collect();
+        let folds = folds
+            .iter()
+            .map(|column| order.iter().map(|&g| column[g]).collect())
+            .collect();
+        let labels = order.into_iter().map(|g| labels[g].clone()).collect();
+        GroupedMedians {
+            labels,
+            medians,
+            sums,
+            folds,
+        }
+    }
+
     /// Takes the values of one batch (the columns `names`, then `by`).
     fn add_batch(
         &mut self,
@@ -963,17 +1001,18 @@ impl Passes {
             .iter()
             .map(|name| batch.column(name)?.f64())
             .collect::<PolarsResult<_>>()?;
+        let rows = group_rows(&codes, self.labels.len());
         let mid = columns.len() / 2;
         let (first, second) = self.searches.split_at_mut(mid);
-        let codes = &codes;
+        let (codes, rows) = (&codes, &rows);
         if batch.height() >= 16 * 1024 && mid > 0 {
             std::thread::scope(|scope| {
-                scope.spawn(|| add_columns(first, &columns[..mid], codes));
-                add_columns(second, &columns[mid..], codes);
+                scope.spawn(|| add_columns(first, &columns[..mid], codes, rows));
+                add_columns(second, &columns[mid..], codes, rows);
             });
         } else {
-            add_columns(first, &columns[..mid], codes);
-            add_columns(second, &columns[mid..], codes);
+            add_columns(first, &columns[..mid], codes, rows);
+            add_columns(second, &columns[mid..], codes, rows);
         }
         Ok(())
     }
@@ -1053,7 +1092,12 @@ impl Passes {
 
 /// Adds a batch's `columns` (row `i` in group `codes[i]`) to their
 /// `searches[column][group]`.
-fn add_columns(searches: &mut [Vec<Search>], columns: &[&Float64Chunked], codes: &[u32]) {
+fn add_columns(
+    searches: &mut [Vec<Search>],
+    columns: &[&Float64Chunked],
+    codes: &[u32],
+    rows: &[usize],
+) {
     for (column_searches, values) in searches.iter_mut().zip(columns) {
         if column_searches.iter().all(Search::is_done) {
             continue;
@@ -1074,9 +1118,8 @@ fn add_columns(searches: &mut [Vec<Search>], columns: &[&Float64Chunked], codes:
         }
         if values.null_count() == 0 && values.chunks().len() == 1 {
             let xs = values.cont_slice().expect("one chunk without nulls");
-            if count_grouped(column_searches, xs, codes) {
-                continue;
-            }
+            add_plain(column_searches, xs, codes, rows);
+            continue;
         }
         let mut by_group: Vec<Vec<f64>> = (0..groups)
             .map(|_| Vec::with_capacity(codes.len()))
@@ -1103,10 +1146,98 @@ fn add_columns(searches: &mut [Vec<Search>], columns: &[&Float64Chunked], codes:
     }
 }
 
+/// Adds the values `xs` (row `i` in group `codes[i]`, `rows[g]` rows in
+/// group `g`) to their groups' searches.
+fn add_plain(searches: &mut [Search], xs: &[f64], codes: &[u32], rows: &[usize]) {
+    if searches.len() == 1 {
+        searches[0].add_all(xs);
+        return;
+    }
+    if count_grouped(searches, xs, codes, rows) {
+        return;
+    }
+    let mut by_group: Vec<Vec<f64>> = rows.iter().map(|&n| Vec::with_capacity(n)).collect();
+    for (&x, &code) in xs.iter().zip(codes) {
+        by_group[code as usize].push(x);
+    }
+    for (search, xs) in searches.iter_mut().zip(&by_group) {
+        search.add_all(xs);
+    }
+}
+
+/// How many of `codes` are `g`, for each group `g < groups`. Counted group
+/// by group: a counter per row would chain every row's increment through
+/// memory; this is a comparison the compiler vectorizes.
+fn group_rows(codes: &[u32], groups: usize) -> Vec<usize> {
+    match groups {
+        0 => Vec::new(),
+        1 => vec![codes.len()],
+        2 => {
+            // Codes are 0 or 1: their sum counts the ones.
+            let ones = codes.iter().map(|&c| c as usize).sum::<usize>();
+            vec![codes.len() - ones, ones]
+        }
+        _ => (0..groups)
+            .map(|g| codes.iter().filter(|&&c| c as usize == g).count())
+            .collect(),
+    }
+}
+
+/// A batch of [`medians_of_slices`]: equally long columns of plain values
+/// (no nulls; NaN is a value, above every number), and each row's group.
+pub struct SliceBatch<'a> {
+    /// The columns, in the order of the medians asked.
+    pub columns: &'a [&'a [f64]],
+    /// Row `i` is in group `codes[i]` (`< groups`); ignored (may be empty)
+    /// with one group.
+    pub codes: &'a [u32],
+}
+
+/// The median of each of `columns` columns in each of `groups` groups
+/// (`medians[column][group]`, `None` for a group without values), over the
+/// batches `batches` hands to the function it is given, in the same order on
+/// every call: once per pass, usually once (see the module docs).
+///
+/// The way for data already in memory without nulls: no polars frame per
+/// batch, no query, no thread: callers run calls for different columns on
+/// threads of their own.
+pub fn medians_of_slices(
+    groups: usize,
+    columns: usize,
+    mut batches: impl FnMut(&mut dyn FnMut(SliceBatch<'_>)) -> PolarsResult<()>,
+) -> PolarsResult<Vec<Vec<Option<f64>>>> {
+    let mut searches = vec![vec![Search::new(); groups]; columns];
+    loop {
+        batches(&mut |batch: SliceBatch<'_>| {
+            debug_assert_eq!(batch.columns.len(), columns);
+            let rows = group_rows(batch.codes, groups);
+            for (column_searches, xs) in searches.iter_mut().zip(batch.columns) {
+                if !column_searches.iter().all(Search::is_done) {
+                    add_plain(column_searches, xs, batch.codes, &rows);
+                }
+            }
+        })?;
+        for search in searches.iter_mut().flatten() {
+            search.next_pass();
+        }
+        if searches.iter().flatten().all(Search::is_done) {
+            return Ok(searches
+                .iter()
+                .map(|column| column.iter().map(Search::result).collect())
+                .collect());
+        }
+    }
+}
+
+thread_local! {
+    /// Room for one batch's values of each group in [`count_grouped`].
+    static SPLIT_ROOM: std::cell::RefCell<Vec<Vec<f64>>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// First-pass counting of `xs[i]` in group `codes[i]`, straight into each
 /// group's guess (no per-group copy of the batch). Only once every group has
 /// an active guess; returns whether it took the values.
-fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32]) -> bool {
+fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32], rows: &[usize]) -> bool {
     let mut guesses: Vec<(&mut u64, &mut u64, &mut Vec<f64>, f64, f64)> =
         Vec::with_capacity(searches.len());
     for search in searches.iter_mut() {
@@ -1126,37 +1257,35 @@ fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32]) -> bool {
         };
         guesses.push((count, below, values, *low, *high));
     }
-    // Counted group by group: a counter per row and group would be a chain
-    // of dependent increments; this is a comparison the compiler vectorizes.
-    let rows: Vec<usize> = (0..guesses.len())
-        .map(|g| codes.iter().filter(|&&c| c as usize == g).count())
-        .collect();
-    let starts: Vec<usize> = guesses.iter().map(|(_, _, kept, ..)| kept.len()).collect();
-    let mut groups: Vec<GroupSplit<'_>> = guesses
-        .iter_mut()
-        .zip(&starts)
-        .zip(&rows)
-        .map(|(((_, _, kept, low, high), &start), &rows)| {
-            kept.resize(start + rows, 0.0);
-            GroupSplit {
-                low: *low,
-                high: *high,
-                below: 0,
-                out: &mut kept[start..],
-                end: 0,
-            }
-        })
-        .collect();
-    split::split_grouped(xs, codes, &mut groups);
-    let found: Vec<(u64, usize)> = groups.iter().map(|g| (g.below, g.end)).collect();
-    drop(groups);
-    for (g, ((count, below, kept, ..), (found_below, kept_now))) in
-        guesses.into_iter().zip(found).enumerate()
-    {
-        *count += rows[g] as u64;
-        *below += found_below;
-        kept.truncate(starts[g] + kept_now);
-    }
+    // The values go to room reused from batch to batch, then only the kept
+    // ones (a few percent) are copied: growing each kept list by the
+    // batch's rows would zero-fill that room on every batch.
+    SPLIT_ROOM.with_borrow_mut(|room| {
+        room.resize_with(guesses.len(), Vec::new);
+        let mut groups: Vec<GroupSplit<'_>> = guesses
+            .iter()
+            .zip(room.iter_mut())
+            .zip(rows)
+            .map(|((&(_, _, _, low, high), out), &rows)| {
+                if out.len() < rows {
+                    out.resize(rows, 0.0);
+                }
+                GroupSplit {
+                    low,
+                    high,
+                    below: 0,
+                    out,
+                    end: 0,
+                }
+            })
+            .collect();
+        split::split_grouped(xs, codes, &mut groups);
+        for (g, ((count, below, kept, ..), split)) in guesses.iter_mut().zip(groups).enumerate() {
+            **count += rows[g] as u64;
+            **below += split.below;
+            kept.extend_from_slice(&split.out[..split.end]);
+        }
+    });
     for search in searches.iter_mut() {
         if let Search::Counting { guess, .. } = search {
             guess.check_limit();
@@ -1455,7 +1584,7 @@ mod tests {
             for chunk in present.chunks(batch) {
                 let xs: Vec<f64> = chunk.iter().map(|(x, _)| *x).collect();
                 let codes: Vec<u32> = chunk.iter().map(|(_, c)| *c).collect();
-                if count_grouped(&mut searches, &xs, &codes) {
+                if count_grouped(&mut searches, &xs, &codes, &group_rows(&codes, groups)) {
                     grouped_batches += 1;
                     continue;
                 }

@@ -10,7 +10,7 @@ use pipeline_core::{scenario, serde_value, task};
 use polars::prelude::IntoLazy;
 
 pub use crate::frames::{HighValueSummary, ScoredDf, SegmentResult, SegmentedDf};
-use crate::transform::{self, Metric, SummaryStatistic, TransformError};
+use crate::transform::{Metric, SummaryStatistic, TransformError};
 
 serde_value!(Metric, SummaryStatistic);
 
@@ -82,15 +82,12 @@ pub fn high_value_cust_summary_statistics(
     segment_result: &SegmentResult,
     summary_statistic_type: &SummaryStatistic,
 ) -> Result<HighValueSummary, TransformError> {
-    let summary = transform::high_value_summary_executed(
-        segmented_customer_df.high_value_rows(),
-        segment_result.0.clone(),
-        *summary_statistic_type,
-    )
-    .map_err(|error| TransformError::Query {
-        step: "high_value_cust_summary_statistics",
-        error,
-    })?;
+    let summary = segmented_customer_df
+        .high_value_summary(segment_result.0.clone(), *summary_statistic_type)
+        .map_err(|error| TransformError::Query {
+            step: "high_value_cust_summary_statistics",
+            error,
+        })?;
     Ok(HighValueSummary(summary.lazy()))
 }
 

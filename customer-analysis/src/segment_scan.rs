@@ -90,21 +90,11 @@ pub fn segment_analysis_folded(
     score_threshold: f64,
     metric: Metric,
 ) -> PolarsResult<DataFrame> {
-    assert!(metric != Metric::Median, "a fold cannot give a median");
-    let rule = Rule {
-        payment_threshold,
-        score_threshold,
-        metric,
-    };
+    let rule = Rule::new(payment_threshold, score_threshold, metric);
     let state = Arc::new(Mutex::new(Segments::default()));
     let batches = state.clone();
-    let query = scored.select([
-        col(transform::SCORE).cast(DataType::Float64),
-        col(transform::AMOUNT).cast(DataType::Float64),
-        col(transform::PURCHASES).cast(DataType::Float64),
-        col(transform::TIME).cast(DataType::Float64),
-    ]);
-    query
+    scored
+        .select(scored_columns())
         .sink_batches(
             PlanCallback::new(move |batch: DataFrame| {
                 let mut segments = batches.lock().expect("not poisoned");
@@ -120,6 +110,36 @@ pub fn segment_analysis_folded(
     segment_rows(&segments, metric)
 }
 
+/// The four scored columns as [`segment_analysis_folded_of_batches`] takes
+/// them: `CUSTOMER_SCORE`, `TotalPurchaseAmount`, `NumberOfPurchases`,
+/// `TotalPurchaseTime`, in that order, as `Float64`.
+pub fn scored_columns() -> [Expr; 4] {
+    [
+        col(transform::SCORE).cast(DataType::Float64),
+        col(transform::AMOUNT).cast(DataType::Float64),
+        col(transform::PURCHASES).cast(DataType::Float64),
+        col(transform::TIME).cast(DataType::Float64),
+    ]
+}
+
+/// [`segment_analysis_folded`] over batches already at hand: `batches`
+/// hands each batch of [`scored_columns`], in order, to the function it is
+/// given.
+///
+/// # Panics
+/// If `metric` is the median.
+pub fn segment_analysis_folded_of_batches(
+    batches: impl FnOnce(&mut dyn FnMut(&DataFrame) -> PolarsResult<()>) -> PolarsResult<()>,
+    payment_threshold: f64,
+    score_threshold: f64,
+    metric: Metric,
+) -> PolarsResult<DataFrame> {
+    let rule = Rule::new(payment_threshold, score_threshold, metric);
+    let mut segments = Segments::default();
+    batches(&mut |batch| rule.add_batch(batch, &mut segments))?;
+    segment_rows(&segments, metric)
+}
+
 /// How rows are segmented and counted ([`transform::feature_columns`]).
 #[derive(Debug, Clone, Copy)]
 struct Rule {
@@ -129,6 +149,17 @@ struct Rule {
 }
 
 impl Rule {
+    /// # Panics
+    /// If `metric` is the median, which a fold cannot give.
+    fn new(payment_threshold: f64, score_threshold: f64, metric: Metric) -> Self {
+        assert!(metric != Metric::Median, "a fold cannot give a median");
+        Self {
+            payment_threshold,
+            score_threshold,
+            metric,
+        }
+    }
+
     /// Folds one batch of the four scored columns (as `Float64`).
     fn add_batch(&self, batch: &DataFrame, segments: &mut Segments) -> PolarsResult<()> {
         let columns: Vec<Float64Chunked> = batch
@@ -236,7 +267,7 @@ impl Rule {
 
 /// `x > threshold` as polars compares floats: NaN above every number.
 #[inline(always)]
-fn gt(x: f64, threshold: f64) -> bool {
+pub(crate) fn gt(x: f64, threshold: f64) -> bool {
     x > threshold || (x.is_nan() && !threshold.is_nan())
 }
 
@@ -276,7 +307,7 @@ fn segment_rows(segments: &Segments, metric: Metric) -> PolarsResult<DataFrame> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::transform::{featurization_and_segmentation, segment_analysis_executed};
 
@@ -319,7 +350,7 @@ mod tests {
 
     /// Equal schemas, labels and counts; floats equal within 1e-12 relative
     /// (the sums add in another order), NaN equal to NaN, null to null.
-    fn assert_close(ours: &DataFrame, polars: &DataFrame, what: &str) {
+    pub(crate) fn assert_close(ours: &DataFrame, polars: &DataFrame, what: &str) {
         assert_eq!(ours.schema(), polars.schema(), "{what}");
         assert_eq!(ours.height(), polars.height(), "{what}");
         for (a, b) in ours.columns().iter().zip(polars.columns()) {

@@ -54,9 +54,9 @@ pub(crate) const TIME: &str = "TotalPurchaseTime";
 /// `AverageReviewScore` input column.
 const REVIEW: &str = "AverageReviewScore";
 /// `HighSpender` feature.
-const HIGH_SPENDER: &str = "HighSpender";
+pub(crate) const HIGH_SPENDER: &str = "HighSpender";
 /// `AverageTimeBetweenPurchases` feature.
-const AVG_TIME: &str = "AverageTimeBetweenPurchases";
+pub(crate) const AVG_TIME: &str = "AverageTimeBetweenPurchases";
 /// `ValueSegment` label column.
 const SEGMENT: &str = "ValueSegment";
 /// The `ValueSegment` of customers whose score is above the threshold.
@@ -415,6 +415,19 @@ pub fn preprocess_and_score_into(
     dir: &Path,
     options: &ReadOptions,
 ) -> Result<Materialized<LazyFrame>, TransformError> {
+    preprocess_and_score_keeping(path, dir, options, 0).map(|(done, _)| done)
+}
+
+/// [`preprocess_and_score_into`], also returning the scored frame decoded
+/// in memory if it takes at most `keep_bytes` (by
+/// [`DataFrame::estimated_size`]): the blocks written are kept, not copied,
+/// until they add up to more, then dropped.
+pub fn preprocess_and_score_keeping(
+    path: &Path,
+    dir: &Path,
+    options: &ReadOptions,
+    keep_bytes: usize,
+) -> Result<(Materialized<LazyFrame>, Option<DataFrame>), TransformError> {
     let output = |error| TransformError::Output {
         path: path.to_owned(),
         error,
@@ -429,15 +442,62 @@ pub fn preprocess_and_score_into(
         .collect_schema()
         .map_err(polars_error)?;
     let mut writer = FrameFileWriter::create(dir, &scored_schema).map_err(output)?;
+    let mut kept = Kept::new(keep_bytes);
     ingest::read_csv_blocks(path, &INPUT_COLUMNS, options, |block| {
         let scored = block
             .lazy()
             .select(score_columns())
             .collect()
             .map_err(polars_error)?;
-        writer.write(&scored).map_err(output)
+        writer.write(&scored).map_err(output)?;
+        kept.push(scored);
+        Ok(())
     })?;
-    writer.finish().map_err(output)
+    let done = writer.finish().map_err(output)?;
+    let decoded = kept.finish(&scored_schema).map_err(polars_error)?;
+    Ok((done, decoded))
+}
+
+/// The blocks of a frame kept while they add up to at most a limit.
+struct Kept {
+    limit: usize,
+    bytes: usize,
+    /// `None` once over the limit.
+    blocks: Option<Vec<DataFrame>>,
+}
+
+impl Kept {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            bytes: 0,
+            blocks: (limit > 0).then(Vec::new),
+        }
+    }
+
+    fn push(&mut self, block: DataFrame) {
+        let Some(blocks) = &mut self.blocks else {
+            return;
+        };
+        self.bytes += block.estimated_size();
+        if self.bytes > self.limit {
+            self.blocks = None;
+        } else {
+            blocks.push(block);
+        }
+    }
+
+    /// The blocks as one frame (their chunks, not copied).
+    fn finish(self, schema: &Schema) -> PolarsResult<Option<DataFrame>> {
+        let Some(blocks) = self.blocks else {
+            return Ok(None);
+        };
+        let mut frame = DataFrame::empty_with_schema(schema);
+        for block in &blocks {
+            frame.vstack_mut(block)?;
+        }
+        Ok(Some(frame))
+    }
 }
 
 /// Step 2: adds features and the value segment to the output of
@@ -557,7 +617,8 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
     if metric != Metric::Median {
         return collect_streaming(segment_analysis(segmented, metric));
     }
-    let found = segment_medians(&segmented, SEGMENT)?;
+    let (columns, also) = SEGMENT_MEDIANS;
+    let found = grouped_medians(&segmented, Some(SEGMENT), &columns, also)?;
     segment_rows(&found.labels, &found.medians, &found.sums[0])
 }
 
@@ -569,7 +630,44 @@ pub fn segment_analysis_executed(segmented: LazyFrame, metric: Metric) -> Polars
 pub fn segment_medians_by_rule(segmented: LazyFrame, high_value: Expr) -> PolarsResult<DataFrame> {
     // A null score is Low Value, as `otherwise` makes it in the strings.
     let flagged = segmented.with_column(high_value.fill_null(lit(false)).alias(SEGMENT_RULE));
-    let found = segment_medians(&flagged, SEGMENT_RULE)?;
+    let (columns, also) = SEGMENT_MEDIANS;
+    let found = grouped_medians(&flagged, Some(SEGMENT_RULE), &columns, also)?;
+    segment_rows_by_rule(&found)
+}
+
+/// [`segment_medians_by_rule`] over batches already at hand, each holding
+/// the columns of [`segment_medians_by_rule_selection`] (see
+/// [`crate::median::grouped_medians_of_batches`]).
+pub fn segment_medians_by_rule_of_batches(
+    batches: impl FnMut(&mut dyn FnMut(&DataFrame) -> PolarsResult<()>) -> PolarsResult<()>,
+) -> PolarsResult<DataFrame> {
+    let (columns, also) = SEGMENT_MEDIANS;
+    let found =
+        crate::median::grouped_medians_of_batches(batches, Some(SEGMENT_RULE), &columns, also)?;
+    segment_rows_by_rule(&found)
+}
+
+/// What a batch of [`segment_medians_by_rule_of_batches`] holds, as
+/// expressions over a segmented frame: the measures, `HighSpender` and the
+/// rule's flag (`high_value`, null as false).
+pub fn segment_medians_by_rule_selection(high_value: Expr) -> Vec<Expr> {
+    let (columns, also) = SEGMENT_MEDIANS;
+    let mut selected = crate::median::selection(None, &columns, also);
+    selected.push(high_value.fill_null(lit(false)).alias(SEGMENT_RULE));
+    selected
+}
+
+/// The medians and sums of step 3: its five measures, and `HighSpender`.
+const SEGMENT_MEDIANS: ([&str; 5], AlsoFold<'static>) = (
+    [SCORE, AMOUNT, PURCHASES, TIME, AVG_TIME],
+    AlsoFold {
+        summed: &[HIGH_SPENDER],
+        folded: &[],
+    },
+);
+
+/// Step 3's frame from medians grouped by the rule's flag.
+fn segment_rows_by_rule(found: &GroupedMedians) -> PolarsResult<DataFrame> {
     let labels: Vec<Option<String>> = found
         .labels
         .iter()
@@ -588,21 +686,7 @@ pub fn segment_medians_by_rule(segmented: LazyFrame, high_value: Expr) -> Polars
 }
 
 /// The column [`segment_medians_by_rule`] groups by.
-const SEGMENT_RULE: &str = "__high_value";
-
-/// The medians of step 3's measures and the sum of `HighSpender`, per value
-/// of the column `by`.
-fn segment_medians(frame: &LazyFrame, by: &str) -> PolarsResult<GroupedMedians> {
-    grouped_medians(
-        frame,
-        Some(by),
-        &[SCORE, AMOUNT, PURCHASES, TIME, AVG_TIME],
-        AlsoFold {
-            summed: &[HIGH_SPENDER],
-            ..AlsoFold::default()
-        },
-    )
-}
+pub(crate) const SEGMENT_RULE: &str = "__high_value";
 
 /// Step 3's frame, one row per label, sorted by label: `measures[m][g]` is
 /// measure `m` (score, amount, purchases, time, average time between
@@ -666,20 +750,38 @@ pub fn high_value_summary_executed(
     segment_result: LazyFrame,
     stat: SummaryStatistic,
 ) -> PolarsResult<DataFrame> {
-    let high_value = || col(SEGMENT).eq(lit(HIGH_VALUE));
-    let (average, median_score) = if stat == SummaryStatistic::Median {
-        let found = grouped_medians(&high, None, &[AMOUNT, SCORE], AlsoFold::default())?;
-        (found.medians[0][0], found.medians[1][0])
+    let (columns, also) = high_value_medians(stat);
+    let found = grouped_medians(&high, None, columns, also)?;
+    high_value_summary_of(&found, segment_result, stat)
+}
+
+/// What step 4 needs of the High Value rows for `stat`: the medians of these
+/// columns and the folds of those (see [`high_value_summary_of`]).
+pub fn high_value_medians(stat: SummaryStatistic) -> (&'static [&'static str], AlsoFold<'static>) {
+    if stat == SummaryStatistic::Median {
+        (&[AMOUNT, SCORE], AlsoFold::default())
     } else {
-        let found = grouped_medians(
-            &high,
-            None,
+        (
             &[SCORE],
             AlsoFold {
                 folded: &[AMOUNT],
-                ..AlsoFold::default()
+                summed: &[],
             },
-        )?;
+        )
+    }
+}
+
+/// Step 4's frame from `found`, the medians and folds of
+/// [`high_value_medians`] over the High Value rows (one group).
+pub fn high_value_summary_of(
+    found: &GroupedMedians,
+    segment_result: LazyFrame,
+    stat: SummaryStatistic,
+) -> PolarsResult<DataFrame> {
+    let high_value = || col(SEGMENT).eq(lit(HIGH_VALUE));
+    let (average, median_score) = if stat == SummaryStatistic::Median {
+        (found.medians[0][0], found.medians[1][0])
+    } else {
         (stat.of(&found.folds[0][0]), found.medians[0][0])
     };
     let from_segments = collect_streaming(

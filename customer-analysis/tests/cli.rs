@@ -141,6 +141,46 @@ fn the_segmented_frame_is_a_view_that_a_new_process_reads() {
     close(&summary["MedianScoreHighValue"], 3.4607725);
 }
 
+/// With frames kept decoded in memory (the default: Task 1 keeps what it
+/// writes, a new process decodes the scored file once for Tasks 3 and 4) and
+/// without (`--frame-memory 0`: every task streams the file), each step of the
+/// seed's section 6 gives the same results.
+#[test]
+fn keeping_frames_in_memory_changes_no_result() {
+    let kept = tempfile::tempdir().unwrap();
+    let streamed = tempfile::tempdir().unwrap();
+    for set in [
+        "payment_threshold=1000",
+        "payment_threshold=1600",
+        "metric=median",
+        "summary_statistic_type=max",
+        "metric=min",
+    ] {
+        let a = run_json(kept.path(), &["--set", set]);
+        let b = run_json(streamed.path(), &["--set", set, "--frame-memory", "0"]);
+        assert_eq!(statuses(&a), statuses(&b), "{set}");
+        let (a_rows, b_rows) = (
+            a["segment_result"].as_array().unwrap(),
+            b["segment_result"].as_array().unwrap(),
+        );
+        assert_eq!(a_rows.len(), b_rows.len(), "{set}");
+        for (a_row, b_row) in a_rows.iter().zip(b_rows) {
+            for (key, value) in a_row.as_object().unwrap() {
+                match value.as_f64() {
+                    Some(x) => close(&b_row[key], x),
+                    None => assert_eq!(&b_row[key], value, "{set} {key}"),
+                }
+            }
+        }
+        for (key, value) in a["high_value_summary"].as_object().unwrap() {
+            match value.as_f64() {
+                Some(x) => close(&b["high_value_summary"][key], x),
+                None => assert_eq!(&b["high_value_summary"][key], value, "{set} {key}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn the_toml_scenario_is_the_same_scenario_as_the_macro_one() {
     let store = tempfile::tempdir().unwrap();

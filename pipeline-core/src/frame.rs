@@ -21,6 +21,7 @@ use crate::fingerprint::Fingerprint;
 use crate::value::{MaterializeContext, Materialized, Value, ValueError};
 
 mod file_writer;
+pub mod memory;
 
 pub use file_writer::FrameFileWriter;
 

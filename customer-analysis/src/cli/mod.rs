@@ -77,6 +77,24 @@ pub struct StoreArgs {
     config: Option<PathBuf>,
 }
 
+/// How much decoded data the tasks may keep in memory: shared by the
+/// commands that submit.
+#[derive(Debug, Clone, clap::Args)]
+pub struct MemoryArgs {
+    /// Keep decoded data frames of up to this many MiB in memory between
+    /// tasks, so that a task reading a frame another task wrote or read need
+    /// not decode its file again (0: always read frames from their files).
+    #[arg(long, value_name = "MiB", default_value_t = pipeline_core::frame::memory::DEFAULT_BUDGET >> 20)]
+    frame_memory: usize,
+}
+
+impl MemoryArgs {
+    /// Sets the process's budget ([`pipeline_core::frame::memory::set_budget`]).
+    fn apply(&self) {
+        pipeline_core::frame::memory::set_budget(self.frame_memory.saturating_mul(1 << 20));
+    }
+}
+
 /// Everything a command can fail with; printed as `error: …`, exit code 1.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -140,9 +158,15 @@ impl StoreArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run(args) => run::run(&args),
+        Command::Run(args) => {
+            args.memory.apply();
+            run::run(&args)
+        }
         Command::Generate(args) => generate(&args),
-        Command::Tour(args) => tour::tour(&args),
+        Command::Tour(args) => {
+            args.memory.apply();
+            tour::tour(&args)
+        }
         Command::History(args) => inspect::history(&args),
         Command::Lineage(args) => inspect::lineage(&args),
         Command::Compare(args) => inspect::compare(&args),

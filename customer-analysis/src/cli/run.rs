@@ -6,7 +6,7 @@ use pipeline_core::{JobStatus, Scenario, Submission};
 use serde_json::{Value as Json, json};
 
 use super::progress::Progress;
-use super::{CliError, StoreArgs, frames, settings};
+use super::{CliError, MemoryArgs, StoreArgs, frames, settings};
 use crate::pipeline::{HighValueSummary, SegmentResult};
 use crate::transform::collect_streaming;
 
@@ -27,6 +27,8 @@ pub struct RunArgs {
     /// Print one JSON object instead of tables.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(super) memory: MemoryArgs,
 }
 
 /// What the user sees of a job.

@@ -7,7 +7,7 @@ use pipeline_core::{JobStatus, Runtime, Submission};
 use serde_json::{Value as Json, json};
 
 use super::run::{jobs_json, verb};
-use super::{CliError, frames};
+use super::{CliError, MemoryArgs, frames};
 use crate::pipeline::CustomerAnalysis;
 use crate::transform::{Metric, SummaryStatistic, collect_streaming};
 
@@ -24,6 +24,8 @@ pub struct TourArgs {
     /// and jobs, and the segment result and summary read back after it.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    pub(super) memory: MemoryArgs,
 }
 
 /// One step of the tour as JSON: `name`, `seconds` (of the submission),

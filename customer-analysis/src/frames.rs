@@ -252,7 +252,8 @@ impl SegmentedDf {
     /// ([`pipeline_core::frame::memory`]; decoded now if it fits the
     /// budget) computes it from there ([`resident::segment_analysis`]).
     pub fn segment_analysis(&self, metric: transform::Metric) -> PolarsResult<DataFrame> {
-        if let (Some(view), Some(scored)) = (&self.view, self.decoded()?) {
+        // Decoded now if need be: Task 4 usually reads it next.
+        if let (Some(view), Some(scored)) = (&self.view, self.decoded(true)?) {
             let recipe = &view.recipe;
             return resident::segment_analysis(
                 &scored,
@@ -280,14 +281,16 @@ impl SegmentedDf {
 
     /// Step 4 ([`transform::high_value_summary_executed`]) over this frame's
     /// High Value rows ([`Self::high_value_rows`]), or, for a view whose
-    /// scored frame is decoded in memory, over those rows of it
+    /// scored frame is decoded in memory already, over those rows of it
     /// ([`resident::high_value_summary`]).
     pub fn high_value_summary(
         &self,
         segment_result: LazyFrame,
         stat: transform::SummaryStatistic,
     ) -> PolarsResult<DataFrame> {
-        if let (Some(view), Some(scored)) = (&self.view, self.decoded()?) {
+        // Not decoded for this task alone: streaming the two columns it
+        // reads costs less than decoding all four.
+        if let (Some(view), Some(scored)) = (&self.view, self.decoded(false)?) {
             return resident::high_value_summary(
                 &scored,
                 view.recipe.score_threshold,
@@ -298,10 +301,10 @@ impl SegmentedDf {
         transform::high_value_summary_executed(self.high_value_rows(), segment_result, stat)
     }
 
-    /// A view's scored frame, decoded, if it fits the memory budget: from
-    /// [`pipeline_core::frame::memory`], or decoded from its file now and
-    /// kept there.
-    fn decoded(&self) -> PolarsResult<Option<DataFrame>> {
+    /// A view's scored frame, decoded: from [`pipeline_core::frame::memory`],
+    /// or, with `load`, decoded from its file now and kept there if it fits
+    /// the memory budget.
+    fn decoded(&self, load: bool) -> PolarsResult<Option<DataFrame>> {
         let Some(view) = &self.view else {
             return Ok(None);
         };
@@ -309,7 +312,7 @@ impl SegmentedDf {
         if let Some(frame) = memory::get(&name) {
             return Ok(Some(frame));
         }
-        if memory::budget() == 0 {
+        if !load || memory::budget() == 0 {
             return Ok(None);
         }
         // Its file's row count (from the footer) times 8 bytes per column:

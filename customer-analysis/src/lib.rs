@@ -36,3 +36,4 @@ pub mod pipeline;
 pub mod resident;
 pub mod segment_scan;
 pub mod transform;
+pub mod wide;

@@ -54,6 +54,11 @@ pub fn segment_analysis(
             })
         });
     }
+    if let Some(plain) = PlainColumns::of(scored) {
+        let extremes = matches!(metric, Metric::Min | Metric::Max);
+        let segments = plain.segment_folds(payment_threshold, score_threshold, extremes)?;
+        return segment_scan::segment_rows(&segments, metric);
+    }
     segment_scan::segment_analysis_folded_of_batches(
         |add| {
             for_each_batch(scored, |batch| {
@@ -246,6 +251,58 @@ impl<'a> PlainColumns<'a> {
         transform::segment_rows(&labels, &measures, &high_spenders)
     }
 
+    /// Step 3 with a mean, minimum, maximum or sum: per segment, its rows,
+    /// high spenders and the fold of each measure (sums, or with `extremes`
+    /// minima, maxima and NaN counts), as
+    /// [`segment_scan::segment_analysis_folded`] finds them. Two threads as
+    /// for the medians ([`Self::segment_medians`]).
+    fn segment_folds(
+        &self,
+        payment_threshold: f64,
+        score_threshold: f64,
+        extremes: bool,
+    ) -> PolarsResult<segment_scan::Segments> {
+        let (read, derived) = std::thread::scope(|scope| {
+            let derived = scope.spawn(|| {
+                let mut folds = [[Fold::default(); 2]; 2];
+                let (mut purchases, mut average, mut codes) = (Vec::new(), Vec::new(), Vec::new());
+                self.for_each(|batch| {
+                    codes.resize(batch.score.len(), 0);
+                    codes_above(batch.score, score_threshold, &mut codes);
+                    purchases_and_average(&batch, &mut purchases, &mut average);
+                    add_by_segment(&purchases, &codes, &mut folds[0], extremes);
+                    add_by_segment(&average, &codes, &mut folds[1], extremes);
+                })
+                .map(|()| folds)
+            });
+            let mut folds = [[Fold::default(); 2]; 3];
+            let mut counts = SegmentCounts::default();
+            let mut codes = Vec::new();
+            let read = self
+                .for_each(|batch| {
+                    codes.resize(batch.score.len(), 0);
+                    codes_above(batch.score, score_threshold, &mut codes);
+                    counts.add(&codes, batch.amount, payment_threshold);
+                    add_by_segment(batch.score, &codes, &mut folds[0], extremes);
+                    add_by_segment(batch.amount, &codes, &mut folds[1], extremes);
+                    add_by_segment(batch.time, &codes, &mut folds[2], extremes);
+                })
+                .map(|()| (folds, counts));
+            let derived = derived
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (read, derived)
+        });
+        let ([score, amount, time], counts) = read?;
+        let [purchases, average] = derived?;
+        let measures = [score, amount, purchases, time, average];
+        Ok(std::array::from_fn(|segment| segment_scan::SegmentFolds {
+            rows: counts.rows[segment],
+            measures: std::array::from_fn(|m| measures[m][segment]),
+            high_spenders: counts.high_spenders[segment],
+        }))
+    }
+
     /// Per segment, the medians of the score, amount and time, and the rows
     /// and high spenders.
     fn read_medians(
@@ -280,18 +337,9 @@ impl<'a> PlainColumns<'a> {
         let (mut purchases, mut average, mut codes) = (Vec::new(), Vec::new(), Vec::new());
         median::medians_of_slices(2, 2, |add| {
             self.for_each(|batch| {
-                let n = batch.score.len();
-                purchases.resize(n, 0.0);
-                average.resize(n, 0.0);
-                codes.resize(n, 0);
+                codes.resize(batch.score.len(), 0);
                 codes_above(batch.score, score_threshold, &mut codes);
-                // As polars casts and divides: `i64 as f64`, then IEEE division.
-                for (to, &from) in purchases.iter_mut().zip(batch.purchases) {
-                    *to = from as f64;
-                }
-                for ((to, &time), &bought) in average.iter_mut().zip(batch.time).zip(&purchases) {
-                    *to = time / bought;
-                }
+                purchases_and_average(&batch, &mut purchases, &mut average);
                 add(SliceBatch {
                     columns: &[&purchases, &average],
                     codes: &codes,
@@ -382,26 +430,28 @@ impl<'a> PlainColumns<'a> {
     }
 }
 
-/// Gathers into `kept` the `values` of the rows whose `score > threshold`
-/// ([`codes_above`], into `codes`), in order; returns how many.
-fn gather_above(
-    score: &[f64],
-    threshold: f64,
-    values: &[f64],
-    codes: &mut Vec<u32>,
-    kept: &mut Vec<f64>,
-) -> usize {
-    codes.resize(score.len(), 0);
-    kept.resize(score.len(), 0.0);
-    codes_above(score, threshold, codes);
-    // Branch-free: every value is written, and the next one over it
-    // unless its row is kept.
-    let mut n = 0;
-    for (&value, &code) in values.iter().zip(codes.iter()) {
-        kept[n] = value;
-        n += code as usize;
+crate::wide! {
+    /// Gathers into `kept` the `values` of the rows whose `score > threshold`
+    /// ([`codes_above`], into `codes`), in order; returns how many.
+    fn gather_above(
+        score: &[f64],
+        threshold: f64,
+        values: &[f64],
+        codes: &mut Vec<u32>,
+        kept: &mut Vec<f64>,
+    ) -> usize {
+        codes.resize(score.len(), 0);
+        kept.resize(score.len(), 0.0);
+        codes_above(score, threshold, codes);
+        // Branch-free: every value is written, and the next one over it
+        // unless its row is kept.
+        let mut n = 0;
+        for (&value, &code) in values.iter().zip(codes.iter()) {
+            kept[n] = value;
+            n += code as usize;
+        }
+        n
     }
-    n
 }
 
 /// Per segment (Low Value, High Value): its rows and high spenders.
@@ -430,13 +480,99 @@ impl SegmentCounts {
     }
 }
 
-/// `codes[i] = 1` if `values[i] > threshold` as polars compares floats (NaN
-/// above every number), else 0.
-fn codes_above(values: &[f64], threshold: f64, codes: &mut [u32]) {
-    // Branch-free and vectorized: NaN's place is decided once, not per value.
-    let nan_is_above = !threshold.is_nan();
-    for (code, &x) in codes.iter_mut().zip(values) {
-        *code = u32::from((x > threshold) | (nan_is_above & x.is_nan()));
+crate::wide! {
+    /// `codes[i] = 1` if `values[i] > threshold` as polars compares floats (NaN
+    /// above every number), else 0.
+    fn codes_above(values: &[f64], threshold: f64, codes: &mut [u32]) {
+        // Branch-free and vectorized: NaN's place is decided once, not per value.
+        let nan_is_above = !threshold.is_nan();
+        for (code, &x) in codes.iter_mut().zip(values) {
+            *code = u32::from((x > threshold) | (nan_is_above & x.is_nan()));
+        }
+    }
+}
+
+crate::wide! {
+    /// A batch's purchases as floats and its average time between purchases,
+    /// into `purchases` and `average`, as polars casts and divides (`i64 as
+    /// f64`, then IEEE division).
+    fn purchases_and_average(batch: &PlainBatch<'_>, purchases: &mut Vec<f64>, average: &mut Vec<f64>) {
+        let n = batch.purchases.len();
+        purchases.resize(n, 0.0);
+        average.resize(n, 0.0);
+        for (to, &from) in purchases.iter_mut().zip(batch.purchases) {
+            *to = from as f64;
+        }
+        for ((to, &time), &bought) in average.iter_mut().zip(batch.time).zip(purchases.iter()) {
+            *to = time / bought;
+        }
+    }
+}
+
+crate::wide! {
+    /// Adds `xs` to the folds of their segments (`codes`: 0 Low Value, 1 High
+    /// Value): their sums, or with `extremes` their minimum, maximum and NaN
+    /// count instead (what the metric reads, see [`segment_scan`]). Eight
+    /// independent lanes per segment, each value added to both segments' lanes
+    /// (as nothing to the other's), so no row waits for the previous one and
+    /// the loop vectorizes.
+    fn add_by_segment(xs: &[f64], codes: &[u32], folds: &mut [Fold; 2], extremes: bool) {
+        const LANES: usize = 8;
+        let high = codes.iter().map(|&c| u64::from(c)).sum::<u64>();
+        let counts = [xs.len() as u64 - high, high];
+        let values = xs.chunks_exact(LANES);
+        let segments = codes.chunks_exact(LANES);
+        let rest = values.remainder().iter().zip(segments.remainder());
+        if !extremes {
+            let mut sums = [[0.0f64; LANES]; 2];
+            for (chunk, chunk_codes) in values.zip(segments) {
+                for lane in 0..LANES {
+                    let (x, is_high) = (chunk[lane], chunk_codes[lane] != 0);
+                    sums[0][lane] += if is_high { 0.0 } else { x };
+                    sums[1][lane] += if is_high { x } else { 0.0 };
+                }
+            }
+            for (&x, &code) in rest {
+                sums[usize::from(code != 0)][0] += x;
+            }
+            for (segment, fold) in folds.iter_mut().enumerate() {
+                let sum = sums[segment].iter().sum();
+                fold.add_slice_fold(counts[segment], 0, sum, f64::INFINITY, f64::NEG_INFINITY);
+            }
+            return;
+        }
+        let mut min = [[f64::INFINITY; LANES]; 2];
+        let mut max = [[f64::NEG_INFINITY; LANES]; 2];
+        let mut not_nan = [[0u64; LANES]; 2];
+        for (chunk, chunk_codes) in values.zip(segments) {
+            for lane in 0..LANES {
+                let (x, is_high) = (chunk[lane], chunk_codes[lane] != 0);
+                // NaN compares false: it never becomes an extreme.
+                let (low_x, high_x) = if is_high {
+                    (f64::NAN, x)
+                } else {
+                    (x, f64::NAN)
+                };
+                min[0][lane] = if low_x < min[0][lane] { low_x } else { min[0][lane] };
+                max[0][lane] = if low_x > max[0][lane] { low_x } else { max[0][lane] };
+                min[1][lane] = if high_x < min[1][lane] { high_x } else { min[1][lane] };
+                max[1][lane] = if high_x > max[1][lane] { high_x } else { max[1][lane] };
+                not_nan[0][lane] += u64::from(!low_x.is_nan());
+                not_nan[1][lane] += u64::from(!high_x.is_nan());
+            }
+        }
+        for (&x, &code) in rest {
+            let segment = usize::from(code != 0);
+            min[segment][0] = if x < min[segment][0] { x } else { min[segment][0] };
+            max[segment][0] = if x > max[segment][0] { x } else { max[segment][0] };
+            not_nan[segment][0] += u64::from(!x.is_nan());
+        }
+        for (segment, fold) in folds.iter_mut().enumerate() {
+            let min = min[segment].iter().copied().fold(f64::INFINITY, f64::min);
+            let max = max[segment].iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let nans = counts[segment] - not_nan[segment].iter().sum::<u64>();
+            fold.add_slice_fold(counts[segment], nans, 0.0, min, max);
+        }
     }
 }
 
@@ -468,11 +604,14 @@ mod tests {
             .collect();
         if odd {
             for (i, row) in rows.iter_mut().enumerate() {
+                // Infinite amounts and a NaN time among Low Value rows only
+                // (the High Value sums stay finite, so a Low Value value
+                // leaking into them shows).
                 match i % 997 {
                     3 => row.0 = f64::NAN,
-                    5 => row.1 = f64::INFINITY,
-                    7 => row.3 = f64::NAN,
-                    11 => row.1 = f64::NEG_INFINITY,
+                    5 => (row.0, row.1) = (0.1, f64::INFINITY),
+                    7 => (row.0, row.3) = (0.3, f64::NAN),
+                    11 => (row.0, row.1) = (0.2, f64::NEG_INFINITY),
                     13 => row.0 = f64::INFINITY,
                     _ => {}
                 }
@@ -586,6 +725,21 @@ mod tests {
             "misaligned chunks",
         );
         check(&scored(3_000, true, false), 1000.0, 1.5, "one small batch");
+    }
+
+    #[test]
+    fn a_segment_whose_values_are_all_nan_has_nan_extremes() {
+        // Enough rows for the eight-lane loops, not only their remainder.
+        let repeat = |row: [f64; 4]| -> Vec<f64> { row.repeat(5) };
+        let frame = df!(
+            transform::SCORE => repeat([0.5, 2.0, 2.5, 0.7]),
+            transform::AMOUNT => repeat([10.0, f64::NAN, f64::NAN, 20.0]),
+            transform::PURCHASES => (1..=20).collect::<Vec<i64>>(),
+            transform::TIME => repeat([f64::NAN, 5.0, 6.0, f64::NAN]),
+        )
+        .unwrap();
+        assert!(PlainColumns::of(&frame).is_some());
+        check(&frame, 1000.0, 1.5, "all NaN in a segment");
     }
 
     #[test]

@@ -21,21 +21,21 @@ use crate::transform::{self, Metric};
 /// The measures step 3 aggregates with the metric, in output order:
 /// `CUSTOMER_SCORE`, `TotalPurchaseAmount`, `NumberOfPurchases`,
 /// `TotalPurchaseTime`, `AverageTimeBetweenPurchases`.
-const MEASURES: usize = 5;
+pub(crate) const MEASURES: usize = 5;
 
 /// What one segment's rows add up to.
 #[derive(Debug, Clone, Default)]
-struct SegmentFolds {
+pub(crate) struct SegmentFolds {
     /// Rows in the segment (whatever their nulls).
-    rows: u64,
+    pub(crate) rows: u64,
     /// One fold per measure, of its non-null values.
-    measures: [Fold; MEASURES],
+    pub(crate) measures: [Fold; MEASURES],
     /// Rows whose amount is above the payment threshold.
-    high_spenders: i64,
+    pub(crate) high_spenders: i64,
 }
 
 /// Per segment, Low Value then High Value.
-type Segments = [SegmentFolds; 2];
+pub(crate) type Segments = [SegmentFolds; 2];
 
 /// One measure of one segment over one batch: a plain sum (its batch is
 /// small enough for that; batches are then added with compensation).
@@ -272,7 +272,7 @@ pub(crate) fn gt(x: f64, threshold: f64) -> bool {
 }
 
 /// Step 3's frame: one row per segment with rows.
-fn segment_rows(segments: &Segments, metric: Metric) -> PolarsResult<DataFrame> {
+pub(crate) fn segment_rows(segments: &Segments, metric: Metric) -> PolarsResult<DataFrame> {
     let present: Vec<(&str, &SegmentFolds)> = [
         (transform::LOW_VALUE, &segments[0]),
         (transform::HIGH_VALUE, &segments[1]),

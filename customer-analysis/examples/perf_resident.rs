@@ -2,7 +2,8 @@
 //! ([`customer_analysis::resident`]) against streaming it from its file.
 //!
 //! `cargo run --release -p customer-analysis --example perf_resident -- SCORED.parquet`
-//! (a `scored_df` file from a store's `objects/`).
+//! (a `scored_df` file from a store's `objects/`: the largest file there after
+//! a `run`). Prints the best of 5 of each step both ways.
 
 use std::time::Instant;
 
@@ -39,6 +40,8 @@ fn main() {
     println!("materialized {:?} {n}", t.elapsed());
     let segments = df!("ValueSegment" => ["High Value"], "TotalPurchaseAmount" => [1.0]).unwrap();
     let runs = 5;
+    // `ONLY=median` (or another metric): step 3 from memory 20 times, nothing
+    // else, for a profiler.
     if let Ok(only) = std::env::var("ONLY") {
         let metric: Metric = only.parse().unwrap();
         for _ in 0..20 {

@@ -2,13 +2,23 @@
 //! ([`pipeline_core::frame::memory`]).
 //!
 //! Streaming a view's scored file means decoding its Parquet pages again in
-//! every task that reads it (~0.12 s for 10M rows on two cores, more than the
-//! medians themselves) and running polars' streaming engine for a few
-//! arithmetic columns. When the decoded frame is at hand, these functions
-//! slice it in batches of [`BATCH_ROWS`] rows (no copy), compute each
-//! batch's columns with the same polars expressions as the streaming path,
-//! and fold or search them straight away: same results (the tests compare
-//! them), no decoding, no engine start-up per pass.
+//! every task that reads it (~0.12 s for 10M rows on two cores) and running
+//! polars' streaming engine for a few arithmetic columns per batch. When the
+//! decoded frame is at hand, these functions walk it in batches of at most
+//! [`BATCH_ROWS`] rows (slices of its chunks, no copy):
+//!
+//! - when its four columns have no nulls and Task 1's types (the usual
+//!   case), each batch's values are read as plain slices, the derived values
+//!   (segment, `HighSpender`, `AverageTimeBetweenPurchases`) computed into
+//!   buffers reused from batch to batch, and folded or searched at once
+//!   ([`median::medians_of_slices`]), on two threads that each read every
+//!   batch and take half of the measures; the loops are compiled a second
+//!   time for AVX-512 ([`crate::wide!`]);
+//! - otherwise each batch's columns are built with polars' own kernels and
+//!   fed to the same searches and folds as the streaming path.
+//!
+//! Either way the frame is the streaming path's (the tests compare them with
+//! polars' own group-by).
 
 use polars::prelude::*;
 
@@ -29,6 +39,7 @@ pub fn segment_analysis(
     score_threshold: f64,
     metric: Metric,
 ) -> PolarsResult<DataFrame> {
+    let scored = &*aligned(scored);
     if metric == Metric::Median {
         if let Some(plain) = PlainColumns::of(scored) {
             return plain.segment_medians(payment_threshold, score_threshold);
@@ -82,6 +93,7 @@ pub fn high_value_summary(
     segment_result: LazyFrame,
     stat: SummaryStatistic,
 ) -> PolarsResult<DataFrame> {
+    let scored = &*aligned(scored);
     if let Some(plain) = PlainColumns::of(scored) {
         let found = plain.high_value_medians(score_threshold, stat)?;
         return transform::high_value_summary_of(&found, segment_result, stat);
@@ -127,23 +139,26 @@ fn above(values: &Column, threshold: f64) -> PolarsResult<Column> {
     ))
 }
 
-/// Calls `f` with each batch of `frame`, in order: its chunks (the columns'
-/// chunks are aligned, or aligned now), cut into slices of at most
-/// [`BATCH_ROWS`] rows. A batch is then one chunk per column, which the
-/// median search reads as plain slices.
+/// `frame` with its columns chunked alike: itself, or a copy with its chunks
+/// aligned ([`DataFrame::align_chunks_par`]).
+fn aligned(frame: &DataFrame) -> std::borrow::Cow<'_, DataFrame> {
+    if frame.should_rechunk() {
+        let mut copy = frame.clone();
+        copy.align_chunks_par();
+        std::borrow::Cow::Owned(copy)
+    } else {
+        std::borrow::Cow::Borrowed(frame)
+    }
+}
+
+/// Calls `f` with each batch of `frame` (chunked alike, see [`aligned`]), in
+/// order: its chunks, cut into slices of at most [`BATCH_ROWS`] rows. A
+/// batch is then one chunk per column, which reads as plain slices.
 fn for_each_batch(
     frame: &DataFrame,
     mut f: impl FnMut(&DataFrame) -> PolarsResult<()>,
 ) -> PolarsResult<()> {
-    let aligned;
-    let frame = if frame.should_rechunk() {
-        let mut copy = frame.clone();
-        copy.align_chunks_par();
-        aligned = copy;
-        &aligned
-    } else {
-        frame
-    };
+    debug_assert!(!frame.should_rechunk(), "aligned chunks");
     let Some(first) = frame.columns().first() else {
         return Ok(());
     };
@@ -161,10 +176,10 @@ fn for_each_batch(
 }
 
 /// A scored frame whose four columns have no nulls and the types Task 1
-/// writes (`NumberOfPurchases` `Int64`, the others `Float64`): the medians
-/// then read their values as plain slices, and each batch's derived values
-/// (the segment, `HighSpender`, `AverageTimeBetweenPurchases`) are computed
-/// in one loop into buffers reused from batch to batch.
+/// writes (`NumberOfPurchases` `Int64`, the others `Float64`): its batches
+/// read as plain slices, and each batch's derived values (the segment,
+/// `HighSpender`, `AverageTimeBetweenPurchases`) go into buffers reused
+/// from batch to batch.
 struct PlainColumns<'a> {
     frame: &'a DataFrame,
 }
@@ -211,31 +226,32 @@ impl<'a> PlainColumns<'a> {
     /// high spenders, as [`transform::segment_medians_by_rule`] gives them.
     ///
     /// Two threads, each reading every batch: one searches the score,
-    /// amount and time and counts the segments' rows and high spenders; the
-    /// other converts the purchases to floats, divides the time by them and
-    /// searches both. Neither waits for the other until the end.
+    /// amount and time; the other converts the purchases to floats, divides
+    /// the time by them, searches both and counts the segments' rows and high
+    /// spenders (the two threads then take about as long). Neither waits for
+    /// the other until the end.
     fn segment_medians(
         &self,
         payment_threshold: f64,
         score_threshold: f64,
     ) -> PolarsResult<DataFrame> {
         let (read, derived) = std::thread::scope(|scope| {
-            let derived = scope.spawn(|| self.derived_medians(score_threshold));
-            let read = self.read_medians(payment_threshold, score_threshold);
+            let derived = scope.spawn(|| self.derived_medians(payment_threshold, score_threshold));
+            let read = self.read_medians(score_threshold);
             let derived = derived
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (read, derived)
         });
         let (
-            read,
+            derived,
             SegmentCounts {
                 rows,
                 high_spenders,
             },
-        ) = read?;
-        let [purchases, average] = <[_; 2]>::try_from(derived?).expect("two medians");
-        let [score, amount, time] = <[_; 3]>::try_from(read).expect("three medians");
+        ) = derived?;
+        let [purchases, average] = <[_; 2]>::try_from(derived).expect("two medians");
+        let [score, amount, time] = <[_; 3]>::try_from(read?).expect("three medians");
         let medians = [score, amount, purchases, time, average];
         // Only the segments that have rows, as a group-by gives them.
         let present: Vec<usize> = (0..2).filter(|&g| rows[g] > 0).collect();
@@ -267,7 +283,6 @@ impl<'a> PlainColumns<'a> {
                 let mut folds = [[Fold::default(); 2]; 2];
                 let (mut purchases, mut average, mut codes) = (Vec::new(), Vec::new(), Vec::new());
                 self.for_each(|batch| {
-                    codes.resize(batch.score.len(), 0);
                     codes_above(batch.score, score_threshold, &mut codes);
                     purchases_and_average(&batch, &mut purchases, &mut average);
                     add_by_segment(&purchases, &codes, &mut folds[0], extremes);
@@ -280,7 +295,6 @@ impl<'a> PlainColumns<'a> {
             let mut codes = Vec::new();
             let read = self
                 .for_each(|batch| {
-                    codes.resize(batch.score.len(), 0);
                     codes_above(batch.score, score_threshold, &mut codes);
                     counts.add(&codes, batch.amount, payment_threshold);
                     add_by_segment(batch.score, &codes, &mut folds[0], extremes);
@@ -303,25 +317,39 @@ impl<'a> PlainColumns<'a> {
         }))
     }
 
-    /// Per segment, the medians of the score, amount and time, and the rows
-    /// and high spenders.
-    fn read_medians(
+    /// Per segment, the medians of the score, amount and time.
+    fn read_medians(&self, score_threshold: f64) -> PolarsResult<Vec<Vec<Option<f64>>>> {
+        let mut codes = Vec::new();
+        median::medians_of_slices(2, 3, |add| {
+            self.for_each(|batch| {
+                codes_above(batch.score, score_threshold, &mut codes);
+                add(SliceBatch {
+                    columns: &[batch.score, batch.amount, batch.time],
+                    codes: &codes,
+                });
+            })
+        })
+    }
+
+    /// Per segment, the medians of the purchases (as floats) and of the
+    /// average time between purchases, and the rows and high spenders.
+    fn derived_medians(
         &self,
         payment_threshold: f64,
         score_threshold: f64,
     ) -> PolarsResult<(Vec<Vec<Option<f64>>>, SegmentCounts)> {
         let mut counts = SegmentCounts::default();
         let mut first_pass = true;
-        let mut codes = Vec::new();
-        let medians = median::medians_of_slices(2, 3, |add| {
+        let (mut purchases, mut average, mut codes) = (Vec::new(), Vec::new(), Vec::new());
+        let medians = median::medians_of_slices(2, 2, |add| {
             self.for_each(|batch| {
-                codes.resize(batch.score.len(), 0);
                 codes_above(batch.score, score_threshold, &mut codes);
                 if first_pass {
                     counts.add(&codes, batch.amount, payment_threshold);
                 }
+                purchases_and_average(&batch, &mut purchases, &mut average);
                 add(SliceBatch {
-                    columns: &[batch.score, batch.amount, batch.time],
+                    columns: &[&purchases, &average],
                     codes: &codes,
                 });
             })?;
@@ -329,23 +357,6 @@ impl<'a> PlainColumns<'a> {
             Ok(())
         })?;
         Ok((medians, counts))
-    }
-
-    /// Per segment, the medians of the purchases (as floats) and of the
-    /// average time between purchases.
-    fn derived_medians(&self, score_threshold: f64) -> PolarsResult<Vec<Vec<Option<f64>>>> {
-        let (mut purchases, mut average, mut codes) = (Vec::new(), Vec::new(), Vec::new());
-        median::medians_of_slices(2, 2, |add| {
-            self.for_each(|batch| {
-                codes.resize(batch.score.len(), 0);
-                codes_above(batch.score, score_threshold, &mut codes);
-                purchases_and_average(&batch, &mut purchases, &mut average);
-                add(SliceBatch {
-                    columns: &[&purchases, &average],
-                    codes: &codes,
-                });
-            })
-        })
     }
 
     /// What step 4 needs ([`transform::high_value_medians`]) over the rows
@@ -440,7 +451,6 @@ crate::wide! {
         codes: &mut Vec<u32>,
         kept: &mut Vec<f64>,
     ) -> usize {
-        codes.resize(score.len(), 0);
         kept.resize(score.len(), 0.0);
         codes_above(score, threshold, codes);
         // Branch-free: every value is written, and the next one over it
@@ -482,8 +492,9 @@ impl SegmentCounts {
 
 crate::wide! {
     /// `codes[i] = 1` if `values[i] > threshold` as polars compares floats (NaN
-    /// above every number), else 0.
-    fn codes_above(values: &[f64], threshold: f64, codes: &mut [u32]) {
+    /// above every number), else 0, for every `i` of `values`.
+    fn codes_above(values: &[f64], threshold: f64, codes: &mut Vec<u32>) {
+        codes.resize(values.len(), 0);
         // Branch-free and vectorized: NaN's place is decided once, not per value.
         let nan_is_above = !threshold.is_nan();
         for (code, &x) in codes.iter_mut().zip(values) {

@@ -4,7 +4,11 @@
 //! "High Value" and a "Low Value" segment, and summarized, as four lazy polars
 //! steps ([`transform`]) executed with polars' streaming engine, so a CSV much
 //! larger than memory passes through with bounded memory. [`generate`] writes
-//! synthetic input files of any size.
+//! synthetic input files of any size. In the pipeline ([`pipeline`]), Task 1
+//! reads the CSV with its own parallel reader ([`ingest`]), the segmented
+//! frame is a view over the scored one ([`frames`]), and Tasks 3 and 4 read
+//! the scored frame decoded in memory when it fits ([`resident`]), else
+//! stream it ([`segment_scan`], [`median`]).
 //!
 //! ```no_run
 //! use customer_analysis::transform::{self, Metric, SummaryStatistic};

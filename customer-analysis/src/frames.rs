@@ -323,7 +323,8 @@ impl SegmentedDf {
             .select([polars::prelude::len()])
             .collect()?
             .column("len")?
-            .u32()?
+            .cast(&polars::prelude::DataType::UInt64)?
+            .u64()?
             .get(0)
             .unwrap_or(0) as usize;
         let columns = view.scored.clone().collect_schema()?.len();

@@ -28,7 +28,9 @@ pub struct ScoredDf {
     frame: LazyFrame,
     /// The CSV the frame reads, while it is still a query over it. The
     /// executor then materializes it with the parallel reader
-    /// ([`transform::preprocess_and_score_into`]) instead of running the query.
+    /// ([`transform::preprocess_and_score_keeping`], which also keeps the
+    /// frame decoded in [`pipeline_core::frame::memory`] when it fits)
+    /// instead of running the query.
     source: Option<PathBuf>,
     /// The fingerprint the frame is stored under, once it is stored: what a
     /// [`SegmentedDf`] view over it names.

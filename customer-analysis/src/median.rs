@@ -24,8 +24,10 @@
 //! 3. collect those values and select the middle ones (`select_nth_unstable`).
 //!
 //! Memory is a histogram or the kept values, at most [`COLLECT_LIMIT`] per
-//! median, whatever the number of rows, and every pass streams the frame in
-//! batches on polars' streaming engine. The result follows polars' definition
+//! median, whatever the number of rows. [`grouped_medians`] streams each
+//! pass of a query in batches on polars' streaming engine;
+//! [`grouped_medians_of_batches`] and [`medians_of_slices`] take batches
+//! already in memory. The result follows polars' definition
 //! exactly (`quantile(0.5, Linear)`): nulls skipped, NaN above every number,
 //! and for an even count `lower + 0.5 * (upper - lower)`; the tests compare
 //! both.

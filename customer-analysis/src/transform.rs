@@ -454,7 +454,9 @@ pub fn preprocess_and_score_keeping(
         Ok(())
     })?;
     let done = writer.finish().map_err(output)?;
-    let decoded = kept.finish(&scored_schema).map_err(polars_error)?;
+    // Keeping the frame only saves later decoding: if the blocks cannot be
+    // put together, the frame is stored all the same.
+    let decoded = kept.finish(&scored_schema).ok().flatten();
     Ok((done, decoded))
 }
 
@@ -636,7 +638,8 @@ pub fn segment_medians_by_rule(segmented: LazyFrame, high_value: Expr) -> Polars
 }
 
 /// [`segment_medians_by_rule`] over batches already at hand, each holding
-/// the columns of [`segment_medians_by_rule_selection`] (see
+/// the five measures as `Float64`, `HighSpender` as `Int64` and the rule's
+/// flag (`SEGMENT_RULE`, null as false) as a boolean (see
 /// [`crate::median::grouped_medians_of_batches`]).
 pub fn segment_medians_by_rule_of_batches(
     batches: impl FnMut(&mut dyn FnMut(&DataFrame) -> PolarsResult<()>) -> PolarsResult<()>,
@@ -645,16 +648,6 @@ pub fn segment_medians_by_rule_of_batches(
     let found =
         crate::median::grouped_medians_of_batches(batches, Some(SEGMENT_RULE), &columns, also)?;
     segment_rows_by_rule(&found)
-}
-
-/// What a batch of [`segment_medians_by_rule_of_batches`] holds, as
-/// expressions over a segmented frame: the measures, `HighSpender` and the
-/// rule's flag (`high_value`, null as false).
-pub fn segment_medians_by_rule_selection(high_value: Expr) -> Vec<Expr> {
-    let (columns, also) = SEGMENT_MEDIANS;
-    let mut selected = crate::median::selection(None, &columns, also);
-    selected.push(high_value.fill_null(lit(false)).alias(SEGMENT_RULE));
-    selected
 }
 
 /// The medians and sums of step 3: its five measures, and `HighSpender`.

@@ -84,6 +84,7 @@ pub struct MemoryArgs {
     /// Keep decoded data frames of up to this many MiB in memory between
     /// tasks, so that a task reading a frame another task wrote or read need
     /// not decode its file again (0: always read frames from their files).
+    /// A task writing a frame may hold up to as much again while it writes.
     #[arg(long, value_name = "MiB", default_value_t = pipeline_core::frame::memory::DEFAULT_BUDGET >> 20)]
     frame_memory: usize,
 }

@@ -82,9 +82,11 @@ pub fn held() -> usize {
     FRAMES.lock().held
 }
 
-/// Whether a frame of `bytes` fits the budget at all.
+/// Whether a frame of `bytes` fits the budget at all (nothing does if the
+/// budget is 0).
 pub fn fits(bytes: usize) -> bool {
-    bytes <= budget()
+    let budget = budget();
+    budget > 0 && bytes <= budget
 }
 
 /// The frame named `name`, if the cache holds it.
@@ -104,7 +106,7 @@ pub fn get(name: &Fingerprint) -> Option<DataFrame> {
 pub fn insert(name: Fingerprint, frame: DataFrame) -> bool {
     let bytes = frame.estimated_size();
     let mut frames = FRAMES.lock();
-    if bytes > frames.budget {
+    if bytes > frames.budget || frames.budget == 0 {
         return false;
     }
     if let Some(at) = frames.entries.iter().position(|(n, ..)| *n == name) {
@@ -194,6 +196,9 @@ mod tests {
         set_budget(0);
         assert_eq!(held(), 0);
         assert!(get(&name(3)).is_none());
+        // Off means off, even for an empty frame.
+        assert!(!insert(name(5), frame(0)));
+        assert!(!fits(0));
         set_budget(DEFAULT_BUDGET);
     }
 

@@ -6,20 +6,22 @@
 //! 10M rows on our 2-core machine, against 0.24 s for the means). Here each
 //! median is found in a few streaming passes over the data:
 //!
-//! 1. from the first batch, guess a range of values around the median (the
-//!    sample's quantiles six standard errors either side of the middle:
-//!    `0.5 ± 0.023` for a sample of 16,384); then, for every value of the
-//!    pass, count it if it lies below the range and keep it if inside: two
-//!    float comparisons per value, no branch, no histogram;
+//! 1. from the first values (the first batch, or as many batches as it takes
+//!    to see 1,024 values, held until then), guess a range of values around
+//!    the median (the sample's quantiles six standard errors either side of
+//!    the middle: `0.5 ± 0.023` for a sample of 16,384); then, for every
+//!    value of the pass, count it if it lies below the range and keep it if
+//!    inside: two float comparisons per value, no branch, no histogram. A
+//!    group with fewer values than that in all is selected from them at the
+//!    end of the pass;
 //! 2. if both middle ranks fall inside the range (the usual case), select
 //!    them from the values kept: done in one pass. If not (say, sorted data,
 //!    whose first batch is unlike the rest), the counts tell on which side of
 //!    the range the median lies, and the next pass counts that side's values
 //!    in 2^20 buckets of an order-preserving integer key of the float (its
 //!    top 20 bits), then finer inside the buckets that hold the middle ranks,
-//!    until at most [`COLLECT_LIMIT`] values fall in the range (a group too
-//!    small to guess from counts its first pass this way too, and a range
-//!    that comes to hold more than [`COLLECT_LIMIT`] values is counted in a
+//!    until at most [`COLLECT_LIMIT`] values fall in the range (a range that
+//!    comes to hold more than [`COLLECT_LIMIT`] values is counted in a
 //!    histogram of its own from then on, instead of kept);
 //! 3. collect those values and select the middle ones (`select_nth_unstable`).
 //!
@@ -186,8 +188,11 @@ enum Search {
 /// Either way the result is exact.
 #[derive(Debug, Clone)]
 enum Guess {
-    /// Not made yet: the next values make it.
-    Pending,
+    /// Not made yet: the values seen so far (fewer than
+    /// [`GUESS_MIN_SAMPLE`] before the last batch), which make it once there
+    /// are enough and are then counted into it. A group that never has
+    /// enough is selected from these values alone.
+    Pending { early: Vec<f64> },
     /// Keeping the values in `low..=high` (neither is NaN), counting those
     /// below `low`.
     Active {
@@ -251,13 +256,6 @@ impl Guess {
             high,
             below: 0,
             values: Vec::new(),
-        }
-    }
-
-    /// Makes the guess from the first values seen, if not made yet.
-    fn make(&mut self, xs: &[f64]) {
-        if matches!(self, Guess::Pending) {
-            *self = Guess::from_sample(xs);
         }
     }
 
@@ -350,7 +348,7 @@ impl Guess {
                 }
                 (low, high, below, inside)
             }
-            Guess::Pending | Guess::Off => return Search::refining_all(count),
+            Guess::Pending { .. } | Guess::Off => return Search::refining_all(count),
         };
         // Keys order values as the floats do (see `key`), so the keys below
         // `key(low)` are exactly the values below `low`; neither bound is NaN.
@@ -378,7 +376,7 @@ impl Search {
         Search::Counting {
             histogram: Vec::new(),
             count: 0,
-            guess: Guess::Pending,
+            guess: Guess::Pending { early: Vec::new() },
         }
     }
 
@@ -406,7 +404,22 @@ impl Search {
                 count,
                 guess,
             } => {
-                guess.make(xs);
+                *count += xs.len() as u64;
+                // Until a guess can be made from enough values, they wait;
+                // then they make it and are counted into it.
+                let early;
+                let xs = match guess {
+                    Guess::Pending { early: waiting } => {
+                        waiting.extend_from_slice(xs);
+                        if waiting.len() < GUESS_MIN_SAMPLE {
+                            return;
+                        }
+                        early = std::mem::take(waiting);
+                        *guess = Guess::from_sample(&early);
+                        &early[..]
+                    }
+                    _ => xs,
+                };
                 match guess {
                     Guess::Active {
                         low,
@@ -435,9 +448,8 @@ impl Search {
                         *below += more_below;
                         *inside += more_inside;
                     }
-                    Guess::Pending => {}
+                    Guess::Pending { .. } => unreachable!("made above"),
                 }
-                *count += xs.len() as u64;
                 guess.check_limit();
             }
             Search::Refining {
@@ -498,6 +510,11 @@ impl Search {
                 guess,
             } => match guess {
                 _ if count == 0 => Search::Done(None),
+                // Too few values to guess from: all of them are here.
+                Guess::Pending { mut early } => {
+                    debug_assert_eq!(early.len() as u64, count);
+                    Search::Done(median(&mut early))
+                }
                 Guess::Off => narrow(count, (0, u64::MAX), 64 - FIRST_BITS, 0, &histogram),
                 guess => guess.settle(count),
             },
@@ -1631,6 +1648,77 @@ mod tests {
             search.next_pass();
         }
         (search.result(), passes)
+    }
+
+    /// Runs [`medians_of_slices`] over `values` (row `i` in group
+    /// `codes[i]`) in batches of `batch` rows; returns the medians and the
+    /// passes taken.
+    fn sliced(
+        values: &[f64],
+        codes: &[u32],
+        groups: usize,
+        batch: usize,
+    ) -> (Vec<Option<f64>>, usize) {
+        let mut passes = 0;
+        let medians = medians_of_slices(groups, 1, |add| {
+            passes += 1;
+            for (xs, codes) in values.chunks(batch).zip(codes.chunks(batch)) {
+                add(SliceBatch {
+                    columns: &[xs],
+                    codes,
+                });
+            }
+            Ok(())
+        })
+        .unwrap();
+        (medians.into_iter().next().unwrap(), passes)
+    }
+
+    /// Spread values in no particular order.
+    fn shuffled_values(n: usize) -> Vec<f64> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 11) as f64 / (1u64 << 53) as f64 * 1000.0
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_rare_group_guesses_from_values_gathered_over_batches() {
+        // Group 1 holds one row in 20: ~205 of a 4,096-row batch, too few to
+        // guess from in any one batch. Its values wait until there are
+        // enough, then make the guess: one pass, as for the common group.
+        let values = shuffled_values(200_000);
+        let codes: Vec<u32> = (0..values.len()).map(|i| u32::from(i % 20 == 0)).collect();
+        let (found, passes) = sliced(&values, &codes, 2, 4096);
+        assert_eq!(passes, 1);
+        for (group, found) in found.iter().enumerate() {
+            let mut mine: Vec<f64> = values
+                .iter()
+                .zip(&codes)
+                .filter(|(_, c)| **c as usize == group)
+                .map(|(x, _)| *x)
+                .collect();
+            assert_eq!(*found, median(&mut mine), "group {group}");
+        }
+    }
+
+    #[test]
+    fn a_group_too_small_to_guess_from_is_selected_in_one_pass() {
+        for n in [1, 2, 500, 1023] {
+            let mut values = shuffled_values(n);
+            let (found, passes) = sliced(&values, &vec![0; n], 1, 300);
+            assert_eq!(passes, 1, "{n} values");
+            assert_eq!(found[0], median(&mut values), "{n} values");
+        }
+        // Exactly enough for a guess, arriving in small batches.
+        let mut values = shuffled_values(1024);
+        let (found, _) = sliced(&values, &vec![0; 1024], 1, 100);
+        assert_eq!(found[0], median(&mut values));
     }
 
     #[test]

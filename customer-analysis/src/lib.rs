@@ -41,3 +41,6 @@ pub mod resident;
 pub mod segment_scan;
 pub mod transform;
 pub mod wide;
+
+#[cfg(test)]
+mod test_rng;

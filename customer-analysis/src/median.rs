@@ -889,7 +889,7 @@ pub fn grouped_medians_of_batches(
 
 /// The columns a [`grouped_medians`] pass reads, cast as
 /// [`grouped_medians_of_batches`] expects them.
-pub(crate) fn selection(group_by: Option<&str>, columns: &[&str], also: AlsoFold<'_>) -> Vec<Expr> {
+fn selection(group_by: Option<&str>, columns: &[&str], also: AlsoFold<'_>) -> Vec<Expr> {
     let AlsoFold { summed, folded } = also;
     // A column may be both a median and a fold: select it once.
     let mut floats: Vec<&str> = Vec::new();
@@ -1289,13 +1289,7 @@ fn count_grouped(searches: &mut [Search], xs: &[f64], codes: &[u32], rows: &[usi
                 if out.len() < rows {
                     out.resize(rows, 0.0);
                 }
-                GroupSplit {
-                    low,
-                    high,
-                    below: 0,
-                    out,
-                    end: 0,
-                }
+                GroupSplit::new(low, high, out)
             })
             .collect();
         split::split_grouped(xs, codes, &mut groups);
@@ -1676,15 +1670,8 @@ mod tests {
 
     /// Spread values in no particular order.
     fn shuffled_values(n: usize) -> Vec<f64> {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        (0..n)
-            .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                (state >> 11) as f64 / (1u64 << 53) as f64 * 1000.0
-            })
-            .collect()
+        let mut next = crate::test_rng::unit(0x2545_f491_4f6c_dd1d);
+        (0..n).map(|_| next() * 1000.0).collect()
     }
 
     #[test]
@@ -1758,13 +1745,7 @@ mod tests {
     fn guessed_ranges_agree_with_polars_on_nan_zeros_infinities_and_ties() {
         // Groups big enough for guesses, fed in many batches; each
         // distribution against polars' own median of each group.
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d);
         let n = 60_000;
         let specials = [f64::NAN, -0.0, 0.0, f64::INFINITY, f64::NEG_INFINITY];
         let distributions: Vec<Vec<Option<f64>>> = vec![

@@ -609,13 +609,7 @@ mod tests {
     /// around 1000, some purchases 0 (an infinite or NaN average); with
     /// `odd`, NaN and infinities here and there.
     fn scored(n: usize, odd: bool, misaligned: bool, tiny_first_chunk: bool) -> DataFrame {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = crate::test_rng::unit(0x9e37_79b9_7f4a_7c15);
         let mut rows: Vec<(f64, f64, i64, f64)> = (0..n)
             .map(|_| {
                 let score = 3.0 * next();

@@ -113,7 +113,7 @@ pub fn segment_analysis_folded(
 /// The four scored columns as [`segment_analysis_folded_of_batches`] takes
 /// them: `CUSTOMER_SCORE`, `TotalPurchaseAmount`, `NumberOfPurchases`,
 /// `TotalPurchaseTime`, in that order, as `Float64`.
-pub fn scored_columns() -> [Expr; 4] {
+fn scored_columns() -> [Expr; 4] {
     [
         col(transform::SCORE).cast(DataType::Float64),
         col(transform::AMOUNT).cast(DataType::Float64),
@@ -315,13 +315,7 @@ pub(crate) mod tests {
     /// NaN, infinite or zero, and with `holes` some cells of every column are
     /// also null (batches with nulls take the row-by-row path).
     fn scored(n: usize, odd: bool, holes: bool) -> LazyFrame {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15);
         let mut cell = |scale: f64| -> Option<f64> {
             let r = next();
             match (odd, r % 97) {

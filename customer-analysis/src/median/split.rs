@@ -19,6 +19,19 @@ pub(super) struct GroupSplit<'a> {
     pub(super) end: usize,
 }
 
+impl<'a> GroupSplit<'a> {
+    /// A group keeping its values in `low..=high` into `out`, none yet.
+    pub(super) fn new(low: f64, high: f64, out: &'a mut [f64]) -> Self {
+        Self {
+            low,
+            high,
+            below: 0,
+            out,
+            end: 0,
+        }
+    }
+}
+
 /// Writes the values of `xs` in `low..=high` to the start of `out`, in order,
 /// and returns how many are below `low` and how many were kept.
 ///
@@ -190,12 +203,10 @@ mod tests {
     /// Values with the awkward cases (NaN, infinities, signed zeros, the range
     /// ends) mixed into plain ones, deterministically.
     fn values(n: usize, seed: u64) -> Vec<f64> {
-        let mut state = seed | 1;
+        let mut next = crate::test_rng::xorshift(seed | 1);
         (0..n)
             .map(|_| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
+                let state = next();
                 match state % 16 {
                     0 => f64::NAN,
                     1 => f64::INFINITY,
@@ -264,13 +275,7 @@ mod tests {
                 let mut splits: Vec<GroupSplit<'_>> = rooms
                     .iter_mut()
                     .zip(ranges)
-                    .map(|(out, (low, high))| GroupSplit {
-                        low,
-                        high,
-                        below: 0,
-                        out,
-                        end: 0,
-                    })
+                    .map(|(out, (low, high))| GroupSplit::new(low, high, out))
                     .collect();
                 if simd {
                     split_grouped(&xs, &codes, &mut splits);

@@ -113,7 +113,7 @@ pub fn segment_analysis_folded(
 /// The four scored columns as [`segment_analysis_folded_of_batches`] takes
 /// them: `CUSTOMER_SCORE`, `TotalPurchaseAmount`, `NumberOfPurchases`,
 /// `TotalPurchaseTime`, in that order, as `Float64`.
-fn scored_columns() -> [Expr; 4] {
+pub fn scored_columns() -> [Expr; 4] {
     [
         col(transform::SCORE).cast(DataType::Float64),
         col(transform::AMOUNT).cast(DataType::Float64),

@@ -128,6 +128,7 @@
 
 pub mod cache;
 mod catalog;
+pub mod code;
 mod compare;
 pub mod config;
 pub mod error;

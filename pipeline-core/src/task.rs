@@ -4,6 +4,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::code::CodeIdentity;
 use crate::fingerprint::{Fingerprint, FingerprintHasher};
 use crate::value::{Value, ValueType};
 
@@ -52,9 +53,9 @@ pub struct TaskDef {
     function: Arc<Function>,
 }
 
-/// Code fingerprint, signature and body, shared by every copy of a definition.
+/// Code identity, signature and body, shared by every copy of a definition.
 struct Function {
-    code_fingerprint: Fingerprint,
+    code: CodeIdentity,
     inputs: Vec<ValueType>,
     outputs: Vec<ValueType>,
     body: TaskFn,
@@ -63,9 +64,11 @@ struct Function {
 impl TaskDef {
     /// A task from its parts. `body` must accept `inputs.len()` values of the given
     /// types in order and return `outputs.len()` boxed values of the output types.
+    /// `code` is the task's [`CodeIdentity`] (a lone [`Fingerprint`] converts
+    /// into a version-pinned one).
     pub fn new(
         name: impl Into<Arc<str>>,
-        code_fingerprint: Fingerprint,
+        code: impl Into<CodeIdentity>,
         inputs: Vec<ValueType>,
         outputs: Vec<ValueType>,
         body: TaskFn,
@@ -73,7 +76,7 @@ impl TaskDef {
         Self {
             name: name.into(),
             function: Arc::new(Function {
-                code_fingerprint,
+                code: code.into(),
                 inputs,
                 outputs,
                 body,
@@ -158,9 +161,15 @@ impl TaskDef {
         &self.name
     }
 
-    /// The fingerprint of the task's code.
+    /// The fingerprint of the task's code (of every part of its
+    /// [`code`](Self::code) identity).
     pub fn code_fingerprint(&self) -> Fingerprint {
-        self.function.code_fingerprint
+        self.function.code.fingerprint()
+    }
+
+    /// What the task's code fingerprint is made of, part by part.
+    pub fn code(&self) -> &CodeIdentity {
+        &self.function.code
     }
 
     /// Input types, in parameter order.
@@ -184,12 +193,12 @@ impl TaskDef {
         self
     }
 
-    /// The same task with another code fingerprint (as after a code change).
-    pub fn with_code_fingerprint(self, code_fingerprint: Fingerprint) -> Self {
+    /// The same task with another code identity (as after a code change).
+    pub fn with_code_fingerprint(self, code: impl Into<CodeIdentity>) -> Self {
         Self {
             name: self.name,
             function: Arc::new(Function {
-                code_fingerprint,
+                code: code.into(),
                 inputs: self.function.inputs.clone(),
                 outputs: self.function.outputs.clone(),
                 body: self.function.body.clone(),
@@ -202,7 +211,7 @@ impl fmt::Debug for TaskDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskDef")
             .field("name", &self.name)
-            .field("code_fingerprint", &self.function.code_fingerprint)
+            .field("code", &self.function.code)
             .field("inputs", &self.function.inputs)
             .field("outputs", &self.function.outputs)
             .finish_non_exhaustive()

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use pipeline_core::code::{CodeIdentity, CodePart, CodeSource};
 use pipeline_core::{JobStatus, Runtime, Scope, SubmitOptions, TaskDef, ValueType, scenario, task};
 
 // ---------------------------------------------------------------------------
@@ -340,7 +341,7 @@ fn tasks_without_skippable_always_run() {
 }
 
 // ---------------------------------------------------------------------------
-// Code fingerprints: `version = "…"` replaces the tokens.
+// Code identities: what `#[task]` records about the code, and `version = "…"`.
 // ---------------------------------------------------------------------------
 
 /// Both versions register as `double`, so one scenario can run either.
@@ -374,16 +375,44 @@ mod version_2 {
     }
 }
 
-#[test]
-fn a_version_replaces_the_code_fingerprint() {
-    let v1 = version_1::Doubling::graph();
-    let v2 = version_2::Doubling::graph();
-    let fingerprint = |graph: &pipeline_core::Graph| graph.tasks()[0].def().code_fingerprint();
+fn parts(code: &CodeIdentity) -> Vec<CodePart> {
+    code.parts().iter().map(|(part, _)| *part).collect()
+}
 
-    assert_eq!(fingerprint(&v1), TaskDef::code_fingerprint_of("1"));
-    assert_eq!(fingerprint(&v2), TaskDef::code_fingerprint_of("2"));
-    assert_eq!(v1.tasks()[0].name(), "double");
-    assert_eq!(v2.tasks()[0].name(), "double");
+#[test]
+fn a_version_replaces_the_task_tokens_and_crate_sources_but_not_dependencies_or_compiler() {
+    let v1 = version_1::Doubling::graph().tasks()[0].def().code().clone();
+    let v2 = version_2::Doubling::graph().tasks()[0].def().code().clone();
+
+    assert_eq!(
+        parts(&v1),
+        [
+            CodePart::Version,
+            CodePart::Dependencies,
+            CodePart::Compiler
+        ]
+    );
+    assert_eq!(
+        v1.part(CodePart::Version),
+        Some(TaskDef::code_fingerprint_of("1"))
+    );
+    assert_eq!(v2.changed_since(&v1), [CodePart::Version]);
+    let unpinned = Pricing::graph().tasks()[0].def().code().clone();
+    assert_eq!(
+        v1.part(CodePart::Dependencies),
+        unpinned.part(CodePart::Dependencies)
+    );
+    assert_eq!(
+        v1.part(CodePart::Compiler),
+        unpinned.part(CodePart::Compiler)
+    );
+    assert!(
+        v1.sources()
+            .iter()
+            .all(|source| source.part() == CodePart::Dependencies),
+        "a pinned task lists no crate source: {:?}",
+        v1.sources()
+    );
 }
 
 #[test]
@@ -408,16 +437,83 @@ fn a_new_version_reruns_the_task_on_the_same_store() {
 }
 
 #[test]
-fn without_a_version_the_fingerprint_comes_from_the_tokens() {
+fn without_a_version_the_code_covers_tokens_crate_sources_dependencies_and_compiler() {
     let graph = Pricing::graph();
     let discount = graph.task(graph.task_id("discount").unwrap()).def();
     let total = graph.task(graph.task_id("total").unwrap()).def();
+    let code = discount.code();
 
-    assert_ne!(discount.code_fingerprint(), total.code_fingerprint());
-    assert_ne!(
-        discount.code_fingerprint(),
-        TaskDef::code_fingerprint_of("")
+    assert_eq!(
+        parts(code),
+        [
+            CodePart::TaskTokens,
+            CodePart::CrateSources,
+            CodePart::Dependencies,
+            CodePart::Compiler
+        ]
     );
+    // One function's tokens, one crate's sources.
+    assert_eq!(total.code().changed_since(code), [CodePart::TaskTokens]);
+    let labels = |part: CodePart| -> Vec<&str> {
+        code.sources()
+            .iter()
+            .filter(|source| source.part() == part)
+            .map(CodeSource::label)
+            .collect()
+    };
+    assert!(
+        code.sources()
+            .iter()
+            .all(|s| s.unreadable_reason().is_none()),
+        "{:?}",
+        code.sources()
+    );
+    // This file is the crate root of this test; the package's library too.
+    assert!(labels(CodePart::CrateSources).contains(&"macros.rs"));
+    assert!(labels(CodePart::CrateSources).contains(&"src/lib.rs"));
+    // Another test target of the package is not this crate.
+    assert!(!labels(CodePart::CrateSources).contains(&"ui.rs"));
+    // Path dependencies by their sources, registry ones from Cargo.lock.
+    for dependency in [
+        "Cargo.toml",
+        "pipeline-core",
+        "pipeline-macros",
+        "serde",
+        "trybuild",
+    ] {
+        assert!(
+            labels(CodePart::Dependencies).contains(&dependency),
+            "{dependency} missing from {:?}",
+            labels(CodePart::Dependencies)
+        );
+    }
+}
+
+/// Reads two environment variables (their values go into the task's key).
+#[task(skippable, env = ["PIPELINE_TESTS_REGION", "PIPELINE_TESTS_MODE"])]
+fn regional(x: &i64) -> i64 {
+    x + 1
+}
+
+#[task(skippable)]
+fn not_regional(x: &i64) -> i64 {
+    x + 1
+}
+
+#[test]
+fn declared_environment_variables_are_in_the_code_identity_sorted() {
+    let def = |name| pipeline_core::task::registered_task(name).unwrap().def();
+    let regional = def("regional");
+    let plain = def("not_regional");
+
+    let env: Vec<&str> = regional.code().env().iter().map(|name| &**name).collect();
+    assert_eq!(env, ["PIPELINE_TESTS_MODE", "PIPELINE_TESTS_REGION"]);
+    assert!(plain.code().env().is_empty());
+    assert_eq!(
+        regional.code().part(CodePart::Dependencies),
+        plain.code().part(CodePart::Dependencies)
+    );
+    assert_ne!(regional.code_fingerprint(), plain.code_fingerprint());
 }
 
 // ---------------------------------------------------------------------------

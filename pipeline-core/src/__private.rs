@@ -11,6 +11,7 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
+pub use crate::code::{CodeIdentity, CodePart, CodeSource};
 pub use crate::error::{Error, Result};
 pub use crate::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec, TypedNodeSpec};
 pub use crate::job::Submission;
@@ -210,6 +211,104 @@ where
     F: Fn(TaskInputs<'_>) -> Result<TaskOutputs, TaskError> + Send + Sync + 'static,
 {
     Arc::new(body)
+}
+
+/// What `#[task]` recorded at compile time about a task's code (see
+/// `docs/code-fingerprint.md`); [`code_identity`] turns it into the task's
+/// [`CodeIdentity`].
+pub struct CodeSpec {
+    /// The task's own code: its tokens and its crate's sources, or the
+    /// explicit `version` that stands for both.
+    pub own: OwnCode,
+    /// The digest of the resolved dependencies (Cargo.lock closure, the
+    /// manifests, the sources of path dependencies).
+    pub dependencies: [u8; 32],
+    /// `label	digest` lines, one per dependency (see [`CodeSource`]).
+    pub dependency_sources: &'static str,
+    /// The digest of the compiler (`rustc -vV`) and of the crate's compiler
+    /// flags, as seen when the task was compiled.
+    pub compiler: [u8; 32],
+    /// `cfg!(debug_assertions)`, evaluated in the task's crate.
+    pub debug_assertions: bool,
+    /// `cfg!(panic = "unwind")`, evaluated in the task's crate.
+    pub panic_unwind: bool,
+    /// The environment variables declared with `env = [...]`.
+    pub env: &'static [&'static str],
+}
+
+/// The task's own code, as [`CodeSpec`] records it.
+pub enum OwnCode {
+    /// `#[task(version = "…")]`: the string replaces the tokens and the crate's sources.
+    Pinned(&'static str),
+    /// No version: the digests of the function's tokens and of its crate's sources.
+    Tokens {
+        /// The function's tokens (doc comments and trailing commas left out).
+        task_tokens: [u8; 32],
+        /// Every source file of the crate, as tokens, and every file it includes.
+        crate_sources: [u8; 32],
+        /// `label	digest` lines, one per file (see [`CodeSource`]).
+        crate_source_list: &'static str,
+    },
+}
+
+/// The code identity of a `#[task]` from what the macro recorded.
+pub fn code_identity(spec: &CodeSpec) -> CodeIdentity {
+    use crate::fingerprint::{Fingerprint, FingerprintHasher};
+    let compiler = FingerprintHasher::with_domain("compiler")
+        .update_raw(&spec.compiler)
+        .update_str(if spec.debug_assertions {
+            "debug-assertions"
+        } else {
+            "-"
+        })
+        .update_str(if spec.panic_unwind { "unwind" } else { "abort" })
+        .update_str(std::env::consts::ARCH)
+        .update_str(std::env::consts::OS)
+        .finish();
+    let mut parts = vec![
+        (
+            CodePart::Dependencies,
+            Fingerprint::from_bytes(spec.dependencies),
+        ),
+        (CodePart::Compiler, compiler),
+    ];
+    let mut sources = parse_sources(CodePart::Dependencies, spec.dependency_sources);
+    match &spec.own {
+        OwnCode::Pinned(version) => {
+            parts.push((
+                CodePart::Version,
+                crate::task::TaskDef::code_fingerprint_of(version),
+            ));
+        }
+        OwnCode::Tokens {
+            task_tokens,
+            crate_sources,
+            crate_source_list,
+        } => {
+            parts.push((CodePart::TaskTokens, Fingerprint::from_bytes(*task_tokens)));
+            parts.push((
+                CodePart::CrateSources,
+                Fingerprint::from_bytes(*crate_sources),
+            ));
+            sources.extend(parse_sources(CodePart::CrateSources, crate_source_list));
+        }
+    }
+    CodeIdentity::new(parts, spec.env.iter().copied()).with_sources(sources)
+}
+
+/// `label\t16-hex-digits` lines as sources of `part` (a malformed line is
+/// skipped: sources only explain, the parts decide).
+fn parse_sources(part: CodePart, text: &str) -> Vec<CodeSource> {
+    text.lines()
+        .filter_map(|line| {
+            let (label, digest) = line.rsplit_once('\t')?;
+            Some(CodeSource::new(
+                part,
+                label,
+                u64::from_str_radix(digest, 16).ok()?,
+            ))
+        })
+        .collect()
 }
 
 /// Turns a task's `Err` into the job's error: its `Display` text.

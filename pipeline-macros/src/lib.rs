@@ -20,6 +20,7 @@
 //!
 //! [`pipeline-core`]: https://docs.rs/pipeline-core
 
+mod code;
 mod ctxt;
 mod scenario;
 mod task;

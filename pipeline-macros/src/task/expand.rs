@@ -22,10 +22,11 @@ pub(crate) fn expand(task: &Task) -> TokenStream {
         None => ident.unraw().to_string(),
     };
     let skippable = task.args.skippable.is_some_and(|(flag, _)| flag);
-    let fingerprint_source = match &task.args.version {
-        Some(version) => version.value(),
-        None => token_fingerprint(item),
-    };
+    let code = crate::code::identity(
+        item,
+        task.args.version.as_ref(),
+        task.args.env.as_deref().unwrap_or_default(),
+    );
 
     let inputs = Span::mixed_site();
     let inputs_param = quote_spanned!(inputs=> __inputs);
@@ -138,7 +139,7 @@ pub(crate) fn expand(task: &Task) -> TokenStream {
             fn def() -> #private::TaskDef {
                 #private::TaskDef::new(
                     <Self as #private::Task>::NAME,
-                    #private::TaskDef::code_fingerprint_of(#fingerprint_source),
+                    #code,
                     ::std::vec![#(#input_value_types),*],
                     ::std::vec![#(#output_value_types),*],
                     #private::task_fn(|#inputs_param| {
@@ -174,110 +175,4 @@ fn type_list(types: &[TokenStream]) -> TokenStream {
             let (first, _) = span_range(head.clone(), Span::call_site());
             quote_spanned!(first=> ::pipeline_core::__private::Cons<#head, #tail>)
         })
-}
-
-/// The code fingerprint's source when no `version` is given: a digest of the
-/// function's tokens without its doc comments and trailing commas. Tokens
-/// ignore whitespace and comments, so reformatting or re-documenting a task
-/// does not re-run it. (A formatter that changes tokens, say by wrapping a long
-/// match arm in braces, re-runs it once: never a wrong skip.)
-pub(crate) fn token_fingerprint(item: &syn::ItemFn) -> String {
-    let mut item = item.clone();
-    item.attrs.retain(|attr| !attr.path().is_ident("doc"));
-    let tokens = without_trailing_commas(item.to_token_stream()).to_string();
-    format!("tokens:{}", blake3::hash(tokens.as_bytes()).to_hex())
-}
-
-/// Drops a comma right before a closing delimiter (formatters add and remove
-/// those), except where it makes a one-element tuple: `(x,)` not preceded by
-/// a name, as in `let t = (x,)` or `-> (i64,)` (a call `f(x,)` loses it).
-fn without_trailing_commas(tokens: TokenStream) -> TokenStream {
-    use proc_macro2::{Delimiter, Group, TokenTree};
-    let is_comma = |token: &TokenTree| matches!(token, TokenTree::Punct(p) if p.as_char() == ',');
-    let mut previous: Option<TokenTree> = None;
-    let mut out = TokenStream::new();
-    for token in tokens {
-        let normalized = match &token {
-            TokenTree::Group(group) => {
-                let mut inner: Vec<TokenTree> = group.stream().into_iter().collect();
-                let commas = inner.iter().filter(|t| is_comma(t)).count();
-                let one_tuple = group.delimiter() == Delimiter::Parenthesis
-                    && commas == 1
-                    && !follows_a_callee(previous.as_ref());
-                if inner.last().is_some_and(is_comma) && !one_tuple {
-                    inner.pop();
-                }
-                let stream = without_trailing_commas(inner.into_iter().collect());
-                let mut normalized = Group::new(group.delimiter(), stream);
-                normalized.set_span(group.span());
-                TokenTree::Group(normalized)
-            }
-            other => other.clone(),
-        };
-        out.extend([normalized]);
-        previous = Some(token);
-    }
-    out
-}
-
-/// Whether a parenthesized group after `previous` is an argument or parameter
-/// list (`f(…)`, `m!(…)`, `f::<T>(…)`, `Tuple(…)`, `(f)(…)`), not a tuple.
-fn follows_a_callee(previous: Option<&proc_macro2::TokenTree>) -> bool {
-    use proc_macro2::TokenTree;
-    const KEYWORDS: &[&str] = &[
-        "as", "break", "else", "if", "in", "let", "match", "move", "mut", "ref", "return",
-        "static", "while", "yield", "dyn", "impl", "where", "for", "loop", "unsafe", "const",
-    ];
-    match previous {
-        Some(TokenTree::Ident(ident)) => !KEYWORDS.contains(&ident.to_string().as_str()),
-        Some(TokenTree::Group(_)) => true,
-        Some(TokenTree::Punct(punct)) => matches!(punct.as_char(), '!' | '>'),
-        _ => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn fingerprint(source: &str) -> String {
-        token_fingerprint(&syn::parse_str(source).unwrap())
-    }
-
-    #[test]
-    fn reformatting_or_redocumenting_keeps_the_fingerprint() {
-        let original = fingerprint("fn double(x: &i64) -> i64 { x * 2 }");
-        let reformatted = fingerprint("fn double(\n    x: &i64,\n) -> i64 {\n    x * 2 // why\n}");
-        let documented = fingerprint("/// Doubles.\nfn double(x: &i64) -> i64 { x * 2 }");
-        assert_eq!(original, reformatted);
-        assert_eq!(original, documented);
-    }
-
-    #[test]
-    fn trailing_commas_do_not_count_but_one_element_tuples_do() {
-        assert_eq!(
-            fingerprint("fn f(x: &i64) -> Vec<i64> { vec![*x, 1,] }"),
-            fingerprint("fn f(x: &i64) -> Vec<i64> { vec![*x, 1] }")
-        );
-        assert_ne!(
-            fingerprint("fn f(x: &i64) -> (i64,) { (*x,) }"),
-            fingerprint("fn f(x: &i64) -> (i64,) { (*x) }")
-        );
-        assert_ne!(
-            fingerprint("fn f(x: &i64) -> (i64,) { let t = (*x,); t }"),
-            fingerprint("fn f(x: &i64) -> (i64,) { let t = (*x); t }")
-        );
-        assert_eq!(
-            fingerprint("fn f(x: &i64) -> i64 { g(*x,) }"),
-            fingerprint("fn f(x: &i64) -> i64 { g(*x) }")
-        );
-    }
-
-    #[test]
-    fn changing_the_code_changes_the_fingerprint() {
-        assert_ne!(
-            fingerprint("fn double(x: &i64) -> i64 { x * 2 }"),
-            fingerprint("fn double(x: &i64) -> i64 { x * 3 }")
-        );
-    }
 }

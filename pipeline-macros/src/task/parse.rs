@@ -22,6 +22,8 @@ pub(crate) struct Args {
     pub(crate) version: Option<LitStr>,
     /// `name = "…"`: the registered name.
     pub(crate) name: Option<LitStr>,
+    /// `env = ["NAME", …]`: environment variables whose values go into the task's key.
+    pub(crate) env: Option<Vec<LitStr>>,
 }
 
 /// A parsed `#[task]` function.
@@ -127,13 +129,27 @@ pub(crate) fn args(cx: &Ctxt, tokens: TokenStream) -> Args {
                     *slot = Some(lit);
                 }
             }
+            Some("env") => {
+                let names = env_names(cx, &meta);
+                if args.env.is_some() {
+                    cx.error_spanned_by(
+                        &meta,
+                        "`env` is given twice; list every variable in one `env = [\"…\", …]`",
+                    );
+                } else {
+                    args.env = Some(names);
+                }
+            }
             _ => {
                 let key = quote::ToTokens::to_token_stream(meta.path())
                     .to_string()
                     .replace(' ', "");
-                let hint = match did_you_mean(&key, ["skippable", "version", "name"]) {
+                let hint = match did_you_mean(&key, ["skippable", "version", "name", "env"]) {
                     Some(close) => format!("did you mean `{close}`?"),
-                    None => "expected `skippable`, `version = \"…\"` or `name = \"…\"`".to_owned(),
+                    None => {
+                        "expected `skippable`, `version = \"…\"`, `name = \"…\"` or `env = [\"…\"]`"
+                            .to_owned()
+                    }
                 };
                 cx.error_spanned_by(
                     meta.path(),
@@ -143,6 +159,72 @@ pub(crate) fn args(cx: &Ctxt, tokens: TokenStream) -> Args {
         }
     }
     args
+}
+
+/// The names of `env = ["NAME", …]`; each malformed or repeated one is reported.
+fn env_names(cx: &Ctxt, meta: &Meta) -> Vec<LitStr> {
+    const HINT: &str =
+        "`env` takes a list of environment variable names: write `env = [\"NAME\", …]`";
+    let array = match meta {
+        Meta::NameValue(nv) => match &nv.value {
+            Expr::Array(array) => array,
+            other => {
+                cx.error_spanned_by(other, HINT);
+                return Vec::new();
+            }
+        },
+        _ => {
+            cx.error_spanned_by(meta, HINT);
+            return Vec::new();
+        }
+    };
+    let mut names: Vec<LitStr> = Vec::new();
+    for element in &array.elems {
+        let Expr::Lit(ExprLit {
+            lit: Lit::Str(name),
+            ..
+        }) = element
+        else {
+            let hint = match element {
+                Expr::Path(path) if path.path.get_ident().is_some() => format!(
+                    "write the variable's name as a string: `\"{}\"`",
+                    quote::ToTokens::to_token_stream(path)
+                ),
+                _ => "write each variable's name as a string literal: `\"NAME\"`".to_owned(),
+            };
+            cx.error_spanned_by(
+                element,
+                format_args!("`env` lists names, not expressions; {hint}"),
+            );
+            continue;
+        };
+        let value = name.value();
+        if value.is_empty() {
+            cx.error_spanned_by(name, "an environment variable name cannot be empty");
+        } else if value.contains('=') || value.contains('\0') {
+            cx.error_spanned_by(
+                name,
+                format_args!("`{}` is not an environment variable name: a name cannot contain `=` or a NUL byte", value.escape_debug()),
+            );
+        } else if value.trim() != value {
+            cx.error_spanned_by(
+                name,
+                format_args!(
+                    "`{}` has spaces around it; write `\"{}\"`",
+                    value.escape_debug(),
+                    value.trim()
+                ),
+            );
+        } else if names.iter().any(|earlier| earlier.value() == value) {
+            cx.error_spanned_by(
+                name,
+                format_args!("`{value}` is listed twice in `env`; keep one"),
+            );
+        } else {
+            names.push(name.clone());
+        }
+    }
+    names
 }
 
 /// The string of `key = "…"`, or an error saying how to write it.

@@ -516,6 +516,43 @@ fn declared_environment_variables_are_in_the_code_identity_sorted() {
     assert_ne!(regional.code_fingerprint(), plain.code_fingerprint());
 }
 
+#[test]
+fn a_task_named_in_a_toml_scenario_has_the_code_identity_of_its_function() {
+    use pipeline_core::config::{Config, TaskRegistry, TypeRegistry};
+    let text = r#"
+[DATA_NODE.x]
+type = "i64"
+default = 1
+
+[DATA_NODE.y]
+type = "i64"
+
+[TASK.regional]
+function = "regional"
+inputs = ["x"]
+outputs = ["y"]
+
+[SCENARIO.regions]
+tasks = ["regional"]
+"#;
+    let config = Config::parse(
+        text,
+        "regions.toml",
+        &TaskRegistry::collected(),
+        &TypeRegistry::with_builtins(),
+    )
+    .unwrap();
+    let graph = config.scenario("regions").unwrap();
+    let from_toml = graph.tasks()[0].def();
+    let registered = pipeline_core::task::registered_task("regional")
+        .unwrap()
+        .def();
+
+    assert_eq!(from_toml.code(), registered.code());
+    assert_eq!(from_toml.code().parts().len(), 4);
+    assert_eq!(from_toml.code().env().len(), 2);
+}
+
 // ---------------------------------------------------------------------------
 // One function used twice, renamed, and the run-time registry.
 // ---------------------------------------------------------------------------

@@ -30,6 +30,17 @@ pub(crate) struct CrateCode {
 }
 
 impl CrateCode {
+    /// Parts for a crate whose sources cannot be read: both unreadable.
+    pub(crate) fn unreadable(invocation: &Invocation, reason: &str) -> Self {
+        Self {
+            crate_sources: Part::unreadable(reason),
+            dependencies: Part::unreadable(reason),
+            compiler: compiler_digest(invocation),
+            files: BTreeSet::new(),
+            root: invocation.crate_root.clone(),
+        }
+    }
+
     /// Whether `file` (canonical) is one of the crate's files.
     pub(crate) fn contains(&self, file: &Path) -> bool {
         self.files.contains(file)
@@ -49,19 +60,8 @@ const RUSTC_VERSION: &str = env!("PIPELINE_MACROS_RUSTC_VERSION");
 
 /// Computes the parts; `env` answers compile-time environment variables.
 pub(crate) fn compute(invocation: &Invocation, env: &dyn Fn(&str) -> Option<String>) -> CrateCode {
-    let mut compiler = Digest::new("compiler");
-    compiler.str(RUSTC_VERSION);
-    for flag in &invocation.flags {
-        compiler.str(flag);
-    }
-    let compiler = compiler.finish();
-    let unreadable = |reason: &str| CrateCode {
-        crate_sources: Part::unreadable(reason),
-        dependencies: Part::unreadable(reason),
-        compiler,
-        files: BTreeSet::new(),
-        root: invocation.crate_root.clone(),
-    };
+    let compiler = compiler_digest(invocation);
+    let unreadable = |reason: &str| CrateCode::unreadable(invocation, reason);
     let Some(manifest_dir) = &invocation.manifest_dir else {
         return unreadable("no CARGO_MANIFEST_DIR (not built by cargo)");
     };
@@ -79,10 +79,7 @@ pub(crate) fn compute(invocation: &Invocation, env: &dyn Fn(&str) -> Option<Stri
         let manifest = package::read_toml(&dir.join("Cargo.toml")).ok();
         (dir, lock, manifest)
     });
-    let workspace_manifest = workspace
-        .as_ref()
-        .and_then(|(_, _, manifest)| manifest.as_ref());
-    let package = match Package::read(&manifest_dir, workspace_manifest) {
+    let package = match Package::read(&manifest_dir) {
         Ok(package) => package,
         Err(reason) => return unreadable(&reason),
     };
@@ -109,6 +106,16 @@ pub(crate) fn compute(invocation: &Invocation, env: &dyn Fn(&str) -> Option<Stri
         files,
         root: Some(root.clone()),
     }
+}
+
+/// `rustc -vV` and the flags of the crate's compilation.
+fn compiler_digest(invocation: &Invocation) -> [u8; 32] {
+    let mut compiler = Digest::new("compiler");
+    compiler.str(RUSTC_VERSION);
+    for flag in &invocation.flags {
+        compiler.str(flag);
+    }
+    compiler.finish()
 }
 
 /// proc-macro2 lexes with its own lexer while this lives.
@@ -284,7 +291,7 @@ fn dependencies(
             digest: package::manifest_digest(workspace),
         });
     }
-    let path_packages = package::path_packages(package, workspace.map(|ws| (workspace_dir, ws)));
+    let path_packages = package::path_packages(package);
     let mut by_name: BTreeMap<&str, Digest> = BTreeMap::new();
     for locked in closure.iter().skip(1) {
         let digest = by_name
@@ -352,93 +359,194 @@ fn path_package_part(dependency: &Package, env: &dyn Fn(&str) -> Option<String>)
 }
 
 #[cfg(test)]
-mod profile_tmp {
+mod tests {
     use super::*;
+
+    const LOCK: &str = r#"version = 4
+
+[[package]]
+name = "app"
+version = "0.1.0"
+dependencies = ["helpers", "itoa"]
+
+[[package]]
+name = "helpers"
+version = "0.1.0"
+
+[[package]]
+name = "itoa"
+version = "1.0.10"
+source = "registry+https://github.com/rust-lang/crates.io-index"
+checksum = "aaaa"
+"#;
+
+    /// A package `app` (library and binary) with a path dependency
+    /// `helpers` and a registry dependency `itoa`, in a temporary directory.
+    struct Fixture(tempfile::TempDir);
+
+    impl Fixture {
+        fn new() -> Self {
+            let fixture = Self(tempfile::tempdir().unwrap());
+            fixture.write("app/Cargo.toml", "[package]\nname = \"app\"\nversion = \"0.1.0\"\n[dependencies]\nhelpers = { path = \"../helpers\" }\nitoa = \"1\"\n");
+            fixture.write("app/Cargo.lock", LOCK);
+            fixture.write("app/src/lib.rs", "mod task;\npub use task::scaled;");
+            fixture.write(
+                "app/src/task.rs",
+                "pub fn scaled(x: f64) -> f64 { helpers::scale(x) }",
+            );
+            fixture.write(
+                "app/src/main.rs",
+                "fn main() { println!(\"{}\", app::scaled(1.0)); }",
+            );
+            fixture.write("app/src/bin/other.rs", "fn main() {}");
+            fixture.write(
+                "helpers/Cargo.toml",
+                "[package]\nname = \"helpers\"\nversion = \"0.1.0\"\n",
+            );
+            fixture.write(
+                "helpers/src/lib.rs",
+                "/// Scales.\npub fn scale(x: f64) -> f64 { x * 2.0 }",
+            );
+            fixture
+        }
+
+        fn write(&self, path: &str, text: &str) {
+            let path = self.0.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+
+        fn edit(&self, path: &str, from: &str, to: &str) {
+            let text = std::fs::read_to_string(self.0.path().join(path)).unwrap();
+            assert!(text.contains(from), "{path} has no {from}");
+            self.write(path, &text.replace(from, to));
+        }
+
+        fn code(&self, root: &str) -> CrateCode {
+            let dir = self.0.path().join("app");
+            let invocation = Invocation {
+                crate_root: Some(dir.join(root)),
+                manifest_dir: Some(dir),
+                package: Some(("app".to_owned(), "0.1.0".to_owned())),
+                flags: vec!["--edition 2024".to_owned()],
+            };
+            compute(&invocation, &|_| None)
+        }
+    }
+
+    fn labels(part: &Part) -> Vec<&str> {
+        part.sources
+            .iter()
+            .map(|source| source.label.as_str())
+            .collect()
+    }
+
     #[test]
-    #[ignore]
-    fn profile_customer_analysis() {
-        let ws = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap();
-        let inv = Invocation {
-            crate_root: Some(ws.join("customer-analysis/src/lib.rs")),
-            manifest_dir: Some(ws.join("customer-analysis")),
-            package: Some(("customer-analysis".into(), "0.1.0".into())),
-            flags: vec![],
-        };
-        let env = |name: &str| std::env::var(name).ok();
-        let t = std::time::Instant::now();
-        let code = compute(&inv, &env);
-        eprintln!("total {:?}", t.elapsed());
-        eprintln!("{}", code.crate_sources.source_list());
-        eprintln!(
-            "{}",
-            code.dependencies
-                .source_list()
-                .lines()
-                .take(5)
-                .collect::<Vec<_>>()
-                .join("\n")
+    fn a_library_is_its_module_tree_and_a_binary_adds_the_library() {
+        let fixture = Fixture::new();
+        let lib = fixture.code("src/lib.rs");
+        let main = fixture.code("src/main.rs");
+        assert_eq!(labels(&lib.crate_sources), ["src/lib.rs", "src/task.rs"]);
+        assert_eq!(
+            labels(&main.crate_sources),
+            ["src/lib.rs", "src/main.rs", "src/task.rs"]
+        );
+        assert_eq!(labels(&lib.dependencies), ["Cargo.toml", "helpers", "itoa"]);
+    }
+
+    #[test]
+    fn editing_the_binary_leaves_the_library_sources_unchanged() {
+        let fixture = Fixture::new();
+        let before = fixture.code("src/lib.rs");
+        fixture.edit("app/src/main.rs", "1.0", "2.0");
+        fixture.edit("app/src/bin/other.rs", "{}", "{ std::process::exit(1) }");
+        let after = fixture.code("src/lib.rs");
+        assert_eq!(before.crate_sources, after.crate_sources);
+        assert_ne!(
+            before.crate_sources,
+            fixture.code("src/main.rs").crate_sources
         );
     }
-}
-#[cfg(test)]
-mod profile_tmp2 {
+
     #[test]
-    #[ignore]
-    fn phases() {
-        use std::time::Instant;
-        let ws = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .parent()
-            .unwrap();
-        let mut texts = Vec::new();
-        for d in [
-            "customer-analysis/src",
-            "pipeline-core/src",
-            "pipeline-macros/src",
-        ] {
-            for e in walk(&ws.join(d)) {
-                texts.push(std::fs::read_to_string(e).unwrap());
-            }
-        }
-        let total: usize = texts.iter().map(|t| t.len()).sum();
-        eprintln!("{} files {} bytes", texts.len(), total);
-        let t = Instant::now();
-        let streams: Vec<proc_macro2::TokenStream> =
-            texts.iter().map(|t| t.parse().unwrap()).collect();
-        eprintln!("lex {:?}", t.elapsed());
-        let t = Instant::now();
-        let files: Vec<syn::File> = texts.iter().map(|t| syn::parse_file(t).unwrap()).collect();
-        eprintln!("lex+parse {:?}", t.elapsed());
-        let t = Instant::now();
-        let mut out = Vec::new();
-        for mut f in files {
-            syn::visit_mut::VisitMut::visit_file_mut(&mut super::super::tokens::Normalize, &mut f);
-            out.push(quote::ToTokens::into_token_stream(f));
-        }
-        eprintln!("normalize+print {:?}", t.elapsed());
-        let t = Instant::now();
-        for s in &out {
-            let mut d = super::Digest::new("x");
-            super::super::tokens::hash(s.clone(), &mut d);
-        }
-        eprintln!("hash {:?}", t.elapsed());
-        let t = Instant::now();
-        for s in &streams {
-            super::super::scan::scan(s.clone(), &|_| None);
-        }
-        eprintln!("scan {:?}", t.elapsed());
+    fn a_locked_version_bump_changes_the_dependencies_and_an_unrelated_package_does_not() {
+        let fixture = Fixture::new();
+        let before = fixture.code("src/lib.rs").dependencies;
+        fixture.write(
+            "app/Cargo.lock",
+            &format!("{LOCK}\n[[package]]\nname = \"unrelated\"\nversion = \"2.0.0\"\nsource = \"registry+https://github.com/rust-lang/crates.io-index\"\nchecksum = \"cccc\"\n"),
+        );
+        assert_eq!(fixture.code("src/lib.rs").dependencies, before);
+        fixture.write("app/Cargo.lock", &LOCK.replace("1.0.10", "1.0.11"));
+        let bumped = fixture.code("src/lib.rs").dependencies;
+        assert_ne!(bumped.digest, before.digest);
+        let changed: Vec<&str> = bumped
+            .sources
+            .iter()
+            .zip(&before.sources)
+            .filter(|(a, b)| a != b)
+            .map(|(a, _)| a.label.as_str())
+            .collect();
+        assert_eq!(changed, ["itoa"]);
     }
-    fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
-        let mut v = Vec::new();
-        for e in std::fs::read_dir(d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                v.extend(walk(&p))
-            } else if p.extension().is_some_and(|e| e == "rs") {
-                v.push(p)
-            }
-        }
-        v
+
+    #[test]
+    fn a_path_dependency_counts_by_its_sources_and_the_manifests_by_their_content() {
+        let fixture = Fixture::new();
+        let before = fixture.code("src/lib.rs").dependencies;
+        fixture.edit("helpers/src/lib.rs", "x * 2.0 }", "x * 2.0 } // twice");
+        assert_eq!(fixture.code("src/lib.rs").dependencies, before, "a comment");
+        fixture.edit("helpers/src/lib.rs", "x * 2.0", "x * 3.0");
+        let edited = fixture.code("src/lib.rs").dependencies;
+        assert_ne!(edited.digest, before.digest);
+        fixture.edit(
+            "app/Cargo.toml",
+            "itoa = \"1\"\n",
+            "itoa = \"1\"\n[profile.release]\nopt-level = 1\n",
+        );
+        assert_ne!(
+            fixture.code("src/lib.rs").dependencies.digest,
+            edited.digest
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_unreadable_and_never_the_same_twice() {
+        let fixture = Fixture::new();
+        let without_cargo = Invocation {
+            crate_root: Some(fixture.0.path().join("app/src/lib.rs")),
+            manifest_dir: None,
+            package: None,
+            flags: Vec::new(),
+        };
+        let first = compute(&without_cargo, &|_| None);
+        let second = compute(&without_cargo, &|_| None);
+        assert!(first.crate_sources.is_unreadable() && first.dependencies.is_unreadable());
+        assert_ne!(first.crate_sources.digest, second.crate_sources.digest);
+        assert_ne!(first.dependencies.digest, second.dependencies.digest);
+
+        // A path dependency including from its build directory, which only
+        // its own compilation knows.
+        fixture.edit(
+            "helpers/src/lib.rs",
+            "/// Scales.",
+            "include!(concat!(env!(\"OUT_DIR\"), \"/gen.rs\"));",
+        );
+        let code = fixture.code("src/lib.rs");
+        assert!(!code.crate_sources.is_unreadable());
+        assert!(code.dependencies.is_unreadable());
+        assert!(
+            code.dependencies.sources[0]
+                .label
+                .contains("path dependency `helpers`"),
+            "{:?}",
+            code.dependencies.sources
+        );
+
+        fixture.write(
+            "app/Cargo.lock",
+            &LOCK.replace("name = \"helpers\"", "name = \"renamed\""),
+        );
+        assert!(fixture.code("src/lib.rs").dependencies.is_unreadable());
     }
 }

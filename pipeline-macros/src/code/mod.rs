@@ -117,7 +117,16 @@ fn current_crate_code() -> Arc<CrateCode> {
     }
     let env = |name: &str| std::env::var(name).ok();
     let started = std::time::Instant::now();
-    let code = Arc::new(crate_parts::compute(&invocation, &env));
+    // A bug here must not break the user's build: the parts become unreadable.
+    let computed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        crate_parts::compute(&invocation, &env)
+    }));
+    let code = Arc::new(computed.unwrap_or_else(|_| {
+        crate_parts::CrateCode::unreadable(
+            &invocation,
+            "pipeline-macros failed while reading the sources (a bug: please report it)",
+        )
+    }));
     if std::env::var_os("PIPELINE_MACROS_TIMING").is_some() {
         eprintln!(
             "pipeline-macros: code fingerprint of {} in {:.1?}",

@@ -423,3 +423,192 @@ pub(crate) fn canonical(path: &Path) -> PathBuf {
         _ => out,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A crate in a temporary directory: `(path, text)` files.
+    fn tree_of(files: &[(&str, &str)]) -> (tempfile::TempDir, Tree) {
+        let dir = tempfile::tempdir().unwrap();
+        for (path, text) in files {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let env = |name: &str| (name == "OUT_DIR").then(|| "gen".to_owned());
+        let mut walker = Walker::new(&env, true);
+        walker.root(&dir.path().join("src/lib.rs"));
+        let tree = walker.finish();
+        (dir, tree)
+    }
+
+    fn labels(dir: &tempfile::TempDir, tree: &Tree) -> Vec<String> {
+        let root = canonical(dir.path());
+        let mut labels: Vec<String> = tree
+            .files
+            .iter()
+            .map(|(path, digest)| {
+                let label = path.strip_prefix(&root).unwrap().display().to_string();
+                match digest {
+                    FileDigest::Missing => format!("{label} (missing)"),
+                    _ => label,
+                }
+            })
+            .collect();
+        labels.sort();
+        labels
+    }
+
+    #[test]
+    fn the_module_tree_follows_nested_directories_paths_and_inline_modules() {
+        let (dir, tree) = tree_of(&[
+            (
+                "src/lib.rs",
+                "mod a; mod b; #[path = \"other/c_impl.rs\"] mod c; mod inline { mod d; } #[cfg(windows)] mod e;",
+            ),
+            ("src/a.rs", "mod nested;"),
+            ("src/a/nested.rs", "pub fn f() {}"),
+            ("src/b/mod.rs", "mod deeper;"),
+            ("src/b/deeper.rs", ""),
+            ("src/other/c_impl.rs", "mod beside;"),
+            ("src/other/beside.rs", ""),
+            ("src/inline/d.rs", ""),
+            (
+                "src/e.rs",
+                "// compiled out on this platform, still counted",
+            ),
+            (
+                "src/main.rs",
+                "// not reached from lib.rs, not in a module directory walked here: see the sweep",
+            ),
+        ]);
+        assert_eq!(
+            labels(&dir, &tree),
+            [
+                "src/a.rs",
+                "src/a/nested.rs",
+                "src/b/deeper.rs",
+                "src/b/mod.rs",
+                "src/e.rs",
+                "src/inline/d.rs",
+                "src/lib.rs",
+                "src/other/beside.rs",
+                "src/other/c_impl.rs",
+            ]
+        );
+        assert!(tree.unresolved.is_empty());
+    }
+
+    #[test]
+    fn a_declared_module_without_a_file_is_recorded_missing() {
+        let (dir, tree) = tree_of(&[("src/lib.rs", "#[cfg(feature = \"x\")] mod absent;")]);
+        assert_eq!(
+            labels(&dir, &tree),
+            ["src/absent.rs (missing)", "src/lib.rs"]
+        );
+    }
+
+    #[test]
+    fn included_files_count_by_content() {
+        let digest_with = |table: &str| {
+            let (_dir, tree) = tree_of(&[
+                (
+                    "src/lib.rs",
+                    "mod data; include!(concat!(env!(\"OUT_DIR\"), \"/gen.rs\"));",
+                ),
+                (
+                    "src/data.rs",
+                    "pub const TABLE: &str = include_str!(\"../data/table.csv\");",
+                ),
+                ("data/table.csv", table),
+                ("src/gen/gen.rs", "pub const GENERATED: u8 = 1;"),
+            ]);
+            let paths: Vec<PathBuf> = tree.files.keys().cloned().collect();
+            (
+                paths.iter().map(|p| tree.digest(p)).collect::<Vec<_>>(),
+                paths,
+                tree.env_reads,
+            )
+        };
+        let (before, paths, env_reads) = digest_with("id,score\n1,0.5\n");
+        let (after, _, _) = digest_with("id,score\n1,0.75\n");
+        assert!(paths.iter().any(|p| p.ends_with("data/table.csv")));
+        assert!(paths.iter().any(|p| p.ends_with("gen.rs")), "{paths:?}");
+        assert_ne!(before, after);
+        assert_eq!(env_reads.into_iter().collect::<Vec<_>>(), ["OUT_DIR"]);
+    }
+
+    #[test]
+    fn files_next_to_the_modules_that_no_module_declares_are_swept_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        // `declare!` could expand to `mod generated;`.
+        write("src/lib.rs", "mod helpers; declare!(generated);");
+        write("src/helpers.rs", "");
+        write("src/generated.rs", "mod child;");
+        write("src/generated/child.rs", "");
+        write("src/main.rs", "mod cli;");
+        write("src/cli.rs", "");
+        let env = |_: &str| None;
+        let mut others = Walker::new(&env, false);
+        others.root(&dir.path().join("src/main.rs"));
+        let exclude: BTreeSet<PathBuf> = others.finish().files.into_keys().collect();
+        let mut walker = Walker::new(&env, true);
+        walker.root(&dir.path().join("src/lib.rs"));
+        walker.sweep(&exclude);
+        let tree = walker.finish();
+        assert_eq!(
+            labels(&dir, &tree),
+            [
+                "src/generated.rs",
+                "src/generated/child.rs",
+                "src/helpers.rs",
+                "src/lib.rs"
+            ]
+        );
+    }
+
+    #[test]
+    fn positions_make_whitespace_count() {
+        let digest_of = |lib: &str| {
+            let (_dir, tree) = tree_of(&[("src/lib.rs", lib)]);
+            let path = tree.files.keys().next().unwrap().clone();
+            (tree.digest(&path), tree.uses_positions)
+        };
+        let (plain, positions) = digest_of("pub fn f() -> u32 { 1 }");
+        assert!(!positions);
+        assert_eq!(plain, digest_of("pub fn f() -> u32 {\n    1\n}").0);
+        let (at_line, positions) = digest_of("pub fn f() -> u32 { line!() }");
+        assert!(positions);
+        assert_ne!(at_line, digest_of("\npub fn f() -> u32 { line!() }").0);
+    }
+
+    #[test]
+    fn a_build_script_counts_the_inputs_it_declares() {
+        let digest_with = |proto: &str| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("proto")).unwrap();
+            std::fs::write(dir.path().join("proto/api.proto"), proto).unwrap();
+            std::fs::write(
+                dir.path().join("build.rs"),
+                "fn main() { println!(\"cargo:rerun-if-changed=proto\"); println!(\"cargo:rerun-if-env-changed=API_LEVEL\"); }",
+            )
+            .unwrap();
+            let env = |_: &str| None;
+            let mut walker = Walker::new(&env, true);
+            walker.build_script(&dir.path().join("build.rs"), dir.path());
+            let tree = walker.finish();
+            let digests: Vec<[u8; 32]> = tree.files.keys().map(|p| tree.digest(p)).collect();
+            (digests, tree.env_reads)
+        };
+        let (v1, env_reads) = digest_with("message A {}");
+        assert_eq!(v1.len(), 2);
+        assert_ne!(v1, digest_with("message B {}").0);
+        assert_eq!(env_reads.into_iter().collect::<Vec<_>>(), ["API_LEVEL"]);
+    }
+}

@@ -18,12 +18,16 @@ pub(crate) struct Package {
     pub(crate) version: Option<String>,
     /// The manifest.
     pub(crate) manifest: Table,
+    /// The workspace the package belongs to (its directory and manifest),
+    /// which `workspace = true` entries refer to.
+    pub(crate) workspace: Option<(PathBuf, Table)>,
 }
 
 impl Package {
-    /// Reads the package in `dir`; `workspace` resolves `version.workspace = true`.
-    pub(crate) fn read(dir: &Path, workspace: Option<&Table>) -> Result<Self, String> {
+    /// Reads the package in `dir`, and the manifest of its workspace.
+    pub(crate) fn read(dir: &Path) -> Result<Self, String> {
         let manifest = read_toml(&dir.join("Cargo.toml"))?;
+        let workspace = workspace_of(dir, &manifest);
         let package = manifest
             .get("package")
             .and_then(Value::as_table)
@@ -39,7 +43,8 @@ impl Package {
                 if inherit.get("workspace") == Some(&Value::Boolean(true)) =>
             {
                 workspace
-                    .and_then(|ws| {
+                    .as_ref()
+                    .and_then(|(_, ws)| {
                         ws.get("workspace")?
                             .get("package")?
                             .get("version")?
@@ -56,6 +61,7 @@ impl Package {
             name,
             version,
             manifest,
+            workspace,
         })
     }
 
@@ -122,9 +128,10 @@ impl Package {
     }
 
     /// The directories of the path dependencies this manifest declares (all
-    /// kinds, all targets; `workspace = true` looked up in `workspace`, whose
-    /// directory is `workspace_dir`).
-    pub(crate) fn path_dependencies(&self, workspace: Option<(&Path, &Table)>) -> Vec<PathBuf> {
+    /// kinds, all targets; `workspace = true` looked up in the package's
+    /// workspace), and of the `[patch]` and `[replace]` entries of that
+    /// workspace.
+    pub(crate) fn path_dependencies(&self) -> Vec<PathBuf> {
         let mut tables: Vec<&Table> = Vec::new();
         let kinds = ["dependencies", "dev-dependencies", "build-dependencies"];
         for kind in kinds {
@@ -137,7 +144,7 @@ impl Package {
                 }
             }
         }
-        let inherited = workspace.and_then(|(dir, ws)| {
+        let inherited = self.workspace.as_ref().and_then(|(dir, ws)| {
             Some((dir, ws.get("workspace")?.get("dependencies")?.as_table()?))
         });
         let mut dirs = Vec::new();
@@ -156,8 +163,34 @@ impl Package {
                 }
             }
         }
+        if let Some((dir, ws)) = &self.workspace {
+            dirs.extend(patched_paths(dir, ws));
+        }
         dirs
     }
+}
+
+/// The workspace a package belongs to: the one its `package.workspace` names,
+/// else the nearest manifest with a `[workspace]` at or above its directory.
+fn workspace_of(dir: &Path, manifest: &Table) -> Option<(PathBuf, Table)> {
+    if manifest.contains_key("workspace") {
+        return Some((dir.to_path_buf(), manifest.clone()));
+    }
+    let explicit = manifest
+        .get("package")
+        .and_then(|p| p.get("workspace"))
+        .and_then(Value::as_str);
+    if let Some(path) = explicit {
+        let root = dir.join(path);
+        return read_toml(&root.join("Cargo.toml"))
+            .ok()
+            .map(|ws| (root, ws));
+    }
+    dir.ancestors().skip(1).find_map(|ancestor| {
+        let ws = read_toml(&ancestor.join("Cargo.toml")).ok()?;
+        ws.contains_key("workspace")
+            .then(|| (ancestor.to_path_buf(), ws))
+    })
 }
 
 /// The directories of `[patch.*]` and `[replace]` entries with a path in a
@@ -179,28 +212,22 @@ pub(crate) fn patched_paths(workspace_dir: &Path, workspace: &Table) -> Vec<Path
     dirs
 }
 
-/// Every package reachable from `start` through path dependencies and the
-/// workspace's patches, by name.
-pub(crate) fn path_packages(
-    start: &Package,
-    workspace: Option<(&Path, &Table)>,
-) -> BTreeMap<String, Vec<Package>> {
+/// Every package reachable from `start` through path dependencies and
+/// workspace patches, by name.
+pub(crate) fn path_packages(start: &Package) -> BTreeMap<String, Vec<Package>> {
     let mut found: BTreeMap<String, Vec<Package>> = BTreeMap::new();
     let mut seen = std::collections::BTreeSet::new();
-    let mut pending = start.path_dependencies(workspace);
-    if let Some((dir, ws)) = workspace {
-        pending.extend(patched_paths(dir, ws));
-    }
+    let mut pending = start.path_dependencies();
     seen.insert(super::modules::canonical(&start.dir));
     while let Some(dir) = pending.pop() {
         let dir = super::modules::canonical(&dir);
         if !seen.insert(dir.clone()) {
             continue;
         }
-        let Ok(package) = Package::read(&dir, workspace.map(|(_, ws)| ws)) else {
+        let Ok(package) = Package::read(&dir) else {
             continue;
         };
-        pending.extend(package.path_dependencies(workspace));
+        pending.extend(package.path_dependencies());
         found.entry(package.name.clone()).or_default().push(package);
     }
     found
@@ -259,8 +286,7 @@ mod tests {
             "[package]\nname = \"helpers-crate\"\nversion = \"0.1.0\"\n[dependencies]\nshared = { path = \"../shared\" }\n",
         );
         write(root, "unixy/Cargo.toml", "[package]\nname = \"unixy\"\n");
-        let workspace = read_toml(&root.join("Cargo.toml")).unwrap();
-        let app = Package::read(&root.join("app"), Some(&workspace)).unwrap();
+        let app = Package::read(&root.join("app")).unwrap();
 
         assert_eq!(app.version.as_deref(), Some("1.2.0"));
         assert_eq!(app.lib_root(), Some(root.join("app/src/lib.rs")));
@@ -286,7 +312,7 @@ mod tests {
             ]
         );
 
-        let packages = path_packages(&app, Some((root, &workspace)));
+        let packages = path_packages(&app);
         let versions: Vec<(&str, Option<&str>)> = packages
             .values()
             .flatten()

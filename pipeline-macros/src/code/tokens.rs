@@ -107,7 +107,7 @@ fn dropped_doc_width(tokens: &[TokenTree]) -> Option<usize> {
 
 /// Drops what cannot change a program: doc comments and optional commas,
 /// except inside an item that a macro may read (see [`macro_reads`]).
-pub(super) struct Normalize;
+struct Normalize;
 
 impl Normalize {
     fn item_attrs(&mut self, attrs: &[Attribute]) -> bool {

@@ -168,6 +168,19 @@ fn env_names(cx: &Ctxt, meta: &Meta) -> Vec<LitStr> {
     let array = match meta {
         Meta::NameValue(nv) => match &nv.value {
             Expr::Array(array) => array,
+            Expr::Lit(ExprLit {
+                lit: Lit::Str(name),
+                ..
+            }) => {
+                cx.error_spanned_by(
+                    name,
+                    format_args!(
+                        "`env` takes a list, even of one name: write `env = [\"{}\"]`",
+                        name.value().escape_debug()
+                    ),
+                );
+                return Vec::new();
+            }
             other => {
                 cx.error_spanned_by(other, HINT);
                 return Vec::new();

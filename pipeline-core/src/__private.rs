@@ -223,7 +223,7 @@ pub struct CodeSpec {
     /// The digest of the resolved dependencies (Cargo.lock closure, the
     /// manifests, the sources of path dependencies).
     pub dependencies: [u8; 32],
-    /// `label	digest` lines, one per dependency (see [`CodeSource`]).
+    /// One `label<TAB>digest` line per dependency (see [`CodeSource`]).
     pub dependency_sources: &'static str,
     /// The digest of the compiler (`rustc -vV`) and of the crate's compiler
     /// flags, as seen when the task was compiled.
@@ -246,7 +246,7 @@ pub enum OwnCode {
         task_tokens: [u8; 32],
         /// Every source file of the crate, as tokens, and every file it includes.
         crate_sources: [u8; 32],
-        /// `label	digest` lines, one per file (see [`CodeSource`]).
+        /// One `label<TAB>digest` line per file (see [`CodeSource`]).
         crate_source_list: &'static str,
     },
 }
@@ -296,7 +296,7 @@ pub fn code_identity(spec: &CodeSpec) -> CodeIdentity {
     CodeIdentity::new(parts, spec.env.iter().copied()).with_sources(sources)
 }
 
-/// `label\t16-hex-digits` lines as sources of `part` (a malformed line is
+/// `label<TAB>16 hex digits` lines as sources of `part` (a malformed line is
 /// skipped: sources only explain, the parts decide).
 fn parse_sources(part: CodePart, text: &str) -> Vec<CodeSource> {
     text.lines()

@@ -38,8 +38,11 @@ impl std::error::Error for TaskError {}
 
 /// A function registered as a task: its name, signature, code fingerprint and body.
 ///
-/// `#[task]` builds one for each annotated function; you can also build one by
-/// hand with [`TaskDef::from_fn1`]-style constructors or [`TaskDef::new`].
+/// `#[task]` builds one for each annotated function, with a code identity
+/// that covers the function, its crate's sources, its dependencies and the
+/// compiler (see [`CodeIdentity`]); you can also build one by hand with
+/// [`TaskDef::from_fn1`]-style constructors or [`TaskDef::new`], whose code is
+/// pinned by the version string you give: bump it when the closure changes.
 ///
 /// ```
 /// use pipeline_core::TaskDef;
@@ -84,8 +87,9 @@ impl TaskDef {
         }
     }
 
-    /// The fingerprint of a task's code: its source tokens, or the explicit
-    /// `version` string that overrides them.
+    /// The fingerprint of an explicit version string: a hand-built task's
+    /// code, or the [`CodePart::Version`](crate::code::CodePart::Version) of
+    /// a `#[task(version = "…")]`.
     pub fn code_fingerprint_of(source: &str) -> Fingerprint {
         FingerprintHasher::with_domain("task-code")
             .update_str(source)

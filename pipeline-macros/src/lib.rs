@@ -55,12 +55,16 @@ use proc_macro::TokenStream;
 ///   its inputs and code are unchanged since it produced its current outputs.
 ///   Without it the task always runs. A task without outputs cannot be
 ///   skippable (nothing would record that it ran).
-/// - `version = "2"`: fingerprint the task's code by this string alone.
-///   Without it the fingerprint is a digest of the function's tokens, doc
-///   comments and trailing commas left out: reformatting, commenting or
-///   re-documenting does not re-run the task, any other change does. A
-///   version makes you decide: bump it when a helper the task calls changes,
-///   since the tokens of the helper are not part of the task's.
+/// - `version = "2"`: pin the task's own code to this string. **You then
+///   answer for the function and for every helper of your crate it calls**:
+///   the pin replaces the digests of the function's tokens and of the crate's
+///   sources, so editing a helper no longer re-runs the task until you bump
+///   the version. Dependency versions and the compiler still count (see
+///   below). Pin when a rebuild must not re-run an expensive task for
+///   unrelated edits of a big crate, and keep the helpers it calls in mind.
+/// - `env = ["NAME", …]`: the values of these environment variables, read
+///   when the scenario is submitted, go into the task's key, so a changed
+///   value re-runs it. Undeclared variables are not seen.
 /// - `name = "…"`: the task's name in graphs, jobs and the registry (default:
 ///   the function's name).
 ///
@@ -89,6 +93,33 @@ use proc_macro::TokenStream;
 ///
 /// Every parameter and output type implements `pipeline_core::Value`; the
 /// error on a type that does not is on that type in the signature.
+///
+/// # Code fingerprint: what re-runs a skippable task
+/// Without `version`, the macro records, when the crate is compiled, a digest
+/// per part of what the task can run (`pipeline_core::code::CodeIdentity`):
+/// - *task tokens*: the function's own tokens;
+/// - *crate sources*: every file of the crate's module tree (from the crate
+///   root, through `mod x;`, `#[path]`, inline and compiled-out modules),
+///   the files it pulls in with `include!`, `include_str!` and
+///   `include_bytes!`, the values of the variables it reads with `env!` and
+///   `option_env!`, the package's library (for a binary or test) and its
+///   `build.rs`;
+/// - *dependencies*: the package's resolved dependency closure from
+///   `Cargo.lock` (versions, sources, checksums), the package's and the
+///   workspace's `Cargo.toml`, and the sources of path dependencies;
+/// - *compiler*: `rustc -vV`, the crate's compiler flags (features, profile
+///   settings, `RUSTFLAGS`, target) and `cfg!(debug_assertions)`.
+///
+/// Code is compared as tokens: whitespace and comments never count; doc
+/// comments and optional commas do not either, except inside items that a
+/// derive or attribute macro may read (clap's doc comments are help texts).
+/// Any other change re-runs the task. What the code reads at run time
+/// (clocks, randomness, the network, files that are not data nodes,
+/// undeclared environment variables) is not covered. When the sources cannot
+/// be read at compile time (no `CARGO_MANIFEST_DIR`, an include path that is
+/// not a literal), the part changes with every build: tasks re-run after
+/// each rebuild rather than trust a guess. `docs/code-fingerprint.md` has
+/// the details and the cost (a few hundred milliseconds per crate).
 #[proc_macro_attribute]
 pub fn task(args: TokenStream, item: TokenStream) -> TokenStream {
     task::task(args.into(), item.into()).into()

@@ -116,7 +116,6 @@ fn current_crate_code() -> Arc<CrateCode> {
         return code.clone();
     }
     let env = |name: &str| std::env::var(name).ok();
-    let started = std::time::Instant::now();
     // A bug here must not break the user's build: the parts become unreadable.
     let computed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         crate_parts::compute(&invocation, &env)
@@ -127,13 +126,6 @@ fn current_crate_code() -> Arc<CrateCode> {
             "pipeline-macros failed while reading the sources (a bug: please report it)",
         )
     }));
-    if std::env::var_os("PIPELINE_MACROS_TIMING").is_some() {
-        eprintln!(
-            "pipeline-macros: code fingerprint of {} in {:.1?}",
-            code.root_label(),
-            started.elapsed()
-        );
-    }
     *cache = Some((invocation, code.clone()));
     code
 }

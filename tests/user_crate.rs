@@ -91,7 +91,8 @@ impl UserCrate {
     /// Runs the built binary as a new process: the job's status and the value.
     fn run(&self) -> (String, String) {
         let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("user-crate-target");
-        let output = Command::new(target.join("debug/user-pipeline"))
+        let binary = format!("debug/user-pipeline{}", std::env::consts::EXE_SUFFIX);
+        let output = Command::new(target.join(binary))
             .arg(self.path("store"))
             .output()
             .expect("the user's binary runs");

@@ -18,6 +18,10 @@
 //!   node's type against a task's parameter, the number of parameters) becomes
 //!   a spanned assertion, so rustc's caret lands on the node name.
 //!
+//! `code` computes what `#[task]` records about the code a task can run (its
+//! tokens, its crate's files, Cargo.lock, the compiler): see
+//! `docs/code-fingerprint.md`.
+//!
 //! [`pipeline-core`]: https://docs.rs/pipeline-core
 
 mod code;

@@ -22,7 +22,7 @@ pub(crate) struct Invocation {
 impl Invocation {
     /// The invocation of the running process.
     pub(crate) fn current() -> Self {
-        let args: Vec<String> = std::env::args().collect();
+        let args = expand_argument_files(std::env::args().collect());
         let var = |name: &str| std::env::var(name).ok();
         Self {
             crate_root: crate_root(&args).map(|root| {
@@ -34,6 +34,23 @@ impl Invocation {
             flags: code_flags(args.get(1..).unwrap_or_default()),
         }
     }
+}
+
+/// rustc's arguments with each `@path` argument replaced by the lines of
+/// that file (cargo passes long command lines that way); an unreadable file
+/// stays as it is (no crate root is then found: the parts are unreadable).
+fn expand_argument_files(args: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(args.len());
+    for arg in args {
+        match arg
+            .strip_prefix('@')
+            .and_then(|path| std::fs::read_to_string(path).ok())
+        {
+            Some(text) => out.extend(text.lines().map(str::to_owned)),
+            None => out.push(arg),
+        }
+    }
+    out
 }
 
 /// rustc options that take their value as the next argument.
@@ -206,6 +223,16 @@ mod tests {
             crate_root(&args("rustc -o out.rs src/main.rs")),
             Some(PathBuf::from("src/main.rs"))
         );
+    }
+
+    #[test]
+    fn argument_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("args");
+        std::fs::write(&file, "--crate-name\napp\nsrc/lib.rs\n").unwrap();
+        let expanded = expand_argument_files(args(&format!("rustc @{}", file.display())));
+        assert_eq!(expanded, args("rustc --crate-name app src/lib.rs"));
+        assert_eq!(crate_root(&expanded), Some(PathBuf::from("src/lib.rs")));
     }
 
     #[test]

@@ -178,8 +178,12 @@ impl<'a> Walker<'a> {
             tokens::raw_file_tokens
         };
         let Some(tokens) = std::str::from_utf8(&text).ok().and_then(lex) else {
-            // Not UTF-8 or does not lex: a compiled-out module (else the build
-            // fails). Its bytes count; it declares nothing we could follow.
+            // Not UTF-8, or our lexer disagrees with rustc's: its modules and
+            // includes cannot be followed, so the tree cannot be trusted.
+            self.tree.unresolved.push(format!(
+                "{} cannot be read as Rust tokens, so the modules and files it declares cannot be followed",
+                path.display()
+            ));
             self.tree.files.insert(
                 path,
                 FileDigest::Module {
@@ -498,6 +502,16 @@ mod tests {
             ]
         );
         assert!(tree.unresolved.is_empty());
+    }
+
+    #[test]
+    fn a_module_that_does_not_lex_cannot_be_followed() {
+        let (_dir, tree) = tree_of(&[
+            ("src/lib.rs", "mod odd;"),
+            ("src/odd.rs", "mod child; const S: &str = \"unterminated;"),
+        ]);
+        assert_eq!(tree.unresolved.len(), 1, "{:?}", tree.unresolved);
+        assert!(tree.unresolved[0].contains("odd.rs"));
     }
 
     #[test]

@@ -308,13 +308,19 @@ impl<'a> Walker<'a> {
         if rust {
             // Included code declares modules where the including file would,
             // and includes relative to itself.
-            if let Some(tokens) = std::str::from_utf8(&bytes)
+            match std::str::from_utf8(&bytes)
                 .ok()
                 .and_then(|text| text.parse().ok())
             {
-                let mut bases = bases.to_vec();
-                bases.extend(path.parent().map(Path::to_path_buf));
-                self.follow(&path, &bases, tokens);
+                Some(tokens) => {
+                    let mut bases = bases.to_vec();
+                    bases.extend(path.parent().map(Path::to_path_buf));
+                    self.follow(&path, &bases, tokens);
+                }
+                None => self.tree.unresolved.push(format!(
+                    "{} is included as code but cannot be read as Rust tokens",
+                    path.display()
+                )),
             }
         }
     }

@@ -141,6 +141,8 @@ pub mod graph;
 mod history;
 pub mod job;
 pub mod lineage;
+#[cfg(feature = "objects")]
+pub mod objects;
 mod runtime;
 mod scenario;
 pub mod store;

@@ -203,6 +203,27 @@ fn an_unreadable_source_file_is_named_and_writes_nothing() {
     assert!(!store.exists("v.bin").unwrap());
 }
 
+#[test]
+fn a_read_error_midway_through_an_upload_publishes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = small_parts().with_multipart_threshold(0);
+    let store = ObjectStore::open_with(
+        dir.path().join("store").to_str().unwrap().parse().unwrap(),
+        options,
+    )
+    .unwrap();
+    // A directory opens like a file but fails on its first read.
+    let unreadable = dir.path().join("a-directory");
+    std::fs::create_dir(&unreadable).unwrap();
+    let error = store.put_file("v.bin", &unreadable).unwrap_err();
+    assert!(
+        error.to_string().contains(&format!("could not read {}", unreadable.display())),
+        "{error}"
+    );
+    assert!(!store.exists("v.bin").unwrap(), "a failed upload must not publish a short object");
+    assert!(walk(&dir.path().join("store/.uploads")).is_empty());
+}
+
 #[cfg(not(feature = "s3"))]
 #[test]
 fn s3_urls_need_the_s3_feature() {

@@ -217,10 +217,15 @@ fn a_read_error_midway_through_an_upload_publishes_nothing() {
     std::fs::create_dir(&unreadable).unwrap();
     let error = store.put_file("v.bin", &unreadable).unwrap_err();
     assert!(
-        error.to_string().contains(&format!("could not read {}", unreadable.display())),
+        error
+            .to_string()
+            .contains(&format!("could not read {}", unreadable.display())),
         "{error}"
     );
-    assert!(!store.exists("v.bin").unwrap(), "a failed upload must not publish a short object");
+    assert!(
+        !store.exists("v.bin").unwrap(),
+        "a failed upload must not publish a short object"
+    );
     assert!(walk(&dir.path().join("store/.uploads")).is_empty());
 }
 

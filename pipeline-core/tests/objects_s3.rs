@@ -68,16 +68,27 @@ fn create_only_put_keeps_the_first_bytes() {
     assert!(!store.exists("ab/other.bin").unwrap());
 }
 
+/// Racing writers of one name: the writers told `AlreadyExists` never have
+/// their bytes stored, and the stored bytes are a `Created` writer's.
+///
+/// moto checks `If-None-Match` and then writes, in two steps of a threaded
+/// Python server, so under load two racing writers are now and then both
+/// told `Created` (seen once in ~30 runs of 10 rounds, with the machine's
+/// load average at 13); Amazon S3 and MinIO check atomically. Exactly one
+/// winner is asserted on a directory store (`objects_local`); here, that
+/// most rounds have one (a client that sent no condition would make every
+/// writer a winner in every round).
 #[test]
-fn concurrent_writers_of_one_name_leave_exactly_one_winner() {
-    let test = "concurrent_writers_of_one_name_leave_exactly_one_winner";
+fn concurrent_writers_of_one_name_never_clobber_a_stored_object() {
+    let test = "concurrent_writers_of_one_name_never_clobber_a_stored_object";
     let Some(server) = S3Server::start_or_skip(test) else {
         return;
     };
     server.create_bucket("values");
     let store = direct_store(&server, "s3://values");
-    let writers = 4;
-    for round in 0..10 {
+    let (writers, rounds) = (4, 10);
+    let mut created = 0;
+    for round in 0..rounds {
         let name = format!("race/{round}.bin");
         let barrier = Arc::new(Barrier::new(writers));
         let outcomes: Vec<(Vec<u8>, PutOutcome)> = std::thread::scope(|scope| {
@@ -94,13 +105,22 @@ fn concurrent_writers_of_one_name_leave_exactly_one_winner() {
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        let winners: Vec<_> = outcomes
+        let stored = store.get(&name).unwrap();
+        let stored_by = outcomes.iter().find(|(bytes, _)| *bytes == stored);
+        assert_eq!(
+            stored_by.map(|(_, outcome)| *outcome),
+            Some(PutOutcome::Created),
+            "round {round}: the stored bytes must be a writer's that was told Created: {outcomes:?}"
+        );
+        created += outcomes
             .iter()
             .filter(|(_, o)| *o == PutOutcome::Created)
-            .collect();
-        assert_eq!(winners.len(), 1, "round {round}: {outcomes:?}");
-        assert_eq!(store.get(&name).unwrap(), winners[0].0, "round {round}");
+            .count();
     }
+    assert!(
+        created < rounds + rounds / 2,
+        "{created} writers were told Created in {rounds} rounds of {writers}"
+    );
 }
 
 /// A retried or duplicated worker uploading in parts after the first one

@@ -302,20 +302,46 @@ fn relay(state: Arc<LinkState>, client: TcpStream, server: TcpStream) {
     });
 }
 
-/// Why Slurm cannot be used here, if it cannot: `sinfo` must answer with a
-/// node that accepts jobs.
+/// Why Slurm cannot be used here, if it cannot: a `slurm.conf` must be found
+/// and `sinfo` must answer within 10 s with a node that accepts jobs.
 pub fn slurm_unavailable() -> Option<String> {
-    let output = match Command::new("sinfo")
+    let conf = std::env::var_os("SLURM_CONF")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/slurm/slurm.conf"));
+    if !conf.is_file() {
+        return Some(format!(
+            "a Slurm cluster: no {} (run `.ci/slurm.sh start`, or set SLURM_CONF)",
+            conf.display()
+        ));
+    }
+    let mut sinfo = match Command::new("sinfo")
         .args(["-h", "-N", "-o", "%t"])
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
     {
-        Ok(output) => output,
+        Ok(child) => child,
         Err(e) => {
             return Some(format!(
                 "a Slurm cluster: sinfo cannot run ({e}); run `.ci/slurm.sh start`"
             ));
         }
     };
+    // sinfo retries for a minute when no controller answers.
+    let start = Instant::now();
+    while sinfo.try_wait().ok().flatten().is_none() {
+        if start.elapsed() > Duration::from_secs(10) {
+            let _ = sinfo.kill();
+            let _ = sinfo.wait();
+            return Some(
+                "a Slurm cluster: sinfo got no answer within 10 s (is slurmctld running? `.ci/slurm.sh status`)"
+                    .into(),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = sinfo.wait_with_output().expect("sinfo's output");
     let states = String::from_utf8_lossy(&output.stdout);
     let usable = states.split_whitespace().any(|state| {
         matches!(
@@ -324,14 +350,18 @@ pub fn slurm_unavailable() -> Option<String> {
         )
     });
     if output.status.success() && usable {
-        None
-    } else {
-        Some(format!(
-            "a Slurm cluster: sinfo shows no usable node ({}{}); run `.ci/slurm.sh start`",
-            states.trim(),
-            String::from_utf8_lossy(&output.stderr).trim()
-        ))
+        return None;
     }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    Some(format!(
+        "a Slurm cluster: sinfo shows no usable node (states: '{}'{}); run `.ci/slurm.sh start`",
+        states.split_whitespace().collect::<Vec<_>>().join(" "),
+        stderr
+            .lines()
+            .next()
+            .map(|l| format!(", {l}"))
+            .unwrap_or_default()
+    ))
 }
 
 /// Whether `test` may use Slurm; explains the skip otherwise (see [`skip`]).

@@ -129,8 +129,11 @@ start_daemon() {
   until live_pid "$state/$daemon.pid" >/dev/null; do sleep 0.05; done
 }
 
+# The node's state as sinfo reports it, or nothing (sinfo retries for a
+# minute when the config is missing, so that case is answered here).
 node_state() {
-  SLURM_CONF="$conf" sinfo -h -N -o %t 2>/dev/null | head -1
+  [[ -f "$conf" ]] || return 0
+  SLURM_CONF="$conf" timeout 15 sinfo -h -N -o %t 2>/dev/null | head -1
 }
 
 wait_idle() {

@@ -7,23 +7,56 @@ use std::sync::{Arc, OnceLock};
 use dashmap::DashMap;
 
 use crate::fingerprint::{Fingerprint, FingerprintHasher};
-use crate::store::{SlotKey, VersionMeta};
+use crate::store::{JobRecord, SlotKey, VersionMeta};
 use crate::value::ErasedValue;
 
-/// hash(task name, code fingerprint, input fingerprints in order): a skippable task
-/// is skipped iff its outputs were produced under its current key.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// hash(task identity, declared environment values, input fingerprints in
+/// order), where the identity is hash(task name, code fingerprint, input and
+/// output schemas): a skippable task is skipped iff its outputs were produced
+/// under its current key.
+#[derive(
+    Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct TaskKey(pub Fingerprint);
 
 impl TaskKey {
-    /// Computes the key of a task from its identity and its inputs' fingerprints.
-    pub fn compute<'a>(
+    /// The part of a task's key that only changes with the program: its
+    /// name, code fingerprint, and its input and output types' schemas.
+    pub fn identity(
         task: &str,
         code: &Fingerprint,
+        input_schemas: &[Fingerprint],
+        output_schemas: &[Fingerprint],
+    ) -> Fingerprint {
+        let mut hasher = FingerprintHasher::with_domain("task-identity");
+        hasher.update_str(task).update_fingerprint(code);
+        for schemas in [input_schemas, output_schemas] {
+            hasher.update_u64(schemas.len() as u64);
+            for schema in schemas {
+                hasher.update_fingerprint(schema);
+            }
+        }
+        hasher.finish()
+    }
+
+    /// Computes a task's key from its [`identity`](Self::identity), the
+    /// digests of its declared environment variables' values (`None`: unset,
+    /// distinct from empty) and its inputs' fingerprints.
+    pub fn compute<'a>(
+        identity: &Fingerprint,
+        env: &[Option<Fingerprint>],
         inputs: impl ExactSizeIterator<Item = &'a Fingerprint>,
     ) -> Self {
         let mut hasher = FingerprintHasher::with_domain("task-key");
-        hasher.update_str(task).update_fingerprint(code);
+        hasher.update_fingerprint(identity);
+        hasher.update_u64(env.len() as u64);
+        for value in env {
+            match value {
+                None => hasher.update_u64(0),
+                Some(digest) => hasher.update_u64(1).update_fingerprint(digest),
+            };
+        }
         hasher.update_u64(inputs.len() as u64);
         for input in inputs {
             hasher.update_fingerprint(input);
@@ -44,13 +77,16 @@ impl fmt::Display for TaskKey {
     }
 }
 
-/// A node's current version as the cache holds it: the metadata, and the value
-/// once someone needed it (loaded from the store lazily).
+/// A node's current version as the cache holds it: the metadata, the value
+/// once someone needed it (loaded from the store lazily), and the record of
+/// the job of this process that wrote it (what the reason of the next job
+/// of its task is found by comparing with).
 #[derive(Debug)]
 pub struct CachedVersion {
     /// The version's metadata.
     pub meta: Arc<VersionMeta>,
     value: OnceLock<ErasedValue>,
+    job: Option<Arc<JobRecord>>,
 }
 
 impl CachedVersion {
@@ -58,7 +94,11 @@ impl CachedVersion {
     pub fn with_value(meta: Arc<VersionMeta>, value: ErasedValue) -> Self {
         let cell = OnceLock::new();
         let _ = cell.set(value);
-        Self { meta, value: cell }
+        Self {
+            meta,
+            value: cell,
+            job: None,
+        }
     }
 
     /// A cached version whose value is still only in the store.
@@ -66,7 +106,19 @@ impl CachedVersion {
         Self {
             meta,
             value: OnceLock::new(),
+            job: None,
         }
+    }
+
+    /// The same version, recording the job that wrote it.
+    pub fn written_by_job(mut self, job: Arc<JobRecord>) -> Self {
+        self.job = Some(job);
+        self
+    }
+
+    /// The record of the job of this process that wrote the version, if one did.
+    pub fn job(&self) -> Option<&Arc<JobRecord>> {
+        self.job.as_ref()
     }
 
     /// The value if it is loaded.

@@ -16,24 +16,21 @@ use std::time::{Instant, SystemTime};
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
 use crate::cache::{CachedVersion, TaskKey};
+use crate::decide::{Decider, Decision, Overrides, Work, job_record};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
+use crate::external;
 use crate::fingerprint::Fingerprint;
 use crate::graph::{Graph, Scope, TaskId};
 use crate::job::{Job, JobStatus, Submission};
+use crate::reason::Reason;
 use crate::scenario::{CancelToken, Scenario, SubmitOptions, Target};
-use crate::store::{
-    Commit, InputVersion, JobRecord, NewValue, SlotKey, StoreError, SubmissionId, VersionMeta,
-    WrittenBy,
-};
-use crate::value::{ErasedValue, MaterializeContext};
+use crate::store::{Commit, NewValue, SlotKey, StoreError, SubmissionId, VersionMeta, WrittenBy};
+use crate::value::{ErasedValue, MaterializeContext, Materialized};
 
-/// A task that must run, with the versions of its inputs at decision time.
-struct Work {
-    task: TaskId,
-    key: TaskKey,
-    inputs: Vec<Arc<CachedVersion>>,
-}
+/// A submission records what it finds (changed files are new versions), so
+/// its decisions need no overrides.
+static NO_OVERRIDES: std::sync::LazyLock<Overrides> = std::sync::LazyLock::new(Overrides::new);
 
 /// What a worker reports back.
 struct Done {
@@ -60,19 +57,6 @@ impl From<String> for Failure {
     }
 }
 
-/// The outcome of the skip check.
-enum Decision {
-    Skip {
-        key: TaskKey,
-        reused: bool,
-    },
-    Run(Work),
-    Fail {
-        key: Option<TaskKey>,
-        message: String,
-    },
-}
-
 /// Runs a submission while holding the scenario's locks: this process's, then
 /// the store's (other processes wait), after which the version cache is brought
 /// up to date with what other processes recorded.
@@ -85,14 +69,18 @@ pub(crate) fn submit(scenario: &Scenario, options: &SubmitOptions) -> Result<Sub
     let planned = plan(&graph, &options.target)?;
     let lock = scenario.runtime().scenario_lock(scenario.id());
     let _guard = lock.lock();
+    let files = external::nodes_naming_files(scenario, &graph, &planned);
     let writes_global = planned.iter().any(|&task| {
         graph
             .task_outputs(task)
             .iter()
             .any(|&node| graph.node(node).scope() == Scope::Global)
-    });
+    }) || files
+        .iter()
+        .any(|&node| graph.node(node).scope() == Scope::Global);
     let _store_locks = scenario.lock_store(writes_global)?;
     scenario.refresh_from_store()?;
+    external::refresh(scenario, &graph, &files, true)?;
     let (submission, input_missing) = submit_once(scenario, &graph, options, &planned)?;
     if input_missing {
         return Ok(submit_once(scenario, &graph, options, &planned)?.0);
@@ -125,7 +113,7 @@ fn submit_once(
 }
 
 /// The tasks a target covers, in topological order.
-fn plan(graph: &Graph, target: &Target) -> Result<Vec<TaskId>> {
+pub(crate) fn plan(graph: &Graph, target: &Target) -> Result<Vec<TaskId>> {
     match target {
         Target::Scenario => Ok(graph.topo_order().to_vec()),
         Target::Task(name) => {
@@ -303,16 +291,28 @@ impl<'a> Run<'a> {
                 self.finish(task, JobStatus::Canceled, None);
                 continue;
             }
-            match decide(self.scenario, self.graph, task, self.force, self.id) {
-                Decision::Skip { key, reused } => {
+            let decider = Decider {
+                scenario: self.scenario,
+                graph: self.graph,
+                force: self.force,
+                submission: Some(self.id),
+                overrides: &NO_OVERRIDES,
+            };
+            match decider.decide(task) {
+                Decision::Skip { key, reason } => {
                     let now = SystemTime::now();
                     let job = self.job(task);
                     job.key = Some(key);
-                    job.reused = reused;
+                    job.reused = matches!(reason, Reason::Reused { .. });
+                    job.reason = Some(reason);
                     job.started_at = Some(now);
                     self.finish(task, JobStatus::Skipped, None);
                 }
-                Decision::Run(work) => self.runnable.push_back(work),
+                Decision::Run(mut work) => {
+                    let reason = std::mem::replace(&mut work.reason, Reason::FirstRun);
+                    self.job(task).reason = Some(reason);
+                    self.runnable.push_back(work);
+                }
                 Decision::Fail { key, message } => {
                     self.job(task).key = key;
                     self.finish(task, JobStatus::Failed, Some(message));
@@ -416,135 +416,6 @@ impl<'a> Run<'a> {
     }
 }
 
-/// The skip rule (DESIGN §3): a skippable, unforced task is skipped iff every
-/// output exists, is intact and was produced under the task's current key; else a
-/// memo entry for the key from any scenario is reused; else the task runs.
-fn decide(
-    scenario: &Scenario,
-    graph: &Graph,
-    task: TaskId,
-    force: bool,
-    submission: SubmissionId,
-) -> Decision {
-    let spec = graph.task(task);
-    let def = spec.def();
-    let mut inputs = Vec::with_capacity(graph.task_inputs(task).len());
-    for &node in graph.task_inputs(task) {
-        match scenario.current(node) {
-            Ok(Some(version)) => inputs.push(version),
-            Ok(None) => {
-                let hint = match graph.producer(node) {
-                    Some(p) => format!("submit task `{}` first", graph.task(p).name()),
-                    None => "write it first".to_owned(),
-                };
-                return Decision::Fail {
-                    key: None,
-                    message: format!(
-                        "input data node `{}` has no value: {hint}",
-                        graph.node(node).name()
-                    ),
-                };
-            }
-            Err(e) => {
-                return Decision::Fail {
-                    key: None,
-                    message: e.to_string(),
-                };
-            }
-        }
-    }
-    let key = TaskKey::compute(
-        def.name(),
-        &def.code_fingerprint(),
-        inputs.iter().map(|v| &v.meta.fingerprint),
-    );
-    if spec.is_skippable() && !force {
-        let store = &scenario.runtime().store;
-        let outputs = graph.task_outputs(task);
-        let current = outputs.iter().all(|&node| match scenario.current(node) {
-            Ok(Some(version)) => {
-                version.meta.producer_key() == Some(&key)
-                    && (version.loaded_value().is_some()
-                        || store
-                            .has_value(&version.meta.fingerprint, &graph.node(node).value_type()))
-            }
-            _ => false,
-        });
-        if current {
-            return Decision::Skip { key, reused: false };
-        }
-        match reuse_memo(scenario, graph, task, key, submission, &inputs) {
-            Ok(true) => return Decision::Skip { key, reused: true },
-            Ok(false) => {}
-            Err(e) => {
-                return Decision::Fail {
-                    key: Some(key),
-                    message: e.to_string(),
-                };
-            }
-        }
-    }
-    Decision::Run(Work { task, key, inputs })
-}
-
-/// Adopts the outputs of an identical job (same key) recorded by any scenario.
-fn reuse_memo(
-    scenario: &Scenario,
-    graph: &Graph,
-    task: TaskId,
-    key: TaskKey,
-    submission: SubmissionId,
-    inputs: &[Arc<CachedVersion>],
-) -> Result<bool> {
-    let store = &scenario.runtime().store;
-    let Some(fingerprints) = store.memo(&key)? else {
-        return Ok(false);
-    };
-    let outputs = graph.task_outputs(task);
-    if fingerprints.len() != outputs.len()
-        || !outputs
-            .iter()
-            .zip(&fingerprints)
-            .all(|(&node, fp)| store.has_value(fp, &graph.node(node).value_type()))
-    {
-        return Ok(false);
-    }
-    let name = graph.task(task).def().name_arc().clone();
-    let now = SystemTime::now();
-    let mut versions = Vec::with_capacity(outputs.len());
-    for (&node, fp) in outputs.iter().zip(&fingerprints) {
-        let previous = scenario.current(node)?;
-        versions.push((
-            scenario.slot(node).clone(),
-            Arc::new(VersionMeta {
-                version: previous.map_or(1, |p| p.meta.version + 1),
-                fingerprint: *fp,
-                written_by: WrittenBy::Task {
-                    task: name.clone(),
-                    key,
-                    submission,
-                    reused: true,
-                },
-                written_at: now,
-            }),
-        ));
-    }
-    let job = job_record(scenario, graph, task, key, submission, inputs);
-    store.commit(Commit {
-        values: &[],
-        versions: &versions,
-        memo: None,
-        job: Some(&job),
-    })?;
-    for (slot, meta) in versions {
-        scenario
-            .runtime()
-            .cache
-            .set(slot, Arc::new(CachedVersion::without_value(meta)));
-    }
-    Ok(true)
-}
-
 fn worker(scenario: &Scenario, submission: SubmissionId, work: Receiver<Work>, done: Sender<Done>) {
     for item in work.iter() {
         if done.send(run_task(scenario, submission, item)).is_err() {
@@ -564,34 +435,6 @@ fn run_task(scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
         started_at,
         duration: clock.elapsed(),
         outcome,
-    }
-}
-
-/// What a job read and ran, for lineage.
-fn job_record(
-    scenario: &Scenario,
-    graph: &Graph,
-    task: TaskId,
-    key: TaskKey,
-    submission: SubmissionId,
-    inputs: &[Arc<CachedVersion>],
-) -> JobRecord {
-    let def = graph.task(task).def();
-    JobRecord {
-        task: def.name_arc().clone(),
-        code: def.code_fingerprint(),
-        key,
-        submission,
-        inputs: graph
-            .task_inputs(task)
-            .iter()
-            .zip(inputs)
-            .map(|(&node, version)| InputVersion {
-                slot: scenario.slot(node).clone(),
-                version: version.meta.version,
-                fingerprint: version.meta.fingerprint,
-            })
-            .collect(),
     }
 }
 
@@ -632,7 +475,7 @@ fn run_and_commit(
     let context = MaterializeContext {
         scratch_dir: scratch,
     };
-    let mut materialized = Vec::with_capacity(outputs.len());
+    let mut materialized: Vec<Materialized<ErasedValue>> = Vec::with_capacity(outputs.len());
     for (output, &node) in outputs.into_iter().zip(output_nodes) {
         let node_spec = graph.node(node);
         let value_type = node_spec.value_type();
@@ -657,10 +500,14 @@ fn run_and_commit(
         .map_err(|e| format!("cannot materialize output `{}`: {e}", node_spec.name()))?;
         materialized.push(done);
     }
+    // A value naming files stands for their content too.
+    for (done, &node) in materialized.iter_mut().zip(output_nodes) {
+        done.fingerprint = scenario.effective_fingerprint(node, &done.value, done.fingerprint);
+    }
     let now = SystemTime::now();
     let name = spec.def().name_arc().clone();
     let mut versions: Vec<(SlotKey, Arc<VersionMeta>)> = Vec::with_capacity(materialized.len());
-    for (&node, done) in output_nodes.iter().zip(&materialized) {
+    for (i, (&node, done)) in output_nodes.iter().zip(&materialized).enumerate() {
         let previous = scenario.current(node).map_err(|e| e.to_string())?;
         versions.push((
             scenario.slot(node).clone(),
@@ -674,6 +521,7 @@ fn run_and_commit(
                     reused: false,
                 },
                 written_at: now,
+                schema: Some(work.statics.outputs[i]),
             }),
         ));
     }
@@ -691,14 +539,16 @@ fn run_and_commit(
     let memo = spec
         .is_skippable()
         .then_some((work.key, fingerprints.as_slice()));
-    let job = job_record(
+    let job = Arc::new(job_record(
         scenario,
         graph,
         work.task,
         work.key,
         submission,
         &work.inputs,
-    );
+        &work.env,
+        &work.statics,
+    ));
     store
         .commit(Commit {
             values: &new_values,
@@ -709,10 +559,10 @@ fn run_and_commit(
         .map_err(|e| e.to_string())?;
     drop(new_values);
     for ((slot, meta), done) in versions.into_iter().zip(materialized) {
-        scenario
-            .runtime()
-            .cache
-            .set(slot, Arc::new(CachedVersion::with_value(meta, done.value)));
+        scenario.runtime().cache.set(
+            slot,
+            Arc::new(CachedVersion::with_value(meta, done.value).written_by_job(job.clone())),
+        );
     }
     Ok(())
 }

@@ -108,6 +108,12 @@ pub fn fingerprint_file(path: &Path) -> Result<Fingerprint, ValueError> {
         })
 }
 
+/// The schema of every frame type: Parquet bytes, which name and type their
+/// own columns (see `impl Value for LazyFrame`).
+pub fn frame_schema() -> Fingerprint {
+    crate::schema::named("parquet frame")
+}
+
 fn polars_error(error: PolarsError) -> ValueError {
     ValueError::Materialize(format!("polars: {error}"))
 }
@@ -221,6 +227,13 @@ impl Value for LazyFrame {
         "LazyFrame".to_owned()
     }
 
+    /// A Parquet file describes its own columns (names and types), and a
+    /// query over a frame names the columns it reads: stored bytes are never
+    /// read as another layout, so every frame type shares one schema.
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(frame_schema())
+    }
+
     fn extension() -> &'static str {
         "parquet"
     }
@@ -260,6 +273,11 @@ impl Value for DataFrame {
         "DataFrame".to_owned()
     }
 
+    /// Self-describing Parquet, like [`LazyFrame`]'s.
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(frame_schema())
+    }
+
     fn extension() -> &'static str {
         "parquet"
     }
@@ -289,6 +307,9 @@ macro_rules! lazy_frame_value {
             }
             fn extension() -> &'static str {
                 "parquet"
+            }
+            fn schema() -> ::std::result::Result<$crate::Fingerprint, $crate::ValueError> {
+                ::std::result::Result::Ok($crate::frame::frame_schema())
             }
             fn materialize(
                 self,

@@ -32,6 +32,7 @@ use serde_json::{Value as Json, json};
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 use crate::job::{Job, Submission};
+use crate::reason::Reason;
 use crate::scenario::Scenario;
 use crate::store::{Owner, SlotKey, WrittenBy};
 
@@ -119,7 +120,9 @@ impl fmt::Display for JobHistory {
                 if let Some(duration) = job.duration {
                     write!(f, "  {}", seconds(duration))?;
                 }
-                if job.reused {
+                if let Some(reason) = &job.reason {
+                    write!(f, "  {reason}")?;
+                } else if job.reused {
                     f.write_str("  (reused from an identical job)")?;
                 }
                 if let Some(error) = &job.error {
@@ -173,6 +176,7 @@ pub(crate) fn describe_writer(written_by: &WrittenBy) -> String {
     match written_by {
         WrittenBy::Default => "default".to_owned(),
         WrittenBy::User => "written by user".to_owned(),
+        WrittenBy::FileChange => "a file change".to_owned(),
         WrittenBy::Task {
             task,
             submission,
@@ -190,22 +194,7 @@ pub(crate) fn describe_writer(written_by: &WrittenBy) -> String {
 }
 
 pub(crate) fn written_by_json(written_by: &WrittenBy) -> Json {
-    match written_by {
-        WrittenBy::Default => json!({ "kind": "default" }),
-        WrittenBy::User => json!({ "kind": "user" }),
-        WrittenBy::Task {
-            task,
-            key,
-            submission,
-            reused,
-        } => json!({
-            "kind": "task",
-            "task": &**task,
-            "key": key.0.to_hex(),
-            "submission": submission.0,
-            "reused": reused,
-        }),
-    }
+    serde_json::to_value(written_by).unwrap_or(Json::Null)
 }
 
 pub(crate) fn slot_json(slot: &SlotKey) -> Json {
@@ -236,6 +225,7 @@ fn job_json(job: &Job) -> Json {
         "duration_s": job.duration.map(|d| d.as_secs_f64()),
         "error": job.error.as_deref(),
         "reused": job.reused,
+        "reason": job.reason.as_ref().map(Reason::to_json),
     })
 }
 

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cache::TaskKey;
 use crate::error::Error;
+use crate::reason::Reason;
 use crate::store::{ScenarioId, SubmissionId};
 
 /// The state of one job.
@@ -91,6 +92,10 @@ pub struct Job {
     /// Whether a skipped job took its outputs from an identical job (same task key)
     /// of another scenario instead of finding its own outputs current.
     pub reused: bool,
+    /// Why it ran or was skipped (`None` for a job never decided: abandoned,
+    /// canceled, failed before its inputs were read, or recorded by an
+    /// earlier version of this library).
+    pub reason: Option<Reason>,
 }
 
 impl Job {
@@ -113,6 +118,7 @@ impl Job {
             duration: None,
             error: None,
             reused: false,
+            reason: None,
         }
     }
 }

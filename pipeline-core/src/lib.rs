@@ -131,9 +131,13 @@ mod catalog;
 pub mod code;
 mod compare;
 pub mod config;
+mod decide;
 pub mod error;
 pub mod events;
 mod executor;
+mod explain;
+mod external;
+pub mod file_state;
 pub mod fingerprint;
 #[cfg(feature = "polars")]
 pub mod frame;
@@ -143,8 +147,10 @@ pub mod job;
 pub mod lineage;
 #[cfg(feature = "objects")]
 pub mod objects;
+mod reason;
 mod runtime;
 mod scenario;
+pub mod schema;
 pub mod store;
 pub mod synthetic;
 pub mod task;
@@ -155,6 +161,7 @@ pub use catalog::ScenarioFilter;
 pub use compare::{Cell, Compare, Comparison, NodeComparison};
 pub use error::{Error, Result};
 pub use events::{Event, EventKind};
+pub use explain::{Explanation, Verdict};
 pub use fingerprint::{Fingerprint, FingerprintHasher};
 pub use graph::{
     Graph, GraphBuilder, GraphError, GraphErrors, NodeId, NodeSpec, Scope, TaskId, TaskSpec,
@@ -164,11 +171,12 @@ pub use history::{JobHistory, VersionRecord};
 pub use job::{Job, JobStatus, Submission};
 pub use lineage::{Lineage, Origin};
 pub use pipeline_macros::{scenario, task};
+pub use reason::{Change, Reason};
 pub use runtime::Runtime;
 pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
 pub use store::{
-    GcReport, InputVersion, JobRecord, MemoryStore, Owner, ScenarioId, ScenarioMeta, SlotKey,
-    SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, VersionMeta, WrittenBy,
+    GcReport, InputVersion, JobRecord, MemoOrigin, MemoryStore, Owner, ScenarioId, ScenarioMeta,
+    SlotKey, SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, VersionMeta, WrittenBy,
 };
 pub use task::{TaskDef, TaskError, TaskRegistration};
 pub use value::{

@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 use crate::cache::VersionCache;
 use crate::error::{Error, Result};
 use crate::events::{Event, EventBus};
+use crate::file_state::FileStates;
 use crate::graph::Graph;
 use crate::scenario::Scenario;
 use crate::store::{
@@ -21,6 +22,7 @@ use crate::store::{
 pub(crate) struct RuntimeInner {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) cache: VersionCache,
+    pub(crate) files: FileStates,
     pub(crate) events: EventBus,
     submit_locks: DashMap<ScenarioId, Arc<Mutex<()>>>,
 }
@@ -91,6 +93,7 @@ impl Runtime {
             inner: Arc::new(RuntimeInner {
                 store,
                 cache: VersionCache::default(),
+                files: FileStates::new(),
                 events: EventBus::default(),
                 submit_locks: DashMap::new(),
             }),
@@ -100,6 +103,12 @@ impl Runtime {
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store
+    }
+
+    /// The stat cache of the external files this runtime's values name (see
+    /// [`crate::file_state`]): how many files it hashed, how many it stated.
+    pub fn file_states(&self) -> &FileStates {
+        &self.inner.files
     }
 
     /// Creates a scenario of `graph` called `name`, writing node defaults.

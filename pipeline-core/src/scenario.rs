@@ -3,25 +3,26 @@
 
 use std::any::Any;
 use std::marker::PhantomData;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use crossbeam_channel::Receiver;
 
 use crate::cache::CachedVersion;
+use crate::decide::TaskStatic;
 use crate::error::{Error, Result};
 use crate::events::Event;
 use crate::executor;
 use crate::fingerprint::Fingerprint;
-use crate::graph::{Graph, NodeId, Scope};
+use crate::graph::{Graph, NodeId, Scope, TaskId};
 use crate::job::Submission;
 use crate::runtime::RuntimeInner;
 use crate::store::{
     ChangeToken, Commit, CurrentVersions, NewValue, Owner, OwnerLock, ScenarioId, ScenarioMeta,
     SlotKey, VersionMeta, WrittenBy,
 };
-use crate::value::{ErasedValue, MaterializeContext, Value};
+use crate::value::{ErasedValue, MaterializeContext, Value, ValueError};
 
 /// One instance of a graph: its own data node values (global nodes shared), its
 /// submissions and history. Cheap to clone.
@@ -37,6 +38,10 @@ struct ScenarioInner {
     slots: Vec<SlotKey>,
     /// The store's state when this handle last refreshed the cache.
     refreshed: parking_lot::Mutex<Option<ChangeToken>>,
+    /// Each task's identity and schemas, computed on first use.
+    statics: Box<[OnceLock<std::result::Result<Arc<TaskStatic>, String>>]>,
+    /// The nodes whose values may name external files.
+    file_nodes: Box<[NodeId]>,
 }
 
 impl Scenario {
@@ -57,6 +62,11 @@ impl Scenario {
                 node: node.name_arc().clone(),
             })
             .collect();
+        let statics = graph.tasks().iter().map(|_| OnceLock::new()).collect();
+        let file_nodes = (0..graph.nodes().len())
+            .map(|i| NodeId(i as u32))
+            .filter(|&node| graph.node(node).value_type().names_files())
+            .collect();
         Self {
             inner: Arc::new(ScenarioInner {
                 meta,
@@ -64,6 +74,8 @@ impl Scenario {
                 runtime,
                 slots,
                 refreshed: parking_lot::Mutex::new(None),
+                statics,
+                file_nodes,
             }),
         }
     }
@@ -94,6 +106,39 @@ impl Scenario {
 
     pub(crate) fn slot(&self, node: NodeId) -> &SlotKey {
         &self.inner.slots[node.index()]
+    }
+
+    /// A task's identity and its inputs' and outputs' schemas (an error names
+    /// the node whose type has no schema).
+    pub(crate) fn task_static(&self, task: TaskId) -> std::result::Result<Arc<TaskStatic>, String> {
+        self.inner.statics[task.index()]
+            .get_or_init(|| TaskStatic::of(&self.inner.graph, task).map(Arc::new))
+            .clone()
+    }
+
+    /// The nodes whose values may name external files.
+    pub(crate) fn file_nodes(&self) -> &[NodeId] {
+        &self.inner.file_nodes
+    }
+
+    /// The effective fingerprint of a value of `node` whose own fingerprint
+    /// is `own`: covering the content of the files it names, if any.
+    pub(crate) fn effective_fingerprint(
+        &self,
+        node: NodeId,
+        value: &ErasedValue,
+        own: Fingerprint,
+    ) -> Fingerprint {
+        let value_type = self.inner.graph.node(node).value_type();
+        if !value_type.names_files() {
+            return own;
+        }
+        let runtime = self.runtime();
+        runtime.files.effective(
+            own,
+            &value_type.external_files(&**value),
+            Some(&*runtime.store),
+        )
     }
 
     /// A typed handle to a data node, checked against the node's declared type.
@@ -236,12 +281,44 @@ impl Scenario {
     }
 
     /// The value of a cached version, loading it from the store if needed.
+    /// Bytes stored under another schema than the node type's are never
+    /// decoded.
     pub(crate) fn value_of<'v>(
         &self,
         node: NodeId,
         version: &'v CachedVersion,
     ) -> Result<&'v ErasedValue> {
-        let value_type = self.inner.graph.node(node).value_type();
+        let spec = self.inner.graph.node(node);
+        let value_type = spec.value_type();
+        if let Some(value) = version.loaded_value() {
+            return Ok(value);
+        }
+        let schema = value_type.schema().map_err(|source| Error::Value {
+            node: spec.name().to_owned(),
+            source,
+        })?;
+        if version.meta.schema != Some(schema) {
+            let stored = version.meta.schema.map_or_else(
+                || "an unrecorded schema".to_owned(),
+                |s| format!("schema {}", s.short()),
+            );
+            let hint = match self.inner.graph.producer(node) {
+                Some(_) => "submit the scenario to recompute it",
+                None => "write it again",
+            };
+            return Err(Error::Value {
+                node: spec.name().to_owned(),
+                source: ValueError::Decode {
+                    type_name: value_type.name(),
+                    reason: format!(
+                        "version {} was stored under another layout of the type ({stored}, \
+                         now {}), so it is not decoded: {hint}",
+                        version.meta.version,
+                        schema.short()
+                    ),
+                },
+            });
+        }
         version.value_or_load(|| {
             self.runtime()
                 .store
@@ -273,24 +350,31 @@ impl Scenario {
                 node: spec.name().to_owned(),
                 source,
             })?;
+        let schema = spec.value_type().schema().map_err(|source| Error::Value {
+            node: spec.name().to_owned(),
+            source,
+        })?;
+        let fingerprint = self.effective_fingerprint(node, &done.value, done.fingerprint);
         let current = self.current_from_store(node)?;
         // An equal value: nothing to record. (A file it wrote is named by its
         // fingerprint, so it is the current value's own file: keep it.)
         if let Some(current) = &current
-            && current.meta.fingerprint == done.fingerprint
+            && current.meta.fingerprint == fingerprint
+            && current.meta.schema == Some(schema)
         {
             return Ok(VersionMeta::clone(&current.meta));
         }
         let meta = Arc::new(VersionMeta {
             version: current.map_or(1, |c| c.meta.version + 1),
-            fingerprint: done.fingerprint,
+            fingerprint,
             written_by,
             written_at: SystemTime::now(),
+            schema: Some(schema),
         });
         let slot = self.slot(node).clone();
         store.commit(Commit {
             values: &[NewValue {
-                fingerprint: done.fingerprint,
+                fingerprint,
                 value_type: spec.value_type(),
                 value: &done.value,
                 file: done.file.as_deref(),
@@ -303,6 +387,9 @@ impl Scenario {
             slot,
             Arc::new(CachedVersion::with_value(meta.clone(), done.value)),
         );
+        if spec.value_type().names_files() {
+            self.runtime().files.save(&**store);
+        }
         Ok(VersionMeta::clone(&meta))
     }
 

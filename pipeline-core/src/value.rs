@@ -11,9 +11,8 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
 
-use crate::fingerprint::{Fingerprint, FingerprintHasher};
+use crate::fingerprint::Fingerprint;
 
 /// A value shared between the version cache, the store and running tasks.
 ///
@@ -301,6 +300,42 @@ pub trait Value: Any + Send + Sync + Sized {
         Self::read_file(path)
     }
 
+    /// The fingerprint of the layout of the type's encoding: what decides
+    /// whether bytes stored by an earlier build still decode as this type.
+    /// A stored value records it; bytes recorded under another schema are
+    /// never decoded (the value counts as missing and its producer runs
+    /// again), and task keys include their input and output types' schemas.
+    ///
+    /// The std types compose theirs (`Vec<T>` from `T`'s);
+    /// [`serde_value!`](crate::serde_value) traces field names, order and
+    /// types with `serde-reflection`. The default is the type's full name:
+    /// a hand-written `Value` answers for its own encoding and should return
+    /// a new schema (say, `schema::pinned::<Self>("2")`) whenever the encoding
+    /// changes.
+    ///
+    /// # Errors
+    /// When the layout cannot be determined (a serde type that cannot be
+    /// traced and has no pinned schema): such a value is never stored.
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(crate::schema::named(std::any::type_name::<Self>()))
+    }
+
+    /// Whether values of this type may name external files (see
+    /// [`external_files`](Self::external_files)). Override both together;
+    /// `false` (the default) spares every file check.
+    fn names_files() -> bool {
+        false
+    }
+
+    /// Appends the external files (or directories) the value stands for. The
+    /// runtime looks at them on every submit, and a node's effective
+    /// fingerprint covers their content: editing a file re-runs the tasks
+    /// that read a value naming it. `PathBuf` names itself, and `Vec`,
+    /// `Option`, maps and tuples pass their items' files on. None by default.
+    fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
+        let _ = out;
+    }
+
     /// Reads a value written by [`write_file`](Self::write_file).
     fn read_file(path: &Path) -> Result<Self, ValueError> {
         let bytes = std::fs::read(path).map_err(|source| ValueError::Io {
@@ -360,7 +395,12 @@ struct VTable {
     references: fn(&(dyn Any + Send + Sync)) -> Vec<Fingerprint>,
     decode_stored: fn(&[u8], &StoreContext<'_>) -> Result<ErasedValue, ValueError>,
     read_stored_file: fn(&Path, &StoreContext<'_>) -> Result<ErasedValue, ValueError>,
+    schema: fn() -> Result<Fingerprint, ValueError>,
+    names_files: fn() -> bool,
+    external_files: ExternalFilesFn,
 }
+
+type ExternalFilesFn = for<'a> fn(&'a (dyn Any + Send + Sync), &mut Vec<&'a Path>);
 
 type MaterializeFn = fn(
     Box<dyn Any + Send + Sync>,
@@ -395,7 +435,14 @@ impl<T: Value> Erased<T> {
         references: Self::references,
         decode_stored: Self::decode_stored,
         read_stored_file: Self::read_stored_file,
+        schema: T::schema,
+        names_files: T::names_files,
+        external_files: Self::external_files,
     };
+
+    fn external_files<'a>(value: &'a (dyn Any + Send + Sync), out: &mut Vec<&'a Path>) {
+        downcast::<T>(value).external_files(out)
+    }
 
     fn fingerprint(value: &(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError> {
         downcast::<T>(value).fingerprint()
@@ -588,6 +635,31 @@ impl ValueType {
     }
 }
 
+impl ValueType {
+    /// The fingerprint of the type's encoding layout (see [`Value::schema`]),
+    /// computed once per type and process.
+    pub fn schema(&self) -> Result<Fingerprint, ValueError> {
+        crate::schema::cached(self.type_id(), self.0.schema)
+    }
+
+    /// Whether values of this type may name external files (see
+    /// [`Value::names_files`]).
+    pub fn names_files(&self) -> bool {
+        (self.0.names_files)()
+    }
+
+    /// The external files an erased value of this type names (see
+    /// [`Value::external_files`]).
+    ///
+    /// # Panics
+    /// If `value` is not of this type.
+    pub fn external_files<'a>(&self, value: &'a (dyn Any + Send + Sync)) -> Vec<&'a Path> {
+        let mut out = Vec::new();
+        (self.0.external_files)(value, &mut out);
+        out
+    }
+}
+
 impl PartialEq for ValueType {
     fn eq(&self, other: &Self) -> bool {
         self.type_id() == other.type_id()
@@ -641,6 +713,9 @@ macro_rules! fixed_width_values {
             fn render(&self) -> Option<String> {
                 Some(format!("{self:?}"))
             }
+            fn schema() -> Result<Fingerprint, ValueError> {
+                Ok(crate::schema::named(stringify!($ty)))
+            }
         }
     )*};
 }
@@ -660,6 +735,9 @@ impl Value for usize {
     fn render(&self) -> Option<String> {
         Some(format!("{self:?}"))
     }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(crate::schema::named("usize"))
+    }
 }
 
 impl Value for isize {
@@ -674,6 +752,9 @@ impl Value for isize {
     }
     fn render(&self) -> Option<String> {
         Some(format!("{self:?}"))
+    }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(crate::schema::named("isize"))
     }
 }
 
@@ -697,6 +778,9 @@ impl Value for bool {
     fn render(&self) -> Option<String> {
         Some(format!("{self:?}"))
     }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(crate::schema::named("bool"))
+    }
 }
 
 impl Value for char {
@@ -714,6 +798,9 @@ impl Value for char {
     fn render(&self) -> Option<String> {
         Some(format!("{self:?}"))
     }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(crate::schema::named("char"))
+    }
 }
 
 impl Value for () {
@@ -728,6 +815,9 @@ impl Value for () {
     }
     fn render(&self) -> Option<String> {
         Some(format!("{self:?}"))
+    }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(crate::schema::named("()"))
     }
 }
 
@@ -748,11 +838,15 @@ impl Value for String {
     fn render(&self) -> Option<String> {
         Some(format!("{self:?}"))
     }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(crate::schema::named("String"))
+    }
 }
 
-/// A path's encoding is the path itself; its fingerprint also covers the file's
-/// length and modification time, so editing the file in place invalidates every
-/// task that reads the path (a missing file has a fingerprint of its own).
+/// A path's encoding and fingerprint are the path as written. It names
+/// itself as an external file, so the runtime looks at the file (or
+/// directory) on every submit and a node holding the path stands for the
+/// file's content too (see [`Value::external_files`]).
 impl Value for PathBuf {
     fn encode(&self, out: &mut Vec<u8>) -> Result<(), ValueError> {
         let text = self.to_str().ok_or_else(|| {
@@ -763,32 +857,20 @@ impl Value for PathBuf {
     fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
         Ok(PathBuf::from(String::decode(input)?))
     }
-    fn fingerprint(&self) -> Result<Fingerprint, ValueError> {
-        let mut bytes = Vec::new();
-        self.encode(&mut bytes)?;
-        let mut hasher = FingerprintHasher::with_domain("path");
-        hasher.update_bytes(&bytes);
-        match std::fs::metadata(self) {
-            Ok(meta) => {
-                let modified = meta
-                    .modified()
-                    .ok()
-                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                    .map_or(0, |d| d.as_nanos());
-                hasher.update_u64(1).update_u64(meta.len());
-                hasher.update_raw(&modified.to_le_bytes());
-            }
-            Err(_) => {
-                hasher.update_u64(0);
-            }
-        }
-        Ok(hasher.finish())
-    }
     fn type_name() -> String {
         "PathBuf".to_owned()
     }
     fn render(&self) -> Option<String> {
         Some(format!("{self:?}"))
+    }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        Ok(crate::schema::named("PathBuf"))
+    }
+    fn names_files() -> bool {
+        true
+    }
+    fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
+        out.push(self);
     }
 }
 
@@ -811,6 +893,17 @@ impl<T: Value> Value for Vec<T> {
     }
     fn render(&self) -> Option<String> {
         render_seq("[", self.iter().map(T::render), "]")
+    }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        crate::schema::composite("Vec", &[T::schema()?])
+    }
+    fn names_files() -> bool {
+        T::names_files()
+    }
+    fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
+        if T::names_files() {
+            self.iter().for_each(|item| item.external_files(out));
+        }
     }
 }
 
@@ -838,6 +931,17 @@ impl<T: Value> Value for Option<T> {
     }
     fn type_name() -> String {
         format!("Option<{}>", T::type_name())
+    }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        crate::schema::composite("Option", &[T::schema()?])
+    }
+    fn names_files() -> bool {
+        T::names_files()
+    }
+    fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
+        if let Some(value) = self {
+            value.external_files(out);
+        }
     }
     fn render(&self) -> Option<String> {
         match self {
@@ -868,6 +972,18 @@ impl<K: Value + Ord, V: Value> Value for BTreeMap<K, V> {
     fn type_name() -> String {
         format!("BTreeMap<{}, {}>", K::type_name(), V::type_name())
     }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        crate::schema::composite("BTreeMap", &[K::schema()?, V::schema()?])
+    }
+    fn names_files() -> bool {
+        K::names_files() || V::names_files()
+    }
+    fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
+        for (key, value) in self {
+            key.external_files(out);
+            value.external_files(out);
+        }
+    }
     fn render(&self) -> Option<String> {
         let entries = self
             .iter()
@@ -887,6 +1003,15 @@ impl<T: Value + Ord> Value for BTreeSet<T> {
     }
     fn type_name() -> String {
         format!("BTreeSet<{}>", T::type_name())
+    }
+    fn schema() -> Result<Fingerprint, ValueError> {
+        crate::schema::composite("BTreeSet", &[T::schema()?])
+    }
+    fn names_files() -> bool {
+        T::names_files()
+    }
+    fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
+        self.iter().for_each(|item| item.external_files(out));
     }
     fn render(&self) -> Option<String> {
         render_seq("{", self.iter().map(T::render), "}")
@@ -912,6 +1037,17 @@ macro_rules! tuple_values {
                 } else {
                     format!("({})", names.join(", "))
                 }
+            }
+            fn schema() -> Result<Fingerprint, ValueError> {
+                crate::schema::composite("tuple", &[$($name::schema()?),+])
+            }
+            fn names_files() -> bool {
+                false $(|| $name::names_files())+
+            }
+            #[allow(non_snake_case)]
+            fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
+                let ($($name,)+) = self;
+                $($name.external_files(out);)+
             }
             #[allow(non_snake_case)]
             fn render(&self) -> Option<String> {
@@ -964,6 +1100,15 @@ pub fn decode_serde<T: serde::de::DeserializeOwned>(input: &mut &[u8]) -> Result
 /// Implements [`Value`] for types that implement `serde::Serialize` and
 /// `serde::Deserialize`, using a canonical compact encoding.
 ///
+/// The type's schema (see [`Value::schema`]) is traced with
+/// `serde-reflection`: field names, order and types, of the type and of every
+/// type it contains. Reordering, renaming or retyping a field changes it, so
+/// values stored under the old definition are never decoded as the new one.
+/// A type `serde-reflection` cannot trace (a `Deserialize` that rejects the
+/// tracer's sample values, say) is refused when stored, with a message; give
+/// it a schema by hand with `serde_value!(Type, schema = "1")` and change the
+/// string whenever the type's layout changes.
+///
 /// Use ordered collections (`BTreeMap`, not `HashMap`) inside such types: a
 /// `HashMap` iterates in a random order, so equal maps would get different
 /// fingerprints and never be skipped.
@@ -974,14 +1119,23 @@ pub fn decode_serde<T: serde::de::DeserializeOwned>(input: &mut &[u8]) -> Result
 /// struct Thresholds { payment: f64, score: f64 }
 /// serde_value!(Thresholds);
 ///
+/// /// A type whose schema its author pins.
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Pinned { label: String }
+/// serde_value!(Pinned, schema = "1");
+///
 /// let t = Thresholds { payment: 1000.0, score: 1.5 };
 /// let mut bytes = Vec::new();
 /// t.encode(&mut bytes).unwrap();
 /// assert_eq!(Thresholds::decode(&mut bytes.as_slice()).unwrap(), t);
+/// assert_ne!(Thresholds::schema().unwrap(), Pinned::schema().unwrap());
 /// ```
 #[macro_export]
 macro_rules! serde_value {
-    ($($ty:ty),+ $(,)?) => {$(
+    ($ty:ty, schema = $pin:expr $(,)?) => {
+        $crate::serde_value!(@impl $ty, $crate::schema::pinned::<$ty>($pin));
+    };
+    (@impl $ty:ty, $schema:expr) => {
         impl $crate::Value for $ty {
             fn encode(&self, out: &mut ::std::vec::Vec<u8>) -> ::std::result::Result<(), $crate::ValueError> {
                 $crate::value::encode_serde(self, out)
@@ -992,7 +1146,13 @@ macro_rules! serde_value {
             fn render(&self) -> ::std::option::Option<::std::string::String> {
                 $crate::value::render_serde(self)
             }
+            fn schema() -> ::std::result::Result<$crate::Fingerprint, $crate::ValueError> {
+                $schema
+            }
         }
+    };
+    ($($ty:ty),+ $(,)?) => {$(
+        $crate::serde_value!(@impl $ty, $crate::schema::traced::<$ty>());
     )+};
 }
 
@@ -1069,14 +1229,37 @@ mod tests {
     }
 
     #[test]
-    fn editing_a_file_in_place_changes_its_path_fingerprint() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data.csv");
-        let missing = path.fingerprint().unwrap();
-        std::fs::write(&path, "a\n1\n").unwrap();
-        let first = path.fingerprint().unwrap();
-        assert_ne!(missing, first);
-        std::fs::write(&path, "a\n1\n2\n").unwrap();
-        assert_ne!(first, path.fingerprint().unwrap());
+    fn a_path_names_itself_and_collections_pass_their_paths_on() {
+        let paths = vec![PathBuf::from("a.csv"), PathBuf::from("b.csv")];
+        let erased: ErasedValue = Arc::new(Some(paths.clone()));
+        let ty = ValueType::of::<Option<Vec<PathBuf>>>();
+        assert!(ty.names_files());
+        assert_eq!(
+            ty.external_files(&*erased),
+            [Path::new("a.csv"), Path::new("b.csv")]
+        );
+        assert!(!ValueType::of::<Vec<String>>().names_files());
+        // The fingerprint is the path as written, never the file's state.
+        assert_eq!(
+            paths[0].fingerprint().unwrap(),
+            PathBuf::from("a.csv").fingerprint().unwrap()
+        );
+    }
+
+    #[test]
+    fn schemas_compose_and_differ_by_type() {
+        let schema = |ty: ValueType| ty.schema().unwrap();
+        assert_ne!(
+            schema(ValueType::of::<Vec<i64>>()),
+            schema(ValueType::of::<Vec<u64>>())
+        );
+        assert_ne!(
+            schema(ValueType::of::<(String, i64)>()),
+            schema(ValueType::of::<(i64, String)>())
+        );
+        assert_eq!(
+            schema(ValueType::of::<Option<f64>>()),
+            Option::<f64>::schema().unwrap()
+        );
     }
 }

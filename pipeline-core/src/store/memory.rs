@@ -10,8 +10,8 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 
 use super::{
-    Commit, GcReport, JobRecord, Owner, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError,
-    SubmissionId, VersionMeta,
+    Commit, GcReport, JobRecord, MemoOrigin, Owner, ScenarioId, ScenarioMeta, SlotKey, Store,
+    StoreError, SubmissionId, VersionMeta,
 };
 use crate::cache::TaskKey;
 use crate::fingerprint::Fingerprint;
@@ -35,7 +35,7 @@ pub struct MemoryStore {
     next_submission: AtomicU64,
     versions: Mutex<HashMap<SlotKey, Vec<Arc<VersionMeta>>>>,
     values: DashMap<Fingerprint, ErasedValue>,
-    memo: DashMap<TaskKey, Box<[Fingerprint]>>,
+    memo: DashMap<TaskKey, (Box<[Fingerprint]>, Option<MemoOrigin>)>,
     submissions: Mutex<Vec<Submission>>,
     lineage: Option<Mutex<Lineage>>,
     scratch: OnceLock<tempfile::TempDir>,
@@ -215,13 +215,27 @@ impl Store for MemoryStore {
             }
         }
         if let Some((key, outputs)) = commit.memo {
-            self.memo.insert(key, outputs.into());
+            let origin = commit.job.map(|job| MemoOrigin {
+                scenario: commit
+                    .versions
+                    .iter()
+                    .find_map(|(slot, _)| match slot.owner {
+                        Owner::Scenario(id) => Some(id),
+                        Owner::Global(_) => None,
+                    }),
+                submission: job.submission,
+            });
+            self.memo.insert(key, (outputs.into(), origin));
         }
         Ok(())
     }
 
     fn memo(&self, key: &TaskKey) -> Result<Option<Vec<Fingerprint>>, StoreError> {
-        Ok(self.memo.get(key).map(|m| m.value().to_vec()))
+        Ok(self.memo.get(key).map(|m| m.value().0.to_vec()))
+    }
+
+    fn memo_origin(&self, key: &TaskKey) -> Result<Option<MemoOrigin>, StoreError> {
+        Ok(self.memo.get(key).and_then(|m| m.value().1))
     }
 
     fn record_submission(&self, submission: &Submission) -> Result<(), StoreError> {
@@ -270,7 +284,7 @@ impl Store for MemoryStore {
             report.values_removed += u64::from(!keep);
             keep
         });
-        self.memo.retain(|_, outputs| {
+        self.memo.retain(|_, (outputs, _)| {
             let keep = outputs.iter().all(|fp| self.values.contains_key(fp));
             report.memo_entries_removed += u64::from(!keep);
             keep

@@ -11,6 +11,8 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use crate::cache::TaskKey;
+use crate::code::CodeIdentity;
+use crate::file_state::FileState;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
 use crate::value::{ErasedValue, ValueError, ValueType};
@@ -22,7 +24,10 @@ pub use memory::MemoryStore;
 pub use sqlite::{DEFAULT_DIR, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
 
 /// A scenario's id, unique within a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct ScenarioId(pub u64);
 
 impl fmt::Display for ScenarioId {
@@ -32,7 +37,10 @@ impl fmt::Display for ScenarioId {
 }
 
 /// A submission's id, unique within a store.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct SubmissionId(pub u64);
 
 impl fmt::Display for SubmissionId {
@@ -77,13 +85,19 @@ impl fmt::Display for SlotKey {
     }
 }
 
-/// Who wrote a version.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who wrote a version. As JSON: `{"kind": "default" | "user" |
+/// "file_change"}`, or `{"kind": "task", "task", "key", "submission",
+/// "reused"}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WrittenBy {
     /// The node's default, written when the scenario was created.
     Default,
     /// A user's `write`.
     User,
+    /// The runtime, at a submit: a file the value names changed on disk
+    /// (the value is the same; its effective fingerprint covers the files).
+    FileChange,
     /// A job.
     Task {
         /// The task.
@@ -109,6 +123,10 @@ pub struct VersionMeta {
     pub written_by: WrittenBy,
     /// When.
     pub written_at: SystemTime,
+    /// The schema of the type it was stored as (see
+    /// [`Value::schema`](crate::Value::schema)); `None` for a version recorded
+    /// before schemas were, whose bytes are never decoded.
+    pub schema: Option<Fingerprint>,
 }
 
 impl VersionMeta {
@@ -158,6 +176,9 @@ pub struct InputVersion {
     pub version: u64,
     /// That version's fingerprint.
     pub fingerprint: Fingerprint,
+    /// The schema of the input's type when the job read it (`None` where not
+    /// recorded).
+    pub schema: Option<Fingerprint>,
 }
 
 /// The record of the job that produced a commit's versions: what lineage is
@@ -174,6 +195,21 @@ pub struct JobRecord {
     pub submission: SubmissionId,
     /// The exact input versions, in parameter order.
     pub inputs: Vec<InputVersion>,
+    /// The parts of the task's code identity when it ran (`None` where not
+    /// recorded): what a later job's reason compares with.
+    pub code_identity: Option<CodeIdentity>,
+    /// The declared environment variables and a digest of each one's value
+    /// (`None`: unset) when it ran. Values are never stored, only digests.
+    pub env: Vec<(Arc<str>, Option<Fingerprint>)>,
+}
+
+/// The job that recorded a memo entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemoOrigin {
+    /// Its scenario (`None` when its outputs are global nodes).
+    pub scenario: Option<ScenarioId>,
+    /// Its submission.
+    pub submission: SubmissionId,
 }
 
 /// Everything one write or one finished job records, committed together: values
@@ -447,6 +483,12 @@ pub trait Store: Send + Sync {
     /// The output fingerprints recorded for a task key, if any.
     fn memo(&self, key: &TaskKey) -> Result<Option<Vec<Fingerprint>>, StoreError>;
 
+    /// Which job recorded the memo entry of a task key, where the store
+    /// knows (for the reason of a job that reuses it).
+    fn memo_origin(&self, _key: &TaskKey) -> Result<Option<MemoOrigin>, StoreError> {
+        Ok(None)
+    }
+
     /// Records a finished submission.
     fn record_submission(&self, submission: &Submission) -> Result<(), StoreError>;
 
@@ -469,5 +511,17 @@ pub trait Store: Send + Sync {
     /// Where the store lives, for messages (`None` for in-memory stores).
     fn location(&self) -> Option<&Path> {
         None
+    }
+
+    /// The recorded state of an external file (see [`crate::file_state`]),
+    /// keyed by absolute path. Stores that do not persist have none.
+    fn file_state(&self, _path: &Path) -> Result<Option<FileState>, StoreError> {
+        Ok(None)
+    }
+
+    /// Records the states of external files just hashed, so that a new
+    /// process trusts them without hashing again.
+    fn record_file_states(&self, _states: &[(PathBuf, FileState)]) -> Result<(), StoreError> {
+        Ok(())
     }
 }

@@ -21,8 +21,10 @@ use super::rows::{db_error, is_constraint, owner_from};
 use crate::fingerprint::Fingerprint;
 use crate::store::{SlotKey, StoreError};
 
-/// The journal's blob format: bumped if [`CommitRows`] changes shape.
-const FORMAT: u8 = 1;
+/// The journal's blob format: bumped if [`CommitRows`] changes shape. Format
+/// 1 (no schemas, no lineage detail) is still read: a process of an earlier
+/// build may have died with entries in the journal.
+const FORMAT: u8 = 2;
 
 /// A value's row in `objects`, and the values it names (`refs`).
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,6 +58,9 @@ pub(super) struct VersionRow<'a> {
     pub(super) key: Option<&'a [u8]>,
     pub(super) submission: Option<i64>,
     pub(super) reused: bool,
+    /// The schema the value was stored as.
+    #[serde(borrow)]
+    pub(super) schema: Option<&'a [u8]>,
 }
 
 impl VersionRow<'_> {
@@ -80,10 +85,11 @@ pub(super) struct CommitRows<'a> {
     pub(super) objects: Vec<ObjectRow<'a>>,
     #[serde(borrow)]
     pub(super) versions: Vec<VersionRow<'a>>,
-    /// The producing job's code fingerprint and packed inputs (see
-    /// `rows::pack_inputs`), when it wrote versions.
+    /// The producing job's code fingerprint, packed inputs (see
+    /// `rows::pack_inputs`) and packed detail (see `rows::pack_detail`), when
+    /// it wrote versions.
     #[serde(borrow)]
-    pub(super) lineage: Option<(&'a [u8], Vec<u8>)>,
+    pub(super) lineage: Option<(&'a [u8], Vec<u8>, Vec<u8>)>,
     /// A memo entry: task key and packed output fingerprints.
     #[serde(borrow)]
     pub(super) memo: Option<(&'a [u8], Vec<u8>)>,
@@ -103,12 +109,82 @@ pub(super) fn encode(commits: &[&CommitRows<'_>]) -> Vec<u8> {
     postcard::to_extend(commits, bytes).expect("commit rows encode")
 }
 
-/// Decodes a journal blob written by [`encode`].
+/// Decodes a journal blob written by [`encode`] (or by a build that wrote
+/// format 1).
 pub(super) fn decode(bytes: &[u8]) -> Result<Vec<CommitRows<'_>>, String> {
     match bytes.split_first() {
         Some((&FORMAT, rest)) => postcard::from_bytes(rest).map_err(|e| e.to_string()),
+        Some((1, rest)) => postcard::from_bytes::<Vec<v1::CommitRows<'_>>>(rest)
+            .map(|commits| commits.into_iter().map(v1::CommitRows::upgrade).collect())
+            .map_err(|e| e.to_string()),
         Some((format, _)) => Err(format!("journal format {format} is not {FORMAT}")),
         None => Err("an empty journal entry".to_owned()),
+    }
+}
+
+/// Format 1 of the journal: versions without schemas, lineage without detail.
+mod v1 {
+    use serde::Deserialize;
+
+    use super::ObjectRow;
+
+    #[derive(Deserialize)]
+    pub(super) struct VersionRow<'a> {
+        scenario: i64,
+        graph: &'a str,
+        node: &'a str,
+        version: i64,
+        fingerprint: &'a [u8],
+        written_at: i64,
+        writer: &'a str,
+        #[serde(borrow)]
+        task: Option<&'a str>,
+        #[serde(borrow)]
+        key: Option<&'a [u8]>,
+        submission: Option<i64>,
+        reused: bool,
+    }
+
+    #[derive(Deserialize)]
+    pub(super) struct CommitRows<'a> {
+        #[serde(borrow)]
+        objects: Vec<ObjectRow<'a>>,
+        #[serde(borrow)]
+        versions: Vec<VersionRow<'a>>,
+        #[serde(borrow)]
+        lineage: Option<(&'a [u8], Vec<u8>)>,
+        #[serde(borrow)]
+        memo: Option<(&'a [u8], Vec<u8>)>,
+    }
+
+    impl<'a> CommitRows<'a> {
+        pub(super) fn upgrade(self) -> super::CommitRows<'a> {
+            super::CommitRows {
+                objects: self.objects,
+                versions: self
+                    .versions
+                    .into_iter()
+                    .map(|v| super::VersionRow {
+                        scenario: v.scenario,
+                        graph: v.graph,
+                        node: v.node,
+                        version: v.version,
+                        fingerprint: v.fingerprint,
+                        written_at: v.written_at,
+                        writer: v.writer,
+                        task: v.task,
+                        key: v.key,
+                        submission: v.submission,
+                        reused: v.reused,
+                        schema: None,
+                    })
+                    .collect(),
+                lineage: self
+                    .lineage
+                    .map(|(code, inputs)| (code, inputs, Vec::new())),
+                memo: self.memo,
+            }
+        }
     }
 }
 
@@ -161,13 +237,13 @@ impl Table {
             ),
             Table::Versions => (
                 "INSERT INTO versions (scenario, graph, node, version, fingerprint, written_at, \
-                 writer, task, task_key, submission, reused, lineage) VALUES",
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 writer, task, task_key, submission, reused, lineage, schema) VALUES",
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 "",
             ),
             Table::Lineage => (
-                "INSERT INTO lineage (id, code, inputs) VALUES",
-                "(?, ?, ?)",
+                "INSERT INTO lineage (id, code, inputs, detail) VALUES",
+                "(?, ?, ?, ?)",
                 "",
             ),
             Table::Memo => (
@@ -260,13 +336,14 @@ pub(super) fn insert_rows(
     } else {
         0
     };
-    let mut lineage: Vec<(i64, &[u8], &[u8])> = Vec::new();
+    let mut lineage: Vec<(i64, &[u8], &[u8], Option<&[u8]>)> = Vec::new();
     let mut versions: Vec<(&VersionRow<'_>, Option<i64>)> = Vec::new();
     for commit in commits {
         let id = match &commit.lineage {
-            Some((code, inputs)) if commit.has_versions() => {
+            Some((code, inputs, detail)) if commit.has_versions() => {
                 let id = first_lineage + lineage.len() as i64;
-                lineage.push((id, code, inputs));
+                let detail = (!detail.is_empty()).then_some(&detail[..]);
+                lineage.push((id, code, inputs, detail));
                 Some(id)
             }
             _ => None,
@@ -276,7 +353,7 @@ pub(super) fn insert_rows(
     versions.sort_by(|a, b| a.0.key().cmp(&b.0.key()));
 
     insert(tx, sql, Table::Lineage, &lineage, |r, p| {
-        p.extend([&r.0 as &dyn ToSql, &r.1, &r.2])
+        p.extend([&r.0 as &dyn ToSql, &r.1, &r.2, &r.3])
     })
     .map_err(err("record lineage"))?;
     insert(tx, sql, Table::Objects, &objects, |r, p| {
@@ -303,6 +380,7 @@ pub(super) fn insert_rows(
             &r.submission,
             &r.reused,
             lineage,
+            &r.schema,
         ])
     })
     .map_err(|e| {
@@ -361,6 +439,7 @@ mod tests {
             key: Some(fingerprint),
             submission: Some(1),
             reused: false,
+            schema: None,
         }
     }
 
@@ -403,8 +482,9 @@ mod tests {
                     key: Some(&fingerprint),
                     submission: Some(11),
                     reused: true,
+                    schema: Some(&fingerprint),
                 }],
-                lineage: Some((&fingerprint, vec![1, 2, 3])),
+                lineage: Some((&fingerprint, vec![1, 2, 3], vec![4])),
                 memo: Some((&fingerprint, fingerprint.to_vec())),
             },
             CommitRows::default(),

@@ -75,6 +75,7 @@ use super::{
     ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, VersionMeta,
 };
 use crate::cache::TaskKey;
+use crate::file_state::{FileStat, FileState};
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
 use crate::value::{ErasedValue, StoreContext, ValueType};
@@ -656,7 +657,7 @@ impl Readers {
 
 /// The current version of one slot.
 const CURRENT_VERSION: &str = concat!(
-    "SELECT version, fingerprint, written_at, writer, task, task_key, submission, reused ",
+    "SELECT version, fingerprint, written_at, writer, task, task_key, submission, reused, schema ",
     "FROM versions WHERE scenario = ?1 AND graph = ?2 AND node = ?3 ",
     "ORDER BY version DESC LIMIT 1"
 );
@@ -665,18 +666,18 @@ const CURRENT_VERSION: &str = concat!(
 /// columns of a `max()` query from the row holding the maximum).
 const CURRENT_VERSIONS: &str = concat!(
     "SELECT node, max(version), fingerprint, written_at, writer, task, task_key, submission, ",
-    "reused FROM versions WHERE scenario = ?1 AND graph = ?2 GROUP BY node"
+    "reused, schema FROM versions WHERE scenario = ?1 AND graph = ?2 GROUP BY node"
 );
 
 /// Every version of one slot.
 const HISTORY: &str = concat!(
-    "SELECT version, fingerprint, written_at, writer, task, task_key, submission, reused ",
+    "SELECT version, fingerprint, written_at, writer, task, task_key, submission, reused, schema ",
     "FROM versions WHERE scenario = ?1 AND graph = ?2 AND node = ?3 ORDER BY version"
 );
 
 /// One version of one slot.
 const VERSION: &str = concat!(
-    "SELECT version, fingerprint, written_at, writer, task, task_key, submission, reused ",
+    "SELECT version, fingerprint, written_at, writer, task, task_key, submission, reused, schema ",
     "FROM versions WHERE scenario = ?1 AND graph = ?2 AND node = ?3 AND version = ?4"
 );
 
@@ -1033,7 +1034,7 @@ impl Store for SqliteStore {
             let row = conn
                 .prepare_cached(
                     "SELECT v.task, v.task_key, v.submission, coalesce(v.code, l.code), \
-                     coalesce(v.inputs, l.inputs) FROM versions v \
+                     coalesce(v.inputs, l.inputs), l.detail FROM versions v \
                      LEFT JOIN lineage l ON l.id = v.lineage \
                      WHERE v.scenario = ?1 AND v.graph = ?2 AND v.node = ?3 AND v.version = ?4 \
                      AND v.writer = 'task' AND coalesce(v.code, l.code) IS NOT NULL",
@@ -1045,21 +1046,28 @@ impl Store for SqliteStore {
                         r.get::<_, i64>(2)?,
                         fingerprint_at(r, 3)?,
                         r.get::<_, Vec<u8>>(4)?,
+                        r.get::<_, Option<Vec<u8>>>(5)?,
                     ))
                 })
                 .optional()?;
-            let Some((task, key, submission, code, inputs)) = row else {
+            let Some((task, key, submission, code, inputs, detail)) = row else {
                 return Ok(None);
             };
             let inputs =
                 unpack_inputs(&inputs).ok_or_else(|| rows::bad_column(4, "packed inputs"))?;
-            Ok(Some(JobRecord {
+            let mut job = JobRecord {
                 task: Arc::from(task),
                 code,
                 key: TaskKey(key),
                 submission: SubmissionId(submission as u64),
                 inputs,
-            }))
+                code_identity: None,
+                env: Vec::new(),
+            };
+            if let Some(detail) = detail {
+                rows::unpack_detail(&detail, &mut job);
+            }
+            Ok(Some(job))
         })
     }
 
@@ -1282,6 +1290,67 @@ impl Store for SqliteStore {
 
     fn location(&self) -> Option<&Path> {
         Some(&self.dir)
+    }
+
+    fn file_state(&self, path: &Path) -> Result<Option<FileState>, StoreError> {
+        let Some(text) = path.to_str() else {
+            return Ok(None);
+        };
+        self.readers.with("read a file's recorded state", |conn| {
+            conn.prepare_cached(
+                "SELECT device, inode, size, modified, changed, is_dir, digest, hashed_at, \
+                 entries FROM file_states WHERE path = ?1",
+            )?
+            .query_row([text], |r| {
+                let entries: Option<Vec<u8>> = r.get(8)?;
+                Ok(FileState {
+                    stat: FileStat {
+                        device: r.get::<_, i64>(0)? as u64,
+                        inode: r.get::<_, i64>(1)? as u64,
+                        size: r.get::<_, i64>(2)? as u64,
+                        modified_ns: r.get(3)?,
+                        changed_ns: r.get(4)?,
+                        is_dir: r.get(5)?,
+                    },
+                    digest: fingerprint_at(r, 6)?,
+                    hashed_at_ns: r.get(7)?,
+                    entries: rows::unpack_names(entries.as_deref().unwrap_or_default()),
+                })
+            })
+            .optional()
+        })
+    }
+
+    fn record_file_states(&self, states: &[(PathBuf, FileState)]) -> Result<(), StoreError> {
+        // Needs no complete tables: the journal may wait.
+        self.writer.with_db_unfolded(|db| {
+            let err = self.err("record the states of files");
+            let tx = db.conn.transaction().map_err(&err)?;
+            for (path, state) in states {
+                let Some(text) = path.to_str() else { continue };
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO file_states (path, device, inode, size, modified, \
+                     changed, is_dir, digest, hashed_at, entries) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .and_then(|mut q| {
+                    q.execute(params![
+                        text,
+                        state.stat.device as i64,
+                        state.stat.inode as i64,
+                        state.stat.size as i64,
+                        state.stat.modified_ns,
+                        state.stat.changed_ns,
+                        state.stat.is_dir,
+                        state.digest.as_bytes().as_slice(),
+                        state.hashed_at_ns,
+                        (!state.entries.is_empty()).then(|| rows::pack_names(&state.entries)),
+                    ])
+                })
+                .map_err(&err)?;
+            }
+            tx.commit().map_err(&err)
+        })
     }
 }
 

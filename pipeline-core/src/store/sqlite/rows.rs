@@ -8,11 +8,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rusqlite::types::Type;
 use rusqlite::{ErrorCode, Row};
 
+use serde::{Deserialize, Serialize};
+
 use crate::cache::TaskKey;
+use crate::code::{CodeIdentity, CodePart};
 use crate::fingerprint::Fingerprint;
 use crate::job::{Job, JobStatus};
 use crate::store::{
-    InputVersion, Owner, ScenarioId, SlotKey, StoreError, SubmissionId, VersionMeta, WrittenBy,
+    InputVersion, JobRecord, Owner, ScenarioId, SlotKey, StoreError, SubmissionId, VersionMeta,
+    WrittenBy,
 };
 
 /// Nanoseconds since the Unix epoch (negative before it).
@@ -129,6 +133,7 @@ pub(super) fn unpack_inputs(mut bytes: &[u8]) -> Option<Vec<InputVersion>> {
             },
             version,
             fingerprint,
+            schema: None,
         });
     }
     Some(out)
@@ -156,13 +161,14 @@ pub(super) fn writer_kind(written_by: &WrittenBy) -> &'static str {
     match written_by {
         WrittenBy::Default => "default",
         WrittenBy::User => "user",
+        WrittenBy::FileChange => "file",
         WrittenBy::Task { .. } => "task",
     }
 }
 
 /// The columns `version, fingerprint, written_at, writer, task, task_key,
-/// submission, reused` starting at `first`, as a version record. `task` names
-/// are interned through `intern`.
+/// submission, reused, schema` starting at `first`, as a version record.
+/// `task` names are interned through `intern`.
 pub(super) fn version_at(
     row: &Row<'_>,
     first: usize,
@@ -175,6 +181,7 @@ pub(super) fn version_at(
     let written_by = match writer.as_str() {
         "default" => WrittenBy::Default,
         "user" => WrittenBy::User,
+        "file" => WrittenBy::FileChange,
         "task" => WrittenBy::Task {
             task: intern(row.get(first + 4)?),
             key: TaskKey(
@@ -184,14 +191,88 @@ pub(super) fn version_at(
             submission: SubmissionId(row.get::<_, i64>(first + 6)? as u64),
             reused: row.get(first + 7)?,
         },
-        _ => return Err(bad_column(first + 3, "`default`, `user` or `task`")),
+        _ => return Err(bad_column(first + 3, "`default`, `user`, `file` or `task`")),
     };
     Ok(VersionMeta {
         version: version as u64,
         fingerprint,
         written_by,
         written_at,
+        schema: opt_fingerprint_at(row, first + 8)?,
     })
+}
+
+/// What a job's lineage row records beyond its code fingerprint and inputs:
+/// what the reason of a later job is found by comparing with.
+#[derive(Serialize, Deserialize)]
+struct Detail {
+    /// The code identity's parts, by name, and its declared variables.
+    parts: Vec<(String, [u8; 32])>,
+    env_names: Vec<String>,
+    /// Each declared variable's value digest (`None`: unset).
+    env: Vec<(String, Option<[u8; 32]>)>,
+    /// Each input's schema, in parameter order.
+    input_schemas: Vec<Option<[u8; 32]>>,
+}
+
+/// Packs a job's detail (empty when it has none to record).
+pub(super) fn pack_detail(job: &JobRecord) -> Vec<u8> {
+    let Some(code) = &job.code_identity else {
+        return Vec::new();
+    };
+    let detail = Detail {
+        parts: code
+            .parts()
+            .iter()
+            .map(|(part, digest)| (part.as_str().to_owned(), *digest.as_bytes()))
+            .collect(),
+        env_names: code.env().iter().map(|n| n.to_string()).collect(),
+        env: job
+            .env
+            .iter()
+            .map(|(name, digest)| (name.to_string(), digest.map(|d| *d.as_bytes())))
+            .collect(),
+        input_schemas: job
+            .inputs
+            .iter()
+            .map(|i| i.schema.map(|s| *s.as_bytes()))
+            .collect(),
+    };
+    let mut out = vec![1u8];
+    out.extend(postcard::to_allocvec(&detail).unwrap_or_default());
+    out
+}
+
+/// Completes `job` with what [`pack_detail`] packed (nothing for rows recorded
+/// without detail, or by a format this build does not read).
+pub(super) fn unpack_detail(bytes: &[u8], job: &mut JobRecord) {
+    let Some((1, rest)) = bytes.split_first() else {
+        return;
+    };
+    let Ok(detail) = postcard::from_bytes::<Detail>(rest) else {
+        return;
+    };
+    let parts = detail.parts.iter().filter_map(|(name, digest)| {
+        let part = [
+            CodePart::Version,
+            CodePart::TaskTokens,
+            CodePart::CrateSources,
+            CodePart::Dependencies,
+            CodePart::Compiler,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == name)?;
+        Some((part, Fingerprint::from_bytes(*digest)))
+    });
+    job.code_identity = Some(CodeIdentity::new(parts, detail.env_names));
+    job.env = detail
+        .env
+        .into_iter()
+        .map(|(name, digest)| (Arc::from(name), digest.map(Fingerprint::from_bytes)))
+        .collect();
+    for (input, schema) in job.inputs.iter_mut().zip(detail.input_schemas) {
+        input.schema = schema.map(Fingerprint::from_bytes);
+    }
 }
 
 /// The job statuses, by their packed code.
@@ -218,7 +299,8 @@ pub(super) fn pack_jobs(jobs: &[Job]) -> Vec<u8> {
             | u8::from(job.started_at.is_some()) << 1
             | u8::from(job.duration.is_some()) << 2
             | u8::from(job.error.is_some()) << 3
-            | u8::from(job.reused) << 4;
+            | u8::from(job.reused) << 4
+            | u8::from(job.reason.is_some()) << 5;
         out.push(flags);
         if let Some(key) = &job.key {
             out.extend_from_slice(key.0.as_bytes());
@@ -232,6 +314,11 @@ pub(super) fn pack_jobs(jobs: &[Job]) -> Vec<u8> {
         if let Some(error) = &job.error {
             out.extend_from_slice(&(error.len() as u32).to_le_bytes());
             out.extend_from_slice(error.as_bytes());
+        }
+        if let Some(reason) = &job.reason {
+            let json = serde_json::to_vec(reason).unwrap_or_default();
+            out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+            out.extend_from_slice(&json);
         }
     }
     out
@@ -282,6 +369,12 @@ pub(super) fn unpack_jobs(
         } else {
             None
         };
+        // A reason this build cannot read (a newer kind) reads as none.
+        let reason = if flags & 32 != 0 {
+            serde_json::from_str(&text(&mut bytes)?).ok()
+        } else {
+            None
+        };
         jobs.push(Job {
             task,
             status,
@@ -290,9 +383,26 @@ pub(super) fn unpack_jobs(
             duration,
             error,
             reused: flags & 16 != 0,
+            reason,
         });
     }
     Some(jobs)
+}
+
+/// Names separated by NUL bytes (a directory's entries).
+pub(super) fn pack_names(names: &[Box<str>]) -> Vec<u8> {
+    names.join("\0").into_bytes()
+}
+
+/// The inverse of [`pack_names`].
+pub(super) fn unpack_names(bytes: &[u8]) -> std::sync::Arc<[Box<str>]> {
+    if bytes.is_empty() {
+        return Arc::from(Vec::new());
+    }
+    String::from_utf8_lossy(bytes)
+        .split('\0')
+        .map(Box::from)
+        .collect()
 }
 
 /// A scenario id column.
@@ -349,6 +459,7 @@ mod tests {
 
     #[test]
     fn packed_jobs_round_trip() {
+        use crate::reason::Reason;
         let jobs = vec![
             Job {
                 task: Arc::from("a"),
@@ -358,6 +469,7 @@ mod tests {
                 duration: Some(Duration::from_millis(3)),
                 error: Some("boom".into()),
                 reused: false,
+                reason: Some(Reason::FirstRun),
             },
             Job {
                 task: Arc::from("b"),
@@ -367,6 +479,7 @@ mod tests {
                 duration: None,
                 error: None,
                 reused: true,
+                reason: None,
             },
         ];
         let mut intern = |s: String| Arc::from(s);
@@ -384,6 +497,7 @@ mod tests {
                 },
                 version: 7,
                 fingerprint: fp,
+                schema: None,
             },
             InputVersion {
                 slot: SlotKey {
@@ -392,6 +506,7 @@ mod tests {
                 },
                 version: 1,
                 fingerprint: fp,
+                schema: None,
             },
         ];
         assert_eq!(unpack_inputs(&pack_inputs(&inputs)), Some(inputs));

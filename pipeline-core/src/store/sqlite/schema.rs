@@ -13,7 +13,7 @@ use super::rows::db_error;
 use crate::store::StoreError;
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// `PRAGMA application_id` of a pipeline store: "PIPE".
 pub(super) const APPLICATION_ID: i64 = 0x5049_5045;
@@ -116,6 +116,28 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         id INTEGER PRIMARY KEY,
         batch BLOB NOT NULL
     );
+    ",
+    // 6: skips you can trust. A version records the schema of the type it
+    // was stored as (NULL for older versions: their bytes are never decoded,
+    // so their producers run once more); a job's lineage records what its
+    // reason is later compared with (code parts, declared environment
+    // digests, input schemas: packed, see `rows::pack_detail`); and the stat
+    // cache of external files (see `file_state`).
+    "
+    ALTER TABLE versions ADD COLUMN schema BLOB;
+    ALTER TABLE lineage ADD COLUMN detail BLOB;
+    CREATE TABLE file_states (
+        path TEXT PRIMARY KEY,
+        device INTEGER NOT NULL,
+        inode INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        modified INTEGER NOT NULL,       -- ns since the Unix epoch
+        changed INTEGER NOT NULL,        -- ns since the Unix epoch
+        is_dir INTEGER NOT NULL,
+        digest BLOB NOT NULL,
+        hashed_at INTEGER NOT NULL,      -- ns since the Unix epoch
+        entries BLOB                     -- a directory's names, NUL-separated
+    ) WITHOUT ROWID;
     ",
 ];
 
@@ -240,6 +262,7 @@ mod tests {
             slot: slot("x"),
             version: 1,
             fingerprint: Fingerprint::of_bytes(b"x"),
+            schema: None,
         };
         let code = Fingerprint::of_bytes(b"code");
         let key = TaskKey(Fingerprint::of_bytes(b"key"));
@@ -277,6 +300,8 @@ mod tests {
             key: TaskKey(Fingerprint::of_bytes(b"key 2")),
             submission: SubmissionId(2),
             inputs: vec![input],
+            code_identity: None,
+            env: Vec::new(),
         };
         let meta = Arc::new(VersionMeta {
             version: 2,
@@ -288,6 +313,7 @@ mod tests {
                 reused: true,
             },
             written_at: std::time::SystemTime::now(),
+            schema: None,
         });
         store
             .commit(Commit {

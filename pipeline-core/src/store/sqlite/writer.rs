@@ -49,8 +49,8 @@ use rusqlite::{Connection, TransactionBehavior, params};
 use super::journal::{self, CommitRows, ObjectRow, Statements, VersionRow};
 use super::objects::Objects;
 use super::rows::{
-    db_error, duration_to_sql, owner_columns, pack_fingerprints, pack_inputs, pack_jobs,
-    time_to_sql, writer_kind,
+    db_error, duration_to_sql, owner_columns, pack_detail, pack_fingerprints, pack_inputs,
+    pack_jobs, time_to_sql, writer_kind,
 };
 use crate::cache::TaskKey;
 use crate::fingerprint::Fingerprint;
@@ -840,10 +840,13 @@ impl Shared {
                             .iter()
                             .map(|(slot, meta)| version_row(slot, meta))
                             .collect(),
-                        lineage: job
-                            .as_ref()
-                            .filter(|_| !versions.is_empty())
-                            .map(|job| (job.code.as_bytes().as_slice(), pack_inputs(&job.inputs))),
+                        lineage: job.as_ref().filter(|_| !versions.is_empty()).map(|job| {
+                            (
+                                job.code.as_bytes().as_slice(),
+                                pack_inputs(&job.inputs),
+                                pack_detail(job),
+                            )
+                        }),
                         memo: memo.as_ref().map(|(key, outputs)| {
                             (key.0.as_bytes().as_slice(), pack_fingerprints(outputs))
                         }),
@@ -1131,6 +1134,7 @@ fn version_row<'a>(slot: &'a SlotKey, meta: &'a VersionMeta) -> VersionRow<'a> {
         key,
         submission,
         reused,
+        schema: meta.schema.as_ref().map(|s| s.as_bytes().as_slice()),
     }
 }
 

@@ -209,8 +209,8 @@ impl fmt::Display for Reason {
             ),
             Reason::OutputReplaced { node, written_by } => write!(
                 f,
-                "output `{node}` was last written by {}, not by this task",
-                describe_writer(written_by)
+                "output `{node}` holds a value this task did not make ({})",
+                writer_phrase(written_by)
             ),
             Reason::KeyChanged => f.write_str(
                 "its key changed (the store keeps no record of the earlier job to say how)",
@@ -236,10 +236,7 @@ impl fmt::Display for Change {
                 "input `{node}` changed ({} -> {}, {})",
                 old.short(),
                 new.short(),
-                match written_by {
-                    WrittenBy::FileChange => "a file it names changed".to_owned(),
-                    other => format!("written by {}", describe_writer(other)),
-                }
+                writer_phrase(written_by)
             ),
             Change::InputSchema { node, .. } => {
                 write!(f, "the layout of input `{node}`'s type changed")
@@ -253,6 +250,16 @@ impl fmt::Display for Change {
                 write!(f, "environment variable `{variable}` changed")
             }
         }
+    }
+}
+
+/// Who wrote a value, as a reason says it.
+fn writer_phrase(written_by: &WrittenBy) -> String {
+    match written_by {
+        WrittenBy::Default => "its default".to_owned(),
+        WrittenBy::User => "written by user".to_owned(),
+        WrittenBy::FileChange => "a file it names changed".to_owned(),
+        WrittenBy::Task { .. } => format!("written by {}", describe_writer(written_by)),
     }
 }
 
@@ -362,7 +369,8 @@ mod tests {
         };
         let text = reason.to_string();
         assert!(text.starts_with("input `rate` changed ("), "{text}");
-        assert!(text.ends_with("written by user)"), "{text}");
+        assert!(text.ends_with(", written by user)"), "{text}");
+        assert!(!text.contains("by written"), "{text}");
         let json = reason.to_json();
         assert_eq!(json["changes"][0]["kind"], "input");
         assert_eq!(json["changes"][0]["written_by"]["kind"], "user");

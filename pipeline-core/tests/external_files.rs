@@ -71,7 +71,11 @@ fn graph(path: &Path) -> Graph {
 /// (only its change time and content differ).
 fn edit_in_place(path: &Path, text: &str) {
     let before = std::fs::metadata(path).unwrap();
-    assert_eq!(before.len(), text.len() as u64, "an in-place edit keeps the size");
+    assert_eq!(
+        before.len(),
+        text.len() as u64,
+        "an in-place edit keeps the size"
+    );
     std::fs::write(path, text).unwrap();
     let modified = filetime::FileTime::from_last_modification_time(&before);
     filetime::set_file_mtime(path, modified).unwrap();
@@ -97,17 +101,26 @@ fn a_file_edited_in_place_reruns_its_reader_and_serves_the_new_value() {
     let runtime = Runtime::in_memory();
     let scenario = runtime.create_scenario(graph(&csv), "s").unwrap();
     scenario.submit().unwrap();
-    assert_eq!(*scenario.node::<String>("loud").unwrap().read().unwrap(), "A,B\n1,2\n");
+    assert_eq!(
+        *scenario.node::<String>("loud").unwrap().read().unwrap(),
+        "A,B\n1,2\n"
+    );
 
     edit_in_place(&csv, "a,b\n3,4\n");
     let submission = scenario.submit().unwrap();
-    assert_eq!(submission.tasks_with(JobStatus::Completed), ["read", "shout"]);
+    assert_eq!(
+        submission.tasks_with(JobStatus::Completed),
+        ["read", "shout"]
+    );
     assert!(
         file_change_of(&submission.job("read").unwrap().reason, "path"),
         "{:?}",
         submission.job("read").unwrap().reason
     );
-    assert_eq!(*scenario.node::<String>("loud").unwrap().read().unwrap(), "A,B\n3,4\n");
+    assert_eq!(
+        *scenario.node::<String>("loud").unwrap().read().unwrap(),
+        "A,B\n3,4\n"
+    );
     // The change is a version of the path node, written by a file change.
     let history = scenario.node_history("path").unwrap();
     assert_eq!(history.last().unwrap().written_by, WrittenBy::FileChange);
@@ -130,8 +143,16 @@ fn an_equal_rewrite_of_a_file_reruns_nothing_and_costs_one_hash() {
     settle();
     let submission = scenario.submit().unwrap();
     assert_eq!(submission.tasks_with(JobStatus::Skipped), ["read", "shout"]);
-    assert_eq!(files.hashed(), hashed + 1, "the rewritten file is hashed once");
-    assert_eq!(scenario.node_history("path").unwrap().len(), 1, "no new version");
+    assert_eq!(
+        files.hashed(),
+        hashed + 1,
+        "the rewritten file is hashed once"
+    );
+    assert_eq!(
+        scenario.node_history("path").unwrap().len(),
+        1,
+        "no new version"
+    );
     scenario.submit().unwrap();
     assert_eq!(files.hashed(), hashed + 1, "and then trusted again");
 }
@@ -156,7 +177,9 @@ fn unchanged_files_cost_one_stat_each_and_no_hash() {
     }
     settle();
     let runtime = Runtime::in_memory();
-    let scenario = runtime.create_scenario(builder.build().unwrap(), "s").unwrap();
+    let scenario = runtime
+        .create_scenario(builder.build().unwrap(), "s")
+        .unwrap();
     scenario.submit().unwrap();
     let files = runtime.file_states();
     let (hashed, stats) = (files.hashed(), files.stats());
@@ -165,7 +188,11 @@ fn unchanged_files_cost_one_stat_each_and_no_hash() {
         assert_eq!(submission.tasks_with(JobStatus::Skipped).len(), count);
     }
     assert_eq!(files.hashed(), hashed, "unchanged files are not read");
-    assert_eq!(files.stats(), stats + 3 * count as u64, "one stat per file and submit");
+    assert_eq!(
+        files.stats(),
+        stats + 3 * count as u64,
+        "one stat per file and submit"
+    );
 }
 
 #[test]
@@ -183,7 +210,10 @@ fn a_missing_file_runs_its_reader_which_fails_naming_the_path_and_keeps_earlier_
     let error = job.error_text().unwrap();
     assert!(error.contains(&csv.display().to_string()), "{error}");
     assert_eq!(submission.status("shout"), Some(JobStatus::Abandoned));
-    assert_eq!(*scenario.node::<String>("text").unwrap().read().unwrap(), "a\n");
+    assert_eq!(
+        *scenario.node::<String>("text").unwrap().read().unwrap(),
+        "a\n"
+    );
     // Put back as it was: the earlier outputs are current again.
     std::fs::write(&csv, "a\n").unwrap();
     let again = scenario.submit().unwrap();
@@ -200,7 +230,10 @@ fn a_directory_node_stands_for_every_file_in_its_tree() {
     let runtime = Runtime::in_memory();
     let scenario = runtime.create_scenario(graph(&data), "s").unwrap();
     scenario.submit().unwrap();
-    assert_eq!(*scenario.node::<String>("text").unwrap().read().unwrap(), "ab");
+    assert_eq!(
+        *scenario.node::<String>("text").unwrap().read().unwrap(),
+        "ab"
+    );
     assert_eq!(
         scenario.submit().unwrap().tasks_with(JobStatus::Skipped),
         ["read", "shout"]
@@ -208,10 +241,16 @@ fn a_directory_node_stands_for_every_file_in_its_tree() {
     edit_in_place(&data.join("sub/b.txt"), "c");
     let submission = scenario.submit().unwrap();
     assert_eq!(submission.status("read"), Some(JobStatus::Completed));
-    assert_eq!(*scenario.node::<String>("text").unwrap().read().unwrap(), "ac");
+    assert_eq!(
+        *scenario.node::<String>("text").unwrap().read().unwrap(),
+        "ac"
+    );
     std::fs::write(data.join("sub/d.txt"), "d").unwrap();
     scenario.submit().unwrap();
-    assert_eq!(*scenario.node::<String>("text").unwrap().read().unwrap(), "acd");
+    assert_eq!(
+        *scenario.node::<String>("text").unwrap().read().unwrap(),
+        "acd"
+    );
 }
 
 /// The parent edits the file between two child processes; each child opens

@@ -102,9 +102,16 @@ fn swapped_fields_are_never_decoded_as_the_new_layout() {
         assert_eq!(text, "Hello, Ada Lovelace!");
     }
     let (submission, text) = greeting(&open(dir.path()), after());
-    assert_eq!(text, "Dear Ada Lovelace.", "the old bytes were decoded as the new type");
+    assert_eq!(
+        text, "Dear Ada Lovelace.",
+        "the old bytes were decoded as the new type"
+    );
     let make = submission.job("make").unwrap();
-    assert_eq!(make.status, JobStatus::Completed, "its output's layout changed");
+    assert_eq!(
+        make.status,
+        JobStatus::Completed,
+        "its output's layout changed"
+    );
     assert!(
         matches!(&make.reason, Some(Reason::OutputSchema { node, .. }) if &**node == "customer"),
         "{:?}",
@@ -120,13 +127,18 @@ fn swapped_fields_are_never_decoded_as_the_new_layout_in_one_runtime() {
     // The same runtime opens the scenario with the new definitions.
     let (submission, text) = greeting(&runtime, after());
     assert_eq!(text, "Dear Ada Lovelace.");
-    assert_eq!(submission.tasks_with(JobStatus::Completed), ["make", "greet"]);
+    assert_eq!(
+        submission.tasks_with(JobStatus::Completed),
+        ["make", "greet"]
+    );
     let greet = submission.job("greet").unwrap();
     let Some(Reason::Changed { changes }) = &greet.reason else {
         panic!("{:?}", greet.reason)
     };
     assert!(
-        changes.iter().any(|c| matches!(c, Change::InputSchema { node, .. } if &**node == "customer")),
+        changes
+            .iter()
+            .any(|c| matches!(c, Change::InputSchema { node, .. } if &**node == "customer")),
         "{changes:?}"
     );
 }
@@ -138,10 +150,12 @@ fn a_value_a_user_wrote_under_the_old_layout_is_refused_with_advice() {
         let builder = GraphBuilder::new("input").node(NodeSpec::new::<String>("greeting"));
         if v2 {
             builder
-                .node(NodeSpec::new::<v2::Customer>("customer").with_default(v2::Customer {
-                    first: "?".into(),
-                    last: "?".into(),
-                }))
+                .node(
+                    NodeSpec::new::<v2::Customer>("customer").with_default(v2::Customer {
+                        first: "?".into(),
+                        last: "?".into(),
+                    }),
+                )
                 .task(
                     TaskSpec::new(TaskDef::from_fn1("greet", "1", |c: &v2::Customer| {
                         format!("{} {}", c.first, c.last)
@@ -154,10 +168,12 @@ fn a_value_a_user_wrote_under_the_old_layout_is_refused_with_advice() {
                 .unwrap()
         } else {
             builder
-                .node(NodeSpec::new::<v1::Customer>("customer").with_default(v1::Customer {
-                    first: "?".into(),
-                    last: "?".into(),
-                }))
+                .node(
+                    NodeSpec::new::<v1::Customer>("customer").with_default(v1::Customer {
+                        first: "?".into(),
+                        last: "?".into(),
+                    }),
+                )
                 .task(
                     TaskSpec::new(TaskDef::from_fn1("greet", "1", |c: &v1::Customer| {
                         format!("{} {}", c.first, c.last)
@@ -190,7 +206,10 @@ fn a_value_a_user_wrote_under_the_old_layout_is_refused_with_advice() {
         .unwrap();
     let node = scenario.node::<v2::Customer>("customer").unwrap();
     let error = node.read().unwrap_err().to_string();
-    assert!(error.contains("customer") && error.contains("write it again"), "{error}");
+    assert!(
+        error.contains("customer") && error.contains("write it again"),
+        "{error}"
+    );
     let submission = scenario.submit().unwrap();
     let job = submission.job("greet").unwrap();
     assert_eq!(job.status, JobStatus::Failed);
@@ -231,7 +250,8 @@ fn a_default_stored_under_an_old_layout_is_written_again() {
         let builder = GraphBuilder::new("defaults").node(NodeSpec::new::<u32>("diff"));
         let (builder, diff) = if swapped {
             (
-                builder.node(NodeSpec::new::<Swapped>("pair").with_default(Swapped { b: 1, a: 10 })),
+                builder
+                    .node(NodeSpec::new::<Swapped>("pair").with_default(Swapped { b: 1, a: 10 })),
                 TaskDef::from_fn1("diff", "1", |p: &Swapped| p.a - p.b),
             )
         } else {
@@ -255,7 +275,10 @@ fn a_default_stored_under_an_old_layout_is_written_again() {
         scenario.submit().unwrap();
         assert_eq!(*scenario.node::<u32>("diff").unwrap().read().unwrap(), 9);
     }
-    let scenario = open(dir.path()).find_scenario(graph(true), "s").unwrap().unwrap();
+    let scenario = open(dir.path())
+        .find_scenario(graph(true), "s")
+        .unwrap()
+        .unwrap();
     scenario.submit().unwrap().into_result().unwrap();
     assert_eq!(*scenario.node::<u32>("diff").unwrap().read().unwrap(), 9);
 }
@@ -280,7 +303,10 @@ fn a_store_recorded_before_schemas_reruns_each_producer_once() {
     let runtime = open(dir.path());
     let (submission, text) = greeting(&runtime, before());
     assert_eq!(text, "Hello, Ada Lovelace!");
-    assert_eq!(submission.tasks_with(JobStatus::Completed), ["make", "greet"]);
+    assert_eq!(
+        submission.tasks_with(JobStatus::Completed),
+        ["make", "greet"]
+    );
     let (again, _) = greeting(&runtime, before());
     assert_eq!(again.tasks_with(JobStatus::Skipped), ["make", "greet"]);
 }
@@ -293,7 +319,10 @@ fn swapped_fields_are_never_decoded_as_the_new_layout_in_a_new_process() {
         let store = PathBuf::from(std::env::var("STORE").unwrap());
         let graph = if role == "before" { before() } else { after() };
         let (submission, text) = greeting(&open(&store), graph);
-        println!("{role}: make={} text={text}", submission.status("make").unwrap());
+        println!(
+            "{role}: make={} text={text}",
+            submission.status("make").unwrap()
+        );
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -309,7 +338,13 @@ fn swapped_fields_are_never_decoded_as_the_new_layout_in_a_new_process() {
         output
     };
     let first = run("before", dir.path());
-    assert!(first.contains("before: make=completed text=Hello, Ada Lovelace!"), "{first}");
+    assert!(
+        first.contains("before: make=completed text=Hello, Ada Lovelace!"),
+        "{first}"
+    );
     let second = run("after", dir.path());
-    assert!(second.contains("after: make=completed text=Dear Ada Lovelace."), "{second}");
+    assert!(
+        second.contains("after: make=completed text=Dear Ada Lovelace."),
+        "{second}"
+    );
 }

@@ -247,8 +247,8 @@ impl Table {
                 "",
             ),
             Table::Memo => (
-                "INSERT OR REPLACE INTO memo (task_key, outputs) VALUES",
-                "(?, ?)",
+                "INSERT OR REPLACE INTO memo (task_key, outputs, scenario, submission) VALUES",
+                "(?, ?, ?, ?)",
                 "",
             ),
             Table::Refs => (
@@ -318,7 +318,21 @@ pub(super) fn insert_rows(
     let err = |action: &'static str| move |e| db_error(path, action, e);
     let mut objects: Vec<&ObjectRow<'_>> = commits.iter().flat_map(|c| &c.objects).collect();
     sort_keep_last(&mut objects, |r| r.fingerprint);
-    let mut memo: Vec<&(&[u8], Vec<u8>)> = commits.iter().filter_map(|c| c.memo.as_ref()).collect();
+    // Each entry with the job that recorded it: the scenario (0 for global
+    // outputs) and submission of the commit's versions.
+    let mut memo: Vec<(&[u8], &Vec<u8>, Option<i64>, Option<i64>)> = commits
+        .iter()
+        .filter_map(|c| {
+            let (key, outputs) = c.memo.as_ref()?;
+            let origin = c.versions.first();
+            Some((
+                *key,
+                outputs,
+                origin.map(|v| v.scenario),
+                origin.and_then(|v| v.submission),
+            ))
+        })
+        .collect();
     sort_keep_last(&mut memo, |r| r.0);
     let refs: Vec<(&[u8], &[u8])> = objects
         .iter()
@@ -415,7 +429,7 @@ pub(super) fn insert_rows(
         }
     }
     insert(tx, sql, Table::Memo, &memo, |r, p| {
-        p.extend([&r.0 as &dyn ToSql, &r.1])
+        p.extend([&r.0 as &dyn ToSql, r.1, &r.2, &r.3])
     })
     .map_err(err("record memo entries"))
 }

@@ -71,8 +71,8 @@ use self::rows::{
 };
 use self::writer::{Op, PreparedObject, Stored, WriteDb, Writer};
 use super::{
-    ChangeToken, Commit, CurrentVersions, GcReport, JobRecord, NewValue, Owner, OwnerLock,
-    ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, VersionMeta,
+    ChangeToken, Commit, CurrentVersions, GcReport, JobRecord, MemoOrigin, NewValue, Owner,
+    OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, VersionMeta,
 };
 use crate::cache::TaskKey;
 use crate::file_state::{FileStat, FileState};
@@ -1213,6 +1213,26 @@ impl Store for SqliteStore {
             })?,
         };
         Ok(bytes.and_then(|b| unpack_fingerprints(&b)))
+    }
+
+    fn memo_origin(&self, key: &TaskKey) -> Result<Option<MemoOrigin>, StoreError> {
+        // Queued by this process: the tables do not have it yet.
+        if self.writer.pending_memo(key).is_some() {
+            return Ok(None);
+        }
+        let row = self.readers.with("read a memo entry's origin", |conn| {
+            conn.prepare_cached("SELECT scenario, submission FROM memo WHERE task_key = ?1")?
+                .query_row([key.0.as_bytes().as_slice()], |r| {
+                    Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?))
+                })
+                .optional()
+        })?;
+        Ok(row.and_then(|(scenario, submission)| {
+            Some(MemoOrigin {
+                scenario: scenario.filter(|&s| s != 0).map(|s| ScenarioId(s as u64)),
+                submission: SubmissionId(submission? as u64),
+            })
+        }))
     }
 
     fn record_submission(&self, submission: &Submission) -> Result<(), StoreError> {

@@ -121,11 +121,14 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // was stored as (NULL for older versions: their bytes are never decoded,
     // so their producers run once more); a job's lineage records what its
     // reason is later compared with (code parts, declared environment
-    // digests, input schemas: packed, see `rows::pack_detail`); and the stat
-    // cache of external files (see `file_state`).
+    // digests, input schemas: packed, see `rows::pack_detail`); a memo entry,
+    // the job that recorded it (for the reason of a job that reuses it); and
+    // the stat cache of external files (see `file_state`).
     "
     ALTER TABLE versions ADD COLUMN schema BLOB;
     ALTER TABLE lineage ADD COLUMN detail BLOB;
+    ALTER TABLE memo ADD COLUMN scenario INTEGER;   -- 0: global outputs
+    ALTER TABLE memo ADD COLUMN submission INTEGER;
     CREATE TABLE file_states (
         path TEXT PRIMARY KEY,
         device INTEGER NOT NULL,

@@ -77,8 +77,8 @@ fn edit_in_place(path: &Path, text: &str) {
         "an in-place edit keeps the size"
     );
     std::fs::write(path, text).unwrap();
-    let modified = filetime::FileTime::from_last_modification_time(&before);
-    filetime::set_file_mtime(path, modified).unwrap();
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(before.modified().unwrap()).unwrap();
 }
 
 /// Waits out the stat cache's racy window after writing files.

@@ -62,6 +62,22 @@ impl Scenario {
                 node: node.name_arc().clone(),
             })
             .collect();
+        // Values this process holds as another type than the graph's (a
+        // scenario opened again after a type changed) are read again from
+        // the store, as the graph's type.
+        for (node, slot) in graph.nodes().iter().zip(&slots) {
+            if let Some(cached) = runtime.cache.get(slot)
+                && cached
+                    .loaded_value()
+                    .is_some_and(|value| !node.value_type().holds(&**value))
+            {
+                let mut fresh = CachedVersion::without_value(cached.meta.clone());
+                if let Some(job) = cached.job() {
+                    fresh = fresh.written_by_job(job.clone());
+                }
+                runtime.cache.set(slot.clone(), Arc::new(fresh));
+            }
+        }
         let statics = graph.tasks().iter().map(|_| OnceLock::new()).collect();
         let file_nodes = (0..graph.nodes().len())
             .map(|i| NodeId(i as u32))
@@ -290,9 +306,6 @@ impl Scenario {
     ) -> Result<&'v ErasedValue> {
         let spec = self.inner.graph.node(node);
         let value_type = spec.value_type();
-        if let Some(value) = version.loaded_value() {
-            return Ok(value);
-        }
         let schema = value_type.schema().map_err(|source| Error::Value {
             node: spec.name().to_owned(),
             source,

@@ -1,5 +1,6 @@
 //! A store that keeps everything in memory: for tests, benchmarks and throwaway runs.
 
+use std::any::TypeId;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,7 +35,9 @@ pub struct MemoryStore {
     next_scenario: AtomicU64,
     next_submission: AtomicU64,
     versions: Mutex<HashMap<SlotKey, Vec<Arc<VersionMeta>>>>,
-    values: DashMap<Fingerprint, ErasedValue>,
+    /// Values by fingerprint and type: two types may encode a value to the
+    /// same bytes, and a value is kept as the type it was written as.
+    values: DashMap<(Fingerprint, TypeId), ErasedValue>,
     memo: DashMap<TaskKey, (Box<[Fingerprint]>, Option<MemoOrigin>)>,
     submissions: Mutex<Vec<Submission>>,
     lineage: Option<Mutex<Lineage>>,
@@ -167,7 +170,11 @@ impl Store for MemoryStore {
         fingerprint: &Fingerprint,
         value_type: &ValueType,
     ) -> Result<Option<u64>, StoreError> {
-        let Some(value) = self.values.get(fingerprint).map(|v| v.value().clone()) else {
+        let Some(value) = self
+            .values
+            .get(&(*fingerprint, value_type.type_id()))
+            .map(|v| v.value().clone())
+        else {
             return Ok(None);
         };
         let mut bytes = Vec::new();
@@ -175,17 +182,18 @@ impl Store for MemoryStore {
         Ok(Some(bytes.len() as u64))
     }
 
-    fn has_value(&self, fingerprint: &Fingerprint, _value_type: &ValueType) -> bool {
-        self.values.contains_key(fingerprint)
+    fn has_value(&self, fingerprint: &Fingerprint, value_type: &ValueType) -> bool {
+        self.values
+            .contains_key(&(*fingerprint, value_type.type_id()))
     }
 
     fn get_value(
         &self,
         fingerprint: &Fingerprint,
-        _value_type: &ValueType,
+        value_type: &ValueType,
     ) -> Result<ErasedValue, StoreError> {
         self.values
-            .get(fingerprint)
+            .get(&(*fingerprint, value_type.type_id()))
             .map(|v| v.value().clone())
             .ok_or_else(|| StoreError::MissingValue {
                 fingerprint: *fingerprint,
@@ -196,7 +204,7 @@ impl Store for MemoryStore {
     fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         for value in commit.values {
             self.values
-                .entry(value.fingerprint)
+                .entry((value.fingerprint, value.value_type.type_id()))
                 .or_insert_with(|| value.value.clone());
         }
         if !commit.versions.is_empty() {
@@ -279,13 +287,14 @@ impl Store for MemoryStore {
             .map(|m| m.fingerprint)
             .collect();
         let mut report = GcReport::default();
-        self.values.retain(|fp, _| {
+        self.values.retain(|(fp, _), _| {
             let keep = referenced.contains(fp);
             report.values_removed += u64::from(!keep);
             keep
         });
         self.memo.retain(|_, (outputs, _)| {
-            let keep = outputs.iter().all(|fp| self.values.contains_key(fp));
+            let kept: HashSet<Fingerprint> = self.values.iter().map(|e| e.key().0).collect();
+            let keep = outputs.iter().all(|fp| kept.contains(fp));
             report.memo_entries_removed += u64::from(!keep);
             keep
         });

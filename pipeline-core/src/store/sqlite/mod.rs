@@ -1117,7 +1117,13 @@ impl Store for SqliteStore {
         value_type: &ValueType,
     ) -> Result<ErasedValue, StoreError> {
         if let Some(pending) = self.writer.pending_object(fingerprint) {
-            return Ok(pending.value);
+            if pending.value_type == *value_type {
+                return Ok(pending.value);
+            }
+            // Written as another type whose encoding is the same bytes.
+            let mut bytes = Vec::new();
+            pending.value_type.encode(&*pending.value, &mut bytes)?;
+            return Ok(value_type.decode(&bytes)?);
         }
         let Some(StoredObject {
             size,

@@ -6,6 +6,7 @@ use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 
+use crate::code::CodeIdentity;
 use crate::fingerprint::{Fingerprint, FingerprintHasher};
 use crate::store::{JobRecord, SlotKey, VersionMeta};
 use crate::value::ErasedValue;
@@ -86,7 +87,37 @@ pub struct CachedVersion {
     /// The version's metadata.
     pub meta: Arc<VersionMeta>,
     value: OnceLock<ErasedValue>,
-    job: Option<Arc<JobRecord>>,
+    job: Option<Arc<JobBasis>>,
+}
+
+/// What a job was decided on, as the reason of a later job of its task
+/// compares with: the compact part of its [`JobRecord`], kept in memory for
+/// the versions this process wrote (the store has the whole record).
+#[derive(Debug)]
+pub(crate) struct JobBasis {
+    /// The task's code fingerprint.
+    pub(crate) code_fingerprint: Fingerprint,
+    /// Its parts, where recorded.
+    pub(crate) code: Option<CodeIdentity>,
+    /// Each declared variable's value digest.
+    pub(crate) env: Box<[(Arc<str>, Option<Fingerprint>)]>,
+    /// Each input's fingerprint and schema, in parameter order.
+    pub(crate) inputs: Box<[(Fingerprint, Option<Fingerprint>)]>,
+}
+
+impl From<&JobRecord> for JobBasis {
+    fn from(record: &JobRecord) -> Self {
+        Self {
+            code_fingerprint: record.code,
+            code: record.code_identity.clone(),
+            env: record.env.iter().cloned().collect(),
+            inputs: record
+                .inputs
+                .iter()
+                .map(|input| (input.fingerprint, input.schema))
+                .collect(),
+        }
+    }
 }
 
 impl CachedVersion {
@@ -110,14 +141,15 @@ impl CachedVersion {
         }
     }
 
-    /// The same version, recording the job that wrote it.
-    pub fn written_by_job(mut self, job: Arc<JobRecord>) -> Self {
+    /// The same version, recording what the job that wrote it was decided on.
+    pub(crate) fn written_by_job(mut self, job: Arc<JobBasis>) -> Self {
         self.job = Some(job);
         self
     }
 
-    /// The record of the job of this process that wrote the version, if one did.
-    pub fn job(&self) -> Option<&Arc<JobRecord>> {
+    /// What the job of this process that wrote the version was decided on,
+    /// if one did.
+    pub(crate) fn job(&self) -> Option<&Arc<JobBasis>> {
         self.job.as_ref()
     }
 

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::cache::{CachedVersion, TaskKey};
+use crate::cache::{CachedVersion, JobBasis, TaskKey};
 use crate::error::Result;
 use crate::fingerprint::{Fingerprint, FingerprintHasher};
 use crate::graph::{Graph, NodeId, TaskId};
@@ -302,15 +302,14 @@ impl Decider<'_> {
                 }),
             ));
         }
-        let job = Arc::new(job_record(
-            scenario, graph, task, key, submission, inputs, env, statics,
-        ));
+        let job = job_record(scenario, graph, task, key, submission, inputs, env, statics);
         store.commit(Commit {
             values: &[],
             versions: &versions,
             memo: None,
             job: Some(&job),
         })?;
+        let job = Arc::new(JobBasis::from(&job));
         for (slot, meta) in versions {
             scenario.runtime().cache.set(
                 slot,
@@ -350,15 +349,15 @@ impl Decider<'_> {
                 other => {
                     return Reason::OutputReplaced {
                         node: name,
-                        written_by: other.clone(),
+                        written_by: Box::new(other.clone()),
                     };
                 }
             }
             if version.meta.schema != Some(statics.outputs[i]) {
                 return Reason::OutputSchema {
                     node: name,
-                    stored: version.meta.schema,
-                    current: statics.outputs[i],
+                    stored: version.meta.schema.map(Box::new),
+                    current: Box::new(statics.outputs[i]),
                 };
             }
             if version.loaded_value().is_none()
@@ -373,7 +372,7 @@ impl Decider<'_> {
                 .job_record(scenario.slot(outputs[0]), first.meta.version)
                 .ok()
                 .flatten()
-                .map(Arc::new)
+                .map(|record| Arc::new(JobBasis::from(&record)))
         });
         let Some(record) = record else {
             return Reason::KeyChanged;
@@ -381,19 +380,19 @@ impl Decider<'_> {
         let mut changes = Vec::new();
         let input_nodes = graph.task_inputs(task);
         for (i, (&node, version)) in input_nodes.iter().zip(inputs).enumerate() {
-            let Some(old) = record.inputs.get(i) else {
+            let Some(&(old_fingerprint, old_schema)) = record.inputs.get(i) else {
                 continue;
             };
             let name = graph.node(node).name_arc();
             let now = *self.fingerprint_of(node, version);
-            if old.schema.is_some_and(|s| s != statics.inputs[i]) {
+            if old_schema.is_some_and(|s| s != statics.inputs[i]) {
                 changes.push(Change::InputSchema {
                     node: name.clone(),
-                    old: old.schema,
+                    old: old_schema,
                     new: statics.inputs[i],
                 });
             }
-            if old.fingerprint != now {
+            if old_fingerprint != now {
                 let written_by = if self.overrides.contains_key(&node) {
                     WrittenBy::FileChange
                 } else {
@@ -401,14 +400,14 @@ impl Decider<'_> {
                 };
                 changes.push(Change::Input {
                     node: name.clone(),
-                    old: old.fingerprint,
+                    old: old_fingerprint,
                     new: now,
                     written_by,
                 });
             }
         }
-        if record.code != def.code_fingerprint() {
-            let parts = match &record.code_identity {
+        if record.code_fingerprint != def.code_fingerprint() {
+            let parts = match &record.code {
                 Some(old) => def.code().changed_since(old),
                 None => def.code().parts().iter().map(|(p, _)| *p).collect(),
             };

@@ -15,7 +15,7 @@ use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::cache::{CachedVersion, TaskKey};
+use crate::cache::{CachedVersion, JobBasis, TaskKey};
 use crate::decide::{Decider, Decision, Overrides, Work, job_record};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
@@ -539,7 +539,7 @@ fn run_and_commit(
     let memo = spec
         .is_skippable()
         .then_some((work.key, fingerprints.as_slice()));
-    let job = Arc::new(job_record(
+    let job = job_record(
         scenario,
         graph,
         work.task,
@@ -548,7 +548,7 @@ fn run_and_commit(
         &work.inputs,
         &work.env,
         &work.statics,
-    ));
+    );
     store
         .commit(Commit {
             values: &new_values,
@@ -558,6 +558,7 @@ fn run_and_commit(
         })
         .map_err(|e| e.to_string())?;
     drop(new_values);
+    let job = Arc::new(JobBasis::from(&job));
     for ((slot, meta), done) in versions.into_iter().zip(materialized) {
         scenario.runtime().cache.set(
             slot,

@@ -30,14 +30,20 @@ pub(crate) fn nodes_naming_files(
     if candidates.is_empty() {
         return Vec::new();
     }
+    let mut touched = vec![false; graph.nodes().len()];
+    for &task in planned {
+        for &node in graph
+            .task_inputs(task)
+            .iter()
+            .chain(graph.task_outputs(task))
+        {
+            touched[node.index()] = true;
+        }
+    }
     candidates
         .iter()
         .copied()
-        .filter(|&node| {
-            planned.iter().any(|&task| {
-                graph.task_inputs(task).contains(&node) || graph.task_outputs(task).contains(&node)
-            })
-        })
+        .filter(|node| touched[node.index()])
         .collect()
 }
 

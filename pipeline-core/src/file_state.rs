@@ -173,6 +173,9 @@ impl FileStates {
     /// cache where its stat is unchanged (entries missing in memory are
     /// looked up in `store`).
     pub fn digest(&self, path: &Path, store: Option<&dyn Store>) -> Fingerprint {
+        if path.is_absolute() {
+            return self.digest_at(path, store, 0, &mut Vec::new());
+        }
         let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
         self.digest_at(&absolute, store, 0, &mut Vec::new())
     }
@@ -221,6 +224,14 @@ impl FileStates {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return missing(),
             Err(e) => return unreadable(&e.to_string()),
         };
+        if !stat.is_dir {
+            // The common case, under the lock: an unchanged file.
+            if let Some(state) = self.entries.lock().get(path)
+                && state.trusted(&stat)
+            {
+                return state.digest;
+            }
+        }
         let known = self.known(path, store);
         let trusted = known.as_ref().filter(|state| state.trusted(&stat));
         if !stat.is_dir {

@@ -84,17 +84,18 @@ pub enum Reason {
     OutputSchema {
         /// The output node.
         node: Arc<str>,
-        /// The schema it was stored under (`None`: not recorded).
-        stored: Option<Fingerprint>,
+        /// The schema it was stored under (`None`: not recorded). Boxed, as
+        /// `current` is, to keep every job's reason small.
+        stored: Option<Box<Fingerprint>>,
         /// The type's schema now.
-        current: Fingerprint,
+        current: Box<Fingerprint>,
     },
     /// Ran: an output was last written by someone else than this task.
     OutputReplaced {
         /// The output node.
         node: Arc<str>,
-        /// Who wrote it.
-        written_by: WrittenBy,
+        /// Who wrote it (boxed: see `OutputSchema`).
+        written_by: Box<WrittenBy>,
     },
     /// Ran: its key changed, and the store keeps no record of the earlier job
     /// that says how (an in-memory store without lineage, in a new runtime).
@@ -204,7 +205,9 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "output `{node}` is stored under another layout of its type (schema {} -> {})",
-                stored.map_or_else(|| "unrecorded".to_owned(), |s| s.short()),
+                stored
+                    .as_deref()
+                    .map_or_else(|| "unrecorded".to_owned(), Fingerprint::short),
                 current.short()
             ),
             Reason::OutputReplaced { node, written_by } => write!(
@@ -341,12 +344,12 @@ mod tests {
             Reason::OutputMissing { node: "y".into() },
             Reason::OutputSchema {
                 node: "y".into(),
-                stored: Some(fp),
-                current: fp,
+                stored: Some(Box::new(fp)),
+                current: Box::new(fp),
             },
             Reason::OutputReplaced {
                 node: "y".into(),
-                written_by: WrittenBy::FileChange,
+                written_by: Box::new(WrittenBy::FileChange),
             },
             Reason::KeyChanged,
             Reason::UpstreamRuns { task: "t".into() },
@@ -355,6 +358,12 @@ mod tests {
             let json = reason.to_json();
             assert_eq!(Reason::from_json(&json).unwrap(), reason, "{json}");
         }
+    }
+
+    #[test]
+    fn a_reason_stays_small() {
+        // Every job of every submission holds one.
+        assert!(std::mem::size_of::<Option<Reason>>() <= 56);
     }
 
     #[test]

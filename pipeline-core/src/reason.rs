@@ -153,7 +153,7 @@ impl Reason {
         matches!(self, Reason::UpToDate | Reason::Reused { .. })
     }
 
-    /// The stable machine form (see the module docs).
+    /// The stable machine form (see the table above).
     pub fn to_json(&self) -> Json {
         serde_json::to_value(self).unwrap_or(Json::Null)
     }

@@ -24,6 +24,9 @@ use crate::store::{
 };
 use crate::value::{ErasedValue, MaterializeContext, Value, ValueError};
 
+/// A task's identity and schemas once computed, or why they cannot be.
+type StaticSlot = OnceLock<std::result::Result<Arc<TaskStatic>, String>>;
+
 /// One instance of a graph: its own data node values (global nodes shared), its
 /// submissions and history. Cheap to clone.
 #[derive(Clone)]
@@ -39,7 +42,7 @@ struct ScenarioInner {
     /// The store's state when this handle last refreshed the cache.
     refreshed: parking_lot::Mutex<Option<ChangeToken>>,
     /// Each task's identity and schemas, computed on first use.
-    statics: Box<[OnceLock<std::result::Result<Arc<TaskStatic>, String>>]>,
+    statics: Box<[StaticSlot]>,
     /// The nodes whose values may name external files.
     file_nodes: Box<[NodeId]>,
 }

@@ -147,7 +147,7 @@ pub(crate) fn cached(
             answer
         }
     };
-    answer.map_err(|reason| ValueError::Materialize(reason))
+    answer.map_err(ValueError::Materialize)
 }
 
 #[cfg(test)]

@@ -59,7 +59,7 @@ fn graph<C: Value + Clone>(
         .unwrap()
 }
 
-fn split(name: &String) -> (String, String) {
+fn split(name: &str) -> (String, String) {
     let (first, last) = name.split_once(' ').unwrap();
     (first.to_owned(), last.to_owned())
 }

@@ -306,6 +306,13 @@ fn sort_keep_last<R, K: Ord + ?Sized>(rows: &mut Vec<R>, key: impl Fn(&R) -> &K)
     });
 }
 
+/// A memo row: task key, packed outputs, and the scenario (0: global) and
+/// submission of the job that recorded it.
+type MemoRow<'a> = (&'a [u8], &'a Vec<u8>, Option<i64>, Option<i64>);
+
+/// A lineage row: id, code fingerprint, packed inputs, packed detail.
+type LineageRow<'a> = (i64, &'a [u8], &'a [u8], Option<&'a [u8]>);
+
 /// Inserts the rows of `commits` into the indexed tables, in key order, within
 /// `tx`. A version that exists already is a [`StoreError::Conflict`]; a value
 /// naming a value the store does not hold is a [`StoreError::MissingValue`].
@@ -320,7 +327,7 @@ pub(super) fn insert_rows(
     sort_keep_last(&mut objects, |r| r.fingerprint);
     // Each entry with the job that recorded it: the scenario (0 for global
     // outputs) and submission of the commit's versions.
-    let mut memo: Vec<(&[u8], &Vec<u8>, Option<i64>, Option<i64>)> = commits
+    let mut memo: Vec<MemoRow<'_>> = commits
         .iter()
         .filter_map(|c| {
             let (key, outputs) = c.memo.as_ref()?;
@@ -350,7 +357,7 @@ pub(super) fn insert_rows(
     } else {
         0
     };
-    let mut lineage: Vec<(i64, &[u8], &[u8], Option<&[u8]>)> = Vec::new();
+    let mut lineage: Vec<LineageRow<'_>> = Vec::new();
     let mut versions: Vec<(&VersionRow<'_>, Option<i64>)> = Vec::new();
     for commit in commits {
         let id = match &commit.lineage {

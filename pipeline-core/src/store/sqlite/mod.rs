@@ -1191,7 +1191,7 @@ impl Store for SqliteStore {
             objects,
             versions: commit.versions.to_vec(),
             memo: commit.memo.map(|(key, outputs)| (key, outputs.to_vec())),
-            job: commit.job.cloned(),
+            job: commit.job.map(|job| Box::new(job.clone())),
         };
         self.writer.submit(op, commit.job.is_some())
     }

@@ -114,7 +114,8 @@ pub(super) enum Op {
         objects: Vec<PreparedObject>,
         versions: Vec<(SlotKey, Arc<VersionMeta>)>,
         memo: Option<(TaskKey, Vec<Fingerprint>)>,
-        job: Option<JobRecord>,
+        /// Boxed: a job record is large next to a submission's handle.
+        job: Option<Box<JobRecord>>,
     },
     /// A finished submission and its jobs.
     Submission(Submission),

@@ -44,6 +44,7 @@
 //! [`SqliteOptions::lock_timeout`] makes it give up with
 //! [`StoreError::LockTimeout`] instead.
 
+mod file_states;
 mod journal;
 mod lock;
 mod memo_reads;
@@ -75,7 +76,7 @@ use super::{
     OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, VersionMeta,
 };
 use crate::cache::TaskKey;
-use crate::file_state::{FileStat, FileState};
+use crate::file_state::FileState;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
 use crate::value::{ErasedValue, StoreContext, ValueType};
@@ -1323,59 +1324,14 @@ impl Store for SqliteStore {
             return Ok(None);
         };
         self.readers.with("read a file's recorded state", |conn| {
-            conn.prepare_cached(
-                "SELECT device, inode, size, modified, changed, is_dir, digest, hashed_at, \
-                 entries FROM file_states WHERE path = ?1",
-            )?
-            .query_row([text], |r| {
-                let entries: Option<Vec<u8>> = r.get(8)?;
-                Ok(FileState {
-                    stat: FileStat {
-                        device: r.get::<_, i64>(0)? as u64,
-                        inode: r.get::<_, i64>(1)? as u64,
-                        size: r.get::<_, i64>(2)? as u64,
-                        modified_ns: r.get(3)?,
-                        changed_ns: r.get(4)?,
-                        is_dir: r.get(5)?,
-                    },
-                    digest: fingerprint_at(r, 6)?,
-                    hashed_at_ns: r.get(7)?,
-                    entries: rows::unpack_names(entries.as_deref().unwrap_or_default()),
-                })
-            })
-            .optional()
+            file_states::read(conn, text)
         })
     }
 
     fn record_file_states(&self, states: &[(PathBuf, FileState)]) -> Result<(), StoreError> {
         // Needs no complete tables: the journal may wait.
         self.writer.with_db_unfolded(|db| {
-            let err = self.err("record the states of files");
-            let tx = db.conn.transaction().map_err(&err)?;
-            for (path, state) in states {
-                let Some(text) = path.to_str() else { continue };
-                tx.prepare_cached(
-                    "INSERT OR REPLACE INTO file_states (path, device, inode, size, modified, \
-                     changed, is_dir, digest, hashed_at, entries) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                )
-                .and_then(|mut q| {
-                    q.execute(params![
-                        text,
-                        state.stat.device as i64,
-                        state.stat.inode as i64,
-                        state.stat.size as i64,
-                        state.stat.modified_ns,
-                        state.stat.changed_ns,
-                        state.stat.is_dir,
-                        state.digest.as_bytes().as_slice(),
-                        state.hashed_at_ns,
-                        (!state.entries.is_empty()).then(|| rows::pack_names(&state.entries)),
-                    ])
-                })
-                .map_err(&err)?;
-            }
-            tx.commit().map_err(&err)
+            file_states::write(&mut db.conn, states).map_err(self.err("record the states of files"))
         })
     }
 }

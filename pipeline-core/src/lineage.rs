@@ -72,7 +72,7 @@ pub enum Origin {
         fingerprint: Fingerprint,
         /// When.
         written_at: SystemTime,
-        /// [`WrittenBy::Default`] or [`WrittenBy::User`].
+        /// [`WrittenBy::Default`], [`WrittenBy::User`] or [`WrittenBy::FileChange`].
         written_by: WrittenBy,
     },
     /// A job's output.

@@ -300,3 +300,22 @@ fn a_file_edited_between_processes_reruns_its_reader_in_the_next() {
         "{edited}"
     );
 }
+
+#[test]
+fn lineage_shows_the_file_change_a_job_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("data.csv");
+    std::fs::write(&csv, "a\n1\n").unwrap();
+    let runtime = Runtime::with_store(pipeline_core::MemoryStore::with_lineage());
+    let scenario = runtime.create_scenario(graph(&csv), "s").unwrap();
+    scenario.submit().unwrap();
+    edit_in_place(&csv, "a\n2\n");
+    scenario.submit().unwrap();
+    let lineage = scenario.lineage("loud").unwrap();
+    let text = lineage.to_string();
+    assert!(text.contains("path v2") && text.contains("a file change"), "{text}");
+    assert_eq!(
+        lineage.to_json()["inputs"][0]["inputs"][0]["written_by"]["kind"],
+        "file_change"
+    );
+}

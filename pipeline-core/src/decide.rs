@@ -259,11 +259,19 @@ impl Decider<'_> {
         statics: &TaskStatic,
     ) -> Result<Option<Reason>> {
         let (scenario, graph) = (self.scenario, self.graph);
+        let outputs = graph.task_outputs(task);
+        // A memo entry records what files held when the job ran; they may
+        // hold something else now, so outputs naming files are made again.
+        if outputs
+            .iter()
+            .any(|&node| graph.node(node).value_type().names_files())
+        {
+            return Ok(None);
+        }
         let store = &scenario.runtime().store;
         let Some(fingerprints) = store.memo(&key)? else {
             return Ok(None);
         };
-        let outputs = graph.task_outputs(task);
         if fingerprints.len() != outputs.len()
             || !outputs
                 .iter()

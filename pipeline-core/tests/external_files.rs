@@ -313,9 +313,60 @@ fn lineage_shows_the_file_change_a_job_read() {
     scenario.submit().unwrap();
     let lineage = scenario.lineage("loud").unwrap();
     let text = lineage.to_string();
-    assert!(text.contains("path v2") && text.contains("a file change"), "{text}");
+    assert!(
+        text.contains("path v2") && text.contains("a file change"),
+        "{text}"
+    );
     assert_eq!(
         lineage.to_json()["inputs"][0]["inputs"][0]["written_by"]["kind"],
         "file_change"
     );
+}
+
+/// A task that writes a file and returns its path: editing that file by
+/// hand makes the task write it again (its outputs are not adopted from
+/// the memo, which recorded what the file held then), and its readers read
+/// what it wrote.
+#[test]
+fn an_output_file_edited_by_hand_is_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("report.txt");
+    let target = out.clone();
+    let graph = GraphBuilder::new("writer")
+        .node(NodeSpec::new::<i64>("x").with_default(7))
+        .node(NodeSpec::new::<PathBuf>("report"))
+        .node(NodeSpec::new::<String>("text"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("write", "1", move |x: &i64| {
+                std::fs::write(&target, format!("x={x}\n")).unwrap();
+                target.clone()
+            }))
+            .inputs(["x"])
+            .outputs(["report"])
+            .skippable(true),
+        )
+        .task(
+            TaskSpec::new(reader())
+                .inputs(["report"])
+                .outputs(["text"])
+                .skippable(true),
+        )
+        .build()
+        .unwrap();
+    let scenario = Runtime::in_memory().create_scenario(graph, "s").unwrap();
+    scenario.submit().unwrap();
+    assert_eq!(
+        *scenario.node::<String>("text").unwrap().read().unwrap(),
+        "x=7\n"
+    );
+    edit_in_place(&out, "x=9\n");
+    let submission = scenario.submit().unwrap();
+    assert_eq!(submission.status("write"), Some(JobStatus::Completed));
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "x=7\n");
+    assert_eq!(
+        *scenario.node::<String>("text").unwrap().read().unwrap(),
+        "x=7\n"
+    );
+    let again = scenario.submit().unwrap();
+    assert_eq!(again.tasks_with(JobStatus::Skipped), ["write", "read"]);
 }

@@ -19,7 +19,11 @@ const TASKS: [(&str, &[&str]); 4] = [
     ("segment_analysis", &["segmented_customer_df", "metric"]),
     (
         "high_value_cust_summary_statistics",
-        &["segmented_customer_df", "segment_result", "summary_statistic_type"],
+        &[
+            "segmented_customer_df",
+            "segment_result",
+            "summary_statistic_type",
+        ],
     ),
 ];
 
@@ -126,7 +130,12 @@ fn the_seeds_section_6_with_the_reason_of_every_job() {
 
     // Run again: all up to date.
     let (again, state) = step(&scenario, &state);
-    assert!(again.jobs.iter().all(|j| j.reason == Some(Reason::UpToDate)));
+    assert!(
+        again
+            .jobs
+            .iter()
+            .all(|j| j.reason == Some(Reason::UpToDate))
+    );
 
     // payment_threshold = 1600: tasks 2-4 run.
     scenario.payment_threshold().write(1600.0).unwrap();
@@ -174,7 +183,12 @@ fn the_seeds_section_6_with_the_reason_of_every_job() {
         .write(SummaryStatistic::Max)
         .unwrap();
     let (summary, state) = step(&scenario, &state);
-    assert_eq!(summary.tasks_with(pipeline_core::JobStatus::Completed).len(), 1);
+    assert_eq!(
+        summary
+            .tasks_with(pipeline_core::JobStatus::Completed)
+            .len(),
+        1
+    );
 
     // The CSV edited in place (same size, same modification time): task 1
     // sees the file change and the new rows flow through.

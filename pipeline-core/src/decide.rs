@@ -415,12 +415,22 @@ impl Decider<'_> {
             }
         }
         if record.code_fingerprint != def.code_fingerprint() {
-            let parts = match &record.code {
-                Some(old) => def.code().changed_since(old),
-                None => def.code().parts().iter().map(|(p, _)| *p).collect(),
+            let (parts, sources) = match &record.code {
+                Some(old) => (
+                    def.code().changed_since(old),
+                    def.code()
+                        .changed_sources_since(old)
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect(),
+                ),
+                None => (
+                    def.code().parts().iter().map(|(p, _)| *p).collect(),
+                    Vec::new(),
+                ),
             };
             if !parts.is_empty() {
-                changes.push(Change::Code { parts });
+                changes.push(Change::Code { parts, sources });
             }
         }
         for (name, digest) in def.code().env().iter().zip(env) {

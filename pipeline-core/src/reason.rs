@@ -139,6 +139,11 @@ pub enum Change {
         /// Which parts of its code identity.
         #[serde(with = "code_parts")]
         parts: Vec<CodePart>,
+        /// Which of the sources those parts cover changed, where recorded
+        /// (`src/helpers.rs changed`, `polars changed`; see
+        /// [`CodeIdentity::changed_sources_since`](crate::code::CodeIdentity::changed_sources_since)).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sources: Vec<String>,
     },
     /// A declared environment variable changed (set, unset, or another value).
     Env {
@@ -244,10 +249,14 @@ impl fmt::Display for Change {
             Change::InputSchema { node, .. } => {
                 write!(f, "the layout of input `{node}`'s type changed")
             }
-            Change::Code { parts } => {
+            Change::Code { parts, sources } => {
                 f.write_str("code changed: ")?;
                 let names: Vec<&str> = parts.iter().map(|p| p.as_str()).collect();
-                f.write_str(&names.join(", "))
+                f.write_str(&names.join(", "))?;
+                if !sources.is_empty() {
+                    write!(f, " ({})", sources.join(", "))?;
+                }
+                Ok(())
             }
             Change::Env { variable } => {
                 write!(f, "environment variable `{variable}` changed")
@@ -335,6 +344,7 @@ mod tests {
                     },
                     Change::Code {
                         parts: vec![CodePart::CrateSources, CodePart::Compiler],
+                        sources: vec!["src/helpers.rs changed".to_owned()],
                     },
                     Change::Env {
                         variable: "MODE".into(),

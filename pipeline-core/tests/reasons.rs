@@ -119,7 +119,8 @@ fn every_job_says_why_it_ran_or_was_skipped() {
         reason(&recoded, "square"),
         Reason::Changed {
             changes: vec![Change::Code {
-                parts: vec![CodePart::Version]
+                parts: vec![CodePart::Version],
+                sources: vec![]
             }]
         }
     );
@@ -198,7 +199,8 @@ fn reasons_are_stored_and_a_new_runtime_finds_what_changed_in_the_lineage() {
                     written_by: WrittenBy::User
                 },
                 Change::Code {
-                    parts: vec![CodePart::Version]
+                    parts: vec![CodePart::Version],
+                    sources: vec![]
                 }
             ]
         );
@@ -349,4 +351,63 @@ fn explain_says_what_a_submission_will_do_and_writes_nothing() {
         "{settled:?}"
     );
     assert_eq!(settled[0].to_json()["reason"]["kind"], "up_to_date");
+}
+
+/// A task whose code identity lists its sources: a new runtime over the
+/// store names the source that changed, from the identity recorded with the
+/// job that made the outputs.
+#[test]
+fn a_code_change_names_the_source_that_changed_across_runtimes() {
+    use pipeline_core::code::{CodeIdentity, CodeSource};
+    let graph = |helper: u64| {
+        let code = CodeIdentity::new(
+            [(
+                CodePart::CrateSources,
+                Fingerprint::of_bytes(&helper.to_le_bytes()),
+            )],
+            Vec::<String>::new(),
+        )
+        .with_sources([
+            CodeSource::new(CodePart::CrateSources, "src/lib.rs", 1),
+            CodeSource::new(CodePart::CrateSources, "src/helpers.rs", helper),
+        ]);
+        let def =
+            TaskDef::from_fn1("double", "unused", |x: &i64| x * 2).with_code_fingerprint(code);
+        GraphBuilder::new("sources")
+            .node(NodeSpec::new::<i64>("x").with_default(2))
+            .node(NodeSpec::new::<i64>("y"))
+            .task(
+                TaskSpec::new(def)
+                    .inputs(["x"])
+                    .outputs(["y"])
+                    .skippable(true),
+            )
+            .build()
+            .unwrap()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    {
+        open(dir.path())
+            .create_scenario(graph(1), "s")
+            .unwrap()
+            .submit()
+            .unwrap();
+    }
+    let runtime = open(dir.path());
+    let scenario = runtime.find_scenario(graph(2), "s").unwrap().unwrap();
+    let submission = scenario.submit().unwrap();
+    let reason = reason(&submission, "double");
+    assert_eq!(
+        reason,
+        Reason::Changed {
+            changes: vec![Change::Code {
+                parts: vec![CodePart::CrateSources],
+                sources: vec!["src/helpers.rs changed".to_owned()],
+            }]
+        }
+    );
+    assert_eq!(
+        reason.to_string(),
+        "code changed: crate sources (src/helpers.rs changed)"
+    );
 }

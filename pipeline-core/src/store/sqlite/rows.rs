@@ -11,7 +11,7 @@ use rusqlite::{ErrorCode, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::cache::TaskKey;
-use crate::code::{CodeIdentity, CodePart};
+use crate::code::{CodeIdentity, CodePart, CodeSource};
 use crate::fingerprint::Fingerprint;
 use crate::job::{Job, JobStatus};
 use crate::store::{
@@ -213,6 +213,8 @@ struct Detail {
     env: Vec<(String, Option<[u8; 32]>)>,
     /// Each input's schema, in parameter order.
     input_schemas: Vec<Option<[u8; 32]>>,
+    /// The sources the code parts cover: part, label, short digest.
+    sources: Vec<(String, String, u64)>,
 }
 
 /// Packs a job's detail (empty when it has none to record).
@@ -237,6 +239,17 @@ pub(super) fn pack_detail(job: &JobRecord) -> Vec<u8> {
             .iter()
             .map(|i| i.schema.map(|s| *s.as_bytes()))
             .collect(),
+        sources: code
+            .sources()
+            .iter()
+            .map(|s| {
+                (
+                    s.part().as_str().to_owned(),
+                    s.label().to_owned(),
+                    s.digest(),
+                )
+            })
+            .collect(),
     };
     let mut out = vec![1u8];
     out.extend(postcard::to_allocvec(&detail).unwrap_or_default());
@@ -252,8 +265,8 @@ pub(super) fn unpack_detail(bytes: &[u8], job: &mut JobRecord) {
     let Ok(detail) = postcard::from_bytes::<Detail>(rest) else {
         return;
     };
-    let parts = detail.parts.iter().filter_map(|(name, digest)| {
-        let part = [
+    let part_named = |name: &str| {
+        [
             CodePart::Version,
             CodePart::TaskTokens,
             CodePart::CrateSources,
@@ -261,10 +274,16 @@ pub(super) fn unpack_detail(bytes: &[u8], job: &mut JobRecord) {
             CodePart::Compiler,
         ]
         .into_iter()
-        .find(|p| p.as_str() == name)?;
-        Some((part, Fingerprint::from_bytes(*digest)))
+        .find(|p| p.as_str() == name)
+    };
+    let parts = detail
+        .parts
+        .iter()
+        .filter_map(|(name, digest)| Some((part_named(name)?, Fingerprint::from_bytes(*digest))));
+    let sources = detail.sources.iter().filter_map(|(part, label, digest)| {
+        Some(CodeSource::new(part_named(part)?, label.as_str(), *digest))
     });
-    job.code_identity = Some(CodeIdentity::new(parts, detail.env_names));
+    job.code_identity = Some(CodeIdentity::new(parts, detail.env_names).with_sources(sources));
     job.env = detail
         .env
         .into_iter()

@@ -5,7 +5,7 @@
 //! The file may be one Taipy's `Config.backup` writes: its unique sections
 //! (`[TAIPY]`, `[JOB]`, `[CORE]`, `[VERSION_MIGRATION]`) are read by `taipy`,
 //! and the `default` entries of `[DATA_NODE]`, `[TASK]` and `[SCENARIO]` are
-//! templates applied as Taipy applies them (see `apply_templates`).
+//! templates applied as Taipy applies them (`templates`).
 
 use std::ops::Range;
 
@@ -13,7 +13,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::location::{ConfigError, Located, Source, did_you_mean};
-use super::taipy::{self, JobSettings};
+use super::taipy::{self, JobSettings, TAIPY_NODE_KEYS, TAIPY_SCENARIO_KEYS, TAIPY_TASK_KEYS};
+use super::templates::{Raw, RawNode, RawScenario, RawTask, apply_templates};
 use super::values::{ConfigValue, Env, Templates, decode, strip_reference};
 use crate::graph::Scope;
 
@@ -89,95 +90,8 @@ const NODE_KEYS: [&str; 4] = ["type", "default", "default_data", "scope"];
 const TASK_KEYS: [&str; 4] = ["function", "inputs", "outputs", "skippable"];
 const SCENARIO_KEYS: [&str; 3] = ["tasks", "additional_data_nodes", "sequences"];
 
-/// Taipy's own data node properties (by storage type), accepted and not used.
-/// Listed so that none is mistaken for a typo of a key that is read.
-const TAIPY_NODE_KEYS: &[&str] = &[
-    "storage_type",
-    "validity_period",
-    "description",
-    "path",
-    "default_path",
-    "exposed_type",
-    "has_header",
-    "encoding",
-    "sheet_name",
-    "encoder",
-    "decoder",
-    "read_fct",
-    "read_fct_args",
-    "write_fct",
-    "write_fct_args",
-    "db_name",
-    "db_engine",
-    "db_username",
-    "db_password",
-    "db_host",
-    "db_port",
-    "db_driver",
-    "db_extra_args",
-    "sqlite_folder_path",
-    "sqlite_file_extension",
-    "table_name",
-    "read_query",
-    "write_query_builder",
-    "append_query_builder",
-    "collection_name",
-    "custom_document",
-    "engine",
-    "compression",
-    "read_kwargs",
-    "write_kwargs",
-    "aws_access_key",
-    "aws_secret_access_key",
-    "aws_s3_bucket_name",
-    "aws_s3_object_key",
-    "aws_region",
-    "aws_s3_client_parameters",
-    "aws_s3_get_object_parameters",
-    "aws_s3_put_object_parameters",
-];
-const TAIPY_TASK_KEYS: &[&str] = &["description"];
-const TAIPY_SCENARIO_KEYS: &[&str] = &["comparators", "frequency", "description", "owner"];
-
 type Key<'i> = Spanned<std::borrow::Cow<'i, str>>;
 type Entry<'i> = (&'i Key<'i>, &'i Spanned<DeValue<'i>>);
-
-/// A data node section as written, before `[DATA_NODE.default]` is applied.
-struct RawNode {
-    id: Located<String>,
-    type_name: Option<Located<String>>,
-    default: Option<Located<ConfigValue>>,
-    scope: Option<Scope>,
-    storage_type: Option<String>,
-}
-
-/// A task section as written, before `[TASK.default]` is applied.
-struct RawTask {
-    id: Located<String>,
-    function: Option<Located<String>>,
-    inputs: Option<Vec<Located<String>>>,
-    outputs: Option<Vec<Located<String>>>,
-    skippable: Option<bool>,
-}
-
-/// A scenario section as written, before `[SCENARIO.default]` is applied.
-struct RawScenario {
-    id: Located<String>,
-    tasks: Option<Vec<Located<String>>>,
-    additional_nodes: Option<Vec<Located<String>>>,
-    sequences: Option<Vec<SequenceDecl>>,
-}
-
-/// Every section as written.
-#[derive(Default)]
-struct Raw {
-    nodes: Vec<RawNode>,
-    tasks: Vec<RawTask>,
-    scenarios: Vec<RawScenario>,
-    node_default: Option<RawNode>,
-    task_default: Option<RawTask>,
-    scenario_default: Option<RawScenario>,
-}
 
 /// Collects errors while reading; every problem is kept.
 pub(crate) struct Reader<'s> {
@@ -508,85 +422,6 @@ impl<'s> Reader<'s> {
     }
 }
 
-/// Applies the `default` templates the way Taipy does: a data node of the
-/// template's `storage_type` (its own, or the template's when it has none)
-/// takes the template's `scope` and `default_data` unless it gives its own; a
-/// task without `inputs` or `outputs` takes the template's (never its
-/// `function` or `skippable`); a scenario without `tasks`,
-/// `additional_data_nodes` or `sequences` takes the template's.
-fn apply_templates(raw: Raw, document: &mut Document) {
-    let node_default = raw.node_default.as_ref();
-    let inherit = |storage_type: &Option<String>| -> (Option<Scope>, Option<NodeDefault>) {
-        let Some(template) = node_default else {
-            return (None, None);
-        };
-        let storage = storage_type.as_ref().or(template.storage_type.as_ref());
-        if storage != template.storage_type.as_ref() {
-            return (None, None);
-        }
-        let default = template.default.clone().map(|value| NodeDefault {
-            value,
-            inherited: true,
-        });
-        (template.scope, default)
-    };
-    for node in raw.nodes {
-        let (scope, default) = inherit(&node.storage_type);
-        document.nodes.push(NodeDecl {
-            id: node.id,
-            type_name: node.type_name,
-            default: node
-                .default
-                .map(|value| NodeDefault {
-                    value,
-                    inherited: false,
-                })
-                .or(default),
-            scope: node.scope.or(scope).unwrap_or_default(),
-        });
-    }
-    let (scope, default) = inherit(&None);
-    document.node_template = NodeTemplate {
-        default,
-        scope: scope.unwrap_or_default(),
-    };
-    let task_default = raw.task_default.as_ref();
-    for task in raw.tasks {
-        let from_template = |pick: fn(&RawTask) -> &Option<Vec<Located<String>>>| {
-            task_default
-                .and_then(|t| pick(t).clone())
-                .unwrap_or_default()
-        };
-        document.tasks.push(TaskDecl {
-            inputs: task.inputs.unwrap_or_else(|| from_template(|t| &t.inputs)),
-            outputs: task
-                .outputs
-                .unwrap_or_else(|| from_template(|t| &t.outputs)),
-            id: task.id,
-            function: task.function,
-            skippable: task.skippable,
-        });
-    }
-    let scenario_default = raw.scenario_default.as_ref();
-    for scenario in raw.scenarios {
-        document.scenarios.push(ScenarioDecl {
-            tasks: scenario
-                .tasks
-                .or_else(|| scenario_default.and_then(|s| s.tasks.clone()))
-                .unwrap_or_default(),
-            additional_nodes: scenario
-                .additional_nodes
-                .or_else(|| scenario_default.and_then(|s| s.additional_nodes.clone()))
-                .unwrap_or_default(),
-            sequences: scenario
-                .sequences
-                .or_else(|| scenario_default.and_then(|s| s.sequences.clone()))
-                .unwrap_or_default(),
-            id: scenario.id,
-        });
-    }
-}
-
 /// Parses a whole file. A syntax error stops there; other problems are
 /// returned beside the document so that later checks can add theirs.
 pub(crate) fn read(
@@ -681,61 +516,5 @@ mod tests {
         let errors = read(&source, &no_env).unwrap_err();
         assert_eq!(errors[0].line, 2, "{}", errors[0]);
         assert!(errors[0].message.starts_with("TOML syntax"));
-    }
-
-    #[test]
-    fn default_sections_are_templates_applied_as_taipy_applies_them() {
-        let source = Source::new(
-            "c.toml",
-            r#"
-[DATA_NODE.default]
-storage_type = "pickle"
-scope = "GLOBAL:SCOPE"
-default_data = "3:int"
-
-[DATA_NODE.same_storage]
-
-[DATA_NODE.other_storage]
-storage_type = "csv"
-
-[DATA_NODE.own_scope]
-scope = "SCENARIO:SCOPE"
-
-[TASK.default]
-inputs = [ "same_storage:SECTION",]
-skippable = "True:bool"
-
-[TASK.t]
-outputs = [ "other_storage:SECTION",]
-
-[SCENARIO.default]
-tasks = [ "t:SECTION",]
-
-[SCENARIO.s]
-"#,
-        );
-        let (document, errors) = read(&source, &no_env).unwrap();
-        assert!(errors.is_empty(), "{errors:?}");
-        let node = |id: &str| document.nodes.iter().find(|n| n.id.value == id).unwrap();
-        assert_eq!(node("same_storage").scope, Scope::Global);
-        let inherited = node("same_storage").default.as_ref().unwrap();
-        assert!(inherited.inherited);
-        assert_eq!(inherited.value.value, ConfigValue::Integer(3));
-        assert_eq!(node("other_storage").scope, Scope::Scenario);
-        assert!(node("other_storage").default.is_none());
-        assert_eq!(node("own_scope").scope, Scope::Scenario);
-        assert_eq!(document.node_template.scope, Scope::Global);
-        assert_eq!(document.tasks.len(), 1, "[TASK.default] is not a task");
-        assert_eq!(document.tasks[0].inputs[0].value, "same_storage");
-        assert_eq!(
-            document.tasks[0].skippable, None,
-            "skippable is not inherited"
-        );
-        assert_eq!(
-            document.scenarios.len(),
-            1,
-            "[SCENARIO.default] is not a scenario"
-        );
-        assert_eq!(document.scenarios[0].tasks[0].value, "t");
     }
 }

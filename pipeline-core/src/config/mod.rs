@@ -43,6 +43,7 @@ mod findings;
 mod location;
 mod taipy;
 mod tasks;
+mod templates;
 mod types;
 mod values;
 

@@ -11,6 +11,9 @@
 //!
 //! Accepted values are still checked: a malformed typed string
 //! (`"two:int"`) is an error with its line.
+//!
+//! Also the names of Taipy's own properties of data nodes, tasks and scenarios,
+//! which are accepted and not used.
 
 use toml::de::DeTable;
 
@@ -69,3 +72,54 @@ pub(crate) fn accepted(reader: &mut Reader<'_>, table: &DeTable<'_>) {
         reader.ignored(value);
     }
 }
+
+/// Taipy's own data node properties (by storage type), accepted and not used.
+/// Listed so that none is mistaken for a typo of a key that is read.
+pub(crate) const TAIPY_NODE_KEYS: &[&str] = &[
+    "storage_type",
+    "validity_period",
+    "description",
+    "path",
+    "default_path",
+    "exposed_type",
+    "has_header",
+    "encoding",
+    "sheet_name",
+    "encoder",
+    "decoder",
+    "read_fct",
+    "read_fct_args",
+    "write_fct",
+    "write_fct_args",
+    "db_name",
+    "db_engine",
+    "db_username",
+    "db_password",
+    "db_host",
+    "db_port",
+    "db_driver",
+    "db_extra_args",
+    "sqlite_folder_path",
+    "sqlite_file_extension",
+    "table_name",
+    "read_query",
+    "write_query_builder",
+    "append_query_builder",
+    "collection_name",
+    "custom_document",
+    "engine",
+    "compression",
+    "read_kwargs",
+    "write_kwargs",
+    "aws_access_key",
+    "aws_secret_access_key",
+    "aws_s3_bucket_name",
+    "aws_s3_object_key",
+    "aws_region",
+    "aws_s3_client_parameters",
+    "aws_s3_get_object_parameters",
+    "aws_s3_put_object_parameters",
+];
+pub(crate) const TAIPY_TASK_KEYS: &[&str] = &["description"];
+pub(crate) const TAIPY_SCENARIO_KEYS: &[&str] =
+    &["comparators", "frequency", "description", "owner"];

@@ -510,6 +510,10 @@ impl GraphBuilder {
     }
 }
 
+/// Ids by name, hashed with the graph rules' fast name hasher.
+pub(crate) type NameIndex<Id> =
+    HashMap<Arc<str>, Id, std::hash::BuildHasherDefault<pipeline_graph_rules::NameHasher>>;
+
 /// A validated scenario graph. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Graph {
@@ -524,8 +528,8 @@ pub struct Graph {
     downstream: Adjacency<TaskId>,
     topo_order: Vec<TaskId>,
     sequences: Vec<Sequence>,
-    node_index: HashMap<Arc<str>, NodeId>,
-    task_index: HashMap<Arc<str>, TaskId>,
+    node_index: NameIndex<NodeId>,
+    task_index: NameIndex<TaskId>,
 }
 
 impl Graph {

@@ -32,11 +32,15 @@
 #![forbid(unsafe_code)]
 
 mod cycles;
+mod names;
 mod suggest;
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
+use names::NameMap;
+
+pub use names::NameHasher;
 pub use suggest::closest;
 
 /// Which side of a task a node is wired to.
@@ -322,15 +326,20 @@ impl<T: PartialEq> Graph<'_, T> {
         let mut task_inputs = Vec::with_capacity(self.tasks.len());
         let mut task_outputs = Vec::with_capacity(self.tasks.len());
         for (index, task) in self.tasks.iter().enumerate() {
-            let inputs = self.resolve(index, task, Role::Input, &node_index, &mut findings);
+            task_inputs.push(self.resolve(index, task, Role::Input, &node_index, &mut findings));
             let outputs = self.resolve(index, task, Role::Output, &node_index, &mut findings);
-            for (position, output) in outputs.iter().enumerate() {
-                let Some(node) = *output else { continue };
+            let mut resolved = outputs.iter();
+            for (position, name) in task.outputs.iter().enumerate() {
+                if !node_index.contains_key(name) {
+                    continue;
+                }
+                let node = *resolved.next().expect("a known output is resolved");
                 match producer[node] {
                     Some(first) if first == index => {
-                        let first_position = outputs
+                        let first_position = task
+                            .outputs
                             .iter()
-                            .position(|o| *o == Some(node))
+                            .position(|o| o == name)
                             .expect("the node is among the outputs");
                         findings.push(Finding::OutputTwice {
                             task: index,
@@ -347,11 +356,10 @@ impl<T: PartialEq> Graph<'_, T> {
                     None => producer[node] = Some(index),
                 }
             }
-            task_inputs.push(inputs.into_iter().flatten().collect::<Vec<_>>());
-            task_outputs.push(outputs.into_iter().flatten().collect::<Vec<_>>());
+            task_outputs.push(outputs);
         }
 
-        self.unfed(&producer, &node_index, &mut findings);
+        self.unfed(&task_inputs, &producer, &node_index, &mut findings);
 
         let upstream = cycles::upstream_tasks(&task_inputs, &producer);
         let order = match cycles::topological_order(&upstream) {
@@ -374,15 +382,16 @@ impl<T: PartialEq> Graph<'_, T> {
         }
     }
 
-    /// One side of a task's wiring: unknown names, arity and types.
+    /// One side of a task's wiring: unknown names, arity and types; the known
+    /// nodes, in order.
     fn resolve(
         &self,
         index: usize,
         task: &Task<'_, T>,
         role: Role,
-        node_index: &HashMap<&str, usize>,
+        node_index: &NameMap<'_>,
         findings: &mut Vec<Finding>,
-    ) -> Vec<Option<usize>> {
+    ) -> Vec<usize> {
         let wired = task.wired(role);
         let types = task.signature.map(|s| match role {
             Role::Input => s.inputs,
@@ -406,7 +415,6 @@ impl<T: PartialEq> Graph<'_, T> {
                     role,
                     position,
                 });
-                nodes.push(None);
                 continue;
             };
             if let (Some(expected), Some(actual)) = (
@@ -421,7 +429,7 @@ impl<T: PartialEq> Graph<'_, T> {
                     node,
                 });
             }
-            nodes.push(Some(node));
+            nodes.push(node);
         }
         nodes
     }
@@ -429,20 +437,38 @@ impl<T: PartialEq> Graph<'_, T> {
     /// Nodes read by some task that no task writes and that have no default.
     fn unfed(
         &self,
+        task_inputs: &[Vec<usize>],
         producer: &[Option<usize>],
-        node_index: &HashMap<&str, usize>,
+        node_index: &NameMap<'_>,
         findings: &mut Vec<Finding>,
     ) {
-        let mut readers: Vec<Vec<Wire>> = vec![Vec::new(); self.nodes.len()];
+        let mut unfed = vec![false; self.nodes.len()];
+        let mut any = false;
+        for &node in task_inputs.iter().flatten() {
+            if producer[node].is_none() && !self.nodes[node].has_default && !unfed[node] {
+                unfed[node] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return;
+        }
+        let mut readers: HashMap<usize, Vec<Wire>> = HashMap::new();
         for (task, wiring) in self.tasks.iter().enumerate() {
             for (position, name) in wiring.inputs.iter().enumerate() {
-                if let Some(&node) = node_index.get(name) {
-                    readers[node].push(Wire { task, position });
+                if let Some(&node) = node_index.get(name)
+                    && unfed[node]
+                {
+                    readers
+                        .entry(node)
+                        .or_default()
+                        .push(Wire { task, position });
                 }
             }
         }
-        for (node, readers) in readers.into_iter().enumerate() {
-            if !readers.is_empty() && producer[node].is_none() && !self.nodes[node].has_default {
+        for (node, is_unfed) in unfed.into_iter().enumerate() {
+            if is_unfed {
+                let readers = readers.remove(&node).expect("an unfed node has a reader");
                 findings.push(Finding::Unfed { node, readers });
             }
         }
@@ -451,7 +477,7 @@ impl<T: PartialEq> Graph<'_, T> {
     /// Sequence names and the tasks they list.
     fn sequences(
         &self,
-        task_index: &HashMap<&str, usize>,
+        task_index: &NameMap<'_>,
         findings: &mut Vec<Finding>,
     ) -> Vec<Option<Vec<usize>>> {
         let mut names: HashMap<&str, usize> = HashMap::new();
@@ -495,10 +521,10 @@ impl<T: PartialEq> Graph<'_, T> {
 
 /// Each distinct name's first index; `duplicate(later, first)` for each repeat.
 fn first_index<'a>(
-    names: impl Iterator<Item = &'a str>,
+    names: impl ExactSizeIterator<Item = &'a str>,
     mut duplicate: impl FnMut(usize, usize),
-) -> HashMap<&'a str, usize> {
-    let mut index = HashMap::new();
+) -> NameMap<'a> {
+    let mut index = NameMap::with_capacity_and_hasher(names.len(), Default::default());
     for (i, name) in names.enumerate() {
         match index.entry(name) {
             Entry::Occupied(first) => duplicate(i, *first.get()),

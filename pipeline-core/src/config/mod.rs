@@ -1,8 +1,11 @@
-//! Scenarios declared in TOML (the role of Taipy Studio's `config.toml`), checked
-//! at load time as rigorously as `scenario!` checks at compile time, and
-//! exports of any graph to TOML, Mermaid and Graphviz DOT.
+//! Scenarios declared in TOML (the role of Taipy Studio's `config.toml`; files
+//! Taipy's `Config.backup` writes load too), checked at load time by the same
+//! graph rules `scenario!` checks at compile time (`pipeline-graph-rules`),
+//! each problem reported once with its line, and exports of any graph to TOML,
+//! Mermaid and Graphviz DOT.
 //!
-//! The format is documented in `docs/config.md`. In short:
+//! The format is documented in `docs/config.md`. In short (`y` needs no
+//! section: the task writing it gives its type):
 //!
 //! ```
 //! use pipeline_core::TaskDef;
@@ -12,9 +15,6 @@
 //! [DATA_NODE.x]
 //! type = "i64"
 //! default = 21
-//!
-//! [DATA_NODE.y]
-//! type = "i64"
 //!
 //! [TASK.double]
 //! function = "double"
@@ -33,7 +33,7 @@
 //! // Every problem is reported with its line and column.
 //! let broken = text.replace(r#"inputs = ["x"]"#, r#"inputs = ["z"]"#);
 //! let errors = Config::parse(&broken, "doubling.toml", &tasks, &TypeRegistry::with_builtins()).unwrap_err();
-//! assert!(errors.to_string().starts_with("doubling.toml:11:11: task `double` names unknown data node `z`"));
+//! assert!(errors.to_string().starts_with("doubling.toml:8:11: task `double` names unknown data node `z`"));
 //! ```
 
 mod build;

@@ -3,15 +3,14 @@
 //! finding worded as a [`GraphError`]; a graph without findings is assembled
 //! from the wiring the rules resolved.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use pipeline_graph_rules as rules;
 use rules::Finding;
 
 use super::{
-    Adjacency, Graph, GraphBuilder, GraphError, GraphErrors, NodeId, NodeSpec, Role, Sequence,
-    TaskId, TaskSpec,
+    Adjacency, Graph, GraphBuilder, GraphError, GraphErrors, NameIndex, NodeId, NodeSpec, Role,
+    Sequence, TaskId, TaskSpec,
 };
 use crate::value::ValueType;
 
@@ -242,12 +241,12 @@ fn assemble(
             }
         })
         .collect();
-    let node_index: HashMap<Arc<str>, NodeId> = nodes
+    let node_index: NameIndex<NodeId> = nodes
         .iter()
         .enumerate()
         .map(|(i, node)| (node.name_arc().clone(), node_id(i)))
         .collect();
-    let task_index: HashMap<Arc<str>, TaskId> = tasks
+    let task_index: NameIndex<TaskId> = tasks
         .iter()
         .enumerate()
         .map(|(i, task)| (task.def().name_arc().clone(), task_id(i)))

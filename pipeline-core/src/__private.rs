@@ -32,7 +32,7 @@ pub use std::sync::{Arc, OnceLock};
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a task",
     label = "not a `#[task]` function",
-    note = "annotate the function with `#[pipeline_core::task]`"
+    note = "annotate `fn {Self}` with `#[pipeline_core::task]`: only functions with that attribute are tasks"
 )]
 pub trait Task {
     /// The task's registered name: the function's name unless `name = "…"` overrides it.
@@ -96,7 +96,8 @@ impl<N, F> Nth<N, F> for Nil {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be stored in a data node: it does not implement `pipeline_core::Value`",
     label = "not a data node type",
-    note = "implement `Value` for `{Self}`; for a serde type, `pipeline_core::serde_value!({Self});` does it"
+    note = "if `{Self}` is a serde type defined in your crate, `pipeline_core::serde_value!` implements `Value` for it",
+    note = "a type from another crate cannot get `Value` in yours: use one that has it (`BTreeMap` or `BTreeSet` for a `HashMap` or `HashSet`, whose random order would change its fingerprint on every run) or a struct of yours holding it"
 )]
 pub trait NodeType: Sized {
     /// The erased type.
@@ -151,7 +152,8 @@ impl<T: Value> NodeType for T {
 #[diagnostic::on_unimplemented(
     message = "a task cannot take `&{Self}`: `{Self}` cannot be stored in a data node",
     label = "not a data node type",
-    note = "parameters are `&T` or `T` (cloned) where `T: pipeline_core::Value`, or `&str`, `&Path`, `&[T]`; implement `Value` for your type (`pipeline_core::serde_value!` does it for serde types)"
+    note = "parameters are `&T` or `T` (cloned) where `T: pipeline_core::Value`, or `&str`, `&Path`, `&[T]`",
+    note = "if `{Self}` is a serde type defined in your crate, `pipeline_core::serde_value!` implements `Value` for it; for a type from another crate use one that has it (`BTreeMap` or `BTreeSet` for a `HashMap` or `HashSet`) or a struct of yours holding it"
 )]
 pub trait Borrowed {
     /// The type of the data node read.

@@ -2,7 +2,8 @@
 //!
 //! Both the `scenario!` macro and TOML configurations build a [`Graph`] through a
 //! [`GraphBuilder`]. [`GraphBuilder::build`] checks every rule and reports every
-//! problem at once.
+//! problem at once; the rules are `pipeline-graph-rules`, the same ones
+//! `scenario!` checks at compile time.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -336,6 +337,14 @@ pub enum GraphError {
         /// The name.
         sequence: String,
     },
+    /// A task writes one data node twice.
+    #[error("task `{task}` writes data node `{node}` twice; give each output its own data node")]
+    OutputTwice {
+        /// The task.
+        task: String,
+        /// The node.
+        node: String,
+    },
     /// Two tasks write the same data node.
     #[error(
         "data node `{node}` is produced by both `{first}` and `{second}`; a node has at most one producer"
@@ -348,7 +357,7 @@ pub enum GraphError {
         /// The second producer.
         second: String,
     },
-    /// Tasks depend on each other in a circle.
+    /// Tasks depend on each other in a circle (one error per cycle).
     #[error("cycle: {}", path.join(" -> "))]
     Cycle {
         /// Alternating task and node names, starting and ending with the same task.
@@ -400,6 +409,14 @@ pub enum GraphError {
         /// The sequence.
         sequence: String,
         /// The unknown task.
+        task: String,
+    },
+    /// A sequence lists one task twice.
+    #[error("task `{task}` is listed twice in sequence `{sequence}`; remove one")]
+    TaskTwiceInSequence {
+        /// The sequence.
+        sequence: String,
+        /// The task.
         task: String,
     },
 }
@@ -493,6 +510,10 @@ impl GraphBuilder {
     }
 }
 
+/// Ids by name, hashed with the graph rules' fast name hasher.
+pub(crate) type NameIndex<Id> =
+    HashMap<Arc<str>, Id, std::hash::BuildHasherDefault<pipeline_graph_rules::NameHasher>>;
+
 /// A validated scenario graph. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Graph {
@@ -507,8 +528,8 @@ pub struct Graph {
     downstream: Adjacency<TaskId>,
     topo_order: Vec<TaskId>,
     sequences: Vec<Sequence>,
-    node_index: HashMap<Arc<str>, NodeId>,
-    task_index: HashMap<Arc<str>, TaskId>,
+    node_index: NameIndex<NodeId>,
+    task_index: NameIndex<TaskId>,
 }
 
 impl Graph {

@@ -266,6 +266,160 @@ fn graph_pictures_style_data_nodes_and_tasks_differently() {
     assert!(dot.contains("shape=ellipse") && dot.contains("shape=box"));
 }
 
+/// `GOOD` without the sections of the nodes the tasks write.
+const INFERRED: &str = r#"
+[DATA_NODE.x]
+type = "f64"
+default = 2.5
+
+[DATA_NODE.factor]
+default = 4
+scope = "global"
+
+[TASK.scale]
+inputs = ["x", "factor"]
+outputs = ["scaled"]
+
+[TASK.describe]
+inputs = ["scaled"]
+outputs = ["text"]
+
+[SCENARIO.demo]
+tasks = ["scale", "describe"]
+"#;
+
+#[test]
+fn nodes_a_task_writes_need_no_section_their_type_is_the_signature() {
+    let config = load(INFERRED).unwrap_or_else(|e| panic!("{e}"));
+    let graph = config.scenario("demo").unwrap().clone();
+    let nodes: Vec<(&str, String)> = graph
+        .nodes()
+        .iter()
+        .map(|n| (n.name(), n.value_type().name()))
+        .collect();
+    assert_eq!(
+        nodes,
+        [
+            ("x", "f64".to_owned()),
+            ("factor", "f64".to_owned()),
+            ("scaled", "f64".to_owned()),
+            ("text", "String".to_owned()),
+        ]
+    );
+    let scenario = Runtime::in_memory().create_scenario(graph, "s").unwrap();
+    scenario.submit().unwrap().into_result().unwrap();
+    assert_eq!(
+        *scenario.node::<String>("text").unwrap().read().unwrap(),
+        "value 10"
+    );
+    // Declared or inferred, the graph is the same.
+    assert_eq!(
+        load(GOOD)
+            .unwrap()
+            .scenario("demo")
+            .unwrap()
+            .node(graph_node(&load(GOOD).unwrap(), "scaled"))
+            .value_type(),
+        config
+            .scenario("demo")
+            .unwrap()
+            .node(graph_node(&config, "scaled"))
+            .value_type()
+    );
+}
+
+fn graph_node(config: &Config, name: &str) -> pipeline_core::NodeId {
+    config.scenario("demo").unwrap().node_id(name).unwrap()
+}
+
+#[test]
+fn an_unknown_function_is_one_error_not_also_an_output_without_producer() {
+    let errors = messages(&GOOD.replace("function = \"scale\"", "function = \"scael\""));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with("demo.toml:18:12: task `scale` uses function `scael`"),
+        "{errors:#?}"
+    );
+    // Its outputs stay known, typed or not: the inferred `scaled` is no error either.
+    let errors = messages(&INFERRED.replace("[TASK.scale]", "[TASK.scale]\nfunction = \"scael\""));
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+}
+
+#[test]
+fn a_bad_default_is_one_error_not_also_a_missing_default() {
+    let errors = messages(&GOOD.replace("default = 2.5", "default = \"lots\""));
+    assert_eq!(
+        errors,
+        [
+            "demo.toml:4:11: default of data node `x` is not a valid f64: expected a number, found a string"
+        ]
+    );
+}
+
+#[test]
+fn a_bad_default_on_a_node_no_scenario_uses_is_reported() {
+    let text = format!(
+        "{GOOD}\n[DATA_NODE.spare]\ntype = \"f64\"\ndefault = \"lots\"\n\n[DATA_NODE.unlisted_input]\ndefault = true\n\n[TASK.unlisted]\nfunction = \"describe\"\ninputs = [\"unlisted_input\"]\noutputs = [\"unlisted_output\"]\n"
+    );
+    let errors = messages(&text);
+    assert_eq!(
+        errors,
+        [
+            "demo.toml:35:11: default of data node `spare` is not a valid f64: expected a number, found a string",
+            // Typed by the task that reads it, though no scenario lists that task.
+            "demo.toml:38:11: default of data node `unlisted_input` is not a valid f64: expected a number, found a boolean",
+        ]
+    );
+}
+
+#[test]
+fn a_misspelt_output_leaves_its_reader_unfed_with_a_hint() {
+    let errors = messages(&GOOD.replace("outputs = [\"scaled\"]", "outputs = [\"scaledd\"]"));
+    assert_eq!(
+        errors,
+        [
+            "demo.toml:24:11: data node `scaled` is read by task `describe` but no task of scenario `demo` produces it and it has no default; give [DATA_NODE.scaled] a `default` or add its producer to the scenario's `tasks`; task `scale` writes `scaledd`: did you mean `scaled` there?"
+        ]
+    );
+}
+
+#[test]
+fn an_input_only_an_unlisted_task_writes_names_that_task() {
+    let errors = messages(&INFERRED.replace(
+        "tasks = [\"scale\", \"describe\"]",
+        "tasks = [\"describe\"]",
+    ));
+    assert_eq!(
+        errors,
+        [
+            "demo.toml:15:11: task `describe` names unknown data node `scaled` as an input; task `scale` writes it: add `scale` to scenario `demo`'s `tasks`"
+        ]
+    );
+}
+
+#[test]
+fn an_inferred_type_that_differs_names_the_task_it_comes_from() {
+    let text = INFERRED
+        .replace("[TASK.describe]", "[TASK.describe]\nfunction = \"shout\"")
+        .replace("outputs = [\"text\"]", "outputs = [\"loud\"]");
+    let errors = messages(&text);
+    assert_eq!(
+        errors,
+        [
+            "demo.toml:16:11: data node `scaled` is f64 (the type output 1 of task `scale` gives it), but parameter 1 of function `shout` (task `describe`) is String"
+        ]
+    );
+}
+
+#[test]
+fn a_sequence_listing_a_task_twice_is_an_error_as_in_the_macro() {
+    let errors = messages(&GOOD.replace("first = [\"scale\"]", "first = [\"scale\", \"scale\"]"));
+    assert_eq!(
+        errors,
+        ["demo.toml:31:19: task `scale` is listed twice in sequence `first`; remove one"]
+    );
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 

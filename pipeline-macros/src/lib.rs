@@ -13,7 +13,9 @@
 //! - `parse`: the input as plain syn data (`task::parse`, `scenario::parse`);
 //! - `check`: every rule that the input alone can decide, each broken rule a
 //!   `syn::Error` on the user's token, all collected by `ctxt::Ctxt` and
-//!   reported together;
+//!   reported together. The graph rules are `pipeline-graph-rules`, the crate
+//!   `pipeline-core` validates run-time graphs with, so both enforce the same
+//!   rules;
 //! - `expand`: code generation with `quote`. What only rustc can decide (a data
 //!   node's type against a task's parameter, the number of parameters) becomes
 //!   a spanned assertion, so rustc's caret lands on the node name.
@@ -23,6 +25,8 @@
 //! `docs/code-fingerprint.md`.
 //!
 //! [`pipeline-core`]: https://docs.rs/pipeline-core
+
+#![forbid(unsafe_code)]
 
 mod code;
 mod ctxt;

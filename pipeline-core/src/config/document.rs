@@ -1,58 +1,48 @@
 //! Reads a TOML configuration into declarations that remember where each piece
-//! came from. Checks syntax and keys here; graph rules are checked in `build`.
+//! came from. Checks syntax, keys and values here; graph rules are checked in
+//! `build`.
 //!
-//! Accepts Taipy Studio's typed strings: `"1000:int"`, `"1.5:float"`,
-//! `"True:bool"`, `"name:SECTION"`, `"module.func:function"` (the task is `func`)
-//! and `"SCENARIO:SCOPE"` / `"GLOBAL:SCOPE"`.
+//! The file may be one Taipy's `Config.backup` writes: its unique sections
+//! (`[TAIPY]`, `[JOB]`, `[CORE]`, `[VERSION_MIGRATION]`) are read by `taipy`,
+//! and the `default` entries of `[DATA_NODE]`, `[TASK]` and `[SCENARIO]` are
+//! templates applied as Taipy applies them (`templates`).
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::location::{ConfigError, Located, Source, did_you_mean};
+use super::taipy::{self, JobSettings, TAIPY_NODE_KEYS, TAIPY_SCENARIO_KEYS, TAIPY_TASK_KEYS};
+use super::templates::{Raw, RawNode, RawScenario, RawTask, apply_templates};
+use super::values::{ConfigValue, Env, Templates, decode, strip_reference};
 use crate::graph::Scope;
 
-/// A configuration value, after Taipy's typed strings are decoded.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ConfigValue {
-    /// `true`, `"True:bool"`.
-    Bool(bool),
-    /// `1000`, `"1000:int"`.
-    Integer(i128),
-    /// `1.5`, `"1.5:float"`.
-    Float(f64),
-    /// Any other string.
-    String(String),
-    /// An array.
-    Array(Vec<ConfigValue>),
-    /// A table.
-    Table(BTreeMap<String, ConfigValue>),
-}
-
-impl ConfigValue {
-    /// `"integer"`, `"string"`, …: for messages.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ConfigValue::Bool(_) => "boolean",
-            ConfigValue::Integer(_) => "integer",
-            ConfigValue::Float(_) => "float",
-            ConfigValue::String(_) => "string",
-            ConfigValue::Array(_) => "array",
-            ConfigValue::Table(_) => "table",
-        }
-    }
-}
-
+/// A `[DATA_NODE.<id>]`, with `[DATA_NODE.default]` applied.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeDecl {
     pub(crate) id: Located<String>,
     pub(crate) type_name: Option<Located<String>>,
-    pub(crate) default: Option<Located<ConfigValue>>,
+    pub(crate) default: Option<NodeDefault>,
     pub(crate) scope: Scope,
 }
 
+/// A data node's default value, and whether it came from `[DATA_NODE.default]`.
+#[derive(Debug, Clone)]
+pub(crate) struct NodeDefault {
+    pub(crate) value: Located<ConfigValue>,
+    pub(crate) inherited: bool,
+}
+
+/// What `[DATA_NODE.default]` gives a data node that no section declares (a
+/// task's output whose type the task's signature tells).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NodeTemplate {
+    pub(crate) default: Option<NodeDefault>,
+    pub(crate) scope: Scope,
+}
+
+/// A `[TASK.<id>]`, with `[TASK.default]` applied.
 #[derive(Debug, Clone)]
 pub(crate) struct TaskDecl {
     pub(crate) id: Located<String>,
@@ -62,12 +52,16 @@ pub(crate) struct TaskDecl {
     pub(crate) skippable: Option<bool>,
 }
 
+/// A sequence: its name and its tasks' names.
+pub(crate) type SequenceDecl = (Located<String>, Vec<Located<String>>);
+
+/// A `[SCENARIO.<id>]`, with `[SCENARIO.default]` applied.
 #[derive(Debug, Clone)]
 pub(crate) struct ScenarioDecl {
     pub(crate) id: Located<String>,
     pub(crate) tasks: Vec<Located<String>>,
     pub(crate) additional_nodes: Vec<Located<String>>,
-    pub(crate) sequences: Vec<(Located<String>, Vec<Located<String>>)>,
+    pub(crate) sequences: Vec<SequenceDecl>,
 }
 
 /// Everything a file declares.
@@ -76,52 +70,49 @@ pub(crate) struct Document {
     pub(crate) nodes: Vec<NodeDecl>,
     pub(crate) tasks: Vec<TaskDecl>,
     pub(crate) scenarios: Vec<ScenarioDecl>,
+    pub(crate) node_template: NodeTemplate,
+    pub(crate) job: JobSettings,
 }
 
-const SECTIONS: [&str; 6] = ["DATA_NODE", "TASK", "SCENARIO", "TAIPY", "JOB", "CORE"];
-const NODE_KEYS: [&str; 7] = [
-    "type",
-    "default",
-    "default_data",
-    "scope",
-    "storage_type",
-    "description",
-    "validity_period",
-];
-const TASK_KEYS: [&str; 5] = ["function", "inputs", "outputs", "skippable", "description"];
-const SCENARIO_KEYS: [&str; 6] = [
-    "tasks",
-    "additional_data_nodes",
-    "sequences",
-    "comparators",
-    "frequency",
-    "description",
+const SECTIONS: [&str; 7] = [
+    "DATA_NODE",
+    "TASK",
+    "SCENARIO",
+    "TAIPY",
+    "JOB",
+    "CORE",
+    "VERSION_MIGRATION",
 ];
 
-type Entry<'i> = (
-    &'i Spanned<std::borrow::Cow<'i, str>>,
-    &'i Spanned<DeValue<'i>>,
-);
+/// The keys each section reads; a key close to one of these is taken for a
+/// typo of it. Other keys are Taipy properties: accepted and not used.
+const NODE_KEYS: [&str; 4] = ["type", "default", "default_data", "scope"];
+const TASK_KEYS: [&str; 4] = ["function", "inputs", "outputs", "skippable"];
+const SCENARIO_KEYS: [&str; 3] = ["tasks", "additional_data_nodes", "sequences"];
+
+type Key<'i> = Spanned<std::borrow::Cow<'i, str>>;
+type Entry<'i> = (&'i Key<'i>, &'i Spanned<DeValue<'i>>);
 
 /// Collects errors while reading; every problem is kept.
-struct Reader<'s> {
+pub(crate) struct Reader<'s> {
     source: &'s Source,
+    env: Env<'s>,
     errors: Vec<ConfigError>,
 }
 
-impl Reader<'_> {
-    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+impl<'s> Reader<'s> {
+    pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         self.errors.push(self.source.error(span, message));
     }
 
     /// Entries of a table in file order (the parser's map is sorted by key).
-    fn entries<'i>(table: &'i DeTable<'i>) -> Vec<Entry<'i>> {
+    pub(crate) fn entries<'i>(table: &'i DeTable<'i>) -> Vec<Entry<'i>> {
         let mut entries: Vec<Entry<'i>> = table.iter().collect();
         entries.sort_by_key(|(key, _)| key.span().start);
         entries
     }
 
-    fn table<'i>(
+    pub(crate) fn table<'i>(
         &mut self,
         value: &'i Spanned<DeValue<'i>>,
         what: &str,
@@ -138,75 +129,66 @@ impl Reader<'_> {
         }
     }
 
-    fn check_key(
+    /// Whether `key` is one this section reads. A key close to one of those is
+    /// a typo (an error); any other key is a Taipy property, whose value is
+    /// only checked for well-formed typed strings.
+    pub(crate) fn reads(
         &mut self,
-        key: &Spanned<std::borrow::Cow<'_, str>>,
-        valid: &[&str],
+        key: &Key<'_>,
+        value: &Spanned<DeValue<'_>>,
+        read: &[&str],
         section: &str,
     ) -> bool {
-        if valid.contains(&key.get_ref().as_ref()) {
+        let name = key.get_ref().as_ref();
+        if read.contains(&name) {
             return true;
         }
-        let hint = did_you_mean(key.get_ref(), valid.iter().copied());
-        self.error(
-            key.span(),
-            format!(
-                "unknown key `{}` in {section}{hint} (valid keys: {})",
-                key.get_ref(),
-                valid.join(", ")
-            ),
-        );
+        let hint = did_you_mean(name, read.iter().copied());
+        if !hint.is_empty() {
+            self.error(
+                key.span(),
+                format!(
+                    "unknown key `{name}` in {section}{hint} (keys read here: {}; other keys are kept as Taipy properties and not used)",
+                    read.join(", ")
+                ),
+            );
+        } else {
+            self.ignored(value);
+        }
         false
     }
 
-    fn value(&mut self, value: &Spanned<DeValue<'_>>) -> Option<ConfigValue> {
-        let span = value.span();
-        Some(match value.get_ref() {
-            DeValue::String(text) => decode_typed_string(text),
-            DeValue::Integer(integer) => {
-                let digits = integer.as_str().replace('_', "");
-                match i128::from_str_radix(&digits, integer.radix()) {
-                    Ok(n) => ConfigValue::Integer(n),
-                    Err(e) => {
-                        self.error(span, format!("integer {integer} is out of range: {e}"));
-                        return None;
-                    }
-                }
-            }
-            DeValue::Float(float) => match float.as_str().replace('_', "").parse::<f64>() {
-                Ok(f) => ConfigValue::Float(f),
-                Err(e) => {
-                    self.error(span, format!("float {float} does not parse: {e}"));
-                    return None;
-                }
-            },
-            DeValue::Boolean(b) => ConfigValue::Bool(*b),
-            DeValue::Datetime(_) => {
-                self.error(
-                    span,
-                    "dates and times are not supported as data node values",
-                );
-                return None;
-            }
-            DeValue::Array(items) => ConfigValue::Array(
-                items
-                    .iter()
-                    .map(|item| self.value(item))
-                    .collect::<Option<Vec<_>>>()?,
-            ),
-            DeValue::Table(table) => ConfigValue::Table(
-                Self::entries(table)
-                    .into_iter()
-                    .map(|(k, v)| Some((k.get_ref().to_string(), self.value(v)?)))
-                    .collect::<Option<BTreeMap<_, _>>>()?,
-            ),
-        })
+    /// Checks a value that is accepted and not used: its typed strings must be
+    /// well formed; `ENV[…]` templates are not read.
+    pub(crate) fn ignored(&mut self, value: &Spanned<DeValue<'_>>) {
+        if let Err(reason) = decode(value, Templates::Keep) {
+            self.error(value.span(), reason);
+        }
     }
 
-    /// A name: a plain string or a Taipy `"name:SECTION"` / `"module.func:function"`.
+    /// A value that is used: typed strings decoded, `ENV[…]` read.
+    pub(crate) fn value(&mut self, value: &Spanned<DeValue<'_>>) -> Option<ConfigValue> {
+        decode(value, Templates::Resolve(self.env))
+            .map_err(|reason| self.error(value.span(), reason))
+            .ok()
+    }
+
+    /// A name: a plain string or a Taipy `"name:SECTION"` / `"module.func:function"`,
+    /// possibly from `ENV[…]`.
     fn name(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<Located<String>> {
         match value.get_ref() {
-            DeValue::String(text) => Some(Located::new(strip_reference(text), value.span())),
+            DeValue::String(_) => match self.value(value)? {
+                ConfigValue::String(text) => {
+                    Some(Located::new(strip_reference(&text), value.span()))
+                }
+                other => {
+                    self.error(
+                        value.span(),
+                        format!("{what} must be a name, found {}", other.kind()),
+                    );
+                    None
+                }
+            },
             other => {
                 self.error(
                     value.span(),
@@ -249,18 +231,50 @@ impl Reader<'_> {
         }
     }
 
-    fn node(&mut self, id: Located<String>, table: &DeTable<'_>) -> NodeDecl {
-        let mut node = NodeDecl {
+    pub(crate) fn integer(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<i128> {
+        match self.value(value)? {
+            ConfigValue::Integer(n) => Some(n),
+            other => {
+                self.error(
+                    value.span(),
+                    format!("{what} must be an integer, found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    pub(crate) fn string(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<String> {
+        match self.value(value)? {
+            ConfigValue::String(text) => Some(text),
+            other => {
+                self.error(
+                    value.span(),
+                    format!("{what} must be a string, found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn node(&mut self, id: Located<String>, table: &DeTable<'_>) -> RawNode {
+        let mut node = RawNode {
             id,
             type_name: None,
             default: None,
-            scope: Scope::Scenario,
+            scope: None,
+            storage_type: None,
         };
+        let section = format!("data node `{}`", node.id.value);
         for (key, value) in Self::entries(table) {
-            if !self.check_key(key, &NODE_KEYS, &format!("data node `{}`", node.id.value)) {
-                continue;
-            }
             match key.get_ref().as_ref() {
+                // Compared as written with `[DATA_NODE.default]`'s, as Taipy does.
+                "storage_type" => match value.get_ref() {
+                    DeValue::String(text) => node.storage_type = Some(text.to_string()),
+                    _ => self.ignored(value),
+                },
+                taipy_key if TAIPY_NODE_KEYS.contains(&taipy_key) => self.ignored(value),
+                _ if !self.reads(key, value, &NODE_KEYS, &section) => {}
                 "type" => node.type_name = self.name(value, "`type`"),
                 "default" | "default_data" => {
                     if node.default.is_some() {
@@ -271,122 +285,149 @@ impl Reader<'_> {
                     }
                     node.default = self.value(value).map(|v| Located::new(v, value.span()));
                 }
-                "scope" => match self
-                    .name(value, "`scope`")
-                    .map(|s| s.value.to_ascii_lowercase())
-                {
-                    Some(scope) if scope == "scenario" => node.scope = Scope::Scenario,
-                    Some(scope) if scope == "global" => node.scope = Scope::Global,
-                    Some(scope) => self.error(
-                        value.span(),
-                        format!("unknown scope `{scope}`: use \"scenario\" or \"global\""),
-                    ),
-                    None => {}
-                },
-                _ => {} // accepted for Taipy compatibility, not used
+                _ => node.scope = self.scope(value),
             }
         }
         node
     }
 
-    fn task(&mut self, id: Located<String>, table: &DeTable<'_>) -> TaskDecl {
-        let mut task = TaskDecl {
+    fn scope(&mut self, value: &Spanned<DeValue<'_>>) -> Option<Scope> {
+        let scope = self.name(value, "`scope`")?;
+        match scope.value.to_ascii_lowercase().as_str() {
+            "scenario" => Some(Scope::Scenario),
+            "global" => Some(Scope::Global),
+            "cycle" => {
+                self.error(
+                    value.span(),
+                    "scope CYCLE (one value per Taipy cycle) is not supported: use \"scenario\" or \"global\"",
+                );
+                None
+            }
+            other => {
+                self.error(
+                    value.span(),
+                    format!("unknown scope `{other}`: use \"scenario\" or \"global\""),
+                );
+                None
+            }
+        }
+    }
+
+    fn task(&mut self, id: Located<String>, table: &DeTable<'_>) -> RawTask {
+        let mut task = RawTask {
             id,
             function: None,
-            inputs: Vec::new(),
-            outputs: Vec::new(),
+            inputs: None,
+            outputs: None,
             skippable: None,
         };
+        let section = format!("task `{}`", task.id.value);
         for (key, value) in Self::entries(table) {
-            if !self.check_key(key, &TASK_KEYS, &format!("task `{}`", task.id.value)) {
+            if TAIPY_TASK_KEYS.contains(&key.get_ref().as_ref()) {
+                self.ignored(value);
+                continue;
+            }
+            if !self.reads(key, value, &TASK_KEYS, &section) {
                 continue;
             }
             match key.get_ref().as_ref() {
                 "function" => task.function = self.name(value, "`function`"),
-                "inputs" => task.inputs = self.names(value, "`inputs`"),
-                "outputs" => task.outputs = self.names(value, "`outputs`"),
-                "skippable" => task.skippable = self.bool(value, "`skippable`"),
-                _ => {}
+                "inputs" => task.inputs = Some(self.names(value, "`inputs`")),
+                "outputs" => task.outputs = Some(self.names(value, "`outputs`")),
+                _ => task.skippable = self.bool(value, "`skippable`"),
             }
         }
         task
     }
 
-    fn scenario(&mut self, id: Located<String>, table: &DeTable<'_>) -> ScenarioDecl {
-        let mut scenario = ScenarioDecl {
+    fn scenario(&mut self, id: Located<String>, table: &DeTable<'_>) -> RawScenario {
+        let mut scenario = RawScenario {
             id,
-            tasks: Vec::new(),
-            additional_nodes: Vec::new(),
-            sequences: Vec::new(),
+            tasks: None,
+            additional_nodes: None,
+            sequences: None,
         };
+        let section = format!("scenario `{}`", scenario.id.value);
         for (key, value) in Self::entries(table) {
-            if !self.check_key(
-                key,
-                &SCENARIO_KEYS,
-                &format!("scenario `{}`", scenario.id.value),
-            ) {
+            if TAIPY_SCENARIO_KEYS.contains(&key.get_ref().as_ref()) {
+                self.ignored(value);
+                continue;
+            }
+            if !self.reads(key, value, &SCENARIO_KEYS, &section) {
                 continue;
             }
             match key.get_ref().as_ref() {
-                "tasks" => scenario.tasks = self.names(value, "`tasks`"),
+                "tasks" => scenario.tasks = Some(self.names(value, "`tasks`")),
                 "additional_data_nodes" => {
-                    scenario.additional_nodes = self.names(value, "`additional_data_nodes`")
+                    scenario.additional_nodes = Some(self.names(value, "`additional_data_nodes`"))
                 }
-                "sequences" => {
-                    if let Some(sequences) = self.table(value, "`sequences`") {
-                        for (name, tasks) in Self::entries(sequences) {
+                _ => {
+                    let mut sequences = Vec::new();
+                    if let Some(table) = self.table(value, "`sequences`") {
+                        for (name, tasks) in Self::entries(table) {
                             let name = Located::new(name.get_ref().to_string(), name.span());
                             let tasks = self.names(tasks, "a sequence");
-                            scenario.sequences.push((name, tasks));
+                            sequences.push((name, tasks));
                         }
                     }
+                    scenario.sequences = Some(sequences);
                 }
-                _ => {}
             }
         }
         scenario
     }
-}
 
-/// Decodes Taipy's `"value:type"` strings; other strings stay strings.
-fn decode_typed_string(text: &str) -> ConfigValue {
-    if let Some((value, kind)) = text.rsplit_once(':') {
-        match kind {
-            "int" => {
-                if let Ok(n) = value.trim().parse::<i128>() {
-                    return ConfigValue::Integer(n);
+    /// `[DATA_NODE.*]`, `[TASK.*]` or `[SCENARIO.*]`: one table per id.
+    fn entities(&mut self, section: &Key<'_>, table: &DeTable<'_>, raw: &mut Raw) {
+        for (id, decl) in Self::entries(table) {
+            let located = Located::new(id.get_ref().to_string(), id.span());
+            let what = format!("[{}.{}]", section.get_ref(), id.get_ref());
+            let Some(table) = self.table(decl, &what) else {
+                continue;
+            };
+            let template = id.get_ref() == "default";
+            match section.get_ref().as_ref() {
+                "DATA_NODE" => {
+                    let node = self.node(located, table);
+                    if template {
+                        if let Some(type_name) = &node.type_name {
+                            self.error(
+                                type_name.span.clone(),
+                                "`type` cannot be given in [DATA_NODE.default]: each data node has its own type (given by its section or by the tasks using it)",
+                            );
+                        }
+                        raw.node_default = Some(node);
+                    } else {
+                        raw.nodes.push(node);
+                    }
+                }
+                "TASK" => {
+                    let task = self.task(located, table);
+                    if template {
+                        raw.task_default = Some(task);
+                    } else {
+                        raw.tasks.push(task);
+                    }
+                }
+                _ => {
+                    let scenario = self.scenario(located, table);
+                    if template {
+                        raw.scenario_default = Some(scenario);
+                    } else {
+                        raw.scenarios.push(scenario);
+                    }
                 }
             }
-            "float" => {
-                if let Ok(f) = value.trim().parse::<f64>() {
-                    return ConfigValue::Float(f);
-                }
-            }
-            "bool" => match value.trim() {
-                "True" | "true" => return ConfigValue::Bool(true),
-                "False" | "false" => return ConfigValue::Bool(false),
-                _ => {}
-            },
-            "SECTION" | "function" | "SCOPE" => return ConfigValue::String(strip_reference(text)),
-            _ => {}
         }
     }
-    ConfigValue::String(text.to_owned())
 }
 
-/// `"name:SECTION"` → `name`, `"pkg.module.func:function"` → `func`,
-/// `"GLOBAL:SCOPE"` → `GLOBAL`; anything else unchanged.
-fn strip_reference(text: &str) -> String {
-    match text.rsplit_once(':') {
-        Some((name, "SECTION" | "SCOPE")) => name.to_owned(),
-        Some((path, "function")) => path.rsplit('.').next().unwrap_or(path).to_owned(),
-        _ => text.to_owned(),
-    }
-}
-
-/// Parses a whole file. A syntax error stops there; key problems are returned
-/// beside the document so that later checks can add theirs.
-pub(crate) fn read(source: &Source) -> Result<(Document, Vec<ConfigError>), Vec<ConfigError>> {
+/// Parses a whole file. A syntax error stops there; other problems are
+/// returned beside the document so that later checks can add theirs.
+pub(crate) fn read(
+    source: &Source,
+    env: Env<'_>,
+) -> Result<(Document, Vec<ConfigError>), Vec<ConfigError>> {
     let root = match DeTable::parse(&source.text) {
         Ok(root) => root,
         Err(error) => {
@@ -397,38 +438,33 @@ pub(crate) fn read(source: &Source) -> Result<(Document, Vec<ConfigError>), Vec<
     };
     let mut reader = Reader {
         source,
+        env,
         errors: Vec::new(),
     };
+    let mut raw = Raw::default();
     let mut document = Document::default();
     for (section, body) in Reader::entries(root.get_ref()) {
-        if !SECTIONS.contains(&section.get_ref().as_ref()) {
-            let hint = did_you_mean(section.get_ref(), SECTIONS.iter().copied());
+        let name = section.get_ref().as_ref();
+        if !SECTIONS.contains(&name) {
+            let hint = did_you_mean(name, SECTIONS.iter().copied());
             reader.error(
                 section.span(),
                 format!(
-                    "unknown section `{}`{hint} (sections: [DATA_NODE.<id>], [TASK.<id>], [SCENARIO.<id>])",
-                    section.get_ref()
+                    "unknown section `{name}`{hint} (sections: [DATA_NODE.<id>], [TASK.<id>], [SCENARIO.<id>], and Taipy's [TAIPY], [JOB], [CORE], [VERSION_MIGRATION])"
                 ),
             );
             continue;
         }
-        let Some(entries) = reader.table(body, &format!("[{}]", section.get_ref())) else {
+        let Some(table) = reader.table(body, &format!("[{name}]")) else {
             continue;
         };
-        for (id, decl) in Reader::entries(entries) {
-            let located = Located::new(id.get_ref().to_string(), id.span());
-            let what = format!("[{}.{}]", section.get_ref(), id.get_ref());
-            let Some(table) = reader.table(decl, &what) else {
-                continue;
-            };
-            match section.get_ref().as_ref() {
-                "DATA_NODE" => document.nodes.push(reader.node(located, table)),
-                "TASK" => document.tasks.push(reader.task(located, table)),
-                "SCENARIO" => document.scenarios.push(reader.scenario(located, table)),
-                _ => {} // Taipy's global sections carry nothing we use
-            }
+        match name {
+            "DATA_NODE" | "TASK" | "SCENARIO" => reader.entities(section, table, &mut raw),
+            "JOB" => document.job = taipy::job(&mut reader, table),
+            _ => taipy::accepted(&mut reader, table),
         }
     }
+    apply_templates(raw, &mut document);
     Ok((document, reader.errors))
 }
 
@@ -436,34 +472,19 @@ pub(crate) fn read(source: &Source) -> Result<(Document, Vec<ConfigError>), Vec<
 mod tests {
     use super::*;
 
-    #[test]
-    fn taipy_typed_strings_are_decoded() {
-        assert_eq!(decode_typed_string("1000:int"), ConfigValue::Integer(1000));
-        assert_eq!(decode_typed_string("1.5:float"), ConfigValue::Float(1.5));
-        assert_eq!(decode_typed_string("True:bool"), ConfigValue::Bool(true));
-        assert_eq!(
-            decode_typed_string("mean"),
-            ConfigValue::String("mean".into())
-        );
-        assert_eq!(
-            strip_reference("algos.algos.preprocess:function"),
-            "preprocess"
-        );
-        assert_eq!(strip_reference("scored_df:SECTION"), "scored_df");
-        assert_eq!(
-            decode_typed_string("a:b"),
-            ConfigValue::String("a:b".into())
-        );
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn read_errors(text: &str) -> Vec<String> {
+        let source = Source::new("c.toml", text);
+        let (_, errors) = read(&source, &no_env).unwrap();
+        errors.iter().map(ToString::to_string).collect()
     }
 
     #[test]
     fn unknown_keys_name_the_nearest_valid_key_with_their_line() {
-        let source = Source::new(
-            "c.toml",
-            "[TASK.t]\nfunction = \"f\"\nskipable = true\n\n[DATA_NODES.x]\n",
-        );
-        let (_, errors) = read(&source).unwrap();
-        let text: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        let text = read_errors("[TASK.t]\nfunction = \"f\"\nskipable = true\n\n[DATA_NODES.x]\n");
         assert!(
             text[0].starts_with(
                 "c.toml:3:1: unknown key `skipable` in task `t`; did you mean `skippable`?"
@@ -478,9 +499,21 @@ mod tests {
     }
 
     #[test]
+    fn taipy_properties_are_accepted_but_their_typed_strings_checked() {
+        let text = read_errors(
+            "[DATA_NODE.x]\ncustom = \"prop\"\ndefault_path = \"x.csv\"\nhas_header = \"True:bool\"\nvalidity_period = \"1q:timedelta\"\n",
+        );
+        assert_eq!(text.len(), 1, "{text:?}");
+        assert!(
+            text[0].starts_with("c.toml:5:19: `1q:timedelta` is not a duration"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
     fn syntax_errors_have_a_line() {
         let source = Source::new("c.toml", "[TASK.t]\nfunction = \n");
-        let errors = read(&source).unwrap_err();
+        let errors = read(&source, &no_env).unwrap_err();
         assert_eq!(errors[0].line, 2, "{}", errors[0]);
         assert!(errors[0].message.starts_with("TOML syntax"));
     }

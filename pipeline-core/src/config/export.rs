@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
-use super::document::ConfigValue;
 use super::types::TypeRegistry;
+use super::values::ConfigValue;
 use crate::graph::{Graph, Scope};
 
 /// Why a graph could not be written as TOML.
@@ -27,7 +27,15 @@ fn toml_value(value: &ConfigValue) -> String {
         ConfigValue::Bool(b) => b.to_string(),
         ConfigValue::Integer(n) => n.to_string(),
         ConfigValue::Float(f) => toml_float(*f),
-        ConfigValue::String(s) => toml_string(s),
+        ConfigValue::String(s) => {
+            // Text that would read back as a Taipy typed string keeps its
+            // meaning with Taipy's `:str` suffix.
+            match super::values::decode_string(s, super::values::Templates::Keep) {
+                Ok(ConfigValue::String(read)) if read == *s => toml_string(s),
+                _ => toml_string(&format!("{s}:str")),
+            }
+        }
+        ConfigValue::Duration(duration) => toml_string(&timedelta(*duration)),
         ConfigValue::Array(items) => format!(
             "[{}]",
             items.iter().map(toml_value).collect::<Vec<_>>().join(", ")
@@ -41,6 +49,14 @@ fn toml_value(value: &ConfigValue) -> String {
                 .join(", ")
         ),
     }
+}
+
+/// A duration as Taipy writes one: `"1d2h3m4s:timedelta"` (fractional seconds kept).
+fn timedelta(duration: std::time::Duration) -> String {
+    let total = duration.as_secs();
+    let (days, hours, minutes) = (total / 86_400, total % 86_400 / 3_600, total % 3_600 / 60);
+    let seconds = (total % 60) as f64 + f64::from(duration.subsec_nanos()) / 1e9;
+    format!("{days}d{hours}h{minutes}m{seconds}s:timedelta")
 }
 
 /// A TOML basic string.

@@ -86,43 +86,13 @@ impl From<ConfigError> for ConfigErrors {
     }
 }
 
-/// The closest candidate to `word` by edit distance, if it is close enough to be
-/// a likely typo.
-pub(crate) fn nearest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&word.to_lowercase(), &c.to_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len().max(word.len()) / 3).max(2))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// A "did you mean" suffix for an error message.
+/// A "did you mean" suffix for an error message (empty when nothing is close).
 pub(crate) fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> String {
-    nearest(word, candidates).map_or_else(String::new, |c| format!("; did you mean `{c}`?"))
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
+    pipeline_graph_rules::closest(word, candidates)
+        .map_or_else(String::new, |c| format!("; did you mean `{c}`?"))
 }
 
 #[cfg(test)]
@@ -138,11 +108,11 @@ mod tests {
     }
 
     #[test]
-    fn typos_find_their_nearest_key() {
+    fn typos_name_their_nearest_key() {
         assert_eq!(
-            nearest("skipable", ["inputs", "skippable"]),
-            Some("skippable")
+            did_you_mean("skipable", ["inputs", "skippable"]),
+            "; did you mean `skippable`?"
         );
-        assert_eq!(nearest("zzz", ["inputs", "skippable"]), None);
+        assert_eq!(did_you_mean("zzz", ["inputs", "skippable"]), "");
     }
 }

@@ -1,8 +1,11 @@
-//! Scenarios declared in TOML (the role of Taipy Studio's `config.toml`), checked
-//! at load time as rigorously as `scenario!` checks at compile time, and
-//! exports of any graph to TOML, Mermaid and Graphviz DOT.
+//! Scenarios declared in TOML (the role of Taipy Studio's `config.toml`; files
+//! Taipy's `Config.backup` writes load too), checked at load time by the same
+//! graph rules `scenario!` checks at compile time (`pipeline-graph-rules`),
+//! each problem reported once with its line, and exports of any graph to TOML,
+//! Mermaid and Graphviz DOT.
 //!
-//! The format is documented in `docs/config.md`. In short:
+//! The format is documented in `docs/config.md`. In short (`y` needs no
+//! section: the task writing it gives its type):
 //!
 //! ```
 //! use pipeline_core::TaskDef;
@@ -12,9 +15,6 @@
 //! [DATA_NODE.x]
 //! type = "i64"
 //! default = 21
-//!
-//! [DATA_NODE.y]
-//! type = "i64"
 //!
 //! [TASK.double]
 //! function = "double"
@@ -33,26 +33,31 @@
 //! // Every problem is reported with its line and column.
 //! let broken = text.replace(r#"inputs = ["x"]"#, r#"inputs = ["z"]"#);
 //! let errors = Config::parse(&broken, "doubling.toml", &tasks, &TypeRegistry::with_builtins()).unwrap_err();
-//! assert!(errors.to_string().starts_with("doubling.toml:11:11: task `double` names unknown data node `z`"));
+//! assert!(errors.to_string().starts_with("doubling.toml:8:11: task `double` names unknown data node `z`"));
 //! ```
 
 mod build;
 mod document;
 mod export;
+mod findings;
 mod location;
+mod taipy;
 mod tasks;
+mod templates;
 mod types;
+mod values;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use document::ConfigValue;
 pub use export::{ExportError, to_dot, to_mermaid, to_toml};
 pub use location::{ConfigError, ConfigErrors};
 pub use tasks::{RegisteredTask, TaskLookupError, TaskRegistry};
 pub use types::{TypeEntry, TypeRegistry};
+pub use values::ConfigValue;
 
 use crate::graph::Graph;
+use crate::scenario::SubmitOptions;
 use location::Source;
 
 /// A loaded, validated configuration: one graph per `[SCENARIO.<id>]`.
@@ -60,6 +65,7 @@ use location::Source;
 pub struct Config {
     file: PathBuf,
     scenarios: Vec<(String, Arc<Graph>)>,
+    max_workers: Option<usize>,
 }
 
 impl Config {
@@ -80,22 +86,27 @@ impl Config {
     }
 
     /// Checks configuration text; `file` names it in error messages.
+    /// `ENV[NAME]` values read the process environment.
     pub fn parse(
         text: &str,
         file: impl Into<PathBuf>,
         tasks: &TaskRegistry,
         types: &TypeRegistry,
     ) -> Result<Self, ConfigErrors> {
+        Self::parse_with_env(text, file, tasks, types, &|name| std::env::var(name).ok())
+    }
+
+    fn parse_with_env(
+        text: &str,
+        file: impl Into<PathBuf>,
+        tasks: &TaskRegistry,
+        types: &TypeRegistry,
+        env: values::Env<'_>,
+    ) -> Result<Self, ConfigErrors> {
         let source = Source::new(file, text);
-        let (document, mut errors) = document::read(&source).map_err(ConfigErrors)?;
-        let scenarios = match build::build(&source, &document, tasks, types) {
-            Ok(scenarios) if errors.is_empty() => scenarios,
-            Ok(_) => Vec::new(),
-            Err(more) => {
-                errors.extend(more);
-                Vec::new()
-            }
-        };
+        let (document, mut errors) = document::read(&source, env).map_err(ConfigErrors)?;
+        let (scenarios, more) = build::build(&source, &document, tasks, types);
+        errors.extend(more);
         if errors.is_empty() && document.scenarios.is_empty() {
             errors.push(source.error(
                 0..0,
@@ -110,6 +121,7 @@ impl Config {
         Ok(Self {
             file: source.file.to_path_buf(),
             scenarios,
+            max_workers: document.job.max_workers,
         })
     }
 
@@ -124,6 +136,22 @@ impl Config {
             .iter()
             .find(|(name, _)| name == id)
             .map(|(_, g)| g)
+    }
+
+    /// How many tasks the file asks to run at once: Taipy's `[JOB]`
+    /// `max_nb_of_workers`, else one in `mode = "development"` (Taipy runs jobs
+    /// one at a time there) and two in `mode = "standalone"` (Taipy's default);
+    /// `None` without a `[JOB]` section.
+    pub fn max_workers(&self) -> Option<usize> {
+        self.max_workers
+    }
+
+    /// Submit options carrying [`Config::max_workers`], if the file sets it.
+    pub fn submit_options(&self) -> SubmitOptions {
+        match self.max_workers {
+            Some(workers) => SubmitOptions::new().max_workers(workers),
+            None => SubmitOptions::new(),
+        }
     }
 
     /// Every scenario, in file order.

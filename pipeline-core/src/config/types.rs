@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use super::document::ConfigValue;
+use super::values::ConfigValue;
 use crate::value::{Value, ValueType};
 
 type ParseFn =

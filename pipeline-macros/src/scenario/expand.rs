@@ -1,21 +1,20 @@
 //! Code generation for `scenario!`: the scenario struct with its constructors,
-//! typed accessors and submit methods, the task and sequence enums, and the
-//! compile-time assertions that make rustc check types and arities with its
-//! caret on the user's tokens.
+//! typed accessors and submit methods, and the task and sequence enums. The
+//! tasks themselves are read from the task table, and the compile-time
+//! assertions that make rustc check types and arities with its caret on the
+//! user's tokens are generated, by `wiring`.
 
 use std::collections::{HashMap, HashSet};
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::Ident;
 use syn::spanned::Spanned;
 
 use super::check::{GENERATED_ITEMS, name};
 use super::parse::{NodeDecl, ScenarioDef, TaskUse};
-use crate::util::{ordinal, pretty, qualified_call, respan, upper_camel};
-
-/// The arities a wiring error names exactly; past this it says "more than".
-const MAX_NAMED_ARITY: usize = 16;
+use super::wiring::{Field, checks, graph_task_name, table_field, task_table};
+use crate::util::{pretty, qualified_call, upper_camel};
 
 /// Everything `scenario!` generates. When `valid` is false (the check phase
 /// reported errors) the type is still generated, so that code using it does
@@ -41,6 +40,7 @@ pub(crate) fn expand(def: &ScenarioDef, valid: bool) -> TokenStream {
             ::std::panic!("scenario type `{}` did not compile: fix the errors `scenario!` reported", #graph_name)
         }
     };
+    let task_table = task_table(def, valid);
     let checks = if valid {
         checks(def)
     } else {
@@ -60,6 +60,8 @@ pub(crate) fn expand(def: &ScenarioDef, valid: bool) -> TokenStream {
         impl #ident {
             /// The name of this scenario type and of its graph, as recorded in the store.
             pub const NAME: &'static str = #graph_name;
+
+            #task_table
 
             /// The graph of this scenario type, built once per process.
             pub fn graph() -> #private::Arc<#private::Graph> {
@@ -227,60 +229,14 @@ fn wiring(task: &TaskUse) -> String {
     text
 }
 
-/// The expression naming a task in the graph: its alias, else its registered name.
-fn graph_task_name(task: &TaskUse) -> TokenStream {
-    match &task.alias {
-        Some(alias) => name(alias).into_token_stream(),
-        None => task_item(task, "NAME"),
-    }
-}
-
-/// `<path as Task>::item` (or `…::item()` when `item` ends with `()`), spanned
-/// from the path's first token to its last, so that rustc underlines the user's
-/// whole path (an unresolved path or a type that is not a task is then one
-/// error there, however often it is used).
-fn task_item(task: &TaskUse, item: &str) -> TokenStream {
-    let (_, last) = path_spans(task);
-    let call = item.ends_with("()");
-    let item = Ident::new(item.trim_end_matches("()"), last);
-    let mut out = task_as_trait(task, task.path.to_token_stream());
-    out.extend(quote_spanned!(last=> ::#item));
-    if call {
-        out.extend(quote_spanned!(last=> ()));
-    }
-    out
-}
-
-/// `<self_type as Task>`, spanned on the task's path (see [`task_item`]).
-fn task_as_trait(task: &TaskUse, self_type: TokenStream) -> TokenStream {
-    let (first, last) = path_spans(task);
-    let open = quote_spanned!(first=> <);
-    let close = quote_spanned!(last=> as ::pipeline_core::__private::Task>);
-    quote!(#open #self_type #close)
-}
-
-/// The spans of the first and last tokens of a task's path.
-fn path_spans(task: &TaskUse) -> (Span, Span) {
-    let path = &task.path;
-    let first = path
-        .leading_colon
-        .as_ref()
-        .map_or_else(|| path.segments[0].ident.span(), |colon| colon.spans[0]);
-    let last = path
-        .segments
-        .last()
-        .expect("a parsed path has a segment")
-        .ident
-        .span();
-    (first, last)
-}
-
-/// Tasks counted once by their name in the scenario (duplicates were reported).
-fn distinct_tasks(def: &ScenarioDef) -> Vec<&TaskUse> {
+/// Tasks counted once by their name in the scenario (duplicates were
+/// reported), with their index in the declaration.
+fn distinct_tasks(def: &ScenarioDef) -> Vec<(usize, &TaskUse)> {
     let mut seen = HashSet::new();
     def.tasks
         .iter()
-        .filter(|task| seen.insert(upper_camel(&name(task.local_name()))))
+        .enumerate()
+        .filter(|(_, task)| seen.insert(upper_camel(&name(task.local_name()))))
         .collect()
 }
 
@@ -292,19 +248,19 @@ fn tasks_enum(def: &ScenarioDef, task_enum: &Ident) -> TokenStream {
     let tasks = distinct_tasks(def);
     let variants: Vec<Ident> = tasks
         .iter()
-        .map(|task| {
+        .map(|(_, task)| {
             Ident::new(
                 &upper_camel(&name(task.local_name())),
                 task.local_name().span(),
             )
         })
         .collect();
-    let docs = tasks.iter().map(|task| {
+    let docs = tasks.iter().map(|(_, task)| {
         let doc = format!("`{}`", wiring(task));
         let attrs = &task.attrs;
         quote!(#(#attrs)* #[doc = #doc])
     });
-    let names = tasks.iter().map(|task| graph_task_name(task));
+    let names = tasks.iter().map(|&(index, _)| graph_task_name(def, index));
     let count = tasks.len();
     let doc = format!("The tasks of [`{ident}`], to run one alone with [`{ident}::submit_task`].");
     quote! {
@@ -498,9 +454,9 @@ fn graph_builder(def: &ScenarioDef) -> TokenStream {
             .node(#spec #global)
         }
     });
-    let tasks = def.tasks.iter().map(|task| {
-        let def = task_item(task, "def()");
-        let skippable = task_item(task, "SKIPPABLE");
+    let tasks = def.tasks.iter().enumerate().map(|(index, task)| {
+        let task_def = table_field(def, index, Field::Def);
+        let skippable = table_field(def, index, Field::Skippable);
         let rename = task.alias.as_ref().map(|alias| {
             let alias = name(alias);
             quote!(.renamed(#alias))
@@ -509,24 +465,25 @@ fn graph_builder(def: &ScenarioDef) -> TokenStream {
         let outputs = task.outputs.iter().map(name);
         quote! {
             .task(
-                #private::TaskSpec::new(#def #rename)
+                #private::TaskSpec::new((#task_def)() #rename)
                     .inputs::<&str>([#(#inputs),*])
                     .outputs::<&str>([#(#outputs),*])
                     .skippable(#skippable)
             )
         }
     });
-    let tasks_by_name: HashMap<String, &TaskUse> = def
+    let tasks_by_name: HashMap<String, usize> = def
         .tasks
         .iter()
-        .map(|task| (name(task.local_name()), task))
+        .enumerate()
+        .map(|(index, task)| (name(task.local_name()), index))
         .collect();
     let sequences = def.sequences.iter().map(|sequence| {
         let sequence_name = name(&sequence.name);
         let tasks = sequence
             .tasks
             .iter()
-            .map(|task| graph_task_name(tasks_by_name[&name(task)]));
+            .map(|task| graph_task_name(def, tasks_by_name[&name(task)]));
         quote! {
             .sequence::<&str>(#sequence_name, [#(#tasks),*])
         }
@@ -539,181 +496,5 @@ fn graph_builder(def: &ScenarioDef) -> TokenStream {
                 #(#tasks)*
                 #(#sequences)*
         )
-    }
-}
-
-/// The compile-time assertions, in one anonymous const: for each task, its
-/// arities, and for each wired node, its type against the task's signature.
-///
-/// Tasks and node types are named once each through a local alias carrying the
-/// user's span, so an unresolved path is reported once, where it was written.
-fn checks(def: &ScenarioDef) -> TokenStream {
-    let mut out = TokenStream::new();
-    let mut node_aliases: HashMap<String, Ident> = HashMap::new();
-    for (index, node) in def.nodes.iter().enumerate() {
-        let alias = format_ident!("__pipeline_node_{}", index);
-        let ty = &node.ty;
-        out.extend(quote!(type #alias = #ty;));
-        node_aliases.entry(name(&node.name)).or_insert(alias);
-    }
-    for (index, task) in def.tasks.iter().enumerate() {
-        let (_, last) = path_spans(task);
-        let alias = format_ident!("__pipeline_task_{}", index, span = last);
-        let path = &task.path;
-        out.extend(quote!(type #alias = #path;));
-        // Every use of the task is spanned on its path, so a path that is not a
-        // task is reported there, once.
-        let alias = task_as_trait(task, alias.into_token_stream());
-        out.extend(arity_check(task, &alias, Role::Input));
-        out.extend(arity_check(task, &alias, Role::Output));
-        for role in [Role::Input, Role::Output] {
-            let wired = match role {
-                Role::Input => &task.inputs,
-                Role::Output => &task.outputs,
-            };
-            for (position, node) in wired.iter().enumerate() {
-                let node_alias = &node_aliases[&name(node)];
-                out.extend(type_check(task, &alias, role, position, node, node_alias));
-            }
-        }
-    }
-    out.extend(distinct_name_checks(def));
-    quote! {
-        #[allow(non_camel_case_types, dead_code)]
-        const _: () = {
-            #out
-        };
-    }
-}
-
-/// Two tasks of one scenario registered under one name (`#[task(name = "…")]`)
-/// would collide in the graph: one `const` assertion per pair, on the later task.
-fn distinct_name_checks(def: &ScenarioDef) -> TokenStream {
-    let mut out = TokenStream::new();
-    for (later_index, later) in def.tasks.iter().enumerate() {
-        for earlier in &def.tasks[..later_index] {
-            if later.alias.is_some() && earlier.alias.is_some() {
-                continue; // two aliases: compared by the check phase
-            }
-            let later_name = name(later.local_name());
-            let message = format!(
-                "tasks `{}` and `{later_name}` are registered under the same name (`#[task(name = …)]`); give this one its own name in the scenario: `{later_name}(…) -> … as {later_name}`",
-                name(earlier.local_name()),
-            );
-            let (earlier_name, later_name) = (graph_task_name(earlier), graph_task_name(later));
-            let (first, last) = path_spans(later);
-            let assertion = quote_spanned!(first=> ::std::assert!);
-            let args = quote_spanned!(last=>
-                (!::pipeline_core::__private::str_eq(#earlier_name, #later_name), #message)
-            );
-            out.extend(quote_spanned!(last=> const _: () = #assertion #args;));
-        }
-    }
-    out
-}
-
-/// Which side of a task a node is wired to.
-#[derive(Clone, Copy)]
-enum Role {
-    Input,
-    Output,
-}
-
-/// `const _: () = match <Task>::INPUT_COUNT { n => {}, k => panic!("…"), … };`
-/// with one message per possible arity, so the error names both numbers.
-fn arity_check(task: &TaskUse, task_ref: &TokenStream, role: Role) -> TokenStream {
-    let task_name = name(task.local_name());
-    let (wired, span, count) = match role {
-        Role::Input => (task.inputs.len(), task.inputs_span, quote!(INPUT_COUNT)),
-        Role::Output => (task.outputs.len(), task.outputs_span, quote!(OUTPUT_COUNT)),
-    };
-    let message = |actual: &str, actual_is_one: bool| -> String {
-        match role {
-            Role::Input => format!(
-                "task `{task_name}` takes {actual} input{}, but {wired} data node{} {} wired to its parameters here; list one data node per parameter, in order",
-                if actual_is_one { "" } else { "s" },
-                if wired == 1 { "" } else { "s" },
-                if wired == 1 { "is" } else { "are" },
-            ),
-            Role::Output => format!(
-                "task `{task_name}` returns {actual} output{}, but {wired} data node{} {} wired to its outputs here; list one data node per output, in order (`-> (a, b)` for a tuple)",
-                if actual_is_one { "" } else { "s" },
-                if wired == 1 { "" } else { "s" },
-                if wired == 1 { "is" } else { "are" },
-            ),
-        }
-    };
-    let arms = (0..=MAX_NAMED_ARITY).filter(|&n| n != wired).map(|n| {
-        let text = message(&n.to_string(), n == 1);
-        quote_spanned!(span=> #n => ::std::panic!(#text),)
-    });
-    let more = message(&format!("more than {MAX_NAMED_ARITY}"), false);
-    quote_spanned! {span=>
-        const _: () = match #task_ref::#count {
-            #wired => {}
-            #(#arms)*
-            _ => ::std::panic!(#more),
-        };
-    }
-}
-
-/// A local trait whose `on_unimplemented` message names the node and the task,
-/// implemented only for `T: Trait<T>`, and a where clause asserting
-/// `NodeType: Trait<TaskType>` spanned on the node's name (the task's path
-/// keeps its own span, so a path that is not a task is reported there).
-fn type_check(
-    task: &TaskUse,
-    task_ref: &TokenStream,
-    role: Role,
-    position: usize,
-    node: &Ident,
-    node_alias: &Ident,
-) -> TokenStream {
-    let task_name = name(task.local_name());
-    let node_name = name(node);
-    let nth = ordinal(position + 1);
-    let (message, note, list) = match role {
-        Role::Input => (
-            format!(
-                "data node `{node_name}` holds `{{Self}}`, but the {nth} parameter of task `{task_name}` takes `{{T}}`"
-            ),
-            format!(
-                "data nodes are passed in parameter order: wire a node of type `{{T}}` here, or change the type of `{node_name}`"
-            ),
-            quote!(Inputs),
-        ),
-        Role::Output => (
-            format!(
-                "data node `{node_name}` holds `{{Self}}`, but the {nth} output of task `{task_name}` is `{{T}}`"
-            ),
-            format!(
-                "outputs are written in order: wire a node of type `{{T}}` here, or change the type of `{node_name}`"
-            ),
-            quote!(Outputs),
-        ),
-    };
-    let private = quote!(::pipeline_core::__private);
-    let position_type =
-        (0..position).fold(quote!(#private::Z), |inner, _| quote!(#private::S<#inner>));
-    // The function is spanned on the node's name, so rustc reports the where
-    // clause there; only the task keeps its path's span (see `task_item`).
-    let span = node.span();
-    let head = respan(quote!(fn assert() where #node_alias: NodeHolds<<), span);
-    let tail = respan(
-        quote!(::#list as #private::Nth<#position_type, #node_alias>>::Type> {}),
-        span,
-    );
-    let assertion = quote!(#head #task_ref #tail);
-    quote! {
-        const _: () = {
-            #[diagnostic::on_unimplemented(
-                message = #message,
-                label = "expected `{T}`, found `{Self}`",
-                note = #note
-            )]
-            trait NodeHolds<T: ?Sized> {}
-            impl<T: ?Sized> NodeHolds<T> for T {}
-            #assertion
-        };
     }
 }

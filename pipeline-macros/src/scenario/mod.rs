@@ -3,6 +3,7 @@
 mod check;
 mod expand;
 mod parse;
+mod wiring;
 
 use proc_macro2::TokenStream;
 

@@ -17,6 +17,7 @@ pub use crate::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec, TypedNodeSpec};
 pub use crate::job::Submission;
 pub use crate::runtime::Runtime;
 pub use crate::scenario::{DataNode, Scenario, SubmitOptions, Target};
+pub use crate::scenario_type::ScenarioType;
 pub use crate::store::ScenarioId;
 pub use crate::task::{TaskDef, TaskError, TaskFn, TaskInputs, TaskOutputs, expect_input};
 pub use crate::value::{Value, ValueType};

@@ -150,6 +150,7 @@ pub mod objects;
 mod reason;
 mod runtime;
 mod scenario;
+mod scenario_type;
 pub mod schema;
 pub mod store;
 pub mod synthetic;
@@ -174,6 +175,7 @@ pub use pipeline_macros::{scenario, task};
 pub use reason::{Change, Reason};
 pub use runtime::Runtime;
 pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
+pub use scenario_type::ScenarioType;
 pub use store::{
     GcReport, InputVersion, JobRecord, MemoOrigin, MemoryStore, Owner, ScenarioId, ScenarioMeta,
     SlotKey, SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, VersionMeta, WrittenBy,

@@ -176,6 +176,28 @@ pub(crate) fn expand(def: &ScenarioDef, valid: bool) -> TokenStream {
             }
         }
 
+        impl #private::ScenarioType for #ident {
+            const NAME: &'static str = #graph_name;
+            fn graph() -> #private::Arc<#private::Graph> {
+                <#ident>::graph()
+            }
+            fn from_scenario(scenario: #private::Scenario) -> #private::Result<Self> {
+                <#ident>::from_scenario(scenario)
+            }
+            fn create(runtime: &#private::Runtime, name: &str) -> #private::Result<Self> {
+                <#ident>::create(runtime, name)
+            }
+            fn find(runtime: &#private::Runtime, name: &str) -> #private::Result<::std::option::Option<Self>> {
+                <#ident>::find(runtime, name)
+            }
+            fn find_or_create(runtime: &#private::Runtime, name: &str) -> #private::Result<Self> {
+                <#ident>::find_or_create(runtime, name)
+            }
+            fn open(runtime: &#private::Runtime, id: #private::ScenarioId) -> #private::Result<Self> {
+                <#ident>::open(runtime, id)
+            }
+        }
+
         #checks
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pipeline_core::{
-    Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, StoreError, TaskDef, TaskSpec,
+    Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, SqliteOptions, StoreError, TaskDef, TaskSpec,
 };
 use store_support::{
     Counters, chain, child_output, child_role, open, quiet, spawn_child, wait_for_file,
@@ -56,8 +56,9 @@ fn child_submits_the_slow_scenario() {
         return;
     }
     let dir = PathBuf::from(std::env::var("STORE_DIR").unwrap());
-    // Messages on: the waiting child must say so.
-    let runtime = Runtime::open(&dir).unwrap();
+    // The waiting child must say so: the store tells it, the program prints.
+    let options = SqliteOptions::new().on_lock_wait(|wait| eprintln!("pipeline: {wait}"));
+    let runtime = Runtime::open_with(&dir, options).unwrap();
     let scenario = runtime.find_or_create_scenario(slow_graph(), "s").unwrap();
     let submission = scenario.submit().unwrap();
     println!("slow={}", submission.status("slow").unwrap());

@@ -21,7 +21,7 @@ mod memory;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use sqlite::{DEFAULT_DIR, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
+pub use sqlite::{DEFAULT_DIR, LockWait, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
 
 /// A scenario's id, unique within a store.
 #[derive(
@@ -499,8 +499,8 @@ pub trait Store: Send + Sync {
     /// system as the store's objects).
     fn scratch_dir(&self) -> Result<&Path, StoreError>;
 
-    /// Locks an owner's data against other processes (waiting for them, with a
-    /// message, when they hold it). Stores no other process can open lock nothing.
+    /// Locks an owner's data against other processes (waiting for them when
+    /// they hold it). Stores no other process can open lock nothing.
     fn lock(&self, _owner: &Owner) -> Result<OwnerLock, StoreError> {
         Ok(OwnerLock::none())
     }

@@ -10,30 +10,70 @@
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::fingerprint::FingerprintHasher;
 use crate::store::{Owner, OwnerLock, StoreError};
+
+/// What a process is about to wait for: another holder of a lock it needs.
+/// Given to the callback of [`SqliteOptions::on_lock_wait`](super::SqliteOptions::on_lock_wait)
+/// before the wait starts, so that a program can tell its user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockWait {
+    /// What is locked (`"scenario #3"`, `"the global nodes of `pricing`"`).
+    pub what: String,
+    /// Who holds it, as far as known (`"process 1234"`).
+    pub holder: String,
+    /// The lock file.
+    pub lock_file: PathBuf,
+    /// How long the process will wait at most (`None`: as long as it takes).
+    pub timeout: Option<Duration>,
+}
+
+impl std::fmt::Display for LockWait {
+    /// `waiting for process 1234, which is working on scenario #3 (lock file …)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "waiting ")?;
+        if let Some(timeout) = self.timeout {
+            write!(f, "up to {timeout:?} ")?;
+        }
+        write!(
+            f,
+            "for {}, which is working on {} (lock file {})",
+            self.holder,
+            self.what,
+            self.lock_file.display()
+        )
+    }
+}
+
+/// The callback told about waits.
+pub(super) type OnLockWait = Arc<dyn Fn(&LockWait) + Send + Sync>;
 
 /// Takes owner locks in one store directory.
 pub(super) struct Locks {
     dir: PathBuf,
     /// `None`: wait as long as it takes.
     timeout: Option<Duration>,
-    quiet: bool,
+    on_wait: Option<OnLockWait>,
 }
 
 impl Locks {
-    pub(super) fn new(dir: PathBuf, timeout: Option<Duration>, quiet: bool) -> Self {
+    pub(super) fn new(
+        dir: PathBuf,
+        timeout: Option<Duration>,
+        on_wait: Option<OnLockWait>,
+    ) -> Self {
         Self {
             dir,
             timeout,
-            quiet,
+            on_wait,
         }
     }
 
-    /// Locks `owner`, waiting for another holder (with a message on stderr) up to
-    /// the timeout.
+    /// Locks `owner`, waiting for another holder (telling the wait callback)
+    /// up to the timeout.
     pub(super) fn lock(&self, owner: &Owner) -> Result<OwnerLock, StoreError> {
         let path = self.dir.join(file_name(owner));
         let io = |action, source| StoreError::Io {
@@ -54,43 +94,35 @@ impl Locks {
             Err(TryLockError::WouldBlock) => {
                 let holder = holder(&mut file);
                 let started = Instant::now();
+                if let Some(on_wait) = &self.on_wait
+                    && self.timeout != Some(Duration::ZERO)
+                {
+                    on_wait(&LockWait {
+                        what: owner.to_string(),
+                        holder: holder.clone(),
+                        lock_file: path.clone(),
+                        timeout: self.timeout,
+                    });
+                }
                 match self.timeout {
-                    None => {
-                        if !self.quiet {
-                            eprintln!(
-                                "pipeline: waiting for {holder}, which is working on {owner} \
-                                 (lock file {})",
-                                path.display()
-                            );
+                    None => file.lock().map_err(|e| io("lock", e))?,
+                    Some(timeout) => loop {
+                        match file.try_lock() {
+                            Ok(()) => break,
+                            Err(TryLockError::Error(e)) => return Err(io("lock", e)),
+                            Err(TryLockError::WouldBlock) => {}
                         }
-                        file.lock().map_err(|e| io("lock", e))?;
-                    }
-                    Some(timeout) => {
-                        if !self.quiet && !timeout.is_zero() {
-                            eprintln!(
-                                "pipeline: waiting up to {timeout:?} for {holder}, which is \
-                                 working on {owner} (lock file {})",
-                                path.display()
-                            );
+                        let waited = started.elapsed();
+                        if waited >= timeout {
+                            return Err(StoreError::LockTimeout {
+                                what: owner.to_string(),
+                                holder,
+                                path,
+                                waited,
+                            });
                         }
-                        loop {
-                            match file.try_lock() {
-                                Ok(()) => break,
-                                Err(TryLockError::Error(e)) => return Err(io("lock", e)),
-                                Err(TryLockError::WouldBlock) => {}
-                            }
-                            let waited = started.elapsed();
-                            if waited >= timeout {
-                                return Err(StoreError::LockTimeout {
-                                    what: owner.to_string(),
-                                    holder,
-                                    path,
-                                    waited,
-                                });
-                            }
-                            std::thread::sleep(Duration::from_millis(20).min(timeout - waited));
-                        }
-                    }
+                        std::thread::sleep(Duration::from_millis(20).min(timeout - waited));
+                    },
                 }
             }
         }
@@ -151,7 +183,7 @@ mod tests {
     #[test]
     fn a_second_locker_times_out_naming_the_holder() {
         let dir = tempfile::tempdir().unwrap();
-        let locks = Locks::new(dir.path().to_owned(), Some(Duration::from_millis(50)), true);
+        let locks = Locks::new(dir.path().to_owned(), Some(Duration::from_millis(50)), None);
         let owner = Owner::Scenario(ScenarioId(3));
         let held = locks.lock(&owner).unwrap();
         let err = locks.lock(&owner).unwrap_err();
@@ -162,6 +194,56 @@ mod tests {
         );
         drop(held);
         let _again = locks.lock(&owner).unwrap();
+    }
+
+    #[test]
+    fn a_waiting_locker_is_told_whom_it_waits_for_before_it_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let told = Arc::new(parking_lot::Mutex::new(Vec::<LockWait>::new()));
+        let sink = told.clone();
+        let locks = Locks::new(
+            dir.path().to_owned(),
+            Some(Duration::from_millis(200)),
+            Some(Arc::new(move |wait: &LockWait| {
+                sink.lock().push(wait.clone())
+            })),
+        );
+        let owner = Owner::Scenario(ScenarioId(7));
+        let held = locks.lock(&owner).unwrap();
+        let waiter = std::thread::spawn({
+            let dir = dir.path().to_owned();
+            let told = told.clone();
+            move || {
+                let locks = Locks::new(
+                    dir,
+                    None,
+                    Some(Arc::new(move |wait: &LockWait| {
+                        told.lock().push(wait.clone())
+                    })),
+                );
+                locks.lock(&Owner::Scenario(ScenarioId(7))).map(drop)
+            }
+        });
+        while told.lock().is_empty() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        drop(held);
+        waiter.join().unwrap().unwrap();
+        let told = told.lock();
+        assert_eq!(told.len(), 1);
+        assert_eq!(told[0].what, "scenario #7");
+        assert_eq!(told[0].holder, "another thread of this process");
+        assert_eq!(told[0].timeout, None);
+        assert!(
+            told[0].to_string().starts_with(
+                "waiting for another thread of this process, which is working on scenario #7"
+            ),
+            "{}",
+            told[0]
+        );
+        // No wait, nothing told.
+        drop(locks.lock(&owner).unwrap());
+        assert_eq!(told.len(), 1);
     }
 
     #[test]

@@ -39,8 +39,9 @@
 //! # Several processes
 //! Any number of processes may open one store. Submitting a scenario takes its
 //! lock (a file lock in `locks/`): a second process submitting the same
-//! scenario prints a message and waits until the first has finished, then
-//! decides on what the first recorded (so it skips what the first computed).
+//! scenario waits until the first has finished (telling
+//! [`SqliteOptions::on_lock_wait`]'s callback first), then decides on what
+//! the first recorded (so it skips what the first computed).
 //! [`SqliteOptions::lock_timeout`] makes it give up with
 //! [`StoreError::LockTimeout`] instead.
 
@@ -63,7 +64,7 @@ use parking_lot::Mutex;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
-use self::lock::Locks;
+use self::lock::{Locks, OnLockWait};
 use self::memo_reads::MemoReads;
 use self::objects::{Objects, Unreadable, WriteFault, process_alive};
 use self::rows::{
@@ -81,6 +82,7 @@ use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
 use crate::value::{ErasedValue, StoreContext, ValueType};
 
+pub use self::lock::LockWait;
 pub use self::schema::SCHEMA_VERSION;
 
 /// The environment variable naming the store directory (`:memory:` for an
@@ -112,6 +114,7 @@ pub struct SqliteOptions {
     batch_delay: Duration,
     fold_when_idle: bool,
     quiet: bool,
+    on_lock_wait: Option<OnLockWait>,
     write_fault: Option<WriteFault>,
 }
 
@@ -124,6 +127,7 @@ impl Default for SqliteOptions {
             batch_delay: Duration::from_millis(20),
             fold_when_idle: true,
             quiet: false,
+            on_lock_wait: None,
             write_fault: None,
         }
     }
@@ -131,7 +135,7 @@ impl Default for SqliteOptions {
 
 impl SqliteOptions {
     /// The defaults: 16 KiB inline limit, wait for locks as long as it takes,
-    /// job commits batched after 20 ms without new ones, messages on stderr.
+    /// job commits batched after 20 ms without new ones, warnings on stderr.
     pub fn new() -> Self {
         Self::default()
     }
@@ -177,10 +181,22 @@ impl SqliteOptions {
         self
     }
 
-    /// Suppresses the messages printed on stderr (waiting for a lock, damaged
-    /// values moved aside).
+    /// Suppresses the messages printed on stderr (damaged values moved aside).
     pub fn quiet(mut self, quiet: bool) -> Self {
         self.quiet = quiet;
+        self
+    }
+
+    /// Calls `on_wait` when this process is about to wait for another holder
+    /// of a lock it needs (another process submitting the same scenario), so
+    /// that a program can tell its user; the store itself says nothing.
+    ///
+    /// ```
+    /// use pipeline_core::store::SqliteOptions;
+    /// let options = SqliteOptions::new().on_lock_wait(|wait| eprintln!("{wait}"));
+    /// ```
+    pub fn on_lock_wait(mut self, on_wait: impl Fn(&LockWait) + Send + Sync + 'static) -> Self {
+        self.on_lock_wait = Some(Arc::new(on_wait));
         self
     }
 
@@ -205,6 +221,7 @@ impl fmt::Debug for SqliteOptions {
             .field("batch_delay", &self.batch_delay)
             .field("fold_when_idle", &self.fold_when_idle)
             .field("quiet", &self.quiet)
+            .field("on_lock_wait", &self.on_lock_wait.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -316,7 +333,11 @@ impl SqliteStore {
                 pool: Mutex::default(),
             },
             memo_reads: MemoReads::default(),
-            locks: Locks::new(locks_dir, options.lock_timeout, options.quiet),
+            locks: Locks::new(
+                locks_dir,
+                options.lock_timeout,
+                options.on_lock_wait.clone(),
+            ),
             known: Known::default(),
             objects,
             db_path,
@@ -1285,6 +1306,7 @@ impl Store for SqliteStore {
                     started_at: time_from_sql(r.get(3)?),
                     duration: duration.map(duration_from_sql).unwrap_or_default(),
                     jobs,
+                    versions: Vec::new(),
                 })
             })?;
             rows.collect()

@@ -51,6 +51,14 @@ pub enum Error {
         /// The node.
         node: String,
     },
+    /// A version number that a data node never had.
+    #[error("data node `{node}` has no version {version}")]
+    UnknownVersion {
+        /// The node.
+        node: String,
+        /// The version asked for.
+        version: u64,
+    },
     /// A value failed to encode, decode or materialize.
     #[error("data node `{node}`: {source}")]
     Value {

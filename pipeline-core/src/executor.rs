@@ -21,8 +21,8 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::external;
 use crate::fingerprint::Fingerprint;
-use crate::graph::{Graph, Scope, TaskId};
-use crate::job::{Job, JobStatus, Submission};
+use crate::graph::{Graph, NodeId, Scope, TaskId};
+use crate::job::{Job, JobStatus, NodeVersion, Submission};
 use crate::reason::Reason;
 use crate::scenario::{CancelToken, Scenario, SubmitOptions, Target};
 use crate::store::{Commit, NewValue, SlotKey, StoreError, SubmissionId, VersionMeta, WrittenBy};
@@ -65,27 +65,60 @@ impl From<String> for Failure {
 /// store then removes it), the submission is made once more at once, so that
 /// the producer of that input runs again; both submissions are recorded.
 pub(crate) fn submit(scenario: &Scenario, options: &SubmitOptions) -> Result<Submission> {
+    submit_after(scenario, options, false, || Ok(()))
+}
+
+/// [`submit`], running `before` first under the same locks, after the cache
+/// was brought up to date (the writes of [`Scenario::submit_with_writes`]);
+/// `writes_global`: whether `before` writes global nodes. An error of
+/// `before` submits nothing.
+pub(crate) fn submit_after(
+    scenario: &Scenario,
+    options: &SubmitOptions,
+    writes_global: bool,
+    before: impl FnOnce() -> Result<()>,
+) -> Result<Submission> {
     let graph = scenario.graph().clone();
     let planned = plan(&graph, &options.target)?;
     let lock = scenario.runtime().scenario_lock(scenario.id());
     let _guard = lock.lock();
     let files = external::nodes_naming_files(scenario, &graph, &planned);
-    let writes_global = planned.iter().any(|&task| {
-        graph
-            .task_outputs(task)
+    let writes_global = writes_global
+        || planned.iter().any(|&task| {
+            graph
+                .task_outputs(task)
+                .iter()
+                .any(|&node| graph.node(node).scope() == Scope::Global)
+        })
+        || files
             .iter()
-            .any(|&node| graph.node(node).scope() == Scope::Global)
-    }) || files
-        .iter()
-        .any(|&node| graph.node(node).scope() == Scope::Global);
+            .any(|&node| graph.node(node).scope() == Scope::Global);
     let _store_locks = scenario.lock_store(writes_global)?;
     scenario.refresh_from_store()?;
+    before()?;
     external::refresh(scenario, &graph, &files, true)?;
-    let (submission, input_missing) = submit_once(scenario, &graph, options, &planned)?;
+    let (mut submission, input_missing) = submit_once(scenario, &graph, options, &planned)?;
     if input_missing {
-        return Ok(submit_once(scenario, &graph, options, &planned)?.0);
+        submission = submit_once(scenario, &graph, options, &planned)?.0;
     }
+    submission.versions = current_versions(scenario, &graph)?;
     Ok(submission)
+}
+
+/// The current version of every node that has one, from the cache (which the
+/// submission keeps current while it holds the locks).
+fn current_versions(scenario: &Scenario, graph: &Graph) -> Result<Vec<NodeVersion>> {
+    let mut versions = Vec::with_capacity(graph.nodes().len());
+    for (index, spec) in graph.nodes().iter().enumerate() {
+        if let Some(current) = scenario.current(NodeId(index as u32))? {
+            versions.push(NodeVersion {
+                node: spec.name_arc().clone(),
+                version: current.meta.version,
+                fingerprint: current.meta.fingerprint,
+            });
+        }
+    }
+    Ok(versions)
 }
 
 fn submit_once(
@@ -412,6 +445,7 @@ impl<'a> Run<'a> {
                         .expect("every planned task has a job")
                 })
                 .collect(),
+            versions: Vec::new(),
         }
     }
 }

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::cache::TaskKey;
 use crate::error::Error;
+use crate::fingerprint::Fingerprint;
 use crate::reason::Reason;
 use crate::store::{ScenarioId, SubmissionId};
 
@@ -138,6 +139,25 @@ pub struct Submission {
     pub duration: Duration,
     /// One job per submitted task, in topological order.
     pub jobs: Vec<Job>,
+    /// The version of every data node of the scenario that had a value when
+    /// the submission ended, taken under its locks: the inputs its jobs read
+    /// and the outputs they wrote or found current, whatever another process
+    /// writes afterwards. Read one with
+    /// [`DataNode::read_version`](crate::DataNode::read_version). Set on the
+    /// submission that `submit` returns; empty in those read back from a
+    /// store's history.
+    pub versions: Vec<NodeVersion>,
+}
+
+/// One data node's version as a submission left it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeVersion {
+    /// The node's name.
+    pub node: Arc<str>,
+    /// Its version number.
+    pub version: u64,
+    /// That version's fingerprint.
+    pub fingerprint: Fingerprint,
 }
 
 impl Submission {
@@ -158,6 +178,15 @@ impl Submission {
             .filter(|j| j.status == status)
             .map(|j| &*j.task)
             .collect()
+    }
+
+    /// The version of a data node when the submission ended (see
+    /// [`versions`](Self::versions)).
+    pub fn version_of(&self, node: &str) -> Option<u64> {
+        self.versions
+            .iter()
+            .find(|v| &*v.node == node)
+            .map(|v| v.version)
     }
 
     /// Whether every job completed or was skipped.

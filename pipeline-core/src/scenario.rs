@@ -343,6 +343,58 @@ impl Scenario {
         })
     }
 
+    /// A data node's value at `version` (the current one for `None`), with
+    /// that version's metadata, type-erased (render it with its
+    /// [`ValueType`](crate::ValueType), from the graph).
+    ///
+    /// # Errors
+    /// [`Error::UnknownNode`], [`Error::NoValue`],
+    /// [`Error::UnknownVersion`], or a store failure.
+    pub fn read_erased(
+        &self,
+        node: &str,
+        version: Option<u64>,
+    ) -> Result<(VersionMeta, ErasedValue)> {
+        let id = self
+            .inner
+            .graph
+            .node_id(node)
+            .ok_or_else(|| Error::UnknownNode {
+                graph: self.inner.graph.name().to_owned(),
+                node: node.to_owned(),
+            })?;
+        self.read_at(id, version)
+    }
+
+    /// The value and metadata of a node's version (the current one for `None`).
+    fn read_at(&self, node: NodeId, version: Option<u64>) -> Result<(VersionMeta, ErasedValue)> {
+        let spec = self.inner.graph.node(node);
+        let current = self.current_from_store(node)?;
+        if let Some(current) = current
+            && version.is_none_or(|v| v == current.meta.version)
+        {
+            let value = self.value_of(node, &current)?.clone();
+            return Ok((VersionMeta::clone(&current.meta), value));
+        }
+        let Some(version) = version else {
+            return Err(Error::NoValue {
+                node: spec.name().to_owned(),
+            });
+        };
+        let store = &self.runtime().store;
+        let meta =
+            store
+                .version(self.slot(node), version)?
+                .ok_or_else(|| Error::UnknownVersion {
+                    node: spec.name().to_owned(),
+                    version,
+                })?;
+        // Through `value_of`: bytes of another schema are never decoded.
+        let cached = CachedVersion::without_value(Arc::new(meta));
+        let value = self.value_of(node, &cached)?.clone();
+        Ok((VersionMeta::clone(&cached.meta), value))
+    }
+
     /// Materializes and records a value written by a user or a default. Writing a
     /// value equal to the current one records nothing and returns the current version.
     pub(crate) fn write_erased(
@@ -503,6 +555,23 @@ impl<T: Value> DataNode<T> {
                 node: self.name().to_owned(),
             })?;
         let value = self.scenario.value_of(self.id, &current)?.clone();
+        Ok(value.downcast::<T>().unwrap_or_else(|_| {
+            panic!(
+                "pipeline-core bug: node `{}` holds another type",
+                self.name()
+            )
+        }))
+    }
+
+    /// The value of one version of the node, such as the version a
+    /// submission left it at ([`Submission::version_of`](crate::Submission::version_of)),
+    /// whatever was written since.
+    ///
+    /// # Errors
+    /// [`Error::UnknownVersion`] if the node has no such version, or a store
+    /// failure.
+    pub fn read_version(&self, version: u64) -> Result<Arc<T>> {
+        let (_, value) = self.scenario.read_at(self.id, Some(version))?;
         Ok(value.downcast::<T>().unwrap_or_else(|_| {
             panic!(
                 "pipeline-core bug: node `{}` holds another type",

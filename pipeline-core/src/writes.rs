@@ -120,15 +120,15 @@ impl Scenario {
     /// Writes every value, all or none: each is checked against its node's
     /// type and materialized before anything is recorded; then, holding the
     /// scenario's locks (waiting for a submission of another process), the
-    /// changed ones are recorded in one commit. Returns each node's version
-    /// after the writes, in order (an equal value records nothing and keeps
-    /// the current version).
+    /// changed ones are recorded in one commit. Returns each node written,
+    /// once, with its version after the writes (an equal value records
+    /// nothing and keeps the current version).
     ///
     /// # Errors
     /// An unknown node or a value of another type ([`Error::UnknownNode`],
     /// [`Error::NodeType`]), a value that cannot be materialized, or a store
     /// failure; nothing is written then.
-    pub fn write_all(&self, writes: Writes) -> Result<Vec<VersionMeta>> {
+    pub fn write_all(&self, writes: Writes) -> Result<Vec<(Arc<str>, VersionMeta)>> {
         let prepared = self.prepare(writes)?;
         let lock = self.runtime().scenario_lock(self.id());
         let _guard = lock.lock();
@@ -211,13 +211,14 @@ impl Scenario {
 
     /// Records prepared writes in one commit; the caller holds the locks and
     /// brought the cache up to date.
-    fn commit_prepared(&self, prepared: Prepared) -> Result<Vec<VersionMeta>> {
+    fn commit_prepared(&self, prepared: Prepared) -> Result<Vec<(Arc<str>, VersionMeta)>> {
         let graph = self.graph();
         let now = SystemTime::now();
         let mut after = Vec::with_capacity(prepared.values.len());
         let mut changed = Vec::new();
         for value in &prepared.values {
             let id = value.node;
+            let name = graph.node(id).name_arc().clone();
             // As `write_erased` records a value: under the fingerprint that
             // covers the files it names, an equal value of the same schema
             // recording nothing.
@@ -228,7 +229,7 @@ impl Scenario {
                 && current.meta.fingerprint == fingerprint
                 && current.meta.schema == Some(value.schema)
             {
-                after.push(VersionMeta::clone(&current.meta));
+                after.push((name, VersionMeta::clone(&current.meta)));
                 continue;
             }
             let meta = Arc::new(VersionMeta {
@@ -238,7 +239,7 @@ impl Scenario {
                 written_at: now,
                 schema: Some(value.schema),
             });
-            after.push(VersionMeta::clone(&meta));
+            after.push((name, VersionMeta::clone(&meta)));
             changed.push((meta, value));
         }
         if changed.is_empty() {

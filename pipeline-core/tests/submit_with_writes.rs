@@ -118,9 +118,10 @@ fn refused_writes_write_nothing() {
                 .value("x", 6_i64),
         )
         .unwrap();
+    let written: Vec<(&str, u64)> = written.iter().map(|(n, v)| (&**n, v.version)).collect();
     assert_eq!(
-        written.iter().map(|v| v.version).collect::<Vec<_>>(),
-        [2, 2],
+        written,
+        [("offset", 2), ("x", 2)],
         "the later value for a node wins, one version each"
     );
     assert_eq!(*x.read().unwrap(), 6);

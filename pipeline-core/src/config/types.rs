@@ -9,7 +9,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use super::values::ConfigValue;
-use crate::value::{Value, ValueType};
+use crate::value::{TextError, Value, ValueType};
 
 type ParseFn =
     Arc<dyn Fn(&ConfigValue) -> Result<Box<dyn Any + Send + Sync>, String> + Send + Sync>;
@@ -30,23 +30,90 @@ impl TypeEntry {
         self.value_type
     }
 
-    /// Reads a default of this type, if the type has a parser.
+    /// Reads a default of this type: with the type's own reader if it was
+    /// registered with one, else through the type's JSON form (see
+    /// [`Value::from_json`]; `[1.5, 2.0]` for a `Vec<f64>`, `"median"` for a
+    /// serde enum); `None` if it has neither.
     pub fn parse(&self, value: &ConfigValue) -> Option<Result<Box<dyn Any + Send + Sync>, String>> {
-        self.parse.as_ref().map(|parse| parse(value))
+        if let Some(parse) = &self.parse {
+            return Some(parse(value));
+        }
+        match self.value_type.from_json(&to_json(value)) {
+            Ok(value) => Some(Ok(value)),
+            Err(TextError::NoTextForm { .. }) => None,
+            Err(TextError::Invalid { reason, .. }) => Some(Err(reason)),
+        }
     }
 
-    /// Writes a value of this type as TOML, if the type has a renderer.
+    /// Writes a value of this type as TOML: with the type's own writer if it
+    /// was registered with one, else through its JSON form; `None` if it has
+    /// neither.
     pub fn render(&self, value: &(dyn Any + Send + Sync)) -> Option<ConfigValue> {
-        self.render.as_ref().and_then(|render| render(value))
+        match &self.render {
+            Some(render) => render(value),
+            None => from_json(self.value_type.to_json(value)?),
+        }
     }
+}
+
+/// A TOML value as JSON (integers too wide for JSON become strings, a
+/// duration its seconds).
+fn to_json(value: &ConfigValue) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match value {
+        ConfigValue::Bool(b) => Json::Bool(*b),
+        ConfigValue::Integer(n) => i64::try_from(*n)
+            .map(Json::from)
+            .or_else(|_| u64::try_from(*n).map(Json::from))
+            .unwrap_or_else(|_| Json::String(n.to_string())),
+        ConfigValue::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or_else(|| Json::String(f.to_string()), Json::Number),
+        ConfigValue::Duration(d) => {
+            serde_json::Number::from_f64(d.as_secs_f64()).map_or(Json::Null, Json::Number)
+        }
+        ConfigValue::String(s) => Json::String(s.clone()),
+        ConfigValue::Array(items) => Json::Array(items.iter().map(to_json).collect()),
+        ConfigValue::Table(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.clone(), to_json(v)))
+                .collect(),
+        ),
+    }
+}
+
+/// JSON as a TOML value; `None` for a `null`, which TOML cannot write.
+fn from_json(json: serde_json::Value) -> Option<ConfigValue> {
+    use serde_json::Value as Json;
+    Some(match json {
+        Json::Null => return None,
+        Json::Bool(b) => ConfigValue::Bool(b),
+        Json::Number(n) => match (n.as_i64(), n.as_u64()) {
+            (Some(i), _) => ConfigValue::Integer(i.into()),
+            (_, Some(u)) => ConfigValue::Integer(u.into()),
+            _ => ConfigValue::Float(n.as_f64()?),
+        },
+        Json::String(s) => ConfigValue::String(s),
+        Json::Array(items) => {
+            ConfigValue::Array(items.into_iter().map(from_json).collect::<Option<_>>()?)
+        }
+        Json::Object(entries) => ConfigValue::Table(
+            entries
+                .into_iter()
+                .map(|(k, v)| Some((k, from_json(v)?)))
+                .collect::<Option<_>>()?,
+        ),
+    })
 }
 
 /// The types a configuration can name in `type = "…"`, by name.
 ///
 /// [`TypeRegistry::with_builtins`] knows `bool`, the integer and float types,
 /// `char`, `String` and `PathBuf`, with defaults. Every type in a registered
-/// task's signature is known too (without defaults); register your own types
-/// to give them TOML defaults:
+/// task's signature is known too, its defaults read and written through its
+/// JSON form where it has one ([`Value::from_json`]: std collections,
+/// [`serde_value!`](crate::serde_value) types); register your own types to
+/// give them another TOML form:
 ///
 /// ```
 /// use pipeline_core::config::TypeRegistry;

@@ -128,6 +128,8 @@
 
 pub mod cache;
 mod catalog;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod code;
 mod compare;
 pub mod config;

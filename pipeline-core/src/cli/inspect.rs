@@ -1,0 +1,130 @@
+//! `history`, `lineage`, `compare` and `graph`: looking at what happened and
+//! at the pipeline itself.
+
+use serde_json::{Value as Json, json};
+
+use super::args::{CompareArgs, GraphArgs, GraphFormat, HistoryArgs, LineageArgs};
+use super::context::Context;
+use super::error::CliError;
+use super::output::Output;
+use crate::compare::Compare;
+use crate::config::{to_dot, to_mermaid, to_toml};
+use crate::scenario::Scenario;
+
+fn header(scenario: &Scenario) -> Json {
+    json!({
+        "scenario": scenario.name(),
+        "scenario_id": scenario.id().0,
+        "type": scenario.graph().name(),
+    })
+}
+
+/// Runs `history`.
+pub(crate) fn history(
+    ctx: &Context<'_>,
+    args: &HistoryArgs,
+    output: &Output,
+) -> Result<(), CliError> {
+    let runtime = ctx.open_existing_runtime()?;
+    let (scenario, _) = ctx.scenario(&runtime, &args.scenario.scenario)?;
+    let mut report = header(&scenario);
+    match &args.node {
+        Some(node) => {
+            let versions = scenario.node_history(node)?;
+            if output.json {
+                report["node"] = json!(node);
+                report["versions"] = versions.iter().map(|v| v.to_json()).collect();
+                output.json_object(report);
+            } else {
+                println!("data node `{node}` of scenario `{}`:", scenario.name());
+                for version in versions {
+                    println!("  {version}");
+                }
+            }
+        }
+        None => {
+            let history = scenario.job_history()?;
+            if output.json {
+                report["submissions"] = history.to_json();
+                output.json_object(report);
+            } else if history.submissions.is_empty() {
+                println!("scenario `{}` was never submitted", scenario.name());
+            } else {
+                print!("{history}");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs `lineage`.
+pub(crate) fn lineage(
+    ctx: &Context<'_>,
+    args: &LineageArgs,
+    output: &Output,
+) -> Result<(), CliError> {
+    let runtime = ctx.open_existing_runtime()?;
+    let (scenario, _) = ctx.scenario(&runtime, &args.scenario.scenario)?;
+    let lineage = match args.version {
+        Some(version) => scenario.lineage_of(&args.node, version)?,
+        None => scenario.lineage(&args.node)?,
+    };
+    if output.json {
+        let mut report = header(&scenario);
+        report["lineage"] = lineage.to_json();
+        output.json_object(report);
+    } else {
+        print!("{lineage}");
+    }
+    Ok(())
+}
+
+/// Runs `compare`.
+pub(crate) fn compare(
+    ctx: &Context<'_>,
+    args: &CompareArgs,
+    output: &Output,
+) -> Result<(), CliError> {
+    let runtime = ctx.open_existing_runtime()?;
+    let mut scenarios = Vec::with_capacity(args.scenarios.len());
+    let mut kind = None;
+    for which in &args.scenarios {
+        let (scenario, found) = ctx.scenario(&runtime, which)?;
+        kind.get_or_insert(found);
+        scenarios.push(scenario);
+    }
+    let mut builder = Compare::new(scenarios);
+    if !args.node.is_empty() {
+        builder = builder.nodes(args.node.iter().cloned());
+    }
+    if let Some(kind) = kind {
+        builder = kind.compare(builder);
+    }
+    let comparison = builder.run()?;
+    if output.json {
+        output.json_object(comparison.to_json());
+    } else {
+        print!("{comparison}");
+    }
+    Ok(())
+}
+
+/// Runs `graph`.
+pub(crate) fn graph(ctx: &Context<'_>, args: &GraphArgs) -> Result<(), CliError> {
+    let kind = ctx.kind()?;
+    let graph = kind.graph();
+    let text = match args.format {
+        GraphFormat::Mermaid => to_mermaid(graph),
+        GraphFormat::Dot => to_dot(graph),
+        GraphFormat::Toml => {
+            // The graph's own node types too: defaults in their JSON form.
+            let mut types = ctx.types().clone();
+            for node in graph.nodes() {
+                types.learn(node.value_type());
+            }
+            to_toml(graph, &types).map_err(|e| CliError::failed(e.to_string()))?
+        }
+    };
+    print!("{text}");
+    Ok(())
+}

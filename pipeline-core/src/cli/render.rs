@@ -1,0 +1,143 @@
+//! How the command line shows values and jobs: as text for people, as JSON
+//! for scripts.
+
+use std::any::Any;
+
+use serde_json::{Value as Json, json};
+
+use super::error::CliError;
+use crate::job::{Job, JobStatus, Submission};
+use crate::value::ValueType;
+
+/// How many rows of a data frame the command line shows by default.
+pub const DEFAULT_ROWS: usize = 10;
+
+/// A value as JSON: its JSON form (see [`Value::to_json`](crate::Value::to_json));
+/// a data frame as `{"columns", "row_count", "rows"}` with at most `rows`
+/// rows (all for `None`); else its rendering as a string; else `null`.
+///
+/// # Errors
+/// If a data frame's query fails.
+pub fn value_json(
+    value_type: ValueType,
+    value: &(dyn Any + Send + Sync),
+    rows: Option<usize>,
+) -> Result<Json, CliError> {
+    #[cfg(feature = "polars")]
+    if let Some(frame) = value_type.as_lazy_frame(value) {
+        return super::frames::frame_json(&frame, rows)
+            .map_err(|e| CliError::failed(format!("cannot read the data frame: {e}")));
+    }
+    let _ = rows;
+    Ok(value_type
+        .to_json(value)
+        .or_else(|| value_type.render(value).map(Json::String))
+        .unwrap_or(Json::Null))
+}
+
+/// A value as text for people: its text form (`1600`, `data/x.csv`); a data
+/// frame as a table of its first `rows` rows; else its rendering; else
+/// `None`.
+///
+/// # Errors
+/// If a data frame's query fails.
+pub fn value_text(
+    value_type: ValueType,
+    value: &(dyn Any + Send + Sync),
+    rows: usize,
+) -> Result<Option<String>, CliError> {
+    #[cfg(feature = "polars")]
+    if let Some(frame) = value_type.as_lazy_frame(value) {
+        return super::frames::frame_table(&frame, rows)
+            .map(Some)
+            .map_err(|e| CliError::failed(format!("cannot read the data frame: {e}")));
+    }
+    let _ = rows;
+    Ok(value_type
+        .to_text(value)
+        .or_else(|| value_type.render(value)))
+}
+
+/// Why a job ended as it did, as far as the job record tells: a skipped job
+/// found its outputs up to date or reused an identical job's; a failed,
+/// abandoned or canceled job says why; a job that ran under `--force` was
+/// forced. `None` where the record does not tell.
+pub fn job_reason(job: &Job, forced: bool) -> Option<String> {
+    match job.status {
+        JobStatus::Skipped if job.reused => Some("reused from an identical job".to_owned()),
+        JobStatus::Skipped => Some("up to date".to_owned()),
+        JobStatus::Completed if forced => Some("forced".to_owned()),
+        _ => job.error_text().map(str::to_owned),
+    }
+}
+
+/// A job as JSON: `task`, `status`, `seconds`, `reused`, `reason` (or
+/// `null`), and `error` for a job that failed, was abandoned or canceled.
+pub fn job_json(job: &Job, forced: bool) -> Json {
+    let mut entry = json!({
+        "task": &*job.task,
+        "status": job.status.as_str(),
+        "seconds": job.duration.map_or(0.0, |d| d.as_secs_f64()),
+        "reused": job.reused,
+        "reason": job_reason(job, forced),
+    });
+    if let Some(error) = job.error_text() {
+        entry["error"] = Json::String(error.to_owned());
+    }
+    entry
+}
+
+/// The jobs of a submission as a JSON array (see [`job_json`]).
+pub fn jobs_json(submission: &Submission, forced: bool) -> Json {
+    Json::Array(
+        submission
+            .jobs
+            .iter()
+            .map(|job| job_json(job, forced))
+            .collect(),
+    )
+}
+
+/// The jobs of a submission as a table: task, status, seconds, reason.
+pub fn jobs_table(submission: &Submission, forced: bool) -> String {
+    let width = submission
+        .jobs
+        .iter()
+        .map(|j| j.task.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let mut out = format!(
+        "  {:<width$}  {:<9}  {:>8}  reason\n",
+        "task", "status", "seconds"
+    );
+    for job in &submission.jobs {
+        let seconds = job.duration.map_or(0.0, |d| d.as_secs_f64());
+        let line = format!(
+            "  {:<width$}  {:<9}  {seconds:>8.3}  {}",
+            job.task,
+            job.status.as_str(),
+            job_reason(job, forced).unwrap_or_default()
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// The first failed job of a submission, as `task `t` failed: message`.
+pub fn first_failure(submission: &Submission) -> Option<String> {
+    submission
+        .jobs
+        .iter()
+        .find(|j| j.status == JobStatus::Failed)
+        .or_else(|| submission.jobs.iter().find(|j| !j.status.is_success()))
+        .map(|j| {
+            format!(
+                "task `{}` {}: {}",
+                j.task,
+                j.status,
+                j.error_text().unwrap_or("no message")
+            )
+        })
+}

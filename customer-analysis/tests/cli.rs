@@ -1,8 +1,12 @@
-//! The `customer-analysis` binary end to end, as separate processes on one store.
+//! The `customer-analysis` binary end to end, as separate processes on one
+//! store: the framework's command line (`pipeline_core::cli`) over the demo's
+//! scenario type, plus its own `generate` and `tour`.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
+use pipeline_core::store::{Owner, SlotKey};
+use pipeline_core::{Runtime, SqliteOptions};
 use serde_json::Value as Json;
 
 fn sample() -> PathBuf {
@@ -205,13 +209,57 @@ fn the_toml_scenario_is_the_same_scenario_as_the_macro_one() {
     }
 }
 
-fn fails_with(store: &Path, args: &[&str], needles: &[&str]) {
+/// Everything a user could see of the store: scenarios, their submissions and
+/// every node's versions.
+fn state(store: &Path) -> Vec<String> {
+    let runtime = Runtime::open_with(store, SqliteOptions::new().quiet(true)).unwrap();
+    let graph = customer_analysis::pipeline::CustomerAnalysis::graph();
+    let mut lines = Vec::new();
+    for meta in runtime.scenarios().unwrap() {
+        lines.push(format!("{meta:?}"));
+        for submission in runtime.store().submissions(meta.id).unwrap() {
+            let jobs: Vec<String> = submission
+                .jobs
+                .iter()
+                .map(|j| format!("{}={}", j.task, j.status))
+                .collect();
+            lines.push(format!("  submission {} {}", submission.id, jobs.join(" ")));
+        }
+        for node in graph.nodes() {
+            let slot = SlotKey {
+                owner: Owner::Scenario(meta.id),
+                node: node.name_arc().clone(),
+            };
+            for version in runtime.store().history(&slot).unwrap() {
+                lines.push(format!(
+                    "  {} v{} {}",
+                    node.name(),
+                    version.version,
+                    version.fingerprint
+                ));
+            }
+        }
+    }
+    lines
+}
+
+/// A command that fails with `code`, `needles` in its message.
+fn fails_with(store: &Path, args: &[&str], code: i32, needles: &[&str]) -> String {
     let output = cli(store, args);
-    assert_eq!(output.status.code(), Some(1), "{args:?} should fail");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(code), "{args:?}: {stderr}");
     for needle in needles {
         assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
     }
+    stderr
+}
+
+/// Bad input: exit code 2, `needles` in the message, the store as it was.
+fn refused(store: &Path, args: &[&str], needles: &[&str]) -> String {
+    let before = state(store);
+    let stderr = fails_with(store, args, 2, needles);
+    assert_eq!(state(store), before, "{args:?} changed the store");
+    stderr
 }
 
 fn write_csv(dir: &Path, name: &str, text: &str) -> PathBuf {
@@ -228,9 +276,58 @@ fn bad_inputs_fail_clearly_and_leave_the_store_as_it_was() {
     let data = sample();
     let data = data.to_str().unwrap();
 
+    // Bad values are refused before anything is written (exit code 2).
+    refused(
+        store.path(),
+        &["run", "--data", data, "--set", "metric=average"],
+        &[
+            "--set metric=average: data node `metric` takes a Metric",
+            "median",
+            "for example --set metric=mean",
+        ],
+    );
+    refused(
+        store.path(),
+        &["run", "--data", data, "--set", "score_threshold=-2"],
+        &["score_threshold", ">= 0"],
+    );
+    refused(
+        store.path(),
+        &["run", "--data", data, "--set", "payment_threshold=lots"],
+        &[
+            "data node `payment_threshold` takes a f64",
+            "\"lots\" is not one",
+            "for example --set payment_threshold=1000",
+        ],
+    );
+    refused(
+        store.path(),
+        &["run", "--data", data, "--set", "segment_result=1"],
+        &["computed by task `segment_analysis`", "settable nodes"],
+    );
+    refused(
+        store.path(),
+        &["run", "--set", "threshold=1"],
+        &["no data node `threshold`", "payment_threshold"],
+    );
+    refused(store.path(), &["get", "nope"], &["no data node `nope`"]);
+    refused(
+        store.path(),
+        &["history", "--scenario", "strict"],
+        &["no scenario `strict`"],
+    );
+    refused(
+        store.path(),
+        &["--config", "/no/such.toml", "run"],
+        &["/no/such.toml", "cannot read the configuration"],
+    );
+
+    // A file that is missing or lacks a column fails Task 1 (exit code 1),
+    // which keeps the earlier outputs.
     fails_with(
         store.path(),
         &["run", "--data", "/no/such/file.csv"],
+        1,
         &["/no/such/file.csv"],
     );
     let missing_column = write_csv(
@@ -241,29 +338,137 @@ fn bad_inputs_fail_clearly_and_leave_the_store_as_it_was() {
     fails_with(
         store.path(),
         &["run", "--data", missing_column.to_str().unwrap()],
+        1,
         &["AverageReviewScore", "no_score.csv"],
     );
-    fails_with(
-        store.path(),
-        &["run", "--data", data, "--set", "metric=average"],
-        &["metric", "median"],
-    );
-    fails_with(
-        store.path(),
-        &["run", "--data", data, "--set", "score_threshold=-2"],
-        &["score_threshold", ">= 0"],
-    );
-    fails_with(
-        store.path(),
-        &["run", "--data", data, "--set", "segment_result=1"],
-        &["settable nodes"],
-    );
 
-    // Nothing above was written: an unchanged run is still fully skipped, with
-    // the first run's results.
+    // Back on the sample, the first run's outputs are still current.
     let again = run_json(store.path(), &[]);
     assert_eq!(statuses(&again), ["skipped"; 4]);
     assert_eq!(again["segment_result"], first["segment_result"]);
+}
+
+/// Holds the lock of scenario #1 as another process would (its pid written).
+fn hold_scenario_lock(store: &Path) -> std::fs::File {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(store.join("locks").join("scenario-1.lock"))
+        .unwrap();
+    file.lock().unwrap();
+    std::io::Write::write_all(
+        &mut file,
+        format!("{:<10}\n", std::process::id()).as_bytes(),
+    )
+    .unwrap();
+    file
+}
+
+#[test]
+fn a_locked_scenario_is_refused_with_a_lock_timeout_and_waited_for_without() {
+    let store = tempfile::tempdir().unwrap();
+    let first = run_json(store.path(), &[]);
+    let held = hold_scenario_lock(store.path());
+    refused(
+        store.path(),
+        &["run", "--lock-timeout", "0.2", "--set", "metric=max"],
+        &["scenario #1 is locked", "scenario-1.lock", "gave up after"],
+    );
+    let mut waiting = Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
+        .args(["run", "--json", "--store"])
+        .arg(store.path())
+        .env_remove("PIPELINE_STORE")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It says that it waits, and waits until the lock is released.
+    let mut stderr = std::io::BufReader::new(waiting.stderr.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+    let lock_file = store.path().join("locks").join("scenario-1.lock");
+    assert!(
+        line.starts_with(&format!(
+            "customer-analysis: waiting for process {}, which is working on scenario #1",
+            std::process::id()
+        )) && line.contains(&lock_file.display().to_string()),
+        "{line}"
+    );
+    drop(held);
+    let output = waiting.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let report: Json = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["segment_result"], first["segment_result"]);
+}
+
+/// Runs of one scenario by three processes at once, each with its own
+/// payment threshold, each report the results of its own threshold: the
+/// same as when they run one after the other.
+#[test]
+fn processes_running_one_scenario_with_different_values_each_get_their_own_results() {
+    let thresholds = [
+        "payment_threshold=500",
+        "payment_threshold=1600",
+        "payment_threshold=3000",
+    ];
+    let alone = tempfile::tempdir().unwrap();
+    let expected: Vec<Json> = thresholds
+        .iter()
+        .map(|set| run_json(alone.path(), &["--set", set]))
+        .collect();
+    // Twice, on fresh stores: the more the runs overlap, the surer the test.
+    for _ in 0..2 {
+        let shared = tempfile::tempdir().unwrap();
+        run_json(shared.path(), &[]);
+        let data = sample();
+        let children: Vec<_> = thresholds
+            .iter()
+            .map(|set| {
+                Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
+                    .args([
+                        "run",
+                        "--json",
+                        "--data",
+                        data.to_str().unwrap(),
+                        "--set",
+                        set,
+                    ])
+                    .arg("--store")
+                    .arg(shared.path())
+                    .env_remove("PIPELINE_STORE")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for ((set, child), expected) in thresholds.iter().zip(children).zip(&expected) {
+            let output = child.wait_with_output().unwrap();
+            assert!(
+                output.status.success(),
+                "{set}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            let report: Json = serde_json::from_slice(&output.stdout).unwrap();
+            let (got, want) = (&report["segment_result"], &expected["segment_result"]);
+            for segment in 0..2 {
+                assert_eq!(
+                    got[segment]["HighSpender"], want[segment]["HighSpender"],
+                    "{set}: another run's results"
+                );
+                close(
+                    &got[segment]["TotalPurchaseAmount"],
+                    want[segment]["TotalPurchaseAmount"].as_f64().unwrap(),
+                );
+            }
+        }
+    }
+    assert_ne!(
+        expected[0]["segment_result"][0]["HighSpender"],
+        expected[2]["segment_result"][0]["HighSpender"],
+        "the thresholds give different results"
+    );
 }
 
 #[test]
@@ -300,49 +505,86 @@ fn a_non_numeric_cell_fails_the_task_naming_column_and_row_and_keeps_earlier_res
 }
 
 #[test]
-fn history_lineage_compare_and_graph_answer() {
+fn every_command_answers_on_the_demo() {
     let store = tempfile::tempdir().unwrap();
-    run_json(store.path(), &[]);
-    run_json(
-        store.path(),
-        &["--scenario", "strict", "--set", "score_threshold=3"],
-    );
+    let dir = store.path();
+    run_json(dir, &[]);
+    run_json(dir, &["--scenario", "strict", "--set", "score_threshold=3"]);
+    let ok = |args: &[&str]| -> String {
+        let output = cli(dir, args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let ok_json = |args: &[&str]| -> Json {
+        let mut args = args.to_vec();
+        args.push("--json");
+        serde_json::from_str(&ok(&args)).expect("one JSON object")
+    };
 
-    let history = cli(store.path(), &["history", "--json"]);
-    assert!(
-        history.status.success(),
-        "{}",
-        String::from_utf8_lossy(&history.stderr)
-    );
-    let history: Json = serde_json::from_slice(&history.stdout).unwrap();
+    let history = ok_json(&["history"]);
     assert!(history.to_string().contains("preprocess_and_score"));
-
-    let lineage = cli(store.path(), &["lineage", "high_value_summary_df"]);
-    assert!(
-        lineage.status.success(),
-        "{}",
-        String::from_utf8_lossy(&lineage.stderr)
-    );
-    let text = String::from_utf8_lossy(&lineage.stdout);
+    let lineage = ok(&["lineage", "high_value_summary_df"]);
     for needle in [
         "high_value_cust_summary_statistics",
         "segment_analysis",
         "path_to_data",
     ] {
-        assert!(text.contains(needle), "{needle:?} not in {text}");
+        assert!(lineage.contains(needle), "{needle:?} not in {lineage}");
     }
+    let compare = ok(&["compare", "default", "strict"]);
+    assert!(compare.contains("score_threshold"), "{compare}");
 
-    let compare = cli(store.path(), &["compare", "default", "strict"]);
-    assert!(
-        compare.status.success(),
-        "{}",
-        String::from_utf8_lossy(&compare.stderr)
+    // Values: a parameter as its text, a data frame as a small table.
+    assert_eq!(ok(&["get", "metric"]), "mean\n");
+    assert_eq!(
+        ok(&["get", "score_threshold", "--scenario", "strict"]),
+        "3\n"
     );
-    let text = String::from_utf8_lossy(&compare.stdout);
-    assert!(text.contains("score_threshold"), "{text}");
+    let table = ok(&["get", "segment_result"]);
+    assert!(
+        table.contains("ValueSegment") && table.contains("High Value"),
+        "{table}"
+    );
+    let frame = ok_json(&["get", "high_value_summary_df"]);
+    assert_eq!(frame["value"]["row_count"], 1);
+    assert_eq!(frame["value"]["rows"][0]["SummaryStatisticType"], "median");
+    let first_row = ok(&["get", "segment_result", "--rows", "1"]);
+    assert!(
+        first_row.contains("High Value") && !first_row.contains("Low Value"),
+        "{first_row}"
+    );
+    assert!(first_row.contains("2 rows in all (1 shown)"), "{first_row}");
 
-    let unknown = cli(store.path(), &["lineage", "nope"]);
-    assert_eq!(unknown.status.code(), Some(1));
+    let set = ok_json(&["set", "metric=median", "--scenario", "strict"]);
+    assert_eq!(set["written"][0]["changed"], true);
+    let rerun = run_json(dir, &["--scenario", "strict"]);
+    assert_eq!(
+        statuses(&rerun),
+        ["skipped", "skipped", "completed", "completed"]
+    );
+
+    let listed = ok_json(&["list"]);
+    let names: Vec<&str> = listed["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["default", "strict"]);
+    ok(&["scenario", "create", "draft", "--tag", "q3"]);
+    ok(&["scenario", "tag", "draft", "review"]);
+    ok(&["scenario", "rename", "draft", "final"]);
+    let tagged = ok_json(&["list", "--tag", "review"]);
+    assert_eq!(tagged["scenarios"][0]["name"], "final");
+    ok(&["scenario", "delete", "final"]);
+    assert!(ok_json(&["gc"])["values_removed"].is_u64());
+
+    let unknown = cli(dir, &["lineage", "nope"]);
+    assert_eq!(unknown.status.code(), Some(2));
 
     for format in ["mermaid", "dot", "toml"] {
         let output = Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
@@ -355,10 +597,33 @@ fn history_lineage_compare_and_graph_answer() {
 }
 
 #[test]
+fn run_prints_jobs_with_reasons_and_the_results_as_tables() {
+    let store = tempfile::tempdir().unwrap();
+    run_json(store.path(), &[]);
+    let output = cli(store.path(), &["run", "--set", "metric=median"]);
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "scenario `default`",
+        "set metric (version 2)",
+        "reason",
+        "preprocess_and_score",
+        "up to date",
+        "segment_result (version 2):",
+        "ValueSegment",
+        "high_value_summary_df (version 2):",
+        "SummaryStatisticType",
+    ] {
+        assert!(text.contains(needle), "{needle:?} not in {text}");
+    }
+}
+
+#[test]
 fn every_subcommand_has_help() {
     let store = tempfile::tempdir().unwrap();
     for command in [
-        "run", "generate", "tour", "history", "lineage", "compare", "graph",
+        "run", "get", "set", "list", "scenario", "generate", "tour", "history", "lineage",
+        "compare", "graph", "gc",
     ] {
         let output = Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
             .args([command, "--help"])

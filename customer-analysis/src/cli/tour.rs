@@ -3,72 +3,97 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use pipeline_core::{JobStatus, Runtime, Submission};
+use pipeline_core::cli::frames::frame_json;
+use pipeline_core::cli::render::jobs_json;
+use pipeline_core::cli::{CliError, Context};
+use pipeline_core::{JobStatus, Submission};
 use serde_json::{Value as Json, json};
 
-use super::run::{jobs_json, verb};
-use super::{CliError, MemoryArgs, frames};
 use crate::pipeline::CustomerAnalysis;
-use crate::transform::{Metric, SummaryStatistic, collect_streaming};
+use crate::transform::{Metric, SummaryStatistic};
 
-/// Arguments of `tour`.
+/// Arguments of `tour` (its store: `--store` / `PIPELINE_STORE` if given,
+/// else a fresh temporary directory).
 #[derive(Debug, clap::Args)]
 pub struct TourArgs {
     /// The customer CSV [default: the shipped sample].
     #[arg(long, value_name = "CSV")]
     data: Option<PathBuf>,
-    /// Keep the store here instead of in a fresh temporary directory.
-    #[arg(long, value_name = "DIR")]
-    store: Option<PathBuf>,
     /// Print one JSON object instead of the table: per step its name, seconds
     /// and jobs, and the segment result and summary read back after it.
     #[arg(long)]
     json: bool,
-    #[command(flatten)]
-    pub(super) memory: MemoryArgs,
+    /// Keep decoded data frames of up to this many MiB in memory between
+    /// tasks (0: always read frames from their files).
+    #[arg(long, value_name = "MiB", default_value_t = pipeline_core::frame::memory::DEFAULT_BUDGET >> 20)]
+    frame_memory: usize,
 }
 
-/// One step of the tour as JSON: `name`, `seconds` (of the submission),
-/// `jobs` (task, status, seconds) and, unless a job failed, the results.
+/// One step: a label and the change it makes before submitting.
+type Step = (
+    &'static str,
+    Box<dyn Fn(&CustomerAnalysis) -> pipeline_core::Result<u64>>,
+);
+
+/// The rows of a frame node as the step left it, as JSON.
+fn rows(frame: &pipeline_core::frame::LazyFrame) -> Result<Json, CliError> {
+    frame_json(frame, None)
+        .map(|json| json["rows"].clone())
+        .map_err(|e| CliError::failed(format!("cannot read the results: {e}")))
+}
+
+/// One step as JSON: `name`, `seconds` (of the submission), `jobs` and,
+/// unless a job failed, the results.
 fn step_json(
     label: &str,
     seconds: f64,
     submission: &Submission,
     scenario: &CustomerAnalysis,
 ) -> Result<Json, CliError> {
-    let jobs = jobs_json(submission);
-    let mut step = json!({ "name": label, "seconds": seconds, "jobs": jobs });
+    let mut step = json!({
+        "name": label,
+        "seconds": seconds,
+        "jobs": jobs_json(submission, false),
+    });
     if submission.is_success() {
-        let segments = collect_streaming(scenario.segment_result().read()?.0.clone())?;
-        let summary = collect_streaming(scenario.high_value_summary_df().read()?.0.clone())?;
-        step["segment_result"] = Json::Array(frames::rows(&segments)?);
-        step["high_value_summary"] = frames::rows(&summary)?
-            .into_iter()
-            .next()
-            .unwrap_or(Json::Null);
+        let version = |node: &str| {
+            submission
+                .version_of(node)
+                .ok_or_else(|| CliError::failed(format!("`{node}` has no value")))
+        };
+        let segments = scenario
+            .segment_result()
+            .read_version(version("segment_result")?)?;
+        let summary = scenario
+            .high_value_summary_df()
+            .read_version(version("high_value_summary_df")?)?;
+        step["segment_result"] = rows(&segments.0)?;
+        step["high_value_summary"] = rows(&summary.0)?.get(0).cloned().unwrap_or(Json::Null);
     }
     Ok(step)
 }
 
+/// What the tour table shows for a job.
+fn verb(status: JobStatus) -> &'static str {
+    match status {
+        JobStatus::Completed => "ran",
+        other => other.as_str(),
+    }
+}
+
 /// Runs `tour`.
-pub fn tour(args: &TourArgs) -> Result<(), CliError> {
+pub fn tour(args: &TourArgs, ctx: &Context<'_>) -> Result<(), CliError> {
+    pipeline_core::frame::memory::set_budget(args.frame_memory.saturating_mul(1 << 20));
     let temporary = tempfile::tempdir()
-        .map_err(|e| CliError::Io(format!("cannot create a temporary store: {e}")))?;
-    let store = args
-        .store
-        .clone()
-        .unwrap_or_else(|| temporary.path().to_owned());
-    let runtime = Runtime::open(&store)?;
+        .map_err(|e| CliError::failed(format!("cannot create a temporary store: {e}")))?;
+    let store = ctx
+        .explicit_store()
+        .map_or_else(|| temporary.path().to_owned(), PathBuf::from);
+    let runtime = ctx.open_runtime_at(&store)?;
     let scenario = CustomerAnalysis::create(&runtime, "tour")?;
     if let Some(data) = &args.data {
-        let _checked_header = crate::transform::preprocess_and_score(data)?;
         scenario.path_to_data().write(data.clone())?;
     }
-
-    type Step = (
-        &'static str,
-        Box<dyn Fn(&CustomerAnalysis) -> pipeline_core::Result<u64>>,
-    );
     let steps: Vec<Step> = vec![
         ("full run", Box::new(|_| Ok(0))),
         (
@@ -91,10 +116,9 @@ pub fn tour(args: &TourArgs) -> Result<(), CliError> {
         .map(|t| t.name().to_owned())
         .collect();
     let width = steps.iter().map(|(n, _)| n.len()).max().unwrap_or(0) + 4;
-    let short = ["score", "segment", "analyse", "summary"];
     if !args.json {
         print!("{:<width$}", "step");
-        for name in short {
+        for name in ["score", "segment", "analyse", "summary"] {
             print!("{name:>9}");
         }
         println!("{:>10}", "seconds");
@@ -107,33 +131,31 @@ pub fn tour(args: &TourArgs) -> Result<(), CliError> {
         let seconds = clock.elapsed().as_secs_f64();
         if args.json {
             report.push(step_json(label, seconds, &submission, &scenario)?);
-            if let Err(error) = submission.into_result() {
-                let error = CliError::from(error);
-                println!("{}", json!({ "steps": report, "error": error.to_string() }));
-                return Err(error);
+        } else {
+            print!("{:<width$}", format!("{}. {label}", i + 1));
+            for task in &tasks {
+                let status = submission.status(task).unwrap_or(JobStatus::Pending);
+                print!("{:>9}", verb(status));
             }
-            continue;
+            println!("{seconds:>10.3}");
         }
-        print!("{:<width$}", format!("{}. {label}", i + 1));
-        for task in &tasks {
-            let status = submission.status(task).unwrap_or(JobStatus::Pending);
-            print!("{:>9}", verb(status));
-        }
-        println!("{seconds:>10.3}");
         if let Err(error) = submission.into_result() {
-            return Err(error.into());
+            let error = CliError::TaskFailed(error.to_string());
+            if args.json {
+                ctx.print_json(json!({ "steps": report, "error": error.to_string() }));
+            }
+            return Err(error);
         }
     }
     if args.json {
-        println!("{}", json!({ "steps": report }));
+        ctx.print_json(json!({ "steps": report }));
         return Ok(());
     }
     println!(
         "\nstore: {}",
-        if args.store.is_some() {
-            store.display().to_string()
-        } else {
-            "temporary (removed)".to_owned()
+        match ctx.explicit_store() {
+            Some(dir) => dir.display().to_string(),
+            None => "temporary (removed)".to_owned(),
         }
     );
     Ok(())

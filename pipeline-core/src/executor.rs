@@ -101,7 +101,9 @@ pub(crate) fn submit_after(
     if input_missing {
         submission = submit_once(scenario, &graph, options, &planned)?.0;
     }
-    submission.versions = current_versions(scenario, &graph)?;
+    if options.record_versions {
+        submission.versions = current_versions(scenario, &graph)?;
+    }
     Ok(submission)
 }
 

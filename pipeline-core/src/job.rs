@@ -143,9 +143,10 @@ pub struct Submission {
     /// the submission ended, taken under its locks: the inputs its jobs read
     /// and the outputs they wrote or found current, whatever another process
     /// writes afterwards. Read one with
-    /// [`DataNode::read_version`](crate::DataNode::read_version). Set on the
-    /// submission that `submit` returns; empty in those read back from a
-    /// store's history.
+    /// [`DataNode::read_version`](crate::DataNode::read_version). Recorded
+    /// when asked for ([`SubmitOptions::record_versions`](crate::SubmitOptions::record_versions),
+    /// always by [`Scenario::submit_with_writes`](crate::Scenario::submit_with_writes));
+    /// empty otherwise, and in submissions read back from a store's history.
     pub versions: Vec<NodeVersion>,
 }
 

@@ -123,6 +123,13 @@
 //!
 //! See [`#[task]`](macro@task) and [`scenario!`] for every form the macros accept and what
 //! they generate.
+//!
+//! ## A command line
+//!
+//! With the `cli` feature, `pipeline_core::cli::Cli::new("pricing").scenario::<Pricing>().run()`
+//! is a whole `main`: `run --set rate=0.2`, `get`, `set`, `list`, `history`,
+//! `lineage`, `compare`, `graph` and more, over a store that later processes
+//! reuse (see the `cli` module and `docs/cli.md`).
 
 #![warn(missing_docs)]
 

@@ -678,6 +678,7 @@ pub struct SubmitOptions {
     pub(crate) force: bool,
     pub(crate) max_workers: Option<usize>,
     pub(crate) cancel: Option<CancelToken>,
+    pub(crate) record_versions: bool,
 }
 
 impl SubmitOptions {
@@ -701,6 +702,16 @@ impl SubmitOptions {
     /// At most this many tasks run at once (at least 1).
     pub fn max_workers(mut self, workers: usize) -> Self {
         self.max_workers = Some(workers.max(1));
+        self
+    }
+
+    /// Records in the submission the version of every data node as it left
+    /// them ([`Submission::versions`](crate::Submission::versions)), to read
+    /// its results later whatever is written since. Off by default (it costs
+    /// a cache lookup per node); [`Scenario::submit_with_writes`] always
+    /// records them.
+    pub fn record_versions(mut self, record: bool) -> Self {
+        self.record_versions = record;
         self
     }
 

@@ -140,9 +140,9 @@ impl Scenario {
     /// Writes every value as [`write_all`](Self::write_all) does, then
     /// submits, holding the scenario's locks from the first write to the last
     /// job: the submission computes from exactly these values, and its
-    /// [`versions`](Submission::versions) are its own results, whatever
-    /// other processes write before or after. A second process doing the same
-    /// waits for the first.
+    /// [`versions`](Submission::versions) (always recorded) are its own
+    /// results, whatever other processes write before or after. A second
+    /// process doing the same waits for the first.
     ///
     /// # Errors
     /// As [`write_all`](Self::write_all) (nothing is written or submitted),
@@ -154,7 +154,8 @@ impl Scenario {
     ) -> Result<Submission> {
         let prepared = self.prepare(writes)?;
         let global = prepared.global;
-        executor::submit_after(self, options, global, || {
+        let options = options.clone().record_versions(true);
+        executor::submit_after(self, &options, global, || {
             self.commit_prepared(prepared).map(drop)
         })
     }

@@ -51,7 +51,13 @@ fn a_submission_reads_back_its_own_results_after_later_writes() {
         .unwrap();
     assert_eq!(first.status("slow_inc"), Some(JobStatus::Completed));
     scenario.node::<i64>("x").unwrap().write(1).unwrap();
-    let second = scenario.submit().unwrap();
+    let second = scenario
+        .submit_with(&SubmitOptions::new().record_versions(true))
+        .unwrap();
+    assert!(
+        scenario.submit().unwrap().versions.is_empty(),
+        "not asked for"
+    );
 
     let (x, y) = (
         scenario.node::<i64>("x").unwrap(),
@@ -74,7 +80,9 @@ fn a_submission_reads_back_its_own_results_after_later_writes() {
 #[test]
 fn skipped_jobs_leave_the_versions_they_found_current() {
     let scenario = Runtime::in_memory().create_scenario(graph(), "s").unwrap();
-    let ran = scenario.submit().unwrap();
+    let ran = scenario
+        .submit_with(&SubmitOptions::new().record_versions(true))
+        .unwrap();
     let skipped = scenario
         .submit_with_writes(Writes::new().value("x", 0_i64), &SubmitOptions::new())
         .unwrap();

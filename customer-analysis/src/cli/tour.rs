@@ -6,7 +6,7 @@ use std::time::Instant;
 use pipeline_core::cli::frames::frame_json;
 use pipeline_core::cli::render::jobs_json;
 use pipeline_core::cli::{CliError, Context};
-use pipeline_core::{JobStatus, Submission};
+use pipeline_core::{JobStatus, Submission, SubmitOptions};
 use serde_json::{Value as Json, json};
 
 use crate::pipeline::CustomerAnalysis;
@@ -127,7 +127,7 @@ pub fn tour(args: &TourArgs, ctx: &Context<'_>) -> Result<(), CliError> {
     for (i, (label, change)) in steps.iter().enumerate() {
         change(&scenario)?;
         let clock = Instant::now();
-        let submission = scenario.submit()?;
+        let submission = scenario.submit_with(&SubmitOptions::new().record_versions(true))?;
         let seconds = clock.elapsed().as_secs_f64();
         if args.json {
             report.push(step_json(label, seconds, &submission, &scenario)?);

@@ -53,7 +53,7 @@ fn step_json(
     let mut step = json!({
         "name": label,
         "seconds": seconds,
-        "jobs": jobs_json(submission, false),
+        "jobs": jobs_json(submission),
     });
     if submission.is_success() {
         let version = |node: &str| {

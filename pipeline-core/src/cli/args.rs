@@ -45,6 +45,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Show how a data node's value was made, down to the exact input versions
     Lineage(LineageArgs),
+    /// Say whether each task would run now, and why, without running anything
+    Explain(ExplainArgs),
     /// Compare scenarios of one type node by node
     Compare(CompareArgs),
     /// Print a scenario type's graph as Mermaid, Graphviz DOT or TOML
@@ -208,6 +210,24 @@ pub struct LineageArgs {
     /// This version instead of the current one
     #[arg(long, value_name = "N")]
     pub version: Option<u64>,
+    #[command(flatten)]
+    pub output: JsonArg,
+}
+
+/// Arguments of `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub scenario: ScenarioArg,
+    /// Only this sequence of tasks
+    #[arg(long, value_name = "SEQUENCE", conflicts_with = "task")]
+    pub sequence: Option<String>,
+    /// Only this task
+    #[arg(long, value_name = "TASK")]
+    pub task: Option<String>,
+    /// As a forced submission would
+    #[arg(long)]
+    pub force: bool,
     #[command(flatten)]
     pub output: JsonArg,
 }

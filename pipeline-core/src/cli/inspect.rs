@@ -3,13 +3,13 @@
 
 use serde_json::{Value as Json, json};
 
-use super::args::{CompareArgs, GraphArgs, GraphFormat, HistoryArgs, LineageArgs};
+use super::args::{CompareArgs, ExplainArgs, GraphArgs, GraphFormat, HistoryArgs, LineageArgs};
 use super::context::Context;
 use super::error::CliError;
 use super::output::Output;
 use crate::compare::Compare;
 use crate::config::{to_dot, to_mermaid, to_toml};
-use crate::scenario::Scenario;
+use crate::scenario::{Scenario, SubmitOptions};
 
 fn header(scenario: &Scenario) -> Json {
     json!({
@@ -75,6 +75,46 @@ pub(crate) fn lineage(
         output.json_object(report);
     } else {
         print!("{lineage}");
+    }
+    Ok(())
+}
+
+/// Runs `explain`.
+pub(crate) fn explain(
+    ctx: &Context<'_>,
+    args: &ExplainArgs,
+    output: &Output,
+) -> Result<(), CliError> {
+    let runtime = ctx.open_existing_runtime()?;
+    let (scenario, _) = ctx.scenario(&runtime, &args.scenario.scenario)?;
+    let target = super::run::target(scenario.graph(), args.task.as_ref(), args.sequence.as_ref())?;
+    let options = SubmitOptions::new().target(target).force(args.force);
+    let plan = scenario.explain(&options)?;
+    if output.json {
+        let mut report = header(&scenario);
+        report["tasks"] = plan.iter().map(|e| e.to_json()).collect();
+        output.json_object(report);
+        return Ok(());
+    }
+    let width = plan
+        .iter()
+        .map(|e| e.task.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    println!("  {:<width$}  {:<7}  why", "task", "verdict");
+    for explanation in &plan {
+        let why = match (&explanation.reason, &explanation.error) {
+            (Some(reason), _) => reason.to_string(),
+            (None, Some(error)) => error.clone(),
+            (None, None) => String::new(),
+        };
+        let line = format!(
+            "  {:<width$}  {:<7}  {why}",
+            explanation.task,
+            explanation.verdict.as_str()
+        );
+        println!("{}", line.trim_end());
     }
     Ok(())
 }

@@ -32,6 +32,7 @@
 //! | `get NODE [--version N]` / `set NODE=VALUE…` | reads one value / writes values without running |
 //! | `list`, `scenario create\|tag\|rename\|delete` | the scenarios in the store |
 //! | `history [NODE]`, `lineage NODE`, `compare A B…` | what happened |
+//! | `explain [--sequence Q \| --task T] [--force]` | whether each task would run now, and why, without running anything |
 //! | `graph --format mermaid\|dot\|toml`, `gc` | the pipeline as a picture; collecting unused values |
 //!
 //! Every command takes `--store DIR` (or `PIPELINE_STORE`), `--config FILE`
@@ -316,6 +317,7 @@ impl Cli {
             args::Command::Scenario(command) => catalog::scenario(&ctx, &command, output),
             args::Command::History(args) => inspect::history(&ctx, &args, output),
             args::Command::Lineage(args) => inspect::lineage(&ctx, &args, output),
+            args::Command::Explain(args) => inspect::explain(&ctx, &args, output),
             args::Command::Compare(args) => inspect::compare(&ctx, &args, output),
             args::Command::Graph(args) => inspect::graph(&ctx, &args),
             args::Command::Gc(args) => catalog::gc(&ctx, &args, output),

@@ -58,28 +58,28 @@ pub fn value_text(
         .or_else(|| value_type.render(value)))
 }
 
-/// Why a job ended as it did, as far as the job record tells: a skipped job
-/// found its outputs up to date or reused an identical job's; a failed,
-/// abandoned or canceled job says why; a job that ran under `--force` was
-/// forced. `None` where the record does not tell.
-pub fn job_reason(job: &Job, forced: bool) -> Option<String> {
-    match job.status {
-        JobStatus::Skipped if job.reused => Some("reused from an identical job".to_owned()),
-        JobStatus::Skipped => Some("up to date".to_owned()),
-        JobStatus::Completed if forced => Some("forced".to_owned()),
-        _ => job.error_text().map(str::to_owned),
+/// Why a job ran or was skipped, for people: its [`Reason`](crate::Reason),
+/// then the error of a job that failed; a job never decided (abandoned,
+/// canceled) says why it did not run. `None` where the record tells nothing.
+pub fn job_reason(job: &Job) -> Option<String> {
+    match (&job.reason, job.error_text()) {
+        (Some(reason), Some(error)) => Some(format!("{reason}; {error}")),
+        (Some(reason), None) => Some(reason.to_string()),
+        (None, Some(error)) => Some(error.to_owned()),
+        (None, None) => None,
     }
 }
 
-/// A job as JSON: `task`, `status`, `seconds`, `reused`, `reason` (or
-/// `null`), and `error` for a job that failed, was abandoned or canceled.
-pub fn job_json(job: &Job, forced: bool) -> Json {
+/// A job as JSON: `task`, `status`, `seconds`, `reused`, `reason` (the
+/// [`Reason`](crate::Reason)'s JSON form, `{"kind": …}`, or `null`), and
+/// `error` for a job that failed, was abandoned or canceled.
+pub fn job_json(job: &Job) -> Json {
     let mut entry = json!({
         "task": &*job.task,
         "status": job.status.as_str(),
         "seconds": job.duration.map_or(0.0, |d| d.as_secs_f64()),
         "reused": job.reused,
-        "reason": job_reason(job, forced),
+        "reason": job.reason.as_ref().map(crate::Reason::to_json),
     });
     if let Some(error) = job.error_text() {
         entry["error"] = Json::String(error.to_owned());
@@ -88,18 +88,12 @@ pub fn job_json(job: &Job, forced: bool) -> Json {
 }
 
 /// The jobs of a submission as a JSON array (see [`job_json`]).
-pub fn jobs_json(submission: &Submission, forced: bool) -> Json {
-    Json::Array(
-        submission
-            .jobs
-            .iter()
-            .map(|job| job_json(job, forced))
-            .collect(),
-    )
+pub fn jobs_json(submission: &Submission) -> Json {
+    Json::Array(submission.jobs.iter().map(job_json).collect())
 }
 
 /// The jobs of a submission as a table: task, status, seconds, reason.
-pub fn jobs_table(submission: &Submission, forced: bool) -> String {
+pub fn jobs_table(submission: &Submission) -> String {
     let width = submission
         .jobs
         .iter()
@@ -117,7 +111,7 @@ pub fn jobs_table(submission: &Submission, forced: bool) -> String {
             "  {:<width$}  {:<9}  {seconds:>8.3}  {}",
             job.task,
             job.status.as_str(),
-            job_reason(job, forced).unwrap_or_default()
+            job_reason(job).unwrap_or_default()
         );
         out.push_str(line.trim_end());
         out.push('\n');

@@ -56,8 +56,12 @@ pub(crate) fn checked_writes(
 }
 
 /// What `--task` / `--sequence` name, checked against the graph.
-fn target(graph: &Graph, args: &RunArgs) -> Result<Target, CliError> {
-    if let Some(task) = &args.task {
+pub(crate) fn target(
+    graph: &Graph,
+    task: Option<&String>,
+    sequence: Option<&String>,
+) -> Result<Target, CliError> {
+    if let Some(task) = task {
         if graph.task_id(task).is_none() {
             let names: Vec<&str> = graph.tasks().iter().map(|t| t.name()).collect();
             return Err(CliError::input(format!(
@@ -68,7 +72,7 @@ fn target(graph: &Graph, args: &RunArgs) -> Result<Target, CliError> {
         }
         return Ok(Target::Task(task.clone()));
     }
-    if let Some(sequence) = &args.sequence {
+    if let Some(sequence) = sequence {
         if graph.sequence(sequence).is_none() {
             let names: Vec<&str> = graph.sequences().iter().map(|s| s.name()).collect();
             let known = if names.is_empty() {
@@ -101,7 +105,11 @@ pub(crate) fn run(
     assignments.extend(flags);
     let which = &args.scenario.scenario;
     let checked = checked_writes(ctx, which, &assignments)?;
-    let target = target(checked.kind.graph(), args)?;
+    let target = target(
+        checked.kind.graph(),
+        args.task.as_ref(),
+        args.sequence.as_ref(),
+    )?;
     let written: Vec<String> = checked.writes.nodes().map(str::to_owned).collect();
     let runtime = match checked.runtime {
         Some(runtime) => runtime,
@@ -174,7 +182,7 @@ fn report_json(
         "written": written_versions(submission, written)
             .map(|(node, version)| json!({ "node": node, "version": version }))
             .collect::<Vec<Json>>(),
-        "jobs": render::jobs_json(submission, args.force),
+        "jobs": render::jobs_json(submission),
     });
     if let Some(message) = failure {
         report["error"] = Json::String(message.clone());
@@ -229,7 +237,7 @@ fn report_text(
         let version = version.map_or_else(|| "no value".to_owned(), |v| format!("version {v}"));
         out.push_str(&format!("  set {node} ({version})\n"));
     }
-    out.push_str(&render::jobs_table(submission, args.force));
+    out.push_str(&render::jobs_table(submission));
     if failure.is_some() {
         return Ok(out);
     }

@@ -14,6 +14,13 @@ use std::sync::Arc;
 
 use crate::fingerprint::Fingerprint;
 
+#[doc(hidden)]
+#[macro_use]
+pub mod text;
+
+use text::Json;
+pub use text::TextError;
+
 /// A value shared between the version cache, the store and running tasks.
 ///
 /// Tasks receive `&T` borrowed from it: values are never cloned or serialized
@@ -251,6 +258,55 @@ pub trait Value: Any + Send + Sync + Sized {
         None
     }
 
+    /// Reads a value as people type it on a command line or in a form: the
+    /// type's `FromStr` where it has one (`1.5`, `true`, `data/x.csv`), else
+    /// JSON (`[1, 2, 3]`, a bare word standing for a JSON string). `None` when
+    /// the type has no text form, whatever the text: callers ask `from_text("")`
+    /// to learn whether it has one.
+    ///
+    /// Defaults to JSON through [`from_json`](Self::from_json). Implemented
+    /// for the std scalars, `String`, `PathBuf` and their collections;
+    /// [`serde_value!`](crate::serde_value) types use their `FromStr` where
+    /// they have one, else serde JSON.
+    ///
+    /// ```
+    /// use pipeline_core::Value;
+    /// assert_eq!(f64::from_text("1600"), Some(Ok(1600.0)));
+    /// assert_eq!(Vec::<u8>::from_text("[1, 2]"), Some(Ok(vec![1, 2])));
+    /// assert!(u8::from_text("300").unwrap().is_err());
+    /// ```
+    fn from_text(text: &str) -> Option<Result<Self, String>> {
+        text::json_from_text(text)
+    }
+
+    /// Reads a value from JSON; `None` when the type has no JSON form,
+    /// whatever the input (callers ask `from_json(&Json::Null)` to learn
+    /// whether it has one). None by default.
+    fn from_json(json: &serde_json::Value) -> Option<Result<Self, String>> {
+        let _ = json;
+        None
+    }
+
+    /// The value as JSON (numbers, strings, arrays, objects: what
+    /// [`from_json`](Self::from_json) reads back), or `None` when the type
+    /// has no JSON form (the default).
+    fn to_json(&self) -> Option<serde_json::Value> {
+        None
+    }
+
+    /// The value in the text form [`from_text`](Self::from_text) reads
+    /// (`Display` for `FromStr` types), or `None`. Defaults to compact JSON
+    /// from [`to_json`](Self::to_json), a JSON string as its bare text.
+    fn to_text(&self) -> Option<String> {
+        text::json_to_text(self.to_json())
+    }
+
+    /// A valid text of the type, for messages (`1.5` for `f64`), or `None`
+    /// (the default).
+    fn text_example() -> Option<String> {
+        None
+    }
+
     /// Turns a freshly produced value into its shareable form. Lazy values (a
     /// polars query) execute here; plain values are only fingerprinted.
     fn materialize(self, _ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
@@ -398,6 +454,7 @@ struct VTable {
     schema: fn() -> Result<Fingerprint, ValueError>,
     names_files: fn() -> bool,
     external_files: ExternalFilesFn,
+    text: &'static text::TextOps,
 }
 
 type ExternalFilesFn = for<'a> fn(&'a (dyn Any + Send + Sync), &mut Vec<&'a Path>);
@@ -438,6 +495,7 @@ impl<T: Value> Erased<T> {
         schema: T::schema,
         names_files: T::names_files,
         external_files: Self::external_files,
+        text: text::TextForms::<T>::OPS,
     };
 
     fn external_files<'a>(value: &'a (dyn Any + Send + Sync), out: &mut Vec<&'a Path>) {
@@ -716,6 +774,7 @@ macro_rules! fixed_width_values {
             fn schema() -> Result<Fingerprint, ValueError> {
                 Ok(crate::schema::named(stringify!($ty)))
             }
+            text_forms!(number);
         }
     )*};
 }
@@ -738,6 +797,7 @@ impl Value for usize {
     fn schema() -> Result<Fingerprint, ValueError> {
         Ok(crate::schema::named("usize"))
     }
+    text_forms!(number);
 }
 
 impl Value for isize {
@@ -756,6 +816,7 @@ impl Value for isize {
     fn schema() -> Result<Fingerprint, ValueError> {
         Ok(crate::schema::named("isize"))
     }
+    text_forms!(number);
 }
 
 impl Value for bool {
@@ -781,6 +842,10 @@ impl Value for bool {
     fn schema() -> Result<Fingerprint, ValueError> {
         Ok(crate::schema::named("bool"))
     }
+    text_forms!(from_str "true", Bool, |json: &Json| match json {
+        Json::Bool(b) => Ok(*b),
+        other => Err(format!("expected true or false, found {other}")),
+    });
 }
 
 impl Value for char {
@@ -801,6 +866,9 @@ impl Value for char {
     fn schema() -> Result<Fingerprint, ValueError> {
         Ok(crate::schema::named("char"))
     }
+    text_forms!(from_str "x", String, |json: &Json| {
+        text::string_from_json(json).and_then(text::parse_str)
+    });
 }
 
 impl Value for () {
@@ -819,6 +887,7 @@ impl Value for () {
     fn schema() -> Result<Fingerprint, ValueError> {
         Ok(crate::schema::named("()"))
     }
+    text_forms!(unit);
 }
 
 impl Value for String {
@@ -841,6 +910,7 @@ impl Value for String {
     fn schema() -> Result<Fingerprint, ValueError> {
         Ok(crate::schema::named("String"))
     }
+    text_forms!(string "text", str::to_owned, String::clone);
 }
 
 /// A path's encoding and fingerprint are the path as written. It names
@@ -872,6 +942,9 @@ impl Value for PathBuf {
     fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
         out.push(self);
     }
+    text_forms!(string "data/input.csv", PathBuf::from, |path: &PathBuf| {
+        path.to_string_lossy().into_owned()
+    });
 }
 
 impl<T: Value> Value for Vec<T> {
@@ -905,6 +978,7 @@ impl<T: Value> Value for Vec<T> {
             self.iter().for_each(|item| item.external_files(out));
         }
     }
+    text_forms!(sequence T);
 }
 
 impl<T: Value> Value for Option<T> {
@@ -949,6 +1023,7 @@ impl<T: Value> Value for Option<T> {
             Some(value) => Some(format!("Some({})", value.render()?)),
         }
     }
+    text_forms!(option T);
 }
 
 impl<K: Value + Ord, V: Value> Value for BTreeMap<K, V> {
@@ -990,6 +1065,7 @@ impl<K: Value + Ord, V: Value> Value for BTreeMap<K, V> {
             .map(|(k, v)| Some(format!("{}: {}", k.render()?, v.render()?)));
         render_seq("{", entries, "}")
     }
+    text_forms!(map K, V);
 }
 
 impl<T: Value + Ord> Value for BTreeSet<T> {
@@ -1016,6 +1092,7 @@ impl<T: Value + Ord> Value for BTreeSet<T> {
     fn render(&self) -> Option<String> {
         render_seq("{", self.iter().map(T::render), "}")
     }
+    text_forms!(sequence T);
 }
 
 macro_rules! tuple_values {
@@ -1059,6 +1136,7 @@ macro_rules! tuple_values {
                     format!("({})", items.join(", "))
                 })
             }
+            text_forms!(tuple $($name),+);
         }
     )*};
 }
@@ -1109,6 +1187,13 @@ pub fn decode_serde<T: serde::de::DeserializeOwned>(input: &mut &[u8]) -> Result
 /// it a schema by hand with `serde_value!(Type, schema = "1")` and change the
 /// string whenever the type's layout changes.
 ///
+/// The type's JSON form is serde's; its text form (what a command line's
+/// `--set node=…` reads, see [`Value::from_text`]) is its `FromStr` and
+/// `Display` where it has both, else JSON, with a bare word standing for a
+/// string and, for an enum, naming a variant without regard to case, `_` or
+/// `-` (`median` for `Median`). Its example in messages is its `Default`
+/// where it has one, else an enum's first variant.
+///
 /// Use ordered collections (`BTreeMap`, not `HashMap`) inside such types: a
 /// `HashMap` iterates in a random order, so equal maps would get different
 /// fingerprints and never be skipped.
@@ -1148,6 +1233,33 @@ macro_rules! serde_value {
             }
             fn schema() -> ::std::result::Result<$crate::Fingerprint, $crate::ValueError> {
                 $schema
+            }
+            fn from_text(
+                text: &str,
+            ) -> ::std::option::Option<::std::result::Result<Self, ::std::string::String>> {
+                #[allow(unused_imports)]
+                use $crate::value::text::{ViaFromStr as _, ViaSerde as _};
+                ::std::option::Option::Some(
+                    (&&$crate::value::text::SerdeText::<$ty>::new()).read_text(text),
+                )
+            }
+            fn from_json(
+                json: &$crate::value::text::Json,
+            ) -> ::std::option::Option<::std::result::Result<Self, ::std::string::String>> {
+                ::std::option::Option::Some($crate::value::text::serde_from_json(json))
+            }
+            fn to_json(&self) -> ::std::option::Option<$crate::value::text::Json> {
+                $crate::value::text::serde_to_json(self)
+            }
+            fn to_text(&self) -> ::std::option::Option<::std::string::String> {
+                #[allow(unused_imports)]
+                use $crate::value::text::{ViaFromStr as _, ViaSerde as _};
+                (&&$crate::value::text::SerdeText::<$ty>::new()).write_text(self)
+            }
+            fn text_example() -> ::std::option::Option<::std::string::String> {
+                #[allow(unused_imports)]
+                use $crate::value::text::{ExampleFromDefault as _, ExampleFromShape as _};
+                (&&$crate::value::text::SerdeExample::<$ty>::new()).example()
             }
         }
     };

@@ -246,6 +246,10 @@ impl Value for LazyFrame {
         sink_parquet(self.clone(), path).map_err(polars_error)
     }
 
+    fn as_lazy_frame(&self) -> Option<LazyFrame> {
+        Some(self.clone())
+    }
+
     fn read_file(path: &Path) -> Result<Self, ValueError> {
         if !path.is_file() {
             return Err(ValueError::Io {
@@ -276,6 +280,10 @@ impl Value for DataFrame {
     /// Self-describing Parquet, like [`LazyFrame`]'s.
     fn schema() -> Result<Fingerprint, ValueError> {
         Ok(frame_schema())
+    }
+
+    fn as_lazy_frame(&self) -> Option<LazyFrame> {
+        Some(self.clone().lazy())
     }
 
     fn extension() -> &'static str {
@@ -323,6 +331,9 @@ macro_rules! lazy_frame_value {
             }
             fn read_file(path: &::std::path::Path) -> ::std::result::Result<Self, $crate::ValueError> {
                 <$crate::frame::LazyFrame as $crate::Value>::read_file(path).map($ty)
+            }
+            fn as_lazy_frame(&self) -> ::std::option::Option<$crate::frame::LazyFrame> {
+                ::std::option::Option::Some(::std::clone::Clone::clone(&self.0))
             }
         }
     )+};

@@ -307,6 +307,15 @@ pub trait Value: Any + Send + Sync + Sized {
         None
     }
 
+    /// The value as a polars lazy frame, for displays that show data frames
+    /// as tables (the command line, a web view), or `None` (the default).
+    /// `LazyFrame`, `DataFrame` and [`lazy_frame_value!`](crate::lazy_frame_value)
+    /// types return themselves.
+    #[cfg(feature = "polars")]
+    fn as_lazy_frame(&self) -> Option<polars::prelude::LazyFrame> {
+        None
+    }
+
     /// Turns a freshly produced value into its shareable form. Lazy values (a
     /// polars query) execute here; plain values are only fingerprinted.
     fn materialize(self, _ctx: &MaterializeContext<'_>) -> Result<Materialized<Self>, ValueError> {
@@ -455,6 +464,8 @@ struct VTable {
     names_files: fn() -> bool,
     external_files: ExternalFilesFn,
     text: &'static text::TextOps,
+    #[cfg(feature = "polars")]
+    as_lazy_frame: fn(&(dyn Any + Send + Sync)) -> Option<polars::prelude::LazyFrame>,
 }
 
 type ExternalFilesFn = for<'a> fn(&'a (dyn Any + Send + Sync), &mut Vec<&'a Path>);
@@ -496,10 +507,17 @@ impl<T: Value> Erased<T> {
         names_files: T::names_files,
         external_files: Self::external_files,
         text: text::TextForms::<T>::OPS,
+        #[cfg(feature = "polars")]
+        as_lazy_frame: Self::as_lazy_frame,
     };
 
     fn external_files<'a>(value: &'a (dyn Any + Send + Sync), out: &mut Vec<&'a Path>) {
         downcast::<T>(value).external_files(out)
+    }
+
+    #[cfg(feature = "polars")]
+    fn as_lazy_frame(value: &(dyn Any + Send + Sync)) -> Option<polars::prelude::LazyFrame> {
+        downcast::<T>(value).as_lazy_frame()
     }
 
     fn fingerprint(value: &(dyn Any + Send + Sync)) -> Result<Fingerprint, ValueError> {
@@ -603,6 +621,19 @@ impl ValueType {
     /// If `value` is not of this type.
     pub fn render(&self, value: &(dyn Any + Send + Sync)) -> Option<String> {
         (self.0.render)(value)
+    }
+
+    /// An erased value of this type as a polars lazy frame, for tables (see
+    /// [`Value::as_lazy_frame`]).
+    ///
+    /// # Panics
+    /// If `value` is not of this type.
+    #[cfg(feature = "polars")]
+    pub fn as_lazy_frame(
+        &self,
+        value: &(dyn Any + Send + Sync),
+    ) -> Option<polars::prelude::LazyFrame> {
+        (self.0.as_lazy_frame)(value)
     }
 
     /// Whether `value` holds this type.

@@ -155,6 +155,8 @@ pub mod store;
 pub mod synthetic;
 pub mod task;
 pub mod value;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use cache::TaskKey;
 pub use catalog::ScenarioFilter;

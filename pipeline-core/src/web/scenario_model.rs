@@ -1,0 +1,455 @@
+//! What the scenario page shows, computed from the store and the live board:
+//! each data node's state (and why), each task's last job (or its live
+//! status), the sequences, the newest submissions.
+//!
+//! A produced node is *up to date* when the job that wrote its current
+//! version read exactly the current values of the task's inputs (same
+//! fingerprints) with the task's current code, as its lineage records;
+//! otherwise it is *stale*, and the first difference says why. A node whose
+//! producer's last job failed and that is not up to date shows that failure.
+//! A file input edited since it was last read shows only after the next
+//! submission looks at it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use super::error::PageError;
+use super::live::LiveState;
+use super::models::{JobModel, ScenarioInfo, SubmissionSummary};
+use crate::cache::CachedVersion;
+use crate::compare::RENDER_LIMIT;
+use crate::graph::{Graph, NodeId, Scope, TaskId};
+use crate::history::rfc3339;
+use crate::job::{Job, JobStatus, Submission};
+use crate::scenario::Scenario;
+use crate::store::{SubmissionId, WrittenBy};
+
+/// Submissions per page of the scenario's history.
+pub(super) const HISTORY_PAGE: usize = 20;
+
+/// How many submissions are searched for a task's last job.
+const LAST_JOB_SEARCH: usize = 1000;
+
+/// The state of a data node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum NodeState {
+    /// A parameter (no task writes it) holding a value.
+    Input,
+    /// A parameter without a value.
+    NoValue,
+    /// Written by its task from the current inputs and code.
+    UpToDate,
+    /// Its task would compute it anew (see the reason).
+    Stale,
+    /// Its task never wrote it.
+    NeverComputed,
+    /// Its task's last job failed or was abandoned.
+    FailedProducer,
+    /// The store keeps no lineage, so its freshness is unknown.
+    Unknown,
+}
+
+impl NodeState {
+    /// The word, as in JSON and CSS classes.
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Self::Input => "input",
+            Self::NoValue => "no_value",
+            Self::UpToDate => "up_to_date",
+            Self::Stale => "stale",
+            Self::NeverComputed => "never_computed",
+            Self::FailedProducer => "failed_producer",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// For people.
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Self::Input => "input",
+            Self::NoValue => "no value",
+            Self::UpToDate => "up to date",
+            Self::Stale => "stale",
+            Self::NeverComputed => "never computed",
+            Self::FailedProducer => "failed producer",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// Whether consumers of the node are stale too.
+    fn taints(self) -> bool {
+        matches!(
+            self,
+            Self::NoValue | Self::Stale | Self::NeverComputed | Self::FailedProducer
+        )
+    }
+}
+
+/// One data node.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct NodeModel {
+    pub(super) name: String,
+    #[serde(rename = "type")]
+    pub(super) value_type: String,
+    pub(super) scope: &'static str,
+    /// A parameter the page lets people edit: no task writes it and its
+    /// type reads values from text.
+    pub(super) editable: bool,
+    /// A valid text of the node's type, for the form.
+    pub(super) example: Option<String>,
+    pub(super) producer: Option<String>,
+    pub(super) state: NodeState,
+    pub(super) reason: Option<String>,
+    pub(super) version: Option<u64>,
+    pub(super) fingerprint: Option<String>,
+    pub(super) written_at: Option<String>,
+    pub(super) size: Option<u64>,
+    /// The value as text, when it is small and its type renders.
+    pub(super) value: Option<String>,
+}
+
+/// One task.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct TaskModel {
+    pub(super) name: String,
+    pub(super) skippable: bool,
+    pub(super) inputs: Vec<String>,
+    pub(super) outputs: Vec<String>,
+    /// The live status while a submission of this process covers it, else
+    /// the last job's, else `never_run`.
+    pub(super) status: &'static str,
+    pub(super) live: bool,
+    pub(super) last_job: Option<JobModel>,
+}
+
+/// One sequence.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct SequenceModel {
+    pub(super) name: String,
+    pub(super) tasks: Vec<String>,
+}
+
+/// What the web's own submissions of this scenario are doing.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct LiveModel {
+    /// A submission of this process is running or waiting.
+    pub(super) busy: bool,
+    /// The running (or last) submission of this process.
+    pub(super) submission: Option<u64>,
+    pub(super) running: bool,
+    /// Web submissions waiting to start, oldest first.
+    pub(super) queued: Vec<QueuedModel>,
+    /// The last web submission's error, if it could not run.
+    pub(super) error: Option<String>,
+}
+
+/// A web submission waiting to start.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct QueuedModel {
+    pub(super) target: String,
+    /// Who holds the scenario's lock, while another process submits it.
+    pub(super) waiting_for: Option<String>,
+}
+
+/// The scenario page.
+#[derive(Debug, Clone, Serialize)]
+pub(super) struct ScenarioModel {
+    pub(super) scenario: ScenarioInfo,
+    pub(super) nodes: Vec<NodeModel>,
+    pub(super) tasks: Vec<TaskModel>,
+    pub(super) sequences: Vec<SequenceModel>,
+    pub(super) live: LiveModel,
+    /// The newest submissions (older than `?before=` when given), newest first.
+    pub(super) submissions: Vec<SubmissionSummary>,
+    /// The id to pass as `?before=` for the next page, if there is one.
+    pub(super) older: Option<u64>,
+}
+
+impl ScenarioModel {
+    /// Builds the page's model; `before` pages the submission list.
+    pub(super) fn build(
+        scenario: &Scenario,
+        live: &LiveState,
+        before: Option<u64>,
+    ) -> Result<Self, PageError> {
+        let graph = scenario.graph();
+        let store = &scenario.runtime().store;
+        let mut page =
+            store.submissions_before(scenario.id(), before.map(SubmissionId), HISTORY_PAGE + 1)?;
+        let older = (page.len() > HISTORY_PAGE).then(|| {
+            page.truncate(HISTORY_PAGE);
+            page.last().map_or(0, |s| s.id.0)
+        });
+        let last_jobs = last_jobs(scenario, if before.is_none() { &page } else { &[] })?;
+        let tasks = task_models(graph, &last_jobs, live);
+        let nodes = node_models(scenario, &last_jobs)?;
+        Ok(Self {
+            scenario: ScenarioInfo::of(scenario.meta()),
+            nodes,
+            tasks,
+            sequences: graph
+                .sequences()
+                .iter()
+                .map(|s| SequenceModel {
+                    name: s.name().to_owned(),
+                    tasks: s
+                        .tasks()
+                        .iter()
+                        .map(|&t| graph.task(t).name().to_owned())
+                        .collect(),
+                })
+                .collect(),
+            live: live_model(live),
+            submissions: page.iter().map(SubmissionSummary::of).collect(),
+            older,
+        })
+    }
+}
+
+fn live_model(live: &LiveState) -> LiveModel {
+    let submission = live.submission.as_ref();
+    LiveModel {
+        busy: live.busy(),
+        submission: submission.map(|s| s.id.0),
+        running: submission.is_some_and(|s| !s.finished),
+        queued: live
+            .tickets
+            .iter()
+            .map(|t| QueuedModel {
+                target: t.target.clone(),
+                waiting_for: t.waiting_for.clone(),
+            })
+            .collect(),
+        error: live.outcome.as_ref().and_then(|o| o.error.clone()),
+    }
+}
+
+/// Each task's newest job with its submission, searching the newest
+/// submissions (starting with `first_page` when it is the newest page).
+fn last_jobs(
+    scenario: &Scenario,
+    first_page: &[Submission],
+) -> Result<HashMap<Arc<str>, (Job, Submission)>, PageError> {
+    let graph = scenario.graph();
+    let store = &scenario.runtime().store;
+    let mut found: HashMap<Arc<str>, (Job, Submission)> = HashMap::new();
+    let mut searched = 0;
+    let mut page = if first_page.is_empty() {
+        store.submissions_before(scenario.id(), None, HISTORY_PAGE)?
+    } else {
+        first_page.to_vec()
+    };
+    loop {
+        for submission in &page {
+            for job in &submission.jobs {
+                if !found.contains_key(&job.task) && graph.task_id(&job.task).is_some() {
+                    found.insert(job.task.clone(), (job.clone(), submission.clone()));
+                }
+            }
+        }
+        searched += page.len();
+        let Some(oldest) = page.last() else { break };
+        if found.len() == graph.tasks().len() || searched >= LAST_JOB_SEARCH {
+            break;
+        }
+        page = store.submissions_before(scenario.id(), Some(oldest.id), 100)?;
+    }
+    Ok(found)
+}
+
+fn task_models(
+    graph: &Graph,
+    last_jobs: &HashMap<Arc<str>, (Job, Submission)>,
+    live: &LiveState,
+) -> Vec<TaskModel> {
+    let live_submission = live.submission.as_ref().filter(|s| !s.finished);
+    graph
+        .tasks()
+        .iter()
+        .map(|task| {
+            let last_job = last_jobs
+                .get(task.name())
+                .map(|(job, submission)| JobModel::of(job, submission));
+            let live_status = live_submission.and_then(|s| s.status(task.name()));
+            let status = match (live_status, &last_job) {
+                (Some(status), _) => status.as_str(),
+                (None, Some(job)) => job.status,
+                (None, None) => "never_run",
+            };
+            TaskModel {
+                name: task.name().to_owned(),
+                skippable: task.is_skippable(),
+                inputs: task.input_names().iter().map(|n| n.to_string()).collect(),
+                outputs: task.output_names().iter().map(|n| n.to_string()).collect(),
+                status,
+                live: live_status.is_some(),
+                last_job,
+            }
+        })
+        .collect()
+}
+
+fn node_models(
+    scenario: &Scenario,
+    last_jobs: &HashMap<Arc<str>, (Job, Submission)>,
+) -> Result<Vec<NodeModel>, PageError> {
+    let graph = scenario.graph();
+    let store = &scenario.runtime().store;
+    let count = graph.nodes().len();
+    let mut current: Vec<Option<Arc<CachedVersion>>> = Vec::with_capacity(count);
+    for index in 0..count {
+        current.push(scenario.current_from_store(NodeId(index as u32))?);
+    }
+    let mut states: Vec<(NodeState, Option<String>)> = (0..count)
+        .map(|i| match current[i] {
+            Some(_) => (NodeState::Input, None),
+            None => (NodeState::NoValue, None),
+        })
+        .collect();
+    for &task in graph.topo_order() {
+        for &output in graph.task_outputs(task) {
+            states[output.index()] =
+                produced_state(scenario, task, output, &current, &states, last_jobs)?;
+        }
+    }
+    let mut nodes = Vec::with_capacity(count);
+    for (index, spec) in graph.nodes().iter().enumerate() {
+        let id = NodeId(index as u32);
+        let version = current[index].as_ref();
+        let value_type = spec.value_type();
+        let size = match version {
+            Some(v) => store.value_size(&v.meta.fingerprint, &value_type)?,
+            None => None,
+        };
+        let value = match (version, size) {
+            (Some(v), Some(size)) if size < RENDER_LIMIT => scenario
+                .value_of(id, v)
+                .ok()
+                .and_then(|value| value_type.render(&**value)),
+            _ => None,
+        };
+        let (state, reason) = states[index].clone();
+        nodes.push(NodeModel {
+            name: spec.name().to_owned(),
+            value_type: value_type.name(),
+            scope: match spec.scope() {
+                Scope::Scenario => "scenario",
+                Scope::Global => "global",
+            },
+            editable: graph.producer(id).is_none() && value_type.has_text_form(),
+            example: value_type.text_example(),
+            producer: graph.producer(id).map(|t| graph.task(t).name().to_owned()),
+            state,
+            reason,
+            version: version.map(|v| v.meta.version),
+            fingerprint: version.map(|v| v.meta.fingerprint.to_hex()),
+            written_at: version.map(|v| rfc3339(v.meta.written_at)),
+            size,
+            value,
+        });
+    }
+    Ok(nodes)
+}
+
+/// The state of `output`, written by `task`, given the states of the nodes
+/// before it in topological order.
+fn produced_state(
+    scenario: &Scenario,
+    task: TaskId,
+    output: NodeId,
+    current: &[Option<Arc<CachedVersion>>],
+    states: &[(NodeState, Option<String>)],
+    last_jobs: &HashMap<Arc<str>, (Job, Submission)>,
+) -> Result<(NodeState, Option<String>), PageError> {
+    let graph = scenario.graph();
+    let spec = graph.task(task);
+    let failure = last_jobs.get(spec.name()).and_then(|(job, submission)| {
+        matches!(job.status, JobStatus::Failed | JobStatus::Abandoned).then(|| {
+            let what = job.error.as_deref().unwrap_or("no message");
+            format!(
+                "task `{}` {} in submission #{}: {what}",
+                spec.name(),
+                job.status,
+                submission.id.0
+            )
+        })
+    });
+    let fresh = fresh_state(scenario, task, output, current, states)?;
+    Ok(match (fresh.0, failure) {
+        (NodeState::UpToDate, _) | (_, None) => fresh,
+        (_, Some(failure)) => (NodeState::FailedProducer, Some(failure)),
+    })
+}
+
+/// Up to date, stale (and why), never computed, or unknown, from lineage.
+fn fresh_state(
+    scenario: &Scenario,
+    task: TaskId,
+    output: NodeId,
+    current: &[Option<Arc<CachedVersion>>],
+    states: &[(NodeState, Option<String>)],
+) -> Result<(NodeState, Option<String>), PageError> {
+    let graph = scenario.graph();
+    let spec = graph.task(task);
+    let Some(version) = &current[output.index()] else {
+        return Ok((NodeState::NeverComputed, None));
+    };
+    let inputs = graph.task_inputs(task);
+    if let Some(&tainted) = inputs.iter().find(|i| states[i.index()].0.taints()) {
+        let (state, _) = states[tainted.index()];
+        return Ok((
+            NodeState::Stale,
+            Some(format!(
+                "input `{}` is {}",
+                graph.node(tainted).name(),
+                state.label()
+            )),
+        ));
+    }
+    if !matches!(version.meta.written_by, WrittenBy::Task { .. }) {
+        return Ok((
+            NodeState::Stale,
+            Some(format!(
+                "written by hand, not by task `{}`: submitting runs it",
+                spec.name()
+            )),
+        ));
+    }
+    let store = &scenario.runtime().store;
+    let Some(record) = store.job_record(scenario.slot(output), version.meta.version)? else {
+        return Ok((
+            NodeState::Unknown,
+            Some("this store keeps no lineage, so what it was computed from is unknown".into()),
+        ));
+    };
+    if record.task.as_ref() != spec.name() || record.code != spec.def().code_fingerprint() {
+        return Ok((
+            NodeState::Stale,
+            Some(format!("the code of task `{}` changed", spec.name())),
+        ));
+    }
+    for (&input, read) in inputs.iter().zip(&record.inputs) {
+        let now = current[input.index()].as_ref();
+        if now.map(|v| v.meta.fingerprint) != Some(read.fingerprint) {
+            let now = now.map_or_else(|| "no value".to_owned(), |v| format!("v{}", v.meta.version));
+            return Ok((
+                NodeState::Stale,
+                Some(format!(
+                    "input `{}` changed (v{} → {now})",
+                    graph.node(input).name(),
+                    read.version
+                )),
+            ));
+        }
+    }
+    if record.inputs.len() != inputs.len() {
+        return Ok((
+            NodeState::Stale,
+            Some(format!("the inputs of task `{}` changed", spec.name())),
+        ));
+    }
+    Ok((NodeState::UpToDate, None))
+}

@@ -189,11 +189,11 @@ async fn the_page_stream_swaps_the_graph_and_tasks_as_of_each_change() {
     let mut events = Events::open(&server, "/scenarios/1/events").await;
     // On connecting: the current state, so nothing since the page was drawn is missed.
     let mut first = Vec::new();
-    for _ in 0..3 {
+    for _ in 0..5 {
         first.push(events.next(Duration::from_secs(10)).await.unwrap());
     }
     let names: Vec<&str> = first.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["dag", "jobs", "status"]);
+    assert_eq!(names, ["dag", "jobs", "status", "nodes", "submissions"]);
     assert!(
         first[0]
             .1

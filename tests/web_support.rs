@@ -4,12 +4,16 @@
 
 #![allow(dead_code)] // each test file uses part of it
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use pipeline_core::web::Server;
-use pipeline_core::{Graph, GraphBuilder, NodeSpec, Runtime, TaskDef, TaskSpec, Value, ValueError};
+use pipeline_core::{
+    Graph, GraphBuilder, NodeSpec, Runtime, Scenario, TaskDef, TaskSpec, Value, ValueError,
+};
+use serde_json::json;
 use tower::ServiceExt;
 
 /// The CSRF token the test servers use.
@@ -250,4 +254,52 @@ pub fn gated(gate: &Gate) -> Arc<Graph> {
             .build()
             .expect("the gated graph is valid"),
     )
+}
+
+pub fn shop_scenario(runtime: &Runtime, name: &str, tags: &[&str]) -> Scenario {
+    let tags: BTreeSet<String> = tags.iter().map(|t| t.to_string()).collect();
+    runtime.create_scenario_tagged(shop(), name, tags).unwrap()
+}
+
+pub async fn submit_and_wait(
+    router: &axum::Router,
+    id: u64,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let mut body = body;
+    body["wait"] = json!(true);
+    let answer = post_json(
+        router,
+        &format!("/api/scenarios/{id}/submit"),
+        body,
+        Some(TOKEN),
+    )
+    .await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.json()
+}
+
+pub fn statuses(submission: &serde_json::Value) -> Vec<(String, String)> {
+    submission["submission"]["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| {
+            (
+                j["task"].as_str().unwrap().to_owned(),
+                j["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub async fn wait_until_idle(router: &axum::Router, id: u64) -> serde_json::Value {
+    for _ in 0..1000 {
+        let page = get(router, &format!("/api/scenarios/{id}")).await.json();
+        if page["live"]["busy"] == false {
+            return page;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("scenario {id} stayed busy");
 }

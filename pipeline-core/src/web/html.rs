@@ -104,6 +104,17 @@ pub(super) fn size(n: Option<u64>) -> String {
     n.map_or_else(|| "(value gone)".to_owned(), bytes)
 }
 
+/// A name that may wrap after each underscore (`summary_statistic_type`).
+pub(super) fn breakable(name: &str) -> Markup {
+    let mut parts = name.split('_').peekable();
+    html! {
+        @while let Some(part) = parts.next() {
+            (part)
+            @if parts.peek().is_some() { "_" wbr; }
+        }
+    }
+}
+
 /// A 422's message and field errors above a form (when any).
 pub(super) fn form_errors(message: Option<&str>) -> Markup {
     html! {

@@ -1,22 +1,26 @@
-//! A layered drawing of a DAG, left to right, computed here (no Graphviz, no
-//! network): the Sugiyama method in its plainest form.
+//! A layered drawing of a DAG, top to bottom, computed here (no Graphviz, no
+//! network): the Sugiyama method in its plainest form. Top to bottom because
+//! labels are wide and a pipeline is deeper than it is wide: rows of boxes
+//! fit a page where columns would not.
 //!
-//! 1. Layers: each vertex one layer right of its furthest predecessor; a
-//!    source sits just left of its nearest consumer (a parameter read only
-//!    by the last task is drawn beside it, not in the first column).
+//! 1. Layers: each vertex one layer below its furthest predecessor; a source
+//!    sits just above its nearest consumer (a parameter read only by the
+//!    last task is drawn beside it, not in the first row).
 //! 2. Edges spanning several layers pass through invisible points, one per
 //!    layer crossed, so that they take part in ordering and bend around boxes.
 //! 3. Order within layers: barycenter sweeps down and up, keeping the order
 //!    with the fewest crossings seen.
-//! 4. Positions: layers as columns; within a column each vertex moves towards
-//!    the mean height of its neighbours, never overlapping the one above.
+//! 4. Positions: layers as rows; within a row each vertex moves towards the
+//!    mean position of its neighbours, never overlapping the one on its left.
 //!
 //! Deterministic: the same graph always gets the same drawing.
 
-/// Horizontal space between columns.
-const COLUMN_GAP: f64 = 56.0;
-/// Vertical space between boxes of one column.
-const ROW_GAP: f64 = 18.0;
+/// Vertical space between rows.
+const ROW_GAP: f64 = 34.0;
+/// Horizontal space between boxes of one row.
+const SIBLING_GAP: f64 = 18.0;
+/// The width an edge passing through a row takes in it.
+const PASSING: f64 = 8.0;
 /// Space around the drawing.
 pub(super) const MARGIN: f64 = 12.0;
 /// Sweeps of the ordering step.
@@ -36,8 +40,8 @@ pub(super) struct Point {
 pub(super) struct Layout {
     /// The centre of each vertex.
     pub(super) centers: Vec<Point>,
-    /// Each edge as a polyline from its source's right side to its target's
-    /// left side, in the order the edges were given.
+    /// Each edge as a polyline from its source's bottom side to its target's
+    /// top side, in the order the edges were given.
     pub(super) edges: Vec<Vec<Point>>,
     /// The drawing's size.
     pub(super) width: f64,
@@ -59,7 +63,7 @@ pub(super) fn layered(sizes: &[(f64, f64)], edges: &[(usize, usize)]) -> Layout 
         let mut chain = vec![from];
         for l in layer_of[from] + 1..layer_of[to] {
             let dummy = sizes.len();
-            sizes.push((0.0, 0.0));
+            sizes.push((PASSING, 0.0));
             layer_of.push(l);
             succ.push(Vec::new());
             pred.push(Vec::new());
@@ -79,32 +83,32 @@ pub(super) fn layered(sizes: &[(f64, f64)], edges: &[(usize, usize)]) -> Layout 
     }
     order_layers(&mut layers, &pred, &succ);
 
-    // Columns.
-    let mut column_x = Vec::with_capacity(layer_count);
-    let mut x = MARGIN;
+    // Rows.
+    let mut row_y = Vec::with_capacity(layer_count);
+    let mut y = MARGIN;
     for layer in &layers {
-        let width = layer.iter().map(|&v| sizes[v].0).fold(0.0, f64::max);
-        column_x.push(x + width / 2.0);
-        x += width + COLUMN_GAP;
+        let height = layer.iter().map(|&v| sizes[v].1).fold(0.0, f64::max);
+        row_y.push(y + height / 2.0);
+        y += height + ROW_GAP;
     }
-    let width = (x - COLUMN_GAP + MARGIN).max(2.0 * MARGIN);
+    let height = (y - ROW_GAP + MARGIN).max(2.0 * MARGIN);
 
-    let y = position_rows(&layers, &sizes, &pred, &succ);
+    let x = position_across(&layers, &sizes, &pred, &succ);
     let mut centers: Vec<Point> = (0..sizes.len())
         .map(|v| Point {
-            x: column_x[layer_of[v]],
-            y: y[v],
+            x: x[v],
+            y: row_y[layer_of[v]],
         })
         .collect();
-    let top = (0..sizes.len())
-        .map(|v| centers[v].y - sizes[v].1 / 2.0)
+    let left = (0..sizes.len())
+        .map(|v| centers[v].x - sizes[v].0 / 2.0)
         .fold(f64::INFINITY, f64::min);
-    let shift = if top.is_finite() { MARGIN - top } else { 0.0 };
+    let shift = if left.is_finite() { MARGIN - left } else { 0.0 };
     for center in &mut centers {
-        center.y += shift;
+        center.x += shift;
     }
-    let height = (0..sizes.len())
-        .map(|v| centers[v].y + sizes[v].1 / 2.0)
+    let width = (0..sizes.len())
+        .map(|v| centers[v].x + sizes[v].0 / 2.0)
         .fold(0.0, f64::max)
         + MARGIN;
 
@@ -113,13 +117,13 @@ pub(super) fn layered(sizes: &[(f64, f64)], edges: &[(usize, usize)]) -> Layout 
         .map(|chain| {
             let (first, last) = (chain[0], chain[chain.len() - 1]);
             let mut points = vec![Point {
-                x: centers[first].x + sizes[first].0 / 2.0,
-                y: centers[first].y,
+                x: centers[first].x,
+                y: centers[first].y + sizes[first].1 / 2.0,
             }];
             points.extend(chain[1..chain.len() - 1].iter().map(|&d| centers[d]));
             points.push(Point {
-                x: centers[last].x - sizes[last].0 / 2.0,
-                y: centers[last].y,
+                x: centers[last].x,
+                y: centers[last].y - sizes[last].1 / 2.0,
             });
             points
         })
@@ -128,8 +132,8 @@ pub(super) fn layered(sizes: &[(f64, f64)], edges: &[(usize, usize)]) -> Layout 
     Layout {
         centers,
         edges,
-        width,
-        height: height.max(2.0 * MARGIN),
+        width: width.max(2.0 * MARGIN),
+        height,
     }
 }
 
@@ -239,20 +243,20 @@ fn crossings(layers: &[Vec<usize>], succ: &[Vec<usize>], position: &[usize]) -> 
     total
 }
 
-/// The vertical centre of every vertex: each moves towards its neighbours'
-/// mean, in order, at least a gap below the one above.
-fn position_rows(
+/// The horizontal centre of every vertex: each moves towards its
+/// neighbours' mean, in order, at least a gap right of the one on its left.
+fn position_across(
     layers: &[Vec<usize>],
     sizes: &[(f64, f64)],
     pred: &[Vec<usize>],
     succ: &[Vec<usize>],
 ) -> Vec<f64> {
-    let mut y = vec![0.0f64; sizes.len()];
+    let mut x = vec![0.0f64; sizes.len()];
     for layer in layers {
-        let mut top = 0.0;
+        let mut left = 0.0;
         for &v in layer {
-            y[v] = top + sizes[v].1 / 2.0;
-            top += sizes[v].1 + ROW_GAP;
+            x[v] = left + sizes[v].0 / 2.0;
+            left += sizes[v].0 + SIBLING_GAP;
         }
     }
     for pass in 0..PASSES {
@@ -267,39 +271,39 @@ fn position_rows(
                 .map(|&v| {
                     let around: Vec<usize> = pred[v].iter().chain(&succ[v]).copied().collect();
                     if around.is_empty() {
-                        y[v]
+                        x[v]
                     } else {
-                        around.iter().map(|&w| y[w]).sum::<f64>() / around.len() as f64
+                        around.iter().map(|&w| x[w]).sum::<f64>() / around.len() as f64
                     }
                 })
                 .collect();
-            place_in_order(layer, &wanted, sizes, &mut y);
+            place_in_order(layer, &wanted, sizes, &mut x);
         }
     }
-    y
+    x
 }
 
-/// Puts the vertices of one layer as near their wanted heights as their
-/// order and the gaps allow: placed top down, then the whole column shifted
-/// so that its mean displacement is zero, then pushed apart again.
-fn place_in_order(layer: &[usize], wanted: &[f64], sizes: &[(f64, f64)], y: &mut [f64]) {
+/// Puts the vertices of one layer as near their wanted positions as their
+/// order and the gaps allow: placed left to right, then the whole row
+/// shifted so that its mean displacement is zero, then pushed apart again.
+fn place_in_order(layer: &[usize], wanted: &[f64], sizes: &[(f64, f64)], x: &mut [f64]) {
     let mut placed = Vec::with_capacity(layer.len());
     let mut floor = f64::NEG_INFINITY;
     for (&v, &w) in layer.iter().zip(wanted) {
-        let half = sizes[v].1 / 2.0;
+        let half = sizes[v].0 / 2.0;
         let centre = w.max(floor + half);
         placed.push(centre);
-        floor = centre + half + ROW_GAP;
+        floor = centre + half + SIBLING_GAP;
     }
     if !placed.is_empty() {
         let drift =
             placed.iter().zip(wanted).map(|(p, w)| p - w).sum::<f64>() / placed.len() as f64;
         let mut floor = f64::NEG_INFINITY;
         for (i, &v) in layer.iter().enumerate() {
-            let half = sizes[v].1 / 2.0;
+            let half = sizes[v].0 / 2.0;
             let centre = (placed[i] - drift).max(floor + half);
-            y[v] = centre;
-            floor = centre + half + ROW_GAP;
+            x[v] = centre;
+            floor = centre + half + SIBLING_GAP;
         }
     }
 }
@@ -327,7 +331,7 @@ mod tests {
     }
 
     #[test]
-    fn every_edge_points_right_and_no_boxes_overlap() {
+    fn every_edge_points_down_and_no_boxes_overlap() {
         // The demo's shape: 4 parameters, 4 tasks, 4 produced nodes.
         // 0 path, 1 pay, 2 score, 3 metric, 4 stat | 5..8 tasks | 9..12 outputs
         let edges = [
@@ -349,18 +353,18 @@ mod tests {
         let layout = layered(&sizes, &edges);
         for (i, &(from, to)) in edges.iter().enumerate() {
             assert!(
-                layout.centers[from].x < layout.centers[to].x,
+                layout.centers[from].y < layout.centers[to].y,
                 "edge {from}->{to}"
             );
             let line = &layout.edges[i];
             assert!(
-                line.windows(2).all(|w| w[0].x < w[1].x),
+                line.windows(2).all(|w| w[0].y < w[1].y),
                 "edge {i} bends back"
             );
         }
         assert!(!overlaps(&layout, &sizes));
-        // `metric` (3) is drawn beside `segment_analysis` (7), not in column one.
-        assert_eq!(layout.centers[3].x + 80.0 + COLUMN_GAP, layout.centers[7].x);
+        // `metric` (3) is drawn just above `segment_analysis` (7), not in row one.
+        assert_eq!(layout.centers[3].y + 30.0 + ROW_GAP, layout.centers[7].y);
         for c in &layout.centers {
             assert!(c.x >= MARGIN && c.y >= MARGIN && c.x <= layout.width && c.y <= layout.height);
         }
@@ -369,11 +373,11 @@ mod tests {
 
     #[test]
     fn ordering_removes_an_avoidable_crossing() {
-        // a->d, b->c drawn with a above b must swap c and d.
+        // a->d, b->c drawn with a left of b must swap c and d.
         let edges = [(0, 3), (1, 2)];
         let layout = layered(&boxes(4), &edges);
-        let above = |x: usize, y: usize| layout.centers[x].y < layout.centers[y].y;
-        assert_eq!(above(0, 1), above(3, 2));
+        let left_of = |x: usize, y: usize| layout.centers[x].x < layout.centers[y].x;
+        assert_eq!(left_of(0, 1), left_of(3, 2));
     }
 
     #[test]

@@ -97,6 +97,22 @@ pub(super) struct SubmissionSummary {
     pub(super) failed: usize,
 }
 
+/// What a submission ran (`scenario`, `task clean`), without the state the
+/// store appends to one it has not recorded yet (whose target it does not
+/// know: `submission`).
+pub(super) fn plain_target(submission: &Submission) -> String {
+    let target = submission
+        .target
+        .trim_end_matches("(running)")
+        .trim_end_matches("(interrupted)")
+        .trim_end();
+    if target.is_empty() {
+        "submission".to_owned()
+    } else {
+        target.to_owned()
+    }
+}
+
 impl SubmissionSummary {
     pub(super) fn of(submission: &Submission) -> Self {
         let count = |status| {
@@ -108,7 +124,7 @@ impl SubmissionSummary {
         };
         Self {
             id: submission.id.0,
-            target: submission.target.clone(),
+            target: plain_target(submission),
             status: SubmissionStatus::of(submission),
             started_at: rfc3339(submission.started_at),
             duration_s: submission.duration.as_secs_f64(),

@@ -288,15 +288,14 @@ fn render(model: &NodePageModel, token: &str) -> Markup {
                 }
             }
         }
-        div.columns {
-            section.panel {
+        section.panel {
                 h2 { "Lineage" }
                 @match &model.tree {
                     None => p.muted { "No value, so no lineage." },
                     Some(tree) => ul.lineage { (lineage_item(tree, scenario.id)) },
                 }
-            }
-            section.panel {
+        }
+        section.panel {
                 h2 { "Versions" }
                 table.list {
                     thead { tr { th { "Version" } th { "Written" } th { "Size" } th { "By" } } }
@@ -312,7 +311,6 @@ fn render(model: &NodePageModel, token: &str) -> Markup {
                     }
                 }
                 @if model.older_versions > 0 { p.muted { (model.older_versions) " older versions not listed." } }
-            }
         }
     };
     page(&node.name, Some(token), body)

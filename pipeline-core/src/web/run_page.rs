@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::app::App;
 use super::error::{ApiError, HtmlError, PageError, scenario_id, submission_id};
 use super::html::{page, seconds, status_badge, when};
-use super::models::{JobModel, ScenarioInfo, SubmissionStatus};
+use super::models::{JobModel, ScenarioInfo, SubmissionStatus, plain_target};
 use super::svg::{self, Bar};
 use crate::history::rfc3339;
 use crate::job::Submission;
@@ -46,7 +46,7 @@ impl RunModel {
         let origin = submission.started_at;
         Self {
             id: submission.id.0,
-            target: submission.target.clone(),
+            target: plain_target(submission),
             status: SubmissionStatus::of(submission),
             started_at: rfc3339(submission.started_at),
             duration_s: submission.duration.as_secs_f64(),

@@ -164,6 +164,8 @@ pub(super) struct ScenarioModel {
     pub(super) live: LiveModel,
     /// The newest submissions (older than `?before=` when given), newest first.
     pub(super) submissions: Vec<SubmissionSummary>,
+    /// The `?before=` this page was asked with (absent: the newest).
+    pub(super) before: Option<u64>,
     /// The id to pass as `?before=` for the next page, if there is one.
     pub(super) older: Option<u64>,
 }
@@ -204,12 +206,14 @@ impl ScenarioModel {
                 .collect(),
             live: live_model(live),
             submissions: page.iter().map(SubmissionSummary::of).collect(),
+            before,
             older,
         })
     }
 }
 
-fn live_model(live: &LiveState) -> LiveModel {
+/// What the page says of the web's own submissions, from the board.
+pub(super) fn live_model(live: &LiveState) -> LiveModel {
     let submission = live.submission.as_ref();
     LiveModel {
         busy: live.busy(),

@@ -20,10 +20,12 @@ use serde_json::json;
 use super::app::App;
 use super::error::{ApiError, HtmlError, PageError, query as query_fields, scenario_id};
 use super::html::{
-    badge, field_error, form_errors, page, seconds, size, status_badge, token_field, when,
+    badge, breakable, field_error, form_errors, page, seconds, size, status_badge, token_field,
+    when,
 };
+use super::models::SubmissionStatus;
 use super::runner::{self, Plan};
-use super::scenario_model::ScenarioModel;
+use super::scenario_model::{LiveModel, ScenarioModel};
 use super::svg;
 use crate::scenario::Scenario;
 
@@ -369,6 +371,8 @@ fn render(
     let id = model.scenario.id;
     let default = Selection::default();
     let selection = selection.unwrap_or(&default);
+    // An older page of submissions stays as it is.
+    let paged = model.before.is_some();
     let body = html! {
         div.title {
             h1 { (model.scenario.name) }
@@ -376,43 +380,45 @@ fn render(
             @for tag in &model.scenario.tags { " " span.tag { (tag) } }
         }
         div #live hx-ext="sse" sse-connect={ "/scenarios/" (id) "/events" } {
-            div #status sse-swap="status" { (status_line(model)) }
-            section.panel.graph {
-                h2 { "Graph" }
-                (legend())
-                div #dag sse-swap="dag" { (svg::dag(model)) }
-            }
-            div.columns {
-                section.panel {
-                    h2 { "Parameters and submission" }
-                    (controls(model, texts, token, None, error, selection))
+            div #status sse-swap="status" { (status_line(id, &model.live, false)) }
+            div.scenario-grid {
+                section.panel.graph {
+                    h2 { "Graph" }
+                    div #dag sse-swap="dag" { (svg::dag(model)) }
+                    (legend())
                 }
-                section.panel {
-                    h2 { "Tasks" }
-                    div #jobs sse-swap="jobs" { (jobs_table(model)) }
+                div.side {
+                    section.panel {
+                        h2 { "Tasks" }
+                        div #jobs sse-swap="jobs" { (jobs_table(model)) }
+                    }
+                    section.panel {
+                        h2 { "Parameters and submission" }
+                        (controls(model, texts, token, None, error, selection))
+                    }
                 }
             }
-        }
-        section.panel {
-            h2 { "Data nodes" }
-            (nodes_table(model))
-        }
-        section.panel {
-            h2 { "Submissions" }
-            (submissions_list(model))
+            section.panel {
+                h2 { "Data nodes" }
+                div #nodes sse-swap="nodes" { (nodes_table(model)) }
+            }
+            section.panel {
+                h2 { "Submissions" }
+                div #submissions sse-swap=[(!paged).then_some("submissions")] { (submissions_list(model)) }
+            }
         }
     };
     page(&model.scenario.name, Some(token), body)
 }
 
-/// What the live board says, in one line (replaced by events).
-pub(super) fn status_line(model: &ScenarioModel) -> Markup {
+/// What the live board says, in one line (replaced by events, which mark it
+/// `data-connected`: the page then follows the submissions live).
+pub(super) fn status_line(scenario: u64, live: &LiveModel, connected: bool) -> Markup {
     // Never empty: a browser ignores an event without data.
-    html! { div.lines { (status_lines(model)) } }
+    html! { div.lines data-connected=[connected.then_some("true")] { (status_lines(scenario, live)) } }
 }
 
-fn status_lines(model: &ScenarioModel) -> Markup {
-    let live = &model.live;
+fn status_lines(scenario: u64, live: &LiveModel) -> Markup {
     html! {
         @if let Some(error) = &live.error {
             p.status.failed role="status" { "The last submission could not run: " (error) }
@@ -433,7 +439,7 @@ fn status_lines(model: &ScenarioModel) -> Markup {
         } @else if let Some(submission) = live.submission {
             p.status.done role="status" {
                 "Submission #" (submission) " has ended: "
-                a href={ "/scenarios/" (model.scenario.id) "/runs/" (submission) } { "see its timeline" } "."
+                a href={ "/scenarios/" (scenario) "/runs/" (submission) } { "see its timeline" } "."
             }
         }
     }
@@ -487,7 +493,7 @@ pub(super) fn controls(
                 @let name = format!("{SET_PREFIX}{}", node.name);
                 @let text = texts.get(&node.name).map(String::as_str).unwrap_or("");
                 label.param {
-                    span.param-name { (node.name) }
+                    span.param-name { (breakable(&node.name)) }
                     span.muted { " " (node.value_type) @if node.scope == "global" { " · global" } }
                     input type="text" name=(name) value=(text) data-node=(node.name)
                         placeholder=[node.example.as_deref()]
@@ -530,15 +536,20 @@ pub(super) fn jobs_table(model: &ScenarioModel) -> Markup {
                 @for task in &model.tasks {
                     tr data-task=(task.name) data-status=(task.status) {
                         td { (task.name) @if !task.skippable { span.muted title="never skipped" { " (always runs)" } } }
-                        td { (status_badge(task.status)) @if task.last_job.as_ref().is_some_and(|j| j.reused) && !task.live { " " span.muted { "reused" } } }
+                        td { (status_badge(task.status)) @if last_reused(task) { " " span.muted { "reused" } } }
+                        @let last = task.last_job.as_ref().filter(|_| !task.live);
                         td {
-                            @if let Some(job) = &task.last_job {
-                                a href={ "/scenarios/" (id) "/runs/" (job.submission) } { "#" (job.submission) }
-                                @if let Some(at) = &job.started_at { " " span.muted { (when(at)) } }
+                            @if task.live {
+                                @if let Some(submission) = model.live.submission {
+                                    "#" (submission) " " span.muted { "now" }
+                                }
+                            } @else if let Some(job) = last {
+                                a href={ "/scenarios/" (id) "/runs/" (job.submission) }
+                                    title=[job.started_at.as_deref().map(when)] { "#" (job.submission) }
                             } @else { span.muted { "never run" } }
                         }
-                        td.num { @if let Some(d) = task.last_job.as_ref().and_then(|j| j.duration_s) { (seconds(d)) } }
-                        td.error-text { @if let Some(e) = task.last_job.as_ref().and_then(|j| j.error.as_ref()) { (e) } }
+                        td.num { @if let Some(d) = last.and_then(|j| j.duration_s) { (seconds(d)) } }
+                        td.error-text { @if let Some(e) = last.and_then(|j| j.error.as_ref()) { (e) } }
                     }
                 }
             }
@@ -546,7 +557,12 @@ pub(super) fn jobs_table(model: &ScenarioModel) -> Markup {
     }
 }
 
-fn nodes_table(model: &ScenarioModel) -> Markup {
+fn last_reused(task: &super::scenario_model::TaskModel) -> bool {
+    !task.live && task.last_job.as_ref().is_some_and(|j| j.reused)
+}
+
+/// The data nodes with their state, version and value (replaced by events).
+pub(super) fn nodes_table(model: &ScenarioModel) -> Markup {
     let id = model.scenario.id;
     html! {
         table.list {
@@ -569,7 +585,8 @@ fn nodes_table(model: &ScenarioModel) -> Markup {
     }
 }
 
-fn submissions_list(model: &ScenarioModel) -> Markup {
+/// The newest submissions (replaced by events).
+pub(super) fn submissions_list(model: &ScenarioModel) -> Markup {
     let id = model.scenario.id;
     html! {
         @if model.submissions.is_empty() {
@@ -579,13 +596,17 @@ fn submissions_list(model: &ScenarioModel) -> Markup {
                 thead { tr { th { "#" } th { "What" } th { "Status" } th { "Started" } th { "Took" } th { "Jobs" } } }
                 tbody {
                     @for s in &model.submissions {
+                        @let ended = !matches!(s.status, SubmissionStatus::Running | SubmissionStatus::Interrupted);
                         tr {
                             td.num { a href={ "/scenarios/" (id) "/runs/" (s.id) } { (s.id) } }
                             td { (s.target) }
                             td { (status_badge(s.status.as_str())) }
                             td { (when(&s.started_at)) }
-                            td.num { (seconds(s.duration_s)) }
-                            td { (s.jobs) " (" (s.completed) " run, " (s.skipped) " skipped, " (s.failed) " failed)" }
+                            td.num { @if ended { (seconds(s.duration_s)) } }
+                            td {
+                                @if ended { (s.jobs) " (" (s.completed) " run, " (s.skipped) " skipped, " (s.failed) " failed)" }
+                                @else { span.muted { "recorded when it ends" } }
+                            }
                         }
                     }
                 }

@@ -1,9 +1,10 @@
 //! Server-sent events of one scenario: what its open page swaps in while
 //! submissions run, and the JSON twin a script follows.
 //!
-//! The page's stream sends three events, each an HTML fragment that htmx's
-//! SSE extension puts in place: `dag` (the graph), `jobs` (the task table)
-//! and `status` (the line above the graph). It sends them once on connecting
+//! The page's stream sends five events, each an HTML fragment that htmx's
+//! SSE extension puts in place: `dag` (the graph), `jobs` (the task table),
+//! `status` (the line above the graph), `nodes` (the data node table) and
+//! `submissions` (the newest submissions). It sends them once on connecting
 //! (so nothing that happened since the page was rendered is missed), then
 //! after every change, each rendered as of that change: a task that ran for a
 //! millisecond still shows `running` once.
@@ -21,8 +22,8 @@ use tokio::sync::broadcast::error::RecvError;
 use super::app::App;
 use super::error::{ApiError, HtmlError, PageError, scenario_id};
 use super::live::{Change, LiveState, Notice};
-use super::scenario_model::ScenarioModel;
-use super::scenario_page::{jobs_table, status_line};
+use super::scenario_model::{ScenarioModel, live_model};
+use super::scenario_page::{jobs_table, nodes_table, status_line, submissions_list};
 use super::svg;
 use crate::history::rfc3339;
 use crate::scenario::Scenario;
@@ -46,11 +47,11 @@ pub(super) async fn html(
         first: true,
     };
     let events = stream::unfold(state, |mut s| async move {
-        let live = s.next_state().await?;
+        let (live, all) = s.next_state().await?;
         let scenario = s.scenario.clone();
         let fragments = s
             .app
-            .blocking(move |_| fragments(&scenario, &live))
+            .blocking(move |_| fragments(&scenario, &live, all))
             .await
             .unwrap_or_else(|error| vec![("status", error_line(&error))]);
         let events: Vec<Result<Event, Infallible>> = fragments
@@ -73,25 +74,34 @@ struct PageStream {
 }
 
 impl PageStream {
-    /// The live state to render next: the current one at first, then the
-    /// state as of each change of this scenario; `None` when the server closes.
-    async fn next_state(&mut self) -> Option<Arc<LiveState>> {
+    /// The live state to render next, and whether to render the whole page
+    /// or only its status line: the current state at first, then the state
+    /// as of each change of this scenario; `None` when the server closes.
+    ///
+    /// A change of the web's queue (a submission accepted, waiting for a
+    /// lock, ended) redraws the status line only: the graph drawn from it
+    /// would show the store as a submission started since left it, before
+    /// that submission's own changes.
+    async fn next_state(&mut self) -> Option<(Arc<LiveState>, bool)> {
         let id = self.scenario.id();
         if self.first {
             self.first = false;
-            return Some(Arc::new(self.app.board.state(id)));
+            return Some((Arc::new(self.app.board.state(id)), true));
         }
         loop {
             tokio::select! {
                 notice = self.changes.recv() => match notice {
                     Ok(notice) if notice.scenario == id => {
                         if self.changes.len() > CATCH_UP {
-                            return Some(Arc::new(self.app.board.state(id)));
+                            return Some((Arc::new(self.app.board.state(id)), true));
                         }
-                        return Some(notice.state);
+                        let all = notice.change != Change::Queue;
+                        return Some((notice.state, all));
                     }
                     Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => return Some(Arc::new(self.app.board.state(id))),
+                    Err(RecvError::Lagged(_)) => {
+                        return Some((Arc::new(self.app.board.state(id)), true));
+                    }
                     Err(RecvError::Closed) => return None,
                 },
                 _ = self.closing.changed() => return None,
@@ -100,16 +110,23 @@ impl PageStream {
     }
 }
 
-/// The page's three fragments for `live`.
+/// The page's fragments for `live`: all, or the status line only.
 fn fragments(
     scenario: &Scenario,
     live: &LiveState,
+    all: bool,
 ) -> Result<Vec<(&'static str, Markup)>, PageError> {
+    if !all {
+        let line = status_line(scenario.id().0, &live_model(live), true);
+        return Ok(vec![("status", line)]);
+    }
     let model = ScenarioModel::build(scenario, live, None)?;
     Ok(vec![
         ("dag", svg::dag(&model)),
         ("jobs", jobs_table(&model)),
-        ("status", status_line(&model)),
+        ("status", status_line(model.scenario.id, &model.live, true)),
+        ("nodes", nodes_table(&model)),
+        ("submissions", submissions_list(&model)),
     ])
 }
 

@@ -8,8 +8,8 @@ use super::html::seconds;
 use super::layout::{self, Point};
 use super::scenario_model::ScenarioModel;
 
-/// Approximate width of one character of the labels (13 px sans-serif).
-const CHAR_WIDTH: f64 = 7.4;
+/// Approximate width of one character of the labels (13 px sans-serif, bold).
+const CHAR_WIDTH: f64 = 8.0;
 /// Height of a box in the graph.
 const BOX_HEIGHT: f64 = 42.0;
 /// Longest value shown inside a node's box.
@@ -17,7 +17,7 @@ const INLINE_VALUE: usize = 18;
 
 /// The graph of a scenario: data nodes as rounded boxes coloured by state
 /// (linking to their pages), tasks as square boxes coloured by their last
-/// job (linking to its run), edges left to right.
+/// job (linking to its run), edges top to bottom.
 pub(super) fn dag(model: &ScenarioModel) -> Markup {
     let scenario = model.scenario.id;
     let node_count = model.nodes.len();
@@ -118,18 +118,18 @@ pub(super) fn dag(model: &ScenarioModel) -> Markup {
     }
 }
 
-/// A smooth path through `points` (horizontal tangents at each point).
+/// A smooth path through `points` (vertical tangents at each point).
 fn curve(points: &[Point]) -> String {
     let mut d = format!("M{:.1},{:.1}", points[0].x, points[0].y);
     for pair in points.windows(2) {
         let (a, b) = (pair[0], pair[1]);
-        let dx = (b.x - a.x) / 2.0;
+        let dy = (b.y - a.y) / 2.0;
         d.push_str(&format!(
             " C{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
-            a.x + dx,
-            a.y,
-            b.x - dx,
-            b.y,
+            a.x,
+            a.y + dy,
+            b.x,
+            b.y - dy,
             b.x,
             b.y
         ));
@@ -151,18 +151,26 @@ pub(super) struct Bar<'a> {
 
 /// Jobs as a Gantt chart: one row per job, bars on a shared time axis.
 pub(super) fn gantt(bars: &[Bar<'_>], total_s: f64) -> Markup {
-    const LABEL: f64 = 240.0;
-    const CHART: f64 = 640.0;
+    const WIDTH: f64 = 1160.0;
     const ROW: f64 = 28.0;
     const AXIS: f64 = 26.0;
+    /// Room right of the bars for the status and duration.
+    const AFTER: f64 = 190.0;
+    let longest = bars
+        .iter()
+        .map(|b| b.task.chars().count())
+        .max()
+        .unwrap_or(0);
+    let label = (longest as f64 * 7.6 + 24.0).clamp(120.0, 420.0);
+    let chart = WIDTH - label - AFTER;
     let span = bars
         .iter()
         .map(|b| b.start_s + b.duration_s)
         .fold(total_s, f64::max)
         .max(1e-3);
-    let x = |s: f64| LABEL + s / span * CHART;
+    let x = |s: f64| label + s / span * chart;
     let height = AXIS + ROW * bars.len() as f64 + 8.0;
-    let width = LABEL + CHART + 90.0;
+    let width = WIDTH;
     html! {
         svg.gantt xmlns="http://www.w3.org/2000/svg" viewBox={ "0 0 " (width) " " (height) }
             width=(width) height=(height) role="img" aria-label="timeline of the jobs" {
@@ -175,10 +183,10 @@ pub(super) fn gantt(bars: &[Bar<'_>], total_s: f64) -> Markup {
                 @let y = AXIS + ROW * row as f64;
                 g class={ "bar " (bar.status) } data-task=(bar.task) data-status=(bar.status) {
                     title { (bar.task) ": " (bar.status) ", " (seconds(bar.duration_s)) }
-                    text.label x=(LABEL - 10.0) y=(y + ROW / 2.0 + 4.0) { (bar.task) }
-                    @if bar.duration_s * CHART / span >= 2.0 {
+                    text.label x=(label - 10.0) y=(y + ROW / 2.0 + 4.0) { (bar.task) }
+                    @if bar.duration_s * chart / span >= 2.0 {
                         rect x=(x(bar.start_s)) y=(y + 5.0)
-                            width=(bar.duration_s / span * CHART) height=(ROW - 10.0) rx="3" {}
+                            width=(bar.duration_s / span * chart) height=(ROW - 10.0) rx="3" {}
                     } @else {
                         @let cx = x(bar.start_s);
                         @let cy = y + ROW / 2.0;

@@ -263,6 +263,38 @@ async fn gets_never_change_the_store() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn showing_a_scenario_whose_type_gained_a_node_writes_no_default() {
+    let grown = |extra: bool| {
+        let mut builder = pipeline_core::GraphBuilder::new("growing")
+            .node(pipeline_core::NodeSpec::new::<i64>("a").with_default(1));
+        if extra {
+            builder = builder.node(pipeline_core::NodeSpec::new::<i64>("b").with_default(2));
+        }
+        std::sync::Arc::new(builder.build().unwrap())
+    };
+    let runtime = Runtime::in_memory();
+    let old = runtime.create_scenario(grown(false), "old").unwrap();
+    let router = pipeline_core::web::Server::new(runtime.clone())
+        .scenario_type(grown(true))
+        .router();
+    for path in [
+        "/scenarios/1",
+        "/api/scenarios/1",
+        "/scenarios/1/nodes/b",
+        "/compare",
+    ] {
+        assert_eq!(get(&router, path).await.status, StatusCode::OK, "{path}");
+    }
+    let page = get(&router, "/api/scenarios/1").await.json();
+    assert_eq!(page["nodes"][1]["state"], "no_value");
+    let b = runtime.store().history(&pipeline_core::SlotKey {
+        owner: pipeline_core::Owner::Scenario(old.id()),
+        node: std::sync::Arc::from("b"),
+    });
+    assert!(b.unwrap().is_empty(), "a GET wrote node b's default");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn requests_naming_another_host_are_refused() {
     let runtime = Runtime::in_memory();
     let router = router(runtime);

@@ -252,7 +252,7 @@ async fn the_demo_page_updates_live_in_chromium_and_every_page_renders() {
         "high_value_cust_summary_statistics",
     ];
     let mut running_shot = false;
-    let deadline = Instant::now() + Duration::from_secs(600);
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let third = status_of(&client, tasks[2]).await;
         let fourth = status_of(&client, tasks[3]).await;

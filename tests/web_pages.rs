@@ -150,16 +150,26 @@ async fn the_scenario_page_colours_nodes_by_state_and_says_why() {
     spring.submit().unwrap();
     spring.node::<f64>("rate").unwrap().write(0.25).unwrap();
     let after = get(&router, "/api/scenarios/1").await.json();
-    assert_eq!(
-        state(&after, "discounted"),
-        ("stale".to_owned(), json!("input `rate` changed (v1 → v2)"))
+    // What a submission would do now, and why (the executor's own decision).
+    let (discounted, why) = state(&after, "discounted");
+    assert_eq!(discounted, "stale");
+    let why = why.as_str().unwrap().to_owned();
+    assert!(
+        why.starts_with("input `rate` changed (") && why.ends_with(", written by user)"),
+        "{why}"
     );
     assert_eq!(
         state(&after, "total"),
-        ("stale".to_owned(), json!("input `discounted` is stale"))
+        (
+            "stale".to_owned(),
+            json!("upstream task `discount` will run; may run if its output changes")
+        )
     );
     assert_eq!(after["tasks"][0]["status"], "completed");
     assert_eq!(after["tasks"][0]["last_job"]["submission"], 1);
+    // Each task's last job says why it ran.
+    assert_eq!(after["tasks"][0]["last_job"]["reason_text"], "first run");
+    assert_eq!(after["tasks"][0]["last_job"]["reason"]["kind"], "first_run");
     assert_eq!(after["sequences"][0]["name"], "pricing");
 
     let html = get(&router, "/scenarios/1").await;
@@ -175,7 +185,8 @@ async fn the_scenario_page_colours_nodes_by_state_and_says_why() {
         html.body
             .contains(r#"data-task="sum" data-status="completed""#)
     );
-    assert!(html.body.contains("input `rate` changed (v1 → v2)"));
+    assert!(html.body.contains(&why.replace('>', "&gt;")));
+    assert!(html.body.contains(r#"<td class="reason">first run</td>"#));
     assert!(html.body.contains(r#"sse-connect="/scenarios/1/events""#));
 
     spring.submit().unwrap();
@@ -420,7 +431,7 @@ async fn the_form_writes_the_changed_parameters_then_submits() {
         .unwrap()
         .clone();
     assert_eq!(total["value"], "22.5");
-    assert_eq!(total["state"], "unknown"); // an in-memory store without lineage
+    assert_eq!(total["state"], "up_to_date");
     let shop = runtime
         .open_scenario(shop(), pipeline_core::ScenarioId(1))
         .unwrap();
@@ -449,12 +460,16 @@ async fn the_form_writes_the_changed_parameters_then_submits() {
 #[tokio::test(flavor = "multi_thread")]
 async fn while_a_task_runs_the_page_says_so_and_new_values_wait_with_409() {
     let gate = Gate::default();
-    let runtime = Runtime::in_memory();
-    runtime.create_scenario(gated(&gate), "held").unwrap();
+    let runtime = Runtime::with_store(pipeline_core::MemoryStore::with_lineage());
+    let held = runtime.create_scenario(gated(&gate), "held").unwrap();
     let router = pipeline_core::web::Server::new(runtime.clone())
         .scenario_type(gated(&gate))
         .csrf_token(TOKEN)
         .router();
+    gate.open();
+    held.submit().unwrap();
+    gate.close();
+    held.node::<i64>("n").unwrap().write(2).unwrap();
     let accepted = post_json(&router, "/api/scenarios/1/submit", json!({}), Some(TOKEN)).await;
     assert_eq!(accepted.status, StatusCode::ACCEPTED);
     let mut running = false;
@@ -469,6 +484,11 @@ async fn while_a_task_runs_the_page_says_so_and_new_values_wait_with_409() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     assert!(running, "the task never showed as running");
+    // Meanwhile the output's state comes from its lineage (a submission
+    // would wait for the running one to say).
+    let page = get(&router, "/api/scenarios/1").await.json();
+    assert_eq!(page["nodes"][1]["state"], "stale");
+    assert_eq!(page["nodes"][1]["reason"], "input `n` changed (v1 → v2)");
     let html = get(&router, "/scenarios/1").await;
     assert!(
         html.body
@@ -479,7 +499,7 @@ async fn while_a_task_runs_the_page_says_so_and_new_values_wait_with_409() {
     let busy = post_json(
         &router,
         "/api/scenarios/1/values",
-        json!({ "set": { "n": "2" } }),
+        json!({ "set": { "n": "3" } }),
         Some(TOKEN),
     )
     .await;
@@ -496,10 +516,9 @@ async fn while_a_task_runs_the_page_says_so_and_new_values_wait_with_409() {
 
     gate.open();
     let page = wait_until_idle(&router, 1).await;
-    assert_eq!(page["submissions"].as_array().unwrap().len(), 2);
+    assert_eq!(page["submissions"].as_array().unwrap().len(), 3);
     assert_eq!(page["tasks"][0]["status"], "skipped");
-    let held = runtime
-        .open_scenario(gated(&gate), pipeline_core::ScenarioId(1))
-        .unwrap();
-    assert_eq!(*held.node::<i64>("n").unwrap().read().unwrap(), 1);
+    assert_eq!(page["nodes"][1]["state"], "up_to_date");
+    assert_eq!(*held.node::<i64>("n").unwrap().read().unwrap(), 2);
+    assert_eq!(*held.node::<i64>("m").unwrap().read().unwrap(), 20);
 }

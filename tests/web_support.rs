@@ -227,6 +227,11 @@ impl Gate {
         self.0.1.notify_all();
     }
 
+    /// Makes later runs of the task wait again.
+    pub fn close(&self) {
+        *self.0.0.lock().unwrap() = false;
+    }
+
     fn wait(&self) {
         let mut open = self.0.0.lock().unwrap();
         while !*open {

@@ -59,6 +59,7 @@ mod layout;
 mod live;
 mod models;
 mod node_page;
+mod node_states;
 mod routes;
 mod run_page;
 mod runner;

@@ -136,10 +136,8 @@ impl SubmissionSummary {
     }
 }
 
-/// One job of a submission.
-///
-/// Why the job ran or was skipped joins these fields as `reason` once jobs
-/// record it.
+/// One job of a submission, with why it ran or was skipped (`reason`, as
+/// [`Reason::to_json`](crate::Reason::to_json); `reason_text` for people).
 #[derive(Debug, Clone, Serialize)]
 pub(super) struct JobModel {
     pub(super) task: String,
@@ -149,6 +147,8 @@ pub(super) struct JobModel {
     pub(super) ended_at: Option<String>,
     pub(super) duration_s: Option<f64>,
     pub(super) reused: bool,
+    pub(super) reason: Option<serde_json::Value>,
+    pub(super) reason_text: Option<String>,
     pub(super) error: Option<String>,
 }
 
@@ -162,6 +162,8 @@ impl JobModel {
             ended_at: job.ended_at().map(rfc3339),
             duration_s: job.duration.map(|d| d.as_secs_f64()),
             reused: job.reused,
+            reason: job.reason.as_ref().map(crate::reason::Reason::to_json),
+            reason_text: job.reason.as_ref().map(ToString::to_string),
             error: job.error.as_deref().map(str::to_owned),
         }
     }

@@ -147,6 +147,7 @@ fn render(model: &RunPage, token: &str) -> Markup {
         .map(|j| Bar {
             task: &j.job.task,
             status: j.job.status,
+            reason: j.job.reason_text.as_deref(),
             start_s: j.start_s.unwrap_or(0.0).max(0.0),
             duration_s: j.job.duration_s.unwrap_or(0.0),
         })
@@ -187,15 +188,18 @@ fn render(model: &RunPage, token: &str) -> Markup {
                 section.panel {
                     h2 { "Jobs" }
                     table.list.jobs {
-                        thead { tr { th { "Task" } th { "Status" } th { "Started" } th { "Took" } th { "Error" } } }
+                        thead { tr { th { "Task" } th { "Status" } th { "Why" } th { "Started" } th { "Took" } } }
                         tbody {
                             @for j in &run.jobs {
                                 tr data-task=(j.job.task) data-status=(j.job.status) {
                                     td { (j.job.task) }
-                                    td { (status_badge(j.job.status)) @if j.job.reused { " " span.muted { "reused from an identical job" } } }
+                                    td { (status_badge(j.job.status)) }
+                                    td.reason {
+                                        @if let Some(why) = &j.job.reason_text { (why) }
+                                        @if let Some(e) = &j.job.error { div.error-text { (e) } }
+                                    }
                                     td { @if let Some(s) = j.start_s { "+" (seconds(s.max(0.0))) } }
                                     td.num { @if let Some(d) = j.job.duration_s { (seconds(d)) } }
-                                    td.error-text { @if let Some(e) = &j.job.error { (e) } }
                                 }
                             }
                         }

@@ -1,14 +1,6 @@
 //! What the scenario page shows, computed from the store and the live board:
-//! each data node's state (and why), each task's last job (or its live
-//! status), the sequences, the newest submissions.
-//!
-//! A produced node is *up to date* when the job that wrote its current
-//! version read exactly the current values of the task's inputs (same
-//! fingerprints) with the task's current code, as its lineage records;
-//! otherwise it is *stale*, and the first difference says why. A node whose
-//! producer's last job failed and that is not up to date shows that failure.
-//! A file input edited since it was last read shows only after the next
-//! submission looks at it.
+//! each data node's state (and why, see `node_states`), each task's last job
+//! (or its live status), the sequences, the newest submissions.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,75 +10,21 @@ use serde::Serialize;
 use super::error::PageError;
 use super::live::LiveState;
 use super::models::{JobModel, ScenarioInfo, SubmissionSummary};
+pub(super) use super::node_states::NodeState;
+use super::node_states::node_states;
 use crate::cache::CachedVersion;
 use crate::compare::RENDER_LIMIT;
-use crate::graph::{Graph, NodeId, Scope, TaskId};
+use crate::graph::{Graph, NodeId, Scope};
 use crate::history::rfc3339;
-use crate::job::{Job, JobStatus, Submission};
+use crate::job::{Job, Submission};
 use crate::scenario::Scenario;
-use crate::store::{SubmissionId, WrittenBy};
+use crate::store::SubmissionId;
 
 /// Submissions per page of the scenario's history.
 pub(super) const HISTORY_PAGE: usize = 20;
 
 /// How many submissions are searched for a task's last job.
 const LAST_JOB_SEARCH: usize = 1000;
-
-/// The state of a data node.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(super) enum NodeState {
-    /// A parameter (no task writes it) holding a value.
-    Input,
-    /// A parameter without a value.
-    NoValue,
-    /// Written by its task from the current inputs and code.
-    UpToDate,
-    /// Its task would compute it anew (see the reason).
-    Stale,
-    /// Its task never wrote it.
-    NeverComputed,
-    /// Its task's last job failed or was abandoned.
-    FailedProducer,
-    /// The store keeps no lineage, so its freshness is unknown.
-    Unknown,
-}
-
-impl NodeState {
-    /// The word, as in JSON and CSS classes.
-    pub(super) fn as_str(self) -> &'static str {
-        match self {
-            Self::Input => "input",
-            Self::NoValue => "no_value",
-            Self::UpToDate => "up_to_date",
-            Self::Stale => "stale",
-            Self::NeverComputed => "never_computed",
-            Self::FailedProducer => "failed_producer",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// For people.
-    pub(super) fn label(self) -> &'static str {
-        match self {
-            Self::Input => "input",
-            Self::NoValue => "no value",
-            Self::UpToDate => "up to date",
-            Self::Stale => "stale",
-            Self::NeverComputed => "never computed",
-            Self::FailedProducer => "failed producer",
-            Self::Unknown => "unknown",
-        }
-    }
-
-    /// Whether consumers of the node are stale too.
-    fn taints(self) -> bool {
-        matches!(
-            self,
-            Self::NoValue | Self::Stale | Self::NeverComputed | Self::FailedProducer
-        )
-    }
-}
 
 /// One data node.
 #[derive(Debug, Clone, Serialize)]
@@ -307,18 +245,7 @@ fn node_models(
     for index in 0..count {
         current.push(scenario.current_from_store(NodeId(index as u32))?);
     }
-    let mut states: Vec<(NodeState, Option<String>)> = (0..count)
-        .map(|i| match current[i] {
-            Some(_) => (NodeState::Input, None),
-            None => (NodeState::NoValue, None),
-        })
-        .collect();
-    for &task in graph.topo_order() {
-        for &output in graph.task_outputs(task) {
-            states[output.index()] =
-                produced_state(scenario, task, output, &current, &states, last_jobs)?;
-        }
-    }
+    let states = node_states(scenario, &current, last_jobs)?;
     let mut nodes = Vec::with_capacity(count);
     for (index, spec) in graph.nodes().iter().enumerate() {
         let id = NodeId(index as u32);
@@ -356,104 +283,4 @@ fn node_models(
         });
     }
     Ok(nodes)
-}
-
-/// The state of `output`, written by `task`, given the states of the nodes
-/// before it in topological order.
-fn produced_state(
-    scenario: &Scenario,
-    task: TaskId,
-    output: NodeId,
-    current: &[Option<Arc<CachedVersion>>],
-    states: &[(NodeState, Option<String>)],
-    last_jobs: &HashMap<Arc<str>, (Job, Submission)>,
-) -> Result<(NodeState, Option<String>), PageError> {
-    let graph = scenario.graph();
-    let spec = graph.task(task);
-    let failure = last_jobs.get(spec.name()).and_then(|(job, submission)| {
-        matches!(job.status, JobStatus::Failed | JobStatus::Abandoned).then(|| {
-            let what = job.error.as_deref().unwrap_or("no message");
-            format!(
-                "task `{}` {} in submission #{}: {what}",
-                spec.name(),
-                job.status,
-                submission.id.0
-            )
-        })
-    });
-    let fresh = fresh_state(scenario, task, output, current, states)?;
-    Ok(match (fresh.0, failure) {
-        (NodeState::UpToDate, _) | (_, None) => fresh,
-        (_, Some(failure)) => (NodeState::FailedProducer, Some(failure)),
-    })
-}
-
-/// Up to date, stale (and why), never computed, or unknown, from lineage.
-fn fresh_state(
-    scenario: &Scenario,
-    task: TaskId,
-    output: NodeId,
-    current: &[Option<Arc<CachedVersion>>],
-    states: &[(NodeState, Option<String>)],
-) -> Result<(NodeState, Option<String>), PageError> {
-    let graph = scenario.graph();
-    let spec = graph.task(task);
-    let Some(version) = &current[output.index()] else {
-        return Ok((NodeState::NeverComputed, None));
-    };
-    let inputs = graph.task_inputs(task);
-    if let Some(&tainted) = inputs.iter().find(|i| states[i.index()].0.taints()) {
-        let (state, _) = states[tainted.index()];
-        return Ok((
-            NodeState::Stale,
-            Some(format!(
-                "input `{}` is {}",
-                graph.node(tainted).name(),
-                state.label()
-            )),
-        ));
-    }
-    if !matches!(version.meta.written_by, WrittenBy::Task { .. }) {
-        return Ok((
-            NodeState::Stale,
-            Some(format!(
-                "written by hand, not by task `{}`: submitting runs it",
-                spec.name()
-            )),
-        ));
-    }
-    let store = &scenario.runtime().store;
-    let Some(record) = store.job_record(scenario.slot(output), version.meta.version)? else {
-        return Ok((
-            NodeState::Unknown,
-            Some("this store keeps no lineage, so what it was computed from is unknown".into()),
-        ));
-    };
-    if record.task.as_ref() != spec.name() || record.code != spec.def().code_fingerprint() {
-        return Ok((
-            NodeState::Stale,
-            Some(format!("the code of task `{}` changed", spec.name())),
-        ));
-    }
-    for (&input, read) in inputs.iter().zip(&record.inputs) {
-        let now = current[input.index()].as_ref();
-        if now.map(|v| v.meta.fingerprint) != Some(read.fingerprint) {
-            let now = now.map_or_else(|| "no value".to_owned(), |v| format!("v{}", v.meta.version));
-            return Ok((
-                NodeState::Stale,
-                Some(format!(
-                    "input `{}` changed (v{} → {now})",
-                    graph.node(input).name(),
-                    read.version
-                )),
-            ));
-        }
-    }
-    if record.inputs.len() != inputs.len() {
-        return Ok((
-            NodeState::Stale,
-            Some(format!("the inputs of task `{}` changed", spec.name())),
-        ));
-    }
-    Ok((NodeState::UpToDate, None))
 }

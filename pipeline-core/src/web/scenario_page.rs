@@ -531,13 +531,17 @@ pub(super) fn jobs_table(model: &ScenarioModel) -> Markup {
     let id = model.scenario.id;
     html! {
         table.list.jobs {
-            thead { tr { th { "Task" } th { "Status" } th { "Last job" } th { "Took" } th { "Error" } } }
+            thead { tr { th { "Task" } th { "Status" } th { "Why" } th { "Last job" } th { "Took" } } }
             tbody {
                 @for task in &model.tasks {
                     tr data-task=(task.name) data-status=(task.status) {
-                        td { (task.name) @if !task.skippable { span.muted title="never skipped" { " (always runs)" } } }
-                        td { (status_badge(task.status)) @if last_reused(task) { " " span.muted { "reused" } } }
+                        td.task-name { (breakable(&task.name)) @if !task.skippable { span.muted title="never skipped" { " (always runs)" } } }
                         @let last = task.last_job.as_ref().filter(|_| !task.live);
+                        td { (status_badge(task.status)) }
+                        td.reason {
+                            @if let Some(why) = last.and_then(|j| j.reason_text.as_ref()) { (why) }
+                            @if let Some(e) = last.and_then(|j| j.error.as_ref()) { div.error-text { (e) } }
+                        }
                         td {
                             @if task.live {
                                 @if let Some(submission) = model.live.submission {
@@ -549,16 +553,11 @@ pub(super) fn jobs_table(model: &ScenarioModel) -> Markup {
                             } @else { span.muted { "never run" } }
                         }
                         td.num { @if let Some(d) = last.and_then(|j| j.duration_s) { (seconds(d)) } }
-                        td.error-text { @if let Some(e) = last.and_then(|j| j.error.as_ref()) { (e) } }
                     }
                 }
             }
         }
     }
-}
-
-fn last_reused(task: &super::scenario_model::TaskModel) -> bool {
-    !task.live && task.last_job.as_ref().is_some_and(|j| j.reused)
 }
 
 /// The data nodes with their state, version and value (replaced by events).

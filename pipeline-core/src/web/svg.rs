@@ -147,6 +147,8 @@ pub(super) struct Bar<'a> {
     pub(super) start_s: f64,
     /// Seconds it took (zero for a job that did not run).
     pub(super) duration_s: f64,
+    /// Why it ran or was skipped.
+    pub(super) reason: Option<&'a str>,
 }
 
 /// Jobs as a Gantt chart: one row per job, bars on a shared time axis.
@@ -182,7 +184,10 @@ pub(super) fn gantt(bars: &[Bar<'_>], total_s: f64) -> Markup {
             @for (row, bar) in bars.iter().enumerate() {
                 @let y = AXIS + ROW * row as f64;
                 g class={ "bar " (bar.status) } data-task=(bar.task) data-status=(bar.status) {
-                    title { (bar.task) ": " (bar.status) ", " (seconds(bar.duration_s)) }
+                    title {
+                        (bar.task) ": " (bar.status) ", " (seconds(bar.duration_s))
+                        @if let Some(why) = bar.reason { " (" (why) ")" }
+                    }
                     text.label x=(label - 10.0) y=(y + ROW / 2.0 + 4.0) { (bar.task) }
                     @if bar.duration_s * chart / span >= 2.0 {
                         rect x=(x(bar.start_s)) y=(y + 5.0)

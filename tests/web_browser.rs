@@ -27,7 +27,7 @@ const ROWS: u64 = 400_000;
 /// Where an executable is: `$var`, else the first of `names` on the `PATH`.
 fn find(var: &str, names: &[&str]) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(var) {
-        return Some(PathBuf::from(path));
+        return Some(PathBuf::from(path)).filter(|p| p.is_file());
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

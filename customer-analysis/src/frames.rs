@@ -73,6 +73,10 @@ impl Value for ScoredDf {
         self.frame.encode(out)
     }
 
+    fn as_lazy_frame(&self) -> Option<LazyFrame> {
+        Some(self.frame.clone())
+    }
+
     fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
         LazyFrame::decode(input).map(Self::from)
     }
@@ -405,6 +409,10 @@ impl Value for SegmentedDf {
 
     fn extension() -> &'static str {
         "parquet"
+    }
+
+    fn as_lazy_frame(&self) -> Option<LazyFrame> {
+        Some(self.frame.clone())
     }
 
     fn references(&self) -> Vec<Fingerprint> {

@@ -166,6 +166,8 @@ pub mod synthetic;
 pub mod task;
 pub mod value;
 mod writes;
+#[cfg(feature = "web")]
+pub mod web;
 
 pub use cache::TaskKey;
 pub use catalog::ScenarioFilter;

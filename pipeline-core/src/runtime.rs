@@ -100,6 +100,12 @@ impl Runtime {
         }
     }
 
+    /// The shared state, for modules that attach scenarios themselves.
+    #[cfg_attr(not(feature = "web"), allow(dead_code))]
+    pub(crate) fn inner(&self) -> &Arc<RuntimeInner> {
+        &self.inner
+    }
+
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.inner.store

@@ -1224,6 +1224,13 @@ pub fn decode_serde<T: serde::de::DeserializeOwned>(input: &mut &[u8]) -> Result
 /// `-` (`median` for `Median`). Its example in messages is its `Default`
 /// where it has one, else an enum's first variant.
 ///
+/// The type's JSON form is serde's; its text form (what a command line's
+/// `--set node=…` reads, see [`Value::from_text`]) is its `FromStr` and
+/// `Display` where it has both, else JSON, with a bare word standing for a
+/// string and, for an enum, naming a variant without regard to case, `_` or
+/// `-` (`median` for `Median`). Its example in messages is its `Default`
+/// where it has one, else an enum's first variant.
+///
 /// Use ordered collections (`BTreeMap`, not `HashMap`) inside such types: a
 /// `HashMap` iterates in a random order, so equal maps would get different
 /// fingerprints and never be skipped.

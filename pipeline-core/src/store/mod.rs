@@ -495,6 +495,43 @@ pub trait Store: Send + Sync {
     /// A scenario's submissions, oldest first.
     fn submissions(&self, scenario: ScenarioId) -> Result<Vec<Submission>, StoreError>;
 
+    /// The newest submission of each of these scenarios (a running one
+    /// included), in the order given: `None` for a scenario never submitted.
+    /// Stores with an index answer without reading older submissions.
+    fn latest_submissions(
+        &self,
+        scenarios: &[ScenarioId],
+    ) -> Result<Vec<Option<Submission>>, StoreError> {
+        scenarios
+            .iter()
+            .map(|&id| Ok(self.submissions(id)?.pop()))
+            .collect()
+    }
+
+    /// One submission of a scenario.
+    fn submission(
+        &self,
+        scenario: ScenarioId,
+        id: SubmissionId,
+    ) -> Result<Option<Submission>, StoreError> {
+        Ok(self.submissions(scenario)?.into_iter().find(|s| s.id == id))
+    }
+
+    /// A page of a scenario's history: at most `limit` of its submissions
+    /// older than `before` (from the newest when `None`), newest first.
+    fn submissions_before(
+        &self,
+        scenario: ScenarioId,
+        before: Option<SubmissionId>,
+        limit: usize,
+    ) -> Result<Vec<Submission>, StoreError> {
+        let mut all = self.submissions(scenario)?;
+        all.retain(|s| before.is_none_or(|b| s.id < b));
+        all.reverse();
+        all.truncate(limit);
+        Ok(all)
+    }
+
     /// A directory for files that values write while materializing (same file
     /// system as the store's objects).
     fn scratch_dir(&self) -> Result<&Path, StoreError>;
@@ -503,6 +540,13 @@ pub trait Store: Send + Sync {
     /// they hold it). Stores no other process can open lock nothing.
     fn lock(&self, _owner: &Owner) -> Result<OwnerLock, StoreError> {
         Ok(OwnerLock::none())
+    }
+
+    /// Who holds an owner's lock now (`"process 1234"`), without waiting or
+    /// keeping it: `None` when it is free. For displays that say why a
+    /// submission waits; the answer may change at once.
+    fn lock_holder(&self, _owner: &Owner) -> Result<Option<String>, StoreError> {
+        Ok(None)
     }
 
     /// Removes values no version refers to, and the memo entries pointing at them.

@@ -135,6 +135,35 @@ impl Locks {
     }
 }
 
+impl Locks {
+    /// Who holds `owner`'s lock now, or `None` when it is free (taken and
+    /// released at once to find out).
+    pub(super) fn holder(&self, owner: &Owner) -> Result<Option<String>, StoreError> {
+        let path = self.dir.join(file_name(owner));
+        let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+            Ok(file) => file,
+            // Never locked since the store was made.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(StoreError::Io {
+                    action: "open the lock file",
+                    path,
+                    source,
+                });
+            }
+        };
+        match file.try_lock() {
+            Ok(()) => Ok(None),
+            Err(TryLockError::WouldBlock) => Ok(Some(holder(&mut file))),
+            Err(TryLockError::Error(source)) => Err(StoreError::Io {
+                action: "lock",
+                path,
+                source,
+            }),
+        }
+    }
+}
+
 /// Who holds a lock, as far as its file tells.
 fn holder(file: &mut File) -> String {
     let mut text = String::new();
@@ -244,6 +273,21 @@ mod tests {
         // No wait, nothing told.
         drop(locks.lock(&owner).unwrap());
         assert_eq!(told.len(), 1);
+    }
+
+    #[test]
+    fn the_holder_is_named_while_the_lock_is_held_and_none_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let locks = Locks::new(dir.path().to_owned(), Some(Duration::ZERO), None);
+        let owner = Owner::Scenario(ScenarioId(4));
+        assert_eq!(locks.holder(&owner).unwrap(), None);
+        let held = locks.lock(&owner).unwrap();
+        let holder = locks.holder(&owner).unwrap();
+        assert_eq!(holder.as_deref(), Some("another thread of this process"));
+        drop(held);
+        assert_eq!(locks.holder(&owner).unwrap(), None);
+        // Asking released the lock at once.
+        let _again = locks.lock(&owner).unwrap();
     }
 
     #[test]

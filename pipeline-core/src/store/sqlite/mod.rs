@@ -52,6 +52,7 @@ mod memo_reads;
 mod objects;
 mod rows;
 mod schema;
+mod submission_reads;
 mod writer;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -66,10 +67,10 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use self::lock::{Locks, OnLockWait};
 use self::memo_reads::MemoReads;
-use self::objects::{Objects, Unreadable, WriteFault, process_alive};
+use self::objects::{Objects, Unreadable, WriteFault};
 use self::rows::{
-    db_error, duration_from_sql, fingerprint_at, opt_fingerprint_at, owner_columns, scenario_at,
-    time_from_sql, time_to_sql, unpack_fingerprints, unpack_inputs, unpack_jobs, version_at,
+    db_error, fingerprint_at, opt_fingerprint_at, owner_columns, time_from_sql, time_to_sql,
+    unpack_fingerprints, unpack_inputs, version_at,
 };
 use self::writer::{Op, PreparedObject, Stored, WriteDb, Writer};
 use super::{
@@ -1270,47 +1271,31 @@ impl Store for SqliteStore {
     }
 
     fn submissions(&self, scenario: ScenarioId) -> Result<Vec<Submission>, StoreError> {
-        self.flush()?;
-        self.readers.with("read submissions", |conn| {
-            let mut intern = interner();
-            let mut query = conn.prepare_cached(
-                "SELECT id, scenario, target, started_at, duration, pid, jobs FROM submissions \
-                 WHERE scenario = ?1 ORDER BY id",
-            )?;
-            let rows = query.query_map([scenario.0 as i64], |r| {
-                let id: i64 = r.get(0)?;
-                let duration: Option<i64> = r.get(4)?;
-                let mut target: String = r.get(2)?;
-                if duration.is_none() {
-                    let pid: u32 = r.get(5)?;
-                    let state = if process_alive(pid) {
-                        "running"
-                    } else {
-                        "interrupted"
-                    };
-                    target = if target.is_empty() {
-                        format!("({state})")
-                    } else {
-                        format!("{target} ({state})")
-                    };
-                }
-                let jobs = match r.get_ref(6)?.as_blob_or_null()? {
-                    Some(bytes) => unpack_jobs(bytes, &mut intern)
-                        .ok_or_else(|| rows::bad_column(6, "packed jobs"))?,
-                    None => Vec::new(),
-                };
-                Ok(Submission {
-                    id: SubmissionId(id as u64),
-                    scenario: scenario_at(r, 1)?,
-                    target,
-                    started_at: time_from_sql(r.get(3)?),
-                    duration: duration.map(duration_from_sql).unwrap_or_default(),
-                    jobs,
-                    versions: Vec::new(),
-                })
-            })?;
-            rows.collect()
-        })
+        self.read_submissions(scenario)
+    }
+
+    fn latest_submissions(
+        &self,
+        scenarios: &[ScenarioId],
+    ) -> Result<Vec<Option<Submission>>, StoreError> {
+        self.read_latest_submissions(scenarios)
+    }
+
+    fn submission(
+        &self,
+        scenario: ScenarioId,
+        id: SubmissionId,
+    ) -> Result<Option<Submission>, StoreError> {
+        self.read_submission(scenario, id)
+    }
+
+    fn submissions_before(
+        &self,
+        scenario: ScenarioId,
+        before: Option<SubmissionId>,
+        limit: usize,
+    ) -> Result<Vec<Submission>, StoreError> {
+        self.read_submissions_before(scenario, before, limit)
     }
 
     fn scratch_dir(&self) -> Result<&Path, StoreError> {
@@ -1320,6 +1305,10 @@ impl Store for SqliteStore {
     fn lock(&self, owner: &Owner) -> Result<OwnerLock, StoreError> {
         let file = self.locks.lock(owner)?;
         Ok(self.known.held(owner, file))
+    }
+
+    fn lock_holder(&self, owner: &Owner) -> Result<Option<String>, StoreError> {
+        self.locks.holder(owner)
     }
 
     fn gc(&self) -> Result<GcReport, StoreError> {

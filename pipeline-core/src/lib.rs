@@ -148,6 +148,9 @@ pub mod lineage;
 #[cfg(feature = "objects")]
 pub mod objects;
 mod reason;
+#[cfg(feature = "remote")]
+pub mod remote;
+pub mod resources;
 mod runtime;
 mod scenario;
 pub mod schema;
@@ -155,12 +158,15 @@ pub mod store;
 pub mod synthetic;
 pub mod task;
 pub mod value;
+#[cfg(feature = "remote")]
+pub mod worker;
 
 pub use cache::TaskKey;
 pub use catalog::ScenarioFilter;
 pub use compare::{Cell, Compare, Comparison, NodeComparison};
 pub use error::{Error, Result};
 pub use events::{Event, EventKind};
+pub use executor::Executor;
 pub use explain::{Explanation, Verdict};
 pub use fingerprint::{Fingerprint, FingerprintHasher};
 pub use graph::{
@@ -168,15 +174,17 @@ pub use graph::{
     TypedNodeSpec,
 };
 pub use history::{JobHistory, VersionRecord};
-pub use job::{Job, JobStatus, Submission};
+pub use job::{Job, JobStatus, RemoteJob, Submission};
 pub use lineage::{Lineage, Origin};
 pub use pipeline_macros::{scenario, task};
 pub use reason::{Change, Reason};
+pub use resources::Resources;
 pub use runtime::Runtime;
 pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
 pub use store::{
     GcReport, InputVersion, JobRecord, MemoOrigin, MemoryStore, Owner, ScenarioId, ScenarioMeta,
-    SlotKey, SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, VersionMeta, WrittenBy,
+    SlotKey, SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, ValueFile, VersionMeta,
+    WrittenBy,
 };
 pub use task::{TaskDef, TaskError, TaskRegistration};
 pub use value::{

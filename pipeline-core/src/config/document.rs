@@ -17,6 +17,7 @@ use super::taipy::{self, JobSettings, TAIPY_NODE_KEYS, TAIPY_SCENARIO_KEYS, TAIP
 use super::templates::{Raw, RawNode, RawScenario, RawTask, apply_templates};
 use super::values::{ConfigValue, Env, Templates, decode, strip_reference};
 use crate::graph::Scope;
+use crate::resources::{ResourceError, Resources};
 
 /// A `[DATA_NODE.<id>]`, with `[DATA_NODE.default]` applied.
 #[derive(Debug, Clone)]
@@ -50,6 +51,9 @@ pub(crate) struct TaskDecl {
     pub(crate) inputs: Vec<Located<String>>,
     pub(crate) outputs: Vec<Located<String>>,
     pub(crate) skippable: Option<bool>,
+    /// `cpus`, `memory`, `time`, `partition` (with `[TASK.default]`'s):
+    /// override what the function's `#[task]` asks for.
+    pub(crate) resources: Resources,
 }
 
 /// A sequence: its name and its tasks' names.
@@ -87,7 +91,16 @@ const SECTIONS: [&str; 7] = [
 /// The keys each section reads; a key close to one of these is taken for a
 /// typo of it. Other keys are Taipy properties: accepted and not used.
 const NODE_KEYS: [&str; 4] = ["type", "default", "default_data", "scope"];
-const TASK_KEYS: [&str; 4] = ["function", "inputs", "outputs", "skippable"];
+const TASK_KEYS: [&str; 8] = [
+    "function",
+    "inputs",
+    "outputs",
+    "skippable",
+    "cpus",
+    "memory",
+    "time",
+    "partition",
+];
 const SCENARIO_KEYS: [&str; 3] = ["tasks", "additional_data_nodes", "sequences"];
 
 type Key<'i> = Spanned<std::borrow::Cow<'i, str>>;
@@ -320,6 +333,7 @@ impl<'s> Reader<'s> {
             inputs: None,
             outputs: None,
             skippable: None,
+            resources: Resources::new(),
         };
         let section = format!("task `{}`", task.id.value);
         for (key, value) in Self::entries(table) {
@@ -334,10 +348,40 @@ impl<'s> Reader<'s> {
                 "function" => task.function = self.name(value, "`function`"),
                 "inputs" => task.inputs = Some(self.names(value, "`inputs`")),
                 "outputs" => task.outputs = Some(self.names(value, "`outputs`")),
-                _ => task.skippable = self.bool(value, "`skippable`"),
+                "skippable" => task.skippable = self.bool(value, "`skippable`"),
+                resource => self.resource(&mut task.resources, resource, value),
             }
         }
         task
+    }
+
+    /// A task's `cpus`, `memory`, `time` or `partition`.
+    fn resource(&mut self, resources: &mut Resources, key: &str, value: &Spanned<DeValue<'_>>) {
+        let span = value.span();
+        let parsed = match key {
+            "cpus" => match self.integer(value, "`cpus`") {
+                Some(n) if (1..=i128::from(u32::MAX)).contains(&n) => {
+                    Ok(resources.clone().cpus(n as u32))
+                }
+                Some(_) => Err(ResourceError::Cpus),
+                None => return,
+            },
+            other => {
+                let Some(text) = self.string(value, &format!("`{other}`")) else {
+                    return;
+                };
+                match other {
+                    "memory" => resources.clone().memory(&text),
+                    "time" => resources.clone().time(&text),
+                    _ => Resources::checked_partition(&text)
+                        .map(|name| resources.clone().partition(name)),
+                }
+            }
+        };
+        match parsed {
+            Ok(updated) => *resources = updated,
+            Err(error) => self.error(span, error.to_string()),
+        }
     }
 
     fn scenario(&mut self, id: Located<String>, table: &DeTable<'_>) -> RawScenario {

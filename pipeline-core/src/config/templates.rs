@@ -8,6 +8,7 @@ use super::document::{
 use super::location::Located;
 use super::values::ConfigValue;
 use crate::graph::Scope;
+use crate::resources::Resources;
 
 /// A data node section as written, before `[DATA_NODE.default]` is applied.
 pub(super) struct RawNode {
@@ -25,6 +26,7 @@ pub(super) struct RawTask {
     pub(super) inputs: Option<Vec<Located<String>>>,
     pub(super) outputs: Option<Vec<Located<String>>>,
     pub(super) skippable: Option<bool>,
+    pub(super) resources: Resources,
 }
 
 /// A scenario section as written, before `[SCENARIO.default]` is applied.
@@ -103,6 +105,9 @@ pub(super) fn apply_templates(raw: Raw, document: &mut Document) {
             id: task.id,
             function: task.function,
             skippable: task.skippable,
+            resources: task_default
+                .map_or_else(Resources::new, |t| t.resources.clone())
+                .overridden_by(&task.resources),
         });
     }
     let scenario_default = raw.scenario_default.as_ref();

@@ -145,7 +145,7 @@ fn submit_once(
         Executor::Local => run.execute(&local::LocalRunner),
         #[cfg(feature = "remote")]
         Executor::Slurm(slurm) => {
-            let runner = crate::remote::SlurmRunner::start(scenario, slurm)?;
+            let runner = crate::remote::SlurmRunner::start(scenario, slurm, options.force)?;
             run.max_workers = runner.capacity();
             run.execute(&runner);
         }

@@ -66,12 +66,14 @@ pub(crate) struct SlurmRunner {
     /// reads them from (`aws_endpoint` as `AWS_ENDPOINT`).
     worker_env: Vec<(String, String)>,
     earlier: Mutex<HashMap<TaskKey, Vec<EarlierJob>>>,
+    /// The submission runs even tasks whose outputs are current.
+    force: bool,
 }
 
 impl SlurmRunner {
     /// Opens the object store, finds the worker program and the jobs that
     /// interrupted submissions left queued, and starts the queue poller.
-    pub(crate) fn start(scenario: &Scenario, options: &SlurmOptions) -> Result<Self> {
+    pub(crate) fn start(scenario: &Scenario, options: &SlurmOptions, force: bool) -> Result<Self> {
         let location = match &options.objects {
             Some(location) => location.clone(),
             None => std::env::var(OBJECTS_ENV).map_err(|_| RemoteError::NoObjectStore)?,
@@ -120,6 +122,7 @@ impl SlurmRunner {
                 .map(|(name, value)| (name.to_ascii_uppercase(), value.clone()))
                 .collect(),
             earlier: Mutex::new(earlier),
+            force,
         })
     }
 
@@ -175,9 +178,10 @@ impl SlurmRunner {
                 _ => {}
             }
         }
+        let reusable = self.reusable(scenario, work);
         for (folder, _) in attempts
             .into_iter()
-            .filter(|(_, (result, claimed))| *result && !*claimed)
+            .filter(|(_, (result, claimed))| *result && (reusable || !*claimed))
         {
             // Names are listed relative to the store, a prefix's included.
             let folder = match folder.find("jobs/") {
@@ -191,6 +195,18 @@ impl SlurmRunner {
             }
         }
         None
+    }
+
+    /// Whether a recorded result of the same key may stand for this run, as
+    /// a memo entry would (see `Decider::reuse_memo`).
+    fn reusable(&self, scenario: &Scenario, work: &Work) -> bool {
+        let graph = scenario.graph();
+        !self.force
+            && graph.task(work.task).is_skippable()
+            && graph
+                .task_outputs(work.task)
+                .iter()
+                .all(|&node| !graph.node(node).value_type().names_files())
     }
 
     /// Runs one attempt: ships the inputs, writes the task manifest, submits
@@ -385,7 +401,11 @@ impl SlurmRunner {
             .into_bytes(),
         );
         match claim {
-            Ok(crate::objects::PutOutcome::AlreadyExists) if adopted => return None,
+            Ok(crate::objects::PutOutcome::AlreadyExists)
+                if adopted && !self.reusable(scenario, work) =>
+            {
+                return None;
+            }
             Ok(_) => {}
             Err(e) => {
                 return Some(AttemptEnd::Failed {

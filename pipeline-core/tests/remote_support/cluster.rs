@@ -4,6 +4,8 @@
 //! test's jobs use its own object store and log directory, and helpers that
 //! look at jobs with `scontrol`.
 
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;

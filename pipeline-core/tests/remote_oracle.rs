@@ -16,10 +16,10 @@
 //! the test writes to the file `PIPELINE_ORACLE_DAG` names before each
 //! submission (the jobs inherit the variable).
 
-mod random_dag;
-mod remote_support;
 #[path = "remote_support/cluster.rs"]
 mod cluster;
+mod random_dag;
+mod remote_support;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -64,7 +64,11 @@ fn worker() -> Worker {
     let text = std::fs::read_to_string(&path).unwrap();
     let d: serde_json::Value = serde_json::from_str(&text).unwrap();
     let numbers = |v: &serde_json::Value| -> Vec<i64> {
-        v.as_array().unwrap().iter().map(|n| n.as_i64().unwrap()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_i64().unwrap())
+            .collect()
     };
     let dag = Dag {
         sources: d["sources"].as_u64().unwrap() as usize,
@@ -73,14 +77,20 @@ fn worker() -> Worker {
             .unwrap()
             .iter()
             .map(|t| TaskShape {
-                inputs: numbers(&t["inputs"]).into_iter().map(|n| n as usize).collect(),
+                inputs: numbers(&t["inputs"])
+                    .into_iter()
+                    .map(|n| n as usize)
+                    .collect(),
                 skippable: t["skippable"].as_bool().unwrap(),
                 modulus: t["modulus"].as_i64().unwrap(),
             })
             .collect(),
     };
     let versions = numbers(&d["versions"]);
-    let generations: Vec<u8> = numbers(&d["generations"]).into_iter().map(|g| g as u8).collect();
+    let generations: Vec<u8> = numbers(&d["generations"])
+        .into_iter()
+        .map(|g| g as u8)
+        .collect();
     let file = PathBuf::from(d["file"].as_str().unwrap());
     let runs_file = PathBuf::from(d["runs"].as_str().unwrap());
     let unused: Arc<Vec<AtomicUsize>> =

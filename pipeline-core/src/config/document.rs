@@ -555,6 +555,66 @@ mod tests {
     }
 
     #[test]
+    fn bad_resources_are_reported_at_their_values() {
+        let text = read_errors(
+            "[TASK.t]\nfunction = \"f\"\ncpus = 0\nmemory = \"8X\"\ntime = \"soon\"\npartition = \"a b\"\ncpu = 1\n",
+        );
+        assert!(
+            text[0].starts_with("c.toml:3:8: cpus must be at least 1"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].starts_with("c.toml:4:10: memory `8X` is not a size"),
+            "{text:?}"
+        );
+        assert!(
+            text[2].starts_with("c.toml:5:8: time `soon` is not a duration"),
+            "{text:?}"
+        );
+        assert!(
+            text[3].starts_with("c.toml:6:13: partition `a b` is not a partition name"),
+            "{text:?}"
+        );
+        assert!(
+            text[4].starts_with("c.toml:7:1: unknown key `cpu` in task `t`; did you mean `cpus`?"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn resources_in_a_file_override_the_tasks_own_and_the_template_fills_in() {
+        use crate::config::{Config, TaskRegistry, TypeRegistry};
+        use crate::resources::Resources;
+        let declared = crate::TaskDef::from_fn1("double", "1", |x: &i64| x * 2)
+            .with_resources(Resources::new().cpus(2).memory_in_mib(100));
+        let tasks = TaskRegistry::new().with(declared, true);
+        let text = "[TASK.default]\npartition = \"batch\"\ntime = \"10m\"\n\n\
+                    [DATA_NODE.x]\ntype = \"i64\"\ndefault = 1\n\n\
+                    [TASK.double]\nfunction = \"double\"\ninputs = [\"x\"]\noutputs = [\"y\"]\n\
+                    memory = \"1G\"\ntime = \"1h\"\n\n\
+                    [SCENARIO.s]\ntasks = [\"double\"]\n";
+        let config = Config::parse(text, "c.toml", &tasks, &TypeRegistry::with_builtins()).unwrap();
+        let graph = config.scenario("s").unwrap();
+        let resources = graph.tasks()[0].def().resources();
+        assert_eq!(resources.cpu_count(), Some(2), "the task's own");
+        assert_eq!(resources.memory_mib(), Some(1024), "the file's");
+        assert_eq!(
+            resources.time_limit(),
+            Some(std::time::Duration::from_secs(3600)),
+            "the file's over the template's"
+        );
+        assert_eq!(resources.partition_name(), Some("batch"), "the template's");
+        // Exported, they read back the same.
+        let exported = crate::config::to_toml(graph, &TypeRegistry::with_builtins()).unwrap();
+        let again =
+            Config::parse(&exported, "e.toml", &tasks, &TypeRegistry::with_builtins()).unwrap();
+        assert_eq!(
+            again.scenario("s").unwrap().tasks()[0].def().resources(),
+            resources
+        );
+    }
+
+    #[test]
     fn syntax_errors_have_a_line() {
         let source = Source::new("c.toml", "[TASK.t]\nfunction = \n");
         let errors = read(&source, &no_env).unwrap_err();

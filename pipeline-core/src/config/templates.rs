@@ -51,7 +51,8 @@ pub(super) struct Raw {
 /// Applies the `default` templates the way Taipy does: a data node of the
 /// template's `storage_type` (its own, or the template's when it has none)
 /// takes the template's `scope` and `default_data` unless it gives its own; a
-/// task without `inputs` or `outputs` takes the template's (never its
+/// task without `inputs` or `outputs` takes the template's, and its resources
+/// (`cpus`, `memory`, `time`, `partition`) fill in those it does not set (never its
 /// `function` or `skippable`); a scenario without `tasks`,
 /// `additional_data_nodes` or `sequences` takes the template's.
 pub(super) fn apply_templates(raw: Raw, document: &mut Document) {

@@ -56,7 +56,22 @@ pub enum Executor {
     /// in worker mode, with values passed through an object store (cargo
     /// feature `remote`; see [`crate::remote`]).
     #[cfg(feature = "remote")]
-    Slurm(crate::remote::SlurmOptions),
+    Slurm(Box<crate::remote::SlurmOptions>),
+}
+
+#[cfg(feature = "remote")]
+impl Executor {
+    /// [`Executor::Slurm`] with these options.
+    pub fn slurm(options: crate::remote::SlurmOptions) -> Self {
+        Self::Slurm(Box::new(options))
+    }
+}
+
+#[cfg(feature = "remote")]
+impl From<crate::remote::SlurmOptions> for Executor {
+    fn from(options: crate::remote::SlurmOptions) -> Self {
+        Self::slurm(options)
+    }
 }
 
 /// Runs one task that must run and records it: the seam between the

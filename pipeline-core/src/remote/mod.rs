@@ -34,7 +34,7 @@
 //! # fn scenario() -> pipeline_core::Scenario { unimplemented!() }
 //! let scenario = scenario();
 //! let slurm = SlurmOptions::new().objects("s3://team-bucket/pipelines").retries(1);
-//! let submission = scenario.submit_with(&SubmitOptions::new().executor(Executor::Slurm(slurm)))?;
+//! let submission = scenario.submit_with(&SubmitOptions::new().executor(Executor::slurm(slurm)))?;
 //! # Ok::<(), pipeline_core::Error>(())
 //! ```
 

@@ -55,12 +55,9 @@ impl JobEnd {
                 let status: u32 = status.parse().ok()?;
                 let signal: u32 = signal.parse().ok()?;
                 // A shell reports a child killed by signal n as 128 + n.
-                Some(if signal != 0 {
-                    signal
-                } else if status > 128 {
-                    status - 128
-                } else {
-                    0
+                Some(match (signal, status.checked_sub(128)) {
+                    (0, Some(shell_signal)) if shell_signal > 0 => shell_signal,
+                    (signal, _) => signal,
                 })
             })
             .unwrap_or(0);

@@ -91,7 +91,7 @@ pub enum WorkerError {
     },
     /// The object store failed (its message names the store and object).
     #[error("worker: {0}")]
-    Objects(#[from] ObjectError),
+    Objects(Box<ObjectError>),
     /// A local scratch directory could not be made.
     #[error("worker: cannot create a scratch directory in {dir}: {source}")]
     Scratch {
@@ -110,8 +110,14 @@ pub enum WorkerError {
         /// Why the attempt failed.
         failure: String,
         /// Why the result could not be written.
-        store: ObjectError,
+        store: Box<ObjectError>,
     },
+}
+
+impl From<ObjectError> for WorkerError {
+    fn from(error: ObjectError) -> Self {
+        Self::Objects(Box::new(error))
+    }
 }
 
 impl WorkerError {

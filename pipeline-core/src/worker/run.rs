@@ -108,11 +108,11 @@ pub(super) fn attempt(worker: &Worker, url: &str) -> Result<WorkerOutcome, Worke
         }),
         Ok(PutOutcome::AlreadyExists) => Ok(WorkerOutcome::Duplicate { task }),
         Err(store_error) => match error {
-            None => Err(WorkerError::Objects(store_error)),
+            None => Err(WorkerError::from(store_error)),
             Some(failure) => Err(WorkerError::ResultNotStored {
                 task,
                 failure,
-                store: store_error,
+                store: Box::new(store_error),
             }),
         },
     }

@@ -67,7 +67,7 @@ impl Cluster {
 
     /// Submit options running on the cluster with `slurm`.
     pub fn submit(slurm: SlurmOptions) -> SubmitOptions {
-        SubmitOptions::new().executor(Executor::Slurm(slurm))
+        SubmitOptions::new().executor(Executor::slurm(slurm))
     }
 }
 

@@ -15,6 +15,7 @@ pub use crate::code::{CodeIdentity, CodePart, CodeSource};
 pub use crate::error::{Error, Result};
 pub use crate::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec, TypedNodeSpec};
 pub use crate::job::Submission;
+pub use crate::resources::Resources;
 pub use crate::runtime::Runtime;
 pub use crate::scenario::{DataNode, Scenario, SubmitOptions, Target};
 pub use crate::scenario_type::ScenarioType;

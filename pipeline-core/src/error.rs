@@ -85,6 +85,10 @@ pub enum Error {
     /// Scenarios that cannot be compared (see [`Comparison`](crate::Comparison)).
     #[error("cannot compare scenarios: {0}")]
     Compare(String),
+    /// A remote executor could not start (see [`crate::remote`]).
+    #[cfg(feature = "remote")]
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
 }
 
 /// `Result` with the runtime's [`Error`].

@@ -97,6 +97,26 @@ pub struct Job {
     /// canceled, failed before its inputs were read, or recorded by an
     /// earlier version of this library).
     pub reason: Option<Reason>,
+    /// Where it ran when a remote executor ran it (`None`: in the submitting
+    /// process, or not at all).
+    pub remote: Option<Box<RemoteJob>>,
+}
+
+/// Where a job ran when an executor other than the local one ran it: the
+/// engine's job, which attempt it was, and the machine.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RemoteJob {
+    /// The engine (`"slurm"`).
+    pub executor: String,
+    /// The engine's id of the (last) attempt's job (a Slurm job id).
+    pub id: String,
+    /// The attempt, from 1 (retries count up).
+    pub attempt: u32,
+    /// The machine the attempt ran on, when known.
+    pub host: Option<String>,
+    /// Whether this submission adopted the job from an earlier one that was
+    /// interrupted (instead of submitting it).
+    pub adopted: bool,
 }
 
 impl Job {
@@ -120,6 +140,7 @@ impl Job {
             error: None,
             reused: false,
             reason: None,
+            remote: None,
         }
     }
 }

@@ -157,6 +157,9 @@ pub mod lineage;
 #[cfg(feature = "objects")]
 pub mod objects;
 mod reason;
+#[cfg(feature = "remote")]
+pub mod remote;
+pub mod resources;
 mod runtime;
 mod scenario;
 mod scenario_type;
@@ -165,15 +168,18 @@ pub mod store;
 pub mod synthetic;
 pub mod task;
 pub mod value;
-mod writes;
 #[cfg(feature = "web")]
 pub mod web;
+#[cfg(feature = "remote")]
+pub mod worker;
+mod writes;
 
 pub use cache::TaskKey;
 pub use catalog::ScenarioFilter;
 pub use compare::{Cell, Compare, Comparison, NodeComparison};
 pub use error::{Error, Result};
 pub use events::{Event, EventKind};
+pub use executor::Executor;
 pub use explain::{Explanation, Verdict};
 pub use fingerprint::{Fingerprint, FingerprintHasher};
 pub use graph::{
@@ -181,16 +187,18 @@ pub use graph::{
     TypedNodeSpec,
 };
 pub use history::{JobHistory, VersionRecord};
-pub use job::{Job, JobStatus, NodeVersion, Submission};
+pub use job::{Job, JobStatus, NodeVersion, RemoteJob, Submission};
 pub use lineage::{Lineage, Origin};
 pub use pipeline_macros::{scenario, task};
 pub use reason::{Change, Reason};
+pub use resources::Resources;
 pub use runtime::Runtime;
 pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
 pub use scenario_type::ScenarioType;
 pub use store::{
     GcReport, InputVersion, JobRecord, MemoOrigin, MemoryStore, Owner, ScenarioId, ScenarioMeta,
-    SlotKey, SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, VersionMeta, WrittenBy,
+    SlotKey, SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, ValueFile, VersionMeta,
+    WrittenBy,
 };
 pub use task::{TaskDef, TaskError, TaskRegistration};
 pub use value::{

@@ -13,7 +13,7 @@ use crate::cache::CachedVersion;
 use crate::decide::TaskStatic;
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::executor;
+use crate::executor::{self, Executor};
 use crate::fingerprint::Fingerprint;
 use crate::graph::{Graph, NodeId, Scope, TaskId};
 use crate::job::Submission;
@@ -679,6 +679,7 @@ pub struct SubmitOptions {
     pub(crate) max_workers: Option<usize>,
     pub(crate) cancel: Option<CancelToken>,
     pub(crate) record_versions: bool,
+    pub(crate) executor: Executor,
 }
 
 impl SubmitOptions {
@@ -719,6 +720,18 @@ impl SubmitOptions {
     pub fn cancel_token(mut self, token: CancelToken) -> Self {
         self.cancel = Some(token);
         self
+    }
+
+    /// Where the tasks that must run are executed (default:
+    /// [`Executor::Local`], threads of this process).
+    pub fn executor(mut self, executor: Executor) -> Self {
+        self.executor = executor;
+        self
+    }
+
+    /// The executor in effect.
+    pub fn executor_setting(&self) -> &Executor {
+        &self.executor
     }
 
     /// The worker limit in effect: as set, else the machine's available parallelism.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::code::CodeIdentity;
 use crate::fingerprint::{Fingerprint, FingerprintHasher};
+use crate::resources::Resources;
 use crate::value::{Value, ValueType};
 
 /// Inputs as the executor hands them to a task: borrowed, never cloned.
@@ -58,10 +59,13 @@ pub struct TaskDef {
 
 /// Code identity, signature and body, shared by every copy of a definition.
 struct Function {
+    /// The name the definition was made with (`renamed` copies keep it).
+    function_name: Arc<str>,
     code: CodeIdentity,
     inputs: Vec<ValueType>,
     outputs: Vec<ValueType>,
     body: TaskFn,
+    resources: Resources,
 }
 
 impl TaskDef {
@@ -76,14 +80,17 @@ impl TaskDef {
         outputs: Vec<ValueType>,
         body: TaskFn,
     ) -> Self {
+        let name: Arc<str> = name.into();
         Self {
-            name: name.into(),
             function: Arc::new(Function {
+                function_name: name.clone(),
                 code: code.into(),
                 inputs,
                 outputs,
                 body,
+                resources: Resources::new(),
             }),
+            name,
         }
     }
 
@@ -165,6 +172,31 @@ impl TaskDef {
         &self.name
     }
 
+    /// The name the definition was made with, which [`renamed`](Self::renamed)
+    /// copies keep: a `#[task]`'s registered name, by which a remote worker
+    /// finds the function (see [`registered_task`]).
+    pub fn function_name(&self) -> &str {
+        &self.function.function_name
+    }
+
+    /// What the task asks of the machine that runs it (remote executors only;
+    /// never part of its key).
+    pub fn resources(&self) -> &Resources {
+        &self.function.resources
+    }
+
+    /// The same task asking for `resources` (see [`Resources`]).
+    ///
+    /// ```
+    /// use pipeline_core::{Resources, TaskDef};
+    /// let double = TaskDef::from_fn1("double", "v1", |x: &i64| x * 2)
+    ///     .with_resources(Resources::new().cpus(2));
+    /// assert_eq!(double.resources().cpu_count(), Some(2));
+    /// ```
+    pub fn with_resources(self, resources: Resources) -> Self {
+        self.rebuilt(|function| function.resources = resources)
+    }
+
     /// The fingerprint of the task's code (of every part of its
     /// [`code`](Self::code) identity).
     pub fn code_fingerprint(&self) -> Fingerprint {
@@ -199,14 +231,24 @@ impl TaskDef {
 
     /// The same task with another code identity (as after a code change).
     pub fn with_code_fingerprint(self, code: impl Into<CodeIdentity>) -> Self {
+        let code = code.into();
+        self.rebuilt(|function| function.code = code)
+    }
+
+    /// A copy whose shared parts `change` edits.
+    fn rebuilt(self, change: impl FnOnce(&mut Function)) -> Self {
+        let mut function = Function {
+            function_name: self.function.function_name.clone(),
+            code: self.function.code.clone(),
+            inputs: self.function.inputs.clone(),
+            outputs: self.function.outputs.clone(),
+            body: self.function.body.clone(),
+            resources: self.function.resources.clone(),
+        };
+        change(&mut function);
         Self {
             name: self.name,
-            function: Arc::new(Function {
-                code: code.into(),
-                inputs: self.function.inputs.clone(),
-                outputs: self.function.outputs.clone(),
-                body: self.function.body.clone(),
-            }),
+            function: Arc::new(function),
         }
     }
 }
@@ -218,6 +260,7 @@ impl fmt::Debug for TaskDef {
             .field("code", &self.function.code)
             .field("inputs", &self.function.inputs)
             .field("outputs", &self.function.outputs)
+            .field("resources", &self.function.resources)
             .finish_non_exhaustive()
     }
 }

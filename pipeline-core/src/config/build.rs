@@ -391,7 +391,11 @@ impl<'a> Builder<'a> {
         for &task in &listed {
             let decl = &document.tasks[task];
             let function = self.functions[task].as_ref()?;
-            let def = function.def.clone().renamed(decl.id.value.as_str());
+            let mut def = function.def.clone().renamed(decl.id.value.as_str());
+            if !decl.resources.is_empty() {
+                let resources = def.resources().overridden_by(&decl.resources);
+                def = def.with_resources(resources);
+            }
             builder = builder.task(
                 TaskSpec::new(def)
                     .inputs(decl.inputs.iter().map(|n| n.value.as_str()))

@@ -17,6 +17,7 @@ use super::taipy::{self, JobSettings, TAIPY_NODE_KEYS, TAIPY_SCENARIO_KEYS, TAIP
 use super::templates::{Raw, RawNode, RawScenario, RawTask, apply_templates};
 use super::values::{ConfigValue, Env, Templates, decode, strip_reference};
 use crate::graph::Scope;
+use crate::resources::{ResourceError, Resources};
 
 /// A `[DATA_NODE.<id>]`, with `[DATA_NODE.default]` applied.
 #[derive(Debug, Clone)]
@@ -50,6 +51,9 @@ pub(crate) struct TaskDecl {
     pub(crate) inputs: Vec<Located<String>>,
     pub(crate) outputs: Vec<Located<String>>,
     pub(crate) skippable: Option<bool>,
+    /// `cpus`, `memory`, `time`, `partition` (with `[TASK.default]`'s):
+    /// override what the function's `#[task]` asks for.
+    pub(crate) resources: Resources,
 }
 
 /// A sequence: its name and its tasks' names.
@@ -87,7 +91,16 @@ const SECTIONS: [&str; 7] = [
 /// The keys each section reads; a key close to one of these is taken for a
 /// typo of it. Other keys are Taipy properties: accepted and not used.
 const NODE_KEYS: [&str; 4] = ["type", "default", "default_data", "scope"];
-const TASK_KEYS: [&str; 4] = ["function", "inputs", "outputs", "skippable"];
+const TASK_KEYS: [&str; 8] = [
+    "function",
+    "inputs",
+    "outputs",
+    "skippable",
+    "cpus",
+    "memory",
+    "time",
+    "partition",
+];
 const SCENARIO_KEYS: [&str; 3] = ["tasks", "additional_data_nodes", "sequences"];
 
 type Key<'i> = Spanned<std::borrow::Cow<'i, str>>;
@@ -320,6 +333,7 @@ impl<'s> Reader<'s> {
             inputs: None,
             outputs: None,
             skippable: None,
+            resources: Resources::new(),
         };
         let section = format!("task `{}`", task.id.value);
         for (key, value) in Self::entries(table) {
@@ -334,10 +348,40 @@ impl<'s> Reader<'s> {
                 "function" => task.function = self.name(value, "`function`"),
                 "inputs" => task.inputs = Some(self.names(value, "`inputs`")),
                 "outputs" => task.outputs = Some(self.names(value, "`outputs`")),
-                _ => task.skippable = self.bool(value, "`skippable`"),
+                "skippable" => task.skippable = self.bool(value, "`skippable`"),
+                resource => self.resource(&mut task.resources, resource, value),
             }
         }
         task
+    }
+
+    /// A task's `cpus`, `memory`, `time` or `partition`.
+    fn resource(&mut self, resources: &mut Resources, key: &str, value: &Spanned<DeValue<'_>>) {
+        let span = value.span();
+        let parsed = match key {
+            "cpus" => match self.integer(value, "`cpus`") {
+                Some(n) if (1..=i128::from(u32::MAX)).contains(&n) => {
+                    Ok(resources.clone().cpus(n as u32))
+                }
+                Some(_) => Err(ResourceError::Cpus),
+                None => return,
+            },
+            other => {
+                let Some(text) = self.string(value, &format!("`{other}`")) else {
+                    return;
+                };
+                match other {
+                    "memory" => resources.clone().memory(&text),
+                    "time" => resources.clone().time(&text),
+                    _ => Resources::checked_partition(&text)
+                        .map(|name| resources.clone().partition(name)),
+                }
+            }
+        };
+        match parsed {
+            Ok(updated) => *resources = updated,
+            Err(error) => self.error(span, error.to_string()),
+        }
     }
 
     fn scenario(&mut self, id: Located<String>, table: &DeTable<'_>) -> RawScenario {
@@ -507,6 +551,66 @@ mod tests {
         assert!(
             text[0].starts_with("c.toml:5:19: `1q:timedelta` is not a duration"),
             "{text:?}"
+        );
+    }
+
+    #[test]
+    fn bad_resources_are_reported_at_their_values() {
+        let text = read_errors(
+            "[TASK.t]\nfunction = \"f\"\ncpus = 0\nmemory = \"8X\"\ntime = \"soon\"\npartition = \"a b\"\ncpu = 1\n",
+        );
+        assert!(
+            text[0].starts_with("c.toml:3:8: cpus must be at least 1"),
+            "{text:?}"
+        );
+        assert!(
+            text[1].starts_with("c.toml:4:10: memory `8X` is not a size"),
+            "{text:?}"
+        );
+        assert!(
+            text[2].starts_with("c.toml:5:8: time `soon` is not a duration"),
+            "{text:?}"
+        );
+        assert!(
+            text[3].starts_with("c.toml:6:13: partition `a b` is not a partition name"),
+            "{text:?}"
+        );
+        assert!(
+            text[4].starts_with("c.toml:7:1: unknown key `cpu` in task `t`; did you mean `cpus`?"),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn resources_in_a_file_override_the_tasks_own_and_the_template_fills_in() {
+        use crate::config::{Config, TaskRegistry, TypeRegistry};
+        use crate::resources::Resources;
+        let declared = crate::TaskDef::from_fn1("double", "1", |x: &i64| x * 2)
+            .with_resources(Resources::new().cpus(2).memory_in_mib(100));
+        let tasks = TaskRegistry::new().with(declared, true);
+        let text = "[TASK.default]\npartition = \"batch\"\ntime = \"10m\"\n\n\
+                    [DATA_NODE.x]\ntype = \"i64\"\ndefault = 1\n\n\
+                    [TASK.double]\nfunction = \"double\"\ninputs = [\"x\"]\noutputs = [\"y\"]\n\
+                    memory = \"1G\"\ntime = \"1h\"\n\n\
+                    [SCENARIO.s]\ntasks = [\"double\"]\n";
+        let config = Config::parse(text, "c.toml", &tasks, &TypeRegistry::with_builtins()).unwrap();
+        let graph = config.scenario("s").unwrap();
+        let resources = graph.tasks()[0].def().resources();
+        assert_eq!(resources.cpu_count(), Some(2), "the task's own");
+        assert_eq!(resources.memory_mib(), Some(1024), "the file's");
+        assert_eq!(
+            resources.time_limit(),
+            Some(std::time::Duration::from_secs(3600)),
+            "the file's over the template's"
+        );
+        assert_eq!(resources.partition_name(), Some("batch"), "the template's");
+        // Exported, they read back the same.
+        let exported = crate::config::to_toml(graph, &TypeRegistry::with_builtins()).unwrap();
+        let again =
+            Config::parse(&exported, "e.toml", &tasks, &TypeRegistry::with_builtins()).unwrap();
+        assert_eq!(
+            again.scenario("s").unwrap().tasks()[0].def().resources(),
+            resources
         );
     }
 

@@ -154,6 +154,19 @@ pub fn to_toml(graph: &Graph, types: &TypeRegistry) -> Result<String, ExportErro
             list(task.output_names().iter().map(|n| &**n))
         );
         let _ = writeln!(out, "skippable = {}", task.is_skippable());
+        let resources = task.def().resources();
+        if let Some(cpus) = resources.cpu_count() {
+            let _ = writeln!(out, "cpus = {cpus}");
+        }
+        if let Some(mib) = resources.memory_mib() {
+            let _ = writeln!(out, "memory = \"{mib}M\"");
+        }
+        if let Some(time) = resources.time_limit() {
+            let _ = writeln!(out, "time = \"{}\"", crate::resources::slurm_time(time));
+        }
+        if let Some(partition) = resources.partition_name() {
+            let _ = writeln!(out, "partition = {}", toml_string(partition));
+        }
     }
     let _ = writeln!(out, "\n[SCENARIO.{}]", key(graph.name()));
     let _ = writeln!(

@@ -8,6 +8,7 @@ use super::document::{
 use super::location::Located;
 use super::values::ConfigValue;
 use crate::graph::Scope;
+use crate::resources::Resources;
 
 /// A data node section as written, before `[DATA_NODE.default]` is applied.
 pub(super) struct RawNode {
@@ -25,6 +26,7 @@ pub(super) struct RawTask {
     pub(super) inputs: Option<Vec<Located<String>>>,
     pub(super) outputs: Option<Vec<Located<String>>>,
     pub(super) skippable: Option<bool>,
+    pub(super) resources: Resources,
 }
 
 /// A scenario section as written, before `[SCENARIO.default]` is applied.
@@ -49,7 +51,8 @@ pub(super) struct Raw {
 /// Applies the `default` templates the way Taipy does: a data node of the
 /// template's `storage_type` (its own, or the template's when it has none)
 /// takes the template's `scope` and `default_data` unless it gives its own; a
-/// task without `inputs` or `outputs` takes the template's (never its
+/// task without `inputs` or `outputs` takes the template's, and its resources
+/// (`cpus`, `memory`, `time`, `partition`) fill in those it does not set (never its
 /// `function` or `skippable`); a scenario without `tasks`,
 /// `additional_data_nodes` or `sequences` takes the template's.
 pub(super) fn apply_templates(raw: Raw, document: &mut Document) {
@@ -103,6 +106,9 @@ pub(super) fn apply_templates(raw: Raw, document: &mut Document) {
             id: task.id,
             function: task.function,
             skippable: task.skippable,
+            resources: task_default
+                .map_or_else(Resources::new, |t| t.resources.clone())
+                .overridden_by(&task.resources),
         });
     }
     let scenario_default = raw.scenario_default.as_ref();

@@ -166,6 +166,17 @@ pub struct NewValue<'a> {
     pub file: Option<&'a Path>,
 }
 
+/// The file holding a stored value's encoding (see [`Store::value_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueFile {
+    /// Where it is. Do not change or remove it: it is the store's.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The blake3 hash of its bytes (the value's fingerprint for most types).
+    pub content_hash: Fingerprint,
+}
+
 /// One input of a job as it was when the job was decided: which slot, which
 /// version, which fingerprint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -464,6 +475,15 @@ pub trait Store: Send + Sync {
     /// Whether the value with this fingerprint is present and intact enough to skip
     /// on (cheap: no full read).
     fn has_value(&self, fingerprint: &Fingerprint, value_type: &ValueType) -> bool;
+
+    /// The file holding a stored value's encoding, checked against its
+    /// content hash (a value the store keeps in its database is written to a
+    /// scratch file first), for shipping it elsewhere (a remote executor's
+    /// object store). `Ok(None)` when the store keeps no files, as the
+    /// in-memory store; an error when the value is missing or damaged.
+    fn value_file(&self, _fingerprint: &Fingerprint) -> Result<Option<ValueFile>, StoreError> {
+        Ok(None)
+    }
 
     /// Loads a value.
     fn get_value(

@@ -225,6 +225,37 @@ const KNOWN_DERIVES: &[&str] = &[
 /// The paths those derives are also written with.
 const KNOWN_DERIVE_CRATES: &[&str] = &["std::", "core::", "serde::", "thiserror::"];
 
+/// Drops the resource arguments (`cpus`, `memory`, `time`, `partition`)
+/// of a `#[task(…)]` attribute: what a task asks of the machine that runs
+/// it does not change what it computes, so it is not part of its key.
+fn drop_task_resources(attr: &mut Attribute) {
+    if !OUR_ATTRIBUTES.contains(&path_text(attr.path()).as_str()) {
+        return;
+    }
+    let syn::Meta::List(list) = &mut attr.meta else {
+        return;
+    };
+    let parser = Punctuated::<syn::Meta, syn::Token![,]>::parse_terminated;
+    let Ok(args) = syn::parse::Parser::parse2(parser, list.tokens.clone()) else {
+        return;
+    };
+    let kept: Punctuated<syn::Meta, syn::Token![,]> = args
+        .into_iter()
+        .filter(|meta| {
+            !meta
+                .path()
+                .get_ident()
+                .is_some_and(|key| crate::task::RESOURCE_KEYS.iter().any(|k| key == k))
+        })
+        .collect();
+    if kept.is_empty() {
+        // `#[task(cpus = 4)]` is `#[task]`, not `#[task()]`.
+        attr.meta = syn::Meta::Path(list.path.clone());
+    } else {
+        list.tokens = kept.into_token_stream();
+    }
+}
+
 /// Whether an expression is block-like: as a match arm's body it needs no comma.
 fn block_like(expr: &Expr) -> bool {
     matches!(
@@ -315,6 +346,7 @@ impl VisitMut for Normalize {
             let span = proc_macro2::Span::call_site();
             attr.meta = syn::Meta::Path(syn::Ident::new(DROPPED_DOC, span).into());
         }
+        drop_task_resources(attr);
     }
 
     fn visit_arm_mut(&mut self, arm: &mut syn::Arm) {
@@ -472,6 +504,23 @@ mod tests {
         let original = "pub fn scale(x: f64) -> f64 { x * 2.0 }";
         let reformatted = "//! The helpers.\n\n/// Scales.\npub fn scale(\n    x: f64, // the input\n) -> f64 {\n    /* twice */ x * 2.0\n}\n";
         assert_eq!(digest_of_file(original), digest_of_file(reformatted));
+    }
+
+    #[test]
+    fn resources_of_a_task_do_not_count() {
+        let plain = "#[task(skippable)]\nfn f(x: &i64) -> i64 { *x }";
+        let with_resources = "#[pipeline_core::task(skippable, cpus = 4, memory = \"8G\", time = \"1h\", partition = \"big\")]\nfn f(x: &i64) -> i64 { *x }";
+        let path = "#[pipeline_core::task(skippable)]\nfn f(x: &i64) -> i64 { *x }";
+        assert_eq!(digest_of_file(path), digest_of_file(with_resources));
+        assert_eq!(
+            digest_of_file("#[task]\nfn f(x: &i64) -> i64 { *x }"),
+            digest_of_file("#[task(cpus = 2)]\nfn f(x: &i64) -> i64 { *x }")
+        );
+        assert_ne!(
+            digest_of_file(plain),
+            digest_of_file("#[task]\nfn f(x: &i64) -> i64 { *x }"),
+            "other arguments still count"
+        );
     }
 
     #[test]

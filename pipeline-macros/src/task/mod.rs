@@ -3,6 +3,9 @@
 mod check;
 mod expand;
 mod parse;
+mod resources;
+
+pub(crate) use resources::KEYS as RESOURCE_KEYS;
 
 use proc_macro2::TokenStream;
 

@@ -24,6 +24,8 @@ pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     /// `env = ["NAME", …]`: environment variables whose values go into the task's key.
     pub(crate) env: Option<Vec<LitStr>>,
+    /// `cpus`, `memory`, `time`, `partition`: what a remote executor asks for.
+    pub(crate) resources: super::resources::Resources,
 }
 
 /// A parsed `#[task]` function.
@@ -140,14 +142,21 @@ pub(crate) fn args(cx: &Ctxt, tokens: TokenStream) -> Args {
                     args.env = Some(names);
                 }
             }
+            Some(key) if super::resources::KEYS.contains(&key) => {
+                args.resources.read(cx, key, &meta);
+            }
             _ => {
                 let key = quote::ToTokens::to_token_stream(meta.path())
                     .to_string()
                     .replace(' ', "");
-                let hint = match did_you_mean(&key, ["skippable", "version", "name", "env"]) {
+                let known = ["skippable", "version", "name", "env"]
+                    .into_iter()
+                    .chain(super::resources::KEYS);
+                let hint = match did_you_mean(&key, known) {
                     Some(close) => format!("did you mean `{close}`?"),
                     None => {
-                        "expected `skippable`, `version = \"…\"`, `name = \"…\"` or `env = [\"…\"]`"
+                        "expected `skippable`, `version = \"…\"`, `name = \"…\"`, `env = [\"…\"]`, \
+                         or a resource: `cpus = 4`, `memory = \"8G\"`, `time = \"30m\"`, `partition = \"…\"`"
                             .to_owned()
                     }
                 };

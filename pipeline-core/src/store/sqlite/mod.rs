@@ -75,7 +75,8 @@ use self::rows::{
 use self::writer::{Op, PreparedObject, Stored, WriteDb, Writer};
 use super::{
     ChangeToken, Commit, CurrentVersions, GcReport, JobRecord, MemoOrigin, NewValue, Owner,
-    OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, VersionMeta,
+    OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, ValueFile,
+    VersionMeta,
 };
 use crate::cache::TaskKey;
 use crate::file_state::FileState;
@@ -453,12 +454,26 @@ impl SqliteStore {
     /// [`StoreContext::file_of`]). A damaged file is quarantined like any other,
     /// so that the task that produced it runs again.
     fn file_of(&self, fingerprint: &Fingerprint) -> Result<PathBuf, String> {
+        self.checked_file(fingerprint).map(|file| file.path)
+    }
+
+    /// [`file_of`](Self::file_of), with the file's size and content hash.
+    fn checked_file(&self, fingerprint: &Fingerprint) -> Result<ValueFile, String> {
+        let spilled = |path: PathBuf, bytes: &[u8]| ValueFile {
+            path,
+            size: bytes.len() as u64,
+            content_hash: Fingerprint::of_bytes(bytes),
+        };
         // Written by this process and still queued: its file is in place, or
         // its encoding is at hand.
         if let Some(pending) = self.writer.pending_object(fingerprint) {
             let extension = pending.value_type.extension();
             if pending.in_file {
-                return Ok(self.objects.path(fingerprint, extension));
+                return Ok(ValueFile {
+                    path: self.objects.path(fingerprint, extension),
+                    size: pending.size,
+                    content_hash: pending.content_hash,
+                });
             }
             let mut bytes = Vec::new();
             pending
@@ -468,6 +483,7 @@ impl SqliteStore {
             return self
                 .objects
                 .spill(fingerprint, extension, &bytes)
+                .map(|path| spilled(path, &bytes))
                 .map_err(|e| format!("cannot write it to a scratch file: {e}"));
         }
         let Some(StoredObject {
@@ -491,13 +507,20 @@ impl SqliteStore {
                 return self
                     .objects
                     .spill(fingerprint, &extension, bytes)
+                    .map(|path| spilled(path, bytes))
                     .map_err(|e| format!("cannot write it to a scratch file: {e}"));
             }
             None => match self
                 .objects
                 .checked(fingerprint, &extension, size, &content_hash)
             {
-                Ok(path) => return Ok(path),
+                Ok(path) => {
+                    return Ok(ValueFile {
+                        path,
+                        size,
+                        content_hash,
+                    });
+                }
                 Err(damage) => damage,
             },
         };
@@ -1132,6 +1155,15 @@ impl Store for SqliteStore {
             Ok(Some((size, true, extension))) => self.objects.intact(fingerprint, &extension, size),
             _ => false,
         }
+    }
+
+    fn value_file(&self, fingerprint: &Fingerprint) -> Result<Option<ValueFile>, StoreError> {
+        self.checked_file(fingerprint)
+            .map(Some)
+            .map_err(|reason| StoreError::MissingValue {
+                fingerprint: *fingerprint,
+                reason,
+            })
     }
 
     fn get_value(

@@ -306,7 +306,8 @@ const STATUSES: [JobStatus; 7] = [
 ];
 
 /// Packs a submission's jobs: per job, the task name (length-prefixed), status
-/// code, a flags byte, then the key, start, duration and error when present.
+/// code, a flags byte, then the key, start, duration, error, reason (JSON)
+/// and remote placement (JSON) when present.
 pub(super) fn pack_jobs(jobs: &[Job]) -> Vec<u8> {
     let mut out = Vec::with_capacity(jobs.len() * 64);
     for job in jobs {
@@ -319,7 +320,8 @@ pub(super) fn pack_jobs(jobs: &[Job]) -> Vec<u8> {
             | u8::from(job.duration.is_some()) << 2
             | u8::from(job.error.is_some()) << 3
             | u8::from(job.reused) << 4
-            | u8::from(job.reason.is_some()) << 5;
+            | u8::from(job.reason.is_some()) << 5
+            | u8::from(job.remote.is_some()) << 6;
         out.push(flags);
         if let Some(key) = &job.key {
             out.extend_from_slice(key.0.as_bytes());
@@ -336,6 +338,11 @@ pub(super) fn pack_jobs(jobs: &[Job]) -> Vec<u8> {
         }
         if let Some(reason) = &job.reason {
             let json = serde_json::to_vec(reason).unwrap_or_default();
+            out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+            out.extend_from_slice(&json);
+        }
+        if let Some(remote) = &job.remote {
+            let json = serde_json::to_vec(remote).unwrap_or_default();
             out.extend_from_slice(&(json.len() as u32).to_le_bytes());
             out.extend_from_slice(&json);
         }
@@ -394,6 +401,12 @@ pub(super) fn unpack_jobs(
         } else {
             None
         };
+        // Where a remote executor ran it.
+        let remote = if flags & 64 != 0 {
+            serde_json::from_str(&text(&mut bytes)?).ok().map(Box::new)
+        } else {
+            None
+        };
         jobs.push(Job {
             task,
             status,
@@ -403,6 +416,7 @@ pub(super) fn unpack_jobs(
             error,
             reused: flags & 16 != 0,
             reason,
+            remote,
         });
     }
     Some(jobs)
@@ -489,6 +503,13 @@ mod tests {
                 error: Some("boom".into()),
                 reused: false,
                 reason: Some(Reason::FirstRun),
+                remote: Some(Box::new(crate::job::RemoteJob {
+                    executor: "slurm".into(),
+                    id: "4123".into(),
+                    attempt: 2,
+                    host: Some("node07".into()),
+                    adopted: true,
+                })),
             },
             Job {
                 task: Arc::from("b"),
@@ -499,6 +520,7 @@ mod tests {
                 error: None,
                 reused: true,
                 reason: None,
+                remote: None,
             },
         ];
         let mut intern = |s: String| Arc::from(s);

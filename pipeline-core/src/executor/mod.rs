@@ -1,51 +1,108 @@
-//! Runs a submission: decides per task whether to skip, runs the rest on
-//! crossbeam scoped threads, and records every job.
+//! Runs a submission: decides per task whether to skip, hands the tasks that
+//! must run to a [`Runner`], and records every job.
 //!
 //! The calling thread coordinates: it keeps each task's count of unfinished
 //! upstream tasks, decides skips itself (cheap: fingerprints only), and hands
 //! tasks that must run to at most `max_workers` worker threads, spawned only when
 //! needed. When exactly one task can run and nothing else is running, it runs on
 //! the calling thread: a chain of tasks never pays for a thread hand-off.
+//!
+//! Where a task's body runs is the runner's business: on that thread
+//! ([`local`], the default), or as a job of a cluster engine that the thread
+//! submits and waits for (`crate::remote`, [`Executor::Slurm`]). Either way
+//! the runner records a finished job through the same [`commit`] path, so
+//! skip decisions, early cutoff, the memo and lineage cannot tell them apart.
+
+mod commit;
+mod local;
+
+#[cfg(feature = "remote")]
+pub(crate) use commit::commit_outputs;
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::Arc;
+
 use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::cache::{CachedVersion, JobBasis, TaskKey};
-use crate::decide::{Decider, Decision, Overrides, Work, job_record};
+use crate::cache::TaskKey;
+use crate::decide::{Decider, Decision, Overrides, Work};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::external;
-use crate::fingerprint::Fingerprint;
 use crate::graph::{Graph, NodeId, Scope, TaskId};
-use crate::job::{Job, JobStatus, NodeVersion, Submission};
+use crate::job::{Job, JobStatus, NodeVersion, RemoteJob, Submission};
 use crate::reason::Reason;
 use crate::scenario::{CancelToken, Scenario, SubmitOptions, Target};
-use crate::store::{Commit, NewValue, SlotKey, StoreError, SubmissionId, VersionMeta, WrittenBy};
-use crate::value::{ErasedValue, MaterializeContext, Materialized};
+use crate::store::SubmissionId;
+
+/// Where the tasks of a submission that must run are executed. The
+/// coordinating process keeps the graph, the skip decisions, the memo and
+/// the registry whichever is chosen.
+///
+/// ```
+/// use pipeline_core::{Executor, SubmitOptions};
+/// let options = SubmitOptions::new().executor(Executor::Local);
+/// assert!(matches!(options.executor_setting(), Executor::Local));
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum Executor {
+    /// Threads of the submitting process (the default).
+    #[default]
+    Local,
+    /// Each task that must run becomes a Slurm job running the same program
+    /// in worker mode, with values passed through an object store (cargo
+    /// feature `remote`; see [`crate::remote`]).
+    #[cfg(feature = "remote")]
+    Slurm(Box<crate::remote::SlurmOptions>),
+}
+
+#[cfg(feature = "remote")]
+impl Executor {
+    /// [`Executor::Slurm`] with these options.
+    pub fn slurm(options: crate::remote::SlurmOptions) -> Self {
+        Self::Slurm(Box::new(options))
+    }
+}
+
+#[cfg(feature = "remote")]
+impl From<crate::remote::SlurmOptions> for Executor {
+    fn from(options: crate::remote::SlurmOptions) -> Self {
+        Self::slurm(options)
+    }
+}
+
+/// Runs one task that must run and records it: the seam between the
+/// coordinator and where task bodies execute.
+pub(crate) trait Runner: Sync {
+    /// Runs `work`, commits its outputs (see [`commit::commit_outputs`]) and reports.
+    /// Called from the coordinating thread or a worker thread, at most
+    /// [`SubmitOptions::workers`] at a time.
+    fn run(&self, scenario: &Scenario, submission: SubmissionId, work: Work) -> Done;
+}
 
 /// A submission records what it finds (changed files are new versions), so
 /// its decisions need no overrides.
 static NO_OVERRIDES: std::sync::LazyLock<Overrides> = std::sync::LazyLock::new(Overrides::new);
 
-/// What a worker reports back.
-struct Done {
-    task: TaskId,
-    started_at: SystemTime,
-    duration: std::time::Duration,
-    outcome: std::result::Result<(), Failure>,
+/// What a runner reports back.
+pub(crate) struct Done {
+    pub(crate) task: TaskId,
+    pub(crate) started_at: SystemTime,
+    pub(crate) duration: std::time::Duration,
+    pub(crate) outcome: std::result::Result<(), Failure>,
+    /// Where the job ran, when not in this process.
+    pub(crate) remote: Option<Box<RemoteJob>>,
 }
 
 /// Why a job failed.
-struct Failure {
-    message: String,
+pub(crate) struct Failure {
+    pub(crate) message: String,
     /// An input's value was missing or damaged in the store (and has been
     /// removed from it, so its producer runs again on the next submission).
-    input_missing: bool,
+    pub(crate) input_missing: bool,
 }
 
 impl From<String> for Failure {
@@ -134,7 +191,15 @@ fn submit_once(
     run.publish(EventKind::SubmissionStarted {
         jobs: planned.len(),
     });
-    run.execute();
+    match &options.executor {
+        Executor::Local => run.execute(&local::LocalRunner),
+        #[cfg(feature = "remote")]
+        Executor::Slurm(slurm) => {
+            let runner = crate::remote::SlurmRunner::start(scenario, slurm, options.force)?;
+            run.max_workers = runner.capacity();
+            run.execute(&runner);
+        }
+    }
     let input_missing = run.input_missing;
     let submission = run.into_submission(planned, options);
     scenario.runtime().store.record_submission(&submission)?;
@@ -264,7 +329,7 @@ impl<'a> Run<'a> {
             .is_none_or(|j| j.status.is_final())
     }
 
-    fn execute(&mut self) {
+    fn execute(&mut self, runner: &dyn Runner) {
         let (work_tx, work_rx) = unbounded::<Work>();
         let (done_tx, done_rx) = unbounded::<Done>();
         let scenario = self.scenario;
@@ -281,7 +346,7 @@ impl<'a> Run<'a> {
                 if running == 0 && self.runnable.len() == 1 && self.ready.is_empty() {
                     let work = self.runnable.pop_front().expect("one runnable task");
                     self.mark_running(work.task, work.key);
-                    let done = run_task(scenario, self.id, work);
+                    let done = runner.run(scenario, self.id, work);
                     self.complete(done);
                     continue;
                 }
@@ -292,7 +357,7 @@ impl<'a> Run<'a> {
                     if workers == running {
                         let (rx, tx) = (work_rx.clone(), done_tx.clone());
                         let submission = self.id;
-                        scope.spawn(move |_| worker(scenario, submission, rx, tx));
+                        scope.spawn(move |_| worker(scenario, runner, submission, rx, tx));
                         workers += 1;
                     }
                     self.mark_running(work.task, work.key);
@@ -371,6 +436,7 @@ impl<'a> Run<'a> {
         let job = self.job(done.task);
         job.started_at = Some(done.started_at);
         job.duration = Some(done.duration);
+        job.remote = done.remote;
         match done.outcome {
             Ok(()) => self.finish(done.task, JobStatus::Completed, None),
             Err(failure) => {
@@ -452,158 +518,19 @@ impl<'a> Run<'a> {
     }
 }
 
-fn worker(scenario: &Scenario, submission: SubmissionId, work: Receiver<Work>, done: Sender<Done>) {
+fn worker(
+    scenario: &Scenario,
+    runner: &dyn Runner,
+    submission: SubmissionId,
+    work: Receiver<Work>,
+    done: Sender<Done>,
+) {
     for item in work.iter() {
-        if done.send(run_task(scenario, submission, item)).is_err() {
+        if done.send(runner.run(scenario, submission, item)).is_err() {
             return;
         }
     }
 }
-
-/// Runs one task and commits its outputs; any error or panic becomes the job's
-/// message and leaves the previous outputs untouched.
-fn run_task(scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
-    let started_at = SystemTime::now();
-    let clock = Instant::now();
-    let outcome = run_and_commit(scenario, submission, &work);
-    Done {
-        task: work.task,
-        started_at,
-        duration: clock.elapsed(),
-        outcome,
-    }
-}
-
-fn run_and_commit(
-    scenario: &Scenario,
-    submission: SubmissionId,
-    work: &Work,
-) -> std::result::Result<(), Failure> {
-    let graph = scenario.graph();
-    let spec = graph.task(work.task);
-    let input_nodes = graph.task_inputs(work.task);
-    let mut values: Vec<&ErasedValue> = Vec::with_capacity(work.inputs.len());
-    for (&node, version) in input_nodes.iter().zip(&work.inputs) {
-        values.push(scenario.value_of(node, version).map_err(|e| Failure {
-            input_missing: matches!(e, Error::Store(StoreError::MissingValue { .. })),
-            message: format!("cannot load input `{}`: {e}", graph.node(node).name()),
-        })?);
-    }
-    let borrowed: Vec<&(dyn Any + Send + Sync)> = values.iter().map(|v| &***v).collect();
-    let outputs = match catch_unwind(AssertUnwindSafe(|| spec.def().call(&borrowed))) {
-        Ok(Ok(outputs)) => outputs,
-        Ok(Err(error)) => return Err(error.to_string().into()),
-        Err(payload) => {
-            return Err(format!("panicked: {}", panic_message(payload.as_ref())).into());
-        }
-    };
-    let output_nodes = graph.task_outputs(work.task);
-    if outputs.len() != output_nodes.len() {
-        return Err(format!(
-            "returned {} outputs but is wired to {}",
-            outputs.len(),
-            output_nodes.len()
-        )
-        .into());
-    }
-    let store = &scenario.runtime().store;
-    let scratch = store.scratch_dir().map_err(|e| e.to_string())?;
-    let context = MaterializeContext {
-        scratch_dir: scratch,
-    };
-    let mut materialized: Vec<Materialized<ErasedValue>> = Vec::with_capacity(outputs.len());
-    for (output, &node) in outputs.into_iter().zip(output_nodes) {
-        let node_spec = graph.node(node);
-        let value_type = node_spec.value_type();
-        if !value_type.holds(output.as_ref()) {
-            return Err(format!(
-                "output for data node `{}` is not a {}",
-                node_spec.name(),
-                value_type.name()
-            )
-            .into());
-        }
-        let done = catch_unwind(AssertUnwindSafe(|| {
-            value_type.materialize(output, &context)
-        }))
-        .map_err(|payload| {
-            format!(
-                "panicked while materializing `{}`: {}",
-                node_spec.name(),
-                panic_message(payload.as_ref())
-            )
-        })?
-        .map_err(|e| format!("cannot materialize output `{}`: {e}", node_spec.name()))?;
-        materialized.push(done);
-    }
-    // A value naming files stands for their content too.
-    for (done, &node) in materialized.iter_mut().zip(output_nodes) {
-        done.fingerprint = scenario.effective_fingerprint(node, &done.value, done.fingerprint);
-    }
-    let now = SystemTime::now();
-    let name = spec.def().name_arc().clone();
-    let mut versions: Vec<(SlotKey, Arc<VersionMeta>)> = Vec::with_capacity(materialized.len());
-    for (i, (&node, done)) in output_nodes.iter().zip(&materialized).enumerate() {
-        let previous = scenario.current(node).map_err(|e| e.to_string())?;
-        versions.push((
-            scenario.slot(node).clone(),
-            Arc::new(VersionMeta {
-                version: previous.map_or(1, |p| p.meta.version + 1),
-                fingerprint: done.fingerprint,
-                written_by: WrittenBy::Task {
-                    task: name.clone(),
-                    key: work.key,
-                    submission,
-                    reused: false,
-                },
-                written_at: now,
-                schema: Some(work.statics.outputs[i]),
-            }),
-        ));
-    }
-    let fingerprints: Vec<Fingerprint> = materialized.iter().map(|m| m.fingerprint).collect();
-    let new_values: Vec<NewValue<'_>> = output_nodes
-        .iter()
-        .zip(&materialized)
-        .map(|(&node, done)| NewValue {
-            fingerprint: done.fingerprint,
-            value_type: graph.node(node).value_type(),
-            value: &done.value,
-            file: done.file.as_deref(),
-        })
-        .collect();
-    let memo = spec
-        .is_skippable()
-        .then_some((work.key, fingerprints.as_slice()));
-    let job = job_record(
-        scenario,
-        graph,
-        work.task,
-        work.key,
-        submission,
-        &work.inputs,
-        &work.env,
-        &work.statics,
-    );
-    store
-        .commit(Commit {
-            values: &new_values,
-            versions: &versions,
-            memo,
-            job: Some(&job),
-        })
-        .map_err(|e| e.to_string())?;
-    drop(new_values);
-    let job = Arc::new(JobBasis::from(&job));
-    for ((slot, meta), done) in versions.into_iter().zip(materialized) {
-        scenario.runtime().cache.set(
-            slot,
-            Arc::new(CachedVersion::with_value(meta, done.value).written_by_job(job.clone())),
-        );
-    }
-    Ok(())
-}
-
 /// The text of a panic payload.
 pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
     if let Some(text) = payload.downcast_ref::<&str>() {

@@ -1,0 +1,108 @@
+//! A Slurm cluster for the remote executor's tests (included by them as
+//! `#[path = "remote_support/cluster.rs"] mod cluster;` beside
+//! `mod remote_support;`): the options that make a
+//! test's jobs use its own object store and log directory, and helpers that
+//! look at jobs with `scontrol`.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use pipeline_core::objects::ObjectStoreOptions;
+use pipeline_core::remote::SlurmOptions;
+use pipeline_core::{Executor, SubmitOptions};
+
+use crate::remote_support::{S3Server, slurm_or_skip};
+
+/// A test's place on the cluster: a directory every job sees (this machine
+/// is the only node) holding an object store, job output and scratch files.
+pub struct Cluster {
+    pub dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// The fixture, or `None` (after saying why) where no cluster answers.
+    pub fn start_or_skip(test: &str) -> Option<Self> {
+        if !slurm_or_skip(test) {
+            return None;
+        }
+        Some(Self {
+            dir: tempfile::tempdir().unwrap(),
+        })
+    }
+
+    /// The shared object store directory.
+    pub fn objects(&self) -> PathBuf {
+        self.dir.path().join("objects")
+    }
+
+    /// Where jobs write their output.
+    pub fn logs(&self) -> PathBuf {
+        self.dir.path().join("logs")
+    }
+
+    /// A directory tasks may use to leave marks (by path, as an input).
+    pub fn marks(&self) -> PathBuf {
+        let dir = self.dir.path().join("marks");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Slurm options over the directory object store, polling quickly.
+    pub fn slurm(&self) -> SlurmOptions {
+        SlurmOptions::new()
+            .objects(self.objects().to_str().unwrap())
+            .log_dir(self.logs())
+            .poll_interval(Duration::from_millis(50))
+    }
+
+    /// Slurm options over a bucket of `server`.
+    pub fn slurm_s3(&self, server: &S3Server, bucket: &str) -> SlurmOptions {
+        self.slurm()
+            .objects(format!("s3://{bucket}/runs"))
+            .object_store_options(s3_options(&server.endpoint()))
+    }
+
+    /// Submit options running on the cluster with `slurm`.
+    pub fn submit(slurm: SlurmOptions) -> SubmitOptions {
+        SubmitOptions::new().executor(Executor::slurm(slurm))
+    }
+}
+
+/// Object store options reaching a test server without TLS, with few,
+/// short retries so that fault tests end quickly.
+pub fn s3_options(endpoint: &str) -> ObjectStoreOptions {
+    ObjectStoreOptions::default()
+        .with_s3_setting("aws_endpoint", endpoint)
+        .with_s3_setting("aws_allow_http", "true")
+        .with_s3_setting("aws_access_key_id", "test")
+        .with_s3_setting("aws_secret_access_key", "test")
+        .with_s3_setting("aws_region", "us-east-1")
+        .with_retries(1, Duration::from_secs(3))
+        .with_timeouts(Duration::from_secs(2), Duration::from_secs(30))
+}
+
+/// A field of `scontrol show job -o <id>` (`NumCPUs`, `TimeLimit`...).
+pub fn job_field(id: &str, field: &str) -> Option<String> {
+    let output = Command::new("scontrol")
+        .args(["show", "job", "-o", id])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.split_whitespace()
+        .find_map(|f| f.strip_prefix(field)?.strip_prefix('='))
+        .map(str::to_owned)
+}
+
+/// Waits (up to a minute) until `path` exists.
+pub fn wait_for_file(path: &Path) -> bool {
+    for _ in 0..1200 {
+        if path.exists() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}

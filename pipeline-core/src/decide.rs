@@ -13,10 +13,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::cache::{CachedVersion, JobBasis, TaskKey};
+use crate::cache::{CachedVersion, JobBasis};
 use crate::error::Result;
 use crate::fingerprint::{Fingerprint, FingerprintHasher};
 use crate::graph::{Graph, NodeId, TaskId};
+use crate::key::TaskKey;
 use crate::reason::{Change, Reason};
 use crate::scenario::Scenario;
 use crate::store::{Commit, InputVersion, JobRecord, SubmissionId, VersionMeta, WrittenBy};

@@ -1,7 +1,7 @@
 //! The error type of the runtime's public API.
 
 use crate::graph::GraphErrors;
-use crate::store::StoreError;
+use crate::store::error::StoreError;
 use crate::value::ValueError;
 
 /// Everything the runtime API can fail with. Messages are lowercase, name the

@@ -4,11 +4,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::cache::TaskKey;
 use crate::error::Error;
 use crate::fingerprint::Fingerprint;
+use crate::ids::{ScenarioId, SubmissionId};
+use crate::key::TaskKey;
 use crate::reason::Reason;
-use crate::store::{ScenarioId, SubmissionId};
 
 /// The state of one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -7,39 +7,6 @@
 //! skippable task whose inputs and code have not changed since it produced its
 //! outputs, judged by content fingerprints, never by timestamps.
 //!
-//! ```
-//! use pipeline_core::{GraphBuilder, JobStatus, NodeSpec, Runtime, TaskDef, TaskSpec};
-//!
-//! let graph = GraphBuilder::new("prices")
-//!     .node(NodeSpec::new::<Vec<f64>>("prices").with_default(vec![10.0, 20.0, 30.0]))
-//!     .node(NodeSpec::new::<f64>("rate").with_default(0.1))
-//!     .node(NodeSpec::new::<Vec<f64>>("discounted"))
-//!     .node(NodeSpec::new::<f64>("total"))
-//!     .task(TaskSpec::new(TaskDef::from_fn2("discount", "1", |p: &Vec<f64>, r: &f64| {
-//!         p.iter().map(|x| x * (1.0 - r)).collect::<Vec<f64>>()
-//!     }))
-//!     .inputs(["prices", "rate"]).outputs(["discounted"]).skippable(true))
-//!     .task(TaskSpec::new(TaskDef::from_fn1("sum", "1", |d: &Vec<f64>| d.iter().sum::<f64>()))
-//!     .inputs(["discounted"]).outputs(["total"]).skippable(true))
-//!     .build()?;
-//!
-//! let runtime = Runtime::in_memory();
-//! let scenario = runtime.create_scenario(graph, "spring sale")?;
-//! let first = scenario.submit()?;
-//! assert_eq!(first.tasks_with(JobStatus::Completed), ["discount", "sum"]);
-//! assert_eq!(*scenario.node::<f64>("total")?.read()?, 54.0);
-//!
-//! // Nothing changed: everything is skipped.
-//! assert_eq!(scenario.submit()?.tasks_with(JobStatus::Skipped), ["discount", "sum"]);
-//!
-//! // Writing an equal value invalidates nothing.
-//! scenario.node::<f64>("rate")?.write(0.1)?;
-//! assert_eq!(scenario.submit()?.tasks_with(JobStatus::Completed), Vec::<&str>::new());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! ## With the macros
-//!
 //! `#[task]` makes a plain function a task (its signature declares the data
 //! nodes it reads and writes), and `scenario!` declares a scenario type: data
 //! nodes with their types, defaults and scope, the tasks wiring them, and named
@@ -124,6 +91,43 @@
 //! See [`#[task]`](macro@task) and [`scenario!`] for every form the macros accept and what
 //! they generate.
 //!
+//! ## Graphs built at run time
+//!
+//! Without the macros, [`GraphBuilder`] builds the same kind of graph from
+//! [`NodeSpec`]s and [`TaskSpec`]s, for pipelines whose shape is only known
+//! at run time (the TOML loader in [`config`] uses it).
+//!
+//! ```
+//! use pipeline_core::{GraphBuilder, JobStatus, NodeSpec, Runtime, TaskDef, TaskSpec};
+//!
+//! let graph = GraphBuilder::new("prices")
+//!     .node(NodeSpec::new::<Vec<f64>>("prices").with_default(vec![10.0, 20.0, 30.0]))
+//!     .node(NodeSpec::new::<f64>("rate").with_default(0.1))
+//!     .node(NodeSpec::new::<Vec<f64>>("discounted"))
+//!     .node(NodeSpec::new::<f64>("total"))
+//!     .task(TaskSpec::new(TaskDef::from_fn2("discount", "1", |p: &Vec<f64>, r: &f64| {
+//!         p.iter().map(|x| x * (1.0 - r)).collect::<Vec<f64>>()
+//!     }))
+//!     .inputs(["prices", "rate"]).outputs(["discounted"]).skippable(true))
+//!     .task(TaskSpec::new(TaskDef::from_fn1("sum", "1", |d: &Vec<f64>| d.iter().sum::<f64>()))
+//!     .inputs(["discounted"]).outputs(["total"]).skippable(true))
+//!     .build()?;
+//!
+//! let runtime = Runtime::in_memory();
+//! let scenario = runtime.create_scenario(graph, "spring sale")?;
+//! let first = scenario.submit()?;
+//! assert_eq!(first.tasks_with(JobStatus::Completed), ["discount", "sum"]);
+//! assert_eq!(*scenario.node::<f64>("total")?.read()?, 54.0);
+//!
+//! // Nothing changed: everything is skipped.
+//! assert_eq!(scenario.submit()?.tasks_with(JobStatus::Skipped), ["discount", "sum"]);
+//!
+//! // Writing an equal value invalidates nothing.
+//! scenario.node::<f64>("rate")?.write(0.1)?;
+//! assert_eq!(scenario.submit()?.tasks_with(JobStatus::Completed), Vec::<&str>::new());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
 //! ## A command line
 //!
 //! With the `cli` feature, `pipeline_core::cli::Cli::new("pricing").scenario::<Pricing>().run()`
@@ -152,7 +156,9 @@ pub mod fingerprint;
 pub mod frame;
 pub mod graph;
 mod history;
+mod ids;
 pub mod job;
+mod key;
 pub mod lineage;
 #[cfg(feature = "objects")]
 pub mod objects;
@@ -174,7 +180,6 @@ pub mod web;
 pub mod worker;
 mod writes;
 
-pub use cache::TaskKey;
 pub use catalog::ScenarioFilter;
 pub use compare::{Cell, Compare, Comparison, NodeComparison};
 pub use error::{Error, Result};
@@ -188,6 +193,7 @@ pub use graph::{
 };
 pub use history::{JobHistory, VersionRecord};
 pub use job::{Job, JobStatus, NodeVersion, RemoteJob, Submission};
+pub use key::TaskKey;
 pub use lineage::{Lineage, Origin};
 pub use pipeline_macros::{scenario, task};
 pub use reason::{Change, Reason};

@@ -33,10 +33,10 @@ use std::time::SystemTime;
 
 use serde_json::{Value as Json, json};
 
-use crate::cache::TaskKey;
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 use crate::history::{describe_writer, slot_json, time_json, utc, written_by_json};
+use crate::key::TaskKey;
 use crate::scenario::Scenario;
 use crate::store::{Owner, SlotKey, Store, SubmissionId, WrittenBy};
 

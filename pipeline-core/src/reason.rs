@@ -309,7 +309,7 @@ mod code_parts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::TaskKey;
+    use crate::key::TaskKey;
 
     #[test]
     fn every_kind_round_trips_through_json() {

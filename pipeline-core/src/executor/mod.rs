@@ -26,13 +26,13 @@ use std::time::{Instant, SystemTime};
 
 use crossbeam_channel::{Receiver, Sender, unbounded};
 
-use crate::cache::TaskKey;
 use crate::decide::{Decider, Decision, Overrides, Work};
 use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::external;
 use crate::graph::{Graph, NodeId, Scope, TaskId};
 use crate::job::{Job, JobStatus, NodeVersion, RemoteJob, Submission};
+use crate::key::TaskKey;
 use crate::reason::Reason;
 use crate::scenario::{CancelToken, Scenario, SubmitOptions, Target};
 use crate::store::SubmissionId;

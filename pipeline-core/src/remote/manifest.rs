@@ -17,9 +17,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::TaskKey;
 use crate::code::CodeIdentity;
 use crate::fingerprint::Fingerprint;
+use crate::key::TaskKey;
 
 /// The `format` of task manifests this build writes and reads.
 pub(crate) const TASK_FORMAT: &str = "pipeline-task/1";

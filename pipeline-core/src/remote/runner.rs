@@ -14,12 +14,12 @@ use super::manifest::{
 use super::options::{FailureKind, OBJECTS_ENV, SlurmOptions};
 use super::slurm::{self, BatchJob, Polled, Poller};
 use super::transfer::ShippedValues;
-use crate::cache::TaskKey;
 use crate::decide::Work;
 use crate::error::Result;
 use crate::executor::{Done, Failure, Runner, commit_outputs};
 use crate::fingerprint::Fingerprint;
 use crate::job::RemoteJob;
+use crate::key::TaskKey;
 use crate::objects::{ObjectError, ObjectStore, StoreLocation};
 use crate::scenario::Scenario;
 use crate::store::SubmissionId;

@@ -14,9 +14,9 @@ use super::{
     Commit, GcReport, JobRecord, MemoOrigin, Owner, ScenarioId, ScenarioMeta, SlotKey, Store,
     StoreError, SubmissionId, VersionMeta,
 };
-use crate::cache::TaskKey;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
+use crate::key::TaskKey;
 use crate::value::{ErasedValue, ValueType};
 
 /// The job record of each version written by a job: (slot, version) → record.

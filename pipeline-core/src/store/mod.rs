@@ -10,80 +10,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::cache::TaskKey;
 use crate::code::CodeIdentity;
 use crate::file_state::FileState;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
-use crate::value::{ErasedValue, ValueError, ValueType};
+use crate::key::TaskKey;
+use crate::value::{ErasedValue, ValueType};
 
+pub(crate) mod error;
 mod memory;
 mod sqlite;
 
+pub use crate::ids::{Owner, ScenarioId, SlotKey, SubmissionId};
+pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use sqlite::{DEFAULT_DIR, LockWait, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
-
-/// A scenario's id, unique within a store.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct ScenarioId(pub u64);
-
-impl fmt::Display for ScenarioId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// A submission's id, unique within a store.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-#[serde(transparent)]
-pub struct SubmissionId(pub u64);
-
-impl fmt::Display for SubmissionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// Who owns a data node's value: one scenario, or every scenario of a graph.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Owner {
-    /// A scenario-scoped node.
-    Scenario(ScenarioId),
-    /// A global node, shared by all scenarios of the named graph.
-    Global(Arc<str>),
-}
-
-impl fmt::Display for Owner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Owner::Scenario(id) => write!(f, "scenario {id}"),
-            Owner::Global(graph) => write!(f, "the global nodes of `{graph}`"),
-        }
-    }
-}
-
-/// The place a data node's versions live: owner plus node name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SlotKey {
-    /// The owner.
-    pub owner: Owner,
-    /// The node's name.
-    pub node: Arc<str>,
-}
-
-impl fmt::Display for SlotKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.owner {
-            Owner::Scenario(id) => write!(f, "data node `{}` of scenario {id}", self.node),
-            Owner::Global(graph) => write!(f, "global data node `{}` of `{graph}`", self.node),
-        }
-    }
-}
 
 /// Who wrote a version. As JSON: `{"kind": "default" | "user" |
 /// "file_change"}`, or `{"kind": "task", "task", "key", "submission",
@@ -301,99 +242,6 @@ impl fmt::Debug for OwnerLock {
             "OwnerLock(none)"
         })
     }
-}
-
-/// Why the store failed.
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    /// A file operation failed.
-    #[error("store: cannot {action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file or directory.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// A value the store should hold is missing or damaged.
-    #[error("store: value {fingerprint} is missing or damaged: {reason}")]
-    MissingValue {
-        /// The value's fingerprint.
-        fingerprint: Fingerprint,
-        /// What is wrong.
-        reason: String,
-    },
-    /// Encoding or decoding a value failed.
-    #[error("store: {0}")]
-    Value(#[from] ValueError),
-    /// The database failed.
-    #[error("store {path}: cannot {action}: {message}")]
-    Database {
-        /// The database file.
-        path: PathBuf,
-        /// What was being done.
-        action: String,
-        /// The database's message (and what to do, when known).
-        message: String,
-    },
-    /// The store was written by a newer version of this library.
-    #[error(
-        "store {path} has schema version {found}, newer than the {supported} this build of \
-         pipeline-core reads: upgrade pipeline-core, or use another store directory \
-         (set PIPELINE_STORE)"
-    )]
-    SchemaTooNew {
-        /// The store directory.
-        path: PathBuf,
-        /// The schema version found.
-        found: i64,
-        /// The newest schema version this build knows.
-        supported: i64,
-    },
-    /// The database file belongs to another application.
-    #[error(
-        "{path} is not a pipeline store (SQLite application id {found:#x}): use another \
-         store directory (set PIPELINE_STORE)"
-    )]
-    NotAStore {
-        /// The database file.
-        path: PathBuf,
-        /// The application id found.
-        found: i64,
-    },
-    /// Another writer recorded the same version of a slot first.
-    #[error(
-        "store: {slot} was written by another process meanwhile (its version {version} exists \
-         already): submit or write again"
-    )]
-    Conflict {
-        /// The slot, as text.
-        slot: String,
-        /// The version both wrote.
-        version: u64,
-    },
-    /// A scenario id the store does not know (never created, or deleted).
-    #[error("store: no scenario {0}: it was never created here, or it was deleted")]
-    NoScenario(ScenarioId),
-    /// Waiting for another process's lock took longer than allowed.
-    #[error(
-        "store: {what} is locked by {holder} (lock file {path}); gave up after {waited:?}: \
-         wait for it to finish, or raise the lock timeout"
-    )]
-    LockTimeout {
-        /// What is locked (`"scenario #3"`).
-        what: String,
-        /// Who holds it, as far as known (`"process 1234"`).
-        holder: String,
-        /// The lock file.
-        path: PathBuf,
-        /// How long we waited.
-        waited: std::time::Duration,
-    },
-    /// Any other failure of a store backend.
-    #[error("store: {0}")]
-    Backend(String),
 }
 
 /// The persistence behind a runtime.

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Worker, WorkerError, WorkerOutcome};
-use crate::cache::TaskKey;
 use crate::decide::env_digests;
 use crate::executor::panic_message;
 use crate::fingerprint::Fingerprint;
+use crate::key::TaskKey;
 use crate::objects::{ObjectStore, PutOutcome};
 use crate::remote::manifest::{
     CodeManifest, OutputEntry, RESULT_FORMAT, ResultManifest, ResultStatus, StoredObject,

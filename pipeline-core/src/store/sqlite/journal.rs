@@ -655,7 +655,7 @@ mod tests {
         store.writer.with_db(|_| Ok(())).unwrap();
         assert_eq!(
             store
-                .memo(&crate::cache::TaskKey(
+                .memo(&crate::key::TaskKey(
                     crate::fingerprint::Fingerprint::from_bytes(fingerprint)
                 ))
                 .unwrap()

@@ -78,10 +78,10 @@ use super::{
     OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, ValueFile,
     VersionMeta,
 };
-use crate::cache::TaskKey;
 use crate::file_state::FileState;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
+use crate::key::TaskKey;
 use crate::value::{ErasedValue, StoreContext, ValueType};
 
 pub use self::lock::LockWait;

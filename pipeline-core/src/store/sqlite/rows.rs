@@ -10,10 +10,10 @@ use rusqlite::{ErrorCode, Row};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cache::TaskKey;
 use crate::code::{CodeIdentity, CodePart, CodeSource};
 use crate::fingerprint::Fingerprint;
 use crate::job::{Job, JobStatus};
+use crate::key::TaskKey;
 use crate::store::{
     InputVersion, JobRecord, Owner, ScenarioId, SlotKey, StoreError, SubmissionId, VersionMeta,
     WrittenBy,

@@ -249,8 +249,8 @@ mod tests {
         use rusqlite::params;
 
         use super::super::rows::pack_inputs;
-        use crate::cache::TaskKey;
         use crate::fingerprint::Fingerprint;
+        use crate::key::TaskKey;
         use crate::store::{
             Commit, InputVersion, JobRecord, Owner, ScenarioId, SlotKey, SqliteOptions,
             SqliteStore, Store, SubmissionId, VersionMeta, WrittenBy,

@@ -52,9 +52,9 @@ use super::rows::{
     db_error, duration_to_sql, owner_columns, pack_detail, pack_fingerprints, pack_inputs,
     pack_jobs, time_to_sql, writer_kind,
 };
-use crate::cache::TaskKey;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
+use crate::key::TaskKey;
 use crate::store::{ChangeToken, JobRecord, SlotKey, StoreError, VersionMeta, WrittenBy};
 use crate::value::{ErasedValue, ValueType};
 

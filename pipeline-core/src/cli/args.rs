@@ -53,6 +53,10 @@ pub enum Command {
     Graph(GraphArgs),
     /// Remove stored values that no data node version refers to any more
     Gc(GcArgs),
+    /// Serve the store's web view: scenarios, live runs, values and lineage
+    /// in the browser (feature `web`)
+    #[cfg(feature = "web")]
+    Serve(ServeArgs),
 }
 
 /// Which scenario a command works on.
@@ -228,6 +232,18 @@ pub struct ExplainArgs {
     /// As a forced submission would
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub output: JsonArg,
+}
+
+/// Arguments of `serve`.
+#[cfg(feature = "web")]
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The address to listen on; an address other than loopback is
+    /// reachable from other machines (a warning says so)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub addr: std::net::SocketAddr,
     #[command(flatten)]
     pub output: JsonArg,
 }

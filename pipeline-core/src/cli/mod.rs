@@ -34,6 +34,7 @@
 //! | `history [NODE]`, `lineage NODE`, `compare A B…` | what happened |
 //! | `explain [--sequence Q \| --task T] [--force]` | whether each task would run now, and why, without running anything |
 //! | `graph --format mermaid\|dot\|toml`, `gc` | the pipeline as a picture; collecting unused values |
+//! | `serve [--addr 127.0.0.1:8080]` | the web view of the store (feature `web`) |
 //!
 //! Every command takes `--store DIR` (or `PIPELINE_STORE`), `--config FILE`
 //! (scenario types declared in TOML instead of the program's own), `--type`
@@ -59,6 +60,8 @@ mod output;
 mod progress;
 pub mod render;
 mod run;
+#[cfg(feature = "web")]
+mod serve;
 mod values;
 
 use std::ffi::OsString;
@@ -321,6 +324,8 @@ impl Cli {
             args::Command::Compare(args) => inspect::compare(&ctx, &args, output),
             args::Command::Graph(args) => inspect::graph(&ctx, &args),
             args::Command::Gc(args) => catalog::gc(&ctx, &args, output),
+            #[cfg(feature = "web")]
+            args::Command::Serve(args) => serve::serve(&ctx, &args, output),
         }
     }
 

@@ -1,0 +1,104 @@
+//! `serve`, the framework CLI's web view, as a user starts it: a new process
+//! of the `shipping` binary on a store another process filled, answered over
+//! a real port.
+
+mod cli_support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Stdio};
+
+use cli_support::{ok, shipping, shipping_command, text};
+use serde_json::Value as Json;
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A GET over a plain socket; the status code and the body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// Decodes a chunked body (axum streams JSON bodies in one chunk or more).
+fn unchunk(body: &str) -> String {
+    let mut rest = body;
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            return body.to_owned();
+        };
+        if size == 0 {
+            break;
+        }
+        out.push_str(&tail[..size]);
+        rest = &tail[size + 2..];
+    }
+    out
+}
+
+#[test]
+fn serve_shows_the_scenarios_a_previous_process_ran() {
+    let store = tempfile::tempdir().unwrap();
+    ok(store.path(), &["run", "--scenario", "spring"]);
+
+    let child = shipping_command(store.path(), &["serve", "--addr", "127.0.0.1:0", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started: Json = serde_json::from_str(&line)
+        .unwrap_or_else(|e| panic!("serve --json prints one object ({e}): {line:?}"));
+    let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
+    assert!(addr.ip().is_loopback(), "{started}");
+    assert_ne!(addr.port(), 0, "the bound port is reported: {started}");
+
+    let (status, body) = get(addr, "/api/scenarios");
+    assert_eq!(status, 200, "{body}");
+    let scenarios: Json = serde_json::from_str(&unchunk(&body)).unwrap();
+    let listed = scenarios["scenarios"].as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{scenarios}");
+    assert_eq!(listed[0]["name"], "spring");
+    assert_eq!(listed[0]["type"], "Shipping");
+    assert_eq!(listed[0]["last_submission"]["status"], "completed");
+
+    let (status, page) = get(addr, "/scenarios");
+    assert_eq!(status, 200);
+    assert!(page.contains("spring"), "{page}");
+}
+
+#[test]
+fn serve_on_an_address_in_use_exits_2_naming_it() {
+    let store = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = shipping(store.path(), &["serve", "--addr", &addr]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    let stderr = text(&output.stderr);
+    assert!(stderr.contains(&addr), "{stderr}");
+    assert!(stderr.contains("--addr"), "{stderr}");
+}

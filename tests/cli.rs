@@ -52,12 +52,25 @@ fn run_computes_skips_and_reads_values_from_the_command_line() {
     // Only the price changed: the weights are not billed again.
     let third = ok_json(store.path(), &["run", "--set", "price_per_kg=5"]);
     assert_eq!(statuses(&third), ["skipped", "completed", "skipped"]);
-    assert_eq!(third["jobs"][0]["reason"], "up to date");
+    assert_eq!(third["jobs"][0]["reason"]["kind"], "up_to_date");
+    assert_eq!(third["jobs"][0]["reason_text"], "up to date");
+    assert_eq!(third["jobs"][1]["reason"]["kind"], "changed");
+    assert_eq!(
+        third["jobs"][1]["reason"]["changes"][0]["node"],
+        "price_per_kg"
+    );
+    assert!(
+        third["jobs"][1]["reason_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("input `price_per_kg` changed"),
+        "{third}"
+    );
     assert_eq!(third["results"]["quote"]["value"]["total"], 14.0);
 
     let forced = ok_json(store.path(), &["run", "--force"]);
     assert_eq!(statuses(&forced), ["completed"; 3]);
-    assert_eq!(forced["jobs"][1]["reason"], "forced");
+    assert_eq!(forced["jobs"][1]["reason"]["kind"], "forced");
 
     let table = ok(store.path(), &["run"]);
     for needle in [

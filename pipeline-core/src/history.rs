@@ -226,6 +226,7 @@ fn job_json(job: &Job) -> Json {
         "error": job.error.as_deref(),
         "reused": job.reused,
         "reason": job.reason.as_ref().map(Reason::to_json),
+        "remote": job.remote.as_deref(),
     })
 }
 

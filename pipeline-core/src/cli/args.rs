@@ -104,8 +104,34 @@ pub struct RunArgs {
     #[cfg(feature = "polars")]
     #[arg(long, value_name = "MiB", default_value_t = crate::frame::memory::DEFAULT_BUDGET >> 20)]
     pub frame_memory: usize,
+    /// Where the tasks that must run are run: here, or as Slurm batch jobs
+    /// of this same program (feature `remote`)
+    #[cfg(feature = "remote")]
+    #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
+    pub executor: ExecutorArg,
+    /// With `--executor slurm`: the object store the values pass through,
+    /// `s3://bucket/prefix` (credentials and endpoint from the `AWS_*`
+    /// variables) or a directory every node reads
+    #[cfg(feature = "remote")]
+    #[arg(long, value_name = "URL", env = "PIPELINE_OBJECTS")]
+    pub objects: Option<String>,
+    /// With `--executor slurm`: the partition to submit to [default: the
+    /// cluster's]
+    #[cfg(feature = "remote")]
+    #[arg(long, value_name = "PARTITION")]
+    pub partition: Option<String>,
     #[command(flatten)]
     pub output: JsonArg,
+}
+
+/// Where `run` runs the tasks that must run.
+#[cfg(feature = "remote")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExecutorArg {
+    /// On this machine's cores.
+    Local,
+    /// As Slurm batch jobs of this same program, values through `--objects`.
+    Slurm,
 }
 
 /// Arguments of `get`.

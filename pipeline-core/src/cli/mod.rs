@@ -36,6 +36,10 @@
 //! | `graph --format mermaid\|dot\|toml`, `gc` | the pipeline as a picture; collecting unused values |
 //! | `serve [--addr 127.0.0.1:8080]` | the web view of the store (feature `web`) |
 //!
+//! With the `remote` feature, `run --executor slurm --objects s3://bucket/prefix`
+//! runs each task that must run as a Slurm batch job of the same program,
+//! which [`Cli::run`] turns into a worker when Slurm starts it.
+//!
 //! Every command takes `--store DIR` (or `PIPELINE_STORE`), `--config FILE`
 //! (scenario types declared in TOML instead of the program's own), `--type`
 //! (where the program knows several types) and `--lock-timeout SECONDS`, and
@@ -266,8 +270,15 @@ impl Cli {
     }
 
     /// Parses the process's arguments and runs the command; returns the
-    /// exit code to end `main` with.
+    /// exit code to end `main` with. With the `remote` feature, a program
+    /// started as `<program> __pipeline-worker <manifest URL>` (by `run
+    /// --executor slurm`, on a cluster node) runs that one task attempt
+    /// instead (see [`crate::worker`]).
     pub fn run(self) -> ExitCode {
+        #[cfg(feature = "remote")]
+        if let Some(code) = crate::worker::main_if_worker() {
+            return code;
+        }
         self.run_from(std::env::args_os())
     }
 
@@ -277,6 +288,7 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
+        show_warnings();
         let matches = match self.command().try_get_matches_from(args) {
             Ok(matches) => matches,
             Err(error) => {
@@ -391,4 +403,17 @@ fn json_flag(matches: &ArgMatches) -> bool {
         .copied()
         .unwrap_or(false)
         || matches.subcommand().is_some_and(|(_, sub)| json_flag(sub))
+}
+
+/// Shows the library's warnings (`tracing` events at WARN and above: a
+/// damaged value moved aside, a journal record that could not be written) on
+/// stderr as `warning: …`, unless the program installed its own subscriber.
+fn show_warnings() {
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_target(false)
+        .with_ansi(false)
+        .try_init();
 }

@@ -71,7 +71,10 @@ pub fn job_reason(job: &Job) -> Option<String> {
 }
 
 /// A job as JSON: `task`, `status`, `seconds`, `reused`, `reason` (the
-/// [`Reason`](crate::Reason)'s JSON form, `{"kind": …}`, or `null`), and
+/// [`Reason`](crate::Reason)'s JSON form, `{"kind": …}`, or `null`),
+/// `reason_text` (the reason as the table shows it, or `null`), `remote`
+/// (where a remote executor ran it: [`RemoteJob`](crate::RemoteJob)) for a
+/// job that ran as a Slurm job, and
 /// `error` for a job that failed, was abandoned or canceled.
 pub fn job_json(job: &Job) -> Json {
     let mut entry = json!({
@@ -80,7 +83,11 @@ pub fn job_json(job: &Job) -> Json {
         "seconds": job.duration.map_or(0.0, |d| d.as_secs_f64()),
         "reused": job.reused,
         "reason": job.reason.as_ref().map(crate::Reason::to_json),
+        "reason_text": job.reason.as_ref().map(ToString::to_string),
     });
+    if let Some(remote) = &job.remote {
+        entry["remote"] = serde_json::to_value(remote).unwrap_or(Json::Null);
+    }
     if let Some(error) = job.error_text() {
         entry["error"] = Json::String(error.to_owned());
     }

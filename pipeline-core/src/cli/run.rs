@@ -103,6 +103,9 @@ pub(crate) fn run(
         .map(|a| Assignment::parse(a, Origin::SetOption))
         .collect::<Result<Vec<_>, _>>()?;
     assignments.extend(flags);
+    // Refused before the store is opened: a bad run writes nothing.
+    #[cfg(feature = "remote")]
+    let executor = remote_executor(args)?;
     let which = &args.scenario.scenario;
     let checked = checked_writes(ctx, which, &assignments)?;
     let target = target(
@@ -124,6 +127,10 @@ pub(crate) fn run(
     let mut options = SubmitOptions::new().force(args.force).target(target);
     if let Some(workers) = args.workers {
         options = options.max_workers(workers);
+    }
+    #[cfg(feature = "remote")]
+    if let Some(executor) = executor {
+        options = options.executor(executor);
     }
     let progress = Progress::start(&scenario, output.json);
     let submission = scenario.submit_with_writes(checked.writes, &options);
@@ -275,4 +282,25 @@ fn node_type(graph: &Graph, node: &str) -> Result<crate::value::ValueType, CliEr
                 graph.name()
             ))
         })
+}
+
+/// The Slurm executor `--executor slurm` asks for, with its `--objects` and
+/// `--partition`; `None` for the local one.
+#[cfg(feature = "remote")]
+fn remote_executor(args: &RunArgs) -> Result<Option<crate::Executor>, CliError> {
+    use super::args::ExecutorArg;
+    if args.executor == ExecutorArg::Local {
+        return Ok(None);
+    }
+    let Some(objects) = &args.objects else {
+        return Err(CliError::input(
+            "--executor slurm needs an object store for the values: \
+             --objects s3://bucket/prefix (or PIPELINE_OBJECTS), or a directory every node reads",
+        ));
+    };
+    let mut slurm = crate::remote::SlurmOptions::new().objects(objects.clone());
+    if let Some(partition) = &args.partition {
+        slurm = slurm.partition(partition.clone());
+    }
+    Ok(Some(crate::Executor::slurm(slurm)))
 }

@@ -42,5 +42,7 @@ pub(crate) fn serve(ctx: &Context<'_>, args: &ServeArgs, output: &Output) -> Res
     }
     // Whoever reads the address (a script, a test) gets it before the first request.
     let _ = std::io::stdout().flush();
-    bound.run().map_err(|error| CliError::failed(error.to_string()))
+    bound
+        .run()
+        .map_err(|error| CliError::failed(error.to_string()))
 }

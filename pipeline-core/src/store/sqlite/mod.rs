@@ -547,8 +547,8 @@ impl SqliteStore {
             let whereto = moved.map_or_else(String::new, |p| {
                 format!("; the file was moved to {}", p.display())
             });
-            eprintln!(
-                "pipeline: warning: value {} in store {} is damaged: {reason}{whereto}; \
+            tracing::warn!(
+                "value {} in store {} is damaged: {reason}{whereto}; \
                  the task that produced it will run again",
                 fingerprint.short(),
                 self.dir.display()

@@ -549,7 +549,7 @@ impl Drop for Writer {
         db.checkpoint_past(CHECKPOINT_PAGES);
         drop(db);
         if let Err(error) = self.shared.report_lost() {
-            eprintln!("pipeline: warning: {error}");
+            tracing::warn!("{error}");
         }
     }
 }

@@ -9,9 +9,9 @@
 //! `#[task]` functions, so it is the worker its jobs run, as the demo's own
 //! binary is for `customer-analysis run --executor slurm`.
 
-#[path = "../pipeline-core/tests/remote_support/cluster.rs"]
+#[path = "../../pipeline-core/tests/remote_support/cluster.rs"]
 mod cluster;
-#[path = "../pipeline-core/tests/remote_support/mod.rs"]
+#[path = "../../pipeline-core/tests/remote_support/mod.rs"]
 mod remote_support;
 
 use std::path::{Path, PathBuf};
@@ -66,7 +66,7 @@ fn same_frame(a: &pipeline_core::frame::DataFrame, b: &pipeline_core::frame::Dat
 }
 
 fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/SMALL_amazon_customers_data.csv")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/SMALL_amazon_customers_data.csv")
 }
 
 /// One side of the comparison: a scenario over its own store and CSV.

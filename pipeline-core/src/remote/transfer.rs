@@ -239,9 +239,14 @@ fn ship(
                 ));
             };
             let scratch = store.scratch_dir().map_err(|e| e.to_string())?;
+            // A file of its own per call: tasks running at once ship the
+            // same input, and must not write or remove each other's file.
+            static SHIPPED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = SHIPPED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let path = scratch.join(format!(
-                "ship-{}.{}",
+                "ship-{}-{}-{n}.{}",
                 fingerprint.to_hex(),
+                std::process::id(),
                 value_type.extension()
             ));
             value_type

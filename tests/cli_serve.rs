@@ -21,7 +21,7 @@ impl Drop for Server {
     }
 }
 
-/// A GET over a plain socket; the status code and the body.
+/// A GET over a plain socket; the status code and the body (de-chunked).
 fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     write!(
@@ -32,21 +32,25 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let chunked = head
+        .lines()
+        .any(|line| line.eq_ignore_ascii_case("transfer-encoding: chunked"));
+    (
+        status,
+        if chunked {
+            unchunk(body)
+        } else {
+            body.to_owned()
+        },
+    )
 }
 
-/// Decodes a chunked body (axum streams JSON bodies in one chunk or more).
-fn unchunk(body: &str) -> String {
-    let mut rest = body;
+/// Decodes a chunked body.
+fn unchunk(mut rest: &str) -> String {
     let mut out = String::new();
     while let Some((size, tail)) = rest.split_once("\r\n") {
-        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
-            return body.to_owned();
-        };
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
         if size == 0 {
             break;
         }
@@ -79,7 +83,7 @@ fn serve_shows_the_scenarios_a_previous_process_ran() {
 
     let (status, body) = get(addr, "/api/scenarios");
     assert_eq!(status, 200, "{body}");
-    let scenarios: Json = serde_json::from_str(&unchunk(&body)).unwrap();
+    let scenarios: Json = serde_json::from_str(&body).unwrap();
     let listed = scenarios["scenarios"].as_array().unwrap();
     assert_eq!(listed.len(), 1, "{scenarios}");
     assert_eq!(listed[0]["name"], "spring");

@@ -1,4 +1,4 @@
-//! Object store throughput (DESIGN §4, docs/distributed.md): a 64 MiB file
+//! Object store throughput (docs/distributed.md): a 64 MiB file
 //! uploaded with `put_file` (in 8 MiB parts, 4 in flight, then published by
 //! a create-only copy) and fetched with `get_to_file` (streamed, hashed,
 //! flushed), to a directory store and to an S3-compatible server

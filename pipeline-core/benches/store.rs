@@ -1,4 +1,4 @@
-//! The embedded store's costs (DESIGN §4):
+//! The embedded store's costs:
 //!
 //! - `new_process_skips_4_tasks`: what a new process pays to open the store,
 //!   find a 4-task scenario and decide that every task is skipped (target:

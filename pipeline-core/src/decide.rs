@@ -1,4 +1,4 @@
-//! The skip rule (DESIGN §3) and the reason of every decision, shared by a
+//! The skip rule (docs/skipping.md) and the reason of every decision, shared by a
 //! submission (which acts on it) and [`Scenario::explain`] (which only says).
 //!
 //! A task's key is hash(identity, declared environment values, input

@@ -1,4 +1,4 @@
-//! Correctness oracle (DESIGN §3): over random DAGs and random edit sequences
+//! Correctness oracle (docs/skipping.md): over random DAGs and random edit sequences
 //! (values, a file edited in place, code, schemas), the framework's values
 //! always equal a naive run-everything evaluation, a skippable task runs
 //! exactly when its key was never computed before, and each job's reason

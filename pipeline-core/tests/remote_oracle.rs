@@ -1,4 +1,4 @@
-//! The correctness oracle (DESIGN §3) with every task that must run run as a
+//! The correctness oracle (docs/skipping.md) with every task that must run run as a
 //! Slurm job on the real cluster (`.ci/slurm.sh start`): over random DAGs
 //! and random edits (values, a file edited in place, code, schemas,
 //! restarts), values equal a naive run-everything evaluation, a skippable

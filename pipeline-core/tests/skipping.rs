@@ -1,4 +1,4 @@
-//! The skip rule (DESIGN §3): what re-runs and what is skipped, and why.
+//! The skip rule (docs/skipping.md): what re-runs and what is skipped, and why.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

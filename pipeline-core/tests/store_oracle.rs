@@ -1,4 +1,4 @@
-//! The correctness oracle of DESIGN §3 over the embedded store, with restarts:
+//! The correctness oracle of docs/skipping.md over the embedded store, with restarts:
 //! over random DAGs and random edits (values, a file edited in place, code,
 //! schemas), values always equal a naive evaluation, a skippable task runs
 //! exactly when its key was never computed before, in this runtime or in any

@@ -1,4 +1,4 @@
-//! The embedded store (DESIGN §4): what one process computed, the next one
+//! The embedded store: what one process computed, the next one
 //! skips; values, versions, memo entries and jobs survive; small values live in
 //! the database and large ones in content-addressed files, each stored once.
 

@@ -1,7 +1,7 @@
 //! Where scenarios, data node versions, values, memo entries, jobs and lineage
 //! are recorded. The runtime talks to a [`Store`] only through this trait. The
 //! embedded [`SqliteStore`] (a directory with an SQLite database and
-//! content-addressed value files, DESIGN §4) is the default; the in-memory
+//! content-addressed value files) is the default; the in-memory
 //! [`MemoryStore`] serves tests and benchmarks.
 
 use std::collections::BTreeSet;

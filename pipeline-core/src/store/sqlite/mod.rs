@@ -1,4 +1,4 @@
-//! The embedded store (DESIGN §4): a directory holding an SQLite database and
+//! The embedded store: a directory holding an SQLite database and
 //! content-addressed value files.
 //!
 //! ```text
@@ -137,7 +137,8 @@ impl Default for SqliteOptions {
 
 impl SqliteOptions {
     /// The defaults: 16 KiB inline limit, wait for locks as long as it takes,
-    /// job commits batched after 20 ms without new ones, warnings on stderr.
+    /// job commits batched after 20 ms without new ones, warnings through
+    /// `tracing` (the framework's CLI shows them on stderr).
     pub fn new() -> Self {
         Self::default()
     }
@@ -183,7 +184,8 @@ impl SqliteOptions {
         self
     }
 
-    /// Suppresses the messages printed on stderr (damaged values moved aside).
+    /// Suppresses the warning about a damaged value moved aside (a `tracing`
+    /// event at WARN; the error a read returns says it anyway).
     pub fn quiet(mut self, quiet: bool) -> Self {
         self.quiet = quiet;
         self
@@ -652,9 +654,9 @@ fn open_connection(path: &Path, options: &SqliteOptions) -> Result<Connection, S
 /// query plan (the bundled SQLite is built with STAT4, which otherwise
 /// re-prepares a statement whenever a parameter is bound anew: most of the
 /// cost of a point query); and no checkpoint when the last connection closes
-/// (it would flush the log and the database at every process exit, about
-/// 15 ms here; the log is checkpointed as it grows instead, and committed
-/// transactions are safe either way).
+/// (it would flush the log and the database at every process exit, a cost
+/// every short-lived process would pay; the log is checkpointed as it grows
+/// instead, and committed transactions are safe either way).
 fn configure(conn: &Connection, busy_timeout: Duration) -> rusqlite::Result<()> {
     conn.busy_timeout(busy_timeout)?;
     conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;

@@ -1,6 +1,7 @@
-//! The demo pipeline on a 1M-row CSV generated here: a full run, and the work
-//! left after each kind of change (what the skip rule lets run), and an
-//! unchanged re-submit.
+//! The demo pipeline on a 1M-row CSV generated here (quoted names and extra
+//! columns: `CsvShape::MESSY`): a full run, the work left after each kind of
+//! change (what the skip rule lets run), and an unchanged re-submit, all in
+//! one process (frames kept in memory between tasks).
 //!
 //! `cargo bench -p customer-analysis --bench pipeline`
 
@@ -8,7 +9,7 @@ use std::hint::black_box;
 use std::io::BufWriter;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use customer_analysis::generate::generate_csv;
+use customer_analysis::generate::{CsvShape, generate_csv_shaped};
 use customer_analysis::pipeline::{CustomerAnalysis, CustomerAnalysisTask};
 use pipeline_core::{Runtime, SubmitOptions, Target};
 
@@ -30,7 +31,7 @@ fn pipeline(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("customers.csv");
     let mut out = BufWriter::new(std::fs::File::create(&csv).unwrap());
-    generate_csv(ROWS, 42, &mut out).unwrap();
+    generate_csv_shaped(ROWS, 42, CsvShape::MESSY, &mut out).unwrap();
     drop(out);
 
     let runtime = Runtime::open(dir.path().join("store")).unwrap();

@@ -2,15 +2,20 @@
 """Run the seed's section 6 with three implementations, check they agree, print a markdown table.
 
 Implementations:
-  ours        `customer-analysis tour --json` (Rust, this workspace; release binary)
+  ours        `customer-analysis run --json`, one new process per step, as a
+              user runs it (Rust, this workspace; release binary): each step
+              is timed as the whole process's wall time, from the outside
+  ours-tour   `customer-analysis tour --json`: the same five steps in one
+              process, each timed around `submit()` (the in-process number)
   taipy+dask  taipy_dask.py (the seed's stack: Taipy scenario management, Dask, pandas)
   polars      polars_pipeline.py (one plain Python polars script, lazy + streaming, no cache)
 
-Each runs as its own process; the driver times every step inside the process
-(the submission only, as each implementation reports it), the whole process
-from the outside, and reads each process's peak RSS from os.wait4. Results of
-every step (segment result and high-value summary) must agree with ours within
---rtol, or the driver exits with status 1 before printing any timing.
+The Python implementations run as one process each; the driver times every
+step inside the process (the submission only, as each reports it), the whole
+process from the outside, and reads each process's peak RSS from os.wait4.
+Results of every step (segment result and high-value summary) must agree
+with ours within --rtol, or the driver exits with status 1 before printing
+any timing.
 
 Normally started by run.sh, which makes the venv and the CSV.
 """
@@ -26,7 +31,20 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-NAMES = {"ours": "ours (Rust)", "taipy+dask": "Taipy + Dask", "polars": "polars script"}
+NAMES = {
+    "ours": "ours, new process per step",
+    "ours-tour": "ours, in process (tour)",
+    "taipy+dask": "Taipy + Dask",
+    "polars": "polars script",
+}
+# The seed's section 6 as `run` arguments: one new process each, on one store.
+PROCESS_STEPS = [
+    ("full run", []),
+    ("payment_threshold = 1600", ["--set", "payment_threshold=1600"]),
+    ("metric = median", ["--set", "metric=median"]),
+    ("summary_statistic_type = max", ["--set", "summary_statistic_type=max"]),
+    ("unchanged re-submit", []),
+]
 SHORT = {"completed": "R", "recomputed": "R", "skipped": "S"}
 
 
@@ -45,9 +63,38 @@ def run_process(argv, stdout_path):
     return wall, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
 
 
+def run_ours_per_process(args, work):
+    """The five steps as five `run` processes on a fresh store: each step's
+    seconds are its process's wall time, the RSS the largest of the five."""
+    store = tempfile.mkdtemp(prefix="store-", dir=work)
+    steps, total, peak = [], 0.0, 0.0
+    for i, (label, extra) in enumerate(PROCESS_STEPS):
+        out = os.path.join(work, f"ours-step{i + 1}.json")
+        data = ["--data", args.csv] if i == 0 else []
+        wall, rss = run_process([args.bin, "run", "--store", store, "--json", *data, *extra], out)
+        with open(out) as f:
+            report = json.load(f)
+        steps.append(
+            {
+                "name": label,
+                "seconds": wall,
+                "jobs": report["jobs"],
+                "segment_result": report["segment_result"],
+                "high_value_summary": report["high_value_summary"],
+                "rss": rss,
+            }
+        )
+        total += wall
+        peak = max(peak, rss)
+    subprocess.run(["rm", "-rf", store], check=True)
+    return {"report": {"steps": steps}, "wall": total, "rss": peak}
+
+
 def run_one(name, args, work):
     out = os.path.join(work, f"{name}.json")
     if name == "ours":
+        return run_ours_per_process(args, work)
+    if name == "ours-tour":
         wall, rss = run_process([args.bin, "tour", "--json", "--data", args.csv], out)
     else:
         script = {"taipy+dask": "taipy_dask.py", "polars": "polars_pipeline.py"}[name]
@@ -106,11 +153,14 @@ def merge(runs):
     steps = []
     for i, step in enumerate(first["report"]["steps"]):
         steps.append(dict(step, seconds=min(r["report"]["steps"][i]["seconds"] for r in runs)))
-    return {
+    merged = {
         "report": dict(first["report"], steps=steps),
         "wall": min(r["wall"] for r in runs),
         "rss": max(r["rss"] for r in runs),
     }
+    if "task1_seconds" in first["report"]:
+        merged["report"]["task1_seconds"] = min(r["report"]["task1_seconds"] for r in runs)
+    return merged
 
 
 def ratio(theirs, ours):
@@ -134,13 +184,22 @@ def table(results, names):
         cells += [seconds(results[n]["report"]["steps"][i]["seconds"]) for n in names]
         cells += [ratio(results[n]["report"]["steps"][i]["seconds"], step["seconds"]) for n in others]
         lines.append("| " + " | ".join(cells) + " |")
+    partial = {n: sum(s["seconds"] for s in results[n]["report"]["steps"][1:4]) for n in names}
+    cells = ["steps 2-4 together"] + [seconds(partial[n]) for n in names]
+    cells += [ratio(partial[n], partial["ours"]) for n in others]
+    lines.append("| " + " | ".join(cells) + " |")
     totals = {n: sum(s["seconds"] for s in results[n]["report"]["steps"]) for n in names}
     cells = ["all five steps"] + [seconds(totals[n]) for n in names]
     cells += [ratio(totals[n], totals["ours"]) for n in others]
     lines.append("| " + " | ".join(cells) + " |")
-    cells = ["whole process, wall (incl. start-up, imports)"] + [seconds(results[n]["wall"]) for n in names]
+    cells = ["whole process(es), wall (incl. start-up, imports)"] + [seconds(results[n]["wall"]) for n in names]
     cells += [ratio(results[n]["wall"], results["ours"]["wall"]) for n in others]
     lines.append("| " + " | ".join(cells) + " |")
+    if "polars" in names:
+        task1 = results["polars"]["report"]["task1_seconds"]
+        cells = ["polars script, Task 1 alone"] + ["" for n in names if n != "polars"] + [seconds(task1)]
+        cells += [ratio(task1, ours_steps[0]["seconds"]) if n == "polars" else "" for n in others]
+        lines.append("| " + " | ".join(cells) + " |")
     cells = ["peak RSS"] + [f"{results[n]['rss']:,.0f} MiB" for n in names]
     cells += [ratio(results[n]["rss"], results["ours"]["rss"]) for n in others]
     lines.append("| " + " | ".join(cells) + " |")
@@ -172,12 +231,18 @@ def main():
     parser.add_argument("--repeat", type=int, default=1, help="runs per implementation; fastest step times, largest RSS")
     parser.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance of the result check")
     parser.add_argument(
-        "--only", action="append", choices=["taipy+dask", "polars"], help="compare ours with this one only (repeatable)"
+        "--only",
+        action="append",
+        choices=["ours-tour", "taipy+dask", "polars"],
+        help="compare ours (new process per step) with this one only (repeatable)",
     )
     parser.add_argument("--keep", metavar="DIR", help="keep the reports and logs in DIR")
+    parser.add_argument(
+        "--ours-only", action="store_true", help="run ours (new process per step) alone, nothing to compare with"
+    )
     args = parser.parse_args()
     args.csv = os.path.abspath(args.csv)
-    names = ["ours"] + (args.only or ["taipy+dask", "polars"])
+    names = ["ours"] + ([] if args.ours_only else (args.only or ["ours-tour", "taipy+dask", "polars"]))
 
     work = args.keep or tempfile.mkdtemp(prefix="compare-")
     os.makedirs(work, exist_ok=True)
@@ -218,10 +283,16 @@ def main():
     print("\nTasks per step (score, segment, analyse, summary; R = ran, S = skipped):\n")
     print(status_table(results, names))
     print(
-        "\nStep times are the submission only, timed inside each process (for ours and Taipy, scenario.submit();"
-        " for the polars script, building and collecting the query). The polars script has no scenario manager:"
+        "\nOurs (first column): each step is a new `customer-analysis run` process on one store, timed as the"
+        " whole process's wall time (start-up, store, submission, results read back and printed)."
+        " The other columns time the submission only, inside one process (for ours in process and Taipy,"
+        " scenario.submit(); for the polars script, building and collecting the query); their ratios are"
+        " against our whole-process times. The polars script has no scenario manager:"
         " every step re-reads the CSV and recomputes all four tasks."
     )
+    if "ours" in names:
+        per_step = ", ".join(f"{s['rss']:,.0f}" for s in results["ours"]["report"]["steps"])
+        print(f"\nPeak RSS of our five processes: {per_step} MiB.")
     if args.keep is None:
         for entry in os.listdir(work):
             os.remove(os.path.join(work, entry))

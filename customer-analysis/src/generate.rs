@@ -24,6 +24,12 @@
 //! depend on a crate version or on the standard library's float printing.
 //! Values never contain commas or quotes, so a plain `split(',')` parses them.
 //!
+//! Real exports are messier: [`generate_csv_shaped`] with a [`CsvShape`] adds
+//! a quoted `Name` column (`"Lee, Ann"`, now and then with an escaped quote:
+//! `"Lee, Ann ""Annie"""`) and extra columns the pipeline never reads, some
+//! quoted with commas inside. The customer columns keep the values of the
+//! plain file of the same seed, so both give the same results.
+//!
 //! Memory use is constant: rows are formatted into one reused buffer that is
 //! handed to the writer in large blocks, so the writer needs no extra buffering.
 
@@ -52,6 +58,48 @@ const FLUSH_AT: usize = 1 << 20;
 /// Upper bound of one formatted row (the longest is well under 100 bytes).
 const MAX_ROW_LEN: usize = 128;
 
+/// Which columns [`generate_csv_shaped`] writes besides the customer columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CsvShape {
+    /// A quoted `Name` column after `CustomerID`: `"Last, First"`, one name in
+    /// sixteen with a nickname in escaped quotes.
+    pub quoted_names: bool,
+    /// This many extra columns at the end, `Extra1`, `Extra2`, …: odd ones a
+    /// date (`2021-07-04`), even ones a quoted note with a comma inside.
+    pub extra_columns: usize,
+}
+
+impl CsvShape {
+    /// The columns of the original data set only (what [`generate_csv`] writes).
+    pub const PLAIN: Self = Self {
+        quoted_names: false,
+        extra_columns: 0,
+    };
+
+    /// Quoted names and one extra column (about 77 bytes a row): the shape
+    /// the benchmarks use.
+    pub const MESSY: Self = Self {
+        quoted_names: true,
+        extra_columns: 1,
+    };
+}
+
+/// Last names of the `Name` column.
+const LAST_NAMES: [&str; 8] = [
+    "Smith", "García", "Müller", "Lee", "O'Brien", "Nguyen", "Rossi", "Kowalski",
+];
+/// First names of the `Name` column.
+const FIRST_NAMES: [&str; 8] = [
+    "Ann", "José", "Wei", "Fatima", "John", "Olga", "Kwame", "Mary Jane",
+];
+/// Notes of the even extra columns (each quoted; commas inside).
+const NOTES: [&str; 4] = [
+    "called, no answer",
+    "prefers email, not phone",
+    "vip since 2019, gold tier",
+    "returned 2 items, refunded",
+];
+
 /// Writes a header row and `rows` data rows of synthetic customers to `out`.
 ///
 /// The output depends only on `rows` and `seed`. Rows end with `\n`. Errors
@@ -65,13 +113,36 @@ const MAX_ROW_LEN: usize = 128;
 /// assert!(text.starts_with("CustomerID,Age,Gender,Country,"));
 /// ```
 pub fn generate_csv(rows: u64, seed: u64, out: &mut impl Write) -> io::Result<()> {
+    generate_csv_shaped(rows, seed, CsvShape::PLAIN, out)
+}
+
+/// [`generate_csv`] with the extra columns of `shape`. The customer columns
+/// hold the same values as in [`generate_csv`]'s output for the same `seed`.
+///
+/// ```
+/// use customer_analysis::generate::{CsvShape, generate_csv_shaped};
+/// let mut csv = Vec::new();
+/// generate_csv_shaped(2, 42, CsvShape::MESSY, &mut csv).unwrap();
+/// let text = String::from_utf8(csv).unwrap();
+/// assert!(text.starts_with("CustomerID,Name,Age,"));
+/// assert!(text.lines().nth(1).unwrap().contains(", ")); // a quoted name
+/// ```
+pub fn generate_csv_shaped(
+    rows: u64,
+    seed: u64,
+    shape: CsvShape,
+    out: &mut impl Write,
+) -> io::Result<()> {
     let mut rng = SplitMix64::new(seed);
-    let mut buf = Vec::with_capacity(FLUSH_AT + MAX_ROW_LEN);
-    buf.extend_from_slice(HEADER.as_bytes());
-    buf.push(b'\n');
+    // Text comes from a stream of its own, so the numbers stay those of the
+    // plain file.
+    let mut text_rng = SplitMix64::new(seed ^ 0x5EED_7E47);
+    let row_len = MAX_ROW_LEN + 48 * (usize::from(shape.quoted_names) + shape.extra_columns);
+    let mut buf = Vec::with_capacity(FLUSH_AT + row_len);
+    push_header(&mut buf, shape);
 
     for id in 1..=rows {
-        push_row(&mut buf, id, &mut rng);
+        push_row(&mut buf, id, &mut rng, shape, &mut text_rng);
         if buf.len() >= FLUSH_AT {
             out.write_all(&buf)?;
             buf.clear();
@@ -81,8 +152,66 @@ pub fn generate_csv(rows: u64, seed: u64, out: &mut impl Write) -> io::Result<()
     out.flush()
 }
 
-/// Formats one data row (with its line feed) at the end of `buf`.
-fn push_row(buf: &mut Vec<u8>, id: u64, rng: &mut SplitMix64) {
+/// The header row of `shape`, with its line feed.
+fn push_header(buf: &mut Vec<u8>, shape: CsvShape) {
+    let (id, rest) = HEADER.split_once(',').expect("the header has several columns");
+    buf.extend_from_slice(id.as_bytes());
+    if shape.quoted_names {
+        buf.extend_from_slice(b",Name");
+    }
+    buf.push(b',');
+    buf.extend_from_slice(rest.as_bytes());
+    for n in 1..=shape.extra_columns {
+        buf.extend_from_slice(b",Extra");
+        push_u64(buf, n as u64);
+    }
+    buf.push(b'\n');
+}
+
+/// A quoted `"Last, First"` name, now and then with a quoted nickname.
+fn push_name(buf: &mut Vec<u8>, rng: &mut SplitMix64) {
+    let last = LAST_NAMES[rng.below(LAST_NAMES.len() as u64) as usize];
+    let first = FIRST_NAMES[rng.below(FIRST_NAMES.len() as u64) as usize];
+    buf.push(b'"');
+    buf.extend_from_slice(last.as_bytes());
+    buf.extend_from_slice(b", ");
+    buf.extend_from_slice(first.as_bytes());
+    if rng.below(16) == 0 {
+        buf.extend_from_slice(b" \"\"");
+        buf.extend_from_slice(&first.as_bytes()[..2]);
+        buf.extend_from_slice(b"y\"\"");
+    }
+    buf.push(b'"');
+}
+
+/// The `n`th extra column (1-based): a date, or a quoted note.
+fn push_extra(buf: &mut Vec<u8>, n: usize, rng: &mut SplitMix64) {
+    if n % 2 == 1 {
+        push_u64(buf, 2015 + rng.below(10));
+        for upto in [12, 28] {
+            let part = 1 + rng.below(upto);
+            buf.push(b'-');
+            if part < 10 {
+                buf.push(b'0');
+            }
+            push_u64(buf, part);
+        }
+    } else {
+        buf.push(b'"');
+        buf.extend_from_slice(NOTES[rng.below(NOTES.len() as u64) as usize].as_bytes());
+        buf.push(b'"');
+    }
+}
+
+/// Formats one data row (with its line feed) at the end of `buf`: the
+/// customer columns from `rng`, the text of `shape`'s columns from `text`.
+fn push_row(
+    buf: &mut Vec<u8>,
+    id: u64,
+    rng: &mut SplitMix64,
+    shape: CsvShape,
+    text: &mut SplitMix64,
+) {
     let age = 18 + rng.below(63); // 18..=80
     let gender = GENDERS[rng.below(GENDERS.len() as u64) as usize];
     let country = COUNTRIES[rng.below(COUNTRIES.len() as u64) as usize];
@@ -93,6 +222,10 @@ fn push_row(buf: &mut Vec<u8>, id: u64, rng: &mut SplitMix64) {
 
     push_u64(buf, id);
     buf.push(b',');
+    if shape.quoted_names {
+        push_name(buf, text);
+        buf.push(b',');
+    }
     push_u64(buf, age);
     buf.push(b',');
     buf.extend_from_slice(gender.as_bytes());
@@ -112,8 +245,12 @@ fn push_row(buf: &mut Vec<u8>, id: u64, rng: &mut SplitMix64) {
         b'0' + (review_tenths / 10) as u8,
         b'.',
         b'0' + (review_tenths % 10) as u8,
-        b'\n',
     ]);
+    for n in 1..=shape.extra_columns {
+        buf.push(b',');
+        push_extra(buf, n, text);
+    }
+    buf.push(b'\n');
 }
 
 /// Appends the decimal digits of `n` to `buf`.

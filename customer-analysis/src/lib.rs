@@ -1,46 +1,25 @@
-//! customer-analysis: the seed pipeline of the workspace.
+//! customer-analysis: the seed pipeline of the workspace, as an example to copy.
 //!
-//! Customers from a CSV file are scored, given features, split into a
-//! "High Value" and a "Low Value" segment, and summarized, as four lazy polars
-//! steps ([`transform`]) executed with polars' streaming engine, so a CSV much
-//! larger than memory passes through with bounded memory. [`generate`] writes
-//! synthetic input files of any size. In the pipeline ([`pipeline`]), Task 1
-//! reads the CSV with its own parallel reader ([`ingest`]), the segmented
-//! frame is a view over the scored one ([`frames`]), and Tasks 3 and 4 read
-//! the scored frame decoded in memory when it fits ([`resident`]), else
-//! stream it ([`segment_scan`], [`median`]).
+//! Customers from a CSV file are scored, given features, split into a "High
+//! Value" and a "Low Value" segment, and summarized: four tasks in
+//! [`pipeline`], each one step in lazy polars, wired by `scenario!`. The
+//! runtime executes each step on polars' streaming engine, stores its result,
+//! and skips what did not change, in this process and the next.
+//! [`generate`] writes synthetic input files of any size.
 //!
 //! ```no_run
-//! use customer_analysis::transform::{self, Metric, SummaryStatistic};
-//! use std::path::Path;
+//! use customer_analysis::pipeline::{CustomerAnalysis, Metric};
+//! use pipeline_core::Runtime;
 //!
-//! let path = Path::new("data/SMALL_amazon_customers_data.csv");
-//! let scored = transform::preprocess_and_score(path)?;
-//! let segmented = transform::featurization_and_segmentation(scored, 1000.0, 1.5);
-//! let segments = transform::segment_analysis(segmented.clone(), Metric::Mean);
-//! let summary = transform::high_value_cust_summary_statistics(
-//!     segmented,
-//!     segments.clone(),
-//!     SummaryStatistic::Median,
-//! );
-//! let segments = transform::collect_streaming(segments)
-//!     .map_err(|e| transform::explain_polars_error(e, path))?;
-//! let summary = transform::collect_streaming(summary)
-//!     .map_err(|e| transform::explain_polars_error(e, path))?;
-//! println!("{segments}\n{summary}");
-//! # Ok::<(), customer_analysis::transform::TransformError>(())
+//! let runtime = Runtime::open(".pipeline")?;
+//! let scenario = CustomerAnalysis::create(&runtime, "first")?;
+//! scenario.metric().write(Metric::Median)?;
+//! scenario.submit()?.into_result()?;
+//! let summary = scenario.high_value_summary_df().read()?;
+//! println!("{}", summary.0.clone().collect()?);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 pub mod cli;
-pub mod frames;
 pub mod generate;
-pub mod ingest;
-pub mod median;
 pub mod pipeline;
-pub mod resident;
-pub mod segment_scan;
-pub mod transform;
-pub mod wide;
-
-#[cfg(test)]
-mod test_rng;

@@ -1,19 +1,57 @@
-//! The pipeline steps checked against an independent computation: a plain
-//! Rust fold over the same CSV (split at commas, aggregated by hand), compared
-//! with a relative tolerance of 1e-9. Also the error messages for bad input,
-//! and the generator's determinism.
+//! The pipeline steps (the task functions, called directly) checked against
+//! an independent computation: a plain Rust fold over the same CSV (split at
+//! commas, aggregated by hand), compared with a relative tolerance of 1e-9.
+//! Also the error messages for bad input, and the generator's determinism.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use customer_analysis::generate::generate_csv;
-use customer_analysis::transform::{
-    Metric, SummaryStatistic, TransformError, collect_streaming, explain_polars_error,
-    featurization_and_segmentation, high_value_cust_summary_statistics,
-    high_value_cust_summary_statistics_executed, preprocess_and_score, segment_analysis,
-    segment_analysis_executed, sink_parquet_streaming,
+use customer_analysis::generate::{CsvShape, generate_csv, generate_csv_shaped};
+use customer_analysis::pipeline::{
+    self, Metric, ScoredDf, SegmentResult, SegmentedDf, SummaryStatistic,
 };
+use pipeline_core::frame::collect_streaming;
+use pipeline_core::frame::csv::{self, CsvError};
 use polars::prelude::*;
+
+/// Task 1's frame.
+fn preprocess_and_score(path: &Path) -> Result<LazyFrame, CsvError> {
+    pipeline::preprocess_and_score(path).map(|scored| scored.0)
+}
+
+/// Task 2's frame.
+fn featurization_and_segmentation(
+    scored: LazyFrame,
+    payment_threshold: f64,
+    score_threshold: f64,
+) -> LazyFrame {
+    pipeline::featurization_and_segmentation(
+        &ScoredDf(scored),
+        &payment_threshold,
+        &score_threshold,
+    )
+    .unwrap()
+    .0
+}
+
+/// Task 3's frame.
+fn segment_analysis(segmented: LazyFrame, metric: Metric) -> LazyFrame {
+    pipeline::segment_analysis(&SegmentedDf(segmented), &metric).0
+}
+
+/// Task 4's frame.
+fn high_value_cust_summary_statistics(
+    segmented: LazyFrame,
+    segment_result: LazyFrame,
+    stat: SummaryStatistic,
+) -> LazyFrame {
+    pipeline::high_value_cust_summary_statistics(
+        &SegmentedDf(segmented),
+        &SegmentResult(segment_result),
+        &stat,
+    )
+    .0
+}
 
 /// Thresholds used by the demo configuration.
 const PAYMENT_THRESHOLD: f64 = 1000.0;
@@ -180,38 +218,10 @@ fn segmented(path: &Path, payment_threshold: f64, score_threshold: f64) -> LazyF
     featurization_and_segmentation(scored, payment_threshold, score_threshold)
 }
 
-/// Both ways of running step 3 (the query, and the executed form the
-/// pipeline uses, with medians by selection) must give the same frame; the
-/// executed one is returned for the checks against the independent fold.
+/// Step 3 on the CSV at `path`, executed.
 fn run_segment_analysis(path: &Path, metric: Metric, thresholds: (f64, f64)) -> DataFrame {
     let segmented = segmented(path, thresholds.0, thresholds.1);
-    let query = collect_streaming(segment_analysis(segmented.clone(), metric)).unwrap();
-    let executed = segment_analysis_executed(segmented, metric).unwrap();
-    assert_frames_close(&executed, &query, &format!("segment_analysis {metric}"));
-    executed
-}
-
-/// Equal schemas, equal strings and integers, floats within 1e-12 relative.
-fn assert_frames_close(ours: &DataFrame, theirs: &DataFrame, what: &str) {
-    assert_eq!(ours.schema(), theirs.schema(), "{what}: schemas");
-    assert_eq!(ours.height(), theirs.height(), "{what}: heights");
-    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
-        match a.dtype() {
-            DataType::Float64 => {
-                for (x, y) in a.f64().unwrap().iter().zip(b.f64().unwrap().iter()) {
-                    match (x, y) {
-                        (Some(x), Some(y)) => assert!(
-                            (x - y).abs() <= 1e-12 * x.abs().max(y.abs()).max(1.0),
-                            "{what}: column {}: {x} vs {y}",
-                            a.name()
-                        ),
-                        (x, y) => assert_eq!(x, y, "{what}: column {}", a.name()),
-                    }
-                }
-            }
-            _ => assert!(a.equals_missing(b), "{what}: column {}", a.name()),
-        }
-    }
+    collect_streaming(segment_analysis(segmented, metric)).unwrap()
 }
 
 fn check_segment_analysis(metric: Metric, thresholds: (f64, f64)) {
@@ -278,14 +288,10 @@ fn check_summary(stat: SummaryStatistic, metric: Metric, thresholds: (f64, f64))
     let path = small_csv();
     let segmented = segmented(&path, thresholds.0, thresholds.1);
     let segments = segment_analysis(segmented.clone(), metric);
-    let query = collect_streaming(high_value_cust_summary_statistics(
-        segmented.clone(),
-        segments.clone(),
-        stat,
+    let df = collect_streaming(high_value_cust_summary_statistics(
+        segmented, segments, stat,
     ))
     .unwrap();
-    let df = high_value_cust_summary_statistics_executed(segmented, segments, stat).unwrap();
-    assert_frames_close(&df, &query, &format!("summary {stat} after {metric}"));
 
     let customers = fold_csv(&path, thresholds.0, thresholds.1);
     let high: Vec<&Customer> = customers.iter().filter(|c| c.high_value).collect();
@@ -317,7 +323,7 @@ fn check_summary(stat: SummaryStatistic, metric: Metric, thresholds: (f64, f64))
 }
 
 /// The error `preprocess_and_score` gives for `path` (it must give one).
-fn scan_error(path: &Path) -> TransformError {
+fn scan_error(path: &Path) -> CsvError {
     match preprocess_and_score(path) {
         Ok(_) => panic!("preprocess_and_score accepted {}", path.display()),
         Err(err) => err,
@@ -450,21 +456,17 @@ fn segment_analysis_omits_an_empty_segment() {
 // Step 4: every summary statistic.
 
 #[test]
-fn summary_of_an_empty_high_value_segment_is_null_like_the_query() {
+fn summary_of_an_empty_high_value_segment_is_null_for_every_statistic() {
     // No score exceeds 100: no High Value row, for every statistic.
     let segmented = segmented(&small_csv(), PAYMENT_THRESHOLD, 100.0);
     let segments = segment_analysis(segmented.clone(), Metric::Mean);
     for stat in SummaryStatistic::ALL {
-        let query = collect_streaming(high_value_cust_summary_statistics(
+        let df = collect_streaming(high_value_cust_summary_statistics(
             segmented.clone(),
             segments.clone(),
             stat,
         ))
         .unwrap();
-        let df =
-            high_value_cust_summary_statistics_executed(segmented.clone(), segments.clone(), stat)
-                .unwrap();
-        assert_frames_close(&df, &query, &format!("empty summary {stat}"));
         for column in ["AveragePurchaseHighValue", "MedianScoreHighValue"] {
             assert_eq!(
                 df.column(column).unwrap().null_count(),
@@ -544,30 +546,6 @@ fn summary_without_high_value_customers_is_one_row_of_nulls() {
 }
 
 // ---------------------------------------------------------------------------
-// Execution helpers.
-
-#[test]
-fn sink_parquet_streaming_writes_what_collect_streaming_returns() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("segments.parquet");
-    let query = || {
-        segment_analysis(
-            segmented(&small_csv(), PAYMENT_THRESHOLD, SCORE_THRESHOLD),
-            Metric::Median,
-        )
-    };
-    sink_parquet_streaming(query(), &out).unwrap();
-    let read_back = LazyFrame::scan_parquet(
-        PlRefPath::try_from_path(&out).unwrap(),
-        ScanArgsParquet::default(),
-    )
-    .unwrap()
-    .collect()
-    .unwrap();
-    assert!(read_back.equals_missing(&collect_streaming(query()).unwrap()));
-}
-
-// ---------------------------------------------------------------------------
 // Bad and unusual input.
 
 #[test]
@@ -575,7 +553,7 @@ fn missing_file_error_names_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no_such_customers.csv");
     let err = scan_error(&path);
-    assert!(matches!(err, TransformError::Unreadable { .. }), "{err:?}");
+    assert!(matches!(err, CsvError::Unreadable { .. }), "{err:?}");
     let message = err.to_string();
     assert!(message.contains("no_such_customers.csv"), "{message}");
     assert!(message.contains("exists"), "{message}");
@@ -599,7 +577,7 @@ fn missing_column_error_names_the_column_and_the_file() {
     );
     let err = scan_error(file.path());
     match &err {
-        TransformError::MissingColumn { column, .. } => assert_eq!(*column, "AverageReviewScore"),
+        CsvError::MissingColumn { column, .. } => assert_eq!(column, "AverageReviewScore"),
         other => panic!("expected MissingColumn, got {other:?}"),
     }
     let message = err.to_string();
@@ -623,10 +601,10 @@ fn non_numeric_cell_error_names_the_column_the_file_and_the_line() {
         featurization_and_segmentation(preprocess_and_score(file.path()).unwrap(), 10.0, 1.0),
         Metric::Mean,
     );
-    let polars_err = collect_streaming(lf).unwrap_err();
-    let err = explain_polars_error(polars_err, file.path());
+    let polars_err = collect_streaming(lf.clone()).unwrap_err();
+    let err = csv::explain(polars_err, &lf).unwrap();
     match &err {
-        TransformError::NonNumeric {
+        CsvError::BadCell {
             column,
             value,
             line,
@@ -636,7 +614,7 @@ fn non_numeric_cell_error_names_the_column_the_file_and_the_line() {
             assert_eq!(value, "lots");
             assert_eq!(*line, Some(4));
         }
-        other => panic!("expected NonNumeric, got {other:?}"),
+        other => panic!("expected BadCell, got {other:?}"),
     }
     let message = err.to_string();
     assert!(message.contains("`TotalPurchaseAmount`"), "{message}");
@@ -653,10 +631,11 @@ fn fractional_purchase_count_is_reported_not_truncated() {
         "TotalPurchaseAmount,NumberOfPurchases,TotalPurchaseTime,AverageReviewScore\n\
          10.50,2.5,40,4.5\n",
     );
-    let polars_err = collect_streaming(preprocess_and_score(file.path()).unwrap()).unwrap_err();
-    let err = explain_polars_error(polars_err, file.path());
+    let scored = preprocess_and_score(file.path()).unwrap();
+    let polars_err = collect_streaming(scored.clone()).unwrap_err();
+    let err = csv::explain(polars_err, &scored).unwrap();
     assert!(
-        matches!(&err, TransformError::NonNumeric { column, line: Some(2), .. } if column == "NumberOfPurchases"),
+        matches!(&err, CsvError::BadCell { column, line: Some(2), .. } if column == "NumberOfPurchases"),
         "{err:?}"
     );
 }
@@ -768,4 +747,32 @@ fn small_data_file_is_the_generator_output_for_10000_rows_and_seed_42() {
         committed == generated(10_000, 42),
         "regenerate data/SMALL_amazon_customers_data.csv"
     );
+}
+
+#[test]
+fn a_messy_file_has_quoted_names_and_extra_columns_and_gives_the_same_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, messy) = (dir.path().join("plain.csv"), dir.path().join("messy.csv"));
+    generate_csv(3_000, 5, &mut std::fs::File::create(&plain).unwrap()).unwrap();
+    let shape = CsvShape {
+        quoted_names: true,
+        extra_columns: 3,
+    };
+    generate_csv_shaped(3_000, 5, shape, &mut std::fs::File::create(&messy).unwrap()).unwrap();
+    let text = std::fs::read_to_string(&messy).unwrap();
+    assert!(
+        text.starts_with(
+            "CustomerID,Name,Age,Gender,Country,TotalPurchaseAmount,NumberOfPurchases,\
+             TotalPurchaseTime,AverageReviewScore,Extra1\n"
+        ),
+        "{}",
+        text.lines().next().unwrap()
+    );
+    assert!(text.contains(", ") && text.contains("\"\""), "quoted commas and escaped quotes");
+    for metric in [Metric::Mean, Metric::Median] {
+        let thresholds = (PAYMENT_THRESHOLD, SCORE_THRESHOLD);
+        let a = run_segment_analysis(&plain, metric, thresholds);
+        let b = run_segment_analysis(&messy, metric, thresholds);
+        assert!(a.equals_missing(&b), "{metric}:\n{a}\n{b}");
+    }
 }

@@ -165,6 +165,7 @@ pub mod objects;
 mod reason;
 #[cfg(feature = "remote")]
 pub mod remote;
+mod memory;
 pub mod resources;
 mod runtime;
 mod scenario;
@@ -198,13 +199,14 @@ pub use lineage::{Lineage, Origin};
 pub use pipeline_macros::{scenario, task};
 pub use reason::{Change, Reason};
 pub use resources::Resources;
-pub use runtime::Runtime;
+pub use memory::{DEFAULT_VALUE_MEMORY, ValueMemory};
+pub use runtime::{Runtime, RuntimeBuilder};
 pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
 pub use scenario_type::ScenarioType;
 pub use store::{
     GcReport, InputVersion, JobRecord, MemoOrigin, MemoryStore, Owner, ScenarioId, ScenarioMeta,
-    SlotKey, SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, ValueFile, VersionMeta,
-    WrittenBy,
+    SlotKey, SqliteOptions, SqliteStore, Store, StoreError, SubmissionId, ValueFile, VerifyReport,
+    VersionMeta, WrittenBy,
 };
 pub use task::{TaskDef, TaskError, TaskRegistration};
 pub use value::{

@@ -14,9 +14,11 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventBus};
 use crate::file_state::FileStates;
 use crate::graph::Graph;
+use crate::memory::{DEFAULT_VALUE_MEMORY, ValueMemory};
 use crate::scenario::Scenario;
 use crate::store::{
     MemoryStore, STORE_ENV, ScenarioId, ScenarioMeta, SqliteOptions, SqliteStore, Store,
+    VerifyReport,
 };
 
 pub(crate) struct RuntimeInner {
@@ -24,6 +26,8 @@ pub(crate) struct RuntimeInner {
     pub(crate) cache: VersionCache,
     pub(crate) files: FileStates,
     pub(crate) events: EventBus,
+    /// Decoded values (data frames) kept between tasks, within a budget.
+    pub(crate) memory: ValueMemory,
     submit_locks: DashMap<ScenarioId, Arc<Mutex<()>>>,
 }
 
@@ -58,46 +62,49 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime over an in-memory store (nothing persists).
     pub fn in_memory() -> Self {
-        Self::with_store(MemoryStore::new())
+        Self::builder().in_memory()
     }
 
     /// A runtime over the embedded store in `dir` (created if needed): see
     /// [`SqliteStore`].
     pub fn open(dir: impl AsRef<Path>) -> Result<Self> {
-        Ok(Self::with_store(SqliteStore::open(dir)?))
+        Self::builder().open(dir)
     }
 
     /// A runtime over the embedded store in `dir`, with options.
     pub fn open_with(dir: impl AsRef<Path>, options: SqliteOptions) -> Result<Self> {
-        Ok(Self::with_store(SqliteStore::open_with(dir, options)?))
+        Self::builder().open_with(dir, options)
     }
 
     /// The default runtime: over the store directory named by the
     /// `PIPELINE_STORE` environment variable, else `.pipeline/` in the working
     /// directory. `PIPELINE_STORE=:memory:` selects an in-memory store.
     pub fn open_default() -> Result<Self> {
-        if std::env::var_os(STORE_ENV).is_some_and(|v| v == ":memory:") {
-            return Ok(Self::in_memory());
-        }
-        Ok(Self::with_store(SqliteStore::open_default()?))
+        Self::builder().open_default()
     }
 
     /// A runtime over the given store.
     pub fn with_store(store: impl Store + 'static) -> Self {
-        Self::with_shared_store(Arc::new(store))
+        Self::builder().with_store(store)
     }
 
     /// A runtime over a store shared with other code.
     pub fn with_shared_store(store: Arc<dyn Store>) -> Self {
-        Self {
-            inner: Arc::new(RuntimeInner {
-                store,
-                cache: VersionCache::default(),
-                files: FileStates::new(),
-                events: EventBus::default(),
-                submit_locks: DashMap::new(),
-            }),
-        }
+        Self::builder().with_shared_store(store)
+    }
+
+    /// A builder, for a runtime with options (how much decoded data it
+    /// keeps in memory between tasks); its last call opens the store.
+    ///
+    /// ```
+    /// use pipeline_core::Runtime;
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let runtime = Runtime::builder().frame_memory(64 << 20).open(dir.path())?;
+    /// assert_eq!(runtime.frame_memory(), 64 << 20);
+    /// # Ok::<(), pipeline_core::Error>(())
+    /// ```
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
     }
 
     /// The shared state, for modules that attach scenarios themselves.
@@ -115,6 +122,28 @@ impl Runtime {
     /// [`crate::file_state`]): how many files it hashed, how many it stated.
     pub fn file_states(&self) -> &FileStates {
         &self.inner.files
+    }
+
+    /// The bytes of decoded data frames (and other values that know their
+    /// size) this runtime keeps in memory between tasks: see
+    /// [`RuntimeBuilder::frame_memory`].
+    pub fn frame_memory(&self) -> usize {
+        self.inner.memory.budget()
+    }
+
+    /// The memory for decoded values kept between tasks.
+    #[cfg(test)]
+    pub(crate) fn memory(&self) -> &ValueMemory {
+        &self.inner.memory
+    }
+
+    /// Re-reads every value file of the store and checks it against its
+    /// content hash, whatever its recorded state (a scrub). Reads otherwise
+    /// trust a file checked once while its size, times and inode stay as
+    /// recorded; this finds damage that left those alone. A damaged value is
+    /// moved aside, so the task that produced it runs again.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        Ok(self.inner.store.verify()?)
     }
 
     /// Creates a scenario of `graph` called `name`, writing node defaults.
@@ -193,5 +222,76 @@ impl Runtime {
     /// Events of every scenario of this runtime.
     pub fn subscribe(&self) -> Receiver<Event> {
         self.inner.events.subscribe(None)
+    }
+}
+
+/// Options of a [`Runtime`], then the store it runs on. Made by
+/// [`Runtime::builder`]; its last call opens or takes the store, as
+/// [`Runtime`]'s own constructors do.
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    memory: usize,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        Self {
+            memory: DEFAULT_VALUE_MEMORY,
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Keep up to `bytes` of decoded data frames in memory between tasks
+    /// (default 512 MiB; 0 keeps none): a frame a task writes or reads is
+    /// handed to the next tasks decoded instead of being read from its file
+    /// again. Frames larger than that stream from their files, so memory
+    /// stays bounded. A task writing a frame may hold up to as much again
+    /// while it writes.
+    pub fn frame_memory(mut self, bytes: usize) -> Self {
+        self.memory = bytes;
+        self
+    }
+
+    /// The runtime over an in-memory store (see [`Runtime::in_memory`]).
+    pub fn in_memory(self) -> Runtime {
+        self.with_store(MemoryStore::new())
+    }
+
+    /// The runtime over the embedded store in `dir` (see [`Runtime::open`]).
+    pub fn open(self, dir: impl AsRef<Path>) -> Result<Runtime> {
+        Ok(self.with_store(SqliteStore::open(dir)?))
+    }
+
+    /// The runtime over the embedded store in `dir`, with options.
+    pub fn open_with(self, dir: impl AsRef<Path>, options: SqliteOptions) -> Result<Runtime> {
+        Ok(self.with_store(SqliteStore::open_with(dir, options)?))
+    }
+
+    /// The runtime over the default store (see [`Runtime::open_default`]).
+    pub fn open_default(self) -> Result<Runtime> {
+        if std::env::var_os(STORE_ENV).is_some_and(|v| v == ":memory:") {
+            return Ok(self.in_memory());
+        }
+        Ok(self.with_store(SqliteStore::open_default()?))
+    }
+
+    /// The runtime over the given store.
+    pub fn with_store(self, store: impl Store + 'static) -> Runtime {
+        self.with_shared_store(Arc::new(store))
+    }
+
+    /// The runtime over a store shared with other code.
+    pub fn with_shared_store(self, store: Arc<dyn Store>) -> Runtime {
+        Runtime {
+            inner: Arc::new(RuntimeInner {
+                store,
+                cache: VersionCache::default(),
+                files: FileStates::new(),
+                events: EventBus::default(),
+                memory: ValueMemory::new(self.memory),
+                submit_locks: DashMap::new(),
+            }),
+        }
     }
 }

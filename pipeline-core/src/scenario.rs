@@ -412,6 +412,7 @@ impl Scenario {
                 value,
                 &MaterializeContext {
                     scratch_dir: scratch,
+                    memory: &self.runtime().memory,
                 },
             )
             .map_err(|source| Error::Value {

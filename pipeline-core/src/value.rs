@@ -93,12 +93,16 @@ impl ValueError {
     }
 }
 
-/// Where lazy values may put the files they produce while being materialized.
+/// Where lazy values may put the files they produce while being materialized,
+/// and the runtime's memory for decoded values.
 #[derive(Debug, Clone, Copy)]
 pub struct MaterializeContext<'a> {
     /// A directory on the same file system as the store's objects, for files that
     /// the store may later adopt by renaming them.
     pub scratch_dir: &'a Path,
+    /// Decoded values kept between tasks (see [`ValueMemory`](crate::ValueMemory)): a value
+    /// may keep what it decoded or wrote here, and find what others kept.
+    pub memory: &'a crate::memory::ValueMemory,
 }
 
 /// A value after the executor materialized it: ready to share and fingerprinted.

@@ -167,6 +167,7 @@ impl Scenario {
         let scratch = store.scratch_dir()?;
         let context = MaterializeContext {
             scratch_dir: scratch,
+            memory: &self.runtime().memory,
         };
         let mut checked = Vec::with_capacity(writes.items.len());
         for item in writes.items {

@@ -11,7 +11,7 @@ use pipeline_core::cli::{CliError, Context, RunResults};
 use pipeline_core::config::TypeRegistry;
 use serde_json::{Map, Value as Json};
 
-use crate::transform::{Metric, SummaryStatistic};
+use crate::pipeline::{Metric, SummaryStatistic};
 
 /// The demo's own commands.
 #[derive(Debug, clap::Subcommand)]

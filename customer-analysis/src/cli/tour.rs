@@ -10,7 +10,7 @@ use pipeline_core::{JobStatus, Submission, SubmitOptions};
 use serde_json::{Value as Json, json};
 
 use crate::pipeline::CustomerAnalysis;
-use crate::transform::{Metric, SummaryStatistic};
+use crate::pipeline::{Metric, SummaryStatistic};
 
 /// Arguments of `tour` (its store: `--store` / `PIPELINE_STORE` if given,
 /// else a fresh temporary directory).
@@ -23,10 +23,6 @@ pub struct TourArgs {
     /// and jobs, and the segment result and summary read back after it.
     #[arg(long)]
     json: bool,
-    /// Keep decoded data frames of up to this many MiB in memory between
-    /// tasks (0: always read frames from their files).
-    #[arg(long, value_name = "MiB", default_value_t = pipeline_core::frame::memory::DEFAULT_BUDGET >> 20)]
-    frame_memory: usize,
 }
 
 /// One step: a label and the change it makes before submitting.
@@ -83,7 +79,6 @@ fn verb(status: JobStatus) -> &'static str {
 
 /// Runs `tour`.
 pub fn tour(args: &TourArgs, ctx: &Context<'_>) -> Result<(), CliError> {
-    pipeline_core::frame::memory::set_budget(args.frame_memory.saturating_mul(1 << 20));
     let temporary = tempfile::tempdir()
         .map_err(|e| CliError::failed(format!("cannot create a temporary store: {e}")))?;
     let store = ctx

@@ -23,6 +23,10 @@ pub struct Globals {
     /// takes]
     #[arg(long, global = true, value_name = "SECONDS")]
     pub lock_timeout: Option<f64>,
+    /// Keep decoded values (data frames) of up to this many MiB in memory
+    /// between tasks (0: always read them from their files) [default: 512]
+    #[arg(long, global = true, value_name = "MiB")]
+    pub frame_memory: Option<usize>,
 }
 
 /// The framework's commands.
@@ -99,11 +103,6 @@ pub struct RunArgs {
     /// Show at most this many rows of each data frame
     #[arg(long, value_name = "N", default_value_t = super::render::DEFAULT_ROWS)]
     pub rows: usize,
-    /// Keep decoded data frames of up to this many MiB in memory between
-    /// tasks (0: always read frames from their files)
-    #[cfg(feature = "polars")]
-    #[arg(long, value_name = "MiB", default_value_t = crate::frame::memory::DEFAULT_BUDGET >> 20)]
-    pub frame_memory: usize,
     /// Where the tasks that must run are run: here, or as Slurm batch jobs
     /// of this same program (feature `remote`)
     #[cfg(feature = "remote")]

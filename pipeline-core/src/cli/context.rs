@@ -70,8 +70,9 @@ impl Context<'_> {
         self.types
     }
 
-    /// Opens (creating if needed) the store, with `--lock-timeout` and a
-    /// message on stderr when the process waits for another.
+    /// Opens (creating if needed) the store, with `--lock-timeout`,
+    /// `--frame-memory` and a message on stderr when the process waits for
+    /// another.
     ///
     /// # Errors
     /// If the store cannot be opened or is not a store (exit code 2).
@@ -95,7 +96,16 @@ impl Context<'_> {
             true => None,
             false => Some(creation_lock(dir)?),
         };
-        Runtime::open_with(dir, options).map_err(|e| CliError::input(e.to_string()))
+        let memory = self
+            .globals
+            .frame_memory
+            .map_or(crate::memory::DEFAULT_VALUE_MEMORY, |mib| {
+                mib.saturating_mul(1 << 20)
+            });
+        Runtime::builder()
+            .frame_memory(memory)
+            .open_with(dir, options)
+            .map_err(|e| CliError::input(e.to_string()))
     }
 
     /// Opens the store for a command that only reads: a directory that holds

@@ -122,8 +122,6 @@ pub(crate) fn run(
         Some(scenario) => (scenario, checked.kind),
         None => ctx.scenario_or_create(&runtime, which, Some(&checked.kind))?,
     };
-    #[cfg(feature = "polars")]
-    crate::frame::memory::set_budget(args.frame_memory.saturating_mul(1 << 20));
     let mut options = SubmitOptions::new().force(args.force).target(target);
     if let Some(workers) = args.workers {
         options = options.max_workers(workers);

@@ -74,6 +74,7 @@ fn run_and_commit(
     let scratch = store.scratch_dir().map_err(|e| e.to_string())?;
     let context = MaterializeContext {
         scratch_dir: scratch,
+        memory: &scenario.runtime().memory,
     };
     let mut materialized: Vec<Materialized<ErasedValue>> = Vec::with_capacity(outputs.len());
     for (output, &node) in outputs.into_iter().zip(output_nodes) {

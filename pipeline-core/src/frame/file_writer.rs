@@ -1,16 +1,17 @@
-//! Writing a frame batch by batch into a Parquet file named by its fingerprint.
+//! Writing a frame batch by batch into a file named by its fingerprint.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
+use polars::prelude::{CompatLevel, DataFrame, IpcWriter, LazyFrame, Schema, SchemaExt, SerWriter};
+use polars_arrow::io::ipc::write::default_ipc_fields;
 
-use polars::io::parquet::write::BatchedWriter;
-use polars::prelude::{DataFrame, LazyFrame, Schema};
-
-use super::{frame_write_options, polars_error, scan_parquet, scratch_file};
+use super::format::{FrameFormat, parquet_options, scan_file};
+use super::polars_error;
 use crate::fingerprint::Fingerprint;
 use crate::value::{Materialized, ValueError};
 
@@ -22,7 +23,7 @@ struct HashedOutput {
 
 /// A writer that hashes every byte on its way to the file, so the file's
 /// fingerprint is known when writing ends, without reading it back. Shared,
-/// because polars' batched writer keeps its writer to itself.
+/// because polars' batched writers keep their writer to themselves.
 #[derive(Clone)]
 struct HashingFile(Arc<Mutex<HashedOutput>>);
 
@@ -39,23 +40,27 @@ impl Write for HashingFile {
     }
 }
 
-/// Writes a data frame that arrives in batches (from a streaming ingest, say)
-/// into a Parquet file in a scratch directory, with the same options as
-/// [`materialize_lazy`](super::materialize_lazy), and hands it over as a
-/// [`Materialized`] lazy scan named by the file's blake3 digest, like a
-/// materialized query.
+/// polars' batched writer of either format.
+enum Batched {
+    Ipc(polars::io::ipc::BatchedWriter<HashingFile>),
+    Parquet(polars::io::parquet::write::BatchedWriter<HashingFile>),
+}
+
+/// Writes a data frame that arrives in batches (from a query, say) into an
+/// Arrow IPC or Parquet file in a scratch directory, and hands it over as a
+/// [`Materialized`] lazy scan named by the file's blake3 digest.
 ///
 /// Memory stays bounded by the batch size. If the writer is dropped before
 /// [`finish`](Self::finish), the partial file is removed: no half-written
 /// frame is ever named by a fingerprint.
 ///
 /// ```
-/// use pipeline_core::frame::{FrameFileWriter, collect_streaming};
+/// use pipeline_core::frame::{FrameFileWriter, FrameFormat, collect_streaming};
 /// use polars::prelude::*;
 ///
 /// let dir = tempfile::tempdir().unwrap();
 /// let first = df!("x" => [1i64, 2]).unwrap();
-/// let mut writer = FrameFileWriter::create(dir.path(), &first.schema()).unwrap();
+/// let mut writer = FrameFileWriter::create(dir.path(), &first.schema(), FrameFormat::Ipc).unwrap();
 /// writer.write(&first).unwrap();
 /// writer.write(&df!("x" => [3i64]).unwrap()).unwrap();
 /// let done = writer.finish().unwrap();
@@ -63,14 +68,15 @@ impl Write for HashingFile {
 /// ```
 pub struct FrameFileWriter {
     partial: PathBuf,
+    format: FrameFormat,
     output: HashingFile,
-    writer: Option<BatchedWriter<HashingFile>>,
+    writer: Option<Batched>,
 }
 
 impl FrameFileWriter {
     /// Starts a file in `dir` for frames with `schema`.
-    pub fn create(dir: &Path, schema: &Schema) -> Result<Self, ValueError> {
-        let partial = scratch_file(dir);
+    pub fn create(dir: &Path, schema: &Schema, format: FrameFormat) -> Result<Self, ValueError> {
+        let partial = scratch_file(dir, format);
         let file = File::create(&partial).map_err(|source| ValueError::Io {
             action: "cannot create",
             path: partial.clone(),
@@ -82,30 +88,52 @@ impl FrameFileWriter {
         })));
         let mut this = Self {
             partial,
+            format,
             output: output.clone(),
             writer: None,
         };
         // On error `this` is dropped, which removes the partial file.
-        let writer = frame_write_options()
-            .to_writer(output)
-            .batched(schema)
-            .map_err(polars_error)?;
+        let writer = match format {
+            FrameFormat::Ipc => {
+                let arrow = schema.to_arrow(CompatLevel::newest());
+                let fields = default_ipc_fields(arrow.iter_values());
+                Batched::Ipc(
+                    IpcWriter::new(output)
+                        .with_compression(None)
+                        .batched(schema, fields)
+                        .map_err(polars_error)?,
+                )
+            }
+            FrameFormat::Parquet => Batched::Parquet(
+                parquet_options()
+                    .to_writer(output)
+                    .batched(schema)
+                    .map_err(polars_error)?,
+            ),
+        };
         this.writer = Some(writer);
         Ok(this)
     }
 
     /// Appends a batch. Its columns must match the schema given to
     /// [`create`](Self::create); they may be split in chunks (each chunk
-    /// becomes a row group), as long as all columns are split alike.
+    /// becomes a record batch or row group), as long as all columns are
+    /// split alike.
     pub fn write(&mut self, batch: &DataFrame) -> Result<(), ValueError> {
-        let writer = self.writer.as_mut().expect("written after finish");
-        if batch.should_rechunk() {
-            let mut aligned = batch.clone();
-            aligned.align_chunks_par();
-            writer.write_batch(&aligned).map_err(polars_error)
+        let aligned;
+        let batch = if batch.should_rechunk() {
+            let mut copy = batch.clone();
+            copy.align_chunks_par();
+            aligned = copy;
+            &aligned
         } else {
-            writer.write_batch(batch).map_err(polars_error)
+            batch
+        };
+        match self.writer.as_mut().expect("written after finish") {
+            Batched::Ipc(writer) => writer.write_batch(batch),
+            Batched::Parquet(writer) => writer.write_batch(batch),
         }
+        .map_err(polars_error)
     }
 
     /// Writes the footer, names the file by its fingerprint and returns a
@@ -119,12 +147,11 @@ impl FrameFileWriter {
         result
     }
 
-    fn complete(
-        &self,
-        writer: BatchedWriter<HashingFile>,
-    ) -> Result<Materialized<LazyFrame>, ValueError> {
-        writer.finish().map_err(polars_error)?;
-        drop(writer);
+    fn complete(&self, writer: Batched) -> Result<Materialized<LazyFrame>, ValueError> {
+        match writer {
+            Batched::Ipc(mut writer) => writer.finish().map_err(polars_error)?,
+            Batched::Parquet(writer) => writer.finish().map(|_| ()).map_err(polars_error)?,
+        }
         let fingerprint = {
             let mut output = self.output.0.lock();
             output.file.flush().map_err(|source| ValueError::Io {
@@ -136,14 +163,14 @@ impl FrameFileWriter {
         };
         let done = self
             .partial
-            .with_file_name(format!("{}.parquet", fingerprint.to_hex()));
+            .with_file_name(format!("{}.{}", fingerprint.to_hex(), self.format.extension()));
         std::fs::rename(&self.partial, &done).map_err(|source| ValueError::Io {
             action: "cannot rename into place",
             path: done.clone(),
             source,
         })?;
         Ok(Materialized {
-            value: scan_parquet(&done).map_err(polars_error)?,
+            value: scan_file(&done).map_err(polars_error)?,
             fingerprint,
             file: Some(done),
         })
@@ -156,4 +183,15 @@ impl Drop for FrameFileWriter {
             let _ = std::fs::remove_file(&self.partial);
         }
     }
+}
+
+/// A file name no other frame written by this process uses.
+fn scratch_file(dir: &Path, format: FrameFormat) -> PathBuf {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    dir.join(format!(
+        "frame-{}-{n}.{}.tmp",
+        std::process::id(),
+        format.extension()
+    ))
 }

@@ -26,6 +26,18 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use sqlite::{DEFAULT_DIR, LockWait, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
 
+/// What [`Store::verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Values whose bytes were read and checked against their content hash.
+    pub values_checked: u64,
+    /// Bytes read to check them.
+    pub bytes_checked: u64,
+    /// Damaged values, each with what was wrong; each was moved aside so
+    /// that the task that produced it runs again.
+    pub damaged: Vec<(Fingerprint, String)>,
+}
+
 /// Who wrote a version. As JSON: `{"kind": "default" | "user" |
 /// "file_change"}`, or `{"kind": "task", "task", "key", "submission",
 /// "reused"}`.
@@ -419,6 +431,14 @@ pub trait Store: Send + Sync {
 
     /// Removes values no version refers to, and the memo entries pointing at them.
     fn gc(&self) -> Result<GcReport, StoreError>;
+
+    /// Reads every stored value's bytes and checks them against their content
+    /// hash, whatever a read would trust (a scrub); damaged values are removed
+    /// as a read would remove them. Stores that keep values decoded in memory
+    /// have nothing to check.
+    fn verify(&self) -> Result<VerifyReport, StoreError> {
+        Ok(VerifyReport::default())
+    }
 
     /// Where the store lives, for messages (`None` for in-memory stores).
     fn location(&self) -> Option<&Path> {

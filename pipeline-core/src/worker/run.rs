@@ -17,6 +17,7 @@ use crate::remote::manifest::{
     TASK_FORMAT, TaskManifest, value_object,
 };
 use crate::task::TaskDef;
+use crate::memory::ValueMemory;
 use crate::value::{ErasedValue, MaterializeContext, StoreContext, ValueType};
 
 /// Why an attempt failed, for its result manifest.
@@ -182,8 +183,11 @@ fn execute(
             manifest.outputs.len()
         )));
     }
+    // A worker runs one task: nothing it writes is read again in its process.
+    let memory = ValueMemory::new(0);
     let context = MaterializeContext {
         scratch_dir: scratch,
+        memory: &memory,
     };
     let mut stored = Vec::with_capacity(outputs.len());
     for ((output, slot), value_type) in outputs

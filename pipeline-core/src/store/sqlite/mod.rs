@@ -76,7 +76,7 @@ use self::writer::{Op, PreparedObject, Stored, WriteDb, Writer};
 use super::{
     ChangeToken, Commit, CurrentVersions, GcReport, JobRecord, MemoOrigin, NewValue, Owner,
     OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, ValueFile,
-    VersionMeta,
+    VerifyReport, VersionMeta,
 };
 use crate::file_state::FileState;
 use crate::fingerprint::Fingerprint;
@@ -1378,6 +1378,53 @@ impl Store for SqliteStore {
         self.writer.with_db_unfolded(|db| {
             file_states::write(&mut db.conn, states).map_err(self.err("record the states of files"))
         })
+    }
+
+    fn verify(&self) -> Result<VerifyReport, StoreError> {
+        self.flush()?;
+        let rows: Vec<(Fingerprint, StoredObject)> = self.readers.with("list values", |conn| {
+            let mut query =
+                conn.prepare("SELECT fingerprint, size, content_hash, extension, data FROM objects")?;
+            let rows = query.query_map([], |r| {
+                let fingerprint = fingerprint_at(r, 0)?;
+                Ok((
+                    fingerprint,
+                    StoredObject {
+                        size: r.get::<_, i64>(1)? as u64,
+                        content_hash: opt_fingerprint_at(r, 2)?.unwrap_or(fingerprint),
+                        extension: r.get(3)?,
+                        data: r.get(4)?,
+                    },
+                ))
+            })?;
+            rows.collect()
+        })?;
+        let mut report = VerifyReport::default();
+        for (fingerprint, object) in rows {
+            let checked = match &object.data {
+                Some(bytes) if Fingerprint::of_bytes(bytes) == object.content_hash => {
+                    Ok(bytes.len() as u64)
+                }
+                Some(_) => Err("its bytes in the database no longer match its content hash".to_owned()),
+                None => self.objects.scrub(
+                    &fingerprint,
+                    &object.extension,
+                    object.size,
+                    &object.content_hash,
+                ),
+            };
+            match checked {
+                Ok(bytes) => {
+                    report.values_checked += 1;
+                    report.bytes_checked += bytes;
+                }
+                Err(damage) => {
+                    self.quarantine(&fingerprint, &object.extension, object.data.is_none(), &damage);
+                    report.damaged.push((fingerprint, damage));
+                }
+            }
+        }
+        Ok(report)
     }
 }
 

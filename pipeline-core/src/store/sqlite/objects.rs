@@ -12,6 +12,19 @@
 //! Every file is checked before use: `intact` compares its size with the one
 //! recorded (cheap, for skip decisions) and `read` its blake3 digest with the
 //! recorded content hash, so bit rot, truncation and deletion are all caught.
+//!
+//! A file is hashed once: a check that passes leaves a *stamp* in
+//! `objects/checked/<fingerprint>` (the file's size, modification and change
+//! times in nanoseconds, inode and device, and the content hash they were
+//! found with), as git's index does for the work tree. Later reads, in any
+//! process, trust the file while its metadata still equals the stamp: a
+//! rewrite, truncation, replacement or touch changes it. A stamp is only
+//! left when the file's modification time is [`RACY_WINDOW`] older than the
+//! moment of the check, so a write in the same clock tick as the check
+//! cannot hide behind an equal time (git's "racy clean" case); files the
+//! store writes itself are stamped as they are written, their modification
+//! time set that far back. Damage that leaves the metadata alone (bit rot)
+//! is found by a scrub (`verify`), which hashes every file again.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -48,22 +61,34 @@ impl Unreadable {
 /// full disk or a failing device).
 pub type WriteFault = Arc<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
 
+/// How much older than the moment of a check a file's modification time
+/// must be for the check to leave a stamp: more than a file system's clock
+/// tick (coarse ones have two seconds).
+pub(super) const RACY_WINDOW: Duration = Duration::from_secs(3);
+
+/// How far back the store sets the modification time of a file it wrote, so
+/// that the stamp it leaves is not racy.
+const BACKDATE: Duration = Duration::from_secs(10);
+
 /// The `objects/` directory of a store.
 pub(super) struct Objects {
     root: PathBuf,
     tmp_root: PathBuf,
     scratch: PathBuf,
     damaged: PathBuf,
+    stamps: PathBuf,
     fault: Option<WriteFault>,
 }
 
 impl Objects {
-    /// Creates `objects/`, `objects/tmp/p<pid>/` and `objects/damaged/` as needed.
+    /// Creates `objects/`, `objects/tmp/p<pid>/`, `objects/damaged/` and
+    /// `objects/checked/` as needed.
     pub(super) fn open(root: PathBuf, fault: Option<WriteFault>) -> Result<Self, StoreError> {
         let tmp_root = root.join("tmp");
         let scratch = tmp_root.join(format!("p{}", std::process::id()));
         let damaged = root.join("damaged");
-        for dir in [&root, &tmp_root, &scratch, &damaged] {
+        let stamps = root.join("checked");
+        for dir in [&root, &tmp_root, &scratch, &damaged, &stamps] {
             fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 action: "create the directory",
                 path: dir.clone(),
@@ -75,6 +100,7 @@ impl Objects {
             tmp_root,
             scratch,
             damaged,
+            stamps,
             fault,
         })
     }
@@ -124,6 +150,8 @@ impl Objects {
             .map_err(|e| io("move into place", e.error))?;
         self.sync_root()
             .map_err(|e| io("flush the directory of", e))?;
+        // Read back and hashed just now: a read need not hash it again.
+        self.stamp_written(fingerprint, &target, &hash);
         Ok((size, hash))
     }
 
@@ -154,9 +182,11 @@ impl Objects {
             fault(file).map_err(|e| io("adopt", e))?;
         }
         // The file holds the value's canonical encoding, whose blake3 digest
-        // is the value's fingerprint (the `Materialized` contract): no need to
-        // read it again. Should a value break that contract, reads of the file
-        // report it as damaged and its task re-runs; nothing wrong is used.
+        // is the value's fingerprint (the `Materialized` contract, which the
+        // frame writers keep by hashing every byte they write): no need to
+        // read it again, and reads trust it once it is stamped
+        // (`make_durable`). A value breaking that contract is found by a
+        // scrub (`verify`).
         let size = fs::metadata(file).map_err(|e| io("read", e))?.len();
         let hash = *fingerprint;
         // A file of that size already in place holds the same encoding (or
@@ -194,9 +224,10 @@ impl Objects {
         Ok((size, hash))
     }
 
-    /// Flushes adopted files, then the `objects/` directory, to disk. A file
-    /// gone meanwhile (gc, a quarantine) is skipped: the writer writes it
-    /// again, flushed, before recording its row.
+    /// Flushes adopted files, then the `objects/` directory, to disk, and
+    /// stamps each (its content hash is its fingerprint: see [`Self::adopt`]).
+    /// A file gone meanwhile (gc, a quarantine) is skipped: the writer writes
+    /// it again, flushed, before recording its row.
     pub(super) fn make_durable<'a>(
         &self,
         files: impl IntoIterator<Item = (&'a Fingerprint, &'a str)>,
@@ -205,7 +236,10 @@ impl Objects {
         for (fingerprint, extension) in files {
             let path = self.path(fingerprint, extension);
             match File::open(&path).and_then(|f| f.sync_all()) {
-                Ok(()) => any = true,
+                Ok(()) => {
+                    any = true;
+                    self.stamp_written(fingerprint, &path, fingerprint);
+                }
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {}
                 Err(source) => {
                     return Err(StoreError::Io {
@@ -253,8 +287,9 @@ impl Objects {
         })
     }
 
-    /// The path of a value's file after checking its size and content hash;
-    /// `Err` says what is wrong with the file.
+    /// The path of a value's file after checking its size and content hash
+    /// (the hash only if the file's stamp does not vouch for it); `Err` says
+    /// what is wrong with the file.
     pub(super) fn checked(
         &self,
         fingerprint: &Fingerprint,
@@ -263,23 +298,117 @@ impl Objects {
         content_hash: &Fingerprint,
     ) -> Result<PathBuf, String> {
         let path = self.path(fingerprint, extension);
+        let meta = self.sized(&path, size)?;
+        if let (Some(stamp), Some(now)) = (self.stamp(fingerprint), Stamp::of(&meta, content_hash))
+            && stamp == now
+        {
+            return Ok(path);
+        }
+        self.hash_and_stamp(fingerprint, &path, &meta, content_hash)?;
+        Ok(path)
+    }
+
+    /// Hashes a value's file whatever its stamp says (a scrub), and stamps it
+    /// again if it is intact; returns the bytes read, or what is wrong.
+    pub(super) fn scrub(
+        &self,
+        fingerprint: &Fingerprint,
+        extension: &str,
+        size: u64,
+        content_hash: &Fingerprint,
+    ) -> Result<u64, String> {
+        let path = self.path(fingerprint, extension);
+        let meta = self.sized(&path, size)?;
+        self.hash_and_stamp(fingerprint, &path, &meta, content_hash)?;
+        Ok(size)
+    }
+
+    /// The file's metadata, after checking that it has `size` bytes.
+    fn sized(&self, path: &Path, size: u64) -> Result<fs::Metadata, String> {
         let shown = path.display();
         let meta =
-            fs::metadata(&path).map_err(|e| format!("its file {shown} is unreadable: {e}"))?;
+            fs::metadata(path).map_err(|e| format!("its file {shown} is unreadable: {e}"))?;
         if meta.len() != size {
             return Err(format!(
                 "its file {shown} has {} bytes instead of {size} (truncated or overwritten)",
                 meta.len()
             ));
         }
-        let (_, hash) = Fingerprint::of_file(&path)
-            .map_err(|e| format!("cannot read its file {shown}: {e}"))?;
+        Ok(meta)
+    }
+
+    /// Compares the file's blake3 digest with `content_hash`; if they match
+    /// and the file did not change while it was read, stamps it.
+    fn hash_and_stamp(
+        &self,
+        fingerprint: &Fingerprint,
+        path: &Path,
+        before: &fs::Metadata,
+        content_hash: &Fingerprint,
+    ) -> Result<(), String> {
+        let shown = path.display();
+        let checked_at = SystemTime::now();
+        let (_, hash) =
+            Fingerprint::of_file(path).map_err(|e| format!("cannot read its file {shown}: {e}"))?;
         if hash != *content_hash {
+            self.unstamp(fingerprint);
             return Err(format!(
                 "its file {shown} no longer matches its content hash (damaged on disk)"
             ));
         }
-        Ok(path)
+        if let Ok(after) = fs::metadata(path)
+            && let Some(stamp) = Stamp::of(before, content_hash)
+            && Stamp::of(&after, content_hash).as_ref() == Some(&stamp)
+            && !stamp.racy(checked_at)
+        {
+            self.write_stamp(fingerprint, &stamp);
+        }
+        Ok(())
+    }
+
+    /// Stamps a file the store just wrote and whose content hash it knows:
+    /// its modification time is set [`BACKDATE`] back first, so the stamp
+    /// is not racy. A failure only costs a hash at the next read.
+    fn stamp_written(&self, fingerprint: &Fingerprint, path: &Path, content_hash: &Fingerprint) {
+        let back = SystemTime::now() - BACKDATE;
+        let Ok(meta) = File::options()
+            .write(true)
+            .open(path)
+            .and_then(|file| file.set_modified(back))
+            .and_then(|()| fs::metadata(path))
+        else {
+            return;
+        };
+        if let Some(stamp) = Stamp::of(&meta, content_hash)
+            && !stamp.racy(SystemTime::now())
+        {
+            self.write_stamp(fingerprint, &stamp);
+        }
+    }
+
+    /// The stamp left for a value's file, if any.
+    fn stamp(&self, fingerprint: &Fingerprint) -> Option<Stamp> {
+        let bytes = fs::read(self.stamps.join(fingerprint.to_hex())).ok()?;
+        Stamp::decode(&bytes)
+    }
+
+    /// Leaves a stamp, atomically. Not flushed to disk, and a failure is
+    /// ignored: a stamp lost only costs a hash at a later read.
+    fn write_stamp(&self, fingerprint: &Fingerprint, stamp: &Stamp) {
+        let _ = tempfile::Builder::new()
+            .prefix(&format!("{}-", std::process::id()))
+            .suffix(".tmp")
+            .tempfile_in(&self.scratch)
+            .and_then(|mut temp| {
+                temp.write_all(&stamp.encode())?;
+                temp.persist(self.stamps.join(fingerprint.to_hex()))
+                    .map_err(|e| e.error)
+            });
+    }
+
+    /// Removes a value's stamp, if any.
+    fn unstamp(&self, fingerprint: &Fingerprint) {
+        let _ = fs::remove_file(self.stamps.join(fingerprint.to_hex()));
     }
 
     /// A scratch file holding `bytes` (a value stored in the database), for a
@@ -308,6 +437,7 @@ impl Objects {
     /// Moves a damaged file aside to `objects/damaged/` (so nothing reads it again
     /// and people can inspect it); returns where it went.
     pub(super) fn quarantine(&self, fingerprint: &Fingerprint, extension: &str) -> Option<PathBuf> {
+        self.unstamp(fingerprint);
         let from = self.path(fingerprint, extension);
         let stamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -345,9 +475,24 @@ impl Objects {
     }
 
     /// Removes leftovers that no live process will use: scratch directories of
-    /// dead processes, temporary files untouched for a day, and quarantined
-    /// files. Returns `(files, bytes)` removed.
+    /// dead processes, temporary files untouched for a day, quarantined
+    /// files, and stamps of files that are gone. Returns `(files, bytes)`
+    /// removed.
     pub(super) fn sweep(&self) -> (u64, u64) {
+        if let Ok(files) = self.files() {
+            let present: std::collections::HashSet<Fingerprint> =
+                files.into_iter().map(|(_, fingerprint, ..)| fingerprint).collect();
+            for entry in fs::read_dir(&self.stamps).into_iter().flatten().flatten() {
+                let stale = entry
+                    .file_name()
+                    .to_str()
+                    .and_then(|name| name.parse::<Fingerprint>().ok())
+                    .is_none_or(|fingerprint| !present.contains(&fingerprint));
+                if stale {
+                    let _ = fs::remove_file(entry.path());
+                }
+            }
+        }
         let mut removed = (0, 0);
         let mut remove = |path: &Path, len: u64| {
             if fs::remove_file(path).is_ok() {
@@ -409,3 +554,86 @@ pub(super) fn process_alive(pid: u32) -> bool {
     let proc = Path::new("/proc");
     !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
+
+/// What a check of a value file found, by the file's metadata at the time:
+/// while the metadata is unchanged, so is the file (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    content_hash: Fingerprint,
+    size: u64,
+    modified_ns: i128,
+    changed_ns: i128,
+    inode: u64,
+    device: u64,
+}
+
+/// The first bytes of a stamp file (a layout version).
+const STAMP_MAGIC: &[u8; 8] = b"pvstamp1";
+/// Magic, content hash, size, two times, inode, device.
+const STAMP_LEN: usize = 8 + 32 + 8 + 16 + 16 + 8 + 8;
+
+impl Stamp {
+    /// The stamp of a file with this metadata and content hash; `None` where
+    /// the platform does not give inode and change time (the file is then
+    /// hashed at every read).
+    #[cfg(unix)]
+    fn of(meta: &fs::Metadata, content_hash: &Fingerprint) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
+        Some(Self {
+            content_hash: *content_hash,
+            size: meta.len(),
+            modified_ns: ns(meta.mtime(), meta.mtime_nsec()),
+            changed_ns: ns(meta.ctime(), meta.ctime_nsec()),
+            inode: meta.ino(),
+            device: meta.dev(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(_meta: &fs::Metadata, _content_hash: &Fingerprint) -> Option<Self> {
+        None
+    }
+
+    /// Whether a write right after `checked_at` could leave the file's
+    /// modification time equal to this one.
+    fn racy(&self, checked_at: SystemTime) -> bool {
+        let checked_ns = checked_at
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as i128);
+        self.modified_ns + RACY_WINDOW.as_nanos() as i128 > checked_ns
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(STAMP_LEN);
+        out.extend_from_slice(STAMP_MAGIC);
+        out.extend_from_slice(self.content_hash.as_bytes());
+        out.extend_from_slice(&self.size.to_le_bytes());
+        out.extend_from_slice(&self.modified_ns.to_le_bytes());
+        out.extend_from_slice(&self.changed_ns.to_le_bytes());
+        out.extend_from_slice(&self.inode.to_le_bytes());
+        out.extend_from_slice(&self.device.to_le_bytes());
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != STAMP_LEN || !bytes.starts_with(STAMP_MAGIC) {
+            return None;
+        }
+        let at = |from: usize, len: usize| &bytes[from..from + len];
+        let u64_at = |from| u64::from_le_bytes(at(from, 8).try_into().expect("8 bytes"));
+        let i128_at = |from| i128::from_le_bytes(at(from, 16).try_into().expect("16 bytes"));
+        Some(Self {
+            content_hash: Fingerprint::from_bytes(at(8, 32).try_into().expect("32 bytes")),
+            size: u64_at(40),
+            modified_ns: i128_at(48),
+            changed_ns: i128_at(64),
+            inode: u64_at(80),
+            device: u64_at(88),
+        })
+    }
+}
+
+#[cfg(test)]
+#[path = "objects_tests.rs"]
+mod tests;

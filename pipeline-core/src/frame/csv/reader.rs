@@ -1,25 +1,21 @@
-//! A projection-aware, parallel CSV reader for numeric columns.
+//! A parallel, quote-aware reader of the numeric columns of a CSV file.
 //!
-//! Task 1 reads four numeric columns out of a customer CSV that can be larger
-//! than memory. polars' streaming CSV source splits lines on one thread, which
-//! made that scan about twice as slow as Python polars on our 2-core machine
-//! (see `PERF_NOTES.md`). This reader:
+//! polars' streaming CSV source (0.55, built on stable Rust) finds the record
+//! boundaries on one thread, which on two cores made a scan about twice as
+//! slow as Python polars. This reader:
 //!
-//! - memory-maps the file and cuts it into blocks, and each block into pieces,
-//!   at record boundaries (quote-aware, see `ingest/split.rs`);
+//! - maps the file and cuts it into blocks, and each block into pieces, at
+//!   record boundaries (quote-aware; quote-free stretches are found with SIMD
+//!   `memchr`, see `split.rs`);
 //! - parses the pieces of a block on all cores, touching only the fields up to
-//!   the last wanted one and converting only the wanted ones (see `ingest/parse.rs`);
-//! - hands each block's frame to a consumer (a Parquet writer, say) while the
-//!   next block is parsed.
+//!   the last wanted one and converting only the wanted ones, with polars' own
+//!   parsers and cell rules (see `parse.rs`);
+//! - hands each block's frame to a consumer while the next block is parsed.
 //!
-//! Memory stays bounded by a few blocks whatever the file size: pages of the
-//! mapping are file-backed and the kernel drops them as needed.
-//!
-//! Cells follow polars' rules for these types (quotes stripped, leading
-//! blanks skipped, empty or missing fields null, the same float and integer
-//! parsers), and the tests in `tests/ingest.rs` check that both readers give
-//! the same frame on the same files. A cell that is not a number is an error
-//! naming the file, column, value and line.
+//! Memory stays bounded by a few blocks whatever the file size: the pages of
+//! the map already parsed are released. The executor uses it for queries
+//! that compute row by row from numeric columns of one CSV file (see
+//! [`read_csv_blocks`]); the tests check it against polars on random files.
 
 use std::fs::File;
 use std::path::Path;
@@ -27,31 +23,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use polars::prelude::*;
 
-use crate::transform::TransformError;
-
-mod parse;
-mod split;
-
-use parse::{BadCell, Projection};
-
-/// The type a column is read as.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ColumnKind {
-    /// 64-bit float (`Float64`).
-    Float64,
-    /// 64-bit signed integer (`Int64`); a fractional value is an error.
-    Int64,
-}
-
-impl ColumnKind {
-    /// The polars data type.
-    pub fn dtype(self) -> DataType {
-        match self {
-            ColumnKind::Float64 => DataType::Float64,
-            ColumnKind::Int64 => DataType::Int64,
-        }
-    }
-}
+use super::CsvError;
+use super::parse::{self, BadCell, ColumnKind, Projection};
+use super::split;
 
 /// Sizes and parallelism of a read.
 #[derive(Debug, Clone)]
@@ -75,32 +49,54 @@ impl Default for ReadOptions {
     }
 }
 
-/// What a read went through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ReadSummary {
-    /// Records read (rows of all frames).
-    pub rows: usize,
-    /// Blocks handed to the consumer.
-    pub blocks: usize,
-}
-
-/// Reads the columns `wanted` (name and type) of the CSV at `path`, block by
-/// block, calling `consume` with each block's frame (columns in the order of
-/// `wanted`) in file order.
+/// Reads the `columns` (name and type: `Float64` or `Int64`) of the CSV at
+/// `path` block by block, calling `consume` with each block's frame (columns
+/// in the order given) in file order, and returns the rows read. The first
+/// error of `consume` stops the read and is returned.
 ///
-/// The first line is the header. Errors name the file: unreadable, empty, a
-/// wanted column missing from the header, a cell that is not a number of its
-/// column's type (with its line), or an error from `consume`.
-pub fn read_csv_blocks(
+/// The file is read as [`scan_csv`](super::scan_csv) reads it (header row,
+/// comma-separated, double quotes, UTF-8, empty cells null) and gives the
+/// same frame as polars' reader. Errors name the file: unreadable, empty, a
+/// column missing from the header, a cell that is not a number of its
+/// column's type (with its line), or the error of `consume`.
+///
+/// ```
+/// use pipeline_core::frame::csv::{CsvError, ReadOptions, read_csv_blocks};
+/// use polars::prelude::*;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let path = dir.path().join("prices.csv");
+/// std::fs::write(&path, "Name,Price\n\"Tea, green\",2.5\nCoffee,3\n").unwrap();
+/// let mut total = 0.0;
+/// read_csv_blocks(&path, &[("Price", DataType::Float64)], &ReadOptions::default(), |block| {
+///     total += block.column("Price").unwrap().f64().unwrap().sum().unwrap_or(0.0);
+///     Ok::<(), CsvError>(())
+/// })?;
+/// assert_eq!(total, 5.5);
+/// # Ok::<(), pipeline_core::frame::csv::CsvError>(())
+/// ```
+///
+/// # Panics
+/// If a column's type is neither `Float64` nor `Int64`.
+pub fn read_csv_blocks<E: From<CsvError> + Send>(
     path: &Path,
-    wanted: &[(&str, ColumnKind)],
+    columns: &[(&str, DataType)],
     options: &ReadOptions,
-    consume: impl FnMut(DataFrame) -> Result<(), TransformError> + Send,
-) -> Result<ReadSummary, TransformError> {
-    let unreadable = |error| TransformError::Unreadable {
-        path: path.to_owned(),
-        error,
+    consume: impl FnMut(DataFrame) -> Result<(), E> + Send,
+) -> Result<usize, E> {
+    let unreadable = |error| {
+        E::from(CsvError::Unreadable {
+            path: path.to_owned(),
+            error,
+        })
     };
+    let kinds: Vec<(&str, ColumnKind)> = columns
+        .iter()
+        .map(|(name, dtype)| {
+            let kind = ColumnKind::of(dtype).expect("read_csv_blocks reads Float64 and Int64 columns");
+            (*name, kind)
+        })
+        .collect();
     let file = File::open(path).map_err(unreadable)?;
     // SAFETY: the map is only read. A file truncated by another process while
     // it is read would make reads fault (SIGBUS); inputs are not expected to
@@ -109,14 +105,14 @@ pub fn read_csv_blocks(
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?;
     #[cfg(unix)]
     let _ = map.advise(memmap2::Advice::Sequential);
-    let (projection, body_start) = header_projection(path, &map, wanted)?;
+    let (projection, body_start) = header_projection(path, &map, &kinds).map_err(E::from)?;
     read_body(path, &map, body_start, &projection, options, consume)
 }
 
 /// Tells the kernel this process is done with the block `map[start..end]`, so
-/// the pages already parsed stop counting toward its resident memory (they stay in the
-/// page cache). Without it, reading a file larger than memory would show the
-/// whole file as resident.
+/// the pages already parsed stop counting toward its resident memory (they
+/// stay in the page cache). Without it, reading a file larger than memory
+/// would show the whole file as resident.
 fn release_parsed(map: &memmap2::Mmap, start: usize, end: usize) {
     #[cfg(unix)]
     {
@@ -136,44 +132,14 @@ fn release_parsed(map: &memmap2::Mmap, start: usize, end: usize) {
     let _ = (map, start, end);
 }
 
-/// Reads the whole CSV into one frame (for files that fit in memory; tests).
-pub fn read_csv(
-    path: &Path,
-    wanted: &[(&str, ColumnKind)],
-    options: &ReadOptions,
-) -> Result<DataFrame, TransformError> {
-    let mut blocks = Vec::new();
-    read_csv_blocks(path, wanted, options, |frame| {
-        blocks.push(frame);
-        Ok(())
-    })?;
-    let mut whole = match blocks.first() {
-        Some(first) => first.clear(),
-        None => DataFrame::empty_with_schema(&schema(wanted)),
-    };
-    for block in &blocks {
-        whole
-            .vstack_mut(block)
-            .expect("blocks share the schema of the wanted columns");
-    }
-    Ok(whole)
-}
-
-/// The schema of the frames read for the columns `wanted`.
-pub fn schema(wanted: &[(&str, ColumnKind)]) -> Schema {
-    wanted
-        .iter()
-        .map(|(name, kind)| Field::new((*name).into(), kind.dtype()))
-        .collect()
-}
-
 /// Finds the wanted columns in the header; returns the projection and where
 /// the first record starts.
 fn header_projection(
     path: &Path,
     bytes: &[u8],
     wanted: &[(&str, ColumnKind)],
-) -> Result<(Projection, usize), TransformError> {
+) -> Result<(Projection, usize), CsvError> {
+    let required = || wanted.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
     let bytes_after_bom = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let bom = bytes.len() - bytes_after_bom.len();
     let header_end = split::record_end_after(bytes, bom, bom);
@@ -181,15 +147,21 @@ fn header_projection(
     let header = header.strip_suffix(b"\n").unwrap_or(header);
     let header = header.strip_suffix(b"\r").unwrap_or(header);
     if header.iter().all(u8::is_ascii_whitespace) {
-        return Err(TransformError::EmptyFile {
+        return Err(CsvError::Empty {
             path: path.to_owned(),
+            required: required(),
         });
     }
-    let names: Vec<String> = crate::transform::header_names(header);
+    let names = super::header_names(header);
     let mut fields = Vec::with_capacity(wanted.len());
     for (column, _) in wanted {
         let Some(index) = names.iter().position(|name| name == column) else {
-            return Err(TransformError::missing_column(path, column, &names));
+            return Err(CsvError::MissingColumn {
+                path: path.to_owned(),
+                column: (*column).to_owned(),
+                found: names.join(", "),
+                required: required(),
+            });
         };
         fields.push(index);
     }
@@ -202,23 +174,23 @@ fn header_projection(
 
 /// Parses the records from `start` on, block after block, the pieces of a
 /// block on `options.threads` threads, while the previous block is consumed.
-fn read_body(
+fn read_body<E: From<CsvError> + Send>(
     path: &Path,
     map: &memmap2::Mmap,
     start: usize,
     projection: &Projection,
     options: &ReadOptions,
-    mut consume: impl FnMut(DataFrame) -> Result<(), TransformError> + Send,
-) -> Result<ReadSummary, TransformError> {
+    mut consume: impl FnMut(DataFrame) -> Result<(), E> + Send,
+) -> Result<usize, E> {
     let bytes: &[u8] = map;
-    let mut summary = ReadSummary { rows: 0, blocks: 0 };
+    let mut rows = 0;
     let (to_consumer, blocks) = crossbeam_channel::bounded::<DataFrame>(1);
     std::thread::scope(|scope| {
         let consumer = scope.spawn(move || {
             for frame in blocks {
                 consume(frame)?;
             }
-            Ok::<(), TransformError>(())
+            Ok::<(), E>(())
         });
         let mut at = start;
         let parsed = loop {
@@ -229,12 +201,11 @@ fn read_body(
             let frame = match parse_block(bytes, at, end, projection, options) {
                 Ok(frame) => frame,
                 Err((offset, bad)) => {
-                    break Err(bad_cell_error(path, bytes, projection, offset, bad));
+                    break Err(E::from(bad_cell_error(path, bytes, projection, offset, bad)));
                 }
             };
             release_parsed(map, at, end);
-            summary.rows += frame.height();
-            summary.blocks += 1;
+            rows += frame.height();
             if to_consumer.send(frame).is_err() {
                 // The consumer stopped on an error; it is reported below.
                 break Ok(());
@@ -247,12 +218,12 @@ fn read_body(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         parsed.and(consumed)
     })?;
-    Ok(summary)
+    Ok(rows)
 }
 
 /// Parses `bytes[start..end]` into one frame, one chunk per piece, pieces
 /// spread over the threads. On a bad cell, the earliest one in the file, with
-/// the byte offset of its record.
+/// the byte offset of its piece.
 fn parse_block(
     bytes: &[u8],
     start: usize,
@@ -305,13 +276,13 @@ fn bad_cell_error(
     projection: &Projection,
     piece_start: usize,
     bad: BadCell,
-) -> TransformError {
+) -> CsvError {
     let record = piece_start + bad.record_offset;
     // Lines are counted only now, on the error path: the record's line is
     // one plus the newlines before it (the header is line 1).
     let line = 1 + memchr::memchr_iter(b'\n', &bytes[..record]).count() as u64;
     let (name, kind) = projection.column(bad.column);
-    TransformError::NonNumeric {
+    CsvError::BadCell {
         path: path.to_owned(),
         column: name.to_string(),
         dtype: kind.dtype().to_string(),

@@ -9,7 +9,33 @@
 
 use polars::prelude::*;
 
-use super::ColumnKind;
+/// The type a column is read as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ColumnKind {
+    /// 64-bit float (`Float64`).
+    Float64,
+    /// 64-bit signed integer (`Int64`); a fractional value is an error.
+    Int64,
+}
+
+impl ColumnKind {
+    /// The kind of a polars type, if the reader reads it.
+    pub(crate) fn of(dtype: &DataType) -> Option<Self> {
+        match dtype {
+            DataType::Float64 => Some(ColumnKind::Float64),
+            DataType::Int64 => Some(ColumnKind::Int64),
+            _ => None,
+        }
+    }
+
+    /// The polars type.
+    pub(crate) fn dtype(self) -> DataType {
+        match self {
+            ColumnKind::Float64 => DataType::Float64,
+            ColumnKind::Int64 => DataType::Int64,
+        }
+    }
+}
 
 /// Which fields of a record go to which output column.
 #[derive(Debug, Clone)]

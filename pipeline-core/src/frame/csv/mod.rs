@@ -1,0 +1,399 @@
+//! Reading a CSV file as a lazy frame with typed columns, and errors that
+//! name the file, the column, the cell and its line.
+//!
+//! [`scan_csv`] checks the header now (the file exists, is not empty and has
+//! every typed column) and returns a polars scan that reads those columns
+//! with their types and every other column as text, never inferring a type,
+//! so a stray value cannot change a column's type. A cell that does not parse
+//! is only found when the frame runs: the executor then reports it through
+//! [`explain`], as `csv file `customers.csv`: column `Amount` must hold f64
+//! values, but line 4 holds `lots``.
+//!
+//! ```
+//! use pipeline_core::frame::csv::{CsvError, scan_csv};
+//! use polars::prelude::*;
+//!
+//! let dir = tempfile::tempdir().unwrap();
+//! let path = dir.path().join("prices.csv");
+//! std::fs::write(&path, "Name,Price\n\"Tea, green\",2.5\nCoffee,3\n").unwrap();
+//! let prices = scan_csv(&path, &[("Price", DataType::Float64)])?;
+//! let total = prices.select([col("Price").sum()]).collect().unwrap();
+//! assert_eq!(total.column("Price").unwrap().f64().unwrap().get(0), Some(5.5));
+//!
+//! let missing = scan_csv(&path, &[("Quantity", DataType::Int64)]).unwrap_err();
+//! assert!(missing.to_string().contains("has no column `Quantity`"));
+//! # Ok::<(), CsvError>(())
+//! ```
+
+use std::borrow::Cow;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+mod fast;
+mod parse;
+mod reader;
+mod split;
+
+pub(crate) use fast::CsvQuery;
+pub use reader::{ReadOptions, read_csv_blocks};
+
+/// The longest header line [`scan_csv`] reads while checking the columns.
+const MAX_HEADER_BYTES: u64 = 1 << 20;
+
+/// Why a CSV file could not be read as a frame.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    /// The file could not be opened or read.
+    #[error(
+        "cannot read csv file `{}`: {error}; check that the file exists and is readable",
+        path.display()
+    )]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        error: io::Error,
+    },
+
+    /// The file has no header row.
+    #[error(
+        "csv file `{}` is empty; it needs a header row naming at least the columns {required}",
+        path.display()
+    )]
+    Empty {
+        /// The file.
+        path: PathBuf,
+        /// The typed columns, comma-separated.
+        required: String,
+    },
+
+    /// The header lacks a typed column.
+    #[error(
+        "csv file `{}` has no column `{column}` (its header has: {found}); add the column or \
+         read another file (required: {required})",
+        path.display()
+    )]
+    MissingColumn {
+        /// The file.
+        path: PathBuf,
+        /// The missing column.
+        column: String,
+        /// The columns the header has, comma-separated.
+        found: String,
+        /// The typed columns, comma-separated.
+        required: String,
+    },
+
+    /// A cell of a typed column does not hold a value of its type.
+    #[error(
+        "csv file `{}`: column `{column}` must hold {dtype} values, but {} holds `{value}`; \
+         fix or remove that cell",
+        path.display(),
+        line.map_or_else(|| "a cell".to_owned(), |l| format!("line {l}"))
+    )]
+    BadCell {
+        /// The file.
+        path: PathBuf,
+        /// The column of the cell.
+        column: String,
+        /// The type the column is read as, as polars names it (`f64`, `i64`).
+        dtype: String,
+        /// The text of the cell.
+        value: String,
+        /// The 1-based line of the cell (the header is line 1), when it could
+        /// be found again.
+        line: Option<u64>,
+    },
+
+    /// The file is not valid UTF-8.
+    #[error("csv file `{}` is not valid UTF-8; re-encode it as UTF-8", path.display())]
+    InvalidUtf8 {
+        /// The file.
+        path: PathBuf,
+    },
+
+    /// Any other error polars reported for the file.
+    #[error("polars failed on csv file `{}`: {error}", path.display())]
+    Polars {
+        /// The file.
+        path: PathBuf,
+        /// The polars error.
+        error: PolarsError,
+    },
+}
+
+impl From<CsvError> for crate::value::ValueError {
+    /// A CSV file a query reads is unusable: the query fails with that message.
+    fn from(error: CsvError) -> Self {
+        crate::value::ValueError::Materialize(error.to_string())
+    }
+}
+
+/// A lazy scan of the CSV file at `path` (header row, comma-separated,
+/// optionally quoted, UTF-8) reading the `typed` columns with their types and
+/// every other column as text.
+///
+/// # Errors
+/// Checks the header now: [`CsvError::Unreadable`], [`CsvError::Empty`], or
+/// [`CsvError::MissingColumn`] for the first typed column it lacks.
+pub fn scan_csv(path: impl AsRef<Path>, typed: &[(&str, DataType)]) -> Result<LazyFrame, CsvError> {
+    let path = path.as_ref();
+    check_header(path, typed)?;
+    let polars_error = |error| CsvError::Polars {
+        path: path.to_owned(),
+        error,
+    };
+    let types: Schema = typed
+        .iter()
+        .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
+        .collect();
+    LazyCsvReader::new(PlRefPath::try_from_path(path).map_err(polars_error)?)
+        .with_has_header(true)
+        .with_glob(false)
+        // Every column is text unless typed here: no type inference.
+        .with_infer_schema_length(Some(0))
+        .with_dtype_overwrite(Some(Arc::new(types)))
+        .finish()
+        .map_err(polars_error)
+}
+
+/// Turns a polars error from running `frame` into a [`CsvError`] naming the
+/// CSV file `frame` scans, if it scans exactly one: a cell that does not
+/// parse becomes [`CsvError::BadCell`] (the file is then read once more to
+/// find the cell's line), invalid UTF-8 [`CsvError::InvalidUtf8`], anything
+/// else [`CsvError::Polars`]. The error comes back unchanged if `frame`
+/// scans no CSV file or several.
+pub fn explain(error: PolarsError, frame: &LazyFrame) -> Result<CsvError, PolarsError> {
+    let Some(path) = single_csv_source(&frame.logical_plan) else {
+        return Err(error);
+    };
+    let message = error.to_string();
+    if let Some((value, dtype, column)) = parse_cell_error(&message) {
+        let line = find_cell_line(&path, &column, &value).ok().flatten();
+        return Ok(CsvError::BadCell {
+            path,
+            column,
+            dtype,
+            value,
+            line,
+        });
+    }
+    if message.contains("invalid utf-8") {
+        return Ok(CsvError::InvalidUtf8 { path });
+    }
+    Ok(CsvError::Polars { path, error })
+}
+
+/// The one local CSV file the plan scans, if it scans exactly one.
+fn single_csv_source(plan: &DslPlan) -> Option<PathBuf> {
+    let mut found = Vec::new();
+    super::plan::for_each_source(plan, &mut |node| {
+        if let DslPlan::Scan {
+            sources: ScanSources::Paths(paths),
+            scan_type,
+            ..
+        } = node
+            && matches!(**scan_type, FileScanDsl::Csv { .. })
+        {
+            found.extend(
+                paths
+                    .iter()
+                    .filter(|p| !p.has_scheme())
+                    .map(|p| p.as_std_path().to_path_buf()),
+            );
+        }
+    });
+    found.dedup();
+    match found.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
+/// Checks that the CSV at `path` can be read and that its header names every
+/// typed column.
+fn check_header(path: &Path, typed: &[(&str, DataType)]) -> Result<(), CsvError> {
+    let required = || typed.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+    let unreadable = |error| CsvError::Unreadable {
+        path: path.to_owned(),
+        error,
+    };
+    let file = File::open(path).map_err(unreadable)?;
+    let mut header = Vec::new();
+    BufReader::new(file)
+        .take(MAX_HEADER_BYTES)
+        .read_until(b'\n', &mut header)
+        .map_err(unreadable)?;
+    let header = String::from_utf8_lossy(&header);
+    let header = header.strip_prefix('\u{feff}').unwrap_or(&header);
+    if header.trim().is_empty() {
+        return Err(CsvError::Empty {
+            path: path.to_owned(),
+            required: required(),
+        });
+    }
+    let names = header_names(header.trim_end_matches(['\n', '\r']).as_bytes());
+    match typed.iter().find(|(name, _)| !names.iter().any(|n| n == name)) {
+        Some((column, _)) => Err(CsvError::MissingColumn {
+            path: path.to_owned(),
+            column: (*column).to_owned(),
+            found: names.join(", "),
+            required: required(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The column names of a header line (without its line end): fields split at
+/// commas outside quotes, unquoted.
+fn header_names(header: &[u8]) -> Vec<String> {
+    split_line(header)
+        .map(|field| String::from_utf8_lossy(&unquote(field)).into_owned())
+        .collect()
+}
+
+/// Extracts `(value, dtype, column)` from polars' CSV parse error, which reads
+/// ``could not parse `VALUE` as dtype `DTYPE` at column 'COLUMN' (column number N)…``.
+fn parse_cell_error(message: &str) -> Option<(String, String, String)> {
+    let rest = &message[message.find("could not parse `")? + "could not parse `".len()..];
+    let (value, rest) = rest.split_once("` as dtype `")?;
+    let (dtype, rest) = rest.split_once("` at column '")?;
+    let (column, _) = rest.split_once("' (column number")?;
+    Some((value.to_owned(), dtype.to_owned(), column.to_owned()))
+}
+
+/// The 1-based line of the first row whose `column` holds `value` (raw or
+/// unquoted). `None` if there is no such row, or if the file has quoted line
+/// breaks (line numbers would then be ambiguous to a reader).
+fn find_cell_line(path: &Path, column: &str, value: &str) -> io::Result<Option<u64>> {
+    let mut reader = BufReader::with_capacity(1 << 20, File::open(path)?);
+    let mut line = Vec::new();
+    reader.read_until(b'\n', &mut line)?;
+    let header = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&line);
+    let Some(index) = split_line(trim_eol(header)).position(|f| *unquote(f) == *column.as_bytes())
+    else {
+        return Ok(None);
+    };
+    let mut line_number = 1;
+    loop {
+        line.clear();
+        if reader.read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        line_number += 1;
+        if line.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
+            return Ok(None);
+        }
+        if let Some(field) = split_line(trim_eol(&line)).nth(index)
+            && (field == value.as_bytes() || *unquote(field) == *value.as_bytes())
+        {
+            return Ok(Some(line_number));
+        }
+    }
+}
+
+/// `line` without its trailing `\n` or `\r\n`.
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// The raw fields of one CSV line, split at commas outside double quotes.
+fn split_line(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(line);
+    std::iter::from_fn(move || {
+        let line = rest?;
+        let mut in_quotes = false;
+        for (i, &b) in line.iter().enumerate() {
+            match b {
+                b'"' => in_quotes = !in_quotes,
+                b',' if !in_quotes => {
+                    rest = Some(&line[i + 1..]);
+                    return Some(&line[..i]);
+                }
+                _ => {}
+            }
+        }
+        rest = None;
+        Some(line)
+    })
+}
+
+/// A field without its surrounding double quotes, with `""` unescaped.
+fn unquote(field: &[u8]) -> Cow<'_, [u8]> {
+    match field
+        .strip_prefix(b"\"")
+        .and_then(|f| f.strip_suffix(b"\""))
+    {
+        Some(inner) if inner.windows(2).any(|w| w == b"\"\"") => {
+            Cow::Owned(String::from_utf8_lossy(inner).replace("\"\"", "\"").into_bytes())
+        }
+        Some(inner) => Cow::Borrowed(inner),
+        None => Cow::Borrowed(field),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn csv(content: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::Builder::new().suffix(".csv").tempfile().unwrap();
+        std::fs::write(file.path(), content).unwrap();
+        file
+    }
+
+    #[test]
+    fn split_line_keeps_quoted_commas_and_unquote_unescapes() {
+        let fields: Vec<&[u8]> = split_line(br#"a,"b,c",,"d""e""#).collect();
+        assert_eq!(fields, [&b"a"[..], br#""b,c""#, b"", br#""d""e""#]);
+        assert_eq!(*unquote(br#""d""e""#), *b"d\"e");
+    }
+
+    #[test]
+    fn a_bad_cell_is_reported_with_its_column_value_and_line() {
+        let file = csv("Id,Amount\n1,2.5\n2,\"3\"\n3,lots\n");
+        let frame = scan_csv(file.path(), &[("Amount", DataType::Float64)]).unwrap();
+        let error = frame.clone().collect().unwrap_err();
+        match explain(error, &frame).unwrap() {
+            CsvError::BadCell {
+                column,
+                value,
+                line,
+                path,
+                ..
+            } => {
+                assert_eq!((column.as_str(), value.as_str(), line), ("Amount", "lots", Some(4)));
+                assert_eq!(path, file.path());
+            }
+            other => panic!("expected a bad cell, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn header_problems_name_the_file_and_the_column() {
+        let empty = csv("");
+        let error = scan_csv(empty.path(), &[("A", DataType::Int64)]).unwrap_err();
+        assert!(matches!(error, CsvError::Empty { .. }), "{error}");
+        let other = csv("\"B\",C\n1,2\n");
+        let error = scan_csv(other.path(), &[("B", DataType::Int64), ("A", DataType::Int64)])
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains("has no column `A`"), "{message}");
+        assert!(message.contains("its header has: B, C"), "{message}");
+        assert!(message.contains(&other.path().display().to_string()), "{message}");
+        let gone = scan_csv("no/such/file.csv", &[]).unwrap_err();
+        assert!(matches!(gone, CsvError::Unreadable { .. }), "{gone}");
+    }
+
+    #[test]
+    fn a_frame_over_no_single_csv_is_not_explained() {
+        let frame = df!("x" => [1]).unwrap().lazy();
+        let error = polars_err!(ComputeError: "boom");
+        assert!(explain(error, &frame).is_err());
+    }
+}

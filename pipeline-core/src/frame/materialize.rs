@@ -1,0 +1,228 @@
+//! Turning a task's query into a stored frame: a frame it already is, a
+//! view, or the rows it computes, written once and kept in memory for the
+//! next tasks.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use polars::prelude::*;
+
+use super::csv::{self, CsvQuery};
+use super::file_writer::FrameFileWriter;
+use super::format::{FRAME_BATCH_ROWS, FrameFormat};
+use super::polars_error;
+use super::view::{self, StoredScan};
+use crate::fingerprint::Fingerprint;
+use crate::memory::ValueMemory;
+use crate::value::{MaterializeContext, Materialized, ValueError};
+
+/// Materializes `frame` (see the [module docs](super)): a plain scan of a
+/// stored frame is that frame; a row-wise query over stored frames is
+/// stored as a view; any other query runs on the streaming engine, over the
+/// decoded frames `ctx.memory` holds where it holds them, into a file in
+/// `format`, and its result stays in `ctx.memory` if it fits.
+pub(crate) fn materialize(
+    frame: LazyFrame,
+    format: FrameFormat,
+    ctx: &MaterializeContext<'_>,
+) -> Result<Materialized<LazyFrame>, ValueError> {
+    if let Some(stored) = view::identity(&frame) {
+        return Ok(Materialized {
+            value: frame,
+            fingerprint: stored.fingerprint,
+            file: Some(stored.path),
+        });
+    }
+    if let Some(recipe) = view::recipe(&frame) {
+        return Ok(Materialized {
+            value: frame,
+            fingerprint: Fingerprint::of_bytes(&recipe),
+            file: None,
+        });
+    }
+    let runnable = view::substitute(&frame, &mut |scan| resident(scan, ctx.memory));
+    // Medians over what is not in memory: in bounded memory.
+    let runnable = LazyFrame::from(
+        super::median::accelerate(&runnable.logical_plan).map_err(polars_error)?,
+    );
+    let (done, kept) = run(runnable, &frame, format, ctx.scratch_dir, ctx.memory.budget())?;
+    if let Some(kept) = kept {
+        let bytes = kept.estimated_size();
+        ctx.memory.insert(done.fingerprint, Arc::new(kept), bytes);
+    }
+    Ok(done)
+}
+
+/// The frame of a stored scan in memory: from `memory`, or read now and kept
+/// there if its file fits the budget. `None` if it does not fit (the query
+/// then streams the file) or cannot be read (the query then reports it).
+fn resident(scan: &StoredScan, memory: &ValueMemory) -> Option<Arc<DataFrame>> {
+    if let Some(frame) = memory.get::<DataFrame>(&scan.fingerprint) {
+        return Some(frame);
+    }
+    let bytes = std::fs::metadata(&scan.path).ok()?.len() as usize;
+    if !memory.fits(bytes) {
+        return None;
+    }
+    let frame = match super::format::map_fixed_width(scan) {
+        Some(mapped) => mapped,
+        None => super::collect_streaming(scan.scan().ok()?).ok()?,
+    };
+    let frame = Arc::new(frame);
+    memory.insert(scan.fingerprint, frame.clone(), bytes.max(frame.estimated_size()));
+    Some(frame)
+}
+
+/// Runs `frame` into a file in `dir`, in batches of [`FRAME_BATCH_ROWS`]
+/// rows in order (deterministic bytes, so equal frames get equal
+/// fingerprints), and returns it with its rows if they take at most
+/// `keep_bytes`. A query over a CSV file that the parallel reader can feed
+/// ([`CsvQuery`]) is run with it; any other on polars' streaming engine.
+/// `explain` is the query as the task built it, for messages about the CSV
+/// files it reads.
+pub(super) fn run(
+    frame: LazyFrame,
+    explain: &LazyFrame,
+    format: FrameFormat,
+    dir: &Path,
+    keep_bytes: usize,
+) -> Result<(Materialized<LazyFrame>, Option<DataFrame>), ValueError> {
+    let failed = |error: PolarsError| match csv::explain(error, explain) {
+        Ok(explained) => ValueError::Materialize(explained.to_string()),
+        Err(error) => polars_error(error),
+    };
+    let schema = frame.clone().collect_schema().map_err(failed)?;
+    let output = Output::create(dir, &schema, format, keep_bytes)?;
+    if let Some(query) = CsvQuery::of(&frame) {
+        let mut output = output;
+        query.run(&frame, |batch| output.push(batch))?;
+        return output.finish();
+    }
+    let output = Arc::new(Mutex::new(output));
+    let write_error = Arc::new(Mutex::new(None::<ValueError>));
+    let sink = {
+        let (output, write_error) = (output.clone(), write_error.clone());
+        PlanCallback::new(move |batch: DataFrame| match output.lock().push(batch) {
+            Ok(()) => Ok(false),
+            Err(error) => {
+                *write_error.lock() = Some(error);
+                Ok(true) // stop the query
+            }
+        })
+    };
+    let ran = frame
+        .sink_batches(sink, true, std::num::NonZeroUsize::new(FRAME_BATCH_ROWS))
+        .and_then(|query| query.collect_with_engine(Engine::Streaming));
+    if let Some(error) = write_error.lock().take() {
+        return Err(error);
+    }
+    ran.map_err(failed)?;
+    Arc::try_unwrap(output)
+        .map_err(|_| ValueError::Materialize("polars kept the frame writer".to_owned()))?
+        .into_inner()
+        .finish()
+}
+
+/// Where a query's rows go: the file, in batches of exactly
+/// [`FRAME_BATCH_ROWS`] rows (the last one shorter), and the rows kept in
+/// memory while they fit.
+struct Output {
+    writer: FrameFileWriter,
+    kept: Kept,
+    /// Rows not written yet: fewer than a batch.
+    pending: Option<DataFrame>,
+    schema: Schema,
+}
+
+impl Output {
+    fn create(
+        dir: &Path,
+        schema: &Schema,
+        format: FrameFormat,
+        keep_bytes: usize,
+    ) -> Result<Self, ValueError> {
+        Ok(Self {
+            writer: FrameFileWriter::create(dir, schema, format)?,
+            kept: Kept::new(keep_bytes),
+            pending: None,
+            schema: schema.clone(),
+        })
+    }
+
+    fn push(&mut self, rows: DataFrame) -> Result<(), ValueError> {
+        let mut rows = match self.pending.take() {
+            Some(mut pending) => {
+                pending.vstack_mut_owned(rows).map_err(polars_error)?;
+                pending
+            }
+            None => rows,
+        };
+        while rows.height() >= FRAME_BATCH_ROWS {
+            let rest = rows.slice(FRAME_BATCH_ROWS as i64, usize::MAX);
+            self.write(rows.slice(0, FRAME_BATCH_ROWS))?;
+            rows = rest;
+        }
+        self.pending = Some(rows);
+        Ok(())
+    }
+
+    /// Writes one batch as one record batch (or row group).
+    fn write(&mut self, mut batch: DataFrame) -> Result<(), ValueError> {
+        batch.rechunk_mut_par();
+        self.writer.write(&batch)?;
+        self.kept.push(batch);
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(Materialized<LazyFrame>, Option<DataFrame>), ValueError> {
+        if let Some(rest) = self.pending.take()
+            && rest.height() > 0
+        {
+            self.write(rest)?;
+        }
+        let done = self.writer.finish()?;
+        // Keeping the rows only saves a later read: if they cannot be put
+        // together, the frame is stored all the same.
+        Ok((done, self.kept.finish(&self.schema)))
+    }
+}
+
+/// The batches of a frame, kept while they add up to at most a limit.
+struct Kept {
+    limit: usize,
+    bytes: usize,
+    /// `None` once over the limit.
+    batches: Option<Vec<DataFrame>>,
+}
+
+impl Kept {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            bytes: 0,
+            batches: (limit > 0).then(Vec::new),
+        }
+    }
+
+    fn push(&mut self, batch: DataFrame) {
+        let Some(batches) = &mut self.batches else {
+            return;
+        };
+        self.bytes += batch.estimated_size();
+        if self.bytes > self.limit {
+            self.batches = None;
+        } else {
+            batches.push(batch);
+        }
+    }
+
+    /// The batches as one frame (their chunks, not copied).
+    fn finish(self, schema: &Schema) -> Option<DataFrame> {
+        let mut frame = DataFrame::empty_with_schema(schema);
+        for batch in self.batches? {
+            frame.vstack_mut(&batch).ok()?;
+        }
+        Some(frame)
+    }
+}

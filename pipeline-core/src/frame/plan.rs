@@ -1,0 +1,106 @@
+//! Walking a polars query plan: which files it scans.
+
+use polars::prelude::DslPlan;
+
+/// The plans directly under `plan`.
+pub(crate) fn inputs(plan: &DslPlan) -> Vec<&DslPlan> {
+    use DslPlan::*;
+    match plan {
+        Filter { input, .. }
+        | Cache { input, .. }
+        | Select { input, .. }
+        | GroupBy { input, .. }
+        | HStack { input, .. }
+        | MatchToSchema { input, .. }
+        | Distinct { input, .. }
+        | Sort { input, .. }
+        | Slice { input, .. }
+        | MapFunction { input, .. }
+        | Sink { input, .. } => vec![&**input],
+        Join {
+            input_left,
+            input_right,
+            ..
+        } => vec![&**input_left, &**input_right],
+        Gather { input, idxs, .. } => vec![&**input, &**idxs],
+        PipeWithSchema { input, .. } => input.iter().collect(),
+        Union { inputs, .. } | HConcat { inputs, .. } | SinkMultiple { inputs } => {
+            inputs.iter().collect()
+        }
+        ExtContext { input, contexts } => std::iter::once(&**input).chain(contexts).collect(),
+        IR { dsl, .. } => vec![&**dsl],
+        Scan { .. } | DataFrameScan { .. } => Vec::new(),
+        #[allow(unreachable_patterns)]
+        _ => Vec::new(),
+    }
+}
+
+/// Calls `visit` with every source node of `plan`: each file scan and each
+/// frame in memory.
+pub(crate) fn for_each_source(plan: &DslPlan, visit: &mut dyn FnMut(&DslPlan)) {
+    match plan {
+        DslPlan::Scan { .. } | DslPlan::DataFrameScan { .. } => visit(plan),
+        _ => inputs(plan)
+            .into_iter()
+            .for_each(|input| for_each_source(input, visit)),
+    }
+}
+
+/// A copy of `plan` in which every node for which `replace` returns a plan
+/// is that plan (its inputs are not visited); the other nodes keep their
+/// operation over rewritten inputs. Cached conversions (`DslPlan::IR`) are
+/// dropped for the plan they cache, which polars converts again.
+pub(crate) fn map_plan(
+    plan: &DslPlan,
+    replace: &mut dyn FnMut(&DslPlan) -> Option<DslPlan>,
+) -> DslPlan {
+    use std::sync::Arc;
+    use DslPlan::*;
+    if let Some(replaced) = replace(plan) {
+        return replaced;
+    }
+    let mut map = |input: &Arc<DslPlan>| Arc::new(map_plan(input, replace));
+    let mut node = plan.clone();
+    match &mut node {
+        Filter { input, .. }
+        | Cache { input, .. }
+        | Select { input, .. }
+        | GroupBy { input, .. }
+        | HStack { input, .. }
+        | MatchToSchema { input, .. }
+        | Distinct { input, .. }
+        | Sort { input, .. }
+        | Slice { input, .. }
+        | MapFunction { input, .. }
+        | Sink { input, .. } => *input = map(input),
+        Join {
+            input_left,
+            input_right,
+            ..
+        } => {
+            *input_left = map(input_left);
+            *input_right = map(input_right);
+        }
+        Gather { input, idxs, .. } => {
+            *input = map(input);
+            *idxs = map(idxs);
+        }
+        PipeWithSchema { input, .. } => {
+            *input = input.iter().map(|i| map_plan(i, replace)).collect();
+        }
+        Union { inputs, .. } | HConcat { inputs, .. } | SinkMultiple { inputs } => {
+            for input in inputs.iter_mut() {
+                *input = map_plan(input, replace);
+            }
+        }
+        ExtContext { input, contexts } => {
+            *input = map(input);
+            for context in contexts.iter_mut() {
+                *context = map_plan(context, replace);
+            }
+        }
+        IR { dsl, .. } => return map_plan(dsl, replace),
+        _ => {}
+    }
+    node
+}

@@ -1,0 +1,159 @@
+//! `frame::grouped_medians` (and the executor's use of it for medians over
+//! data not in memory) against polars' own median on random frames: nulls,
+//! NaN, infinities, signed zeros, duplicates, empty input, one group, many
+//! groups, integer columns.
+
+use pipeline_core::frame::{LazyFrame, grouped_medians};
+use pipeline_core::{GraphBuilder, NodeSpec, Runtime, TaskDef, TaskSpec};
+use polars::prelude::*;
+use proptest::prelude::*;
+
+/// One float cell: mostly numbers from a narrow or wide range, sometimes
+/// null, NaN, an infinity or a zero of either sign.
+fn float_cell() -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![
+        6 => (-1e3f64..1e3).prop_map(Some),
+        2 => (0u8..4).prop_map(|x| Some(f64::from(x))),
+        1 => Just(None),
+        1 => prop_oneof![
+            Just(f64::NAN),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(0.0),
+            Just(-0.0)
+        ]
+        .prop_map(Some),
+    ]
+}
+
+fn frame() -> impl Strategy<Value = DataFrame> {
+    (0usize..400, 1u8..5).prop_flat_map(|(rows, groups)| {
+        (
+            prop::collection::vec(prop::option::weighted(0.9, 0..groups), rows),
+            prop::collection::vec(float_cell(), rows),
+            prop::collection::vec(prop::option::weighted(0.8, -50i64..50), rows),
+        )
+            .prop_map(|(g, x, n)| {
+                let g: Vec<Option<String>> = g.into_iter().map(|g| g.map(|g| format!("g{g}"))).collect();
+                df!("g" => g, "x" => x, "n" => n).unwrap()
+            })
+    })
+}
+
+/// Equal frames, floats compared by value (NaN equal to NaN, -0.0 to 0.0).
+fn assert_same(ours: &DataFrame, theirs: &DataFrame) -> Result<(), TestCaseError> {
+    prop_assert_eq!(ours.schema(), theirs.schema());
+    prop_assert_eq!(ours.height(), theirs.height());
+    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
+        if a.dtype() == &DataType::Float64 {
+            for (x, y) in a.f64().unwrap().iter().zip(b.f64().unwrap().iter()) {
+                let same = match (x, y) {
+                    (Some(x), Some(y)) => x == y || (x.is_nan() && y.is_nan()),
+                    (x, y) => x == y,
+                };
+                prop_assert!(same, "{}: {:?} vs {:?}\nours:\n{}\npolars:\n{}", a.name(), x, y, ours, theirs);
+            }
+        } else {
+            prop_assert!(a.equals_missing(b), "{}\nours:\n{}\npolars:\n{}", a.name(), ours, theirs);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn grouped_medians_equal_polars(frame in frame()) {
+        let ours = grouped_medians(frame.clone().lazy(), &[col("g")], &[col("x"), col("n")]).unwrap();
+        let theirs = frame
+            .lazy()
+            .group_by_stable([col("g")])
+            .agg([col("x").median(), col("n").median()])
+            .collect()
+            .unwrap();
+        assert_same(&ours, &theirs)?;
+    }
+
+    #[test]
+    fn medians_of_one_group_equal_polars(frame in frame()) {
+        let ours = grouped_medians(frame.clone().lazy(), &[], &[col("x"), col("n")]).unwrap();
+        let theirs = frame.lazy().select([col("x").median(), col("n").median()]).collect().unwrap();
+        assert_same(&ours, &theirs)?;
+    }
+}
+
+#[test]
+fn many_equal_values_and_wide_ranges_need_several_passes_and_stay_exact() {
+    // 3M equal values around a few outliers, and a column spanning many
+    // orders of magnitude: ranges narrowed by more than one pass.
+    let rows = 3_000_000;
+    let x: Vec<f64> = (0..rows).map(|i| if i % 1000 == 0 { i as f64 } else { 7.25 }).collect();
+    let y: Vec<f64> = (0..rows).map(|i| ((i * 7919) % rows) as f64 * 1e-3 + 1e-9 * i as f64).collect();
+    let frame = df!("x" => x, "y" => y).unwrap();
+    let ours = grouped_medians(frame.clone().lazy(), &[], &[col("x"), col("y")]).unwrap();
+    let theirs = frame.lazy().select([col("x").median(), col("y").median()]).collect().unwrap();
+    assert!(ours.equals(&theirs), "ours:\n{ours}\npolars:\n{theirs}");
+}
+
+#[test]
+fn medians_of_an_empty_frame_are_null_as_in_polars() {
+    let empty = df!("g" => Vec::<String>::new(), "x" => Vec::<f64>::new()).unwrap();
+    let grouped = grouped_medians(empty.clone().lazy(), &[col("g")], &[col("x")]).unwrap();
+    assert_eq!(grouped.height(), 0);
+    let whole = grouped_medians(empty.clone().lazy(), &[], &[col("x")]).unwrap();
+    let theirs = empty.lazy().select([col("x").median()]).collect().unwrap();
+    assert!(whole.equals_missing(&theirs), "{whole}\n{theirs}");
+}
+
+/// A task aggregating a stored frame with medians and other statistics.
+fn summary(frame: &LazyFrame) -> LazyFrame {
+    frame
+        .clone()
+        .group_by([col("g")])
+        .agg([
+            col("x").median().cast(DataType::Float64).alias("x_median"),
+            col("x").sum().alias("x_sum"),
+            col("n").median(),
+            col("n").max().alias("n_max"),
+        ])
+        .sort(["g"], SortMultipleOptions::default())
+}
+
+#[test]
+fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
+    let n = 200_000;
+    let frame = df!(
+        "g" => (0..n).map(|i| ["a", "b", "c"][i % 3]).collect::<Vec<_>>(),
+        "x" => (0..n).map(|i| ((i * 7) % 1013) as f64 / 7.0).collect::<Vec<_>>(),
+        "n" => (0..n).map(|i| (i % 17) as i64).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let expected = summary(&frame.clone().lazy()).collect().unwrap();
+    let source = frame.clone();
+    let graph = GraphBuilder::new("medians")
+        .node(NodeSpec::new::<i64>("seed").with_default(1))
+        .node(NodeSpec::new::<LazyFrame>("frame"))
+        .node(NodeSpec::new::<LazyFrame>("summary"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("make", "1", move |_: &i64| source.clone().lazy()))
+                .inputs(["seed"])
+                .outputs(["frame"]),
+        )
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("summarize", "1", summary))
+                .inputs(["frame"])
+                .outputs(["summary"]),
+        )
+        .build()
+        .unwrap();
+    // No frame memory: `summarize` reads `frame` from its file, so its
+    // medians run in bounded memory.
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder().frame_memory(0).open(dir.path()).unwrap();
+    let scenario = runtime.create_scenario(graph, "s").unwrap();
+    scenario.submit().unwrap().into_result().unwrap();
+    let stored = scenario.node::<LazyFrame>("summary").unwrap().read().unwrap();
+    let ours = stored.as_ref().clone().collect().unwrap();
+    assert!(ours.equals_missing(&expected), "ours:\n{ours}\npolars:\n{expected}");
+}

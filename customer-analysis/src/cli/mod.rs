@@ -11,7 +11,6 @@ use pipeline_core::cli::{CliError, Context, RunResults};
 use pipeline_core::config::TypeRegistry;
 use serde_json::{Map, Value as Json};
 
-use crate::pipeline::{Metric, SummaryStatistic};
 
 /// The demo's own commands.
 #[derive(Debug, clap::Subcommand)]
@@ -59,9 +58,7 @@ fn generate(args: &GenerateArgs) -> Result<(), CliError> {
 /// The node types a TOML configuration may give defaults for
 /// (`metric = "median"`), besides the built-in scalars.
 pub fn types() -> TypeRegistry {
-    TypeRegistry::with_builtins()
-        .with_from_str::<Metric>()
-        .with_from_str::<SummaryStatistic>()
+    crate::pipeline::config_types()
 }
 
 /// Refuses a threshold that is negative, infinite or NaN before it is written.

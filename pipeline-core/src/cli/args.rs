@@ -308,6 +308,12 @@ pub enum GraphFormat {
 /// Arguments of `gc`.
 #[derive(Debug, Args)]
 pub struct GcArgs {
+    /// Also read every stored value's file and check it against its content
+    /// hash (reads otherwise trust a file checked once while its size, times
+    /// and inode are unchanged); damaged values are moved aside, so the
+    /// tasks that produced them run again
+    #[arg(long)]
+    pub verify: bool,
     #[command(flatten)]
     pub output: JsonArg,
 }

@@ -204,17 +204,28 @@ pub(crate) fn scenario(
 }
 
 /// Runs `gc`.
-pub(crate) fn gc(ctx: &Context<'_>, _args: &GcArgs, output: &Output) -> Result<(), CliError> {
+pub(crate) fn gc(ctx: &Context<'_>, args: &GcArgs, output: &Output) -> Result<(), CliError> {
     let runtime = ctx.open_existing_runtime()?;
     let report = runtime.gc()?;
+    let verified = args.verify.then(|| runtime.verify()).transpose()?;
     if output.json {
-        output.json_object(json!({
+        let mut object = json!({
             "store": ctx.store_dir().display().to_string(),
             "values_removed": report.values_removed,
             "files_removed": report.files_removed,
             "memo_entries_removed": report.memo_entries_removed,
             "bytes_freed": report.bytes_freed,
-        }));
+        });
+        if let Some(verified) = &verified {
+            object["values_checked"] = json!(verified.values_checked);
+            object["bytes_checked"] = json!(verified.bytes_checked);
+            object["damaged"] = verified
+                .damaged
+                .iter()
+                .map(|(fingerprint, damage)| json!({"value": fingerprint.to_hex(), "damage": damage}))
+                .collect();
+        }
+        output.json_object(object);
     } else {
         println!(
             "removed {} values, {} files and {} memo entries from {}: {} freed",
@@ -224,6 +235,17 @@ pub(crate) fn gc(ctx: &Context<'_>, _args: &GcArgs, output: &Output) -> Result<(
             ctx.store_dir().display(),
             bytes(report.bytes_freed)
         );
+        if let Some(verified) = &verified {
+            println!(
+                "checked {} values ({}): {} damaged",
+                verified.values_checked,
+                bytes(verified.bytes_checked),
+                verified.damaged.len()
+            );
+            for (fingerprint, damage) in &verified.damaged {
+                println!("  value {}: {damage}; moved aside, its task runs again", fingerprint.short());
+            }
+        }
     }
     Ok(())
 }

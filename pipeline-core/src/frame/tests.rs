@@ -203,7 +203,7 @@ fn a_task_returning_its_input_unchanged_stores_no_copy() {
 fn a_parquet_type_is_stored_as_parquet_and_reads_back() {
     pub struct Archive(pub LazyFrame);
     crate::lazy_frame_value!(parquet: Archive);
-    let graph = GraphBuilder::new("archive")
+    let graph = std::sync::Arc::new(GraphBuilder::new("archive")
         .node(NodeSpec::new::<i64>("n").with_default(100))
         .node(NodeSpec::new::<Archive>("a"))
         .task(
@@ -212,7 +212,7 @@ fn a_parquet_type_is_stored_as_parquet_and_reads_back() {
                 .outputs(["a"]),
         )
         .build()
-        .unwrap();
+        .unwrap());
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::open(dir.path()).unwrap();
     let scenario = runtime.create_scenario(graph.clone(), "s").unwrap();

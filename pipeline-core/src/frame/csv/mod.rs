@@ -377,16 +377,17 @@ mod tests {
     #[test]
     fn header_problems_name_the_file_and_the_column() {
         let empty = csv("");
-        let error = scan_csv(empty.path(), &[("A", DataType::Int64)]).unwrap_err();
+        let error = scan_csv(empty.path(), &[("A", DataType::Int64)]).err().unwrap();
         assert!(matches!(error, CsvError::Empty { .. }), "{error}");
         let other = csv("\"B\",C\n1,2\n");
         let error = scan_csv(other.path(), &[("B", DataType::Int64), ("A", DataType::Int64)])
-            .unwrap_err();
+            .err()
+            .unwrap();
         let message = error.to_string();
         assert!(message.contains("has no column `A`"), "{message}");
         assert!(message.contains("its header has: B, C"), "{message}");
         assert!(message.contains(&other.path().display().to_string()), "{message}");
-        let gone = scan_csv("no/such/file.csv", &[]).unwrap_err();
+        let gone = scan_csv("no/such/file.csv", &[]).err().unwrap();
         assert!(matches!(gone, CsvError::Unreadable { .. }), "{gone}");
     }
 

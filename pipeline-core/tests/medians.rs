@@ -87,7 +87,7 @@ proptest! {
 fn many_equal_values_and_wide_ranges_need_several_passes_and_stay_exact() {
     // 3M equal values around a few outliers, and a column spanning many
     // orders of magnitude: ranges narrowed by more than one pass.
-    let rows = 3_000_000;
+    let rows: usize = 3_000_000;
     let x: Vec<f64> = (0..rows).map(|i| if i % 1000 == 0 { i as f64 } else { 7.25 }).collect();
     let y: Vec<f64> = (0..rows).map(|i| ((i * 7919) % rows) as f64 * 1e-3 + 1e-9 * i as f64).collect();
     let frame = df!("x" => x, "y" => y).unwrap();
@@ -155,5 +155,16 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
     scenario.submit().unwrap().into_result().unwrap();
     let stored = scenario.node::<LazyFrame>("summary").unwrap().read().unwrap();
     let ours = stored.as_ref().clone().collect().unwrap();
-    assert!(ours.equals_missing(&expected), "ours:\n{ours}\npolars:\n{expected}");
+    // Medians to the bit; the sum as polars' streaming engine adds it up,
+    // which differs from its in-memory engine in the last bits.
+    for name in ["g", "x_median", "n", "n_max"] {
+        let (a, b) = (ours.column(name).unwrap(), expected.column(name).unwrap());
+        assert!(a.equals_missing(b), "{name}: ours {a:?} polars {b:?}");
+    }
+    let sums = |frame: &DataFrame| -> Vec<f64> {
+        frame.column("x_sum").unwrap().f64().unwrap().into_no_null_iter().collect()
+    };
+    for (a, b) in sums(&ours).into_iter().zip(sums(&expected)) {
+        assert!((a - b).abs() <= 1e-12 * b.abs(), "x_sum: ours {a} polars {b}");
+    }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use customer_analysis::pipeline::CustomerAnalysis;
-use customer_analysis::transform::{Metric, SummaryStatistic};
+use customer_analysis::pipeline::{Metric, SummaryStatistic};
 use pipeline_core::frame::collect_streaming;
 use pipeline_core::{Change, Fingerprint, Reason, Runtime, Submission, Value, WrittenBy};
 
@@ -97,7 +97,7 @@ fn fp<T: Value>(value: T) -> Fingerprint {
 
 fn total_purchases(scenario: &CustomerAnalysis) -> f64 {
     let scored = scenario.scored_df().read().unwrap();
-    let frame = collect_streaming(scored.frame().clone()).unwrap();
+    let frame = collect_streaming(scored.0.clone()).unwrap();
     frame
         .column("TotalPurchaseAmount")
         .unwrap()

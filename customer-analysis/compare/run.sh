@@ -7,7 +7,7 @@
 #   customer-analysis/compare/run.sh --rows 1000000 --repeat 3 --only polars
 #
 # Options: --rows N (generate N rows, default 1000000, with a quoted Name column
-# and three extra columns: the generator's CsvShape::MESSY) or --csv PATH (use
+# and an extra date column: the generator's CsvShape::MESSY) or --csv PATH (use
 # that file); every other option goes to compare.py (--repeat, --only, --rtol, --keep).
 # Environment: COMPARE_VENV (default ~/.cache/compare-venv), COMPARE_DATA (where
 # generated CSVs are kept, default ~/.cache/compare-data), PYTHON (default python3,

@@ -310,6 +310,25 @@ fn generate_is_deterministic_and_feeds_the_pipeline() {
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
     let report = run_json(dir.path(), &["--data", a.to_str().unwrap()]);
     assert_eq!(statuses(&report), ["completed"; 4]);
+
+    // Quoted names and an extra column: the same customers, the same results.
+    let messy = dir.path().join("messy.csv");
+    let output = Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
+        .args(["generate", "--rows", "500", "--seed", "7", "--messy", "--out"])
+        .arg(&messy)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = std::fs::read_to_string(&messy).unwrap();
+    assert!(text.starts_with("CustomerID,Name,Age,") && text.contains("\", "), "{text:.200}");
+    let from_messy = run_json(dir.path(), &["--data", messy.to_str().unwrap()]);
+    assert_eq!(statuses(&from_messy)[0], "completed");
+    let segments = |report: &Json| report["segment_result"].as_array().unwrap().clone();
+    for (x, y) in segments(&report).iter().zip(&segments(&from_messy)) {
+        assert_eq!(x["ValueSegment"], y["ValueSegment"]);
+        assert_eq!(x["HighSpender"], y["HighSpender"]);
+        close(&y["TotalPurchaseAmount"], x["TotalPurchaseAmount"].as_f64().unwrap());
+    }
 }
 
 #[test]
@@ -367,4 +386,43 @@ fn tour_json_reports_every_step_with_statuses_and_results() {
     assert_eq!(last["SummaryStatisticType"], "max");
     close(&last["AveragePurchaseHighValue"], 4998.61);
     close(&last["SegmentAnalysisHighValue"], 2652.875);
+}
+
+/// `gc --verify` hashes every stored file whatever reads trust, finds a
+/// damaged one and moves it aside, so that its task runs again in the next
+/// process; on an intact store it finds nothing.
+#[test]
+fn gc_verify_finds_bit_rot_that_reads_trust_and_the_producer_runs_again() {
+    let store = tempfile::tempdir().unwrap();
+    run_json(store.path(), &[]);
+    let scored = std::fs::read_dir(store.path().join("objects"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| std::fs::metadata(p).unwrap().len() > 16 * 1024)
+        .expect("the scored frame's file");
+    let clean = cli(store.path(), &["gc", "--verify", "--json"]);
+    assert!(clean.status.success());
+    let clean: Json = serde_json::from_slice(&clean.stdout).unwrap();
+    assert_eq!(clean["damaged"], serde_json::json!([]), "{clean}");
+    assert!(clean["values_checked"].as_u64().unwrap() >= 1, "{clean}");
+
+    // Flip one byte in place, keeping the size and the modification time.
+    let meta = std::fs::metadata(&scored).unwrap();
+    let mut bytes = std::fs::read(&scored).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    let file = std::fs::OpenOptions::new().write(true).open(&scored).unwrap();
+    std::os::unix::fs::FileExt::write_at(&file, &bytes[middle..=middle], middle as u64).unwrap();
+    file.set_modified(meta.modified().unwrap()).unwrap();
+    drop(file);
+
+    let verified = cli(store.path(), &["gc", "--verify", "--json"]);
+    assert!(verified.status.success());
+    let verified: Json = serde_json::from_slice(&verified.stdout).unwrap();
+    let damaged = verified["damaged"].as_array().unwrap();
+    assert_eq!(damaged.len(), 1, "{verified}");
+    assert!(damaged[0]["damage"].as_str().unwrap().contains("content hash"), "{verified}");
+    let again = run_json(store.path(), &[]);
+    assert_eq!(statuses(&again)[0], "completed", "{again}");
 }

@@ -11,6 +11,8 @@ use pipeline_core::cli::{CliError, Context, RunResults};
 use pipeline_core::config::TypeRegistry;
 use serde_json::{Map, Value as Json};
 
+use crate::generate::{CsvShape, generate_csv_shaped};
+
 
 /// The demo's own commands.
 #[derive(Debug, clap::Subcommand)]
@@ -33,6 +35,10 @@ pub struct GenerateArgs {
     /// Seed of the generator (same seed, same bytes).
     #[arg(long, default_value_t = 42)]
     seed: u64,
+    /// Add a quoted `Name` column ("Last, First", some with escaped quotes)
+    /// and an extra date column; the customer columns keep their values.
+    #[arg(long)]
+    messy: bool,
 }
 
 impl Extra {
@@ -50,7 +56,12 @@ fn generate(args: &GenerateArgs) -> Result<(), CliError> {
         |e: std::io::Error| CliError::failed(format!("cannot write {}: {e}", args.out.display()));
     let file = std::fs::File::create(&args.out).map_err(io)?;
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
-    crate::generate::generate_csv(args.rows, args.seed, &mut out).map_err(io)?;
+    let shape = if args.messy {
+        CsvShape::MESSY
+    } else {
+        CsvShape::PLAIN
+    };
+    generate_csv_shaped(args.rows, args.seed, shape, &mut out).map_err(io)?;
     std::io::Write::flush(&mut out).map_err(io)?;
     Ok(())
 }

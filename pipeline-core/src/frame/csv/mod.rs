@@ -20,7 +20,7 @@
 //! let total = prices.select([col("Price").sum()]).collect().unwrap();
 //! assert_eq!(total.column("Price").unwrap().f64().unwrap().get(0), Some(5.5));
 //!
-//! let missing = scan_csv(&path, &[("Quantity", DataType::Int64)]).unwrap_err();
+//! let missing = scan_csv(&path, &[("Quantity", DataType::Int64)]).err().unwrap();
 //! assert!(missing.to_string().contains("has no column `Quantity`"));
 //! # Ok::<(), CsvError>(())
 //! ```

@@ -90,7 +90,14 @@ const LAST_NAMES: [&str; 8] = [
 ];
 /// First names of the `Name` column.
 const FIRST_NAMES: [&str; 8] = [
-    "Ann", "José", "Wei", "Fatima", "John", "Olga", "Kwame", "Mary Jane",
+    "Ann",
+    "José",
+    "Wei",
+    "Fatima",
+    "John",
+    "Olga",
+    "Kwame",
+    "Mary Jane",
 ];
 /// Notes of the even extra columns (each quoted; commas inside).
 const NOTES: [&str; 4] = [
@@ -154,7 +161,9 @@ pub fn generate_csv_shaped(
 
 /// The header row of `shape`, with its line feed.
 fn push_header(buf: &mut Vec<u8>, shape: CsvShape) {
-    let (id, rest) = HEADER.split_once(',').expect("the header has several columns");
+    let (id, rest) = HEADER
+        .split_once(',')
+        .expect("the header has several columns");
     buf.extend_from_slice(id.as_bytes());
     if shape.quoted_names {
         buf.extend_from_slice(b",Name");

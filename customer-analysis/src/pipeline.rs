@@ -99,21 +99,23 @@ pub fn featurization_and_segmentation(
     let payment_threshold = check_threshold("payment_threshold", *payment_threshold)?;
     let score_threshold = check_threshold("score_threshold", *score_threshold)?;
     let purchases = || col(PURCHASES).cast(DataType::Float64);
-    Ok(SegmentedDf(scored_df.0.clone().with_columns([
-        col(AMOUNT)
-            .gt(lit(payment_threshold))
-            .fill_null(lit(false))
-            .cast(DataType::Int64)
-            .alias(HIGH_SPENDER),
-        (col(TIME) / purchases()).alias(AVG_TIME),
-        (col(AMOUNT) * purchases()).alias("Interaction1"),
-        (col(TIME) * col(SCORE)).alias("Interaction2"),
-        (col(AMOUNT) * col(AMOUNT)).alias("PolynomialFeature"),
-        when(col(SCORE).gt(lit(score_threshold)))
-            .then(lit(HIGH_VALUE))
-            .otherwise(lit(LOW_VALUE))
-            .alias(SEGMENT),
-    ])))
+    Ok(SegmentedDf(
+        scored_df.0.clone().with_columns([
+            col(AMOUNT)
+                .gt(lit(payment_threshold))
+                .fill_null(lit(false))
+                .cast(DataType::Int64)
+                .alias(HIGH_SPENDER),
+            (col(TIME) / purchases()).alias(AVG_TIME),
+            (col(AMOUNT) * purchases()).alias("Interaction1"),
+            (col(TIME) * col(SCORE)).alias("Interaction2"),
+            (col(AMOUNT) * col(AMOUNT)).alias("PolynomialFeature"),
+            when(col(SCORE).gt(lit(score_threshold)))
+                .then(lit(HIGH_VALUE))
+                .otherwise(lit(LOW_VALUE))
+                .alias(SEGMENT),
+        ]),
+    ))
 }
 
 /// Task 3: per `ValueSegment`, the `metric` of each measure.
@@ -151,18 +153,26 @@ pub fn high_value_cust_summary_statistics(
     summary_statistic_type: &SummaryStatistic,
 ) -> HighValueSummary {
     let high_value = || col(SEGMENT).eq(lit(HIGH_VALUE));
-    let stats = segmented_customer_df.0.clone().filter(high_value()).select([
-        lit(summary_statistic_type.as_str()).alias("SummaryStatisticType"),
-        summary_statistic_type
-            .of(col(AMOUNT))
+    let stats = segmented_customer_df
+        .0
+        .clone()
+        .filter(high_value())
+        .select([
+            lit(summary_statistic_type.as_str()).alias("SummaryStatisticType"),
+            summary_statistic_type
+                .of(col(AMOUNT))
+                .cast(DataType::Float64)
+                .alias("AveragePurchaseHighValue"),
+            col(SCORE).median().alias("MedianScoreHighValue"),
+        ]);
+    let from_segments = segment_result
+        .0
+        .clone()
+        .filter(high_value())
+        .select([col(AMOUNT)
+            .first()
             .cast(DataType::Float64)
-            .alias("AveragePurchaseHighValue"),
-        col(SCORE).median().alias("MedianScoreHighValue"),
-    ]);
-    let from_segments = segment_result.0.clone().filter(high_value()).select([col(AMOUNT)
-        .first()
-        .cast(DataType::Float64)
-        .alias("SegmentAnalysisHighValue")]);
+            .alias("SegmentAnalysisHighValue")]);
     // Both sides have exactly one row.
     HighValueSummary(
         concat_lf_horizontal([stats, from_segments], HConcatOptions::default())

@@ -314,20 +314,28 @@ fn generate_is_deterministic_and_feeds_the_pipeline() {
     // Quoted names and an extra column: the same customers, the same results.
     let messy = dir.path().join("messy.csv");
     let output = Command::new(env!("CARGO_BIN_EXE_customer-analysis"))
-        .args(["generate", "--rows", "500", "--seed", "7", "--messy", "--out"])
+        .args([
+            "generate", "--rows", "500", "--seed", "7", "--messy", "--out",
+        ])
         .arg(&messy)
         .output()
         .unwrap();
     assert!(output.status.success());
     let text = std::fs::read_to_string(&messy).unwrap();
-    assert!(text.starts_with("CustomerID,Name,Age,") && text.contains("\", "), "{text:.200}");
+    assert!(
+        text.starts_with("CustomerID,Name,Age,") && text.contains("\", "),
+        "{text:.200}"
+    );
     let from_messy = run_json(dir.path(), &["--data", messy.to_str().unwrap()]);
     assert_eq!(statuses(&from_messy)[0], "completed");
     let segments = |report: &Json| report["segment_result"].as_array().unwrap().clone();
     for (x, y) in segments(&report).iter().zip(&segments(&from_messy)) {
         assert_eq!(x["ValueSegment"], y["ValueSegment"]);
         assert_eq!(x["HighSpender"], y["HighSpender"]);
-        close(&y["TotalPurchaseAmount"], x["TotalPurchaseAmount"].as_f64().unwrap());
+        close(
+            &y["TotalPurchaseAmount"],
+            x["TotalPurchaseAmount"].as_f64().unwrap(),
+        );
     }
 }
 
@@ -412,7 +420,10 @@ fn gc_verify_finds_bit_rot_that_reads_trust_and_the_producer_runs_again() {
     let mut bytes = std::fs::read(&scored).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x55;
-    let file = std::fs::OpenOptions::new().write(true).open(&scored).unwrap();
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&scored)
+        .unwrap();
     std::os::unix::fs::FileExt::write_at(&file, &bytes[middle..=middle], middle as u64).unwrap();
     file.set_modified(meta.modified().unwrap()).unwrap();
     drop(file);
@@ -422,7 +433,13 @@ fn gc_verify_finds_bit_rot_that_reads_trust_and_the_producer_runs_again() {
     let verified: Json = serde_json::from_slice(&verified.stdout).unwrap();
     let damaged = verified["damaged"].as_array().unwrap();
     assert_eq!(damaged.len(), 1, "{verified}");
-    assert!(damaged[0]["damage"].as_str().unwrap().contains("content hash"), "{verified}");
+    assert!(
+        damaged[0]["damage"]
+            .as_str()
+            .unwrap()
+            .contains("content hash"),
+        "{verified}"
+    );
     let again = run_json(store.path(), &[]);
     assert_eq!(statuses(&again)[0], "completed", "{again}");
 }

@@ -768,17 +768,28 @@ fn a_messy_file_has_quoted_names_and_extra_columns_and_gives_the_same_results() 
         "{}",
         text.lines().next().unwrap()
     );
-    assert!(text.contains(", ") && text.contains("\"\""), "quoted commas and escaped quotes");
+    assert!(
+        text.contains(", ") && text.contains("\"\""),
+        "quoted commas and escaped quotes"
+    );
     for metric in [Metric::Mean, Metric::Median] {
         let thresholds = (PAYMENT_THRESHOLD, SCORE_THRESHOLD);
         let a = run_segment_analysis(&plain, metric, thresholds);
         let b = run_segment_analysis(&messy, metric, thresholds);
         // The files split into other blocks, so sums add up in another
         // order: equal to 1e-9, not to the bit.
-        assert_eq!(strs(&a, "ValueSegment"), strs(&b, "ValueSegment"), "{metric}");
+        assert_eq!(
+            strs(&a, "ValueSegment"),
+            strs(&b, "ValueSegment"),
+            "{metric}"
+        );
         for name in a.get_column_names().into_iter().skip(1) {
             let column = |frame: &DataFrame| -> Vec<f64> {
-                let values = frame.column(name).unwrap().cast(&DataType::Float64).unwrap();
+                let values = frame
+                    .column(name)
+                    .unwrap()
+                    .cast(&DataType::Float64)
+                    .unwrap();
                 values.f64().unwrap().into_no_null_iter().collect()
             };
             for (x, y) in column(&a).into_iter().zip(column(&b)) {

@@ -118,19 +118,28 @@ pub mod stored {
 
     /// The canonical encoding: a view's recipe, a stored frame's file, or
     /// the file the query produces.
-    pub fn encode(frame: &LazyFrame, format: FrameFormat, out: &mut Vec<u8>) -> Result<(), ValueError> {
+    pub fn encode(
+        frame: &LazyFrame,
+        format: FrameFormat,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ValueError> {
         if let Some(recipe) = view::recipe(frame) {
             out.extend_from_slice(&recipe);
             return Ok(());
         }
         if let Some(stored) = view::identity(frame) {
-            let bytes =
-                std::fs::read(&stored.path).map_err(|e| io_error("cannot read", &stored.path, e))?;
+            let bytes = std::fs::read(&stored.path)
+                .map_err(|e| io_error("cannot read", &stored.path, e))?;
             out.extend_from_slice(&bytes);
             return Ok(());
         }
-        let dir = tempfile::tempdir()
-            .map_err(|e| io_error("cannot create a temporary directory in", &std::env::temp_dir(), e))?;
+        let dir = tempfile::tempdir().map_err(|e| {
+            io_error(
+                "cannot create a temporary directory in",
+                &std::env::temp_dir(),
+                e,
+            )
+        })?;
         let (done, _) = materialize::run(frame.clone(), frame, format, dir.path(), 0)?;
         let path = done.file.expect("a written frame has a file");
         let bytes = std::fs::read(&path).map_err(|e| io_error("cannot read", &path, e))?;
@@ -152,7 +161,10 @@ pub mod stored {
 
     /// Decodes a value the store held in its database: a view, over the
     /// store's files, or a frame's bytes.
-    pub fn decode_stored(input: &mut &[u8], ctx: &StoreContext<'_>) -> Result<LazyFrame, ValueError> {
+    pub fn decode_stored(
+        input: &mut &[u8],
+        ctx: &StoreContext<'_>,
+    ) -> Result<LazyFrame, ValueError> {
         if view::is_recipe(input) {
             let frame = view::decode(input, ctx)?;
             *input = &[];
@@ -171,7 +183,11 @@ pub mod stored {
     }
 
     /// Writes the canonical encoding to `path`.
-    pub fn write_file(frame: &LazyFrame, format: FrameFormat, path: &Path) -> Result<(), ValueError> {
+    pub fn write_file(
+        frame: &LazyFrame,
+        format: FrameFormat,
+        path: &Path,
+    ) -> Result<(), ValueError> {
         let mut bytes = Vec::new();
         encode(frame, format, &mut bytes)?;
         std::fs::write(path, bytes).map_err(|e| io_error("cannot write", path, e))

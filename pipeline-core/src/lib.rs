@@ -160,12 +160,12 @@ mod ids;
 pub mod job;
 mod key;
 pub mod lineage;
+mod memory;
 #[cfg(feature = "objects")]
 pub mod objects;
 mod reason;
 #[cfg(feature = "remote")]
 pub mod remote;
-mod memory;
 pub mod resources;
 mod runtime;
 mod scenario;
@@ -196,10 +196,10 @@ pub use history::{JobHistory, VersionRecord};
 pub use job::{Job, JobStatus, NodeVersion, RemoteJob, Submission};
 pub use key::TaskKey;
 pub use lineage::{Lineage, Origin};
+pub use memory::{DEFAULT_VALUE_MEMORY, ValueMemory};
 pub use pipeline_macros::{scenario, task};
 pub use reason::{Change, Reason};
 pub use resources::Resources;
-pub use memory::{DEFAULT_VALUE_MEMORY, ValueMemory};
 pub use runtime::{Runtime, RuntimeBuilder};
 pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
 pub use scenario_type::ScenarioType;

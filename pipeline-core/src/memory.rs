@@ -96,7 +96,12 @@ impl ValueMemory {
     /// Keeps `value`, of about `bytes`, under `name`, evicting the least
     /// recently used values to make room. Returns `false` (and keeps
     /// nothing) if it alone is over the budget.
-    pub fn insert<T: Any + Send + Sync>(&self, name: Fingerprint, value: Arc<T>, bytes: usize) -> bool {
+    pub fn insert<T: Any + Send + Sync>(
+        &self,
+        name: Fingerprint,
+        value: Arc<T>,
+        bytes: usize,
+    ) -> bool {
         if !self.fits(bytes) {
             return false;
         }
@@ -151,7 +156,10 @@ mod tests {
         // Using 1 makes 2 the least recently used.
         assert_eq!(*memory.get::<u8>(&name(1)).unwrap(), 1);
         assert!(memory.insert(name(3), Arc::new(3u8), 100));
-        assert!(memory.get::<u8>(&name(2)).is_none(), "the least recently used goes");
+        assert!(
+            memory.get::<u8>(&name(2)).is_none(),
+            "the least recently used goes"
+        );
         assert!(memory.get::<u8>(&name(1)).is_some() && memory.get::<u8>(&name(3)).is_some());
         assert_eq!(memory.held(), 200);
         // Over the whole budget: not kept, nothing evicted.

@@ -26,7 +26,10 @@ fn read(path: &Path, options: &ReadOptions) -> Result<DataFrame, CsvError> {
         blocks.push(block);
         Ok::<(), CsvError>(())
     })?;
-    let schema: Schema = wanted().into_iter().map(|(n, t)| Field::new(n.into(), t)).collect();
+    let schema: Schema = wanted()
+        .into_iter()
+        .map(|(n, t)| Field::new(n.into(), t))
+        .collect();
     let mut whole = DataFrame::empty_with_schema(&schema);
     for block in &blocks {
         whole.vstack_mut(block).unwrap();
@@ -90,7 +93,13 @@ struct CsvFile {
 
 fn csv_file() -> impl Strategy<Value = CsvFile> {
     let rows = prop::collection::vec(
-        (float_cell(), int_cell(), float_cell(), text_cell(), text_cell()),
+        (
+            float_cell(),
+            int_cell(),
+            float_cell(),
+            text_cell(),
+            text_cell(),
+        ),
         0..60,
     );
     (
@@ -107,7 +116,11 @@ fn csv_file() -> impl Strategy<Value = CsvFile> {
             |(rows, order, crlf, final_newline, block_bytes, piece_bytes, threads)| {
                 let names = ["amount", "count", "time", "note", "other"];
                 let eol = if crlf { "\r\n" } else { "\n" };
-                let mut text = order.iter().map(|&i| names[i]).collect::<Vec<_>>().join(",");
+                let mut text = order
+                    .iter()
+                    .map(|&i| names[i])
+                    .collect::<Vec<_>>()
+                    .join(",");
                 for (a, c, t, n, o) in rows {
                     let cells = [a, c, t, n, o];
                     text.push_str(eol);
@@ -169,7 +182,10 @@ fn a_bad_cell_is_reported_with_column_value_and_line() {
         other => panic!("unexpected error {other:?}"),
     }
     let message = error.to_string();
-    assert!(message.contains("input.csv") && message.contains("line 5"), "{message}");
+    assert!(
+        message.contains("input.csv") && message.contains("line 5"),
+        "{message}"
+    );
 
     let fractional = write(dir.path(), "amount,count,time\n1,2.5,3\n");
     let error = read(&fractional, &ReadOptions::default()).unwrap_err();
@@ -223,7 +239,10 @@ fn a_byte_order_mark_and_quoted_header_names_are_understood() {
     let path = write(dir.path(), "\u{feff}\"amount\",count,\"time\"\n1.5,2,3\n");
     let frame = read(&path, &ReadOptions::default()).unwrap();
     assert_eq!(frame.height(), 1);
-    assert_eq!(frame.column("amount").unwrap().f64().unwrap().get(0), Some(1.5));
+    assert_eq!(
+        frame.column("amount").unwrap().f64().unwrap().get(0),
+        Some(1.5)
+    );
 }
 
 /// A row-wise query over a CSV file, as a task returns it.
@@ -265,7 +284,12 @@ fn a_task_scanning_a_csv_gets_the_rows_and_bytes_polars_would_write() {
     let dir = tempfile::tempdir().unwrap();
     let mut text = String::from("note,amount,count,time\n");
     for row in 0..300_000 {
-        text.push_str(&format!("\"n, {row}\",{}.25,{},{}\n", row % 977, row % 13, row % 7));
+        text.push_str(&format!(
+            "\"n, {row}\",{}.25,{},{}\n",
+            row % 977,
+            row % 13,
+            row % 7
+        ));
     }
     let path = write(dir.path(), &text);
     let (ours, fingerprint) = materialized(&path);
@@ -312,5 +336,8 @@ fn a_bad_cell_fails_the_task_naming_the_file_column_and_line() {
     let job = &submission.jobs[0];
     let error = job.error_text().unwrap();
     assert!(error.contains("input.csv"), "{error}");
-    assert!(error.contains("`count`") && error.contains("line 3") && error.contains("`zwei`"), "{error}");
+    assert!(
+        error.contains("`count`") && error.contains("line 3") && error.contains("`zwei`"),
+        "{error}"
+    );
 }

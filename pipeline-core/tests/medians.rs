@@ -34,7 +34,8 @@ fn frame() -> impl Strategy<Value = DataFrame> {
             prop::collection::vec(prop::option::weighted(0.8, -50i64..50), rows),
         )
             .prop_map(|(g, x, n)| {
-                let g: Vec<Option<String>> = g.into_iter().map(|g| g.map(|g| format!("g{g}"))).collect();
+                let g: Vec<Option<String>> =
+                    g.into_iter().map(|g| g.map(|g| format!("g{g}"))).collect();
                 df!("g" => g, "x" => x, "n" => n).unwrap()
             })
     })
@@ -51,10 +52,24 @@ fn assert_same(ours: &DataFrame, theirs: &DataFrame) -> Result<(), TestCaseError
                     (Some(x), Some(y)) => x == y || (x.is_nan() && y.is_nan()),
                     (x, y) => x == y,
                 };
-                prop_assert!(same, "{}: {:?} vs {:?}\nours:\n{}\npolars:\n{}", a.name(), x, y, ours, theirs);
+                prop_assert!(
+                    same,
+                    "{}: {:?} vs {:?}\nours:\n{}\npolars:\n{}",
+                    a.name(),
+                    x,
+                    y,
+                    ours,
+                    theirs
+                );
             }
         } else {
-            prop_assert!(a.equals_missing(b), "{}\nours:\n{}\npolars:\n{}", a.name(), ours, theirs);
+            prop_assert!(
+                a.equals_missing(b),
+                "{}\nours:\n{}\npolars:\n{}",
+                a.name(),
+                ours,
+                theirs
+            );
         }
     }
     Ok(())
@@ -88,11 +103,19 @@ fn many_equal_values_and_wide_ranges_need_several_passes_and_stay_exact() {
     // 3M equal values around a few outliers, and a column spanning many
     // orders of magnitude: ranges narrowed by more than one pass.
     let rows: usize = 3_000_000;
-    let x: Vec<f64> = (0..rows).map(|i| if i % 1000 == 0 { i as f64 } else { 7.25 }).collect();
-    let y: Vec<f64> = (0..rows).map(|i| ((i * 7919) % rows) as f64 * 1e-3 + 1e-9 * i as f64).collect();
+    let x: Vec<f64> = (0..rows)
+        .map(|i| if i % 1000 == 0 { i as f64 } else { 7.25 })
+        .collect();
+    let y: Vec<f64> = (0..rows)
+        .map(|i| ((i * 7919) % rows) as f64 * 1e-3 + 1e-9 * i as f64)
+        .collect();
     let frame = df!("x" => x, "y" => y).unwrap();
     let ours = grouped_medians(frame.clone().lazy(), &[], &[col("x"), col("y")]).unwrap();
-    let theirs = frame.lazy().select([col("x").median(), col("y").median()]).collect().unwrap();
+    let theirs = frame
+        .lazy()
+        .select([col("x").median(), col("y").median()])
+        .collect()
+        .unwrap();
     assert!(ours.equals(&theirs), "ours:\n{ours}\npolars:\n{theirs}");
 }
 
@@ -136,9 +159,11 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
         .node(NodeSpec::new::<LazyFrame>("frame"))
         .node(NodeSpec::new::<LazyFrame>("summary"))
         .task(
-            TaskSpec::new(TaskDef::from_fn1("make", "1", move |_: &i64| source.clone().lazy()))
-                .inputs(["seed"])
-                .outputs(["frame"]),
+            TaskSpec::new(TaskDef::from_fn1("make", "1", move |_: &i64| {
+                source.clone().lazy()
+            }))
+            .inputs(["seed"])
+            .outputs(["frame"]),
         )
         .task(
             TaskSpec::new(TaskDef::from_fn1("summarize", "1", summary))
@@ -153,7 +178,11 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
     let runtime = Runtime::builder().frame_memory(0).open(dir.path()).unwrap();
     let scenario = runtime.create_scenario(graph, "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
-    let stored = scenario.node::<LazyFrame>("summary").unwrap().read().unwrap();
+    let stored = scenario
+        .node::<LazyFrame>("summary")
+        .unwrap()
+        .read()
+        .unwrap();
     let ours = stored.as_ref().clone().collect().unwrap();
     // Medians to the bit; the sum as polars' streaming engine adds it up,
     // which differs from its in-memory engine in the last bits.
@@ -162,9 +191,18 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
         assert!(a.equals_missing(b), "{name}: ours {a:?} polars {b:?}");
     }
     let sums = |frame: &DataFrame| -> Vec<f64> {
-        frame.column("x_sum").unwrap().f64().unwrap().into_no_null_iter().collect()
+        frame
+            .column("x_sum")
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect()
     };
     for (a, b) in sums(&ours).into_iter().zip(sums(&expected)) {
-        assert!((a - b).abs() <= 1e-12 * b.abs(), "x_sum: ours {a} polars {b}");
+        assert!(
+            (a - b).abs() <= 1e-12 * b.abs(),
+            "x_sum: ours {a} polars {b}"
+        );
     }
 }

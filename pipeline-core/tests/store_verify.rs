@@ -58,14 +58,22 @@ fn verify_finds_a_damaged_value_and_its_producer_runs_again() {
     assert_eq!(report.damaged.len(), 1);
     let (fingerprint, reason) = &report.damaged[0];
     assert_eq!(*fingerprint, squared);
-    assert!(reason.contains("no longer matches its content hash"), "{reason}");
+    assert!(
+        reason.contains("no longer matches its content hash"),
+        "{reason}"
+    );
     assert_eq!(
-        std::fs::read_dir(dir.path().join("objects/damaged")).unwrap().count(),
+        std::fs::read_dir(dir.path().join("objects/damaged"))
+            .unwrap()
+            .count(),
         1,
         "moved aside"
     );
 
-    let scenario = runtime.find_scenario(chain(&counters, "1"), "s").unwrap().unwrap();
+    let scenario = runtime
+        .find_scenario(chain(&counters, "1"), "s")
+        .unwrap()
+        .unwrap();
     let submission = scenario.submit().unwrap();
     assert_eq!(submission.status("square"), Some(JobStatus::Completed));
     assert_eq!(*scenario.node::<i64>("squared").unwrap().read().unwrap(), 9);

@@ -13,7 +13,6 @@ use serde_json::{Map, Value as Json};
 
 use crate::generate::{CsvShape, generate_csv_shaped};
 
-
 /// The demo's own commands.
 #[derive(Debug, clap::Subcommand)]
 pub enum Extra {

@@ -243,7 +243,10 @@ pub(crate) fn gc(ctx: &Context<'_>, args: &GcArgs, output: &Output) -> Result<()
                 verified.damaged.len()
             );
             for (fingerprint, damage) in &verified.damaged {
-                println!("  value {}: {damage}; moved aside, its task runs again", fingerprint.short());
+                println!(
+                    "  value {}: {damage}; moved aside, its task runs again",
+                    fingerprint.short()
+                );
             }
         }
     }

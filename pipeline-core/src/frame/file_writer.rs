@@ -161,9 +161,11 @@ impl FrameFileWriter {
             })?;
             Fingerprint::from_bytes(*output.hasher.finalize().as_bytes())
         };
-        let done = self
-            .partial
-            .with_file_name(format!("{}.{}", fingerprint.to_hex(), self.format.extension()));
+        let done = self.partial.with_file_name(format!(
+            "{}.{}",
+            fingerprint.to_hex(),
+            self.format.extension()
+        ));
         std::fs::rename(&self.partial, &done).map_err(|source| ValueError::Io {
             action: "cannot rename into place",
             path: done.clone(),

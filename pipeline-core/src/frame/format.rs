@@ -119,7 +119,11 @@ pub(super) fn scan_as(format: FrameFormat, source: &PlRefPath) -> PolarsResult<L
 
 /// Encodes `frame` whole, in one chunk, so that equal frames encode to equal
 /// bytes however they were chunked.
-pub(super) fn encode(frame: &DataFrame, format: FrameFormat, out: &mut Vec<u8>) -> PolarsResult<()> {
+pub(super) fn encode(
+    frame: &DataFrame,
+    format: FrameFormat,
+    out: &mut Vec<u8>,
+) -> PolarsResult<()> {
     let mut frame = frame.clone();
     frame.rechunk_mut_par();
     match format {

@@ -43,10 +43,15 @@ pub(crate) fn materialize(
     }
     let runnable = view::substitute(&frame, &mut |scan| resident(scan, ctx.memory));
     // Medians over what is not in memory: in bounded memory.
-    let runnable = LazyFrame::from(
-        super::median::accelerate(&runnable.logical_plan).map_err(polars_error)?,
-    );
-    let (done, kept) = run(runnable, &frame, format, ctx.scratch_dir, ctx.memory.budget())?;
+    let runnable =
+        LazyFrame::from(super::median::accelerate(&runnable.logical_plan).map_err(polars_error)?);
+    let (done, kept) = run(
+        runnable,
+        &frame,
+        format,
+        ctx.scratch_dir,
+        ctx.memory.budget(),
+    )?;
     if let Some(kept) = kept {
         let bytes = kept.estimated_size();
         ctx.memory.insert(done.fingerprint, Arc::new(kept), bytes);
@@ -70,7 +75,11 @@ fn resident(scan: &StoredScan, memory: &ValueMemory) -> Option<Arc<DataFrame>> {
         None => super::collect_streaming(scan.scan().ok()?).ok()?,
     };
     let frame = Arc::new(frame);
-    memory.insert(scan.fingerprint, frame.clone(), bytes.max(frame.estimated_size()));
+    memory.insert(
+        scan.fingerprint,
+        frame.clone(),
+        bytes.max(frame.estimated_size()),
+    );
     Some(frame)
 }
 

@@ -61,10 +61,17 @@ const TOO_MANY_GROUPS: &str = "bounded-memory medians take at most so many group
 /// A polars error of the frame's query; or, with more than 1,024 group ×
 /// column pairs, an error saying so (polars' own median holds them better).
 pub fn grouped_medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> PolarsResult<DataFrame> {
-    let key_names: Vec<PlSmallStr> = (0..by.len()).map(|i| format!("__median_key{i}").into()).collect();
-    let value_names: Vec<PlSmallStr> =
-        (0..columns.len()).map(|j| format!("__median_value{j}").into()).collect();
-    let keyed = || by.iter().zip(&key_names).map(|(e, n)| e.clone().alias(n.clone()));
+    let key_names: Vec<PlSmallStr> = (0..by.len())
+        .map(|i| format!("__median_key{i}").into())
+        .collect();
+    let value_names: Vec<PlSmallStr> = (0..columns.len())
+        .map(|j| format!("__median_value{j}").into())
+        .collect();
+    let keyed = || {
+        by.iter()
+            .zip(&key_names)
+            .map(|(e, n)| e.clone().alias(n.clone()))
+    };
     let valued = || {
         columns
             .iter()
@@ -75,7 +82,12 @@ pub fn grouped_medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polar
     let key_schema = frame.clone().select(by.to_vec()).collect_schema()?;
     let median_schema = frame
         .clone()
-        .select(columns.iter().map(|c| c.clone().median()).collect::<Vec<_>>())
+        .select(
+            columns
+                .iter()
+                .map(|c| c.clone().median())
+                .collect::<Vec<_>>(),
+        )
         .collect_schema()?;
 
     // Pass 1: group ids, counts, histograms of the top bits.
@@ -84,9 +96,12 @@ pub fn grouped_medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polar
         let first = first.clone();
         let key_names = key_names.clone();
         let value_names = value_names.clone();
-        for_each_batch(frame.clone().select(keyed().chain(valued()).collect::<Vec<_>>()), move |batch| {
-            first.lock().add(&batch, &key_names, &value_names)
-        })?;
+        for_each_batch(
+            frame
+                .clone()
+                .select(keyed().chain(valued()).collect::<Vec<_>>()),
+            move |batch| first.lock().add(&batch, &key_names, &value_names),
+        )?;
     }
     let first = Arc::try_unwrap(first)
         .map_err(|_| polars_err!(ComputeError: "polars kept a median pass"))?
@@ -107,19 +122,25 @@ pub fn grouped_medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polar
         {
             let (pass, offset, ids) = (pass.clone(), offset.clone(), ids.clone());
             let value_names = value_names.clone();
-            for_each_batch(frame.clone().select(valued().collect::<Vec<_>>()), move |batch| {
-                let mut at = offset.lock();
-                let rows = &ids[*at..*at + batch.height()];
-                *at += batch.height();
-                let mut targets = pass.lock();
-                for (j, name) in value_names.iter().enumerate() {
-                    let values = batch.column(name)?.f64()?;
-                    for target in targets.iter_mut().filter(|t| t.column == j && !t.is_known()) {
-                        target.add(values, rows);
+            for_each_batch(
+                frame.clone().select(valued().collect::<Vec<_>>()),
+                move |batch| {
+                    let mut at = offset.lock();
+                    let rows = &ids[*at..*at + batch.height()];
+                    *at += batch.height();
+                    let mut targets = pass.lock();
+                    for (j, name) in value_names.iter().enumerate() {
+                        let values = batch.column(name)?.f64()?;
+                        for target in targets
+                            .iter_mut()
+                            .filter(|t| t.column == j && !t.is_known())
+                        {
+                            target.add(values, rows);
+                        }
                     }
-                }
-                Ok(())
-            })?;
+                    Ok(())
+                },
+            )?;
         }
         targets = Arc::try_unwrap(pass)
             .map_err(|_| polars_err!(ComputeError: "polars kept a median pass"))?
@@ -134,7 +155,9 @@ pub fn grouped_medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polar
     let mut columns_out: Vec<Column> = Vec::with_capacity(by.len() + columns.len());
     for (k, (name, dtype)) in key_schema.iter().enumerate() {
         let values: Vec<AnyValue> = first.keys.iter().map(|row| row[k].clone()).collect();
-        columns_out.push(Series::from_any_values_and_dtype(name.clone(), &values, dtype, true)?.into_column());
+        columns_out.push(
+            Series::from_any_values_and_dtype(name.clone(), &values, dtype, true)?.into_column(),
+        );
     }
     for (j, (name, dtype)) in median_schema.iter().enumerate() {
         let medians: Vec<Option<f64>> = (0..groups)
@@ -220,12 +243,20 @@ fn key(x: f64) -> u64 {
         return u64::MAX;
     }
     let bits = (x + 0.0).to_bits();
-    if bits >> 63 == 1 { !bits } else { bits | 1 << 63 }
+    if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    }
 }
 
 /// The float of a [`key`] (a NaN for the NaN key).
 fn value(key: u64) -> f64 {
-    f64::from_bits(if key >> 63 == 1 { key & !(1 << 63) } else { !key })
+    f64::from_bits(if key >> 63 == 1 {
+        key & !(1 << 63)
+    } else {
+        !key
+    })
 }
 
 /// One group and column in the first pass: its count and histogram.
@@ -256,7 +287,12 @@ impl FirstPass {
         }
     }
 
-    fn add(&mut self, batch: &DataFrame, keys: &[PlSmallStr], values: &[PlSmallStr]) -> PolarsResult<()> {
+    fn add(
+        &mut self,
+        batch: &DataFrame,
+        keys: &[PlSmallStr],
+        values: &[PlSmallStr],
+    ) -> PolarsResult<()> {
         let start = self.ids.len();
         self.ids.resize(start + batch.height(), 0);
         if keys.is_empty() {
@@ -271,9 +307,10 @@ impl FirstPass {
                     GroupsIndicator::Idx((first, all)) => {
                         (first as usize, all.iter().map(|&i| i as usize).collect())
                     }
-                    GroupsIndicator::Slice([first, len]) => {
-                        (first as usize, (first..first + len).map(|i| i as usize).collect())
-                    }
+                    GroupsIndicator::Slice([first, len]) => (
+                        first as usize,
+                        (first..first + len).map(|i| i as usize).collect(),
+                    ),
                 };
                 let row = key_frame.get_row(first)?.0;
                 let id = self.group(row.into_iter().map(AnyValue::into_static).collect())?;
@@ -516,7 +553,9 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
             options,
             apply: None,
             ..
-        } if predicates.is_empty() && options.slice.is_none() && !options.is_rolling()
+        } if predicates.is_empty()
+            && options.slice.is_none()
+            && !options.is_rolling()
             && !options.is_dynamic() =>
         {
             (input, keys.clone(), aggs)
@@ -629,7 +668,16 @@ mod tests {
 
     #[test]
     fn keys_order_floats_as_polars_does() {
-        let ordered = [f64::NEG_INFINITY, -2.5, -1e-300, 0.0, 1e-300, 3.0, f64::INFINITY, f64::NAN];
+        let ordered = [
+            f64::NEG_INFINITY,
+            -2.5,
+            -1e-300,
+            0.0,
+            1e-300,
+            3.0,
+            f64::INFINITY,
+            f64::NAN,
+        ];
         for pair in ordered.windows(2) {
             assert!(key(pair[0]) < key(pair[1]), "{pair:?}");
         }

@@ -54,8 +54,8 @@ pub(crate) fn map_plan(
     plan: &DslPlan,
     replace: &mut dyn FnMut(&DslPlan) -> Option<DslPlan>,
 ) -> DslPlan {
-    use std::sync::Arc;
     use DslPlan::*;
+    use std::sync::Arc;
     if let Some(replaced) = replace(plan) {
         return replaced;
     }

@@ -31,11 +31,18 @@ fn graph() -> crate::Graph {
                 .skippable(true),
         )
         .task(
-            TaskSpec::new(TaskDef::from_fn2("derive", "1", |base: &LazyFrame, k: &f64| {
-                base.clone()
-                    .with_columns([(col("y") * lit(*k)).alias("z"), (col("x") % lit(3)).alias("m")])
-                    .filter(col("x").gt(lit(10)))
-            }))
+            TaskSpec::new(TaskDef::from_fn2(
+                "derive",
+                "1",
+                |base: &LazyFrame, k: &f64| {
+                    base.clone()
+                        .with_columns([
+                            (col("y") * lit(*k)).alias("z"),
+                            (col("x") % lit(3)).alias("m"),
+                        ])
+                        .filter(col("x").gt(lit(10)))
+                },
+            ))
             .inputs(["base", "k"])
             .outputs(["derived"])
             .skippable(true),
@@ -64,7 +71,10 @@ fn read(scenario: &crate::Scenario, node: &str) -> DataFrame {
 /// What the graph computes, by polars alone.
 fn expected(n: i64, k: f64) -> DataFrame {
     numbers(n)
-        .with_columns([(col("y") * lit(k)).alias("z"), (col("x") % lit(3)).alias("m")])
+        .with_columns([
+            (col("y") * lit(k)).alias("z"),
+            (col("x") % lit(3)).alias("m"),
+        ])
         .filter(col("x").gt(lit(10)))
         .group_by([col("m")])
         .agg([col("z").sum(), col("y").median()])
@@ -90,8 +100,16 @@ fn a_frame_is_stored_as_an_arrow_ipc_file_named_by_its_fingerprint() {
     let runtime = Runtime::open(dir.path()).unwrap();
     let scenario = runtime.create_scenario(graph(), "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
-    let base = scenario.node::<LazyFrame>("base").unwrap().fingerprint().unwrap().unwrap();
-    let file = dir.path().join("objects").join(format!("{}.arrow", base.to_hex()));
+    let base = scenario
+        .node::<LazyFrame>("base")
+        .unwrap()
+        .fingerprint()
+        .unwrap()
+        .unwrap();
+    let file = dir
+        .path()
+        .join("objects")
+        .join(format!("{}.arrow", base.to_hex()));
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"ARROW1"), "an Arrow IPC file");
     assert_eq!(crate::Fingerprint::of_bytes(&bytes), base);
@@ -104,10 +122,24 @@ fn a_row_wise_query_over_a_stored_frame_is_stored_as_a_view_and_read_back_by_a_n
     let first = Runtime::open(dir.path()).unwrap();
     let scenario = first.create_scenario(graph(), "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
-    let derived = scenario.node::<LazyFrame>("derived").unwrap().fingerprint().unwrap().unwrap();
+    let derived = scenario
+        .node::<LazyFrame>("derived")
+        .unwrap()
+        .fingerprint()
+        .unwrap()
+        .unwrap();
     // No file of rows for the view: only `base` and `summed` have files.
-    assert_eq!(object_files(dir.path()).len(), 2, "{:?}", object_files(dir.path()));
-    assert!(!object_files(dir.path()).iter().any(|f| f.starts_with(&derived.to_hex())));
+    assert_eq!(
+        object_files(dir.path()).len(),
+        2,
+        "{:?}",
+        object_files(dir.path())
+    );
+    assert!(
+        !object_files(dir.path())
+            .iter()
+            .any(|f| f.starts_with(&derived.to_hex()))
+    );
     let id = scenario.id();
     drop((scenario, first));
 
@@ -130,7 +162,14 @@ fn an_equal_view_keeps_its_fingerprint_and_another_recipe_changes_it() {
     let runtime = Runtime::open(dir.path()).unwrap();
     let scenario = runtime.create_scenario(graph(), "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
-    let derived = || scenario.node::<LazyFrame>("derived").unwrap().fingerprint().unwrap().unwrap();
+    let derived = || {
+        scenario
+            .node::<LazyFrame>("derived")
+            .unwrap()
+            .fingerprint()
+            .unwrap()
+            .unwrap()
+    };
     let before = derived();
     let forced = scenario
         .submit_with(&crate::SubmitOptions::new().force(true))
@@ -149,10 +188,16 @@ fn an_equal_view_keeps_its_fingerprint_and_another_recipe_changes_it() {
 fn results_are_the_same_with_and_without_frames_kept_in_memory() {
     for budget in [0, 64 << 20] {
         let dir = tempfile::tempdir().unwrap();
-        let runtime = Runtime::builder().frame_memory(budget).open(dir.path()).unwrap();
+        let runtime = Runtime::builder()
+            .frame_memory(budget)
+            .open(dir.path())
+            .unwrap();
         let scenario = runtime.create_scenario(graph(), "s").unwrap();
         scenario.submit().unwrap().into_result().unwrap();
-        assert!(read(&scenario, "summed").equals_missing(&expected(1000, 2.0)), "{budget}");
+        assert!(
+            read(&scenario, "summed").equals_missing(&expected(1000, 2.0)),
+            "{budget}"
+        );
         let held = runtime.memory().held();
         if budget == 0 {
             assert_eq!(held, 0);
@@ -165,12 +210,20 @@ fn results_are_the_same_with_and_without_frames_kept_in_memory() {
 #[test]
 fn a_frame_over_the_budget_is_not_kept_but_still_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder().frame_memory(1024).open(dir.path()).unwrap();
+    let runtime = Runtime::builder()
+        .frame_memory(1024)
+        .open(dir.path())
+        .unwrap();
     let scenario = runtime.create_scenario(graph(), "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
     // `base` (1,000 rows of two 8-byte columns) does not fit; the 3-row
     // aggregate does.
-    let base = scenario.node::<LazyFrame>("base").unwrap().fingerprint().unwrap().unwrap();
+    let base = scenario
+        .node::<LazyFrame>("base")
+        .unwrap()
+        .fingerprint()
+        .unwrap()
+        .unwrap();
     assert!(runtime.memory().get::<DataFrame>(&base).is_none());
     assert!(runtime.memory().held() <= 1024);
     assert!(read(&scenario, "summed").equals_missing(&expected(1000, 2.0)));
@@ -198,7 +251,14 @@ fn a_task_returning_its_input_unchanged_stores_no_copy() {
     let runtime = Runtime::open(dir.path()).unwrap();
     let scenario = runtime.create_scenario(graph, "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
-    let fingerprint = |node: &str| scenario.node::<LazyFrame>(node).unwrap().fingerprint().unwrap().unwrap();
+    let fingerprint = |node: &str| {
+        scenario
+            .node::<LazyFrame>(node)
+            .unwrap()
+            .fingerprint()
+            .unwrap()
+            .unwrap()
+    };
     assert_eq!(fingerprint("a"), fingerprint("b"));
     assert_eq!(object_files(dir.path()).len(), 1);
 }
@@ -207,29 +267,43 @@ fn a_task_returning_its_input_unchanged_stores_no_copy() {
 fn a_parquet_type_is_stored_as_parquet_and_reads_back() {
     pub struct Archive(pub LazyFrame);
     crate::lazy_frame_value!(parquet: Archive);
-    let graph = std::sync::Arc::new(GraphBuilder::new("archive")
-        .node(NodeSpec::new::<i64>("n").with_default(100))
-        .node(NodeSpec::new::<Archive>("a"))
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("make", "1", |n: &i64| Archive(numbers(*n))))
+    let graph = std::sync::Arc::new(
+        GraphBuilder::new("archive")
+            .node(NodeSpec::new::<i64>("n").with_default(100))
+            .node(NodeSpec::new::<Archive>("a"))
+            .task(
+                TaskSpec::new(TaskDef::from_fn1("make", "1", |n: &i64| {
+                    Archive(numbers(*n))
+                }))
                 .inputs(["n"])
                 .outputs(["a"]),
-        )
-        .build()
-        .unwrap());
+            )
+            .build()
+            .unwrap(),
+    );
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::open(dir.path()).unwrap();
     let scenario = runtime.create_scenario(graph.clone(), "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
     let files = object_files(dir.path());
-    let parquet = files.iter().find(|f| f.ends_with(".parquet")).expect("a parquet file");
+    let parquet = files
+        .iter()
+        .find(|f| f.ends_with(".parquet"))
+        .expect("a parquet file");
     let bytes = std::fs::read(dir.path().join("objects").join(parquet)).unwrap();
     assert!(bytes.starts_with(b"PAR1"));
     let id = scenario.id();
     drop((scenario, runtime));
-    let scenario = Runtime::open(dir.path()).unwrap().open_scenario(graph, id).unwrap();
+    let scenario = Runtime::open(dir.path())
+        .unwrap()
+        .open_scenario(graph, id)
+        .unwrap();
     let a = scenario.node::<Archive>("a").unwrap().read().unwrap();
-    assert!(collect_streaming(a.0.clone()).unwrap().equals(&numbers(100).collect().unwrap()));
+    assert!(
+        collect_streaming(a.0.clone())
+            .unwrap()
+            .equals(&numbers(100).collect().unwrap())
+    );
 }
 
 #[test]
@@ -248,8 +322,16 @@ fn data_frames_round_trip_through_ipc_bytes_and_old_parquet_bytes_still_decode()
     let mut bytes = Vec::new();
     frame.encode(&mut bytes).unwrap();
     assert!(bytes.starts_with(b"ARROW1"));
-    assert!(DataFrame::decode(&mut bytes.as_slice()).unwrap().equals(&frame));
+    assert!(
+        DataFrame::decode(&mut bytes.as_slice())
+            .unwrap()
+            .equals(&frame)
+    );
     let mut parquet = Vec::new();
     format::encode(&frame, FrameFormat::Parquet, &mut parquet).unwrap();
-    assert!(DataFrame::decode(&mut parquet.as_slice()).unwrap().equals(&frame));
+    assert!(
+        DataFrame::decode(&mut parquet.as_slice())
+            .unwrap()
+            .equals(&frame)
+    );
 }

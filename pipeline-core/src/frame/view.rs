@@ -66,7 +66,10 @@ impl StoredScan {
         let [path] = &paths[..] else {
             return None;
         };
-        let local = path.as_str().strip_prefix("file://").unwrap_or(path.as_str());
+        let local = path
+            .as_str()
+            .strip_prefix("file://")
+            .unwrap_or(path.as_str());
         let path = PathBuf::from(local);
         let (stem, extension) = path.file_name()?.to_str()?.split_once('.')?;
         let fingerprint: Fingerprint = stem.parse().ok()?;
@@ -262,7 +265,10 @@ pub(super) fn decode(recipe: &[u8], ctx: &StoreContext<'_>) -> Result<LazyFrame,
         else {
             return None;
         };
-        let name = paths.first()?.as_str().strip_prefix("pipeline-stored-frame-")?;
+        let name = paths
+            .first()?
+            .as_str()
+            .strip_prefix("pipeline-stored-frame-")?;
         let (hex, _) = name.split_once('.')?;
         let fingerprint: Fingerprint = hex.parse().ok()?;
         let Some((_, path)) = files.iter().find(|(f, _)| *f == fingerprint) else {

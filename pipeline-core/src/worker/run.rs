@@ -11,13 +11,13 @@ use crate::decide::env_digests;
 use crate::executor::panic_message;
 use crate::fingerprint::Fingerprint;
 use crate::key::TaskKey;
+use crate::memory::ValueMemory;
 use crate::objects::{ObjectStore, PutOutcome};
 use crate::remote::manifest::{
     CodeManifest, OutputEntry, RESULT_FORMAT, ResultManifest, ResultStatus, StoredObject,
     TASK_FORMAT, TaskManifest, value_object,
 };
 use crate::task::TaskDef;
-use crate::memory::ValueMemory;
 use crate::value::{ErasedValue, MaterializeContext, StoreContext, ValueType};
 
 /// Why an attempt failed, for its result manifest.

@@ -30,13 +30,17 @@ impl CsvQuery {
     /// Recognizes such a query (see the module docs).
     pub(crate) fn of(frame: &LazyFrame) -> Option<Self> {
         let mut sources = Vec::new();
-        crate::frame::plan::for_each_source(&frame.logical_plan, &mut |node| sources.push(node.clone()));
-        let [DslPlan::Scan {
-            sources: ScanSources::Paths(paths),
-            unified_scan_args,
-            scan_type,
-            ..
-        }] = &sources[..]
+        crate::frame::plan::for_each_source(&frame.logical_plan, &mut |node| {
+            sources.push(node.clone())
+        });
+        let [
+            DslPlan::Scan {
+                sources: ScanSources::Paths(paths),
+                unified_scan_args,
+                scan_type,
+                ..
+            },
+        ] = &sources[..]
         else {
             return None;
         };
@@ -53,8 +57,18 @@ impl CsvQuery {
         let plan = frame.clone().to_alp_optimized().ok()?;
         let mut columns = None;
         for node in plan.lp_arena.iter(plan.lp_top) {
-            if let (_, IR::Scan { output_schema, file_info, .. }) = node {
-                let schema = output_schema.clone().unwrap_or_else(|| file_info.schema.clone());
+            if let (
+                _,
+                IR::Scan {
+                    output_schema,
+                    file_info,
+                    ..
+                },
+            ) = node
+            {
+                let schema = output_schema
+                    .clone()
+                    .unwrap_or_else(|| file_info.schema.clone());
                 columns = Some(
                     schema
                         .iter()

@@ -217,7 +217,13 @@ fn single_csv_source(plan: &DslPlan) -> Option<PathBuf> {
 /// Checks that the CSV at `path` can be read and that its header names every
 /// typed column.
 fn check_header(path: &Path, typed: &[(&str, DataType)]) -> Result<(), CsvError> {
-    let required = || typed.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+    let required = || {
+        typed
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let unreadable = |error| CsvError::Unreadable {
         path: path.to_owned(),
         error,
@@ -237,7 +243,10 @@ fn check_header(path: &Path, typed: &[(&str, DataType)]) -> Result<(), CsvError>
         });
     }
     let names = header_names(header.trim_end_matches(['\n', '\r']).as_bytes());
-    match typed.iter().find(|(name, _)| !names.iter().any(|n| n == name)) {
+    match typed
+        .iter()
+        .find(|(name, _)| !names.iter().any(|n| n == name))
+    {
         Some((column, _)) => Err(CsvError::MissingColumn {
             path: path.to_owned(),
             column: (*column).to_owned(),
@@ -329,9 +338,11 @@ fn unquote(field: &[u8]) -> Cow<'_, [u8]> {
         .strip_prefix(b"\"")
         .and_then(|f| f.strip_suffix(b"\""))
     {
-        Some(inner) if inner.windows(2).any(|w| w == b"\"\"") => {
-            Cow::Owned(String::from_utf8_lossy(inner).replace("\"\"", "\"").into_bytes())
-        }
+        Some(inner) if inner.windows(2).any(|w| w == b"\"\"") => Cow::Owned(
+            String::from_utf8_lossy(inner)
+                .replace("\"\"", "\"")
+                .into_bytes(),
+        ),
         Some(inner) => Cow::Borrowed(inner),
         None => Cow::Borrowed(field),
     }
@@ -367,7 +378,10 @@ mod tests {
                 path,
                 ..
             } => {
-                assert_eq!((column.as_str(), value.as_str(), line), ("Amount", "lots", Some(4)));
+                assert_eq!(
+                    (column.as_str(), value.as_str(), line),
+                    ("Amount", "lots", Some(4))
+                );
                 assert_eq!(path, file.path());
             }
             other => panic!("expected a bad cell, got {other:?}"),
@@ -377,16 +391,24 @@ mod tests {
     #[test]
     fn header_problems_name_the_file_and_the_column() {
         let empty = csv("");
-        let error = scan_csv(empty.path(), &[("A", DataType::Int64)]).err().unwrap();
-        assert!(matches!(error, CsvError::Empty { .. }), "{error}");
-        let other = csv("\"B\",C\n1,2\n");
-        let error = scan_csv(other.path(), &[("B", DataType::Int64), ("A", DataType::Int64)])
+        let error = scan_csv(empty.path(), &[("A", DataType::Int64)])
             .err()
             .unwrap();
+        assert!(matches!(error, CsvError::Empty { .. }), "{error}");
+        let other = csv("\"B\",C\n1,2\n");
+        let error = scan_csv(
+            other.path(),
+            &[("B", DataType::Int64), ("A", DataType::Int64)],
+        )
+        .err()
+        .unwrap();
         let message = error.to_string();
         assert!(message.contains("has no column `A`"), "{message}");
         assert!(message.contains("its header has: B, C"), "{message}");
-        assert!(message.contains(&other.path().display().to_string()), "{message}");
+        assert!(
+            message.contains(&other.path().display().to_string()),
+            "{message}"
+        );
         let gone = scan_csv("no/such/file.csv", &[]).err().unwrap();
         assert!(matches!(gone, CsvError::Unreadable { .. }), "{gone}");
     }

@@ -93,7 +93,8 @@ pub fn read_csv_blocks<E: From<CsvError> + Send>(
     let kinds: Vec<(&str, ColumnKind)> = columns
         .iter()
         .map(|(name, dtype)| {
-            let kind = ColumnKind::of(dtype).expect("read_csv_blocks reads Float64 and Int64 columns");
+            let kind =
+                ColumnKind::of(dtype).expect("read_csv_blocks reads Float64 and Int64 columns");
             (*name, kind)
         })
         .collect();
@@ -139,7 +140,13 @@ fn header_projection(
     bytes: &[u8],
     wanted: &[(&str, ColumnKind)],
 ) -> Result<(Projection, usize), CsvError> {
-    let required = || wanted.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(", ");
+    let required = || {
+        wanted
+            .iter()
+            .map(|(name, _)| *name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let bytes_after_bom = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let bom = bytes.len() - bytes_after_bom.len();
     let header_end = split::record_end_after(bytes, bom, bom);
@@ -201,7 +208,9 @@ fn read_body<E: From<CsvError> + Send>(
             let frame = match parse_block(bytes, at, end, projection, options) {
                 Ok(frame) => frame,
                 Err((offset, bad)) => {
-                    break Err(E::from(bad_cell_error(path, bytes, projection, offset, bad)));
+                    break Err(E::from(bad_cell_error(
+                        path, bytes, projection, offset, bad,
+                    )));
                 }
             };
             release_parsed(map, at, end);

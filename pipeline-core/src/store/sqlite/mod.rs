@@ -1383,8 +1383,8 @@ impl Store for SqliteStore {
     fn verify(&self) -> Result<VerifyReport, StoreError> {
         self.flush()?;
         let rows: Vec<(Fingerprint, StoredObject)> = self.readers.with("list values", |conn| {
-            let mut query =
-                conn.prepare("SELECT fingerprint, size, content_hash, extension, data FROM objects")?;
+            let mut query = conn
+                .prepare("SELECT fingerprint, size, content_hash, extension, data FROM objects")?;
             let rows = query.query_map([], |r| {
                 let fingerprint = fingerprint_at(r, 0)?;
                 Ok((
@@ -1405,7 +1405,9 @@ impl Store for SqliteStore {
                 Some(bytes) if Fingerprint::of_bytes(bytes) == object.content_hash => {
                     Ok(bytes.len() as u64)
                 }
-                Some(_) => Err("its bytes in the database no longer match its content hash".to_owned()),
+                Some(_) => {
+                    Err("its bytes in the database no longer match its content hash".to_owned())
+                }
                 None => self.objects.scrub(
                     &fingerprint,
                     &object.extension,
@@ -1419,7 +1421,12 @@ impl Store for SqliteStore {
                     report.bytes_checked += bytes;
                 }
                 Err(damage) => {
-                    self.quarantine(&fingerprint, &object.extension, object.data.is_none(), &damage);
+                    self.quarantine(
+                        &fingerprint,
+                        &object.extension,
+                        object.data.is_none(),
+                        &damage,
+                    );
                     report.damaged.push((fingerprint, damage));
                 }
             }

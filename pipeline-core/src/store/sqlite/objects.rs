@@ -480,8 +480,10 @@ impl Objects {
     /// removed.
     pub(super) fn sweep(&self) -> (u64, u64) {
         if let Ok(files) = self.files() {
-            let present: std::collections::HashSet<Fingerprint> =
-                files.into_iter().map(|(_, fingerprint, ..)| fingerprint).collect();
+            let present: std::collections::HashSet<Fingerprint> = files
+                .into_iter()
+                .map(|(_, fingerprint, ..)| fingerprint)
+                .collect();
             for entry in fs::read_dir(&self.stamps).into_iter().flatten().flatten() {
                 let stale = entry
                     .file_name()

@@ -31,7 +31,9 @@ fn a_check_leaves_a_stamp_that_later_checks_trust_and_a_scrub_does_not() {
     let (objects, fingerprint) = objects_with(dir.path(), &bytes, Duration::from_secs(60));
     assert!(objects.stamp(&fingerprint).is_none());
     check(&objects, &fingerprint, bytes.len()).unwrap();
-    let stamp = objects.stamp(&fingerprint).expect("a stamp after a passing check");
+    let stamp = objects
+        .stamp(&fingerprint)
+        .expect("a stamp after a passing check");
     assert_eq!(stamp.content_hash, fingerprint);
 
     // Bit rot that leaves the metadata as stamped (forged here: the stamp is
@@ -47,7 +49,10 @@ fn a_check_leaves_a_stamp_that_later_checks_trust_and_a_scrub_does_not() {
     let error = objects
         .scrub(&fingerprint, "bin", bytes.len() as u64, &fingerprint)
         .unwrap_err();
-    assert!(error.contains("no longer matches its content hash"), "{error}");
+    assert!(
+        error.contains("no longer matches its content hash"),
+        "{error}"
+    );
     assert!(objects.stamp(&fingerprint).is_none());
     assert!(check(&objects, &fingerprint, bytes.len()).is_err());
 }
@@ -62,7 +67,10 @@ fn a_file_rewritten_after_its_stamp_is_hashed_again_and_caught() {
     // Same size, other bytes: the times change, so the stamp no longer fits.
     fs::write(objects.path(&fingerprint, "bin"), vec![2u8; 4096]).unwrap();
     let error = check(&objects, &fingerprint, bytes.len()).unwrap_err();
-    assert!(error.contains("no longer matches its content hash"), "{error}");
+    assert!(
+        error.contains("no longer matches its content hash"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -88,7 +96,12 @@ fn a_file_the_store_writes_is_stamped_as_written() {
     let stamp = objects.stamp(&fingerprint).expect("stamped as written");
     assert_eq!((stamp.size, stamp.content_hash), (size, hash));
     let path = objects.path(&fingerprint, value_type.extension());
-    let age = fs::metadata(&path).unwrap().modified().unwrap().elapsed().unwrap();
+    let age = fs::metadata(&path)
+        .unwrap()
+        .modified()
+        .unwrap()
+        .elapsed()
+        .unwrap();
     assert!(age >= RACY_WINDOW, "its time is set back: {age:?}");
 }
 

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 
 use cluster::Cluster;
 use customer_analysis::pipeline::CustomerAnalysis;
-use customer_analysis::transform::{Metric, SummaryStatistic};
+use customer_analysis::pipeline::{Metric, SummaryStatistic};
 use libtest_mimic::{Arguments, Trial};
 use pipeline_core::frame::collect_streaming;
 use pipeline_core::{JobStatus, Runtime, Submission, SubmitOptions};

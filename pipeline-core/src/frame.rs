@@ -154,7 +154,7 @@ pub mod stored {
                 "a view is read through the store that holds the frames it reads",
             ));
         }
-        let frame = format::decode(input).map_err(|e| ValueError::decode::<LazyFrame>(e))?;
+        let frame = format::decode(input).map_err(ValueError::decode::<LazyFrame>)?;
         *input = &[];
         Ok(frame.lazy())
     }
@@ -199,7 +199,7 @@ pub mod stored {
             let missing = std::io::Error::from(std::io::ErrorKind::NotFound);
             return Err(io_error("cannot read", path, missing));
         }
-        scan_file(path).map_err(|e| ValueError::decode::<LazyFrame>(e))
+        scan_file(path).map_err(ValueError::decode::<LazyFrame>)
     }
 
     /// A scan of a stored frame's file, or the query of a stored view.
@@ -286,7 +286,7 @@ impl Value for DataFrame {
 
     /// Takes all remaining bytes: a frame is always a whole file.
     fn decode(input: &mut &[u8]) -> Result<Self, ValueError> {
-        let frame = format::decode(input).map_err(|e| ValueError::decode::<DataFrame>(e))?;
+        let frame = format::decode(input).map_err(ValueError::decode::<DataFrame>)?;
         *input = &[];
         Ok(frame)
     }

@@ -42,8 +42,8 @@ impl Write for HashingFile {
 
 /// polars' batched writer of either format.
 enum Batched {
-    Ipc(polars::io::ipc::BatchedWriter<HashingFile>),
-    Parquet(polars::io::parquet::write::BatchedWriter<HashingFile>),
+    Ipc(Box<polars::io::ipc::BatchedWriter<HashingFile>>),
+    Parquet(Box<polars::io::parquet::write::BatchedWriter<HashingFile>>),
 }
 
 /// Writes a data frame that arrives in batches (from a query, say) into an
@@ -97,19 +97,19 @@ impl FrameFileWriter {
             FrameFormat::Ipc => {
                 let arrow = schema.to_arrow(CompatLevel::newest());
                 let fields = default_ipc_fields(arrow.iter_values());
-                Batched::Ipc(
+                Batched::Ipc(Box::new(
                     IpcWriter::new(output)
                         .with_compression(None)
                         .batched(schema, fields)
                         .map_err(polars_error)?,
-                )
+                ))
             }
-            FrameFormat::Parquet => Batched::Parquet(
+            FrameFormat::Parquet => Batched::Parquet(Box::new(
                 parquet_options()
                     .to_writer(output)
                     .batched(schema)
                     .map_err(polars_error)?,
-            ),
+            )),
         };
         this.writer = Some(writer);
         Ok(this)

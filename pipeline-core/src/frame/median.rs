@@ -79,7 +79,7 @@ pub fn grouped_medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polar
             .map(|(e, n)| e.clone().cast(DataType::Float64).alias(n.clone()))
     };
     // Names and types of the result, as polars would give them.
-    let key_schema = frame.clone().select(by.to_vec()).collect_schema()?;
+    let key_schema = frame.clone().select(by).collect_schema()?;
     let median_schema = frame
         .clone()
         .select(
@@ -571,7 +571,7 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
         }
         _ => return Ok(None),
     };
-    let medians: Vec<Option<Expr>> = aggs.iter().map(|e| median_input(e)).collect();
+    let medians: Vec<Option<Expr>> = aggs.iter().map(median_input).collect();
     if medians.iter().all(Option::is_none) {
         return Ok(None);
     }

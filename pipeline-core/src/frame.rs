@@ -173,7 +173,9 @@ pub mod stored {
         decode(input)
     }
 
-    /// See [`materialize`](super::materialize::materialize).
+    /// Materializes a frame in `format`: a plain scan of a stored frame is that
+    /// frame, a row-wise query over stored frames a view, any other query runs
+    /// into a file (see the [module docs](super)).
     pub fn materialize(
         frame: LazyFrame,
         format: FrameFormat,

@@ -273,7 +273,7 @@ impl Cli {
     /// exit code to end `main` with. With the `remote` feature, a program
     /// started as `<program> __pipeline-worker <manifest URL>` (by `run
     /// --executor slurm`, on a cluster node) runs that one task attempt
-    /// instead (see [`crate::worker`]).
+    /// instead (see `pipeline_core::worker`, feature `remote`).
     pub fn run(self) -> ExitCode {
         #[cfg(feature = "remote")]
         if let Some(code) = crate::worker::main_if_worker() {

@@ -323,7 +323,7 @@ fn generate_is_deterministic_and_feeds_the_pipeline() {
     assert!(output.status.success());
     let text = std::fs::read_to_string(&messy).unwrap();
     assert!(
-        text.starts_with("CustomerID,Name,Age,") && text.contains("\", "),
+        text.starts_with("CustomerID,Name,Age,") && text.contains(",\"") && text.contains(", "),
         "{text:.200}"
     );
     let from_messy = run_json(dir.path(), &["--data", messy.to_str().unwrap()]);

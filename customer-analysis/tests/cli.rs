@@ -400,7 +400,7 @@ fn tour_json_reports_every_step_with_statuses_and_results() {
 /// damaged one and moves it aside, so that its task runs again in the next
 /// process; on an intact store it finds nothing.
 #[test]
-fn gc_verify_finds_bit_rot_that_reads_trust_and_the_producer_runs_again() {
+fn gc_verify_finds_a_damaged_file_and_its_producer_runs_again() {
     let store = tempfile::tempdir().unwrap();
     run_json(store.path(), &[]);
     let scored = std::fs::read_dir(store.path().join("objects"))

@@ -136,6 +136,9 @@
 //! reuse (see the `cli` module and `docs/cli.md`).
 
 #![warn(missing_docs)]
+// Unsafe code only where a module allows it, each use with its SAFETY
+// comment: the memory maps of `frame::format` and `frame::csv::reader`.
+#![deny(unsafe_code)]
 
 pub mod cache;
 mod catalog;

@@ -1,5 +1,8 @@
 //! How a stored frame's file is laid out, and reading one back.
 
+// Memory-mapped files (each `unsafe` block says why it is sound).
+#![allow(unsafe_code)]
+
 use std::io::{Cursor, Read};
 use std::path::Path;
 

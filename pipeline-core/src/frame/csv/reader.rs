@@ -17,6 +17,9 @@
 //! that compute row by row from numeric columns of one CSV file (see
 //! [`read_csv_blocks`]); the tests check it against polars on random files.
 
+// Memory-mapped files (each `unsafe` block says why it is sound).
+#![allow(unsafe_code)]
+
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};

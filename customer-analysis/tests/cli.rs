@@ -67,6 +67,19 @@ fn seed_section_six_as_separate_processes_skips_what_did_not_change() {
     assert_eq!(statuses(&run_json(store.path(), &["--force"])), [ran; 4]);
 }
 
+/// `run --task` of the first task on a fresh store succeeds: the results the
+/// demo reports (`segment_result`, `high_value_summary`) have no value yet,
+/// and say so with `null` instead of failing the command.
+#[test]
+fn running_only_the_first_task_reports_results_without_values_as_null() {
+    let store = tempfile::tempdir().unwrap();
+    let report = run_json(store.path(), &["--task", "preprocess_and_score"]);
+    assert_eq!(statuses(&report), ["completed"]);
+    assert_eq!(report["segment_result"], Json::Null, "{report}");
+    assert_eq!(report["high_value_summary"], Json::Null, "{report}");
+    assert_eq!(report["results"]["segment_result"], Json::Null, "{report}");
+}
+
 /// `segmented_customer_df` is stored as a view over `scored_df`'s file, not
 /// as a second copy of every row; a new process reads it through the store and
 /// gets the same numbers as the independent computation above.

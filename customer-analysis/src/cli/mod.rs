@@ -84,13 +84,19 @@ pub fn check_threshold(value: &f64) -> Result<(), String> {
 /// row, one object per segment) and `high_value_summary` (the summary's one
 /// row as an object).
 pub fn report(results: &RunResults<'_>) -> Result<Map<String, Json>, CliError> {
-    let segments = results.json("segment_result")?;
-    let summary = results.json("high_value_summary_df")?;
+    // A run of one upstream task leaves these without a value: `null`.
+    let segments = results.json_if_any("segment_result")?;
+    let summary = results.json_if_any("high_value_summary_df")?;
     let mut fields = Map::new();
-    fields.insert("segment_result".to_owned(), segments["rows"].clone());
+    fields.insert(
+        "segment_result".to_owned(),
+        segments.map_or(Json::Null, |s| s["rows"].clone()),
+    );
     fields.insert(
         "high_value_summary".to_owned(),
-        summary["rows"].get(0).cloned().unwrap_or(Json::Null),
+        summary
+            .and_then(|s| s["rows"].get(0).cloned())
+            .unwrap_or(Json::Null),
     );
     Ok(fields)
 }

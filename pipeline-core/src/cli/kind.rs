@@ -250,15 +250,33 @@ impl RunResults<'_> {
         render::value_json(value_type, &*value, None)
     }
 
-    fn version(&self, node: &str) -> Result<u64, CliError> {
+    /// [`json`](Self::json), or `None` where the submission left the node
+    /// without a value (a `run --task` of an upstream task, say).
+    ///
+    /// # Errors
+    /// If the node is unknown.
+    pub fn json_if_any(&self, node: &str) -> Result<Option<Json>, CliError> {
+        self.known(node)?;
+        match self.submission.version_of(node) {
+            Some(_) => self.json(node).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn known(&self, node: &str) -> Result<(), CliError> {
         let graph = self.scenario.graph();
-        if graph.node_id(node).is_none() {
-            return Err(crate::Error::UnknownNode {
+        match graph.node_id(node) {
+            Some(_) => Ok(()),
+            None => Err(crate::Error::UnknownNode {
                 graph: graph.name().to_owned(),
                 node: node.to_owned(),
             }
-            .into());
+            .into()),
         }
+    }
+
+    fn version(&self, node: &str) -> Result<u64, CliError> {
+        self.known(node)?;
         self.submission.version_of(node).ok_or_else(|| {
             CliError::failed(format!(
                 "data node `{node}` had no value after submission {}",

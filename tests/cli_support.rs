@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use pipeline_core::Runtime;
+use pipeline_core::store::SqliteOptions;
 use pipeline_core::store::{Owner, SlotKey};
-use pipeline_core::{Runtime, SqliteOptions};
 use serde_json::Value as Json;
 
 pub const NODES: [&str; 7] = [

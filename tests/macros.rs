@@ -5,7 +5,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use pipeline_core::code::{CodeIdentity, CodePart, CodeSource};
-use pipeline_core::{JobStatus, Runtime, Scope, SubmitOptions, TaskDef, ValueType, scenario, task};
+use pipeline_core::graph::Scope;
+use pipeline_core::task::TaskDef;
+use pipeline_core::value::ValueType;
+use pipeline_core::{JobStatus, Runtime, SubmitOptions, scenario, task};
 
 // ---------------------------------------------------------------------------
 // A small pricing pipeline: borrowed, sliced and by-value inputs, a tuple output.

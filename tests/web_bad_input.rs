@@ -101,7 +101,7 @@ async fn an_unknown_target_is_422_on_the_target_field_and_runs_nothing() {
     .await;
     assert_eq!(unknown_field.status, StatusCode::BAD_REQUEST);
     let shop = runtime
-        .open_scenario(shop(), pipeline_core::ScenarioId(1))
+        .open_scenario(shop(), pipeline_core::store::ScenarioId(1))
         .unwrap();
     assert!(shop.job_history().unwrap().submissions.is_empty());
 }
@@ -155,9 +155,9 @@ async fn unknown_ids_and_pages_are_404_with_a_message_in_html_and_json() {
 struct GraphOfNobody;
 
 impl GraphOfNobody {
-    fn graph() -> pipeline_core::Graph {
-        pipeline_core::GraphBuilder::new("nobody")
-            .node(pipeline_core::NodeSpec::new::<i64>("n").with_default(1))
+    fn graph() -> pipeline_core::graph::Graph {
+        pipeline_core::graph::GraphBuilder::new("nobody")
+            .node(pipeline_core::graph::NodeSpec::new::<i64>("n").with_default(1))
             .build()
             .unwrap()
     }
@@ -208,7 +208,7 @@ async fn posts_without_the_token_are_refused_and_change_nothing() {
     }
     assert_eq!(runtime.scenarios().unwrap().len(), 1);
     let shop = runtime
-        .open_scenario(shop(), pipeline_core::ScenarioId(1))
+        .open_scenario(shop(), pipeline_core::store::ScenarioId(1))
         .unwrap();
     assert!(shop.job_history().unwrap().submissions.is_empty());
 
@@ -265,10 +265,10 @@ async fn gets_never_change_the_store() {
 #[tokio::test(flavor = "multi_thread")]
 async fn showing_a_scenario_whose_type_gained_a_node_writes_no_default() {
     let grown = |extra: bool| {
-        let mut builder = pipeline_core::GraphBuilder::new("growing")
-            .node(pipeline_core::NodeSpec::new::<i64>("a").with_default(1));
+        let mut builder = pipeline_core::graph::GraphBuilder::new("growing")
+            .node(pipeline_core::graph::NodeSpec::new::<i64>("a").with_default(1));
         if extra {
-            builder = builder.node(pipeline_core::NodeSpec::new::<i64>("b").with_default(2));
+            builder = builder.node(pipeline_core::graph::NodeSpec::new::<i64>("b").with_default(2));
         }
         std::sync::Arc::new(builder.build().unwrap())
     };
@@ -287,8 +287,8 @@ async fn showing_a_scenario_whose_type_gained_a_node_writes_no_default() {
     }
     let page = get(&router, "/api/scenarios/1").await.json();
     assert_eq!(page["nodes"][1]["state"], "no_value");
-    let b = runtime.store().history(&pipeline_core::SlotKey {
-        owner: pipeline_core::Owner::Scenario(old.id()),
+    let b = runtime.store().history(&pipeline_core::store::SlotKey {
+        owner: pipeline_core::store::Owner::Scenario(old.id()),
         node: std::sync::Arc::from("b"),
     });
     assert!(b.unwrap().is_empty(), "a GET wrote node b's default");
@@ -554,7 +554,7 @@ async fn a_bad_value_is_422_beside_its_field_and_nothing_is_written() {
     assert!(fields.get("label").is_none());
 
     let shop = runtime
-        .open_scenario(shop(), pipeline_core::ScenarioId(1))
+        .open_scenario(shop(), pipeline_core::store::ScenarioId(1))
         .unwrap();
     assert_eq!(
         *shop.node::<String>("label").unwrap().read().unwrap(),

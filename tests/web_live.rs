@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 use hyper_util::rt::TokioIo;
+use pipeline_core::Runtime;
+use pipeline_core::store::ScenarioId;
 use pipeline_core::store::SqliteOptions;
 use pipeline_core::web::Running;
-use pipeline_core::{Runtime, ScenarioId};
 use serde_json::json;
 use support::*;
 

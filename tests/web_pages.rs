@@ -125,7 +125,7 @@ async fn creating_a_scenario_by_form_redirects_to_it_and_by_json_answers_201() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_scenario_page_colours_nodes_by_state_and_says_why() {
-    let runtime = Runtime::with_store(pipeline_core::MemoryStore::with_lineage());
+    let runtime = Runtime::with_store(pipeline_core::store::MemoryStore::with_lineage());
     let spring = shop_scenario(&runtime, "spring", &[]);
     let router = router(runtime.clone());
 
@@ -267,7 +267,7 @@ async fn the_run_page_draws_the_jobs_on_a_timeline() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_node_page_shows_value_versions_and_lineage_down_to_exact_inputs() {
-    let runtime = Runtime::with_store(pipeline_core::MemoryStore::with_lineage());
+    let runtime = Runtime::with_store(pipeline_core::store::MemoryStore::with_lineage());
     let spring = shop_scenario(&runtime, "spring", &[]);
     spring.submit().unwrap();
     spring.node::<f64>("rate").unwrap().write(0.75).unwrap();
@@ -433,7 +433,7 @@ async fn the_form_writes_the_changed_parameters_then_submits() {
     assert_eq!(total["value"], "22.5");
     assert_eq!(total["state"], "up_to_date");
     let shop = runtime
-        .open_scenario(shop(), pipeline_core::ScenarioId(1))
+        .open_scenario(shop(), pipeline_core::store::ScenarioId(1))
         .unwrap();
     // Untouched fields wrote nothing.
     assert_eq!(shop.node_history("label").unwrap().len(), 1);
@@ -460,7 +460,7 @@ async fn the_form_writes_the_changed_parameters_then_submits() {
 #[tokio::test(flavor = "multi_thread")]
 async fn while_a_task_runs_the_page_says_so_and_new_values_wait_with_409() {
     let gate = Gate::default();
-    let runtime = Runtime::with_store(pipeline_core::MemoryStore::with_lineage());
+    let runtime = Runtime::with_store(pipeline_core::store::MemoryStore::with_lineage());
     let held = runtime.create_scenario(gated(&gate), "held").unwrap();
     let router = pipeline_core::web::Server::new(runtime.clone())
         .scenario_type(gated(&gate))

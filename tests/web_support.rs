@@ -9,10 +9,11 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::task::TaskDef;
+use pipeline_core::value::ValueError;
 use pipeline_core::web::Server;
-use pipeline_core::{
-    Graph, GraphBuilder, NodeSpec, Runtime, Scenario, TaskDef, TaskSpec, Value, ValueError,
-};
+use pipeline_core::{Runtime, Scenario, Value};
 use serde_json::json;
 use tower::ServiceExt;
 

@@ -7,8 +7,10 @@ use std::path::{Path, PathBuf};
 
 use customer_analysis::pipeline::CustomerAnalysis;
 use customer_analysis::pipeline::{Metric, SummaryStatistic};
+use pipeline_core::fingerprint::Fingerprint;
 use pipeline_core::frame::collect_streaming;
-use pipeline_core::{Change, Fingerprint, Reason, Runtime, Submission, Value, WrittenBy};
+use pipeline_core::store::WrittenBy;
+use pipeline_core::{Change, Reason, Runtime, Submission, Value};
 
 const TASKS: [(&str, &[&str]); 4] = [
     ("preprocess_and_score", &["path_to_data"]),

@@ -10,8 +10,10 @@ use std::path::PathBuf;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use pipeline_core::file_state::FileStates;
+use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
 use pipeline_core::synthetic::{Shape, four_tasks, graph};
-use pipeline_core::{GraphBuilder, JobStatus, NodeSpec, Runtime, TaskDef, TaskSpec};
+use pipeline_core::task::TaskDef;
+use pipeline_core::{JobStatus, Runtime};
 
 fn resubmit_four_tasks(c: &mut Criterion) {
     let scenario = Runtime::in_memory()

@@ -19,8 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use pipeline_core::graph::Graph;
+use pipeline_core::store::SqliteOptions;
 use pipeline_core::synthetic::{Shape, four_tasks, graph};
-use pipeline_core::{Graph, JobStatus, Runtime, SqliteOptions};
+use pipeline_core::{JobStatus, Runtime};
 
 fn options() -> SqliteOptions {
     SqliteOptions::new().quiet(true)

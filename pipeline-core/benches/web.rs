@@ -21,9 +21,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use pipeline_core::Runtime;
+use pipeline_core::graph::Graph;
+use pipeline_core::store::SqliteOptions;
 use pipeline_core::synthetic::{Shape, graph};
 use pipeline_core::web::{Running, Server};
-use pipeline_core::{Graph, Runtime, SqliteOptions};
 
 const SCENARIOS: usize = 1_000;
 const TASKS: usize = 10;
@@ -84,7 +86,7 @@ fn pages(c: &mut Criterion) {
     let id = SCENARIOS / 2;
     let submission = runtime
         .store()
-        .latest_submissions(&[pipeline_core::ScenarioId(id as u64)])
+        .latest_submissions(&[pipeline_core::store::ScenarioId(id as u64)])
         .unwrap()[0]
         .as_ref()
         .unwrap()

@@ -4,7 +4,8 @@
 //!
 //! ```
 //! use std::collections::BTreeSet;
-//! use pipeline_core::{GraphBuilder, NodeSpec, Runtime, ScenarioFilter};
+//! use pipeline_core::{Runtime, ScenarioFilter};
+//! use pipeline_core::graph::{GraphBuilder, NodeSpec};
 //! let graph = GraphBuilder::new("pricing")
 //!     .node(NodeSpec::new::<f64>("rate").with_default(0.1))
 //!     .build()?;

@@ -166,7 +166,7 @@ impl CodeIdentity {
     ///
     /// ```
     /// use pipeline_core::code::{CodeIdentity, CodePart, CodeSource};
-    /// use pipeline_core::Fingerprint;
+    /// use pipeline_core::fingerprint::Fingerprint;
     /// let identity = |helper: u64, digest: &[u8]| {
     ///     CodeIdentity::new(
     ///         [(CodePart::CrateSources, Fingerprint::of_bytes(digest))],

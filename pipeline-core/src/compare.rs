@@ -4,7 +4,9 @@
 //! node (Taipy's comparators).
 //!
 //! ```
-//! use pipeline_core::{Compare, GraphBuilder, NodeSpec, Runtime};
+//! use pipeline_core::{Runtime};
+//! use pipeline_core::compare::Compare;
+//! use pipeline_core::graph::{GraphBuilder, NodeSpec};
 //! let graph = GraphBuilder::new("pricing")
 //!     .node(NodeSpec::new::<f64>("rate").with_default(0.1))
 //!     .node(NodeSpec::new::<String>("region").with_default("north".to_owned()))

@@ -82,7 +82,7 @@ pub enum Error {
     /// A scenario id or name that the store does not know.
     #[error("no scenario {0} in the store")]
     UnknownScenario(String),
-    /// Scenarios that cannot be compared (see [`Comparison`](crate::Comparison)).
+    /// Scenarios that cannot be compared (see [`Comparison`](crate::compare::Comparison)).
     #[error("cannot compare scenarios: {0}")]
     Compare(String),
     /// A remote executor could not start (see [`crate::remote`]).

@@ -2,7 +2,10 @@
 //! without running or recording anything.
 //!
 //! ```
-//! use pipeline_core::{GraphBuilder, NodeSpec, Reason, Runtime, SubmitOptions, TaskDef, TaskSpec, Verdict};
+//! use pipeline_core::{Reason, Runtime, SubmitOptions};
+//! use pipeline_core::explain::Verdict;
+//! use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+//! use pipeline_core::task::TaskDef;
 //! let graph = GraphBuilder::new("g")
 //!     .node(NodeSpec::new::<i64>("x").with_default(1))
 //!     .node(NodeSpec::new::<i64>("y"))

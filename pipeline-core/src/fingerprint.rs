@@ -9,7 +9,7 @@ use std::str::FromStr;
 /// framework: skipping, early cutoff and the memo table all compare fingerprints.
 ///
 /// ```
-/// use pipeline_core::Fingerprint;
+/// use pipeline_core::fingerprint::Fingerprint;
 /// let a = Fingerprint::of_bytes(b"hello");
 /// assert_eq!(a, Fingerprint::of_bytes(b"hello"));
 /// assert_ne!(a, Fingerprint::of_bytes(b"hello!"));

@@ -336,44 +336,44 @@ macro_rules! lazy_frame_value {
     };
     (@impl $ty:ident, $format:expr) => {
         impl $crate::Value for $ty {
-            fn encode(&self, out: &mut ::std::vec::Vec<u8>) -> ::std::result::Result<(), $crate::ValueError> {
+            fn encode(&self, out: &mut ::std::vec::Vec<u8>) -> ::std::result::Result<(), $crate::value::ValueError> {
                 $crate::frame::stored::encode(&self.0, $format, out)
             }
-            fn decode(input: &mut &[u8]) -> ::std::result::Result<Self, $crate::ValueError> {
+            fn decode(input: &mut &[u8]) -> ::std::result::Result<Self, $crate::value::ValueError> {
                 $crate::frame::stored::decode(input).map($ty)
             }
             fn decode_stored(
                 input: &mut &[u8],
-                ctx: &$crate::StoreContext<'_>,
-            ) -> ::std::result::Result<Self, $crate::ValueError> {
+                ctx: &$crate::value::StoreContext<'_>,
+            ) -> ::std::result::Result<Self, $crate::value::ValueError> {
                 $crate::frame::stored::decode_stored(input, ctx).map($ty)
             }
             fn extension() -> &'static str {
                 $format.extension()
             }
-            fn schema() -> ::std::result::Result<$crate::Fingerprint, $crate::ValueError> {
+            fn schema() -> ::std::result::Result<$crate::fingerprint::Fingerprint, $crate::value::ValueError> {
                 ::std::result::Result::Ok($crate::frame::frame_schema())
             }
             fn materialize(
                 self,
-                ctx: &$crate::MaterializeContext<'_>,
-            ) -> ::std::result::Result<$crate::Materialized<Self>, $crate::ValueError> {
+                ctx: &$crate::value::MaterializeContext<'_>,
+            ) -> ::std::result::Result<$crate::value::Materialized<Self>, $crate::value::ValueError> {
                 let done = $crate::frame::stored::materialize(self.0, $format, ctx)?;
-                Ok($crate::Materialized { value: $ty(done.value), fingerprint: done.fingerprint, file: done.file })
+                Ok($crate::value::Materialized { value: $ty(done.value), fingerprint: done.fingerprint, file: done.file })
             }
-            fn write_file(&self, path: &::std::path::Path) -> ::std::result::Result<(), $crate::ValueError> {
+            fn write_file(&self, path: &::std::path::Path) -> ::std::result::Result<(), $crate::value::ValueError> {
                 $crate::frame::stored::write_file(&self.0, $format, path)
             }
-            fn read_file(path: &::std::path::Path) -> ::std::result::Result<Self, $crate::ValueError> {
+            fn read_file(path: &::std::path::Path) -> ::std::result::Result<Self, $crate::value::ValueError> {
                 $crate::frame::stored::read_file(path).map($ty)
             }
             fn read_stored_file(
                 path: &::std::path::Path,
-                ctx: &$crate::StoreContext<'_>,
-            ) -> ::std::result::Result<Self, $crate::ValueError> {
+                ctx: &$crate::value::StoreContext<'_>,
+            ) -> ::std::result::Result<Self, $crate::value::ValueError> {
                 $crate::frame::stored::read_stored_file(path, ctx).map($ty)
             }
-            fn references(&self) -> ::std::vec::Vec<$crate::Fingerprint> {
+            fn references(&self) -> ::std::vec::Vec<$crate::fingerprint::Fingerprint> {
                 $crate::frame::stored::references(&self.0)
             }
             fn as_lazy_frame(&self) -> ::std::option::Option<$crate::frame::LazyFrame> {

@@ -445,7 +445,8 @@ impl std::error::Error for GraphErrors {}
 /// Collects nodes, tasks and sequences, then validates them into a [`Graph`].
 ///
 /// ```
-/// use pipeline_core::{GraphBuilder, NodeSpec, TaskDef, TaskSpec};
+/// use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+/// use pipeline_core::task::TaskDef;
 /// let graph = GraphBuilder::new("doubling")
 ///     .node(NodeSpec::new::<i64>("x").with_default(21))
 ///     .node(NodeSpec::new::<i64>("y"))
@@ -611,8 +612,8 @@ impl Graph {
     /// A digest of everything that defines the graph: node names, types, default
     /// values and scopes; task names, code fingerprints, wiring and skippability;
     /// sequences. Two graphs with equal fingerprints behave identically.
-    pub fn fingerprint(&self) -> Result<crate::Fingerprint, crate::ValueError> {
-        let mut hasher = crate::FingerprintHasher::with_domain("graph");
+    pub fn fingerprint(&self) -> Result<crate::fingerprint::Fingerprint, crate::value::ValueError> {
+        let mut hasher = crate::fingerprint::FingerprintHasher::with_domain("graph");
         hasher
             .update_str(&self.name)
             .update_u64(self.nodes.len() as u64);

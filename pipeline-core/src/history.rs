@@ -3,7 +3,9 @@
 //! start, end, duration, error), as text and as JSON.
 //!
 //! ```
-//! use pipeline_core::{GraphBuilder, NodeSpec, Runtime, TaskDef, TaskSpec};
+//! use pipeline_core::{Runtime};
+//! use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+//! use pipeline_core::task::TaskDef;
 //! let graph = GraphBuilder::new("g")
 //!     .node(NodeSpec::new::<i64>("x").with_default(1))
 //!     .node(NodeSpec::new::<i64>("y"))

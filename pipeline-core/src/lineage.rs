@@ -4,7 +4,10 @@
 //! defaults. As a tree in text, and as JSON.
 //!
 //! ```
-//! use pipeline_core::{GraphBuilder, MemoryStore, NodeSpec, Runtime, TaskDef, TaskSpec};
+//! use pipeline_core::{Runtime};
+//! use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+//! use pipeline_core::store::MemoryStore;
+//! use pipeline_core::task::TaskDef;
 //! let graph = GraphBuilder::new("g")
 //!     .node(NodeSpec::new::<i64>("x").with_default(3))
 //!     .node(NodeSpec::new::<i64>("squared"))
@@ -93,7 +96,7 @@ pub enum Origin {
         code: Option<Fingerprint>,
         /// The exact input versions, each traced, if the store keeps lineage
         /// (`None`: an in-memory store made without
-        /// [`with_lineage`](crate::MemoryStore::with_lineage)).
+        /// [`with_lineage`](crate::store::MemoryStore::with_lineage)).
         inputs: Option<Vec<Lineage>>,
     },
 }

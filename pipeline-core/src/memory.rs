@@ -14,7 +14,8 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use pipeline_core::{Fingerprint, ValueMemory};
+//! use pipeline_core::fingerprint::Fingerprint;
+//! use pipeline_core::memory::ValueMemory;
 //!
 //! let memory = ValueMemory::new(1 << 20);
 //! let name = Fingerprint::of_bytes(b"a stored value");

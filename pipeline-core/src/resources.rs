@@ -14,7 +14,7 @@ use std::time::Duration;
 ///
 /// ```
 /// use std::time::Duration;
-/// use pipeline_core::Resources;
+/// use pipeline_core::resources::Resources;
 ///
 /// let big = Resources::new().cpus(4).memory("8G")?.time("1h30m")?.partition("bigmem");
 /// assert_eq!(big.memory_mib(), Some(8192));

@@ -41,7 +41,9 @@ impl RuntimeInner {
 /// Owns the store, the in-process version cache and the event bus. Cheap to clone.
 ///
 /// ```
-/// use pipeline_core::{GraphBuilder, NodeSpec, Runtime, TaskDef, TaskSpec};
+/// use pipeline_core::{Runtime};
+/// use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+/// use pipeline_core::task::TaskDef;
 /// let graph = GraphBuilder::new("doubling")
 ///     .node(NodeSpec::new::<i64>("x").with_default(21))
 ///     .node(NodeSpec::new::<i64>("y"))

@@ -345,7 +345,7 @@ impl Scenario {
 
     /// A data node's value at `version` (the current one for `None`), with
     /// that version's metadata, type-erased (render it with its
-    /// [`ValueType`](crate::ValueType), from the graph).
+    /// [`ValueType`](crate::value::ValueType), from the graph).
     ///
     /// # Errors
     /// [`Error::UnknownNode`], [`Error::NoValue`],
@@ -509,7 +509,8 @@ impl std::fmt::Debug for Scenario {
 /// A typed handle to one data node of one scenario.
 ///
 /// ```
-/// use pipeline_core::{GraphBuilder, NodeSpec, Runtime};
+/// use pipeline_core::{Runtime};
+/// use pipeline_core::graph::{GraphBuilder, NodeSpec};
 /// let graph = GraphBuilder::new("g").node(NodeSpec::new::<f64>("threshold").with_default(1.5)).build().unwrap();
 /// let scenario = Runtime::in_memory().create_scenario(graph, "s").unwrap();
 /// let threshold = scenario.node::<f64>("threshold").unwrap();

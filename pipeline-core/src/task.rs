@@ -46,7 +46,7 @@ impl std::error::Error for TaskError {}
 /// pinned by the version string you give: bump it when the closure changes.
 ///
 /// ```
-/// use pipeline_core::TaskDef;
+/// use pipeline_core::task::TaskDef;
 /// let double = TaskDef::from_fn1("double", "v1", |x: &i64| x * 2);
 /// assert_eq!(double.name(), "double");
 /// assert_eq!(double.inputs()[0].name(), "i64");
@@ -188,7 +188,8 @@ impl TaskDef {
     /// The same task asking for `resources` (see [`Resources`]).
     ///
     /// ```
-    /// use pipeline_core::{Resources, TaskDef};
+    /// use pipeline_core::resources::Resources;
+    /// use pipeline_core::task::TaskDef;
     /// let double = TaskDef::from_fn1("double", "v1", |x: &i64| x * 2)
     ///     .with_resources(Resources::new().cpus(2));
     /// assert_eq!(double.resources().cpu_count(), Some(2));

@@ -100,7 +100,7 @@ pub struct MaterializeContext<'a> {
     /// A directory on the same file system as the store's objects, for files that
     /// the store may later adopt by renaming them.
     pub scratch_dir: &'a Path,
-    /// Decoded values kept between tasks (see [`ValueMemory`](crate::ValueMemory)): a value
+    /// Decoded values kept between tasks (see [`ValueMemory`](crate::memory::ValueMemory)): a value
     /// may keep what it decoded or wrote here, and find what others kept.
     pub memory: &'a crate::memory::ValueMemory,
 }
@@ -127,7 +127,9 @@ pub struct Materialized<T> {
 ///
 /// ```
 /// use std::path::PathBuf;
-/// use pipeline_core::{Fingerprint, StoreContext, Value, ValueError};
+/// use pipeline_core::{Value};
+/// use pipeline_core::fingerprint::Fingerprint;
+/// use pipeline_core::value::{StoreContext, ValueError};
 ///
 /// /// The first `len` bytes of another stored value, read from its file.
 /// struct Head { of: Fingerprint, len: u64, bytes: Vec<u8> }
@@ -495,16 +497,16 @@ macro_rules! serde_value {
     };
     (@impl $ty:ty, $schema:expr) => {
         impl $crate::Value for $ty {
-            fn encode(&self, out: &mut ::std::vec::Vec<u8>) -> ::std::result::Result<(), $crate::ValueError> {
+            fn encode(&self, out: &mut ::std::vec::Vec<u8>) -> ::std::result::Result<(), $crate::value::ValueError> {
                 $crate::value::encode_serde(self, out)
             }
-            fn decode(input: &mut &[u8]) -> ::std::result::Result<Self, $crate::ValueError> {
+            fn decode(input: &mut &[u8]) -> ::std::result::Result<Self, $crate::value::ValueError> {
                 $crate::value::decode_serde(input)
             }
             fn render(&self) -> ::std::option::Option<::std::string::String> {
                 $crate::value::render_serde(self)
             }
-            fn schema() -> ::std::result::Result<$crate::Fingerprint, $crate::ValueError> {
+            fn schema() -> ::std::result::Result<$crate::fingerprint::Fingerprint, $crate::value::ValueError> {
                 $schema
             }
             fn from_text(

@@ -5,7 +5,9 @@
 //! and its [`versions`](crate::Submission::versions) read its own results.
 //!
 //! ```
-//! use pipeline_core::{GraphBuilder, NodeSpec, Runtime, SubmitOptions, TaskDef, TaskSpec, Writes};
+//! use pipeline_core::{Runtime, SubmitOptions, Writes};
+//! use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+//! use pipeline_core::task::TaskDef;
 //! let graph = GraphBuilder::new("doubling")
 //!     .node(NodeSpec::new::<i64>("x").with_default(1))
 //!     .node(NodeSpec::new::<i64>("y"))
@@ -76,7 +78,7 @@ impl Writes {
     }
 
     /// Writes a type-erased value (for example one that
-    /// [`ValueType::parse`](crate::ValueType::parse) read) into `node`.
+    /// [`ValueType::parse`](crate::value::ValueType::parse) read) into `node`.
     pub fn erased(mut self, node: impl Into<String>, value: Box<dyn Any + Send + Sync>) -> Self {
         self.items.push(Item {
             node: node.into(),

@@ -4,7 +4,8 @@
 use pipeline_core::config::{
     Config, ConfigErrors, TaskRegistry, TypeRegistry, to_dot, to_mermaid, to_toml,
 };
-use pipeline_core::{JobStatus, Runtime, TaskDef};
+use pipeline_core::task::TaskDef;
+use pipeline_core::{JobStatus, Runtime};
 use proptest::prelude::*;
 
 fn tasks() -> TaskRegistry {
@@ -328,7 +329,7 @@ fn nodes_a_task_writes_need_no_section_their_type_is_the_signature() {
     );
 }
 
-fn graph_node(config: &Config, name: &str) -> pipeline_core::NodeId {
+fn graph_node(config: &Config, name: &str) -> pipeline_core::graph::NodeId {
     config.scenario("demo").unwrap().node_id(name).unwrap()
 }
 

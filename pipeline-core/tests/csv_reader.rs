@@ -5,9 +5,11 @@
 
 use std::path::{Path, PathBuf};
 
+use pipeline_core::Runtime;
 use pipeline_core::frame::csv::{CsvError, ReadOptions, read_csv_blocks, scan_csv};
 use pipeline_core::frame::{LazyFrame, collect_streaming};
-use pipeline_core::{GraphBuilder, NodeSpec, Runtime, TaskDef, TaskSpec};
+use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::task::TaskDef;
 use polars::prelude::*;
 use proptest::prelude::*;
 
@@ -258,7 +260,7 @@ fn scored(path: &Path) -> LazyFrame {
 
 /// Runs `scored` as a task of a fresh runtime; returns the stored frame and
 /// its fingerprint.
-fn materialized(path: &Path) -> (DataFrame, pipeline_core::Fingerprint) {
+fn materialized(path: &Path) -> (DataFrame, pipeline_core::fingerprint::Fingerprint) {
     let path = path.to_owned();
     let graph = GraphBuilder::new("csv")
         .node(NodeSpec::new::<PathBuf>("csv").with_default(path))
@@ -303,11 +305,11 @@ fn a_task_scanning_a_csv_gets_the_rows_and_bytes_polars_would_write() {
 /// The fingerprint of a query's stored file when polars' CSV source runs it
 /// (a text column in the query keeps the parallel reader out).
 trait ViaPolars {
-    fn fingerprint_via_polars(self) -> pipeline_core::Fingerprint;
+    fn fingerprint_via_polars(self) -> pipeline_core::fingerprint::Fingerprint;
 }
 
 impl ViaPolars for LazyFrame {
-    fn fingerprint_via_polars(self) -> pipeline_core::Fingerprint {
+    fn fingerprint_via_polars(self) -> pipeline_core::fingerprint::Fingerprint {
         let frame = self.collect().unwrap().lazy();
         pipeline_core::Value::fingerprint(&frame).unwrap()
     }

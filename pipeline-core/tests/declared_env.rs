@@ -7,10 +7,11 @@ use std::any::Any;
 use std::sync::Arc;
 
 use pipeline_core::code::{CodeIdentity, CodePart};
-use pipeline_core::{
-    Change, Fingerprint, GraphBuilder, JobStatus, NodeSpec, Reason, Runtime, TaskDef, TaskSpec,
-    ValueType,
-};
+use pipeline_core::fingerprint::Fingerprint;
+use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::task::TaskDef;
+use pipeline_core::value::ValueType;
+use pipeline_core::{Change, JobStatus, Reason, Runtime};
 
 const VARIABLE: &str = "PIPELINE_CORE_TEST_DECLARED_MODE";
 

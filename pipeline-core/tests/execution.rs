@@ -4,10 +4,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
-use pipeline_core::{
-    CancelToken, EventKind, GraphBuilder, JobStatus, NodeSpec, Runtime, SubmitOptions, TaskDef,
-    TaskError, TaskSpec, ValueType,
-};
+use pipeline_core::events::EventKind;
+use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::task::{TaskDef, TaskError};
+use pipeline_core::value::ValueType;
+use pipeline_core::{CancelToken, JobStatus, Runtime, SubmitOptions};
 
 /// Waits on a shared barrier, with a timeout so a serial executor fails instead of hanging.
 fn wait_for_partner(barrier: &Barrier, done: &AtomicBool) -> bool {
@@ -27,7 +28,10 @@ fn wait_for_partner(barrier: &Barrier, done: &AtomicBool) -> bool {
     })
 }
 
-fn two_barrier_tasks(barrier: Arc<Barrier>, gave_up: Arc<AtomicBool>) -> pipeline_core::Graph {
+fn two_barrier_tasks(
+    barrier: Arc<Barrier>,
+    gave_up: Arc<AtomicBool>,
+) -> pipeline_core::graph::Graph {
     let task = |name: &str, input: &str, output: &str| {
         let (barrier, gave_up) = (barrier.clone(), gave_up.clone());
         TaskSpec::new(TaskDef::from_fn1(name, "1", move |_: &i64| {
@@ -93,7 +97,7 @@ fn one_worker_runs_tasks_one_at_a_time() {
 
 /// source ─┬─ boom ── after_boom
 ///         └─ fine ── after_fine
-fn failing_graph(fail: Arc<AtomicBool>) -> pipeline_core::Graph {
+fn failing_graph(fail: Arc<AtomicBool>) -> pipeline_core::graph::Graph {
     let boom = TaskDef::from_fn1("boom", "1", move |x: &i64| {
         if fail.load(Ordering::SeqCst) {
             panic!("disk on fire at row {x}");
@@ -371,7 +375,7 @@ fn cycle_error_lists_the_path() {
         .build()
         .unwrap_err();
     let cycle = errors.0.iter().find_map(|e| match e {
-        pipeline_core::GraphError::Cycle { path } => Some(path.join(" -> ")),
+        pipeline_core::graph::GraphError::Cycle { path } => Some(path.join(" -> ")),
         _ => None,
     });
     let cycle = cycle.expect("a cycle error");

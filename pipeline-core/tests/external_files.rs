@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::{
-    Change, Graph, GraphBuilder, JobStatus, NodeSpec, Reason, Runtime, TaskDef, TaskError,
-    TaskSpec, ValueType, WrittenBy,
-};
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::store::WrittenBy;
+use pipeline_core::task::{TaskDef, TaskError};
+use pipeline_core::value::ValueType;
+use pipeline_core::{Change, JobStatus, Reason, Runtime};
 use store_support::{child_output, child_role, spawn_child};
 
 /// A task reading the file (or every file of the directory) at a path.
@@ -306,7 +307,7 @@ fn lineage_shows_the_file_change_a_job_read() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("data.csv");
     std::fs::write(&csv, "a\n1\n").unwrap();
-    let runtime = Runtime::with_store(pipeline_core::MemoryStore::with_lineage());
+    let runtime = Runtime::with_store(pipeline_core::store::MemoryStore::with_lineage());
     let scenario = runtime.create_scenario(graph(&csv), "s").unwrap();
     scenario.submit().unwrap();
     edit_in_place(&csv, "a\n2\n");

@@ -3,8 +3,10 @@
 //! NaN, infinities, signed zeros, duplicates, empty input, one group, many
 //! groups, integer columns.
 
+use pipeline_core::Runtime;
 use pipeline_core::frame::{LazyFrame, grouped_medians};
-use pipeline_core::{GraphBuilder, NodeSpec, Runtime, TaskDef, TaskSpec};
+use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::task::TaskDef;
 use polars::prelude::*;
 use proptest::prelude::*;
 

@@ -5,7 +5,7 @@ mod remote_support;
 
 use std::sync::{Arc, Barrier};
 
-use pipeline_core::Fingerprint;
+use pipeline_core::fingerprint::Fingerprint;
 use pipeline_core::objects::{
     ObjectError, ObjectStore, ObjectStoreOptions, PutOutcome, StoreLocation,
 };

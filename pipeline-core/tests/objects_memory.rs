@@ -7,7 +7,7 @@ mod remote_support;
 
 use std::time::Duration;
 
-use pipeline_core::Fingerprint;
+use pipeline_core::fingerprint::Fingerprint;
 use pipeline_core::objects::{ObjectStore, ObjectStoreOptions, PutOutcome};
 use remote_support::{S3Server, write_random_file};
 

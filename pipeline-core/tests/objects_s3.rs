@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 
 use std::time::Duration;
 
-use pipeline_core::Fingerprint;
+use pipeline_core::fingerprint::Fingerprint;
 use pipeline_core::objects::{ObjectError, ObjectStore, ObjectStoreOptions, PutOutcome};
 use remote_support::{FaultyLink, S3Server, write_random_file};
 

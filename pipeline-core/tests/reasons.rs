@@ -7,10 +7,12 @@ mod store_support;
 use std::path::PathBuf;
 
 use pipeline_core::code::CodePart;
-use pipeline_core::{
-    Change, Fingerprint, Graph, GraphBuilder, JobStatus, NodeSpec, Reason, Runtime, Scenario,
-    ScenarioId, Submission, SubmitOptions, TaskDef, TaskSpec, Verdict, WrittenBy,
-};
+use pipeline_core::explain::Verdict;
+use pipeline_core::fingerprint::Fingerprint;
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::store::{ScenarioId, WrittenBy};
+use pipeline_core::task::TaskDef;
+use pipeline_core::{Change, JobStatus, Reason, Runtime, Scenario, Submission, SubmitOptions};
 use store_support::{object_files, open, quiet};
 
 /// `x --square--> y --inc--> z`, and `stamp` (not skippable) reading `x`.

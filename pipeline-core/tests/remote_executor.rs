@@ -18,7 +18,9 @@ use std::process::ExitCode;
 use cluster::{Cluster, job_field, wait_for_file};
 use libtest_mimic::{Arguments, Trial};
 use pipeline_core::frame::{DataFrame, LazyFrame, collect_streaming};
-use pipeline_core::{JobStatus, Resources, Runtime, Scenario, WrittenBy, scenario, task};
+use pipeline_core::resources::Resources;
+use pipeline_core::store::WrittenBy;
+use pipeline_core::{JobStatus, Runtime, Scenario, scenario, task};
 use polars::prelude::*;
 use remote_support::S3Server;
 

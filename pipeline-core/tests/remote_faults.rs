@@ -19,10 +19,9 @@ use std::time::Duration;
 use cluster::{Cluster, wait_for_file};
 use libtest_mimic::{Arguments, Trial};
 use pipeline_core::code::CodeIdentity;
+use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
 use pipeline_core::remote::{FailureKind, SlurmOptions};
-use pipeline_core::{
-    GraphBuilder, JobStatus, NodeSpec, Runtime, Submission, TaskSpec, scenario, task,
-};
+use pipeline_core::{JobStatus, Runtime, Submission, scenario, task};
 use remote_support::{FaultyLink, S3Server};
 
 /// Appends a line to `<marks>/runs-<task>`: how often a task body ran.

@@ -28,8 +28,9 @@ use std::sync::atomic::AtomicUsize;
 
 use cluster::Cluster;
 use libtest_mimic::{Arguments, Trial};
+use pipeline_core::Runtime;
+use pipeline_core::task::TaskDef;
 use pipeline_core::worker::{Worker, main_if_worker_with};
-use pipeline_core::{Runtime, TaskDef};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use random_dag::{

@@ -6,9 +6,9 @@ mod store_support;
 
 use std::path::{Path, PathBuf};
 
-use pipeline_core::{
-    Change, Graph, GraphBuilder, JobStatus, NodeSpec, Reason, Runtime, TaskDef, TaskSpec, Value,
-};
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::task::TaskDef;
+use pipeline_core::{Change, JobStatus, Reason, Runtime, Value};
 use store_support::{child_output, child_role, open, spawn_child};
 
 /// The type as first defined.

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pipeline_core::{
-    Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, Scenario, TaskDef, TaskSpec, WrittenBy,
-};
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::store::WrittenBy;
+use pipeline_core::task::TaskDef;
+use pipeline_core::{JobStatus, Runtime, Scenario};
 
 /// Counts how often each task body runs.
 #[derive(Default, Clone)]

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use pipeline_core::{
-    Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, SqliteOptions, StoreError, TaskDef, TaskSpec,
-};
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::store::{SqliteOptions, StoreError};
+use pipeline_core::task::TaskDef;
+use pipeline_core::{JobStatus, Runtime};
 use store_support::{
     Counters, chain, child_output, child_role, open, quiet, spawn_child, wait_for_file,
 };

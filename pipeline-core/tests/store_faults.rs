@@ -9,10 +9,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pipeline_core::{
-    Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, SqliteOptions, TaskDef, TaskSpec, Value,
-    ValueError,
-};
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::store::SqliteOptions;
+use pipeline_core::task::TaskDef;
+use pipeline_core::value::ValueError;
+use pipeline_core::{JobStatus, Runtime, Value};
 use store_support::{
     Counters, Mount, blobs, chain, child_role, object_files, open, quiet, spawn_child,
     wait_for_file,

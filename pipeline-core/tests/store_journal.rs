@@ -7,7 +7,9 @@ mod store_support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use pipeline_core::{JobStatus, Origin, Runtime, SqliteOptions};
+use pipeline_core::lineage::Origin;
+use pipeline_core::store::SqliteOptions;
+use pipeline_core::{JobStatus, Runtime};
 use store_support::{Counters, chain, child_role, open, quiet, spawn_child, wait_for_file};
 
 /// Options that leave the journal unfolded until something needs the tables.

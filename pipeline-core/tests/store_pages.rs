@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use pipeline_core::{
-    GraphBuilder, MemoryStore, NodeSpec, Runtime, ScenarioId, SqliteOptions, SubmissionId, TaskDef,
-    TaskSpec,
-};
+use pipeline_core::Runtime;
+use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::store::{MemoryStore, ScenarioId, SqliteOptions, SubmissionId};
+use pipeline_core::task::TaskDef;
 
-fn graph() -> Arc<pipeline_core::Graph> {
+fn graph() -> Arc<pipeline_core::graph::Graph> {
     Arc::new(
         GraphBuilder::new("g")
             .node(NodeSpec::new::<i64>("x").with_default(1))
@@ -95,11 +95,12 @@ fn a_lock_holder_is_named_only_while_held() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::open_with(dir.path(), SqliteOptions::new().quiet(true)).unwrap();
     let scenario = runtime.create_scenario(graph(), "a").unwrap();
-    let owner = pipeline_core::Owner::Scenario(scenario.id());
+    let owner = pipeline_core::store::Owner::Scenario(scenario.id());
     assert_eq!(runtime.store().lock_holder(&owner).unwrap(), None);
-    let other = pipeline_core::SqliteStore::open_with(dir.path(), SqliteOptions::new().quiet(true))
-        .unwrap();
-    let held = pipeline_core::Store::lock(&other, &owner).unwrap();
+    let other =
+        pipeline_core::store::SqliteStore::open_with(dir.path(), SqliteOptions::new().quiet(true))
+            .unwrap();
+    let held = pipeline_core::store::Store::lock(&other, &owner).unwrap();
     assert_eq!(
         runtime.store().lock_holder(&owner).unwrap().as_deref(),
         Some("another thread of this process")

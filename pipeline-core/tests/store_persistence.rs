@@ -6,7 +6,8 @@ mod store_support;
 
 use std::sync::Arc;
 
-use pipeline_core::{JobStatus, Runtime, SqliteOptions, StoreError, WrittenBy};
+use pipeline_core::store::{SqliteOptions, StoreError, WrittenBy};
+use pipeline_core::{JobStatus, Runtime};
 use store_support::{Counters, blobs, chain, child_role, object_files, open};
 
 #[test]
@@ -104,7 +105,8 @@ fn an_identical_job_of_another_scenario_is_reused_by_a_later_runtime() {
 
 #[test]
 fn a_failed_task_keeps_its_previous_outputs_across_runtimes() {
-    use pipeline_core::{GraphBuilder, NodeSpec, TaskDef, TaskSpec};
+    use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+    use pipeline_core::task::TaskDef;
     use std::sync::atomic::{AtomicBool, Ordering};
     let failing = Arc::new(AtomicBool::new(false));
     let graph = || {

@@ -8,10 +8,12 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use pipeline_core::{
-    Cell, Compare, Error, GraphBuilder, JobStatus, MemoryStore, NodeSpec, Origin, Runtime,
-    ScenarioFilter, ScenarioId, TaskDef, TaskSpec, WrittenBy,
-};
+use pipeline_core::compare::{Cell, Compare};
+use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::lineage::Origin;
+use pipeline_core::store::{MemoryStore, ScenarioId, WrittenBy};
+use pipeline_core::task::TaskDef;
+use pipeline_core::{Error, JobStatus, Runtime, ScenarioFilter};
 use store_support::{Counters, blobs, chain, open};
 
 /// The embedded store in a fresh directory, and an in-memory store that keeps
@@ -230,7 +232,7 @@ fn lineage_traces_the_exact_input_versions_down_to_user_writes() {
 
         let old = scenario.lineage_of("label", 1).unwrap();
         let new = scenario.lineage("label").unwrap();
-        let input_of = |l: &pipeline_core::Lineage| -> Vec<(String, u64)> {
+        let input_of = |l: &pipeline_core::lineage::Lineage| -> Vec<(String, u64)> {
             let Origin::Task {
                 inputs: Some(inputs),
                 ..
@@ -305,7 +307,10 @@ fn lineage_of_reused_outputs_names_this_scenarios_inputs() {
         panic!("{lineage:?}");
     };
     assert!(reused);
-    assert_eq!(inputs[0].slot.owner, pipeline_core::Owner::Scenario(b.id()));
+    assert_eq!(
+        inputs[0].slot.owner,
+        pipeline_core::store::Owner::Scenario(b.id())
+    );
     assert!(lineage.to_string().contains("reused from an identical job"));
 }
 

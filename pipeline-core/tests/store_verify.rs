@@ -5,7 +5,8 @@ mod store_support;
 
 use std::path::Path;
 
-use pipeline_core::{JobStatus, Runtime, SqliteOptions};
+use pipeline_core::store::SqliteOptions;
+use pipeline_core::{JobStatus, Runtime};
 use store_support::{Counters, chain, quiet};
 
 /// Every value in a file of its own.

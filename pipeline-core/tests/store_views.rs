@@ -8,10 +8,11 @@ mod store_support;
 
 use std::path::{Path, PathBuf};
 
-use pipeline_core::{
-    Fingerprint, Graph, GraphBuilder, JobStatus, MaterializeContext, Materialized, NodeSpec,
-    Runtime, StoreContext, TaskDef, TaskSpec, Value, ValueError,
-};
+use pipeline_core::fingerprint::Fingerprint;
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::task::TaskDef;
+use pipeline_core::value::{MaterializeContext, Materialized, StoreContext, ValueError};
+use pipeline_core::{JobStatus, Runtime, Value};
 use store_support::{object_files, open};
 
 /// A large value that knows the fingerprint it is stored under.

@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use pipeline_core::{
-    Error, Graph, GraphBuilder, JobStatus, NodeSpec, Runtime, Scope, SubmitOptions, TaskDef,
-    TaskSpec, Writes,
-};
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, Scope, TaskSpec};
+use pipeline_core::task::TaskDef;
+use pipeline_core::{Error, JobStatus, Runtime, SubmitOptions, Writes};
 use store_support::{child_output, child_role, open, spawn_child};
 
 /// x --slow_inc--> y, plus a global `offset` read by nothing. `slow_inc`

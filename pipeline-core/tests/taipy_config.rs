@@ -11,7 +11,9 @@
 use std::process::Command;
 
 use pipeline_core::config::{Config, ConfigErrors, TaskRegistry, TypeRegistry};
-use pipeline_core::{JobStatus, Runtime, Scope, TaskDef};
+use pipeline_core::graph::Scope;
+use pipeline_core::task::TaskDef;
+use pipeline_core::{JobStatus, Runtime};
 
 const BACKUP: &str = include_str!("taipy/backup.toml");
 

@@ -6,7 +6,8 @@ use std::fmt::Display;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use pipeline_core::{Value, ValueError, ValueType, serde_value};
+use pipeline_core::value::{ValueError, ValueType};
+use pipeline_core::{Value, serde_value};
 use serde_json::json;
 
 fn parse<T: Value>(text: &str) -> Result<T, String> {

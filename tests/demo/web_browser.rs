@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 
 use customer_analysis::pipeline::CustomerAnalysis;
 use fantoccini::{Client, ClientBuilder, Locator};
+use pipeline_core::Runtime;
+use pipeline_core::store::SqliteOptions;
 use pipeline_core::web::{Running, Server};
-use pipeline_core::{Runtime, SqliteOptions};
 use serde_json::json;
 
 /// Rows of the generated customer CSV: enough that tasks 3 and 4 run long

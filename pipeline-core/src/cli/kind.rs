@@ -34,7 +34,8 @@ struct Check {
 ///
 /// ```
 /// use pipeline_core::cli::{Cli, ScenarioKind};
-/// use pipeline_core::{GraphBuilder, NodeSpec, TaskDef, TaskSpec};
+/// use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+/// use pipeline_core::task::TaskDef;
 /// let graph = GraphBuilder::new("pricing")
 ///     .node(NodeSpec::new::<f64>("rate").with_default(0.1))
 ///     .node(NodeSpec::new::<f64>("price"))

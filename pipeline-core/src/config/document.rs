@@ -585,7 +585,7 @@ mod tests {
     fn resources_in_a_file_override_the_tasks_own_and_the_template_fills_in() {
         use crate::config::{Config, TaskRegistry, TypeRegistry};
         use crate::resources::Resources;
-        let declared = crate::TaskDef::from_fn1("double", "1", |x: &i64| x * 2)
+        let declared = crate::task::TaskDef::from_fn1("double", "1", |x: &i64| x * 2)
             .with_resources(Resources::new().cpus(2).memory_in_mib(100));
         let tasks = TaskRegistry::new().with(declared, true);
         let text = "[TASK.default]\npartition = \"batch\"\ntime = \"10m\"\n\n\

@@ -8,7 +8,7 @@
 //! section: the task writing it gives its type):
 //!
 //! ```
-//! use pipeline_core::TaskDef;
+//! use pipeline_core::task::TaskDef;
 //! use pipeline_core::config::{Config, TaskRegistry, TypeRegistry};
 //!
 //! let text = r#"

@@ -22,7 +22,7 @@ pub struct RegisteredTask {
 /// hand-built definitions.
 ///
 /// ```
-/// use pipeline_core::TaskDef;
+/// use pipeline_core::task::TaskDef;
 /// use pipeline_core::config::TaskRegistry;
 /// let tasks = TaskRegistry::new().with(TaskDef::from_fn1("double", "1", |x: &i64| x * 2), true);
 /// assert!(tasks.get("double").is_ok());

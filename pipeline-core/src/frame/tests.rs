@@ -7,7 +7,9 @@ use std::path::Path;
 use polars::prelude::*;
 
 use super::*;
-use crate::{GraphBuilder, JobStatus, NodeSpec, Runtime, TaskDef, TaskSpec};
+use crate::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use crate::task::TaskDef;
+use crate::{JobStatus, Runtime};
 
 fn numbers(n: i64) -> LazyFrame {
     df!("x" => (0..n).collect::<Vec<i64>>(), "y" => (0..n).map(|v| v as f64 * 0.5).collect::<Vec<f64>>())
@@ -17,7 +19,7 @@ fn numbers(n: i64) -> LazyFrame {
 
 /// `make(n) -> base`, `derive(base, k) -> derived` (a row-wise query over
 /// `base`), `total(derived) -> summed` (an aggregation).
-fn graph() -> crate::Graph {
+fn graph() -> crate::graph::Graph {
     GraphBuilder::new("frames")
         .node(NodeSpec::new::<i64>("n").with_default(1000))
         .node(NodeSpec::new::<f64>("k").with_default(2.0))
@@ -112,7 +114,7 @@ fn a_frame_is_stored_as_an_arrow_ipc_file_named_by_its_fingerprint() {
         .join(format!("{}.arrow", base.to_hex()));
     let bytes = std::fs::read(&file).unwrap();
     assert!(bytes.starts_with(b"ARROW1"), "an Arrow IPC file");
-    assert_eq!(crate::Fingerprint::of_bytes(&bytes), base);
+    assert_eq!(crate::fingerprint::Fingerprint::of_bytes(&bytes), base);
     assert!(read(&scenario, "base").equals(&numbers(1000).collect().unwrap()));
 }
 

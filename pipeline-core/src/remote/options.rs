@@ -96,7 +96,7 @@ impl FromStr for FailureKind {
 ///
 /// ```
 /// use std::time::Duration;
-/// use pipeline_core::Resources;
+/// use pipeline_core::resources::Resources;
 /// use pipeline_core::remote::{FailureKind, SlurmOptions};
 ///
 /// let options = SlurmOptions::new()

@@ -101,7 +101,7 @@ impl<T: Value> TextForms<T> {
 /// (what a command line or a web form does with a node's value).
 ///
 /// ```
-/// use pipeline_core::ValueType;
+/// use pipeline_core::value::ValueType;
 /// let rate = ValueType::of::<f64>();
 /// let value = rate.parse("0.25").unwrap();
 /// assert_eq!(value.downcast_ref::<f64>(), Some(&0.25));

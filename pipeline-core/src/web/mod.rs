@@ -7,7 +7,8 @@
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use pipeline_core::{GraphBuilder, NodeSpec, Runtime, web};
+//! use pipeline_core::{Runtime, web};
+//! use pipeline_core::graph::{GraphBuilder, NodeSpec};
 //!
 //! let graph = Arc::new(
 //!     GraphBuilder::new("pricing")

@@ -131,7 +131,7 @@ impl WorkerError {
 /// program, plus hand-built definitions.
 ///
 /// ```
-/// use pipeline_core::TaskDef;
+/// use pipeline_core::task::TaskDef;
 /// use pipeline_core::worker::Worker;
 /// let worker = Worker::new().task(TaskDef::from_fn1("double", "1", |x: &i64| x * 2));
 /// assert!(worker.knows("double"));

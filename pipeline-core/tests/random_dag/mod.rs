@@ -14,10 +14,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use pipeline_core::{
-    Change, Fingerprint, Graph, GraphBuilder, NodeSpec, Reason, Scenario, TaskDef, TaskError,
-    TaskSpec, Value, ValueError, ValueType,
-};
+use pipeline_core::fingerprint::Fingerprint;
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::task::{TaskDef, TaskError};
+use pipeline_core::value::{ValueError, ValueType};
+use pipeline_core::{Change, Reason, Scenario, Value};
 use proptest::prelude::*;
 
 /// One task of a random DAG.

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use pipeline_core::{Graph, GraphBuilder, NodeSpec, Runtime, SqliteOptions, TaskDef, TaskSpec};
+use pipeline_core::Runtime;
+use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::store::SqliteOptions;
+use pipeline_core::task::TaskDef;
 
 /// Counts how often each task body runs.
 #[derive(Default, Clone)]

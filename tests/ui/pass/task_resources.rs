@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use pipeline_core::__private::Task;
-use pipeline_core::{Resources, task};
+use pipeline_core::{task};
+use pipeline_core::resources::Resources;
 
 #[task(skippable, cpus = 4, memory = "8G", time = "1h30m", partition = "bigmem")]
 fn scored(x: &i64) -> i64 {

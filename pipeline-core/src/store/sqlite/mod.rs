@@ -110,7 +110,9 @@ const DB_FILE: &str = "pipeline.db";
 /// content-addressed value files in one directory (see [`SqliteOptions`]).
 ///
 /// ```
-/// use pipeline_core::{GraphBuilder, JobStatus, NodeSpec, Runtime, TaskDef, TaskSpec};
+/// use pipeline_core::{JobStatus, Runtime};
+/// use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+/// use pipeline_core::task::TaskDef;
 /// let graph = || GraphBuilder::new("doubling")
 ///     .node(NodeSpec::new::<i64>("x").with_default(21))
 ///     .node(NodeSpec::new::<i64>("y"))

@@ -263,3 +263,19 @@ fn a_fresh_scenario_run_by_several_processes_at_once_is_created_once() {
         assert_eq!(listed["scenarios"].as_array().unwrap().len(), 1, "{listed}");
     }
 }
+
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_with_exit_code_141() {
+    let store = tempfile::tempdir().unwrap();
+    ok(store.path(), &["run"]);
+    // The reader is gone before the program writes: as `… | head -0` does.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let output = shipping_command(store.path(), &["history"])
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(141), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -134,7 +134,7 @@ impl Runtime {
     }
 
     /// The memory for decoded values kept between tasks.
-    #[cfg(test)]
+    #[cfg(all(test, feature = "polars"))]
     pub(crate) fn memory(&self) -> &ValueMemory {
         &self.inner.memory
     }

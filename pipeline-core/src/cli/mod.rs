@@ -274,12 +274,16 @@ impl Cli {
     /// started as `<program> __pipeline-worker <manifest URL>` (by `run
     /// --executor slurm`, on a cluster node) runs that one task attempt
     /// instead (see `pipeline_core::worker`, feature `remote`).
+    ///
+    /// Output piped into a reader that stops early (`… | head`) ends the
+    /// command quietly with exit code 141, as a process killed by `SIGPIPE`
+    /// would, instead of a panic message.
     pub fn run(self) -> ExitCode {
         #[cfg(feature = "remote")]
         if let Some(code) = crate::worker::main_if_worker() {
             return code;
         }
-        self.run_from(std::env::args_os())
+        quiet_on_closed_stdout(|| self.run_from(std::env::args_os()))
     }
 
     /// Parses `args` (the first is the program's name) and runs the command.
@@ -416,4 +420,32 @@ fn show_warnings() {
         .with_target(false)
         .with_ansi(false)
         .try_init();
+}
+
+/// What `print!` panics with when the reader of stdout went away.
+const CLOSED_STDOUT: &str = "failed printing to stdout";
+
+/// Runs `command`; if printing to stdout fails because its reader is gone
+/// (`… | head`), ends with exit code 141 and no message. Any other panic
+/// (a task's is caught by the executor long before) is reported as usual.
+fn quiet_on_closed_stdout(command: impl FnOnce() -> ExitCode) -> ExitCode {
+    fn closed_stdout(payload: &(dyn std::any::Any + Send)) -> bool {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        message.starts_with(CLOSED_STDOUT)
+    }
+    let report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !closed_stdout(info.payload()) {
+            report(info);
+        }
+    }));
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(command)) {
+        Ok(code) => code,
+        Err(payload) if closed_stdout(&*payload) => ExitCode::from(141),
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
 }

@@ -38,7 +38,8 @@ use crate::error::Result;
 use crate::executor::plan;
 use crate::external;
 use crate::reason::Reason;
-use crate::scenario::{Scenario, SubmitOptions};
+use crate::scenario::Scenario;
+use crate::submit_options::SubmitOptions;
 
 /// What a submission would do with a task now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -190,6 +190,7 @@ mod scenario;
 mod scenario_type;
 pub mod schema;
 pub mod store;
+mod submit_options;
 #[doc(hidden)]
 pub mod synthetic;
 pub mod task;
@@ -207,8 +208,9 @@ pub use job::{Job, JobStatus, NodeVersion, RemoteJob, Submission};
 pub use pipeline_macros::{scenario, task};
 pub use reason::{Change, Reason};
 pub use runtime::{Runtime, RuntimeBuilder};
-pub use scenario::{CancelToken, DataNode, Scenario, SubmitOptions, Target};
+pub use scenario::{DataNode, Scenario};
 pub use scenario_type::ScenarioType;
+pub use submit_options::{CancelToken, SubmitOptions, Target};
 pub use value::Value;
 pub use writes::Writes;
 

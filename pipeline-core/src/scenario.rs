@@ -3,7 +3,6 @@
 
 use std::any::Any;
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -13,7 +12,7 @@ use crate::cache::CachedVersion;
 use crate::decide::TaskStatic;
 use crate::error::{Error, Result};
 use crate::events::Event;
-use crate::executor::{self, Executor};
+use crate::executor;
 use crate::fingerprint::Fingerprint;
 use crate::graph::{Graph, NodeId, Scope, TaskId};
 use crate::job::Submission;
@@ -22,6 +21,7 @@ use crate::store::{
     ChangeToken, Commit, CurrentVersions, NewValue, Owner, OwnerLock, ScenarioId, ScenarioMeta,
     SlotKey, VersionMeta, WrittenBy,
 };
+use crate::submit_options::{SubmitOptions, Target};
 use crate::value::{ErasedValue, MaterializeContext, Value, ValueError};
 
 /// A task's identity and schemas once computed, or why they cannot be.
@@ -631,119 +631,5 @@ impl<T> std::fmt::Debug for DataNode<T> {
             .field("scenario", &self.scenario.id())
             .field("node", &self.scenario.graph().node(self.id).name())
             .finish()
-    }
-}
-
-/// Which part of a scenario a submission runs.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum Target {
-    /// Every task.
-    #[default]
-    Scenario,
-    /// One task.
-    Task(String),
-    /// A named sequence.
-    Sequence(String),
-}
-
-/// Cancels a running submission: tasks not yet started end `Canceled`.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    /// A token that is not canceled.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Requests cancellation.
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Release);
-    }
-
-    /// Whether cancellation was requested.
-    pub fn is_canceled(&self) -> bool {
-        self.0.load(Ordering::Acquire)
-    }
-}
-
-/// Options of one submission, set with builder methods.
-///
-/// ```
-/// use pipeline_core::{SubmitOptions, Target};
-/// let options = SubmitOptions::new().force(true).max_workers(1).target(Target::Task("t".into()));
-/// assert_eq!(options.workers(), 1);
-/// ```
-#[derive(Debug, Clone, Default)]
-pub struct SubmitOptions {
-    pub(crate) target: Target,
-    pub(crate) force: bool,
-    pub(crate) max_workers: Option<usize>,
-    pub(crate) cancel: Option<CancelToken>,
-    pub(crate) record_versions: bool,
-    pub(crate) executor: Executor,
-}
-
-impl SubmitOptions {
-    /// The whole scenario, skipping what can be skipped, on all cores.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// What to run.
-    pub fn target(mut self, target: Target) -> Self {
-        self.target = target;
-        self
-    }
-
-    /// Runs skippable tasks even when their outputs are current.
-    pub fn force(mut self, force: bool) -> Self {
-        self.force = force;
-        self
-    }
-
-    /// At most this many tasks run at once (at least 1).
-    pub fn max_workers(mut self, workers: usize) -> Self {
-        self.max_workers = Some(workers.max(1));
-        self
-    }
-
-    /// Records in the submission the version of every data node as it left
-    /// them ([`Submission::versions`](crate::Submission::versions)), to read
-    /// its results later whatever is written since. Off by default (it costs
-    /// a cache lookup per node); [`Scenario::submit_with_writes`] always
-    /// records them.
-    pub fn record_versions(mut self, record: bool) -> Self {
-        self.record_versions = record;
-        self
-    }
-
-    /// Cancels the submission when `token` is canceled.
-    pub fn cancel_token(mut self, token: CancelToken) -> Self {
-        self.cancel = Some(token);
-        self
-    }
-
-    /// Where the tasks that must run are executed (default:
-    /// [`Executor::Local`], threads of this process).
-    pub fn executor(mut self, executor: Executor) -> Self {
-        self.executor = executor;
-        self
-    }
-
-    /// The executor in effect.
-    pub fn executor_setting(&self) -> &Executor {
-        &self.executor
-    }
-
-    /// The worker limit in effect: as set, else the machine's available parallelism.
-    pub fn workers(&self) -> usize {
-        // available_parallelism() reads cgroup files on every call: ask once.
-        static AVAILABLE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-        self.max_workers.unwrap_or_else(|| {
-            *AVAILABLE.get_or_init(|| {
-                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-            })
-        })
     }
 }

@@ -42,8 +42,9 @@ use crate::executor;
 use crate::fingerprint::Fingerprint;
 use crate::graph::{NodeId, Scope};
 use crate::job::Submission;
-use crate::scenario::{Scenario, SubmitOptions};
+use crate::scenario::Scenario;
 use crate::store::{Commit, NewValue, VersionMeta, WrittenBy};
+use crate::submit_options::SubmitOptions;
 use crate::value::{ErasedValue, MaterializeContext, Materialized, Value};
 
 /// Values to write into data nodes, by node name, in order (a later value

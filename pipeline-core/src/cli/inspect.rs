@@ -9,7 +9,8 @@ use super::error::CliError;
 use super::output::Output;
 use crate::compare::Compare;
 use crate::config::{to_dot, to_mermaid, to_toml};
-use crate::scenario::{Scenario, SubmitOptions};
+use crate::scenario::Scenario;
+use crate::submit_options::SubmitOptions;
 
 fn header(scenario: &Scenario) -> Json {
     json!({

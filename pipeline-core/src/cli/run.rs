@@ -14,7 +14,8 @@ use super::values::{Assignment, Origin, to_writes};
 use crate::graph::Graph;
 use crate::job::Submission;
 use crate::runtime::Runtime;
-use crate::scenario::{Scenario, SubmitOptions, Target};
+use crate::scenario::Scenario;
+use crate::submit_options::{SubmitOptions, Target};
 use crate::writes::Writes;
 
 /// Values checked against the scenario type they will be written into,

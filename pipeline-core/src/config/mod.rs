@@ -57,7 +57,7 @@ pub use types::{TypeEntry, TypeRegistry};
 pub use values::ConfigValue;
 
 use crate::graph::Graph;
-use crate::scenario::SubmitOptions;
+use crate::submit_options::SubmitOptions;
 use location::Source;
 
 /// A loaded, validated configuration: one graph per `[SCENARIO.<id>]`.

@@ -34,8 +34,9 @@ use crate::graph::{Graph, NodeId, Scope, TaskId};
 use crate::job::{Job, JobStatus, NodeVersion, RemoteJob, Submission};
 use crate::key::TaskKey;
 use crate::reason::Reason;
-use crate::scenario::{CancelToken, Scenario, SubmitOptions, Target};
+use crate::scenario::Scenario;
 use crate::store::SubmissionId;
+use crate::submit_options::{CancelToken, SubmitOptions, Target};
 
 /// Where the tasks of a submission that must run are executed. The
 /// coordinating process keeps the graph, the skip decisions, the memo and

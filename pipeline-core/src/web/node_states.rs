@@ -23,8 +23,9 @@ use crate::explain::{Explanation, Verdict};
 use crate::graph::{NodeId, TaskId};
 use crate::job::{Job, JobStatus, Submission};
 use crate::reason::Reason;
-use crate::scenario::{Scenario, SubmitOptions};
+use crate::scenario::Scenario;
 use crate::store::WrittenBy;
+use crate::submit_options::SubmitOptions;
 
 /// The state of a data node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

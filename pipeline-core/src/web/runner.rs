@@ -13,8 +13,9 @@ use super::error::PageError;
 use super::live::{Board, Outcome};
 use crate::graph::{Graph, NodeId};
 use crate::job::Submission;
-use crate::scenario::{Scenario, SubmitOptions, Target};
+use crate::scenario::Scenario;
 use crate::store::{Owner, WrittenBy};
+use crate::submit_options::{SubmitOptions, Target};
 
 /// What to submit, as the form and the JSON twin name it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,7 +32,9 @@ fn count_run(marks: &str, task: &str) {
         .append(true)
         .open(Path::new(marks).join(format!("runs-{task}")))
         .unwrap();
-    writeln!(file, "{}", std::process::id()).unwrap();
+    // One write per line: processes append to the same file at once.
+    file.write_all(format!("{}\n", std::process::id()).as_bytes())
+        .unwrap();
 }
 
 fn runs(marks: &Path, task: &str) -> usize {

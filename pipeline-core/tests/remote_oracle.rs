@@ -113,7 +113,9 @@ fn worker() -> Worker {
                     .append(true)
                     .open(&runs_file)
                     .unwrap();
-                writeln!(file, "{name}").unwrap();
+                // One write per line: workers running at once append to the
+                // same file, and `writeln!` may split a line in two writes.
+                file.write_all(format!("{name}\n").as_bytes()).unwrap();
                 inner.call(inputs)
             }),
         ));

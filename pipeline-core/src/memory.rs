@@ -6,7 +6,7 @@
 //! value here instead, named by its fingerprint: the task that produces it
 //! puts it in as it writes it, or the first reader after decoding it; later
 //! readers of the same runtime take it from here. Data frames do so (see
-//! [`frame`](crate::frame)); a frame larger than the budget is never kept, so
+//! `frame`, feature `polars`); a frame larger than the budget is never kept, so
 //! it still streams from its file and memory stays bounded.
 //!
 //! Inserting past the budget evicts the least recently used values; a value

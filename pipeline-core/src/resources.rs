@@ -184,30 +184,8 @@ impl fmt::Display for Resources {
 /// # Errors
 /// [`ResourceError::Memory`] for anything else, or a size below 1 MiB.
 pub fn parse_memory_mib(size: &str) -> Result<u64, ResourceError> {
-    let error = || ResourceError::Memory(size.to_owned());
-    let text = size.trim();
-    let digits = text.chars().take_while(char::is_ascii_digit).count();
-    if digits == 0 {
-        return Err(error());
-    }
-    let number: u64 = text[..digits].parse().map_err(|_| error())?;
-    let unit = text[digits..].trim().to_ascii_uppercase();
-    let unit = unit
-        .strip_suffix("IB")
-        .or_else(|| unit.strip_suffix('B'))
-        .unwrap_or(&unit);
-    let kib = match unit {
-        "K" => number,
-        "" | "M" => number.checked_mul(1 << 10).ok_or_else(error)?,
-        "G" => number.checked_mul(1 << 20).ok_or_else(error)?,
-        "T" => number.checked_mul(1 << 30).ok_or_else(error)?,
-        _ => return Err(error()),
-    };
-    let mib = kib.div_ceil(1 << 10);
-    if mib == 0 {
-        return Err(error());
-    }
-    Ok(mib)
+    pipeline_graph_rules::resources::memory_mib(size)
+        .ok_or_else(|| ResourceError::Memory(size.to_owned()))
 }
 
 /// A duration written `90s`, `30m`, `2h30m`, `1d12h` (units `d`, `h`, `m`,
@@ -217,62 +195,9 @@ pub fn parse_memory_mib(size: &str) -> Result<u64, ResourceError> {
 /// # Errors
 /// [`ResourceError::Time`] for anything else, or a zero duration.
 pub fn parse_duration(text: &str) -> Result<Duration, ResourceError> {
-    let error = || ResourceError::Time(text.to_owned());
-    let trimmed = text.trim();
-    let seconds = if trimmed.chars().any(|c| c.is_ascii_alphabetic()) {
-        with_units(trimmed).ok_or_else(error)?
-    } else {
-        slurm_form(trimmed).ok_or_else(error)?
-    };
-    if seconds == 0 {
-        return Err(error());
-    }
-    Ok(Duration::from_secs(seconds))
-}
-
-/// `2h30m` and the like, in seconds.
-fn with_units(text: &str) -> Option<u64> {
-    const UNITS: [(char, u64); 4] = [('d', 86_400), ('h', 3_600), ('m', 60), ('s', 1)];
-    let mut total: u64 = 0;
-    let mut rest = text;
-    let mut next_unit = 0;
-    while !rest.is_empty() {
-        let digits = rest.chars().take_while(char::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let number: u64 = rest[..digits].parse().ok()?;
-        let unit = rest[digits..].chars().next()?.to_ascii_lowercase();
-        let position = UNITS[next_unit..].iter().position(|(u, _)| *u == unit)? + next_unit;
-        total = total.checked_add(number.checked_mul(UNITS[position].1)?)?;
-        next_unit = position + 1;
-        rest = &rest[digits + 1..];
-    }
-    Some(total)
-}
-
-/// Slurm's `--time` forms, in seconds.
-fn slurm_form(text: &str) -> Option<u64> {
-    let number = |s: &str| -> Option<u64> {
-        (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit()))
-            .then(|| s.parse().ok())
-            .flatten()
-    };
-    let (days, clock) = match text.split_once('-') {
-        Some((days, clock)) => (Some(number(days)?), clock),
-        None => (None, text),
-    };
-    let parts: Vec<u64> = clock.split(':').map(number).collect::<Option<_>>()?;
-    let seconds = match (days, parts.as_slice()) {
-        (None, [minutes]) => minutes * 60,
-        (None, [minutes, seconds]) => minutes * 60 + seconds,
-        (None, [hours, minutes, seconds]) => hours * 3600 + minutes * 60 + seconds,
-        (Some(d), [hours]) => d * 86_400 + hours * 3600,
-        (Some(d), [hours, minutes]) => d * 86_400 + hours * 3600 + minutes * 60,
-        (Some(d), [hours, minutes, seconds]) => d * 86_400 + hours * 3600 + minutes * 60 + seconds,
-        _ => return None,
-    };
-    Some(seconds)
+    pipeline_graph_rules::resources::duration_secs(text)
+        .map(Duration::from_secs)
+        .ok_or_else(|| ResourceError::Time(text.to_owned()))
 }
 
 /// A duration as Slurm's `--time` takes it: `D-HH:MM:SS`, rounded up to

@@ -40,6 +40,7 @@ use std::collections::hash_map::Entry;
 
 use names::NameMap;
 
+pub mod resources;
 pub use names::NameHasher;
 pub use suggest::closest;
 

@@ -38,11 +38,15 @@ timed() {
   printf 's3: %s took %.2fs\n' "$what" "$(echo "$end - $start" | bc)"
 }
 
+# The pid recorded in $1 if that process still runs and is a moto_server,
+# else nothing (a pid file left from another boot may name another program).
 live_pid() {
   local file="$1" pid
   [[ -s "$file" ]] || return 1
   pid=$(cat "$file")
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q moto_server || return 1
+  echo "$pid"
 }
 
 # The HTTP status line of GET / on the server, or nothing.

@@ -35,12 +35,17 @@ timed() {
   printf 'slurm: %s took %.2fs\n' "$what" "$(echo "$end - $start" | bc)"
 }
 
-# The pid recorded in $1 if that process still runs, else nothing.
+# The pid recorded in $state/$1.pid if that process still runs and is the
+# program $1, else nothing. A pid file left from another boot (a machine
+# restored from a snapshot keeps /tmp) may name a pid now used by another
+# program; that one is not ours.
 live_pid() {
-  local file="$1" pid
+  local name="$1" file="$state/$1.pid" pid
   [[ -s "$file" ]] || return 1
   pid=$(cat "$file")
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$name" || return 1
+  echo "$pid"
 }
 
 install_packages() {
@@ -122,11 +127,25 @@ start_munge() {
 # Starts daemon $1 (slurmctld or slurmd) unless its recorded pid still runs.
 start_daemon() {
   local daemon="$1"
-  if live_pid "$state/$daemon.pid" >/dev/null; then
+  if live_pid "$daemon" >/dev/null; then
     return 0
   fi
   SLURM_CONF="$conf" "$daemon" -f "$conf"
-  until live_pid "$state/$daemon.pid" >/dev/null; do sleep 0.05; done
+  until live_pid "$daemon" >/dev/null; do sleep 0.05; done
+}
+
+# Forgets the jobs of an earlier cluster. Slurm saves its queue in
+# StateSaveLocation and recovers it at start: on a machine restored from a
+# snapshot taken while jobs ran, a recovered "running" job holds a CPU whose
+# process is gone until the node is declared failed, half an hour later
+# (seen in CI: the two-job concurrency test then ran its jobs one at a time).
+# Only done when no controller of ours runs.
+clear_old_state() {
+  if live_pid slurmctld >/dev/null || live_pid slurmd >/dev/null; then
+    return 0
+  fi
+  rm -rf "$state/state" "$state/spool"
+  mkdir -p "$state/state" "$state/spool"
 }
 
 # The node's state as sinfo reports it, or nothing (sinfo retries for a
@@ -157,6 +176,7 @@ cmd_start() {
   timed "install slurm-wlm and munge" install_packages
   timed "write $conf" write_config
   timed "start munged" start_munge
+  timed "clear the state of an earlier cluster" clear_old_state
   timed "start slurmctld" start_daemon slurmctld
   timed "start slurmd" start_daemon slurmd
   timed "wait for an idle node" wait_idle
@@ -166,7 +186,7 @@ cmd_start() {
 # Stops the process recorded in $state/$1.pid, waiting for it to exit.
 stop_daemon() {
   local name="$1" pid i
-  if pid=$(live_pid "$state/$name.pid"); then
+  if pid=$(live_pid "$name"); then
     kill "$pid"
     for i in $(seq 100); do
       kill -0 "$pid" 2>/dev/null || break
@@ -179,7 +199,7 @@ stop_daemon() {
 
 cmd_stop() {
   # Cancel what is left so slurmd has no job steps to wait for.
-  if live_pid "$state/slurmctld.pid" >/dev/null; then
+  if live_pid slurmctld >/dev/null; then
     SLURM_CONF="$conf" scancel --full --quiet --user="$(id -un)" 2>/dev/null || true
   fi
   timed "stop slurmd" stop_daemon slurmd
@@ -194,7 +214,7 @@ cmd_stop() {
 cmd_status() {
   local name pid
   for name in munged slurmctld slurmd; do
-    if pid=$(live_pid "$state/$name.pid"); then
+    if pid=$(live_pid "$name"); then
       echo "slurm: $name running (pid $pid)"
     else
       echo "slurm: $name not started by this script"

@@ -15,7 +15,7 @@ mod remote_support;
 use std::path::Path;
 use std::process::ExitCode;
 
-use cluster::{Cluster, job_field, wait_for_file};
+use cluster::{Cluster, job_field, wait_for_file, wait_for_idle_cpus};
 use libtest_mimic::{Arguments, Trial};
 use pipeline_core::frame::{DataFrame, LazyFrame, collect_streaming};
 use pipeline_core::resources::Resources;
@@ -256,6 +256,7 @@ fn independent_tasks_run_as_concurrent_jobs() {
     let Some(cluster) = Cluster::start_or_skip("independent_tasks_run_as_concurrent_jobs") else {
         return;
     };
+    wait_for_idle_cpus(2);
     let runtime = Runtime::in_memory();
     let siblings = Siblings::create(&runtime, "s").unwrap();
     siblings

@@ -106,3 +106,31 @@ pub fn wait_for_file(path: &Path) -> bool {
     }
     false
 }
+
+/// Waits (up to a minute) until the cluster has at least `cpus` idle CPUs,
+/// and panics naming what holds them otherwise: a test that needs jobs to
+/// run at once then fails on its cause (jobs left from elsewhere), not on
+/// its symptom.
+pub fn wait_for_idle_cpus(cpus: u32) {
+    let mut last = String::new();
+    for _ in 0..600 {
+        // "allocated/idle/other/total" for the partition.
+        let output = Command::new("sinfo").args(["-h", "-o", "%C"]).output();
+        if let Ok(output) = output {
+            last = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+            let idle = last.split('/').nth(1).and_then(|n| n.parse::<u32>().ok());
+            if idle.is_some_and(|idle| idle >= cpus) {
+                return;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let queue = Command::new("squeue")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    panic!(
+        "this test needs {cpus} idle CPUs on the cluster; after a minute sinfo says \
+         allocated/idle/other/total = {last}. The queue:\n{queue}"
+    );
+}

@@ -337,3 +337,92 @@ fn data_frames_round_trip_through_ipc_bytes_and_old_parquet_bytes_still_decode()
             .equals(&frame)
     );
 }
+
+/// `make(n) -> base` alone.
+fn make_graph() -> crate::graph::Graph {
+    GraphBuilder::new("makes")
+        .node(NodeSpec::new::<i64>("n").with_default(1000))
+        .node(NodeSpec::new::<LazyFrame>("base"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("make", "1", |n: &i64| numbers(*n)))
+                .inputs(["n"])
+                .outputs(["base"]),
+        )
+        .build()
+        .unwrap()
+}
+
+/// `import(path) -> imported` (a plain scan of the Arrow IPC file the user
+/// names), `derive(imported) -> derived` (a row-wise query over it).
+fn import_graph(path: &Path) -> crate::graph::Graph {
+    GraphBuilder::new("imports")
+        .node(NodeSpec::new::<String>("path").with_default(path.to_str().unwrap().to_owned()))
+        .node(NodeSpec::new::<LazyFrame>("imported"))
+        .node(NodeSpec::new::<LazyFrame>("derived"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("import", "1", |path: &String| {
+                LazyFrame::scan_ipc(
+                    PlRefPath::new(path.as_str()),
+                    Default::default(),
+                    Default::default(),
+                )
+                .unwrap()
+            }))
+            .inputs(["path"])
+            .outputs(["imported"]),
+        )
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("derive", "1", |imported: &LazyFrame| {
+                imported
+                    .clone()
+                    .with_columns([(col("x") * lit(2)).alias("twice")])
+            }))
+            .inputs(["imported"])
+            .outputs(["derived"]),
+        )
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn a_file_named_like_a_stored_frame_outside_the_store_is_read_for_its_rows() {
+    // The store holds `base` (1,000 rows) under fingerprint B. The user's
+    // own directory, also called `objects`, has a file named `B.arrow`
+    // holding 5 other rows: its name must not make it that stored frame.
+    let dir = tempfile::tempdir().unwrap();
+    let users = tempfile::tempdir().unwrap();
+    let objects = users.path().join("objects");
+    std::fs::create_dir(&objects).unwrap();
+    let runtime = Runtime::open(dir.path()).unwrap();
+    let made = runtime.create_scenario(make_graph(), "made").unwrap();
+    made.submit().unwrap().into_result().unwrap();
+    let base = made
+        .node::<LazyFrame>("base")
+        .unwrap()
+        .fingerprint()
+        .unwrap()
+        .unwrap();
+    let lookalike = objects.join(format!("{}.arrow", base.to_hex()));
+    let mut five = numbers(5).collect().unwrap();
+    IpcWriter::new(std::fs::File::create(&lookalike).unwrap())
+        .finish(&mut five)
+        .unwrap();
+
+    let graph = std::sync::Arc::new(import_graph(&lookalike));
+    let scenario = runtime.create_scenario(graph.clone(), "import").unwrap();
+    scenario.submit().unwrap().into_result().unwrap();
+    assert!(read(&scenario, "imported").equals(&five), "the file's own rows");
+    let imported = scenario
+        .node::<LazyFrame>("imported")
+        .unwrap()
+        .fingerprint()
+        .unwrap();
+    assert_ne!(imported, Some(base), "not the stored frame it is named after");
+    assert_eq!(read(&scenario, "derived").height(), 5);
+    // And in a new process, through the store only.
+    drop((scenario, made, runtime));
+    let again = Runtime::open(dir.path()).unwrap();
+    let scenario = again.find_scenario(graph, "import").unwrap().unwrap();
+    assert!(read(&scenario, "imported").equals(&five));
+    assert_eq!(read(&scenario, "derived").height(), 5);
+}

@@ -43,8 +43,11 @@ pub(super) struct StoredScan {
 impl StoredScan {
     /// The stored frame a scan node reads, if it reads one whole, as the
     /// store's own scans do: one local file named `<fingerprint>.<arrow|parquet>`
-    /// in a store's `objects/` directory or in a process's scratch directory
-    /// in it (`objects/tmp/p<pid>/`), with default scan options.
+    /// in a store's `objects/` directory or in this process's scratch
+    /// directory in it (`objects/tmp/p<pid>/`), with default scan options,
+    /// and which that store vouches for (see `store::vouches_for`: checked
+    /// against its content hash and unchanged since). A file that only has
+    /// such a name is read for its rows.
     pub(super) fn of(node: &DslPlan) -> Option<Self> {
         let DslPlan::Scan {
             sources,
@@ -74,10 +77,12 @@ impl StoredScan {
         let (stem, extension) = path.file_name()?.to_str()?.split_once('.')?;
         let fingerprint: Fingerprint = stem.parse().ok()?;
         let parent = path.parent()?;
-        let in_objects = dir_name(Some(parent)) == Some("objects")
+        let in_objects = (dir_name(Some(parent)) == Some("objects")
             || (dir_name(Some(parent)).is_some_and(|n| n.starts_with('p'))
                 && dir_name(parent.parent()) == Some("tmp")
-                && dir_name(parent.parent().and_then(Path::parent)) == Some("objects"));
+                && dir_name(parent.parent().and_then(Path::parent)) == Some("objects")))
+            // The name is a claim: a store must vouch for the file.
+            && crate::store::vouches_for(&path, &fingerprint);
         // Options that change the rows or columns read make it another query.
         let plain = unified_scan_args.row_index.is_none()
             && unified_scan_args.pre_slice.is_none()

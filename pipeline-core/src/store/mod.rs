@@ -24,6 +24,7 @@ mod sqlite;
 pub use crate::ids::{Owner, ScenarioId, SlotKey, SubmissionId};
 pub use error::StoreError;
 pub use memory::MemoryStore;
+pub(crate) use sqlite::vouches_for;
 pub use sqlite::{DEFAULT_DIR, LockWait, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
 
 /// What [`Store::verify`] found.

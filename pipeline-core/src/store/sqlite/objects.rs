@@ -557,6 +557,34 @@ pub(super) fn process_alive(pid: u32) -> bool {
     !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
+/// Whether `path` is the value file `fingerprint` of a store, as that store
+/// wrote or checked it: either a file `<root>/<fingerprint>.<ext>` whose
+/// stamp in `<root>/checked/` still matches the file's metadata (the store
+/// hashed it against its content hash, and it has not changed since), or a
+/// file in this process's own scratch directory `<root>/tmp/p<pid>/`, which
+/// only this process writes. A file elsewhere, or named like a value in a
+/// directory no store vouches for, is not one, whatever its name says.
+pub(crate) fn vouches_for(path: &Path, fingerprint: &Fingerprint) -> bool {
+    let Some(parent) = path.parent() else {
+        return false;
+    };
+    let own_scratch = format!("p{}", std::process::id());
+    if parent.file_name().and_then(|n| n.to_str()) == Some(own_scratch.as_str())
+        && parent.parent().and_then(Path::file_name) == Some("tmp".as_ref())
+    {
+        return true;
+    }
+    let Ok(bytes) = fs::read(parent.join("checked").join(fingerprint.to_hex())) else {
+        return false;
+    };
+    match (Stamp::decode(&bytes), fs::metadata(path)) {
+        (Some(stamp), Ok(meta)) => {
+            Stamp::of(&meta, &stamp.content_hash).is_some_and(|now| now == stamp)
+        }
+        _ => false,
+    }
+}
+
 /// What a check of a value file found, by the file's metadata at the time:
 /// while the metadata is unchanged, so is the file (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]

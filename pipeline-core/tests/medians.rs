@@ -208,3 +208,64 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
         );
     }
 }
+
+#[test]
+fn medians_of_even_counts_over_a_frame_not_in_memory_are_the_midpoints() {
+    // Every group has an even number of rows whose two middle values differ,
+    // so the median is the midpoint of two distinct values (polars
+    // interpolates): 1..=1000 gives 500.5; the integers 0..=9 give 4.5.
+    let n = 60_000usize;
+    let frame = df!(
+        "g" => (0..n).map(|i| ["a", "b", "c", "d"][i % 4]).collect::<Vec<_>>(),
+        "x" => (0..n).map(|i| ((i * 7919) % n) as f64 + 0.25).collect::<Vec<_>>(),
+        "n" => (0..n).map(|i| ((i / 4) % 10) as i64).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let expected = summary(&frame.clone().lazy()).collect().unwrap();
+    let source = frame.clone();
+    let graph = GraphBuilder::new("even_medians")
+        .node(NodeSpec::new::<i64>("seed").with_default(1))
+        .node(NodeSpec::new::<LazyFrame>("frame"))
+        .node(NodeSpec::new::<LazyFrame>("summary"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("make", "1", move |_: &i64| {
+                source.clone().lazy()
+            }))
+            .inputs(["seed"])
+            .outputs(["frame"]),
+        )
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("summarize", "1", summary))
+                .inputs(["frame"])
+                .outputs(["summary"]),
+        )
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder().frame_memory(0).open(dir.path()).unwrap();
+    let scenario = runtime.create_scenario(graph, "s").unwrap();
+    scenario.submit().unwrap().into_result().unwrap();
+    let ours = scenario
+        .node::<LazyFrame>("summary")
+        .unwrap()
+        .read()
+        .unwrap()
+        .as_ref()
+        .clone()
+        .collect()
+        .unwrap();
+    for name in ["g", "x_median", "n"] {
+        let (a, b) = (ours.column(name).unwrap(), expected.column(name).unwrap());
+        assert!(a.equals_missing(b), "{name}: ours {a:?} polars {b:?}");
+    }
+    // The midpoints are not values of the data: a lower or upper middle
+    // value instead would show here.
+    let n_medians: Vec<f64> = ours
+        .column("n")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .into_no_null_iter()
+        .collect();
+    assert_eq!(n_medians, vec![4.5; 4]);
+}

@@ -411,13 +411,20 @@ fn a_file_named_like_a_stored_frame_outside_the_store_is_read_for_its_rows() {
     let graph = std::sync::Arc::new(import_graph(&lookalike));
     let scenario = runtime.create_scenario(graph.clone(), "import").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
-    assert!(read(&scenario, "imported").equals(&five), "the file's own rows");
+    assert!(
+        read(&scenario, "imported").equals(&five),
+        "the file's own rows"
+    );
     let imported = scenario
         .node::<LazyFrame>("imported")
         .unwrap()
         .fingerprint()
         .unwrap();
-    assert_ne!(imported, Some(base), "not the stored frame it is named after");
+    assert_ne!(
+        imported,
+        Some(base),
+        "not the stored frame it is named after"
+    );
     assert_eq!(read(&scenario, "derived").height(), 5);
     // And in a new process, through the store only.
     drop((scenario, made, runtime));

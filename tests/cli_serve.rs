@@ -96,6 +96,40 @@ fn serve_shows_the_scenarios_a_previous_process_ran() {
 }
 
 #[test]
+fn serve_compares_with_the_comparators_the_program_registered() {
+    // The shipping example registers a comparator on `heaviest`: the CLI's
+    // `compare` and the web view's compare page both say what it says.
+    let store = tempfile::tempdir().unwrap();
+    ok(store.path(), &["run", "--scenario", "spring"]);
+    ok(
+        store.path(),
+        &["run", "--scenario", "autumn", "--set", "weights=[9.5, 0.2]"],
+    );
+    let said = "heaviest parcels differ by 6.0 kg";
+    let cli = ok(store.path(), &["compare", "spring", "autumn"]);
+    assert!(cli.contains(said), "{cli}");
+
+    let child = shipping_command(store.path(), &["serve", "--addr", "127.0.0.1:0", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    let mut line = String::new();
+    BufReader::new(server.0.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let started: Json = serde_json::from_str(&line).unwrap();
+    let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
+    let (status, body) = get(addr, "/api/compare?s=1&s=2");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(said), "{body}");
+    let (status, page) = get(addr, "/compare?s=1&s=2");
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains(said), "{page}");
+}
+
+#[test]
 fn serve_on_an_address_in_use_exits_2_naming_it() {
     let store = tempfile::tempdir().unwrap();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();

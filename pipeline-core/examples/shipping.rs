@@ -103,12 +103,23 @@ fn main() -> ExitCode {
     Cli::new("shipping")
         .about("Shipping quotes, recomputed only where parcels or prices changed.")
         .scenario_kind(
-            ScenarioKind::of::<Shipping>().check("price_per_kg", |price: &f64| {
-                match price.is_finite() && *price >= 0.0 {
-                    true => Ok(()),
-                    false => Err(format!("a price per kg is a number >= 0, not {price}")),
-                }
-            }),
+            ScenarioKind::of::<Shipping>()
+                .check("price_per_kg", |price: &f64| {
+                    match price.is_finite() && *price >= 0.0 {
+                        true => Ok(()),
+                        false => Err(format!("a price per kg is a number >= 0, not {price}")),
+                    }
+                })
+                // `compare` and `serve`'s compare page say this about the heaviest parcels.
+                .comparator("heaviest", |heaviest: &[&f64]| {
+                    let most = heaviest.iter().copied().copied().fold(0.0, f64::max);
+                    let least = heaviest
+                        .iter()
+                        .copied()
+                        .copied()
+                        .fold(f64::INFINITY, f64::min);
+                    format!("heaviest parcels differ by {:.1} kg", most - least)
+                }),
         )
         .run()
 }

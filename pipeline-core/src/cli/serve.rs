@@ -16,14 +16,19 @@ use crate::web::{ServeError, Server};
 pub(crate) fn serve(ctx: &Context<'_>, args: &ServeArgs, output: &Output) -> Result<(), CliError> {
     let runtime = ctx.open_runtime()?;
     let graphs = ctx.kinds().iter().map(|kind| kind.graph().clone());
-    let bound = Server::new(runtime)
-        .scenario_types(graphs)
-        .addr(args.addr)
-        .bind()
-        .map_err(|error| match error {
-            ServeError::Bind { .. } => CliError::input(error.to_string()),
-            ServeError::Io(_) => CliError::failed(error.to_string()),
-        })?;
+    // The comparators a kind registered show on the compare page as they
+    // do in `compare`.
+    let server = ctx.kinds().iter().fold(
+        Server::new(runtime).scenario_types(graphs),
+        |server, kind| {
+            let with = kind.clone();
+            server.comparators_of(kind.name(), move |compare| with.compare(compare))
+        },
+    );
+    let bound = server.addr(args.addr).bind().map_err(|error| match error {
+        ServeError::Bind { .. } => CliError::input(error.to_string()),
+        ServeError::Io(_) => CliError::failed(error.to_string()),
+    })?;
     if let Some(warning) = bound.warning() {
         eprintln!("{}: {warning}", ctx.program());
     }

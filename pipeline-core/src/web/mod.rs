@@ -162,6 +162,22 @@ impl Server {
         self
     }
 
+    /// Registers, for scenario type `scenario_type`, a function that adds
+    /// comparators to a comparison (the CLI's `ScenarioKind` has them in
+    /// that form).
+    #[cfg(feature = "cli")]
+    pub(crate) fn comparators_of(
+        mut self,
+        scenario_type: &str,
+        apply: impl Fn(Compare) -> Compare + Send + Sync + 'static,
+    ) -> Self {
+        self.comparators.push(Comparator {
+            scenario_type: scenario_type.to_owned(),
+            apply: Arc::new(apply),
+        });
+        self
+    }
+
     /// The address to listen on (default [`DEFAULT_ADDR`]). Port 0 picks a free port.
     pub fn addr(mut self, addr: SocketAddr) -> Self {
         self.addr = addr;

@@ -97,6 +97,26 @@ pub fn frame_schema() -> Fingerprint {
     crate::schema::named("arrow ipc, parquet or view frame")
 }
 
+/// The rows of `frame` if it is a plain scan of a stored Arrow IPC file of
+/// at most `max_bytes`, read at once without starting polars' query engine
+/// (its thread pools and async runtime take longer to start than a small
+/// file takes to read: what a command printing a few result rows pays).
+/// `None` for any other frame.
+pub(crate) fn read_small_stored(
+    frame: &LazyFrame,
+    max_bytes: u64,
+) -> Option<PolarsResult<DataFrame>> {
+    let stored = view::identity(frame)?;
+    if stored.format != FrameFormat::Ipc {
+        return None;
+    }
+    let file = std::fs::File::open(&stored.path).ok()?;
+    if file.metadata().ok()?.len() > max_bytes {
+        return None;
+    }
+    Some(IpcReader::new(file).finish())
+}
+
 pub(crate) fn polars_error(error: PolarsError) -> ValueError {
     ValueError::Materialize(format!("polars: {error}"))
 }

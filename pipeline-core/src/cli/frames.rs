@@ -80,8 +80,23 @@ pub fn frame_table(frame: &LazyFrame, rows: usize) -> PolarsResult<String> {
     Ok(out)
 }
 
-/// The first `rows` rows (all for `None`) and the frame's row count.
+/// Stored frames up to this size are read whole to be shown (see
+/// [`head_and_count`]).
+const READ_WHOLE_BYTES: u64 = 8 << 20;
+
+/// The first `rows` rows (all for `None`) and the frame's row count. A small
+/// stored frame (a task's result table, typically) is read whole, without
+/// the query engine; any other frame is queried for its head and count.
 fn head_and_count(frame: &LazyFrame, rows: Option<usize>) -> PolarsResult<(DataFrame, u64)> {
+    if let Some(all) = crate::frame::read_small_stored(frame, READ_WHOLE_BYTES) {
+        let all = all?;
+        let count = all.height() as u64;
+        let head = match rows {
+            Some(rows) if rows < all.height() => all.head(Some(rows)),
+            _ => all,
+        };
+        return Ok((head, count));
+    }
     match rows {
         None => {
             let all = collect_streaming(frame.clone())?;

@@ -22,9 +22,14 @@ use serde_json::Value as Json;
 /// A `--json` command that must succeed, with the S3 server's settings in
 /// its environment (the jobs it submits inherit them).
 fn run_json(store: &Path, server: &S3Server, args: &[&str]) -> Json {
+    let json: Vec<&str> = args.iter().copied().chain(["--json"]).collect();
+    serde_json::from_str(&run_text(store, server, &json)).unwrap()
+}
+
+/// A command that must succeed, as [`run_json`], its stdout.
+fn run_text(store: &Path, server: &S3Server, args: &[&str]) -> String {
     let mut command: Command = shipping_command(store, args);
     command
-        .arg("--json")
         .env("AWS_ENDPOINT", server.endpoint())
         .env("AWS_ALLOW_HTTP", "true")
         .env("AWS_ACCESS_KEY_ID", "test")
@@ -37,7 +42,7 @@ fn run_json(store: &Path, server: &S3Server, args: &[&str]) -> Json {
         text(&output.stdout),
         text(&output.stderr)
     );
-    serde_json::from_str(&text(&output.stdout)).unwrap()
+    text(&output.stdout)
 }
 
 #[test]
@@ -62,11 +67,26 @@ fn run_with_the_slurm_executor_equals_the_local_run_and_skips_the_same() {
         assert_eq!(statuses(&remote), statuses(&local), "step {step}: {remote}");
         assert_eq!(remote["results"], local["results"], "step {step}");
         assert_eq!(remote["status"], "completed", "step {step}: {remote}");
+        for job in remote["jobs"].as_array().unwrap() {
+            if job["status"] == "completed" {
+                let peak = job["remote"]["peak_rss"].as_u64();
+                assert!(
+                    peak.is_some_and(|bytes| bytes > 1 << 20),
+                    "step {step}: a job run on the cluster shows its worker's peak memory: {job}"
+                );
+            }
+        }
     }
-    // The jobs that ran were Slurm jobs: history says where.
+    // The jobs that ran were Slurm jobs: history says where, and how much
+    // memory each worker took.
     let history = run_json(there.path(), &server, &["history"]);
     let text = history.to_string();
     assert!(text.contains("slurm"), "{text}");
+    let table = run_text(there.path(), &server, &["history"]);
+    assert!(
+        table.contains("slurm job ") && table.contains("peak RSS "),
+        "{table}"
+    );
 }
 
 #[test]

@@ -33,7 +33,7 @@ use serde_json::{Value as Json, json};
 
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
-use crate::job::{Job, Submission};
+use crate::job::{Job, RemoteJob, Submission};
 use crate::reason::Reason;
 use crate::scenario::Scenario;
 use crate::store::{Owner, SlotKey, WrittenBy};
@@ -130,8 +130,30 @@ impl fmt::Display for JobHistory {
                 if let Some(error) = &job.error {
                     write!(f, "  error: {error}")?;
                 }
+                if let Some(remote) = &job.remote {
+                    write!(f, "  ({remote})")?;
+                }
                 writeln!(f)?;
             }
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for RemoteJob {
+    /// `slurm job 4123 on node07, attempt 2, adopted, peak RSS 393.0 MiB`
+    /// (host, `adopted` and the peak only where known or true).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} job {}", self.executor, self.id)?;
+        if let Some(host) = &self.host {
+            write!(f, " on {host}")?;
+        }
+        write!(f, ", attempt {}", self.attempt)?;
+        if self.adopted {
+            f.write_str(", adopted")?;
+        }
+        if let Some(peak) = self.peak_rss {
+            write!(f, ", peak RSS {}", bytes(peak))?;
         }
         Ok(())
     }
@@ -308,5 +330,23 @@ mod tests {
         assert_eq!(bytes(8), "8 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(5 * 1024 * 1024), "5.0 MiB");
+    }
+
+    #[test]
+    fn a_remote_job_prints_where_it_ran_and_its_peak_memory() {
+        let mut remote = RemoteJob {
+            executor: "slurm".into(),
+            id: "4123".into(),
+            attempt: 2,
+            host: Some("node07".into()),
+            adopted: true,
+            peak_rss: Some(393 << 20),
+        };
+        assert_eq!(
+            remote.to_string(),
+            "slurm job 4123 on node07, attempt 2, adopted, peak RSS 393.0 MiB"
+        );
+        (remote.host, remote.adopted, remote.peak_rss) = (None, false, None);
+        assert_eq!(remote.to_string(), "slurm job 4123, attempt 2");
     }
 }

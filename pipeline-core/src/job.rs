@@ -117,6 +117,13 @@ pub struct RemoteJob {
     /// Whether this submission adopted the job from an earlier one that was
     /// interrupted (instead of submitting it).
     pub adopted: bool,
+    /// The worker's peak resident memory in bytes, as it measured itself
+    /// (`VmHWM` on Linux) after storing its outputs: what to ask for with
+    /// `#[task(memory = …)]`. `None` where the worker could not tell, for an
+    /// attempt that ended without a result, and in records written before
+    /// this was measured.
+    #[serde(default)]
+    pub peak_rss: Option<u64>,
 }
 
 impl Job {

@@ -173,6 +173,7 @@ fn tasks_run_as_slurm_jobs_and_are_recorded_as_local_ones() {
         );
         assert!(placed.host.is_some(), "{placed:?}");
         assert!(!placed.adopted);
+        assert_plausible_peak(placed);
     }
     for name in ["doubled", "sum", "parity"] {
         assert_eq!(
@@ -241,6 +242,21 @@ fn tasks_run_as_slurm_jobs_and_are_recorded_as_local_ones() {
     let reopened = Runtime::open(cluster.dir.path().join("store")).unwrap();
     let again = Arith::find(&reopened, "remote").unwrap().unwrap();
     assert_eq!(*again.sum().read().unwrap(), 12);
+    let history = again.scenario().job_history().unwrap();
+    let recorded = history
+        .submissions
+        .iter()
+        .find(|s| s.id == first.id)
+        .expect("the first submission is recorded");
+    for (job, before) in recorded.jobs.iter().zip(&first.jobs) {
+        let placed = job.remote.as_deref().expect("the placement is stored");
+        assert_eq!(
+            placed.peak_rss,
+            before.remote.as_ref().unwrap().peak_rss,
+            "task {}: the peak memory is stored with the job",
+            job.task
+        );
+    }
     assert_eq!(
         again
             .scenario()
@@ -249,6 +265,25 @@ fn tasks_run_as_slurm_jobs_and_are_recorded_as_local_ones() {
             .tasks_with(JobStatus::Skipped)
             .len(),
         4
+    );
+}
+
+/// The worker's recorded peak resident memory is there and plausible: more
+/// than 1 MiB (a Rust program with the test harness linked in) and less
+/// than the machine's memory.
+fn assert_plausible_peak(placed: &pipeline_core::RemoteJob) {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap();
+    let total_kib: u64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .expect("MemTotal in /proc/meminfo");
+    let peak = placed
+        .peak_rss
+        .unwrap_or_else(|| panic!("the worker's peak memory is recorded: {placed:?}"));
+    assert!(
+        peak > 1 << 20 && peak < total_kib * 1024,
+        "peak RSS {peak} B is not between 1 MiB and the machine's {total_kib} KiB: {placed:?}"
     );
 }
 

@@ -99,7 +99,9 @@ pub fn jobs_json(submission: &Submission) -> Json {
     Json::Array(submission.jobs.iter().map(job_json).collect())
 }
 
-/// The jobs of a submission as a table: task, status, seconds, reason.
+/// The jobs of a submission as a table: task, status, seconds, reason, and
+/// for a job a remote executor ran, where and its peak memory
+/// (`(slurm job 4123 on node07, attempt 1, peak RSS 393.0 MiB)`).
 pub fn jobs_table(submission: &Submission) -> String {
     let width = submission
         .jobs
@@ -114,12 +116,15 @@ pub fn jobs_table(submission: &Submission) -> String {
     );
     for job in &submission.jobs {
         let seconds = job.duration.map_or(0.0, |d| d.as_secs_f64());
-        let line = format!(
+        let mut line = format!(
             "  {:<width$}  {:<9}  {seconds:>8.3}  {}",
             job.task,
             job.status.as_str(),
             job_reason(job).unwrap_or_default()
         );
+        if let Some(remote) = &job.remote {
+            line.push_str(&format!(" ({remote})"));
+        }
         out.push_str(line.trim_end());
         out.push('\n');
     }

@@ -337,6 +337,7 @@ impl SlurmRunner {
                             attempt: attempt.parse().unwrap_or(0),
                             host: None,
                             adopted,
+                            peak_rss: None,
                         })),
                         ..Timing::default()
                     },
@@ -373,6 +374,7 @@ impl SlurmRunner {
                 attempt: result.attempt,
                 host: result.host.clone(),
                 adopted,
+                peak_rss: result.peak_rss,
             })),
         };
         if result.status == ResultStatus::Failed {

@@ -509,6 +509,7 @@ mod tests {
                     attempt: 2,
                     host: Some("node07".into()),
                     adopted: true,
+                    peak_rss: Some(412 << 20),
                 })),
             },
             Job {
@@ -525,6 +526,26 @@ mod tests {
         ];
         let mut intern = |s: String| Arc::from(s);
         assert_eq!(unpack_jobs(&pack_jobs(&jobs), &mut intern), Some(jobs));
+    }
+
+    #[test]
+    fn remote_jobs_recorded_before_peak_memory_was_measured_still_read() {
+        // A completed job with only its remote placement, as a build without
+        // `peak_rss` packed it.
+        let json = br#"{"executor":"slurm","id":"12","attempt":1,"host":"vm","adopted":false}"#;
+        let mut packed = Vec::new();
+        packed.extend_from_slice(&1u32.to_le_bytes());
+        packed.push(b'a');
+        packed.push(2); // completed
+        packed.push(64); // remote only
+        packed.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        packed.extend_from_slice(json);
+        let jobs = unpack_jobs(&packed, &mut |s: String| Arc::from(s)).unwrap();
+        let remote = jobs[0]
+            .remote
+            .as_deref()
+            .expect("the placement still reads");
+        assert_eq!((remote.id.as_str(), remote.peak_rss), ("12", None));
     }
 
     #[test]

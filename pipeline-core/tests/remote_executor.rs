@@ -111,6 +111,12 @@ fn total(frame: &LazyFrame) -> Result<DataFrame, String> {
     collect_streaming(frame.clone().select([col("y").sum()])).map_err(|e| e.to_string())
 }
 
+/// A row-wise query over a stored frame: stored as a view of it.
+#[task(skippable)]
+fn widen(frame: &LazyFrame) -> LazyFrame {
+    frame.clone().with_columns([(col("y") + lit(1)).alias("z")])
+}
+
 scenario! {
     /// A frame made in one job and read in another.
     pub struct Frames {
@@ -118,10 +124,12 @@ scenario! {
             n: i64 = 1000,
             frame: LazyFrame,
             summed: DataFrame,
+            widened: LazyFrame,
         }
         tasks {
             numbers(n) -> frame,
             total(frame) -> summed,
+            widen(frame) -> widened,
         }
     }
 }
@@ -326,7 +334,8 @@ fn lazy_frames_are_sunk_where_they_run_and_adopted_by_the_coordinator() {
     };
     let runtime = Runtime::open(cluster.dir.path().join("store")).unwrap();
     let remote = Frames::create(&runtime, "remote").unwrap();
-    let local = Frames::create(&Runtime::in_memory(), "local").unwrap();
+    let local_dir = tempfile::tempdir().unwrap();
+    let local = Frames::create(&Runtime::open(local_dir.path()).unwrap(), "local").unwrap();
     let done = remote
         .scenario()
         .submit_with(&Cluster::submit(cluster.slurm()))
@@ -345,6 +354,20 @@ fn lazy_frames_are_sunk_where_they_run_and_adopted_by_the_coordinator() {
     );
     let frame = collect_streaming((*remote.frame().read().unwrap()).clone()).unwrap();
     assert_eq!(frame.height(), 1000);
+    // The worker fetched `frame` and made `widened` a view of it, as a local
+    // run does (a view's fingerprint is its recipe's; rows would differ),
+    // so no copy of the rows was uploaded.
+    assert_eq!(
+        remote.widened().fingerprint().unwrap(),
+        local.widened().fingerprint().unwrap(),
+        "the worker stores a row-wise query over its input as a view"
+    );
+    let widened = collect_streaming((*remote.widened().read().unwrap()).clone()).unwrap();
+    assert_eq!(widened.height(), 1000);
+    assert_eq!(
+        widened.column("z").unwrap().i64().unwrap().get(999),
+        Some(3 * 999 + 1)
+    );
 }
 
 fn resources_declared_on_the_task_or_given_per_task_reach_the_job() {

@@ -26,18 +26,16 @@ use pipeline_core::{JobStatus, Runtime, Submission, SubmitOptions};
 use remote_support::S3Server;
 
 /// The data nodes whose fingerprints are compared after every step (the
-/// CSV's path differs: each side has its copy).
-/// Nodes whose fingerprints must be equal on both sides. Not
-/// `segmented_customer_df`: the local run stores it as a view over
-/// `scored_df`'s file (its fingerprint is the recipe), while a worker, which
-/// reads `scored_df` from a fetched copy, stores the frame itself (its
-/// fingerprint is the content); its rows are compared instead.
-const NODES: [&str; 5] = [
+/// CSV's path differs: each side has its copy). `segmented_customer_df` is
+/// a view over `scored_df` on both sides (a worker vouches for the copy of
+/// `scored_df` it fetched), so its fingerprint, the recipe's, is equal too.
+const NODES: [&str; 6] = [
     "payment_threshold",
     "score_threshold",
     "metric",
     "summary_statistic_type",
     "scored_df",
+    "segmented_customer_df",
 ];
 
 /// Whether two frames hold the same columns and values, floats to 1e-12

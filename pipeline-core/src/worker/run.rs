@@ -372,7 +372,10 @@ fn check_identity(def: &TaskDef, manifest: &TaskManifest) -> Result<(), Failed> 
     Ok(())
 }
 
-/// Downloads a stored value into the scratch directory and checks it.
+/// Downloads a stored value into `objects/` of the scratch directory, as
+/// `<fingerprint>.<ext>`, checks it, and vouches for it there: a task's
+/// row-wise query over a fetched frame is then a view of it, as in a local
+/// run, instead of rows to store and upload.
 fn fetch(
     store: &ObjectStore,
     object: &StoredObject,
@@ -380,10 +383,17 @@ fn fetch(
     node: &str,
 ) -> Result<PathBuf, Failed> {
     let file_name = object.object.rsplit('/').next().unwrap_or("value");
-    let path = scratch.join(file_name);
+    let dir = scratch.join("objects");
+    let path = dir.join(file_name);
     if path.is_file() {
         return Ok(path);
     }
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Failed::worker(format!(
+            "cannot create {} for input `{node}`: {e}",
+            dir.display()
+        ))
+    })?;
     let fetched = store
         .get_to_file(&object.object, &path)
         .map_err(|e| Failed::worker(format!("cannot fetch input `{node}`: {e}")))?;
@@ -395,6 +405,14 @@ fn fetch(
             object.object,
             store.location()
         )));
+    }
+    if let Err(error) =
+        crate::store::vouch_for_checked_file(&path, &object.fingerprint, &object.content_hash)
+    {
+        tracing::warn!(
+            "input `{node}`: cannot vouch for {}: {error}; a view of it is stored as rows",
+            path.display()
+        );
     }
     Ok(path)
 }

@@ -585,6 +585,35 @@ pub(crate) fn vouches_for(path: &Path, fingerprint: &Fingerprint) -> bool {
     }
 }
 
+/// Vouches for a value file that was just checked against its content hash
+/// outside a store (a Slurm worker's download of its input, named
+/// `<dir>/<fingerprint>.<ext>`): leaves the stamp [`vouches_for`] looks for
+/// in `<dir>/checked/`, the file's modification time set back first as for
+/// a file the store writes. A failure only means the file is not vouched
+/// for (a frame over it is then stored as rows, not as a view).
+pub(crate) fn vouch_for_checked_file(
+    path: &Path,
+    fingerprint: &Fingerprint,
+    content_hash: &Fingerprint,
+) -> io::Result<()> {
+    let stamps = path
+        .parent()
+        .ok_or_else(|| io::Error::other("a value file has a directory"))?
+        .join("checked");
+    fs::create_dir_all(&stamps)?;
+    File::options()
+        .write(true)
+        .open(path)?
+        .set_modified(SystemTime::now() - BACKDATE)?;
+    let stamp = Stamp::of(&fs::metadata(path)?, content_hash)
+        .ok_or_else(|| io::Error::other("this platform gives no inode and change time"))?;
+    let mut temp = tempfile::NamedTempFile::new_in(&stamps)?;
+    temp.write_all(&stamp.encode())?;
+    temp.persist(stamps.join(fingerprint.to_hex()))
+        .map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// What a check of a value file found, by the file's metadata at the time:
 /// while the metadata is unchanged, so is the file (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]

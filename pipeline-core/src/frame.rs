@@ -102,6 +102,7 @@ pub fn frame_schema() -> Fingerprint {
 /// (its thread pools and async runtime take longer to start than a small
 /// file takes to read: what a command printing a few result rows pays).
 /// `None` for any other frame.
+#[cfg(feature = "cli")]
 pub(crate) fn read_small_stored(
     frame: &LazyFrame,
     max_bytes: u64,

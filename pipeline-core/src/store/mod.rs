@@ -24,8 +24,11 @@ mod sqlite;
 pub use crate::ids::{Owner, ScenarioId, SlotKey, SubmissionId};
 pub use error::StoreError;
 pub use memory::MemoryStore;
+#[cfg(feature = "remote")]
+pub(crate) use sqlite::vouch_for_checked_file;
+#[cfg(feature = "polars")]
+pub(crate) use sqlite::vouches_for;
 pub use sqlite::{DEFAULT_DIR, LockWait, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
-pub(crate) use sqlite::{vouch_for_checked_file, vouches_for};
 
 /// What [`Store::verify`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

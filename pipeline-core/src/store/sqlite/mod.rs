@@ -71,8 +71,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use self::lock::{Locks, OnLockWait};
 use self::memo_reads::MemoReads;
+#[cfg(feature = "remote")]
+pub(crate) use self::objects::vouch_for_checked_file;
+#[cfg(feature = "polars")]
+pub(crate) use self::objects::vouches_for;
 use self::objects::{Objects, Unreadable, WriteFault};
-pub(crate) use self::objects::{vouch_for_checked_file, vouches_for};
 use self::rows::{
     db_error, fingerprint_at, opt_fingerprint_at, owner_columns, time_from_sql, time_to_sql,
     unpack_fingerprints, unpack_inputs, version_at,

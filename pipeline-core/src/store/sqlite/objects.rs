@@ -564,6 +564,7 @@ pub(super) fn process_alive(pid: u32) -> bool {
 /// file in this process's own scratch directory `<root>/tmp/p<pid>/`, which
 /// only this process writes. A file elsewhere, or named like a value in a
 /// directory no store vouches for, is not one, whatever its name says.
+#[cfg(feature = "polars")]
 pub(crate) fn vouches_for(path: &Path, fingerprint: &Fingerprint) -> bool {
     let Some(parent) = path.parent() else {
         return false;
@@ -591,6 +592,7 @@ pub(crate) fn vouches_for(path: &Path, fingerprint: &Fingerprint) -> bool {
 /// in `<dir>/checked/`, the file's modification time set back first as for
 /// a file the store writes. A failure only means the file is not vouched
 /// for (a frame over it is then stored as rows, not as a view).
+#[cfg(feature = "remote")]
 pub(crate) fn vouch_for_checked_file(
     path: &Path,
     fingerprint: &Fingerprint,

@@ -12,12 +12,13 @@ use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
 pub use crate::code::{CodeIdentity, CodePart, CodeSource};
+pub use crate::data_node::DataNode;
 pub use crate::error::{Error, Result};
 pub use crate::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec, TypedNodeSpec};
 pub use crate::job::Submission;
 pub use crate::resources::Resources;
 pub use crate::runtime::Runtime;
-pub use crate::scenario::{DataNode, Scenario};
+pub use crate::scenario::Scenario;
 pub use crate::scenario_type::ScenarioType;
 pub use crate::store::ScenarioId;
 pub use crate::submit_options::{SubmitOptions, Target};

@@ -176,15 +176,16 @@ impl Compare {
         let mut cells = Vec::with_capacity(self.scenarios.len());
         let mut versions = Vec::with_capacity(self.scenarios.len());
         for scenario in &self.scenarios {
-            let Some(current) = scenario.current(id)? else {
+            let Some(current) = scenario.state().current(id)? else {
                 cells.push(Cell::Missing);
                 versions.push(None);
                 continue;
             };
-            let store = &scenario.runtime().store;
+            let store = &scenario.state().runtime().store;
             let size = store.value_size(&current.meta.fingerprint, &value_type)?;
             let rendered = match size {
                 Some(size) if size < self.render_limit => scenario
+                    .state()
                     .value_of(id, &current)
                     .ok()
                     .and_then(|v| value_type.render(&**v)),
@@ -207,7 +208,7 @@ impl Compare {
             let mut values = Vec::with_capacity(versions.len());
             for (scenario, version) in self.scenarios.iter().zip(&versions) {
                 let version = version.as_ref().expect("checked above");
-                values.push(scenario.value_of(id, version)?.clone());
+                values.push(scenario.state().value_of(id, version)?.clone());
             }
             let borrowed: Vec<&(dyn Any + Send + Sync)> = values.iter().map(|v| &**v).collect();
             comparator = Some((found.compare)(&borrowed));

@@ -1,9 +1,10 @@
-//! The skip rule (docs/skipping.md) and the reason of every decision, shared by a
-//! submission (which acts on it) and [`Scenario::explain`] (which only says).
+//! The skip rule (docs/skipping.md) and the reason of every decision, shared
+//! by a submission (which acts on it) and
+//! [`Scenario::explain`](crate::Scenario::explain) (which only says).
 //!
 //! A task's key is hash(identity, declared environment values, input
 //! fingerprints), its identity hash(name, code fingerprint, input and output
-//! schemas) computed once per scenario handle. A skippable, unforced task is
+//! schemas) computed once per opened scenario. A skippable, unforced task is
 //! skipped iff every output exists, is intact, is stored under its type's
 //! current schema and was produced under the current key; else an identical
 //! job's outputs (same key, any scenario) are reused; else it runs, and the
@@ -15,51 +16,12 @@ use std::time::SystemTime;
 
 use crate::cache::{CachedVersion, JobBasis};
 use crate::error::Result;
-use crate::fingerprint::{Fingerprint, FingerprintHasher};
+use crate::fingerprint::Fingerprint;
 use crate::graph::{Graph, NodeId, TaskId};
-use crate::key::TaskKey;
+use crate::key::{TaskKey, TaskStatic, env_digests};
 use crate::reason::{Change, Reason};
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::{Commit, InputVersion, JobRecord, SubmissionId, VersionMeta, WrittenBy};
-
-/// What of a task's key only changes with the program: computed once per
-/// scenario handle.
-#[derive(Debug)]
-pub(crate) struct TaskStatic {
-    /// hash(name, code fingerprint, input and output schemas).
-    pub(crate) identity: Fingerprint,
-    /// The schema of each input's type, in parameter order.
-    pub(crate) inputs: Box<[Fingerprint]>,
-    /// The schema of each output's type, in order.
-    pub(crate) outputs: Box<[Fingerprint]>,
-}
-
-impl TaskStatic {
-    pub(crate) fn of(graph: &Graph, task: TaskId) -> std::result::Result<Self, String> {
-        let schema = |&node: &NodeId| {
-            let spec = graph.node(node);
-            spec.value_type()
-                .schema()
-                .map_err(|e| format!("data node `{}`: {e}", spec.name()))
-        };
-        let inputs = graph
-            .task_inputs(task)
-            .iter()
-            .map(schema)
-            .collect::<std::result::Result<Box<[_]>, _>>()?;
-        let outputs = graph
-            .task_outputs(task)
-            .iter()
-            .map(schema)
-            .collect::<std::result::Result<Box<[_]>, _>>()?;
-        let def = graph.task(task).def();
-        Ok(Self {
-            identity: TaskKey::identity(def.name(), &def.code_fingerprint(), &inputs, &outputs),
-            inputs,
-            outputs,
-        })
-    }
-}
 
 /// A task that must run, with what it was decided on.
 pub(crate) struct Work {
@@ -90,7 +52,7 @@ pub(crate) type Overrides = HashMap<NodeId, Fingerprint>;
 
 /// Decides tasks of one scenario.
 pub(crate) struct Decider<'a> {
-    pub(crate) scenario: &'a Scenario,
+    pub(crate) scenario: &'a ScenarioState,
     pub(crate) graph: &'a Graph,
     pub(crate) force: bool,
     /// The submission that records what it decides (reused outputs, defaults
@@ -450,25 +412,10 @@ impl Decider<'_> {
     }
 }
 
-/// The digest of each declared environment variable's value, read now
-/// (`None`: unset, which is distinct from empty). Values are never stored.
-pub(crate) fn env_digests(names: &[Arc<str>]) -> Vec<Option<Fingerprint>> {
-    names
-        .iter()
-        .map(|name| {
-            std::env::var_os(&**name).map(|value| {
-                FingerprintHasher::with_domain("env-value")
-                    .update_bytes(value.as_encoded_bytes())
-                    .finish()
-            })
-        })
-        .collect()
-}
-
 /// What a job read and ran, for lineage and for the reasons of later jobs.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn job_record(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     graph: &Graph,
     task: TaskId,
     key: TaskKey,

@@ -1,5 +1,5 @@
-//! [`Scenario::explain`]: whether each planned task would run now, and why,
-//! without running or recording anything.
+//! [`Scenario::explain`](crate::Scenario::explain): whether each planned
+//! task would run now, and why, without running or recording anything.
 //!
 //! ```
 //! use pipeline_core::{Reason, Runtime, SubmitOptions};
@@ -38,7 +38,7 @@ use crate::error::Result;
 use crate::executor::plan;
 use crate::external;
 use crate::reason::Reason;
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::submit_options::SubmitOptions;
 
 /// What a submission would do with a task now.
@@ -66,7 +66,7 @@ impl Verdict {
     }
 }
 
-/// What [`Scenario::explain`] says of one planned task.
+/// What [`Scenario::explain`](crate::Scenario::explain) says of one planned task.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Explanation {
     /// The task.
@@ -112,66 +112,65 @@ impl fmt::Display for Explanation {
     }
 }
 
-impl Scenario {
-    /// Says, for each task a submission with `options` would cover (in
-    /// topological order), whether it would run now and why, without running
-    /// anything or recording anything in the store: files are looked at,
-    /// changed ones are not recorded. A task downstream of one that would run
-    /// says so: it may run if that task's output changes.
-    pub fn explain(&self, options: &SubmitOptions) -> Result<Vec<Explanation>> {
-        let graph = self.graph().clone();
-        let planned = plan(&graph, &options.target)?;
-        let lock = self.runtime().scenario_lock(self.id());
-        let _guard = lock.lock();
-        self.refresh_from_store()?;
-        let files = external::nodes_naming_files(self, &graph, &planned);
-        let overrides = external::refresh(self, &graph, &files, false)?;
-        let decider = Decider {
-            scenario: self,
-            graph: &graph,
-            force: options.force,
-            submission: None,
-            overrides: &overrides,
+/// Says, for each task a submission with `options` would cover, whether it
+/// would run now and why, recording nothing (see
+/// [`Scenario::explain`](crate::Scenario::explain)).
+pub(crate) fn explain(
+    scenario: &ScenarioState,
+    options: &SubmitOptions,
+) -> Result<Vec<Explanation>> {
+    let graph = scenario.graph().clone();
+    let planned = plan(&graph, &options.target)?;
+    let lock = scenario.runtime().scenario_lock(scenario.id());
+    let _guard = lock.lock();
+    scenario.refresh_from_store()?;
+    let files = external::nodes_naming_files(scenario, &graph, &planned);
+    let overrides = external::refresh(scenario, &graph, &files, false)?;
+    let decider = Decider {
+        scenario,
+        graph: &graph,
+        force: options.force,
+        submission: None,
+        overrides: &overrides,
+    };
+    let mut verdicts: Vec<Option<Verdict>> = vec![None; graph.tasks().len()];
+    let mut out = Vec::with_capacity(planned.len());
+    for &task in &planned {
+        let name = graph.task(task).def().name_arc().clone();
+        let running_upstream = graph
+            .upstream(task)
+            .iter()
+            .find(|up| matches!(verdicts[up.index()], Some(Verdict::Run | Verdict::MayRun)))
+            .map(|&up| graph.task(up).def().name_arc().clone());
+        let never_written = graph
+            .task_outputs(task)
+            .iter()
+            .all(|&node| matches!(scenario.current(node), Ok(None)));
+        let (verdict, reason, error) = match (decider.decide(task), running_upstream) {
+            (Decision::Run(work), _) => (Verdict::Run, Some(work.reason), None),
+            (Decision::Skip { reason, .. }, None) => (Verdict::Skip, Some(reason), None),
+            (Decision::Skip { .. }, Some(up)) => (
+                Verdict::MayRun,
+                Some(Reason::UpstreamRuns { task: up }),
+                None,
+            ),
+            (Decision::Fail { message, .. }, None) => (Verdict::Fail, None, Some(message)),
+            (Decision::Fail { .. }, Some(_)) if never_written => {
+                (Verdict::Run, Some(Reason::FirstRun), None)
+            }
+            (Decision::Fail { .. }, Some(up)) => (
+                Verdict::MayRun,
+                Some(Reason::UpstreamRuns { task: up }),
+                None,
+            ),
         };
-        let mut verdicts: Vec<Option<Verdict>> = vec![None; graph.tasks().len()];
-        let mut out = Vec::with_capacity(planned.len());
-        for &task in &planned {
-            let name = graph.task(task).def().name_arc().clone();
-            let running_upstream = graph
-                .upstream(task)
-                .iter()
-                .find(|up| matches!(verdicts[up.index()], Some(Verdict::Run | Verdict::MayRun)))
-                .map(|&up| graph.task(up).def().name_arc().clone());
-            let never_written = graph
-                .task_outputs(task)
-                .iter()
-                .all(|&node| matches!(self.current(node), Ok(None)));
-            let (verdict, reason, error) = match (decider.decide(task), running_upstream) {
-                (Decision::Run(work), _) => (Verdict::Run, Some(work.reason), None),
-                (Decision::Skip { reason, .. }, None) => (Verdict::Skip, Some(reason), None),
-                (Decision::Skip { .. }, Some(up)) => (
-                    Verdict::MayRun,
-                    Some(Reason::UpstreamRuns { task: up }),
-                    None,
-                ),
-                (Decision::Fail { message, .. }, None) => (Verdict::Fail, None, Some(message)),
-                (Decision::Fail { .. }, Some(_)) if never_written => {
-                    (Verdict::Run, Some(Reason::FirstRun), None)
-                }
-                (Decision::Fail { .. }, Some(up)) => (
-                    Verdict::MayRun,
-                    Some(Reason::UpstreamRuns { task: up }),
-                    None,
-                ),
-            };
-            verdicts[task.index()] = Some(verdict);
-            out.push(Explanation {
-                task: name,
-                verdict,
-                reason,
-                error,
-            });
-        }
-        Ok(out)
+        verdicts[task.index()] = Some(verdict);
+        out.push(Explanation {
+            task: name,
+            verdict,
+            reason,
+            error,
+        });
     }
+    Ok(out)
 }

@@ -6,8 +6,9 @@
 //! content digest) computed again. Where the files changed, a submission
 //! records a new version of the node (the same value, written by
 //! [`WrittenBy::FileChange`]), so that history, lineage and the reasons of
-//! the jobs that read it show the change; [`Scenario::explain`] only
-//! collects the new fingerprints.
+//! the jobs that read it show the change;
+//! [`Scenario::explain`](crate::Scenario::explain) only collects the new
+//! fingerprints.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -16,13 +17,13 @@ use crate::cache::CachedVersion;
 use crate::decide::Overrides;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, TaskId};
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::{Commit, NewValue, VersionMeta, WrittenBy};
 
 /// The nodes of `planned` tasks (inputs and outputs) whose values may name
 /// files; none, without allocating, for graphs that have no such node.
 pub(crate) fn nodes_naming_files(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     graph: &Graph,
     planned: &[TaskId],
 ) -> Vec<NodeId> {
@@ -50,7 +51,7 @@ pub(crate) fn nodes_naming_files(
 /// Computes the effective fingerprints of `nodes` as their files are now;
 /// records a new version of each that changed (`record`), or returns them.
 pub(crate) fn refresh(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     graph: &Graph,
     nodes: &[NodeId],
     record: bool,

@@ -31,11 +31,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value as Json, json};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::fingerprint::Fingerprint;
 use crate::job::{Job, RemoteJob, Submission};
 use crate::reason::Reason;
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::{Owner, SlotKey, WrittenBy};
 
 /// One version of a data node, as its history shows it.
@@ -159,40 +159,32 @@ impl fmt::Display for RemoteJob {
     }
 }
 
-impl Scenario {
-    /// Every version of a data node, oldest first, with sizes, without loading
-    /// any value.
-    pub fn node_history(&self, node: &str) -> Result<Vec<VersionRecord>> {
-        let id = self
-            .graph()
-            .node_id(node)
-            .ok_or_else(|| Error::UnknownNode {
-                graph: self.graph().name().to_owned(),
-                node: node.to_owned(),
-            })?;
-        let value_type = self.graph().node(id).value_type();
-        let store = &self.runtime().store;
-        store
-            .history(self.slot(id))?
-            .into_iter()
-            .map(|meta| {
-                Ok(VersionRecord {
-                    size: store.value_size(&meta.fingerprint, &value_type)?,
-                    version: meta.version,
-                    fingerprint: meta.fingerprint,
-                    written_at: meta.written_at,
-                    written_by: meta.written_by,
-                })
+/// Every version of a data node, oldest first, with sizes, without loading
+/// any value.
+pub(crate) fn node_history(scenario: &ScenarioState, node: &str) -> Result<Vec<VersionRecord>> {
+    let id = scenario.node_id(node)?;
+    let value_type = scenario.graph().node(id).value_type();
+    let store = &scenario.runtime().store;
+    store
+        .history(scenario.slot(id))?
+        .into_iter()
+        .map(|meta| {
+            Ok(VersionRecord {
+                size: store.value_size(&meta.fingerprint, &value_type)?,
+                version: meta.version,
+                fingerprint: meta.fingerprint,
+                written_at: meta.written_at,
+                written_by: meta.written_by,
             })
-            .collect()
-    }
-
-    /// Every submission of this scenario with its jobs, oldest first.
-    pub fn job_history(&self) -> Result<JobHistory> {
-        Ok(JobHistory {
-            submissions: self.runtime().store.submissions(self.id())?,
         })
-    }
+        .collect()
+}
+
+/// Every submission of this scenario with its jobs, oldest first.
+pub(crate) fn job_history(scenario: &ScenarioState) -> Result<JobHistory> {
+    Ok(JobHistory {
+        submissions: scenario.runtime().store.submissions(scenario.id())?,
+    })
 }
 
 /// `who wrote it`, for people.

@@ -1,9 +1,14 @@
 //! A task's key: what a skippable task's outputs were produced under. A task
-//! is skipped iff its outputs carry its current key.
+//! is skipped iff its outputs carry its current key. Also its parts: the
+//! identity, which only changes with the program (with the input and output
+//! schemas, computed once per opened scenario), and the digests of the
+//! declared environment variables' values.
 
 use std::fmt;
+use std::sync::Arc;
 
 use crate::fingerprint::{Fingerprint, FingerprintHasher};
+use crate::graph::{Graph, NodeId, TaskId};
 
 /// hash(task identity, declared environment values, input fingerprints in
 /// order), where the identity is hash(task name, code fingerprint, input and
@@ -70,4 +75,60 @@ impl fmt::Display for TaskKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
     }
+}
+
+/// What of a task's key only changes with the program: computed once per
+/// opened scenario.
+#[derive(Debug)]
+pub(crate) struct TaskStatic {
+    /// hash(name, code fingerprint, input and output schemas).
+    pub(crate) identity: Fingerprint,
+    /// The schema of each input's type, in parameter order.
+    pub(crate) inputs: Box<[Fingerprint]>,
+    /// The schema of each output's type, in order.
+    pub(crate) outputs: Box<[Fingerprint]>,
+}
+
+impl TaskStatic {
+    /// The statics of `task` of `graph`, or the error naming a node whose
+    /// type has no schema.
+    pub(crate) fn of(graph: &Graph, task: TaskId) -> std::result::Result<Self, String> {
+        let schema = |&node: &NodeId| {
+            let spec = graph.node(node);
+            spec.value_type()
+                .schema()
+                .map_err(|e| format!("data node `{}`: {e}", spec.name()))
+        };
+        let inputs = graph
+            .task_inputs(task)
+            .iter()
+            .map(schema)
+            .collect::<std::result::Result<Box<[_]>, _>>()?;
+        let outputs = graph
+            .task_outputs(task)
+            .iter()
+            .map(schema)
+            .collect::<std::result::Result<Box<[_]>, _>>()?;
+        let def = graph.task(task).def();
+        Ok(Self {
+            identity: TaskKey::identity(def.name(), &def.code_fingerprint(), &inputs, &outputs),
+            inputs,
+            outputs,
+        })
+    }
+}
+
+/// The digest of each declared environment variable's value, read now
+/// (`None`: unset, which is distinct from empty). Values are never stored.
+pub(crate) fn env_digests(names: &[Arc<str>]) -> Vec<Option<Fingerprint>> {
+    names
+        .iter()
+        .map(|name| {
+            std::env::var_os(&**name).map(|value| {
+                FingerprintHasher::with_domain("env-value")
+                    .update_bytes(value.as_encoded_bytes())
+                    .finish()
+            })
+        })
+        .collect()
 }

@@ -40,7 +40,7 @@ use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 use crate::history::{describe_writer, slot_json, time_json, utc, written_by_json};
 use crate::key::TaskKey;
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::{Owner, SlotKey, Store, SubmissionId, WrittenBy};
 
 /// One version of a data node and how it was made.
@@ -335,32 +335,21 @@ fn trace(
     }))
 }
 
-impl Scenario {
-    /// The lineage of a data node's current version.
-    pub fn lineage(&self, node: &str) -> Result<Lineage> {
-        let id = self.node_id_of(node)?;
-        let version = self
-            .current(id)?
-            .ok_or_else(|| Error::NoValue {
-                node: node.to_owned(),
-            })?
-            .meta
-            .version;
-        Lineage::trace(&*self.runtime().store, self.slot(id), version)
-    }
+/// The lineage of a data node's current version.
+pub(crate) fn lineage(scenario: &ScenarioState, node: &str) -> Result<Lineage> {
+    let id = scenario.node_id(node)?;
+    let version = scenario
+        .current(id)?
+        .ok_or_else(|| Error::NoValue {
+            node: node.to_owned(),
+        })?
+        .meta
+        .version;
+    Lineage::trace(&*scenario.runtime().store, scenario.slot(id), version)
+}
 
-    /// The lineage of one version of a data node.
-    pub fn lineage_of(&self, node: &str, version: u64) -> Result<Lineage> {
-        let id = self.node_id_of(node)?;
-        Lineage::trace(&*self.runtime().store, self.slot(id), version)
-    }
-
-    fn node_id_of(&self, node: &str) -> Result<crate::graph::NodeId> {
-        self.graph()
-            .node_id(node)
-            .ok_or_else(|| Error::UnknownNode {
-                graph: self.graph().name().to_owned(),
-                node: node.to_owned(),
-            })
-    }
+/// The lineage of one version of a data node.
+pub(crate) fn lineage_of(scenario: &ScenarioState, node: &str, version: u64) -> Result<Lineage> {
+    let id = scenario.node_id(node)?;
+    Lineage::trace(&*scenario.runtime().store, scenario.slot(id), version)
 }

@@ -6,37 +6,20 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
-use dashmap::DashMap;
-use parking_lot::Mutex;
 
-use crate::cache::VersionCache;
 use crate::error::{Error, Result};
-use crate::events::{Event, EventBus};
+use crate::events::Event;
 use crate::file_state::FileStates;
 use crate::graph::Graph;
-use crate::memory::{DEFAULT_VALUE_MEMORY, ValueMemory};
+use crate::memory::DEFAULT_VALUE_MEMORY;
+#[cfg(all(test, feature = "polars"))]
+use crate::memory::ValueMemory;
+use crate::runtime_state::RuntimeState;
 use crate::scenario::Scenario;
 use crate::store::{
     MemoryStore, STORE_ENV, ScenarioId, ScenarioMeta, SqliteOptions, SqliteStore, Store,
     VerifyReport,
 };
-
-pub(crate) struct RuntimeInner {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) cache: VersionCache,
-    pub(crate) files: FileStates,
-    pub(crate) events: EventBus,
-    /// Decoded values (data frames) kept between tasks, within a budget.
-    pub(crate) memory: ValueMemory,
-    submit_locks: DashMap<ScenarioId, Arc<Mutex<()>>>,
-}
-
-impl RuntimeInner {
-    /// The lock serializing submissions (and default writes) of one scenario in this process.
-    pub(crate) fn scenario_lock(&self, id: ScenarioId) -> Arc<Mutex<()>> {
-        self.submit_locks.entry(id).or_default().clone()
-    }
-}
 
 /// Owns the store, the in-process version cache and the event bus. Cheap to clone.
 ///
@@ -58,7 +41,7 @@ impl RuntimeInner {
 /// ```
 #[derive(Clone)]
 pub struct Runtime {
-    inner: Arc<RuntimeInner>,
+    state: Arc<RuntimeState>,
 }
 
 impl Runtime {
@@ -111,32 +94,32 @@ impl Runtime {
 
     /// The shared state, for modules that attach scenarios themselves.
     #[cfg_attr(not(feature = "web"), allow(dead_code))]
-    pub(crate) fn inner(&self) -> &Arc<RuntimeInner> {
-        &self.inner
+    pub(crate) fn state(&self) -> &Arc<RuntimeState> {
+        &self.state
     }
 
     /// The store.
     pub fn store(&self) -> &Arc<dyn Store> {
-        &self.inner.store
+        &self.state.store
     }
 
     /// The stat cache of the external files this runtime's values name (see
     /// [`crate::file_state`]): how many files it hashed, how many it stated.
     pub fn file_states(&self) -> &FileStates {
-        &self.inner.files
+        &self.state.files
     }
 
     /// The bytes of decoded data frames (and other values that know their
     /// size) this runtime keeps in memory between tasks: see
     /// [`RuntimeBuilder::frame_memory`].
     pub fn frame_memory(&self) -> usize {
-        self.inner.memory.budget()
+        self.state.memory.budget()
     }
 
     /// The memory for decoded values kept between tasks.
     #[cfg(all(test, feature = "polars"))]
     pub(crate) fn memory(&self) -> &ValueMemory {
-        &self.inner.memory
+        &self.state.memory
     }
 
     /// Re-reads every value file of the store and checks it against its
@@ -145,7 +128,7 @@ impl Runtime {
     /// recorded; this finds damage that left those alone. A damaged value is
     /// moved aside, so the task that produced it runs again.
     pub fn verify(&self) -> Result<VerifyReport> {
-        Ok(self.inner.store.verify()?)
+        Ok(self.state.store.verify()?)
     }
 
     /// Creates a scenario of `graph` called `name`, writing node defaults.
@@ -162,17 +145,17 @@ impl Runtime {
     ) -> Result<Scenario> {
         let graph = graph.into();
         let meta = self
-            .inner
+            .state
             .store
             .create_scenario(name, graph.name(), &tags)?;
-        let scenario = Scenario::attach(self.inner.clone(), graph, meta);
+        let scenario = Scenario::attach(self.state.clone(), graph, meta);
         scenario.write_missing_defaults()?;
         Ok(scenario)
     }
 
     /// Every scenario in the store, oldest first.
     pub fn scenarios(&self) -> Result<Vec<ScenarioMeta>> {
-        Ok(self.inner.store.scenarios()?)
+        Ok(self.state.store.scenarios()?)
     }
 
     /// Opens an existing scenario of `graph` by id.
@@ -183,7 +166,7 @@ impl Runtime {
             .into_iter()
             .find(|m| m.id == id && m.graph == graph.name())
             .ok_or_else(|| Error::UnknownScenario(format!("{id} of type `{}`", graph.name())))?;
-        let scenario = Scenario::attach(self.inner.clone(), graph, meta);
+        let scenario = Scenario::attach(self.state.clone(), graph, meta);
         scenario.write_missing_defaults()?;
         Ok(scenario)
     }
@@ -203,7 +186,7 @@ impl Runtime {
         else {
             return Ok(None);
         };
-        let scenario = Scenario::attach(self.inner.clone(), graph, meta);
+        let scenario = Scenario::attach(self.state.clone(), graph, meta);
         scenario.write_missing_defaults()?;
         Ok(Some(scenario))
     }
@@ -223,7 +206,7 @@ impl Runtime {
 
     /// Events of every scenario of this runtime.
     pub fn subscribe(&self) -> Receiver<Event> {
-        self.inner.events.subscribe(None)
+        self.state.events.subscribe(None)
     }
 }
 
@@ -286,14 +269,7 @@ impl RuntimeBuilder {
     /// The runtime over a store shared with other code.
     pub fn with_shared_store(self, store: Arc<dyn Store>) -> Runtime {
         Runtime {
-            inner: Arc::new(RuntimeInner {
-                store,
-                cache: VersionCache::default(),
-                files: FileStates::new(),
-                events: EventBus::default(),
-                memory: ValueMemory::new(self.memory),
-                submit_locks: DashMap::new(),
-            }),
+            state: Arc::new(RuntimeState::new(store, self.memory)),
         }
     }
 }

@@ -1,10 +1,9 @@
-//! What a submission runs and how: [`SubmitOptions`], its [`Target`], and
-//! the [`CancelToken`] that stops it between tasks.
+//! What a submission runs and how: [`SubmitOptions`], its [`Target`], the
+//! [`Executor`] its tasks run on, and the [`CancelToken`] that stops it
+//! between tasks.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-use crate::executor::Executor;
 
 /// Which part of a scenario a submission runs.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -16,6 +15,43 @@ pub enum Target {
     Task(String),
     /// A named sequence.
     Sequence(String),
+}
+
+/// Where the tasks of a submission that must run are executed. The
+/// coordinating process keeps the graph, the skip decisions, the memo and
+/// the registry whichever is chosen.
+///
+/// ```
+/// use pipeline_core::{Executor, SubmitOptions};
+/// let options = SubmitOptions::new().executor(Executor::Local);
+/// assert!(matches!(options.executor_setting(), Executor::Local));
+/// ```
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub enum Executor {
+    /// Threads of the submitting process (the default).
+    #[default]
+    Local,
+    /// Each task that must run becomes a Slurm job running the same program
+    /// in worker mode, with values passed through an object store (cargo
+    /// feature `remote`; see [`crate::remote`]).
+    #[cfg(feature = "remote")]
+    Slurm(Box<crate::remote::SlurmOptions>),
+}
+
+#[cfg(feature = "remote")]
+impl Executor {
+    /// [`Executor::Slurm`] with these options.
+    pub fn slurm(options: crate::remote::SlurmOptions) -> Self {
+        Self::Slurm(Box::new(options))
+    }
+}
+
+#[cfg(feature = "remote")]
+impl From<crate::remote::SlurmOptions> for Executor {
+    fn from(options: crate::remote::SlurmOptions) -> Self {
+        Self::slurm(options)
+    }
 }
 
 /// Cancels a running submission: tasks not yet started end `Canceled`.

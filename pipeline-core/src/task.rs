@@ -345,3 +345,15 @@ pub fn registered_task(name: &str) -> Option<&'static TaskRegistration> {
     let first = found.next()?;
     found.next().is_none().then_some(first)
 }
+
+/// The text of a panic payload: what a task (or a value's code) that
+/// panicked failed with.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(text) = payload.downcast_ref::<&str>() {
+        (*text).to_owned()
+    } else if let Some(text) = payload.downcast_ref::<String>() {
+        text.clone()
+    } else {
+        "a non-string panic payload".to_owned()
+    }
+}

@@ -1,6 +1,7 @@
 //! Values written into a scenario's data nodes together: all or none, under
-//! the scenario's locks, alone ([`Scenario::write_all`]) or as the first step
-//! of a submission ([`Scenario::submit_with_writes`]), so that the submission
+//! the scenario's locks, alone ([`Scenario::write_all`](crate::Scenario::write_all))
+//! or as the first step of a submission
+//! ([`Scenario::submit_with_writes`](crate::Scenario::submit_with_writes)), so that the submission
 //! computes from exactly these values whatever other processes write meanwhile,
 //! and its [`versions`](crate::Submission::versions) read its own results.
 //!
@@ -42,7 +43,7 @@ use crate::executor;
 use crate::fingerprint::Fingerprint;
 use crate::graph::{NodeId, Scope};
 use crate::job::Submission;
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::{Commit, NewValue, VersionMeta, WrittenBy};
 use crate::submit_options::SubmitOptions;
 use crate::value::{ErasedValue, MaterializeContext, Materialized, Value};
@@ -119,169 +120,158 @@ struct PreparedValue {
     schema: Fingerprint,
 }
 
-impl Scenario {
-    /// Writes every value, all or none: each is checked against its node's
-    /// type and materialized before anything is recorded; then, holding the
-    /// scenario's locks (waiting for a submission of another process), the
-    /// changed ones are recorded in one commit. Returns each node written,
-    /// once, with its version after the writes (an equal value records
-    /// nothing and keeps the current version).
-    ///
-    /// # Errors
-    /// An unknown node or a value of another type ([`Error::UnknownNode`],
-    /// [`Error::NodeType`]), a value that cannot be materialized, or a store
-    /// failure; nothing is written then.
-    pub fn write_all(&self, writes: Writes) -> Result<Vec<(Arc<str>, VersionMeta)>> {
-        let prepared = self.prepare(writes)?;
-        let lock = self.runtime().scenario_lock(self.id());
-        let _guard = lock.lock();
-        let _store_locks = self.lock_store(prepared.global)?;
-        self.refresh_from_store()?;
-        self.commit_prepared(prepared)
-    }
+/// Writes every value, all or none (see
+/// [`Scenario::write_all`](crate::Scenario::write_all)): checked and
+/// materialized first, then recorded in one commit under the scenario's locks.
+pub(crate) fn write_all(
+    scenario: &ScenarioState,
+    writes: Writes,
+) -> Result<Vec<(Arc<str>, VersionMeta)>> {
+    let prepared = prepare(scenario, writes)?;
+    let lock = scenario.runtime().scenario_lock(scenario.id());
+    let _guard = lock.lock();
+    let _store_locks = scenario.lock_store(prepared.global)?;
+    scenario.refresh_from_store()?;
+    commit_prepared(scenario, prepared)
+}
 
-    /// Writes every value as [`write_all`](Self::write_all) does, then
-    /// submits, holding the scenario's locks from the first write to the last
-    /// job: the submission computes from exactly these values, and its
-    /// [`versions`](Submission::versions) (always recorded) are its own
-    /// results, whatever other processes write before or after. A second
-    /// process doing the same waits for the first.
-    ///
-    /// # Errors
-    /// As [`write_all`](Self::write_all) (nothing is written or submitted),
-    /// or as [`submit_with`](Self::submit_with).
-    pub fn submit_with_writes(
-        &self,
-        writes: Writes,
-        options: &SubmitOptions,
-    ) -> Result<Submission> {
-        let prepared = self.prepare(writes)?;
-        let global = prepared.global;
-        let options = options.clone().record_versions(true);
-        executor::submit_after(self, &options, global, || {
-            self.commit_prepared(prepared).map(drop)
-        })
-    }
+/// Writes every value as [`write_all`] does, then submits, holding the
+/// scenario's locks from the first write to the last job (see
+/// [`Scenario::submit_with_writes`](crate::Scenario::submit_with_writes)).
+pub(crate) fn submit_with_writes(
+    scenario: &ScenarioState,
+    writes: Writes,
+    options: &SubmitOptions,
+) -> Result<Submission> {
+    let prepared = prepare(scenario, writes)?;
+    let global = prepared.global;
+    let options = options.clone().record_versions(true);
+    executor::submit_after(scenario, &options, global, || {
+        commit_prepared(scenario, prepared).map(drop)
+    })
+}
 
-    /// Checks and materializes writes, outside any lock.
-    fn prepare(&self, writes: Writes) -> Result<Prepared> {
-        let graph = self.graph();
-        let store = &self.runtime().store;
-        let scratch = store.scratch_dir()?;
-        let context = MaterializeContext {
-            scratch_dir: scratch,
-            memory: &self.runtime().memory,
+/// Checks and materializes writes, outside any lock.
+fn prepare(scenario: &ScenarioState, writes: Writes) -> Result<Prepared> {
+    let graph = scenario.graph();
+    let store = &scenario.runtime().store;
+    let scratch = store.scratch_dir()?;
+    let context = MaterializeContext {
+        scratch_dir: scratch,
+        memory: &scenario.runtime().memory,
+    };
+    let mut checked = Vec::with_capacity(writes.items.len());
+    for item in writes.items {
+        let id = graph
+            .node_id(&item.node)
+            .ok_or_else(|| Error::UnknownNode {
+                graph: graph.name().to_owned(),
+                node: item.node.clone(),
+            })?;
+        let value_type = graph.node(id).value_type();
+        if !value_type.holds(&*item.value) {
+            return Err(Error::NodeType {
+                node: item.node,
+                actual: value_type.name(),
+                requested: item.type_name,
+            });
+        }
+        checked.push((id, item.value));
+    }
+    let mut global = false;
+    let mut values: Vec<PreparedValue> = Vec::new();
+    for (id, value) in checked {
+        let spec = graph.node(id);
+        let value_error = |source| Error::Value {
+            node: spec.name().to_owned(),
+            source,
         };
-        let mut checked = Vec::with_capacity(writes.items.len());
-        for item in writes.items {
-            let id = graph
-                .node_id(&item.node)
-                .ok_or_else(|| Error::UnknownNode {
-                    graph: graph.name().to_owned(),
-                    node: item.node.clone(),
-                })?;
-            let value_type = graph.node(id).value_type();
-            if !value_type.holds(&*item.value) {
-                return Err(Error::NodeType {
-                    node: item.node,
-                    actual: value_type.name(),
-                    requested: item.type_name,
-                });
-            }
-            checked.push((id, item.value));
-        }
-        let mut global = false;
-        let mut values: Vec<PreparedValue> = Vec::new();
-        for (id, value) in checked {
-            let spec = graph.node(id);
-            let value_error = |source| Error::Value {
-                node: spec.name().to_owned(),
-                source,
-            };
-            let done = spec
-                .value_type()
-                .materialize(value, &context)
-                .map_err(value_error)?;
-            let schema = spec.value_type().schema().map_err(value_error)?;
-            global |= spec.scope() == Scope::Global;
-            values.retain(|earlier| earlier.node != id);
-            values.push(PreparedValue {
-                node: id,
-                done,
-                schema,
-            });
-        }
-        Ok(Prepared { values, global })
+        let done = spec
+            .value_type()
+            .materialize(value, &context)
+            .map_err(value_error)?;
+        let schema = spec.value_type().schema().map_err(value_error)?;
+        global |= spec.scope() == Scope::Global;
+        values.retain(|earlier| earlier.node != id);
+        values.push(PreparedValue {
+            node: id,
+            done,
+            schema,
+        });
     }
+    Ok(Prepared { values, global })
+}
 
-    /// Records prepared writes in one commit; the caller holds the locks and
-    /// brought the cache up to date.
-    fn commit_prepared(&self, prepared: Prepared) -> Result<Vec<(Arc<str>, VersionMeta)>> {
-        let graph = self.graph();
-        let now = SystemTime::now();
-        let mut after = Vec::with_capacity(prepared.values.len());
-        let mut changed = Vec::new();
-        for value in &prepared.values {
-            let id = value.node;
-            let name = graph.node(id).name_arc().clone();
-            // As `write_erased` records a value: under the fingerprint that
-            // covers the files it names, an equal value of the same schema
-            // recording nothing.
-            let fingerprint =
-                self.effective_fingerprint(id, &value.done.value, value.done.fingerprint);
-            let current = self.current(id)?;
-            if let Some(current) = &current
-                && current.meta.fingerprint == fingerprint
-                && current.meta.schema == Some(value.schema)
-            {
-                after.push((name, VersionMeta::clone(&current.meta)));
-                continue;
-            }
-            let meta = Arc::new(VersionMeta {
-                version: current.map_or(1, |c| c.meta.version + 1),
-                fingerprint,
-                written_by: WrittenBy::User,
-                written_at: now,
-                schema: Some(value.schema),
-            });
-            after.push((name, VersionMeta::clone(&meta)));
-            changed.push((meta, value));
+/// Records prepared writes in one commit; the caller holds the locks and
+/// brought the cache up to date.
+fn commit_prepared(
+    scenario: &ScenarioState,
+    prepared: Prepared,
+) -> Result<Vec<(Arc<str>, VersionMeta)>> {
+    let graph = scenario.graph();
+    let now = SystemTime::now();
+    let mut after = Vec::with_capacity(prepared.values.len());
+    let mut changed = Vec::new();
+    for value in &prepared.values {
+        let id = value.node;
+        let name = graph.node(id).name_arc().clone();
+        // As `write_erased` records a value: under the fingerprint that
+        // covers the files it names, an equal value of the same schema
+        // recording nothing.
+        let fingerprint =
+            scenario.effective_fingerprint(id, &value.done.value, value.done.fingerprint);
+        let current = scenario.current(id)?;
+        if let Some(current) = &current
+            && current.meta.fingerprint == fingerprint
+            && current.meta.schema == Some(value.schema)
+        {
+            after.push((name, VersionMeta::clone(&current.meta)));
+            continue;
         }
-        if changed.is_empty() {
-            return Ok(after);
-        }
-        let values: Vec<NewValue<'_>> = changed
-            .iter()
-            .map(|(meta, value)| NewValue {
-                fingerprint: meta.fingerprint,
-                value_type: graph.node(value.node).value_type(),
-                value: &value.done.value,
-                file: value.done.file.as_deref(),
-            })
-            .collect();
-        let versions: Vec<_> = changed
-            .iter()
-            .map(|(meta, value)| (self.slot(value.node).clone(), meta.clone()))
-            .collect();
-        let store = &self.runtime().store;
-        store.commit(Commit {
-            values: &values,
-            versions: &versions,
-            memo: None,
-            job: None,
-        })?;
-        let mut names_files = false;
-        for (meta, value) in changed {
-            let value_type = graph.node(value.node).value_type();
-            names_files |= value_type.names_files();
-            self.runtime().cache.set(
-                self.slot(value.node).clone(),
-                Arc::new(CachedVersion::with_value(meta, value.done.value.clone())),
-            );
-        }
-        if names_files {
-            self.runtime().files.save(&**store);
-        }
-        Ok(after)
+        let meta = Arc::new(VersionMeta {
+            version: current.map_or(1, |c| c.meta.version + 1),
+            fingerprint,
+            written_by: WrittenBy::User,
+            written_at: now,
+            schema: Some(value.schema),
+        });
+        after.push((name, VersionMeta::clone(&meta)));
+        changed.push((meta, value));
     }
+    if changed.is_empty() {
+        return Ok(after);
+    }
+    let values: Vec<NewValue<'_>> = changed
+        .iter()
+        .map(|(meta, value)| NewValue {
+            fingerprint: meta.fingerprint,
+            value_type: graph.node(value.node).value_type(),
+            value: &value.done.value,
+            file: value.done.file.as_deref(),
+        })
+        .collect();
+    let versions: Vec<_> = changed
+        .iter()
+        .map(|(meta, value)| (scenario.slot(value.node).clone(), meta.clone()))
+        .collect();
+    let store = &scenario.runtime().store;
+    store.commit(Commit {
+        values: &values,
+        versions: &versions,
+        memo: None,
+        job: None,
+    })?;
+    let mut names_files = false;
+    for (meta, value) in changed {
+        let value_type = graph.node(value.node).value_type();
+        names_files |= value_type.names_files();
+        scenario.runtime().cache.set(
+            scenario.slot(value.node).clone(),
+            Arc::new(CachedVersion::with_value(meta, value.done.value.clone())),
+        );
+    }
+    if names_files {
+        scenario.runtime().files.save(&**store);
+    }
+    Ok(after)
 }

@@ -10,14 +10,14 @@ use super::Failure;
 use crate::cache::{CachedVersion, JobBasis};
 use crate::decide::{Work, job_record};
 use crate::fingerprint::Fingerprint;
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::{Commit, NewValue, SlotKey, SubmissionId, VersionMeta, WrittenBy};
 use crate::value::{ErasedValue, Materialized};
 
 /// Commits the materialized outputs of `work` (one per output node, in
 /// order) as the new versions of its output nodes, produced under its key.
 pub(crate) fn commit_outputs(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     submission: SubmissionId,
     work: &Work,
     mut materialized: Vec<Materialized<ErasedValue>>,

@@ -7,25 +7,26 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::{Instant, SystemTime};
 
 use super::commit::commit_outputs;
-use super::{Done, Failure, Runner, panic_message};
+use super::{Done, Failure, Runner};
 use crate::decide::Work;
 use crate::error::Error;
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::{StoreError, SubmissionId};
+use crate::task::panic_message;
 use crate::value::{ErasedValue, MaterializeContext, Materialized};
 
 /// Runs tasks on the submitting process's threads (the default executor).
 pub(crate) struct LocalRunner;
 
 impl Runner for LocalRunner {
-    fn run(&self, scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
+    fn run(&self, scenario: &ScenarioState, submission: SubmissionId, work: Work) -> Done {
         run_task(scenario, submission, work)
     }
 }
 
 /// Runs one task and commits its outputs; any error or panic becomes the job's
 /// message and leaves the previous outputs untouched.
-fn run_task(scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
+fn run_task(scenario: &ScenarioState, submission: SubmissionId, work: Work) -> Done {
     let started_at = SystemTime::now();
     let clock = Instant::now();
     let outcome = run_and_commit(scenario, submission, &work);
@@ -39,7 +40,7 @@ fn run_task(scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
 }
 
 fn run_and_commit(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     submission: SubmissionId,
     work: &Work,
 ) -> std::result::Result<(), Failure> {

@@ -15,11 +15,12 @@
 
 mod commit;
 mod local;
+mod runner;
 
 #[cfg(feature = "remote")]
 pub(crate) use commit::commit_outputs;
+pub(crate) use runner::{Done, Failure, Runner};
 
-use std::any::Any;
 use std::collections::VecDeque;
 
 use std::time::{Instant, SystemTime};
@@ -31,89 +32,16 @@ use crate::error::{Error, Result};
 use crate::events::{Event, EventKind};
 use crate::external;
 use crate::graph::{Graph, NodeId, Scope, TaskId};
-use crate::job::{Job, JobStatus, NodeVersion, RemoteJob, Submission};
+use crate::job::{Job, JobStatus, NodeVersion, Submission};
 use crate::key::TaskKey;
 use crate::reason::Reason;
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::SubmissionId;
-use crate::submit_options::{CancelToken, SubmitOptions, Target};
-
-/// Where the tasks of a submission that must run are executed. The
-/// coordinating process keeps the graph, the skip decisions, the memo and
-/// the registry whichever is chosen.
-///
-/// ```
-/// use pipeline_core::{Executor, SubmitOptions};
-/// let options = SubmitOptions::new().executor(Executor::Local);
-/// assert!(matches!(options.executor_setting(), Executor::Local));
-/// ```
-#[derive(Debug, Clone, Default)]
-#[non_exhaustive]
-pub enum Executor {
-    /// Threads of the submitting process (the default).
-    #[default]
-    Local,
-    /// Each task that must run becomes a Slurm job running the same program
-    /// in worker mode, with values passed through an object store (cargo
-    /// feature `remote`; see [`crate::remote`]).
-    #[cfg(feature = "remote")]
-    Slurm(Box<crate::remote::SlurmOptions>),
-}
-
-#[cfg(feature = "remote")]
-impl Executor {
-    /// [`Executor::Slurm`] with these options.
-    pub fn slurm(options: crate::remote::SlurmOptions) -> Self {
-        Self::Slurm(Box::new(options))
-    }
-}
-
-#[cfg(feature = "remote")]
-impl From<crate::remote::SlurmOptions> for Executor {
-    fn from(options: crate::remote::SlurmOptions) -> Self {
-        Self::slurm(options)
-    }
-}
-
-/// Runs one task that must run and records it: the seam between the
-/// coordinator and where task bodies execute.
-pub(crate) trait Runner: Sync {
-    /// Runs `work`, commits its outputs (see [`commit::commit_outputs`]) and reports.
-    /// Called from the coordinating thread or a worker thread, at most
-    /// [`SubmitOptions::workers`] at a time.
-    fn run(&self, scenario: &Scenario, submission: SubmissionId, work: Work) -> Done;
-}
+use crate::submit_options::{CancelToken, Executor, SubmitOptions, Target};
 
 /// A submission records what it finds (changed files are new versions), so
 /// its decisions need no overrides.
 static NO_OVERRIDES: std::sync::LazyLock<Overrides> = std::sync::LazyLock::new(Overrides::new);
-
-/// What a runner reports back.
-pub(crate) struct Done {
-    pub(crate) task: TaskId,
-    pub(crate) started_at: SystemTime,
-    pub(crate) duration: std::time::Duration,
-    pub(crate) outcome: std::result::Result<(), Failure>,
-    /// Where the job ran, when not in this process.
-    pub(crate) remote: Option<Box<RemoteJob>>,
-}
-
-/// Why a job failed.
-pub(crate) struct Failure {
-    pub(crate) message: String,
-    /// An input's value was missing or damaged in the store (and has been
-    /// removed from it, so its producer runs again on the next submission).
-    pub(crate) input_missing: bool,
-}
-
-impl From<String> for Failure {
-    fn from(message: String) -> Self {
-        Self {
-            message,
-            input_missing: false,
-        }
-    }
-}
 
 /// Runs a submission while holding the scenario's locks: this process's, then
 /// the store's (other processes wait), after which the version cache is brought
@@ -122,16 +50,17 @@ impl From<String> for Failure {
 /// If a job failed because an input's value was found damaged in the store (the
 /// store then removes it), the submission is made once more at once, so that
 /// the producer of that input runs again; both submissions are recorded.
-pub(crate) fn submit(scenario: &Scenario, options: &SubmitOptions) -> Result<Submission> {
+pub(crate) fn submit(scenario: &ScenarioState, options: &SubmitOptions) -> Result<Submission> {
     submit_after(scenario, options, false, || Ok(()))
 }
 
 /// [`submit`], running `before` first under the same locks, after the cache
-/// was brought up to date (the writes of [`Scenario::submit_with_writes`]);
+/// was brought up to date (the writes of
+/// [`Scenario::submit_with_writes`](crate::Scenario::submit_with_writes));
 /// `writes_global`: whether `before` writes global nodes. An error of
 /// `before` submits nothing.
 pub(crate) fn submit_after(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     options: &SubmitOptions,
     writes_global: bool,
     before: impl FnOnce() -> Result<()>,
@@ -167,7 +96,7 @@ pub(crate) fn submit_after(
 
 /// The current version of every node that has one, from the cache (which the
 /// submission keeps current while it holds the locks).
-fn current_versions(scenario: &Scenario, graph: &Graph) -> Result<Vec<NodeVersion>> {
+fn current_versions(scenario: &ScenarioState, graph: &Graph) -> Result<Vec<NodeVersion>> {
     let mut versions = Vec::with_capacity(graph.nodes().len());
     for (index, spec) in graph.nodes().iter().enumerate() {
         if let Some(current) = scenario.current(NodeId(index as u32))? {
@@ -182,7 +111,7 @@ fn current_versions(scenario: &Scenario, graph: &Graph) -> Result<Vec<NodeVersio
 }
 
 fn submit_once(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     graph: &Graph,
     options: &SubmitOptions,
     planned: &[TaskId],
@@ -239,7 +168,7 @@ pub(crate) fn plan(graph: &Graph, target: &Target) -> Result<Vec<TaskId>> {
 }
 
 struct Run<'a> {
-    scenario: &'a Scenario,
+    scenario: &'a ScenarioState,
     graph: &'a Graph,
     id: SubmissionId,
     force: bool,
@@ -258,7 +187,7 @@ struct Run<'a> {
 
 impl<'a> Run<'a> {
     fn new(
-        scenario: &'a Scenario,
+        scenario: &'a ScenarioState,
         graph: &'a Graph,
         options: &SubmitOptions,
         id: SubmissionId,
@@ -520,7 +449,7 @@ impl<'a> Run<'a> {
 }
 
 fn worker(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     runner: &dyn Runner,
     submission: SubmissionId,
     work: Receiver<Work>,
@@ -530,15 +459,5 @@ fn worker(
         if done.send(runner.run(scenario, submission, item)).is_err() {
             return;
         }
-    }
-}
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(text) = payload.downcast_ref::<&str>() {
-        (*text).to_owned()
-    } else if let Some(text) = payload.downcast_ref::<String>() {
-        text.clone()
-    } else {
-        "a non-string panic payload".to_owned()
     }
 }

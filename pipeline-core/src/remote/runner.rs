@@ -21,7 +21,7 @@ use crate::fingerprint::Fingerprint;
 use crate::job::RemoteJob;
 use crate::key::TaskKey;
 use crate::objects::{ObjectError, ObjectStore, StoreLocation};
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::store::SubmissionId;
 
 /// A job an interrupted submission left in the queue.
@@ -73,7 +73,11 @@ pub(crate) struct SlurmRunner {
 impl SlurmRunner {
     /// Opens the object store, finds the worker program and the jobs that
     /// interrupted submissions left queued, and starts the queue poller.
-    pub(crate) fn start(scenario: &Scenario, options: &SlurmOptions, force: bool) -> Result<Self> {
+    pub(crate) fn start(
+        scenario: &ScenarioState,
+        options: &SlurmOptions,
+        force: bool,
+    ) -> Result<Self> {
         let location = match &options.objects {
             Some(location) => location.clone(),
             None => std::env::var(OBJECTS_ENV).map_err(|_| RemoteError::NoObjectStore)?,
@@ -136,7 +140,7 @@ impl SlurmRunner {
     /// a completed result no coordinator recorded.
     fn adopt(
         &self,
-        scenario: &Scenario,
+        scenario: &ScenarioState,
         submission: SubmissionId,
         work: &Work,
     ) -> Option<AttemptEnd> {
@@ -199,7 +203,7 @@ impl SlurmRunner {
 
     /// Whether a recorded result of the same key may stand for this run, as
     /// a memo entry would (see `Decider::reuse_memo`).
-    fn reusable(&self, scenario: &Scenario, work: &Work) -> bool {
+    fn reusable(&self, scenario: &ScenarioState, work: &Work) -> bool {
         let graph = scenario.graph();
         !self.force
             && graph.task(work.task).is_skippable()
@@ -213,7 +217,7 @@ impl SlurmRunner {
     /// the job, waits for it and collects its result.
     fn attempt(
         &self,
-        scenario: &Scenario,
+        scenario: &ScenarioState,
         submission: SubmissionId,
         work: &Work,
         attempt: u32,
@@ -304,7 +308,7 @@ impl SlurmRunner {
     /// job that ended without one failed, as Slurm and its output say.
     fn collect(
         &self,
-        scenario: &Scenario,
+        scenario: &ScenarioState,
         submission: SubmissionId,
         work: &Work,
         folder: &str,
@@ -442,7 +446,7 @@ impl SlurmRunner {
 }
 
 impl Runner for SlurmRunner {
-    fn run(&self, scenario: &Scenario, submission: SubmissionId, work: Work) -> Done {
+    fn run(&self, scenario: &ScenarioState, submission: SubmissionId, work: Work) -> Done {
         let started_at = SystemTime::now();
         let clock = Instant::now();
         let mut end = self.adopt(scenario, submission, &work);

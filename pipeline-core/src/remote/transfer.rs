@@ -13,7 +13,7 @@ use super::manifest::{InputEntry, OutputEntry, ResultManifest, StoredObject, val
 use crate::decide::Work;
 use crate::fingerprint::Fingerprint;
 use crate::objects::ObjectStore;
-use crate::scenario::Scenario;
+use crate::scenario_state::ScenarioState;
 use crate::value::{ErasedValue, Materialized, StoreContext, ValueType};
 
 /// A value known to be in the object store, with the values it is a view of.
@@ -36,7 +36,7 @@ impl ShippedValues {
     /// unless the object store holds it already.
     pub(crate) fn ship_inputs(
         &self,
-        scenario: &Scenario,
+        scenario: &ScenarioState,
         work: &Work,
         objects: &ObjectStore,
     ) -> Result<Vec<InputEntry>, String> {
@@ -88,7 +88,7 @@ impl ShippedValues {
     /// scratch directory as a value ready to commit.
     pub(crate) fn import_outputs(
         &self,
-        scenario: &Scenario,
+        scenario: &ScenarioState,
         work: &Work,
         result: &ResultManifest,
         objects: &ObjectStore,
@@ -201,7 +201,7 @@ fn check_output(
 }
 
 /// The local file of a value the coordinator's store holds.
-fn local_file(scenario: &Scenario, fingerprint: &Fingerprint) -> Result<PathBuf, String> {
+fn local_file(scenario: &ScenarioState, fingerprint: &Fingerprint) -> Result<PathBuf, String> {
     match scenario.runtime().store.value_file(fingerprint) {
         Ok(Some(file)) => Ok(file.path),
         Ok(None) => Err("the store keeps no files".to_owned()),
@@ -212,7 +212,7 @@ fn local_file(scenario: &Scenario, fingerprint: &Fingerprint) -> Result<PathBuf,
 /// Uploads a stored value (create-only) unless the object store has it;
 /// `value` writes it out when the store keeps no files (in memory).
 fn ship(
-    scenario: &Scenario,
+    scenario: &ScenarioState,
     objects: &ObjectStore,
     fingerprint: &Fingerprint,
     value: Option<(&ValueType, &ErasedValue)>,

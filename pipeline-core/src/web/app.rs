@@ -117,7 +117,7 @@ impl App {
     pub(super) fn scenario(&self, id: u64) -> Result<Scenario, PageError> {
         let meta = self.scenario_meta(id)?;
         let graph = self.graph_of(&meta)?;
-        Ok(Scenario::attach(self.runtime_inner(), graph, meta))
+        Ok(Scenario::attach(self.runtime_state(), graph, meta))
     }
 
     /// The graph of a scenario's type, or a 404 saying the program lacks it.
@@ -158,8 +158,8 @@ impl App {
             .join(", ")
     }
 
-    fn runtime_inner(&self) -> Arc<crate::runtime::RuntimeInner> {
-        self.runtime.inner().clone()
+    fn runtime_state(&self) -> Arc<crate::runtime_state::RuntimeState> {
+        self.runtime.state().clone()
     }
 
     /// Runs blocking store work off the async threads.

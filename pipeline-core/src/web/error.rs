@@ -49,7 +49,7 @@ impl PageError {
     /// A 500 for work that panicked (the server itself keeps running).
     pub(super) fn from_panic(join: tokio::task::JoinError) -> Self {
         let message = match join.try_into_panic() {
-            Ok(payload) => crate::executor::panic_message(payload.as_ref()),
+            Ok(payload) => crate::task::panic_message(payload.as_ref()),
             Err(join) => join.to_string(),
         };
         Self::Internal(format!("this page's work panicked: {message}"))

@@ -97,22 +97,26 @@ fn build(app: &App, id: u64, node: &str, version: Option<u64>) -> Result<NodePag
     let node_id = app.node_id(&scenario, node)?;
     let graph = scenario.graph();
     let spec = graph.node(node_id);
-    let store = &scenario.runtime().store;
-    let current = scenario.current_from_store(node_id)?;
+    let store = &scenario.state().runtime().store;
+    let current = scenario.state().current_from_store(node_id)?;
     let shown = match version {
         None => current
             .as_ref()
             .map(|c| crate::store::VersionMeta::clone(&c.meta)),
-        Some(v) => Some(store.version(scenario.slot(node_id), v)?.ok_or_else(|| {
-            PageError::NotFound(format!(
-                "data node `{node}` of scenario {} has no version {v}{}",
-                scenario.id(),
-                current.as_ref().map_or_else(
-                    || " (it has none yet)".to_owned(),
-                    |c| format!(" (the newest is v{})", c.meta.version)
-                )
-            ))
-        })?),
+        Some(v) => Some(
+            store
+                .version(scenario.state().slot(node_id), v)?
+                .ok_or_else(|| {
+                    PageError::NotFound(format!(
+                        "data node `{node}` of scenario {} has no version {v}{}",
+                        scenario.id(),
+                        current.as_ref().map_or_else(
+                            || " (it has none yet)".to_owned(),
+                            |c| format!(" (the newest is v{})", c.meta.version)
+                        )
+                    ))
+                })?,
+        ),
     };
     let value = match &shown {
         Some(meta) => Some(value_model(
@@ -143,7 +147,7 @@ fn build(app: &App, id: u64, node: &str, version: Option<u64>) -> Result<NodePag
     let tree = match &shown {
         Some(meta) => Some(Lineage::trace(
             &**store,
-            scenario.slot(node_id),
+            scenario.state().slot(node_id),
             meta.version,
         )?),
         None => None,
@@ -177,7 +181,7 @@ fn value_model(
     meta: &crate::store::VersionMeta,
     current: bool,
 ) -> Result<ValueModel, PageError> {
-    let store = &scenario.runtime().store;
+    let store = &scenario.state().runtime().store;
     let value_type = scenario.graph().node(node).value_type();
     let size = store.value_size(&meta.fingerprint, &value_type)?;
     let mut model = ValueModel {

@@ -118,7 +118,7 @@ pub(super) fn node_states(
 /// What a submission of the whole scenario would do now, unless this process
 /// is submitting it (then `explain` would wait for the submission to end).
 fn explained(scenario: &Scenario) -> Option<Vec<Explanation>> {
-    let lock = scenario.runtime().scenario_lock(scenario.id());
+    let lock = scenario.state().runtime().scenario_lock(scenario.id());
     let free = lock.try_lock().is_some();
     if !free {
         return None;
@@ -209,8 +209,9 @@ fn fresh_state(
             )),
         ));
     }
-    let store = &scenario.runtime().store;
-    let Some(record) = store.job_record(scenario.slot(output), version.meta.version)? else {
+    let store = &scenario.state().runtime().store;
+    let Some(record) = store.job_record(scenario.state().slot(output), version.meta.version)?
+    else {
         return Ok((
             NodeState::Unknown,
             Some("this store keeps no lineage, so what it was computed from is unknown".into()),

@@ -102,11 +102,12 @@ fn listed<'a>(prefix: &str, names: impl Iterator<Item = &'a str>) -> String {
 /// The current value of a parameter in the text form its type reads back
 /// (what the form shows, and what a field left alone still holds).
 pub(super) fn current_text(scenario: &Scenario, node: NodeId) -> Result<Option<String>, PageError> {
-    let Some(version) = scenario.current_from_store(node)? else {
+    let Some(version) = scenario.state().current_from_store(node)? else {
         return Ok(None);
     };
     let value_type = scenario.graph().node(node).value_type();
     Ok(scenario
+        .state()
         .value_of(node, &version)
         .ok()
         .and_then(|v| value_type.to_text(&**v)))
@@ -195,8 +196,13 @@ pub(super) fn write_values(
 ) -> Result<Vec<String>, PageError> {
     let mut changed = Vec::new();
     for NewValue { node, value } in values {
-        let before = scenario.current_from_store(node)?.map(|v| v.meta.version);
-        let after = scenario.write_erased(node, value, WrittenBy::User)?;
+        let before = scenario
+            .state()
+            .current_from_store(node)?
+            .map(|v| v.meta.version);
+        let after = scenario
+            .state()
+            .write_erased(node, value, WrittenBy::User)?;
         if Some(after.version) != before {
             changed.push(scenario.graph().node(node).name().to_owned());
         }
@@ -216,7 +222,12 @@ pub(super) fn start(
     let id = scenario.id();
     let ticket = board.queue(id, plan.label.clone(), plan.tasks.clone());
     // Say whom the submission will wait for, when another process submits.
-    if let Ok(Some(holder)) = scenario.runtime().store.lock_holder(&Owner::Scenario(id)) {
+    if let Ok(Some(holder)) = scenario
+        .state()
+        .runtime()
+        .store
+        .lock_holder(&Owner::Scenario(id))
+    {
         board.waiting(
             id,
             ticket,
@@ -236,7 +247,7 @@ pub(super) fn start(
                 Ok(Err(error)) => Err(error.to_string()),
                 Err(payload) => Err(format!(
                     "the submission panicked: {}",
-                    crate::executor::panic_message(payload.as_ref())
+                    crate::task::panic_message(payload.as_ref())
                 )),
             };
             board.done(

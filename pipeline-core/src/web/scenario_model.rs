@@ -116,7 +116,7 @@ impl ScenarioModel {
         before: Option<u64>,
     ) -> Result<Self, PageError> {
         let graph = scenario.graph();
-        let store = &scenario.runtime().store;
+        let store = &scenario.state().runtime().store;
         let mut page =
             store.submissions_before(scenario.id(), before.map(SubmissionId), HISTORY_PAGE + 1)?;
         let older = (page.len() > HISTORY_PAGE).then(|| {
@@ -176,7 +176,7 @@ fn last_jobs(
     first_page: &[Submission],
 ) -> Result<HashMap<Arc<str>, (Job, Submission)>, PageError> {
     let graph = scenario.graph();
-    let store = &scenario.runtime().store;
+    let store = &scenario.state().runtime().store;
     let mut found: HashMap<Arc<str>, (Job, Submission)> = HashMap::new();
     let mut searched = 0;
     let mut page = if first_page.is_empty() {
@@ -239,11 +239,11 @@ fn node_models(
     last_jobs: &HashMap<Arc<str>, (Job, Submission)>,
 ) -> Result<Vec<NodeModel>, PageError> {
     let graph = scenario.graph();
-    let store = &scenario.runtime().store;
+    let store = &scenario.state().runtime().store;
     let count = graph.nodes().len();
     let mut current: Vec<Option<Arc<CachedVersion>>> = Vec::with_capacity(count);
     for index in 0..count {
-        current.push(scenario.current_from_store(NodeId(index as u32))?);
+        current.push(scenario.state().current_from_store(NodeId(index as u32))?);
     }
     let states = node_states(scenario, &current, last_jobs)?;
     let mut nodes = Vec::with_capacity(count);
@@ -257,6 +257,7 @@ fn node_models(
         };
         let value = match (version, size) {
             (Some(v), Some(size)) if size < RENDER_LIMIT => scenario
+                .state()
                 .value_of(id, v)
                 .ok()
                 .and_then(|value| value_type.render(&**value)),

@@ -7,17 +7,15 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::{Worker, WorkerError, WorkerOutcome};
-use crate::decide::env_digests;
-use crate::executor::panic_message;
 use crate::fingerprint::Fingerprint;
-use crate::key::TaskKey;
+use crate::key::{TaskKey, env_digests};
 use crate::memory::ValueMemory;
 use crate::objects::{ObjectStore, PutOutcome};
 use crate::remote::manifest::{
     CodeManifest, OutputEntry, RESULT_FORMAT, ResultManifest, ResultStatus, StoredObject,
     TASK_FORMAT, TaskManifest, value_object,
 };
-use crate::task::TaskDef;
+use crate::task::{TaskDef, panic_message};
 use crate::value::{ErasedValue, MaterializeContext, StoreContext, ValueType};
 
 /// Why an attempt failed, for its result manifest.

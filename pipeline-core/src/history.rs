@@ -76,7 +76,7 @@ impl fmt::Display for VersionRecord {
             utc(self.written_at),
             self.fingerprint.short(),
             self.size.map_or_else(|| "(value gone)".to_owned(), bytes),
-            describe_writer(&self.written_by)
+            self.written_by.describe()
         )
     }
 }
@@ -185,28 +185,6 @@ pub(crate) fn job_history(scenario: &ScenarioState) -> Result<JobHistory> {
     Ok(JobHistory {
         submissions: scenario.runtime().store.submissions(scenario.id())?,
     })
-}
-
-/// `who wrote it`, for people.
-pub(crate) fn describe_writer(written_by: &WrittenBy) -> String {
-    match written_by {
-        WrittenBy::Default => "default".to_owned(),
-        WrittenBy::User => "written by user".to_owned(),
-        WrittenBy::FileChange => "a file change".to_owned(),
-        WrittenBy::Task {
-            task,
-            submission,
-            reused,
-            ..
-        } => {
-            let reused = if *reused {
-                ", reused from an identical job"
-            } else {
-                ""
-            };
-            format!("task `{task}` (submission {submission}{reused})")
-        }
-    }
 }
 
 pub(crate) fn written_by_json(written_by: &WrittenBy) -> Json {

@@ -38,7 +38,7 @@ use serde_json::{Value as Json, json};
 
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
-use crate::history::{describe_writer, slot_json, time_json, utc, written_by_json};
+use crate::history::{slot_json, time_json, utc, written_by_json};
 use crate::key::TaskKey;
 use crate::scenario_state::ScenarioState;
 use crate::store::{Owner, SlotKey, Store, SubmissionId, WrittenBy};
@@ -205,7 +205,7 @@ impl Lineage {
             } => format!(
                 "{node}  {}  {}  {}",
                 fingerprint.short(),
-                describe_writer(written_by),
+                written_by.describe(),
                 utc(*written_at)
             ),
             Origin::Task {
@@ -218,12 +218,13 @@ impl Lineage {
                 code,
                 inputs,
             } => {
-                let writer = describe_writer(&WrittenBy::Task {
+                let writer = WrittenBy::Task {
                     task: task.clone(),
                     key: *key,
                     submission: *submission,
                     reused: *reused,
-                });
+                }
+                .describe();
                 let code = code.map_or_else(String::new, |c| format!("  code {}", c.short()));
                 let missing = if inputs.is_none() {
                     "  (inputs not recorded by this store)"

@@ -17,7 +17,6 @@ use serde_json::Value as Json;
 
 use crate::code::CodePart;
 use crate::fingerprint::Fingerprint;
-use crate::history::describe_writer;
 use crate::store::{ScenarioId, SubmissionId, WrittenBy};
 
 /// Why a job ran, was skipped, or (from [`explain`](crate::Scenario::explain))
@@ -271,7 +270,7 @@ fn writer_phrase(written_by: &WrittenBy) -> String {
         WrittenBy::Default => "its default".to_owned(),
         WrittenBy::User => "written by user".to_owned(),
         WrittenBy::FileChange => "a file it names changed".to_owned(),
-        WrittenBy::Task { .. } => format!("written by {}", describe_writer(written_by)),
+        WrittenBy::Task { .. } => format!("written by {}", written_by.describe()),
     }
 }
 

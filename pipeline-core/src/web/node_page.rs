@@ -18,7 +18,7 @@ use super::html::{page, size, when};
 use super::models::ScenarioInfo;
 use crate::fingerprint::Fingerprint;
 use crate::graph::NodeId;
-use crate::history::{describe_writer, rfc3339, written_by_json};
+use crate::history::{rfc3339, written_by_json};
 use crate::lineage::{Lineage, Origin};
 use crate::scenario::Scenario;
 use crate::store::{Owner, WrittenBy};
@@ -141,7 +141,7 @@ fn build(app: &App, id: u64, node: &str, version: Option<u64>) -> Result<NodePag
             written_at: rfc3339(r.written_at),
             size: r.size,
             written_by: written_by_json(&r.written_by),
-            writer: describe_writer(&r.written_by),
+            writer: r.written_by.describe(),
         })
         .collect();
     let tree = match &shown {
@@ -404,7 +404,7 @@ fn origin_text(origin: &Origin) -> String {
         } => format!(
             "{} · {} · {}",
             short(fingerprint),
-            describe_writer(written_by),
+            written_by.describe(),
             when(&rfc3339(*written_at))
         ),
         Origin::Task {
@@ -417,12 +417,13 @@ fn origin_text(origin: &Origin) -> String {
             code,
             inputs,
         } => {
-            let writer = describe_writer(&WrittenBy::Task {
+            let writer = WrittenBy::Task {
                 task: task.clone(),
                 key: *key,
                 submission: *submission,
                 reused: *reused,
-            });
+            }
+            .describe();
             let code = code.map_or_else(String::new, |c| format!(" · code {}", c.short()));
             let missing = if inputs.is_none() {
                 " · inputs not recorded by this store"

@@ -1,5 +1,6 @@
 //! `run`: write the values given, submit, and show what ran and the results,
-//! all under the scenario's locks (see [`Scenario::submit_with_writes`]).
+//! all under the scenario's locks (see
+//! [`Scenario::submit_with_writes`](crate::Scenario::submit_with_writes)).
 
 use serde_json::{Map, Value as Json, json};
 
@@ -10,51 +11,10 @@ use super::kind::{RunResults, ScenarioKind};
 use super::output::Output;
 use super::progress::Progress;
 use super::render;
-use super::values::{Assignment, Origin, to_writes};
+use super::values::{Assignment, Origin, checked_writes};
 use crate::graph::Graph;
 use crate::job::Submission;
-use crate::runtime::Runtime;
-use crate::scenario::Scenario;
 use crate::submit_options::{SubmitOptions, Target};
-use crate::writes::Writes;
-
-/// Values checked against the scenario type they will be written into,
-/// before the store is created or anything is written.
-pub(crate) struct Checked {
-    /// The store, if it existed.
-    pub(crate) runtime: Option<Runtime>,
-    /// The scenario, if it existed.
-    pub(crate) scenario: Option<Scenario>,
-    /// Its type (or the type a new scenario gets).
-    pub(crate) kind: ScenarioKind,
-    /// The writes.
-    pub(crate) writes: Writes,
-}
-
-/// Finds the scenario `which` (if the store exists) and checks the values
-/// to write into it; nothing is created or written.
-pub(crate) fn checked_writes(
-    ctx: &Context<'_>,
-    which: &str,
-    assignments: &[Assignment],
-) -> Result<Checked, CliError> {
-    let runtime = ctx.open_existing_runtime().ok();
-    let existing = match &runtime {
-        Some(runtime) => ctx.find_scenario(runtime, which)?,
-        None => None,
-    };
-    let (scenario, kind) = match existing {
-        Some((scenario, kind)) => (Some(scenario), kind.clone()),
-        None => (None, ctx.kind()?.clone()),
-    };
-    let writes = to_writes(&kind, scenario.as_ref(), assignments)?;
-    Ok(Checked {
-        runtime,
-        scenario,
-        kind,
-        writes,
-    })
-}
 
 /// What `--task` / `--sequence` name, checked against the graph.
 pub(crate) fn target(

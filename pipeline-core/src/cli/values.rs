@@ -14,6 +14,7 @@ use super::output::Output;
 use super::render;
 use crate::graph::{Graph, NodeId};
 use crate::history::{time_json, written_by_json};
+use crate::runtime::Runtime;
 use crate::scenario::Scenario;
 use crate::value::TextError;
 use crate::writes::Writes;
@@ -204,6 +205,44 @@ pub(crate) fn get(ctx: &Context<'_>, args: &GetArgs, output: &Output) -> Result<
     Ok(())
 }
 
+/// Values checked against the scenario type they will be written into,
+/// before the store is created or anything is written.
+pub(crate) struct Checked {
+    /// The store, if it existed.
+    pub(crate) runtime: Option<Runtime>,
+    /// The scenario, if it existed.
+    pub(crate) scenario: Option<Scenario>,
+    /// Its type (or the type a new scenario gets).
+    pub(crate) kind: ScenarioKind,
+    /// The writes.
+    pub(crate) writes: Writes,
+}
+
+/// Finds the scenario `which` (if the store exists) and checks the values
+/// to write into it; nothing is created or written.
+pub(crate) fn checked_writes(
+    ctx: &Context<'_>,
+    which: &str,
+    assignments: &[Assignment],
+) -> Result<Checked, CliError> {
+    let runtime = ctx.open_existing_runtime().ok();
+    let existing = match &runtime {
+        Some(runtime) => ctx.find_scenario(runtime, which)?,
+        None => None,
+    };
+    let (scenario, kind) = match existing {
+        Some((scenario, kind)) => (Some(scenario), kind.clone()),
+        None => (None, ctx.kind()?.clone()),
+    };
+    let writes = to_writes(&kind, scenario.as_ref(), assignments)?;
+    Ok(Checked {
+        runtime,
+        scenario,
+        kind,
+        writes,
+    })
+}
+
 /// Runs `set` (`flags`: the values of node flags, as assignments).
 pub(crate) fn set(
     ctx: &Context<'_>,
@@ -223,7 +262,7 @@ pub(crate) fn set(
         ));
     }
     let which = &args.scenario.scenario;
-    let checked = super::run::checked_writes(ctx, which, &assignments)?;
+    let checked = checked_writes(ctx, which, &assignments)?;
     let runtime = match checked.runtime {
         Some(runtime) => runtime,
         None => ctx.open_runtime()?,

@@ -9,10 +9,10 @@
 //! leave its outputs without a producer, a bad default does not also leave its
 //! node without one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::document::{Document, NodeDecl, NodeDefault, ScenarioDecl, TaskDecl};
+use super::document::{Document, NodeDecl, NodeDefault, ScenarioDecl};
 use super::findings::{self, Origin, ScenarioNode, ScenarioView};
 use super::location::{ConfigError, Source, did_you_mean};
 use super::tasks::{RegisteredTask, TaskLookupError, TaskRegistry};
@@ -452,15 +452,4 @@ pub(crate) fn build(
         }
     }
     (graphs, builder.errors)
-}
-
-/// Which `[TASK]`s write each name (for hints about tasks a scenario leaves out).
-pub(super) fn writers(document: &Document) -> HashMap<&str, Vec<&TaskDecl>> {
-    let mut writers: HashMap<&str, Vec<&TaskDecl>> = HashMap::new();
-    for task in &document.tasks {
-        for output in &task.outputs {
-            writers.entry(output.value.as_str()).or_default().push(task);
-        }
-    }
-    writers
 }

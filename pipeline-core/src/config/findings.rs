@@ -1,12 +1,12 @@
 //! One scenario of a file as the graph rules see it, and their findings worded
 //! and located at the entry they are about.
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use pipeline_graph_rules as rules;
 use rules::Finding;
 
-use super::build::writers;
 use super::document::{Document, NodeDefault, ScenarioDecl, TaskDecl};
 use super::location::{Located, did_you_mean};
 use crate::graph::{Role, Scope};
@@ -353,4 +353,15 @@ fn unfed_hint(view: &ScenarioView<'_>, node: &str) -> String {
         }
     }
     String::new()
+}
+
+/// Which `[TASK]`s write each name (for hints about tasks a scenario leaves out).
+fn writers(document: &Document) -> HashMap<&str, Vec<&TaskDecl>> {
+    let mut writers: HashMap<&str, Vec<&TaskDecl>> = HashMap::new();
+    for task in &document.tasks {
+        for output in &task.outputs {
+            writers.entry(output.value.as_str()).or_default().push(task);
+        }
+    }
+    writers
 }

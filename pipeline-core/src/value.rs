@@ -19,10 +19,12 @@ use crate::fingerprint::Fingerprint;
 pub mod text;
 
 mod erased;
+mod error;
 mod std_impls;
 
 pub use erased::ValueType;
 use erased::*;
+pub use error::{ValueError, short_type_name};
 pub use std_impls::{decode_serde, encode_serde, render_serde};
 use text::Json;
 pub use text::TextError;
@@ -32,66 +34,6 @@ pub use text::TextError;
 /// Tasks receive `&T` borrowed from it: values are never cloned or serialized
 /// between tasks of one process.
 pub type ErasedValue = Arc<dyn Any + Send + Sync>;
-
-/// Why a value could not be encoded, decoded, materialized or fingerprinted.
-#[derive(Debug, thiserror::Error)]
-pub enum ValueError {
-    /// The bytes do not decode as the expected type.
-    #[error("cannot decode a {type_name}: {reason}")]
-    Decode {
-        /// The type being decoded.
-        type_name: String,
-        /// What was wrong with the bytes.
-        reason: String,
-    },
-    /// The value cannot be encoded canonically.
-    #[error("cannot encode a {type_name}: {reason}")]
-    Encode {
-        /// The type being encoded.
-        type_name: String,
-        /// What went wrong.
-        reason: String,
-    },
-    /// Reading or writing a value file failed.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done (`"cannot write"`, `"cannot read"`).
-        action: &'static str,
-        /// The file involved.
-        path: PathBuf,
-        /// The underlying error.
-        source: std::io::Error,
-    },
-    /// Executing a lazy value (for example a polars query) failed.
-    #[error("{0}")]
-    Materialize(String),
-    /// A view's underlying value is not in the store, or is damaged.
-    #[error("the value {fingerprint} it is a view of is unusable: {reason}")]
-    Reference {
-        /// The underlying value.
-        fingerprint: Fingerprint,
-        /// What is wrong with it.
-        reason: String,
-    },
-}
-
-impl ValueError {
-    /// A decode error for type `T`.
-    pub fn decode<T: ?Sized>(reason: impl fmt::Display) -> Self {
-        Self::Decode {
-            type_name: short_type_name(std::any::type_name::<T>()),
-            reason: reason.to_string(),
-        }
-    }
-
-    /// An encode error for type `T`.
-    pub fn encode<T: ?Sized>(reason: impl fmt::Display) -> Self {
-        Self::Encode {
-            type_name: short_type_name(std::any::type_name::<T>()),
-            reason: reason.to_string(),
-        }
-    }
-}
 
 /// Where lazy values may put the files they produce while being materialized,
 /// and the runtime's memory for decoded values.
@@ -431,23 +373,6 @@ pub trait Value: Any + Send + Sync + Sized {
         }
         Ok(value)
     }
-}
-
-/// Shortens `alloc::vec::Vec<alloc::string::String>` to `Vec<String>`.
-pub fn short_type_name(full: &str) -> String {
-    let mut out = String::with_capacity(full.len());
-    let mut segment = String::new();
-    for ch in full.chars() {
-        if ch.is_alphanumeric() || ch == '_' || ch == ':' {
-            segment.push(ch);
-        } else {
-            out.push_str(segment.rsplit("::").next().unwrap_or(""));
-            segment.clear();
-            out.push(ch);
-        }
-    }
-    out.push_str(segment.rsplit("::").next().unwrap_or(""));
-    out
 }
 
 /// Implements [`Value`] for types that implement `serde::Serialize` and

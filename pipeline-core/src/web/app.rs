@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
+use super::access;
 use super::error::PageError;
 use super::live::{Board, Dispatcher};
-use super::security;
 use crate::compare::Compare;
 use crate::graph::{Graph, NodeId};
 use crate::runtime::Runtime;
@@ -62,8 +62,8 @@ impl App {
                 .map(|g| (g.name().to_owned(), g))
                 .collect(),
             comparators,
-            token: token.unwrap_or_else(security::random_token),
-            allowed_hosts: security::allowed_hosts(addr),
+            token: token.unwrap_or_else(access::random_token),
+            allowed_hosts: access::allowed_hosts(addr),
             board,
             _dispatcher: dispatcher,
             closing: watch::channel(false).0,

@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use maud::{DOCTYPE, Markup, html};
 
-use super::security::{TOKEN_FIELD, TOKEN_HEADER, random_token};
+use super::access::{TOKEN_FIELD, TOKEN_HEADER, random_token};
 use crate::history::bytes;
 
 /// htmx settings: no `eval`, requests to this server only, and error

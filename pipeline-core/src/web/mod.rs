@@ -49,6 +49,7 @@
 //! loopback address are refused (DNS rebinding). Only assets compiled into the
 //! binary are served.
 
+mod access;
 mod app;
 mod assets;
 mod compare_page;

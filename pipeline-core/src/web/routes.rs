@@ -11,7 +11,8 @@ use serde_json::json;
 
 use super::app::App;
 use super::{
-    assets, compare_page, node_page, run_page, scenario_page, scenarios_page, security, stream,
+    access, assets, compare_page, node_page, run_page, scenario_page, scenarios_page, security,
+    stream,
 };
 
 /// The router of `app`.
@@ -57,5 +58,5 @@ pub(super) fn router(app: Arc<App>) -> Router {
 /// site's page cannot read it (no cross-origin read is allowed, and a
 /// request naming another host is refused).
 async fn token(State(app): State<Arc<App>>) -> impl IntoResponse {
-    Json(json!({ "token": app.token(), "header": security::TOKEN_HEADER }))
+    Json(json!({ "token": app.token(), "header": access::TOKEN_HEADER }))
 }

@@ -12,7 +12,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use super::document::{Document, NodeDecl, NodeDefault, ScenarioDecl};
+use super::decl::{Document, NodeDecl, NodeDefault, ScenarioDecl};
 use super::findings::{self, Origin, ScenarioNode, ScenarioView};
 use super::location::{ConfigError, Source, did_you_mean};
 use super::tasks::{RegisteredTask, TaskLookupError, TaskRegistry};

@@ -7,76 +7,17 @@
 //! and the `default` entries of `[DATA_NODE]`, `[TASK]` and `[SCENARIO]` are
 //! templates applied as Taipy applies them (`templates`).
 
-use std::ops::Range;
-
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::decl::Document;
 use super::location::{ConfigError, Located, Source, did_you_mean};
-use super::taipy::{self, JobSettings, TAIPY_NODE_KEYS, TAIPY_SCENARIO_KEYS, TAIPY_TASK_KEYS};
+use super::reader::{Key, Reader};
+use super::taipy::{self, TAIPY_NODE_KEYS, TAIPY_SCENARIO_KEYS, TAIPY_TASK_KEYS};
 use super::templates::{Raw, RawNode, RawScenario, RawTask, apply_templates};
-use super::values::{ConfigValue, Env, Templates, decode, strip_reference};
+use super::values::Env;
 use crate::graph::Scope;
 use crate::resources::{ResourceError, Resources};
-
-/// A `[DATA_NODE.<id>]`, with `[DATA_NODE.default]` applied.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeDecl {
-    pub(crate) id: Located<String>,
-    pub(crate) type_name: Option<Located<String>>,
-    pub(crate) default: Option<NodeDefault>,
-    pub(crate) scope: Scope,
-}
-
-/// A data node's default value, and whether it came from `[DATA_NODE.default]`.
-#[derive(Debug, Clone)]
-pub(crate) struct NodeDefault {
-    pub(crate) value: Located<ConfigValue>,
-    pub(crate) inherited: bool,
-}
-
-/// What `[DATA_NODE.default]` gives a data node that no section declares (a
-/// task's output whose type the task's signature tells).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct NodeTemplate {
-    pub(crate) default: Option<NodeDefault>,
-    pub(crate) scope: Scope,
-}
-
-/// A `[TASK.<id>]`, with `[TASK.default]` applied.
-#[derive(Debug, Clone)]
-pub(crate) struct TaskDecl {
-    pub(crate) id: Located<String>,
-    pub(crate) function: Option<Located<String>>,
-    pub(crate) inputs: Vec<Located<String>>,
-    pub(crate) outputs: Vec<Located<String>>,
-    pub(crate) skippable: Option<bool>,
-    /// `cpus`, `memory`, `time`, `partition` (with `[TASK.default]`'s):
-    /// override what the function's `#[task]` asks for.
-    pub(crate) resources: Resources,
-}
-
-/// A sequence: its name and its tasks' names.
-pub(crate) type SequenceDecl = (Located<String>, Vec<Located<String>>);
-
-/// A `[SCENARIO.<id>]`, with `[SCENARIO.default]` applied.
-#[derive(Debug, Clone)]
-pub(crate) struct ScenarioDecl {
-    pub(crate) id: Located<String>,
-    pub(crate) tasks: Vec<Located<String>>,
-    pub(crate) additional_nodes: Vec<Located<String>>,
-    pub(crate) sequences: Vec<SequenceDecl>,
-}
-
-/// Everything a file declares.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Document {
-    pub(crate) nodes: Vec<NodeDecl>,
-    pub(crate) tasks: Vec<TaskDecl>,
-    pub(crate) scenarios: Vec<ScenarioDecl>,
-    pub(crate) node_template: NodeTemplate,
-    pub(crate) job: JobSettings,
-}
 
 const SECTIONS: [&str; 7] = [
     "DATA_NODE",
@@ -103,173 +44,7 @@ const TASK_KEYS: [&str; 8] = [
 ];
 const SCENARIO_KEYS: [&str; 3] = ["tasks", "additional_data_nodes", "sequences"];
 
-type Key<'i> = Spanned<std::borrow::Cow<'i, str>>;
-type Entry<'i> = (&'i Key<'i>, &'i Spanned<DeValue<'i>>);
-
-/// Collects errors while reading; every problem is kept.
-pub(crate) struct Reader<'s> {
-    source: &'s Source,
-    env: Env<'s>,
-    errors: Vec<ConfigError>,
-}
-
-impl<'s> Reader<'s> {
-    pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
-        self.errors.push(self.source.error(span, message));
-    }
-
-    /// Entries of a table in file order (the parser's map is sorted by key).
-    pub(crate) fn entries<'i>(table: &'i DeTable<'i>) -> Vec<Entry<'i>> {
-        let mut entries: Vec<Entry<'i>> = table.iter().collect();
-        entries.sort_by_key(|(key, _)| key.span().start);
-        entries
-    }
-
-    pub(crate) fn table<'i>(
-        &mut self,
-        value: &'i Spanned<DeValue<'i>>,
-        what: &str,
-    ) -> Option<&'i DeTable<'i>> {
-        match value.get_ref() {
-            DeValue::Table(table) => Some(table),
-            other => {
-                self.error(
-                    value.span(),
-                    format!("{what} must be a table, found {}", other.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    /// Whether `key` is one this section reads. A key close to one of those is
-    /// a typo (an error); any other key is a Taipy property, whose value is
-    /// only checked for well-formed typed strings.
-    pub(crate) fn reads(
-        &mut self,
-        key: &Key<'_>,
-        value: &Spanned<DeValue<'_>>,
-        read: &[&str],
-        section: &str,
-    ) -> bool {
-        let name = key.get_ref().as_ref();
-        if read.contains(&name) {
-            return true;
-        }
-        let hint = did_you_mean(name, read.iter().copied());
-        if !hint.is_empty() {
-            self.error(
-                key.span(),
-                format!(
-                    "unknown key `{name}` in {section}{hint} (keys read here: {}; other keys are kept as Taipy properties and not used)",
-                    read.join(", ")
-                ),
-            );
-        } else {
-            self.ignored(value);
-        }
-        false
-    }
-
-    /// Checks a value that is accepted and not used: its typed strings must be
-    /// well formed; `ENV[…]` templates are not read.
-    pub(crate) fn ignored(&mut self, value: &Spanned<DeValue<'_>>) {
-        if let Err(reason) = decode(value, Templates::Keep) {
-            self.error(value.span(), reason);
-        }
-    }
-
-    /// A value that is used: typed strings decoded, `ENV[…]` read.
-    pub(crate) fn value(&mut self, value: &Spanned<DeValue<'_>>) -> Option<ConfigValue> {
-        decode(value, Templates::Resolve(self.env))
-            .map_err(|reason| self.error(value.span(), reason))
-            .ok()
-    }
-
-    /// A name: a plain string or a Taipy `"name:SECTION"` / `"module.func:function"`,
-    /// possibly from `ENV[…]`.
-    fn name(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<Located<String>> {
-        match value.get_ref() {
-            DeValue::String(_) => match self.value(value)? {
-                ConfigValue::String(text) => {
-                    Some(Located::new(strip_reference(&text), value.span()))
-                }
-                other => {
-                    self.error(
-                        value.span(),
-                        format!("{what} must be a name, found {}", other.kind()),
-                    );
-                    None
-                }
-            },
-            other => {
-                self.error(
-                    value.span(),
-                    format!("{what} must be a string, found {}", other.type_str()),
-                );
-                None
-            }
-        }
-    }
-
-    fn names(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Vec<Located<String>> {
-        match value.get_ref() {
-            DeValue::Array(items) => items
-                .iter()
-                .filter_map(|item| self.name(item, what))
-                .collect(),
-            other => {
-                self.error(
-                    value.span(),
-                    format!(
-                        "{what} must be an array of names, found {}",
-                        other.type_str()
-                    ),
-                );
-                Vec::new()
-            }
-        }
-    }
-
-    fn bool(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<bool> {
-        match self.value(value)? {
-            ConfigValue::Bool(b) => Some(b),
-            other => {
-                self.error(
-                    value.span(),
-                    format!("{what} must be a boolean, found {}", other.kind()),
-                );
-                None
-            }
-        }
-    }
-
-    pub(crate) fn integer(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<i128> {
-        match self.value(value)? {
-            ConfigValue::Integer(n) => Some(n),
-            other => {
-                self.error(
-                    value.span(),
-                    format!("{what} must be an integer, found {}", other.kind()),
-                );
-                None
-            }
-        }
-    }
-
-    pub(crate) fn string(&mut self, value: &Spanned<DeValue<'_>>, what: &str) -> Option<String> {
-        match self.value(value)? {
-            ConfigValue::String(text) => Some(text),
-            other => {
-                self.error(
-                    value.span(),
-                    format!("{what} must be a string, found {}", other.kind()),
-                );
-                None
-            }
-        }
-    }
-
+impl Reader<'_> {
     fn node(&mut self, id: Located<String>, table: &DeTable<'_>) -> RawNode {
         let mut node = RawNode {
             id,

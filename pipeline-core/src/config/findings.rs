@@ -7,7 +7,7 @@ use std::ops::Range;
 use pipeline_graph_rules as rules;
 use rules::Finding;
 
-use super::document::{Document, NodeDefault, ScenarioDecl, TaskDecl};
+use super::decl::{Document, NodeDefault, ScenarioDecl, TaskDecl};
 use super::location::{Located, did_you_mean};
 use crate::graph::{Role, Scope};
 use crate::value::ValueType;

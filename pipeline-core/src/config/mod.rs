@@ -37,10 +37,12 @@
 //! ```
 
 mod build;
+mod decl;
 mod document;
 mod export;
 mod findings;
 mod location;
+mod reader;
 mod taipy;
 mod tasks;
 mod templates;

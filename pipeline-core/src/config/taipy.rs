@@ -17,7 +17,7 @@
 
 use toml::de::DeTable;
 
-use super::document::Reader;
+use super::reader::Reader;
 
 /// How a configuration asks for tasks to be run.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

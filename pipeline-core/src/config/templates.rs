@@ -2,7 +2,7 @@
 //! `[SCENARIO.default]` are templates, never entities of their own, applied to
 //! the sections as written the way Taipy applies them.
 
-use super::document::{
+use super::decl::{
     Document, NodeDecl, NodeDefault, NodeTemplate, ScenarioDecl, SequenceDecl, TaskDecl,
 };
 use super::location::Located;

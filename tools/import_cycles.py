@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Prints the import circles between the module files of a Rust crate.
 
-Usage: tools/import_cycles.py [--with-parents] [SRC_DIR]   (default: pipeline-core/src)
+Usage: tools/import_cycles.py [--with-parents] [--with-tests] [SRC_DIR]
+(SRC_DIR defaults to pipeline-core/src)
 
 Every `.rs` file under SRC_DIR is one module (`lib.rs` the crate root,
 `a/mod.rs` and `a.rs` the module `a`, `a/b.rs` the module `a::b`; a
@@ -19,6 +20,8 @@ A circle is a strongly connected component of more than one module. Edges
 from a module to one of its own ancestors (a submodule using what its parent
 declares, while the parent uses the submodule) are Rust's module tree, not a
 circle between two jobs: they are left out unless `--with-parents` is given.
+Code under `#[cfg(test)]` (inline test modules, test module files) is left
+out unless `--with-tests` is given: a test uses whatever it tests through.
 
 Prints each circle with one source location per edge inside it; exits 1 if
 there is any circle, else prints "no import circles" and exits 0.
@@ -27,6 +30,7 @@ there is any circle, else prints "no import circles" and exits 0.
 from __future__ import annotations
 
 import re
+import signal
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -106,11 +110,65 @@ def module_of(src: Path, file: Path) -> tuple[str, ...]:
     return tuple(parts)
 
 
+def _is_test_attribute(toks, start: int, end: int) -> bool:
+    """Whether the attribute `toks[start:end]` (`# [ ... ]`) is `cfg(...)`
+    naming `test` outside a `not(...)`."""
+    names = [t for t, _ in toks[start:end]]
+    return len(names) > 3 and names[2] == "cfg" and "test" in names and "not" not in names
+
+
+def without_tests(toks):
+    """The tokens of a file without its `#[cfg(test)]` inline modules, and the
+    names of the test module files it declares (`#[cfg(test)] mod x;`)."""
+    out, test_files, i = [], set(), 0
+    while i < len(toks):
+        if toks[i][0] == "#" and i + 1 < len(toks) and toks[i + 1][0] == "[":
+            # Attributes, then the item they are on.
+            j, gated = i, False
+            while j + 1 < len(toks) and toks[j][0] == "#" and toks[j + 1][0] == "[":
+                depth, k = 0, j + 1
+                while k < len(toks):
+                    depth += {"[": 1, "]": -1}.get(toks[k][0], 0)
+                    k += 1
+                    if depth == 0:
+                        break
+                gated |= _is_test_attribute(toks, j, k)
+                j = k
+            if gated and j + 1 < len(toks) and toks[j][0] == "mod":
+                if toks[j + 2][0] == ";":
+                    test_files.add(toks[j + 1][0])
+                    i = j + 3
+                    continue
+                depth, k = 0, j + 2
+                while k < len(toks):
+                    depth += {"{": 1, "}": -1}.get(toks[k][0], 0)
+                    k += 1
+                    if depth == 0:
+                        break
+                i = k
+                continue
+            out.extend(toks[i:j])
+            i = j
+            continue
+        out.append(toks[i])
+        i += 1
+    return out, test_files
+
+
 class Crate:
-    def __init__(self, src: Path):
+    def __init__(self, src: Path, with_tests: bool = False):
         self.src = src
         self.files = {module_of(src, f): f for f in sorted(src.rglob("*.rs"))}
         self.toks = {m: tokens(f.read_text()) for m, f in self.files.items()}
+        if not with_tests:
+            test_modules = set()
+            for module in list(self.toks):
+                self.toks[module], names = without_tests(self.toks[module])
+                test_modules |= {module + (name,) for name in names}
+            for module in list(self.files):
+                if any(module[: len(t)] == t for t in test_modules):
+                    del self.files[module]
+                    del self.toks[module]
         # name -> full path (as segments) of what a module re-exports.
         self.reexports: dict[tuple[str, ...], dict[str, tuple[str, ...]]] = {}
         # Per module: the (leaf name, full path, line, is_pub) of every use.
@@ -376,7 +434,7 @@ def main(argv: list[str]) -> int:
     with_parents = "--with-parents" in argv
     args = [a for a in argv if not a.startswith("--")]
     src = Path(args[0] if args else "pipeline-core/src")
-    crate = Crate(src)
+    crate = Crate(src, with_tests="--with-tests" in argv)
     graph = crate.edges()
     if not with_parents:
         graph = {
@@ -390,6 +448,7 @@ def main(argv: list[str]) -> int:
         print("no import circles")
         return 0
     root = src.parent
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `| head` ends quietly
     for component in sorted(components):
         members = set(component)
         print(f"circle of {len(component)} modules: {', '.join(map(name, component))}")

@@ -1,13 +1,9 @@
 //! How a stored frame's file is laid out, and reading one back.
 
-// Memory-mapped files (each `unsafe` block says why it is sound).
-#![allow(unsafe_code)]
-
 use std::io::{Cursor, Read};
 use std::path::Path;
 
 use polars::prelude::*;
-use polars_arrow::datatypes::PhysicalType;
 
 /// Rows per record batch (Arrow IPC) or row group (Parquet) of a stored
 /// frame: small enough that a writer never buffers much, large enough for
@@ -147,38 +143,4 @@ pub(super) fn decode(bytes: &[u8]) -> PolarsResult<DataFrame> {
         Some(FrameFormat::Parquet) => ParquetReader::new(Cursor::new(bytes)).finish(),
         None => polars_bail!(ComputeError: "the bytes are neither Arrow IPC nor Parquet"),
     }
-}
-
-/// The frame of a stored Arrow IPC file whose columns are all fixed-width
-/// (numbers, booleans, dates and times), mapped rather than read: its
-/// columns are the file's bytes, paged in as a query touches them. `None`
-/// for other files (read them as usual).
-///
-/// Only fixed-width columns, because polars maps a file without checking
-/// the contents of its buffers: variable-width columns hold offsets that a
-/// damaged file could point anywhere, while a damaged number is only a wrong
-/// number (and a file of the store is checked against its content hash
-/// before it is read).
-pub(super) fn map_fixed_width(scan: &super::view::StoredScan) -> Option<DataFrame> {
-    if scan.format != FrameFormat::Ipc {
-        return None;
-    }
-    let file = std::fs::File::open(&scan.path).ok()?;
-    let mut reader = IpcReader::new(file);
-    let fixed = reader.schema().ok()?.iter_values().all(|field| {
-        matches!(
-            field.dtype().to_physical_type(),
-            PhysicalType::Primitive(_) | PhysicalType::Boolean
-        )
-    });
-    if !fixed {
-        return None;
-    }
-    // SAFETY: the columns are fixed-width (see above), so no buffer content
-    // is used as an offset; the store never changes an object's file in
-    // place (it writes a new one and renames it), the assumption polars'
-    // own scans make when they map a file.
-    unsafe { reader.memory_mapped(Some(scan.path.clone())) }
-        .finish()
-        .ok()
 }

@@ -70,7 +70,12 @@ fn resident(scan: &StoredScan, memory: &ValueMemory) -> Option<Arc<DataFrame>> {
     if !memory.fits(bytes) {
         return None;
     }
-    let frame = match super::format::map_fixed_width(scan) {
+    // An IPC file of fixed-width columns is mapped: its pages are the frame.
+    let mapped = match scan.format {
+        FrameFormat::Ipc => pipeline_mmap::map_fixed_width_ipc(&scan.path),
+        FrameFormat::Parquet => None,
+    };
+    let frame = match mapped {
         Some(mapped) => mapped,
         None => super::collect_streaming(scan.scan().ok()?).ok()?,
     };

@@ -17,13 +17,11 @@
 //! that compute row by row from numeric columns of one CSV file (see
 //! [`read_csv_blocks`]); the tests check it against polars on random files.
 
-// Memory-mapped files (each `unsafe` block says why it is sound).
-#![allow(unsafe_code)]
-
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use pipeline_mmap::FileMap;
 use polars::prelude::*;
 
 use super::CsvError;
@@ -102,38 +100,12 @@ pub fn read_csv_blocks<E: From<CsvError> + Send>(
         })
         .collect();
     let file = File::open(path).map_err(unreadable)?;
-    // SAFETY: the map is only read. A file truncated by another process while
-    // it is read would make reads fault (SIGBUS); inputs are not expected to
-    // change under a running task, the same assumption polars' reader makes
-    // when it maps a file.
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)?;
-    #[cfg(unix)]
-    let _ = map.advise(memmap2::Advice::Sequential);
+    // An input of a running task, which does not change under it (see
+    // `FileMap` for what happens if it does).
+    let map = FileMap::open(&file).map_err(unreadable)?;
+    map.advise_sequential();
     let (projection, body_start) = header_projection(path, &map, &kinds).map_err(E::from)?;
     read_body(path, &map, body_start, &projection, options, consume)
-}
-
-/// Tells the kernel this process is done with the block `map[start..end]`, so
-/// the pages already parsed stop counting toward its resident memory (they
-/// stay in the page cache). Without it, reading a file larger than memory
-/// would show the whole file as resident.
-fn release_parsed(map: &memmap2::Mmap, start: usize, end: usize) {
-    #[cfg(unix)]
-    {
-        const PAGE: usize = 4096;
-        let (start, end) = (start / PAGE * PAGE, end / PAGE * PAGE);
-        if end > start {
-            // SAFETY: the map is read-only and file-backed: dropping its pages
-            // only means they are read from the page cache again if touched,
-            // with the same content. No reference into the range is used
-            // after this call except through `map`, which stays valid.
-            let _ = unsafe {
-                map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
-            };
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = (map, start, end);
 }
 
 /// Finds the wanted columns in the header; returns the projection and where
@@ -186,7 +158,7 @@ fn header_projection(
 /// block on `options.threads` threads, while the previous block is consumed.
 fn read_body<E: From<CsvError> + Send>(
     path: &Path,
-    map: &memmap2::Mmap,
+    map: &FileMap,
     start: usize,
     projection: &Projection,
     options: &ReadOptions,
@@ -216,7 +188,8 @@ fn read_body<E: From<CsvError> + Send>(
                     )));
                 }
             };
-            release_parsed(map, at, end);
+            // Done with these pages: they stop counting as resident.
+            map.release(at..end);
             rows += frame.height();
             if to_consumer.send(frame).is_err() {
                 // The consumer stopped on an error; it is reported below.

@@ -1,0 +1,45 @@
+//! Read-only memory maps of files, for `pipeline-core`: the only `unsafe`
+//! code of the workspace, kept here so that `pipeline-core` and
+//! `pipeline-macros` can `#![forbid(unsafe_code)]`.
+//!
+//! Mapping a file is `unsafe` in Rust because the bytes a map shows belong to
+//! the file, not to the process: if another process truncates the file while
+//! it is mapped, reading the lost pages kills the reader with `SIGBUS`, and if
+//! it rewrites the file in place, bytes the program holds as `&[u8]` change
+//! under it. No library can prevent either; the functions here are safe to
+//! call because the files `pipeline-core` maps are not changed while they are
+//! mapped:
+//!
+//! - [`FileMap`] maps a CSV file a user's task names as its input, for the
+//!   parallel CSV reader. Input files are not expected to change under a
+//!   running task (the same assumption polars makes when it maps a file);
+//!   one that is truncated meanwhile ends the process with `SIGBUS`.
+//! - [`map_fixed_width_ipc`] (feature `polars`) maps a frame file of the
+//!   embedded store. Such files are content-addressed and immutable: the
+//!   store writes a new file and renames it into place, never writing into an
+//!   existing one, and checks each file against its content hash before a
+//!   value is read from it.
+//!
+//! What none of them protects against: another process truncating or
+//! rewriting a mapped file in place (by hand, or a tool that does not write
+//! atomically).
+//!
+//! ```
+//! use std::io::Write;
+//! let mut file = tempfile::tempfile()?;
+//! file.write_all(b"a,b\n1,2\n")?;
+//! let map = pipeline_mmap::FileMap::open(&file)?;
+//! assert_eq!(&map[..], b"a,b\n1,2\n");
+//! # Ok::<(), std::io::Error>(())
+//! ```
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod file_map;
+#[cfg(feature = "polars")]
+mod ipc;
+
+pub use file_map::FileMap;
+#[cfg(feature = "polars")]
+pub use ipc::map_fixed_width_ipc;

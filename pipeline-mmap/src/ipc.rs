@@ -20,9 +20,10 @@ use polars_arrow::datatypes::PhysicalType;
 ///   file is used as an offset into the others, where variable-width columns
 ///   hold offsets that a damaged file could point anywhere. What remains
 ///   trusted is that the file is intact Arrow IPC as polars writes it (its
-///   null bitmaps as long as its columns), which the store guarantees: it
-///   checks each file against its content hash before a value is read from
-///   it.
+///   null bitmaps as long as its columns), which `pipeline-core` checks
+///   before it calls this: it maps only files a store vouches for, checked
+///   against their content hash and unchanged since, or written by this
+///   process into its own scratch directory.
 /// - The store never changes a file in place: files are content-addressed,
 ///   written under a temporary name and renamed into place, and removed only
 ///   by garbage collection of values no scenario refers to.
@@ -45,10 +46,10 @@ pub fn map_fixed_width_ipc(path: &Path) -> Option<DataFrame> {
     }
     // SAFETY: polars asks that the Arrow data in the file be valid and stay
     // valid while mapped. The columns are fixed-width (checked above), so no
-    // buffer content is used as an offset; the file is one the store wrote
-    // and checked against its content hash, and never changes in place (see
-    // the function's docs), the assumption polars' own scans make when they
-    // map a file.
+    // buffer content is used as an offset; the file is one a store vouches
+    // for (checked against its content hash) or this process wrote, and
+    // never changes in place (see the function's docs), the assumption
+    // polars' own scans make when they map a file.
     unsafe { reader.memory_mapped(Some(path.to_owned())) }
         .finish()
         .ok()

@@ -17,8 +17,9 @@
 //! - [`map_fixed_width_ipc`] (feature `polars`) maps a frame file of the
 //!   embedded store. Such files are content-addressed and immutable: the
 //!   store writes a new file and renames it into place, never writing into an
-//!   existing one, and checks each file against its content hash before a
-//!   value is read from it.
+//!   existing one, and `pipeline-core` maps only files a store vouches for
+//!   (checked against their content hash, unchanged since) or that this
+//!   process wrote into its own scratch directory.
 //!
 //! What none of them protects against: another process truncating or
 //! rewriting a mapped file in place (by hand, or a tool that does not write

@@ -11,6 +11,7 @@ use std::fmt::Display;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
+use crate::Value;
 pub use crate::code::{CodeIdentity, CodePart, CodeSource};
 pub use crate::data_node::DataNode;
 pub use crate::error::{Error, Result};
@@ -23,7 +24,7 @@ pub use crate::scenario_type::ScenarioType;
 pub use crate::store::ScenarioId;
 pub use crate::submit_options::{SubmitOptions, Target};
 pub use crate::task::{TaskDef, TaskError, TaskFn, TaskInputs, TaskOutputs, expect_input};
-pub use crate::value::{Value, ValueType};
+pub use crate::value::ValueType;
 pub use inventory;
 pub use std::sync::{Arc, OnceLock};
 

@@ -34,13 +34,13 @@ use std::fmt;
 
 use serde_json::{Value as Json, json};
 
+use crate::Value;
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 use crate::graph::NodeId;
 use crate::history::bytes;
 use crate::scenario::Scenario;
 use crate::store::ScenarioMeta;
-use crate::value::Value;
 
 /// Values whose encoding is smaller than this are shown in a comparison.
 pub const RENDER_LIMIT: u64 = 1024;

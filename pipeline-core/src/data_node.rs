@@ -4,12 +4,12 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::Value;
 use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 use crate::graph::NodeId;
 use crate::scenario_state::ScenarioState;
 use crate::store::{VersionMeta, WrittenBy};
-use crate::value::Value;
 
 /// A typed handle to one data node of one scenario.
 ///

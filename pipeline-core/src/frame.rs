@@ -54,8 +54,9 @@ use std::path::Path;
 
 use polars::prelude::*;
 
+use crate::Value;
 use crate::fingerprint::Fingerprint;
-use crate::value::{MaterializeContext, Materialized, StoreContext, Value, ValueError};
+use crate::value::{MaterializeContext, Materialized, StoreContext, ValueError};
 
 pub mod csv;
 mod file_writer;

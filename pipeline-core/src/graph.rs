@@ -11,8 +11,9 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use crate::Value;
 use crate::task::TaskDef;
-use crate::value::{Value, ValueType};
+use crate::value::ValueType;
 
 /// Index of a data node in its graph.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

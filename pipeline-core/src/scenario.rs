@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Receiver;
 
+use crate::Value;
 use crate::data_node::DataNode;
 use crate::error::{Error, Result};
 use crate::events::Event;
@@ -19,7 +20,7 @@ use crate::runtime_state::RuntimeState;
 use crate::scenario_state::ScenarioState;
 use crate::store::{ScenarioId, ScenarioMeta, VersionMeta};
 use crate::submit_options::{SubmitOptions, Target};
-use crate::value::{ErasedValue, Value};
+use crate::value::ErasedValue;
 use crate::writes::{self, Writes};
 
 /// One instance of a graph: its own data node values (global nodes shared), its

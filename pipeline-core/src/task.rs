@@ -4,10 +4,11 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::Value;
 use crate::code::CodeIdentity;
 use crate::fingerprint::{Fingerprint, FingerprintHasher};
 use crate::resources::Resources;
-use crate::value::{Value, ValueType};
+use crate::value::ValueType;
 
 /// Inputs as the executor hands them to a task: borrowed, never cloned.
 pub type TaskInputs<'a> = &'a [&'a (dyn Any + Send + Sync)];

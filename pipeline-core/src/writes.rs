@@ -37,6 +37,7 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::Value;
 use crate::cache::CachedVersion;
 use crate::error::{Error, Result};
 use crate::executor;
@@ -46,7 +47,7 @@ use crate::job::Submission;
 use crate::scenario_state::ScenarioState;
 use crate::store::{Commit, NewValue, VersionMeta, WrittenBy};
 use crate::submit_options::SubmitOptions;
-use crate::value::{ErasedValue, MaterializeContext, Materialized, Value};
+use crate::value::{ErasedValue, MaterializeContext, Materialized};
 
 /// Values to write into data nodes, by node name, in order (a later value
 /// for the same node wins). Built with chained calls; checked against the

@@ -9,12 +9,12 @@ use serde_json::{Map, Value as Json};
 
 use super::error::CliError;
 use super::render;
+use crate::Value;
 use crate::compare::Compare;
 use crate::graph::Graph;
 use crate::job::Submission;
 use crate::scenario::Scenario;
 use crate::scenario_type::ScenarioType;
-use crate::value::Value;
 
 type CheckFn = Arc<dyn Fn(&(dyn Any + Send + Sync)) -> Result<(), String> + Send + Sync>;
 type ComparatorFn = Arc<dyn Fn(Compare) -> Compare + Send + Sync>;

@@ -9,7 +9,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use super::values::ConfigValue;
-use crate::value::{TextError, Value, ValueType};
+use crate::Value;
+use crate::value::{TextError, ValueType};
 
 type ParseFn =
     Arc<dyn Fn(&ConfigValue) -> Result<Box<dyn Any + Send + Sync>, String> + Send + Sync>;

@@ -75,10 +75,10 @@ mod svg;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
+use crate::Value;
 use crate::compare::Compare;
 use crate::graph::Graph;
 use crate::runtime::Runtime;
-use crate::value::Value;
 
 pub use self::app::Comparator;
 

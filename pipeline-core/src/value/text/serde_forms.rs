@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::de::DeserializeOwned;
 
 use super::{Json, json_to_text, looks_like_json};
-use crate::value::Value;
+use crate::Value;
 
 /// Selects a `serde_value!` type's text form; see [`serde_value!`](crate::serde_value).
 #[doc(hidden)]

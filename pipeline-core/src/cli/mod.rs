@@ -58,6 +58,7 @@ mod context;
 mod error;
 #[cfg(feature = "polars")]
 pub mod frames;
+mod gc;
 mod inspect;
 mod kind;
 mod output;
@@ -339,7 +340,7 @@ impl Cli {
             args::Command::Explain(args) => inspect::explain(&ctx, &args, output),
             args::Command::Compare(args) => inspect::compare(&ctx, &args, output),
             args::Command::Graph(args) => inspect::graph(&ctx, &args),
-            args::Command::Gc(args) => catalog::gc(&ctx, &args, output),
+            args::Command::Gc(args) => gc::gc(&ctx, &args, output),
             #[cfg(feature = "web")]
             args::Command::Serve(args) => serve::serve(&ctx, &args, output),
         }

@@ -66,7 +66,7 @@ pub(crate) fn run(
     assignments.extend(flags);
     // Refused before the store is opened: a bad run writes nothing.
     #[cfg(feature = "remote")]
-    let executor = remote_executor(args)?;
+    let executor = remote_executor(ctx, args)?;
     let which = &args.scenario.scenario;
     let checked = checked_writes(ctx, which, &assignments)?;
     let target = target(
@@ -243,21 +243,24 @@ fn node_type(graph: &Graph, node: &str) -> Result<crate::value::ValueType, CliEr
         })
 }
 
-/// The Slurm executor `--executor slurm` asks for, with its `--objects` and
-/// `--partition`; `None` for the local one.
+/// The Slurm executor `--executor slurm` asks for, with the `--objects` of
+/// the store's values and `--partition`; `None` for the local one.
 #[cfg(feature = "remote")]
-fn remote_executor(args: &RunArgs) -> Result<Option<crate::Executor>, CliError> {
+fn remote_executor(
+    ctx: &Context<'_>,
+    args: &RunArgs,
+) -> Result<Option<crate::Executor>, CliError> {
     use super::args::ExecutorArg;
     if args.executor == ExecutorArg::Local {
         return Ok(None);
     }
-    let Some(objects) = &args.objects else {
+    let Some(objects) = ctx.objects_url()? else {
         return Err(CliError::input(
             "--executor slurm needs an object store for the values: \
              --objects s3://bucket/prefix (or PIPELINE_OBJECTS), or a directory every node reads",
         ));
     };
-    let mut slurm = crate::remote::SlurmOptions::new().objects(objects.clone());
+    let mut slurm = crate::remote::SlurmOptions::new().objects(objects);
     if let Some(partition) = &args.partition {
         slurm = slurm.partition(partition.clone());
     }

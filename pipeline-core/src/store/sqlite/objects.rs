@@ -44,9 +44,22 @@ pub(super) enum Unreadable {
     /// It is a view whose underlying value is unusable; the view itself is
     /// intact and stays.
     Reference(String),
+    /// Its local file is unusable and the object store that holds it could
+    /// not give it back (unreachable, say): nothing is removed, and the
+    /// message says all that.
+    Elsewhere(String),
 }
 
 impl Unreadable {
+    /// What is wrong, whatever the kind.
+    pub(super) fn into_reason(self) -> String {
+        match self {
+            Unreadable::Damaged(reason)
+            | Unreadable::Reference(reason)
+            | Unreadable::Elsewhere(reason) => reason,
+        }
+    }
+
     /// Classifies a decoding error, worded by `describe`.
     pub(super) fn of(error: ValueError, describe: impl FnOnce(&ValueError) -> String) -> Self {
         let reason = describe(&error);
@@ -258,6 +271,49 @@ impl Objects {
             })?;
         }
         Ok(())
+    }
+
+    /// A scratch path for a copy of a value being fetched from an object
+    /// store, unique in this process.
+    pub(super) fn fetch_path(&self, fingerprint: &Fingerprint, extension: &str) -> PathBuf {
+        static FETCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.scratch
+            .join(format!("fetch-{n}-{}.{extension}", fingerprint.to_hex()))
+    }
+
+    /// Moves a fetched copy (complete, flushed, its content hash checked)
+    /// into place as the value's file, flushes the directory and stamps the
+    /// file, so that reads trust it without hashing it again.
+    pub(super) fn place_fetched(
+        &self,
+        fingerprint: &Fingerprint,
+        extension: &str,
+        fetched: &Path,
+        content_hash: &Fingerprint,
+    ) -> io::Result<PathBuf> {
+        let target = self.path(fingerprint, extension);
+        fs::rename(fetched, &target)?;
+        self.sync_root()?;
+        self.stamp_written(fingerprint, &target, content_hash);
+        Ok(target)
+    }
+
+    /// Removes a value's local file and its stamp (its object store holds
+    /// it); returns the bytes freed, 0 if there was no file.
+    pub(super) fn evict(&self, fingerprint: &Fingerprint, extension: &str) -> io::Result<u64> {
+        let path = self.path(fingerprint, extension);
+        let len = match fs::metadata(&path) {
+            Ok(meta) => meta.len(),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error),
+        };
+        self.unstamp(fingerprint);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(len),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(error) => Err(error),
+        }
     }
 
     /// Whether the file exists with the recorded size (cheap: one `stat`).

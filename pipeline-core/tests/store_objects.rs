@@ -317,3 +317,29 @@ fn a_failed_upload_fails_the_job_naming_the_node_and_records_nothing() {
         100_000
     );
 }
+
+#[test]
+fn eviction_uploads_a_value_its_object_store_lacks_before_removing_it() {
+    let (dir, bucket) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let counters = Counters::default();
+    let runtime = open_with_objects(dir.path(), bucket.path());
+    let scenario = runtime.create_scenario(blobs(&counters), "main").unwrap();
+    scenario.submit().unwrap().into_result().unwrap();
+    let blob = scenario.node::<Vec<u8>>("blob").unwrap().read().unwrap();
+    // Lost from the object store (deleted by hand, say).
+    std::fs::remove_file(bucket.path().join(object_of(&runtime, "blob"))).unwrap();
+
+    let report = runtime.evict_local().unwrap();
+    assert_eq!((report.files_evicted, report.uploaded), (1, 1), "{report:?}");
+    assert!(object_files(dir.path()).is_empty());
+    drop((scenario, runtime));
+    let runtime = open_with_objects(dir.path(), bucket.path());
+    let scenario = runtime
+        .find_scenario(blobs(&counters), "main")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        scenario.node::<Vec<u8>>("blob").unwrap().read().unwrap(),
+        blob
+    );
+}

@@ -232,12 +232,19 @@ impl SqliteStore {
             FetchFailure::Missing(why) => {
                 Unreadable::Damaged(format!("{damage}, and object store {url} lacks it: {why}"))
             }
-            FetchFailure::Failed(why) => Unreadable::Elsewhere(format!(
-                "value {} of {} lives in object store {url}, which could not give it back \
-                 ({why}); its local copy is unusable: {damage}",
-                fingerprint.short(),
-                self.describe_value(fingerprint)
-            )),
+            FetchFailure::Failed(why) => {
+                let here = if self.objects.path(fingerprint, extension).exists() {
+                    format!("its local copy is unusable ({damage})")
+                } else {
+                    "it has no local copy here".to_owned()
+                };
+                Unreadable::Elsewhere(format!(
+                    "value {} of {} lives in object store {url}, and {here}; the object store \
+                     could not give it back: {why}",
+                    fingerprint.short(),
+                    self.describe_value(fingerprint)
+                ))
+            }
         })
     }
 

@@ -125,7 +125,7 @@ impl Runtime {
     }
 
     /// Removes the local files of values that the store's object store
-    /// holds (see [`SqliteOptions::object_store`]), uploading any it lacks
+    /// holds (see `SqliteOptions::object_store`), uploading any it lacks
     /// first, to free local disk; later reads fetch them back, and skip
     /// decisions need none of them. A store without an object store refuses.
     pub fn evict_local(&self) -> Result<EvictReport> {

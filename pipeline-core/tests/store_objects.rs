@@ -343,3 +343,30 @@ fn eviction_uploads_a_value_its_object_store_lacks_before_removing_it() {
         blob
     );
 }
+
+#[test]
+fn every_value_of_a_commit_of_several_is_uploaded() {
+    use pipeline_core::Writes;
+    use pipeline_core::graph::{GraphBuilder, NodeSpec};
+    let (dir, bucket) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let graph = GraphBuilder::new("pair")
+        .node(NodeSpec::new::<Vec<u8>>("a"))
+        .node(NodeSpec::new::<Vec<u8>>("b"))
+        .node(NodeSpec::new::<Vec<u8>>("c"))
+        .build()
+        .unwrap();
+    let runtime = open_with_objects(dir.path(), bucket.path());
+    let scenario = runtime.create_scenario(graph, "main").unwrap();
+    let writes = Writes::new()
+        .value("a", vec![1u8; 50_000])
+        .value("b", vec![2u8; 60_000])
+        .value("c", vec![3u8; 70_000]);
+    scenario.write_all(writes).unwrap();
+    let mut expected = vec![
+        object_of(&runtime, "a"),
+        object_of(&runtime, "b"),
+        object_of(&runtime, "c"),
+    ];
+    expected.sort();
+    assert_eq!(value_objects(bucket.path()), expected);
+}

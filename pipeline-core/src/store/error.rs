@@ -95,7 +95,7 @@ pub enum StoreError {
         waited: std::time::Duration,
     },
     /// The object store that holds the store's values failed or cannot be
-    /// used (see [`SqliteOptions::object_store`](crate::store::SqliteOptions));
+    /// used (see `SqliteOptions::object_store`);
     /// the message names it, the object and the data node. Nothing the
     /// failing call would have recorded was recorded.
     #[error("store: {0}")]

@@ -410,7 +410,7 @@ pub trait Store: Send + Sync {
 
     /// Removes the local files of values that the store's object store
     /// holds (uploading any it lacks first), to free local disk: later reads
-    /// fetch them back (see [`SqliteOptions::object_store`]). Stores
+    /// fetch them back (see `SqliteOptions::object_store`). Stores
     /// without an object store refuse.
     fn evict_local(&self) -> Result<EvictReport, StoreError> {
         Err(StoreError::Objects(

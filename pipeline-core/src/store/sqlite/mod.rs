@@ -112,7 +112,7 @@ pub const STORE_ENV: &str = "PIPELINE_STORE";
 /// The environment variable naming the object store that holds the
 /// values of stores opened by [`SqliteStore::open_default`] and
 /// [`Runtime::open_default`](crate::Runtime::open_default) (cargo feature
-/// `objects`; see [`SqliteOptions::object_store`]), and that the Slurm
+/// `objects`; see `SqliteOptions::object_store`), and that the Slurm
 /// executor passes values through: `s3://bucket/prefix` or a directory.
 pub const OBJECTS_ENV: &str = "PIPELINE_OBJECTS";
 
@@ -310,13 +310,13 @@ impl SqliteStore {
         move |e| db_error(&self.db_path, action, e)
     }
 
-    /// Encodes or writes a value for recording; a value written as a file
-    /// here is uploaded to the object store, if the store has one, before
-    /// this returns (a value stored already is there already).
-    fn prepare(
+    /// Encodes or writes a value for recording; a value it writes as a file
+    /// (a new one: a stored value is in the object store already) is added
+    /// to `uploads` with its size, for [`upload_new`](Self::upload_new).
+    fn prepare<'v>(
         &self,
-        value: &NewValue<'_>,
-        versions: &[(SlotKey, Arc<VersionMeta>)],
+        value: &'v NewValue<'v>,
+        uploads: &mut Vec<(&'v NewValue<'v>, u64)>,
     ) -> Result<PreparedObject, StoreError> {
         let extension = value.value_type.extension();
         let prepared = |size, content_hash, stored, unsynced| PreparedObject {
@@ -339,7 +339,7 @@ impl SqliteStore {
                 return Ok(prepared(size, hash, Stored::File, true));
             }
             let (size, hash) = self.objects.adopt(file, &value.fingerprint, extension)?;
-            self.upload_new(value, versions, size)?;
+            uploads.push((value, size));
             return Ok(prepared(size, hash, Stored::File, true));
         }
         let mut bytes = Vec::new();
@@ -360,7 +360,7 @@ impl SqliteStore {
         let (size, hash) =
             self.objects
                 .write(&value.fingerprint, &value.value_type, value.value)?;
-        self.upload_new(value, versions, size)?;
+        uploads.push((value, size));
         Ok(prepared(size, hash, Stored::File, false))
     }
 

@@ -18,7 +18,7 @@ pub(super) struct FileRow {
 
 impl SqliteStore {
     /// The URL of the object store that holds this store's values (given
-    /// with [`SqliteOptions::object_store`] or recorded in the registry by
+    /// with `SqliteOptions::object_store` or recorded in the registry by
     /// an earlier process), if any.
     pub fn object_store_url(&self) -> Option<&str> {
         self.remote.url()
@@ -93,34 +93,53 @@ impl SqliteStore {
         Ok(report)
     }
 
-    /// Uploads a value just written or adopted as a file, before any row
-    /// names it; the error names the object store and the data node.
+    /// Uploads the values a commit just wrote or adopted as files (with
+    /// their sizes), before any row names them: one at a time on this
+    /// thread, or each on a thread of its own when there are several. The
+    /// error names the object store and the data node.
     pub(super) fn upload_new(
         &self,
-        value: &NewValue<'_>,
+        uploads: &[(&NewValue<'_>, u64)],
         versions: &[(SlotKey, Arc<VersionMeta>)],
-        size: u64,
     ) -> Result<(), StoreError> {
         if !self.remote.is_on() {
             return Ok(());
         }
-        let extension = value.value_type.extension();
-        let path = self.objects.path(&value.fingerprint, extension);
-        self.remote
-            .upload(&value.fingerprint, extension, &path, size)
-            .map_err(|reason| {
-                let slots: Vec<&SlotKey> = versions
+        let upload = |(value, size): &(&NewValue<'_>, u64)| {
+            let extension = value.value_type.extension();
+            let path = self.objects.path(&value.fingerprint, extension);
+            self.remote
+                .upload(&value.fingerprint, extension, &path, *size)
+                .map_err(|reason| (value.fingerprint, reason))
+        };
+        let failed = match uploads {
+            [] => Ok(()),
+            [one] => upload(one),
+            several => std::thread::scope(|scope| {
+                let running: Vec<_> = several
                     .iter()
-                    .filter(|(_, meta)| meta.fingerprint == value.fingerprint)
-                    .map(|(slot, _)| slot)
+                    .map(|each| scope.spawn(move || upload(each)))
                     .collect();
-                StoreError::Objects(format!(
-                    "cannot store value {} of {} in its object store, so nothing was recorded \
-                     (earlier versions stay): {reason}",
-                    value.fingerprint.short(),
-                    describe_slots(&slots)
-                ))
-            })
+                // The scope waits for every upload, failed or not.
+                running
+                    .into_iter()
+                    .map(|thread| thread.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect::<Result<(), _>>()
+            }),
+        };
+        failed.map_err(|(fingerprint, reason)| {
+            let slots: Vec<&SlotKey> = versions
+                .iter()
+                .filter(|(_, meta)| meta.fingerprint == fingerprint)
+                .map(|(slot, _)| slot)
+                .collect();
+            StoreError::Objects(format!(
+                "cannot store value {} of {} in its object store, so nothing was recorded \
+                 (earlier versions stay): {reason}",
+                fingerprint.short(),
+                describe_slots(&slots)
+            ))
+        })
     }
 
     /// The checked local file of a value kept as a file, fetched back from

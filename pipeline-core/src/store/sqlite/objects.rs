@@ -283,8 +283,9 @@ impl Objects {
     }
 
     /// Moves a fetched copy (complete, flushed, its content hash checked)
-    /// into place as the value's file, flushes the directory and stamps the
-    /// file, so that reads trust it without hashing it again.
+    /// into place as the value's file and stamps it, so that reads trust it
+    /// without hashing it again. The directory is not flushed: a rename lost
+    /// to a crash only loses a cached copy, fetched again when needed.
     pub(super) fn place_fetched(
         &self,
         fingerprint: &Fingerprint,
@@ -294,7 +295,6 @@ impl Objects {
     ) -> io::Result<PathBuf> {
         let target = self.path(fingerprint, extension);
         fs::rename(fetched, &target)?;
-        self.sync_root()?;
         self.stamp_written(fingerprint, &target, content_hash);
         Ok(target)
     }

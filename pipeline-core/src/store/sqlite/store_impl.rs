@@ -395,11 +395,14 @@ impl Store for SqliteStore {
 
     fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         self.known.written(commit.versions);
+        let mut uploads = Vec::new();
         let objects = commit
             .values
             .iter()
-            .map(|value| self.prepare(value, commit.versions))
+            .map(|value| self.prepare(value, &mut uploads))
             .collect::<Result<Vec<_>, _>>()?;
+        // Before the commit is queued: no row names a value not uploaded.
+        self.upload_new(&uploads, commit.versions)?;
         let op = Op::Commit {
             objects,
             versions: commit.versions.to_vec(),

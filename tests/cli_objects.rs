@@ -67,9 +67,14 @@ fn objects(server: &S3Server, prefix: &str) -> Vec<String> {
         .with_s3_setting("aws_access_key_id", "test")
         .with_s3_setting("aws_secret_access_key", "test")
         .with_s3_setting("aws_region", "us-east-1");
-    let store = ObjectStore::open_with(format!("s3://cli/{prefix}").parse().unwrap(), options)
-        .unwrap();
-    store.list("").unwrap().into_iter().map(|o| o.name).collect()
+    let store =
+        ObjectStore::open_with(format!("s3://cli/{prefix}").parse().unwrap(), options).unwrap();
+    store
+        .list("")
+        .unwrap()
+        .into_iter()
+        .map(|o| o.name)
+        .collect()
 }
 
 /// The value files in a store directory's `objects/`.
@@ -119,7 +124,11 @@ fn values_in_s3_survive_eviction_and_later_commands_need_no_flag() {
     assert_eq!(local_values(store.path()), 1, "only billable was fetched");
 
     let again = ok_json(store.path(), &server, &["run"]);
-    assert_eq!(statuses(&again), ["skipped", "skipped", "skipped"], "{again}");
+    assert_eq!(
+        statuses(&again),
+        ["skipped", "skipped", "skipped"],
+        "{again}"
+    );
     assert_eq!(again["results"]["quote"]["value"]["parcels"], PARCELS);
 }
 
@@ -137,7 +146,11 @@ fn another_object_store_than_the_recorded_one_is_refused() {
     let refused = output(&mut with_s3(shipping_command(store.path(), &args), &server));
     let stderr = text(&refused.stderr);
     assert_eq!(refused.status.code(), Some(2), "{stderr}");
-    for needle in ["s3://cli/a", "s3://cli/b", "keeps its values in object store"] {
+    for needle in [
+        "s3://cli/a",
+        "s3://cli/b",
+        "keeps its values in object store",
+    ] {
         assert!(stderr.contains(needle), "{needle:?} not in {stderr}");
     }
     assert_eq!(cli_support::state(store.path()), before, "nothing written");
@@ -182,5 +195,9 @@ fn a_store_named_by_an_s3_url_keeps_its_registry_in_dot_pipeline() {
         assert!(output.status.success(), "{}", text(&output.stderr));
         serde_json::from_str::<Json>(&text(&output.stdout)).unwrap()
     };
-    assert_eq!(statuses(&again), ["skipped", "skipped", "skipped"], "{again}");
+    assert_eq!(
+        statuses(&again),
+        ["skipped", "skipped", "skipped"],
+        "{again}"
+    );
 }

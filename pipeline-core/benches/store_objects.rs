@@ -32,7 +32,8 @@ use remote_support::S3Server;
 /// seed → make_i → v_i for i < `count`: each value `size` bytes, distinct
 /// per seed and i.
 fn values_graph(count: usize, size: usize) -> Graph {
-    let mut builder = GraphBuilder::new("values").node(NodeSpec::new::<u64>("seed").with_default(0));
+    let mut builder =
+        GraphBuilder::new("values").node(NodeSpec::new::<u64>("seed").with_default(0));
     for i in 0..count {
         let node = format!("v{i}");
         builder = builder.node(NodeSpec::new::<Vec<u8>>(node.as_str())).task(
@@ -130,7 +131,11 @@ fn read_all(dir: &Path, values: &Values, graph: &Arc<Graph>, name: &str) {
     let runtime = Runtime::open_with(dir, values.options()).unwrap();
     let scenario = runtime.find_scenario(graph.clone(), name).unwrap().unwrap();
     for spec in graph.nodes().iter().filter(|n| n.name() != "seed") {
-        let value = scenario.node::<Vec<u8>>(spec.name()).unwrap().read().unwrap();
+        let value = scenario
+            .node::<Vec<u8>>(spec.name())
+            .unwrap()
+            .read()
+            .unwrap();
         std::hint::black_box(value);
     }
 }

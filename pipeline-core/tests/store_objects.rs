@@ -20,7 +20,11 @@ fn value_objects(bucket: &Path) -> Vec<String> {
     let mut names = Vec::new();
     let root = bucket.join("values");
     for fan in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-        for object in std::fs::read_dir(fan.path()).into_iter().flatten().flatten() {
+        for object in std::fs::read_dir(fan.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             names.push(format!(
                 "values/{}/{}",
                 fan.file_name().to_string_lossy(),
@@ -78,7 +82,11 @@ fn an_evicted_value_is_fetched_back_byte_equal_and_skipping_fetches_nothing() {
         let scenario = runtime.create_scenario(blobs(&counters), "main").unwrap();
         scenario.submit().unwrap().into_result().unwrap();
         let report = runtime.evict_local().unwrap();
-        assert_eq!((report.files_evicted, report.uploaded), (1, 0), "{report:?}");
+        assert_eq!(
+            (report.files_evicted, report.uploaded),
+            (1, 0),
+            "{report:?}"
+        );
         assert!(report.bytes_freed > 100_000, "{report:?}");
         scenario.node::<Vec<u8>>("blob").unwrap().read().unwrap()
     };
@@ -94,7 +102,10 @@ fn an_evicted_value_is_fetched_back_byte_equal_and_skipping_fetches_nothing() {
     assert_eq!(submission.status("fill"), Some(JobStatus::Skipped));
     assert_eq!(submission.status("checksum"), Some(JobStatus::Skipped));
     assert_eq!(counters.get(), [1, 1, 0, 0]);
-    assert!(object_files(dir.path()).is_empty(), "a skip fetched a value");
+    assert!(
+        object_files(dir.path()).is_empty(),
+        "a skip fetched a value"
+    );
 
     // ...and a read fetches the value back, byte-equal, into the local cache.
     let read = scenario.node::<Vec<u8>>("blob").unwrap().read().unwrap();
@@ -126,7 +137,12 @@ fn a_store_opened_without_an_object_store_uses_the_one_it_records() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        scenario.node::<Vec<u8>>("blob").unwrap().read().unwrap().len(),
+        scenario
+            .node::<Vec<u8>>("blob")
+            .unwrap()
+            .read()
+            .unwrap()
+            .len(),
         100_000
     );
 
@@ -145,10 +161,18 @@ fn another_object_store_than_the_recorded_one_is_refused_naming_both() {
     drop(open_with_objects(dir.path(), bucket.path()));
     let error = SqliteStore::open_with(dir.path(), with_objects(other.path())).unwrap_err();
     let message = error.to_string();
-    let url = |p: &Path| ObjectStore::open(p.to_str().unwrap()).unwrap().location().to_string();
+    let url = |p: &Path| {
+        ObjectStore::open(p.to_str().unwrap())
+            .unwrap()
+            .location()
+            .to_string()
+    };
     assert!(message.contains(&url(bucket.path())), "{message}");
     assert!(message.contains(&url(other.path())), "{message}");
-    assert!(message.contains("keeps its values in object store"), "{message}");
+    assert!(
+        message.contains("keeps its values in object store"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -175,7 +199,10 @@ fn switching_a_store_to_an_object_store_uploads_the_values_it_holds() {
         let runtime = Runtime::open_with(dir.path(), quiet()).unwrap();
         let scenario = runtime.create_scenario(blobs(&counters), "main").unwrap();
         scenario.submit().unwrap().into_result().unwrap();
-        assert!(runtime.evict_local().is_err(), "no object store to evict to");
+        assert!(
+            runtime.evict_local().is_err(),
+            "no object store to evict to"
+        );
     }
     assert!(value_objects(bucket.path()).is_empty());
     let runtime = open_with_objects(dir.path(), bucket.path());
@@ -233,7 +260,11 @@ fn a_value_neither_here_nor_in_the_object_store_is_recomputed() {
         .unwrap_err();
     assert!(error.to_string().contains("lacks it"), "{error}");
     scenario.submit().unwrap().into_result().unwrap();
-    assert_eq!(counters.get(), [2, 1, 0, 0], "fill ran again, sum unchanged");
+    assert_eq!(
+        counters.get(),
+        [2, 1, 0, 0],
+        "fill ran again, sum unchanged"
+    );
     assert_eq!(value_objects(bucket.path()).len(), 1, "uploaded again");
 }
 
@@ -313,7 +344,12 @@ fn a_failed_upload_fails_the_job_naming_the_node_and_records_nothing() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        scenario.node::<Vec<u8>>("blob").unwrap().read().unwrap().len(),
+        scenario
+            .node::<Vec<u8>>("blob")
+            .unwrap()
+            .read()
+            .unwrap()
+            .len(),
         100_000
     );
 }
@@ -330,7 +366,11 @@ fn eviction_uploads_a_value_its_object_store_lacks_before_removing_it() {
     std::fs::remove_file(bucket.path().join(object_of(&runtime, "blob"))).unwrap();
 
     let report = runtime.evict_local().unwrap();
-    assert_eq!((report.files_evicted, report.uploaded), (1, 1), "{report:?}");
+    assert_eq!(
+        (report.files_evicted, report.uploaded),
+        (1, 1),
+        "{report:?}"
+    );
     assert!(object_files(dir.path()).is_empty());
     drop((scenario, runtime));
     let runtime = open_with_objects(dir.path(), bucket.path());

@@ -100,7 +100,10 @@ fn s3_values_come_back_byte_equal_after_eviction_and_skips_fetch_nothing() {
     let submission = scenario.submit().unwrap();
     assert_eq!(submission.status("fill"), Some(JobStatus::Skipped));
     assert_eq!(submission.status("checksum"), Some(JobStatus::Skipped));
-    assert!(object_files(dir.path()).is_empty(), "a skip fetched a value");
+    assert!(
+        object_files(dir.path()).is_empty(),
+        "a skip fetched a value"
+    );
     assert_eq!(
         scenario.node::<Vec<u8>>("blob").unwrap().read().unwrap(),
         blob
@@ -134,7 +137,12 @@ fn an_unreachable_s3_server_fails_the_job_clearly_and_loses_nothing() {
     assert_eq!(submission.status("fill"), Some(JobStatus::Failed));
     assert_eq!(submission.status("checksum"), Some(JobStatus::Abandoned));
     let message = submission.into_result().unwrap_err().to_string();
-    for needle in [URL, "unreachable", "data node `blob`", "nothing was recorded"] {
+    for needle in [
+        URL,
+        "unreachable",
+        "data node `blob`",
+        "nothing was recorded",
+    ] {
         assert!(message.contains(needle), "{needle:?} not in: {message}");
     }
 
@@ -162,7 +170,11 @@ fn an_unreachable_s3_server_fails_the_job_clearly_and_loses_nothing() {
         first
     );
     assert_eq!(
-        reopened.store().history(&blob_slot(&reopened)).unwrap().len(),
+        reopened
+            .store()
+            .history(&blob_slot(&reopened))
+            .unwrap()
+            .len(),
         1
     );
     again.submit().unwrap().into_result().unwrap();
@@ -227,7 +239,10 @@ fn an_s3_server_killed_mid_run_fails_the_job_and_earlier_versions_stay_readable(
         .find_scenario(killing_graph(server), "main")
         .unwrap()
         .unwrap();
-    assert_eq!(runtime.store().history(&blob_slot(&runtime)).unwrap().len(), 1);
+    assert_eq!(
+        runtime.store().history(&blob_slot(&runtime)).unwrap().len(),
+        1
+    );
     assert_eq!(
         scenario.node::<Vec<u8>>("blob").unwrap().read().unwrap(),
         first

@@ -16,7 +16,10 @@ pub(crate) fn gc(ctx: &Context<'_>, args: &GcArgs, output: &Output) -> Result<()
     let runtime = ctx.open_existing_runtime()?;
     let report = runtime.gc()?;
     let verified = args.verify.then(|| runtime.verify()).transpose()?;
-    let evicted = args.evict_local.then(|| runtime.evict_local()).transpose()?;
+    let evicted = args
+        .evict_local
+        .then(|| runtime.evict_local())
+        .transpose()?;
     let store = ctx.store_dir().display().to_string();
     if output.json {
         output.json_object(gc_json(&store, &report, &verified, &evicted));

@@ -246,10 +246,7 @@ fn node_type(graph: &Graph, node: &str) -> Result<crate::value::ValueType, CliEr
 /// The Slurm executor `--executor slurm` asks for, with the `--objects` of
 /// the store's values and `--partition`; `None` for the local one.
 #[cfg(feature = "remote")]
-fn remote_executor(
-    ctx: &Context<'_>,
-    args: &RunArgs,
-) -> Result<Option<crate::Executor>, CliError> {
+fn remote_executor(ctx: &Context<'_>, args: &RunArgs) -> Result<Option<crate::Executor>, CliError> {
     use super::args::ExecutorArg;
     if args.executor == ExecutorArg::Local {
         return Ok(None);

@@ -85,13 +85,15 @@ impl SqliteStore {
         // uploaded again if it is ever evicted).
         if self.remote.is_on() {
             for (fingerprint, _, extension, _) in removed.iter().filter(|o| o.3) {
-                self.remote.delete(fingerprint, extension).map_err(|reason| {
-                    StoreError::Objects(format!(
-                        "gc stopped before removing anything from the registry: cannot \
+                self.remote
+                    .delete(fingerprint, extension)
+                    .map_err(|reason| {
+                        StoreError::Objects(format!(
+                            "gc stopped before removing anything from the registry: cannot \
                          delete unreferenced value {} from its object store: {reason}",
-                        fingerprint.short()
-                    ))
-                })?;
+                            fingerprint.short()
+                        ))
+                    })?;
                 report.objects_deleted += 1;
             }
         }
@@ -103,7 +105,12 @@ impl SqliteStore {
             .map_err(&err)?;
             report.values_removed += 1;
             report.bytes_freed += size;
-            if in_file && self.objects.evict(&fingerprint, &extension).is_ok_and(|n| n > 0) {
+            if in_file
+                && self
+                    .objects
+                    .evict(&fingerprint, &extension)
+                    .is_ok_and(|n| n > 0)
+            {
                 report.files_removed += 1;
             }
         }

@@ -59,6 +59,7 @@ mod remote;
 mod rows;
 mod schema;
 mod settings;
+mod stamp;
 mod store_impl;
 mod submission_reads;
 mod writer;
@@ -75,17 +76,17 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use self::lock::{Locks, OnLockWait};
 use self::memo_reads::MemoReads;
-#[cfg(feature = "remote")]
-pub(crate) use self::objects::vouch_for_checked_file;
-#[cfg(feature = "polars")]
-pub(crate) use self::objects::vouches_for;
 use self::objects::{Objects, Unreadable, WriteFault};
+use self::remote::RemoteValues;
 use self::rows::{
     db_error, fingerprint_at, opt_fingerprint_at, owner_columns, time_from_sql, time_to_sql,
     unpack_fingerprints, unpack_inputs, version_at,
 };
+#[cfg(feature = "remote")]
+pub(crate) use self::stamp::vouch_for_checked_file;
+#[cfg(feature = "polars")]
+pub(crate) use self::stamp::vouches_for;
 use self::writer::{Op, PreparedObject, Stored, WriteDb, Writer};
-use self::remote::RemoteValues;
 use super::{
     ChangeToken, Commit, CurrentVersions, EvictReport, GcReport, JobRecord, MemoOrigin, NewValue,
     Owner, OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId,
@@ -434,13 +435,8 @@ impl SqliteStore {
                 let path = if self.remote.is_on()
                     && !self.objects.intact(fingerprint, extension, pending.size)
                 {
-                    self.local_file(
-                        fingerprint,
-                        extension,
-                        pending.size,
-                        &pending.content_hash,
-                    )
-                    .map_err(Unreadable::into_reason)?
+                    self.local_file(fingerprint, extension, pending.size, &pending.content_hash)
+                        .map_err(Unreadable::into_reason)?
                 } else {
                     self.objects.path(fingerprint, extension)
                 };

@@ -64,10 +64,7 @@ impl SqliteStore {
                     let uploaded = self
                         .objects
                         .checked(&fingerprint, &extension, size, &content_hash)
-                        .and_then(|path| {
-                            self.remote
-                                .upload(&fingerprint, &extension, &path, size)
-                        });
+                        .and_then(|path| self.remote.upload(&fingerprint, &extension, &path, size));
                     match uploaded {
                         Ok(()) => report.uploaded += 1,
                         Err(reason) => {
@@ -123,7 +120,11 @@ impl SqliteStore {
                 // The scope waits for every upload, failed or not.
                 running
                     .into_iter()
-                    .map(|thread| thread.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .map(|thread| {
+                        thread
+                            .join()
+                            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                    })
                     .collect::<Result<(), _>>()
             }),
         };
@@ -204,7 +205,10 @@ impl SqliteStore {
         if self.remote.is_on() && !self.objects.path(fingerprint, extension).exists() {
             return Ok(None);
         }
-        match self.objects.scrub(fingerprint, extension, size, content_hash) {
+        match self
+            .objects
+            .scrub(fingerprint, extension, size, content_hash)
+        {
             Err(damage) if self.remote.is_on() => {
                 match self.restore(fingerprint, extension, size, content_hash, &damage) {
                     Ok(_) => {

@@ -118,14 +118,11 @@ impl SqliteStore {
                     .map(|each| scope.spawn(move || upload(each)))
                     .collect();
                 // The scope waits for every upload, failed or not.
-                running
-                    .into_iter()
-                    .map(|thread| {
-                        thread
-                            .join()
-                            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-                    })
-                    .collect::<Result<(), _>>()
+                running.into_iter().try_for_each(|thread| {
+                    thread
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                })
             }),
         };
         failed.map_err(|(fingerprint, reason)| {
@@ -296,7 +293,7 @@ impl SqliteStore {
     /// Every value kept as a file.
     pub(super) fn file_rows(&self) -> Result<Vec<FileRow>, StoreError> {
         self.readers
-            .with("list the values kept as files", |conn| file_rows_in(conn))
+            .with("list the values kept as files", file_rows_in)
     }
 
     /// Makes `given` the object store of this store's values, which had
@@ -436,3 +433,7 @@ fn describe_slots(slots: &[&SlotKey]) -> String {
         [init @ .., last] => format!("data nodes {} and {last}", init.join(", ")),
     }
 }
+
+#[cfg(all(test, not(feature = "objects")))]
+#[path = "object_values_tests.rs"]
+mod tests;

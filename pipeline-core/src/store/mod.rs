@@ -426,6 +426,12 @@ pub trait Store: Send + Sync {
         Ok(VerifyReport::default())
     }
 
+    /// The URL of the object store that holds the store's values too (see
+    /// `SqliteOptions::object_store`), if it has one.
+    fn object_store_url(&self) -> Option<&str> {
+        None
+    }
+
     /// Where the store lives, for messages (`None` for in-memory stores).
     fn location(&self) -> Option<&Path> {
         None

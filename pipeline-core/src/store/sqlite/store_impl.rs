@@ -523,6 +523,10 @@ impl Store for SqliteStore {
         SqliteStore::evict_local(self)
     }
 
+    fn object_store_url(&self) -> Option<&str> {
+        self.remote.url()
+    }
+
     fn location(&self) -> Option<&Path> {
         Some(&self.dir)
     }

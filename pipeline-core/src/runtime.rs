@@ -129,7 +129,7 @@ impl Runtime {
     /// first, to free local disk; later reads fetch them back, and skip
     /// decisions need none of them. A store without an object store refuses.
     pub fn evict_local(&self) -> Result<EvictReport> {
-        Ok(self.inner.store.evict_local()?)
+        Ok(self.state.store.evict_local()?)
     }
 
     /// Re-reads every value file of the store and checks it against its

@@ -250,7 +250,7 @@ fn node_type(graph: &Graph, node: &str) -> Result<crate::value::ValueType, CliEr
 fn remote_executor(
     ctx: &Context<'_>,
     args: &RunArgs,
-    existing: Option<&Runtime>,
+    existing: Option<&crate::Runtime>,
 ) -> Result<Option<crate::Executor>, CliError> {
     use super::args::ExecutorArg;
     if args.executor == ExecutorArg::Local {

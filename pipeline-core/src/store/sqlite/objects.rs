@@ -19,8 +19,9 @@
 //! found with), as git's index does for the work tree. Later reads, in any
 //! process, trust the file while its metadata still equals the stamp: a
 //! rewrite, truncation, replacement or touch changes it. A stamp is only
-//! left when the file's modification time is [`RACY_WINDOW`] older than the
-//! moment of the check, so a write in the same clock tick as the check
+//! left when the file's modification time is
+//! [`RACY_WINDOW`](super::stamp::RACY_WINDOW) older than the moment of the
+//! check, so a write in the same clock tick as the check
 //! cannot hide behind an equal time (git's "racy clean" case); files the
 //! store writes itself are stamped as they are written, their modification
 //! time set that far back. Damage that leaves the metadata alone (bit rot)
@@ -32,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::stamp::Stamp;
+use super::stamp::{BACKDATE, Stamp};
 use crate::fingerprint::Fingerprint;
 use crate::store::StoreError;
 use crate::value::{ErasedValue, StoreContext, ValueError, ValueType};
@@ -74,15 +75,6 @@ impl Unreadable {
 /// A hook run before each value file is written (tests use it to simulate a
 /// full disk or a failing device).
 pub type WriteFault = Arc<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
-
-/// How much older than the moment of a check a file's modification time
-/// must be for the check to leave a stamp: more than a file system's clock
-/// tick (coarse ones have two seconds).
-pub(super) const RACY_WINDOW: Duration = Duration::from_secs(3);
-
-/// How far back the store sets the modification time of a file it wrote, so
-/// that the stamp it leaves is not racy.
-pub(super) const BACKDATE: Duration = Duration::from_secs(10);
 
 /// The `objects/` directory of a store.
 pub(super) struct Objects {

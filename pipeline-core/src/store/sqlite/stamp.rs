@@ -8,12 +8,18 @@ use std::fs::File;
 use std::io::{self, Write};
 #[cfg(any(feature = "polars", feature = "remote"))]
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-#[cfg(feature = "remote")]
-use super::objects::BACKDATE;
-use super::objects::RACY_WINDOW;
 use crate::fingerprint::Fingerprint;
+
+/// How much older than the moment of a check a file's modification time
+/// must be for the check to leave a stamp: more than a file system's clock
+/// tick (coarse ones have two seconds).
+pub(super) const RACY_WINDOW: Duration = Duration::from_secs(3);
+
+/// How far back the store sets the modification time of a file it wrote, so
+/// that the stamp it leaves is not racy.
+pub(super) const BACKDATE: Duration = Duration::from_secs(10);
 
 /// Whether `path` is the value file `fingerprint` of a store, as that store
 /// wrote or checked it: either a file `<root>/<fingerprint>.<ext>` whose

@@ -61,6 +61,8 @@ fn run_with_the_slurm_executor_equals_the_local_run_and_skips_the_same() {
     let steps: [&[&str]; 3] = [&[], &[], &["--set", "price_per_kg=5"]];
     for (step, sets) in steps.iter().enumerate() {
         let local_args: Vec<&str> = ["run"].iter().chain(sets.iter()).copied().collect();
+        // The last step names no object store: the store records the first's.
+        let slurm = if step == 2 { &slurm[..2] } else { &slurm[..] };
         let remote_args: Vec<&str> = local_args.iter().chain(slurm.iter()).copied().collect();
         let local = run_json(here.path(), &server, &local_args);
         let remote = run_json(there.path(), &server, &remote_args);

@@ -17,8 +17,8 @@ use crate::memory::ValueMemory;
 use crate::runtime_state::RuntimeState;
 use crate::scenario::Scenario;
 use crate::store::{
-    MemoryStore, STORE_ENV, ScenarioId, ScenarioMeta, SqliteOptions, SqliteStore, Store,
-    VerifyReport,
+    EvictReport, MemoryStore, STORE_ENV, ScenarioId, ScenarioMeta, SqliteOptions, SqliteStore,
+    Store, VerifyReport,
 };
 
 /// Owns the store, the in-process version cache and the event bus. Cheap to clone.
@@ -63,7 +63,9 @@ impl Runtime {
 
     /// The default runtime: over the store directory named by the
     /// `PIPELINE_STORE` environment variable, else `.pipeline/` in the working
-    /// directory. `PIPELINE_STORE=:memory:` selects an in-memory store.
+    /// directory. `PIPELINE_STORE=:memory:` selects an in-memory store. With
+    /// the `objects` feature, values go to the object store
+    /// `PIPELINE_OBJECTS` names too (see [`SqliteStore::open_default`]).
     pub fn open_default() -> Result<Self> {
         Self::builder().open_default()
     }
@@ -120,6 +122,14 @@ impl Runtime {
     #[cfg(all(test, feature = "polars"))]
     pub(crate) fn memory(&self) -> &ValueMemory {
         &self.state.memory
+    }
+
+    /// Removes the local files of values that the store's object store
+    /// holds (see `SqliteOptions::object_store`), uploading any it lacks
+    /// first, to free local disk; later reads fetch them back, and skip
+    /// decisions need none of them. A store without an object store refuses.
+    pub fn evict_local(&self) -> Result<EvictReport> {
+        Ok(self.state.store.evict_local()?)
     }
 
     /// Re-reads every value file of the store and checks it against its

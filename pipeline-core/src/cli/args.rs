@@ -8,9 +8,20 @@ use clap::{Args, Subcommand, ValueEnum};
 /// Options every command takes (before or after its name).
 #[derive(Debug, Clone, Default, Args)]
 pub struct Globals {
-    /// The store directory [default: .pipeline]
+    /// The store directory [default: .pipeline]; `s3://bucket/prefix`
+    /// keeps the registry in .pipeline and the values in that bucket, as
+    /// `--objects` does
     #[arg(long, global = true, value_name = "DIR", env = "PIPELINE_STORE")]
     pub store: Option<PathBuf>,
+    /// Keep the store's values in this object store too: `s3://bucket/prefix`
+    /// (endpoint and credentials from the `AWS_*` variables) or a directory;
+    /// the store records it, so later commands use it without this option.
+    /// Local copies stay as a cache (`gc --evict-local` drops them); values
+    /// missing here are fetched back. With `run --executor slurm`, also
+    /// where the values travel
+    #[cfg(feature = "objects")]
+    #[arg(long, global = true, value_name = "URL", env = "PIPELINE_OBJECTS")]
+    pub objects: Option<String>,
     /// Use the scenario types declared in this TOML file instead of the
     /// program's own
     #[arg(long, global = true, value_name = "FILE")]
@@ -108,12 +119,6 @@ pub struct RunArgs {
     #[cfg(feature = "remote")]
     #[arg(long, value_enum, default_value_t = ExecutorArg::Local)]
     pub executor: ExecutorArg,
-    /// With `--executor slurm`: the object store the values pass through,
-    /// `s3://bucket/prefix` (credentials and endpoint from the `AWS_*`
-    /// variables) or a directory every node reads
-    #[cfg(feature = "remote")]
-    #[arg(long, value_name = "URL", env = "PIPELINE_OBJECTS")]
-    pub objects: Option<String>,
     /// With `--executor slurm`: the partition to submit to [default: the
     /// cluster's]
     #[cfg(feature = "remote")]
@@ -314,6 +319,10 @@ pub struct GcArgs {
     /// tasks that produced them run again
     #[arg(long)]
     pub verify: bool,
+    /// Then remove the local files of values the store's object store holds
+    /// (uploading any it lacks first); reads fetch them back when needed
+    #[arg(long)]
+    pub evict_local: bool,
     #[command(flatten)]
     pub output: JsonArg,
 }

@@ -1,16 +1,16 @@
-//! `list`, `scenario create|tag|rename|delete` and `gc`: the store's
-//! catalog of scenarios.
+//! `list` and `scenario create|tag|rename|delete`: the store's catalog of
+//! scenarios.
 
 use std::collections::BTreeSet;
 
 use serde_json::{Value as Json, json};
 
-use super::args::{GcArgs, ListArgs, ScenarioCommand};
+use super::args::{ListArgs, ScenarioCommand};
 use super::context::Context;
 use super::error::CliError;
 use super::output::Output;
 use crate::catalog::ScenarioFilter;
-use crate::history::{bytes, time_json, utc};
+use crate::history::{time_json, utc};
 use crate::job::{JobStatus, Submission};
 use crate::store::ScenarioMeta;
 
@@ -199,56 +199,6 @@ pub(crate) fn scenario(
             "{done} `{}` scenario `{}` ({}{tags})",
             meta.graph, meta.name, meta.id
         );
-    }
-    Ok(())
-}
-
-/// Runs `gc`.
-pub(crate) fn gc(ctx: &Context<'_>, args: &GcArgs, output: &Output) -> Result<(), CliError> {
-    let runtime = ctx.open_existing_runtime()?;
-    let report = runtime.gc()?;
-    let verified = args.verify.then(|| runtime.verify()).transpose()?;
-    if output.json {
-        let mut object = json!({
-            "store": ctx.store_dir().display().to_string(),
-            "values_removed": report.values_removed,
-            "files_removed": report.files_removed,
-            "memo_entries_removed": report.memo_entries_removed,
-            "bytes_freed": report.bytes_freed,
-        });
-        if let Some(verified) = &verified {
-            object["values_checked"] = json!(verified.values_checked);
-            object["bytes_checked"] = json!(verified.bytes_checked);
-            object["damaged"] = verified
-                .damaged
-                .iter()
-                .map(|(fingerprint, damage)| json!({"value": fingerprint.to_hex(), "damage": damage}))
-                .collect();
-        }
-        output.json_object(object);
-    } else {
-        println!(
-            "removed {} values, {} files and {} memo entries from {}: {} freed",
-            report.values_removed,
-            report.files_removed,
-            report.memo_entries_removed,
-            ctx.store_dir().display(),
-            bytes(report.bytes_freed)
-        );
-        if let Some(verified) = &verified {
-            println!(
-                "checked {} values ({}): {} damaged",
-                verified.values_checked,
-                bytes(verified.bytes_checked),
-                verified.damaged.len()
-            );
-            for (fingerprint, damage) in &verified.damaged {
-                println!(
-                    "  value {}: {damage}; moved aside, its task runs again",
-                    fingerprint.short()
-                );
-            }
-        }
     }
     Ok(())
 }

@@ -34,18 +34,44 @@ impl Context<'_> {
         self.program
     }
 
-    /// The store directory: `--store`, else `PIPELINE_STORE`, else `.pipeline`.
+    /// The store directory: `--store`, else `PIPELINE_STORE`, else
+    /// `.pipeline` (also where a store named by an `s3://` URL keeps its
+    /// registry).
     pub fn store_dir(&self) -> PathBuf {
         self.explicit_store()
             .map_or_else(|| PathBuf::from(DEFAULT_DIR), Path::to_path_buf)
     }
 
-    /// The store directory if `--store` or `PIPELINE_STORE` named one.
+    /// The store directory if `--store` or `PIPELINE_STORE` named one
+    /// (`.pipeline` if they named an `s3://` URL: the registry stays there).
     pub fn explicit_store(&self) -> Option<&Path> {
-        self.globals
+        let store = self
+            .globals
             .store
             .as_deref()
-            .filter(|dir| !dir.as_os_str().is_empty())
+            .filter(|dir| !dir.as_os_str().is_empty())?;
+        match store.to_str() {
+            Some(url) if url.starts_with("s3://") => Some(Path::new(DEFAULT_DIR)),
+            _ => Some(store),
+        }
+    }
+
+    /// The object store that keeps the store's values too, as `--objects`
+    /// (or `PIPELINE_OBJECTS`), or `--store s3://bucket/prefix`, name it;
+    /// `None` when neither does (the store may still record one, which it
+    /// then uses).
+    ///
+    /// # Errors
+    /// Both name one, and not the same; or `--store` names an `s3://` URL in
+    /// a build without the `objects` feature (exit code 2).
+    pub fn objects_url(&self) -> Result<Option<String>, CliError> {
+        let store = self.globals.store.as_deref().and_then(Path::to_str);
+        #[cfg(feature = "objects")]
+        let objects = self.globals.objects.as_deref();
+        #[cfg(not(feature = "objects"))]
+        let objects = None;
+        let (_, url) = crate::store::locate(store, objects).map_err(CliError::input)?;
+        Ok(url)
     }
 
     /// The scenario types the program knows (a `--config` file's, when given).
@@ -89,6 +115,17 @@ impl Context<'_> {
         let options = SqliteOptions::new()
             .lock_timeout(self.lock_timeout()?)
             .on_lock_wait(move |wait| eprintln!("{program}: {wait}"));
+        let objects = self.objects_url()?;
+        #[cfg(feature = "objects")]
+        let options = match &objects {
+            Some(url) => options.object_store(
+                crate::objects::ObjectStore::open(url)
+                    .map_err(|e| CliError::input(format!("--objects {url}: {e}")))?,
+            ),
+            None => options,
+        };
+        #[cfg(not(feature = "objects"))]
+        let _ = objects;
         // Processes creating one store at once can find its fresh database
         // locked while another switches it to write-ahead logging: they
         // create it one at a time.

@@ -33,8 +33,15 @@
 //! | `list`, `scenario create\|tag\|rename\|delete` | the scenarios in the store |
 //! | `history [NODE]`, `lineage NODE`, `compare A B…` | what happened |
 //! | `explain [--sequence Q \| --task T] [--force]` | whether each task would run now, and why, without running anything |
-//! | `graph --format mermaid\|dot\|toml`, `gc` | the pipeline as a picture; collecting unused values |
+//! | `graph --format mermaid\|dot\|toml`, `gc [--verify] [--evict-local]` | the pipeline as a picture; collecting unused values |
 //! | `serve [--addr 127.0.0.1:8080]` | the web view of the store (feature `web`) |
+//!
+//! With the `objects` feature (`s3` for buckets), every command takes
+//! `--objects URL` (or `PIPELINE_OBJECTS`): the store's values live in that
+//! object store too (see `SqliteOptions::object_store`),
+//! which the store records for later commands; `--store s3://bucket/prefix`
+//! says the same with the registry in `.pipeline`; `gc --evict-local`
+//! drops the local copies the object store holds.
 //!
 //! With the `remote` feature, `run --executor slurm --objects s3://bucket/prefix`
 //! runs each task that must run as a Slurm batch job of the same program,
@@ -58,6 +65,7 @@ mod context;
 mod error;
 #[cfg(feature = "polars")]
 pub mod frames;
+mod gc;
 mod inspect;
 mod kind;
 mod output;
@@ -339,7 +347,7 @@ impl Cli {
             args::Command::Explain(args) => inspect::explain(&ctx, &args, output),
             args::Command::Compare(args) => inspect::compare(&ctx, &args, output),
             args::Command::Graph(args) => inspect::graph(&ctx, &args),
-            args::Command::Gc(args) => catalog::gc(&ctx, &args, output),
+            args::Command::Gc(args) => gc::gc(&ctx, &args, output),
             #[cfg(feature = "web")]
             args::Command::Serve(args) => serve::serve(&ctx, &args, output),
         }

@@ -64,11 +64,11 @@ pub(crate) fn run(
         .map(|a| Assignment::parse(a, Origin::SetOption))
         .collect::<Result<Vec<_>, _>>()?;
     assignments.extend(flags);
-    // Refused before the store is opened: a bad run writes nothing.
-    #[cfg(feature = "remote")]
-    let executor = remote_executor(args)?;
     let which = &args.scenario.scenario;
     let checked = checked_writes(ctx, which, &assignments)?;
+    // Refused before anything is written: a bad run writes nothing.
+    #[cfg(feature = "remote")]
+    let executor = remote_executor(ctx, args, checked.runtime.as_ref())?;
     let target = target(
         checked.kind.graph(),
         args.task.as_ref(),
@@ -243,21 +243,31 @@ fn node_type(graph: &Graph, node: &str) -> Result<crate::value::ValueType, CliEr
         })
 }
 
-/// The Slurm executor `--executor slurm` asks for, with its `--objects` and
-/// `--partition`; `None` for the local one.
+/// The Slurm executor `--executor slurm` asks for, with the object store of
+/// the store's values (`--objects`, else the one the existing store
+/// records) and `--partition`; `None` for the local one.
 #[cfg(feature = "remote")]
-fn remote_executor(args: &RunArgs) -> Result<Option<crate::Executor>, CliError> {
+fn remote_executor(
+    ctx: &Context<'_>,
+    args: &RunArgs,
+    existing: Option<&crate::Runtime>,
+) -> Result<Option<crate::Executor>, CliError> {
     use super::args::ExecutorArg;
     if args.executor == ExecutorArg::Local {
         return Ok(None);
     }
-    let Some(objects) = &args.objects else {
+    let recorded = || {
+        existing
+            .and_then(|runtime| runtime.store().object_store_url())
+            .map(str::to_owned)
+    };
+    let Some(objects) = ctx.objects_url()?.or_else(recorded) else {
         return Err(CliError::input(
             "--executor slurm needs an object store for the values: \
              --objects s3://bucket/prefix (or PIPELINE_OBJECTS), or a directory every node reads",
         ));
     };
-    let mut slurm = crate::remote::SlurmOptions::new().objects(objects.clone());
+    let mut slurm = crate::remote::SlurmOptions::new().objects(objects);
     if let Some(partition) = &args.partition {
         slurm = slurm.partition(partition.clone());
     }

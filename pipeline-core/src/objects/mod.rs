@@ -72,6 +72,18 @@ use error::Context;
 /// Where uploads in parts are staged before they are published.
 const STAGING: &str = ".uploads";
 
+/// The name of a stored value in an object store:
+/// `values/<first two hex digits>/<fingerprint>.<extension>`. A store's
+/// values ([`SqliteOptions::object_store`](crate::store::SqliteOptions::object_store))
+/// and the Slurm executor's are named alike, so one prefix serves both.
+pub(crate) fn value_name(fingerprint: &Fingerprint, extension: &str) -> String {
+    let hex = fingerprint.to_hex();
+    format!("{VALUES}/{}/{hex}.{extension}", &hex[..2])
+}
+
+/// The folder of stored values in an object store.
+pub(crate) const VALUES: &str = "values";
+
 /// What a create-only write found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PutOutcome {

@@ -28,8 +28,7 @@ pub(crate) const RESULT_FORMAT: &str = "pipeline-result/1";
 
 /// The object name of a value.
 pub(crate) fn value_object(fingerprint: &Fingerprint, extension: &str) -> String {
-    let hex = fingerprint.to_hex();
-    format!("values/{}/{hex}.{extension}", &hex[..2])
+    crate::objects::value_name(fingerprint, extension)
 }
 
 /// The folder of every attempt of a task key.

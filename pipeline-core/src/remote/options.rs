@@ -13,7 +13,7 @@ use crate::resources::Resources;
 /// The environment variable naming the object store of remote executors
 /// (`s3://bucket/prefix`, `file:///shared/dir` or a path), read when
 /// [`SlurmOptions::objects`] was not given.
-pub const OBJECTS_ENV: &str = "PIPELINE_OBJECTS";
+pub const OBJECTS_ENV: &str = crate::store::OBJECTS_ENV;
 
 /// Why an attempt ended without its task's result, as far as the engine
 /// tells: what [`SlurmOptions::retry_on`] chooses among.

@@ -94,6 +94,12 @@ pub enum StoreError {
         /// How long we waited.
         waited: std::time::Duration,
     },
+    /// The object store that holds the store's values failed or cannot be
+    /// used (see `SqliteOptions::object_store`);
+    /// the message names it, the object and the data node. Nothing the
+    /// failing call would have recorded was recorded.
+    #[error("store: {0}")]
+    Objects(String),
     /// Any other failure of a store backend.
     #[error("store: {0}")]
     Backend(String),

@@ -25,11 +25,15 @@ mod version;
 pub use crate::ids::{Owner, ScenarioId, SlotKey, SubmissionId};
 pub use error::StoreError;
 pub use memory::MemoryStore;
+#[cfg_attr(not(feature = "cli"), allow(unused_imports))]
+pub(crate) use sqlite::locate;
 #[cfg(feature = "remote")]
 pub(crate) use sqlite::vouch_for_checked_file;
 #[cfg(feature = "polars")]
 pub(crate) use sqlite::vouches_for;
-pub use sqlite::{DEFAULT_DIR, LockWait, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore};
+pub use sqlite::{
+    DEFAULT_DIR, LockWait, OBJECTS_ENV, SCHEMA_VERSION, STORE_ENV, SqliteOptions, SqliteStore,
+};
 pub use version::{VersionMeta, WrittenBy};
 
 /// What [`Store::verify`] found.
@@ -42,6 +46,23 @@ pub struct VerifyReport {
     /// Damaged values, each with what was wrong; each was moved aside so
     /// that the task that produced it runs again.
     pub damaged: Vec<(Fingerprint, String)>,
+    /// Values whose local file was damaged and that were fetched again from
+    /// the store's object store (counted among those checked, not damaged).
+    pub refetched: u64,
+}
+
+/// What [`Store::evict_local`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EvictReport {
+    /// Local value files removed (their object store holds them).
+    pub files_evicted: u64,
+    /// Bytes those files held.
+    pub bytes_freed: u64,
+    /// Values the object store lacked, uploaded before their file was
+    /// removed.
+    pub uploaded: u64,
+    /// Values whose file was kept, each with the reason.
+    pub kept: Vec<(Fingerprint, String)>,
 }
 
 /// A scenario as the store records it.
@@ -178,6 +199,9 @@ pub struct GcReport {
     pub memo_entries_removed: u64,
     /// Bytes of values and files freed (0 where a store cannot tell).
     pub bytes_freed: u64,
+    /// Values deleted from the store's object store (those of the values
+    /// removed; nothing else there is touched).
+    pub objects_deleted: u64,
 }
 
 /// A cross-process lock on the data of one [`Owner`] (a scenario, or the global
@@ -384,12 +408,28 @@ pub trait Store: Send + Sync {
     /// Removes values no version refers to, and the memo entries pointing at them.
     fn gc(&self) -> Result<GcReport, StoreError>;
 
+    /// Removes the local files of values that the store's object store
+    /// holds (uploading any it lacks first), to free local disk: later reads
+    /// fetch them back (see `SqliteOptions::object_store`). Stores
+    /// without an object store refuse.
+    fn evict_local(&self) -> Result<EvictReport, StoreError> {
+        Err(StoreError::Objects(
+            "this store keeps no local copies of values in an object store".to_owned(),
+        ))
+    }
+
     /// Reads every stored value's bytes and checks them against their content
     /// hash, whatever a read would trust (a scrub); damaged values are removed
     /// as a read would remove them. Stores that keep values decoded in memory
     /// have nothing to check.
     fn verify(&self) -> Result<VerifyReport, StoreError> {
         Ok(VerifyReport::default())
+    }
+
+    /// The URL of the object store that holds the store's values too (see
+    /// `SqliteOptions::object_store`), if it has one.
+    fn object_store_url(&self) -> Option<&str> {
+        None
     }
 
     /// Where the store lives, for messages (`None` for in-memory stores).

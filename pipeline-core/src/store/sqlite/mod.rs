@@ -47,14 +47,19 @@
 
 mod connection;
 mod file_states;
+mod gc;
 mod journal;
 mod known;
 mod lock;
 mod memo_reads;
+mod object_values;
 mod objects;
 mod options;
+mod remote;
 mod rows;
 mod schema;
+mod settings;
+mod stamp;
 mod store_impl;
 mod submission_reads;
 mod writer;
@@ -71,20 +76,21 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, pa
 
 use self::lock::{Locks, OnLockWait};
 use self::memo_reads::MemoReads;
-#[cfg(feature = "remote")]
-pub(crate) use self::objects::vouch_for_checked_file;
-#[cfg(feature = "polars")]
-pub(crate) use self::objects::vouches_for;
 use self::objects::{Objects, Unreadable, WriteFault};
+use self::remote::RemoteValues;
 use self::rows::{
     db_error, fingerprint_at, opt_fingerprint_at, owner_columns, time_from_sql, time_to_sql,
     unpack_fingerprints, unpack_inputs, version_at,
 };
+#[cfg(feature = "remote")]
+pub(crate) use self::stamp::vouch_for_checked_file;
+#[cfg(feature = "polars")]
+pub(crate) use self::stamp::vouches_for;
 use self::writer::{Op, PreparedObject, Stored, WriteDb, Writer};
 use super::{
-    ChangeToken, Commit, CurrentVersions, GcReport, JobRecord, MemoOrigin, NewValue, Owner,
-    OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId, ValueFile,
-    VerifyReport, VersionMeta,
+    ChangeToken, Commit, CurrentVersions, EvictReport, GcReport, JobRecord, MemoOrigin, NewValue,
+    Owner, OwnerLock, ScenarioId, ScenarioMeta, SlotKey, Store, StoreError, SubmissionId,
+    ValueFile, VerifyReport, VersionMeta,
 };
 use crate::file_state::FileState;
 use crate::fingerprint::Fingerprint;
@@ -95,6 +101,7 @@ use crate::value::{ErasedValue, StoreContext, ValueType};
 use self::connection::*;
 use self::known::*;
 pub use self::lock::LockWait;
+pub(crate) use self::object_values::locate;
 pub use self::options::SqliteOptions;
 pub use self::schema::SCHEMA_VERSION;
 
@@ -102,6 +109,13 @@ pub use self::schema::SCHEMA_VERSION;
 /// in-memory store), read by [`SqliteStore::open_default`] and
 /// [`Runtime::open_default`](crate::Runtime::open_default).
 pub const STORE_ENV: &str = "PIPELINE_STORE";
+
+/// The environment variable naming the object store that holds the
+/// values of stores opened by [`SqliteStore::open_default`] and
+/// [`Runtime::open_default`](crate::Runtime::open_default) (cargo feature
+/// `objects`; see `SqliteOptions::object_store`), and that the Slurm
+/// executor passes values through: `s3://bucket/prefix` or a directory.
+pub const OBJECTS_ENV: &str = "PIPELINE_OBJECTS";
 
 /// The store directory used when [`STORE_ENV`] is not set, relative to the
 /// working directory.
@@ -142,6 +156,8 @@ pub struct SqliteStore {
     db_path: PathBuf,
     options: SqliteOptions,
     objects: Arc<Objects>,
+    /// The object store that holds the values too, if any.
+    remote: Arc<RemoteValues>,
     readers: Readers,
     memo_reads: MemoReads,
     writer: Writer,
@@ -166,16 +182,34 @@ impl SqliteStore {
     }
 
     /// Opens the store named by `PIPELINE_STORE`, else `.pipeline/` in the
-    /// working directory.
+    /// working directory. With the `objects` feature, its values go to the
+    /// object store `PIPELINE_OBJECTS` names, if set; `PIPELINE_STORE`
+    /// naming an `s3://bucket/prefix` URL puts the registry in `.pipeline/`
+    /// and the values there.
     pub fn open_default() -> Result<Self, StoreError> {
-        Self::open(Self::default_dir())
+        let (dir, objects) = object_values::locate(
+            std::env::var(STORE_ENV).ok().as_deref(),
+            std::env::var(OBJECTS_ENV).ok().as_deref(),
+        )
+        .map_err(StoreError::Objects)?;
+        let options = SqliteOptions::default();
+        #[cfg(feature = "objects")]
+        let options = match objects {
+            Some(url) => options.object_store(
+                crate::objects::ObjectStore::open(&url)
+                    .map_err(|e| StoreError::Objects(e.to_string()))?,
+            ),
+            None => options,
+        };
+        #[cfg(not(feature = "objects"))]
+        let _ = objects;
+        Self::open_with(dir, options)
     }
 
     /// The directory [`open_default`](Self::open_default) uses.
     pub fn default_dir() -> PathBuf {
-        std::env::var_os(STORE_ENV)
-            .filter(|v| !v.is_empty())
-            .map_or_else(|| PathBuf::from(DEFAULT_DIR), PathBuf::from)
+        object_values::locate(std::env::var(STORE_ENV).ok().as_deref(), None)
+            .map_or_else(|_| PathBuf::from(DEFAULT_DIR), |(dir, _)| dir)
     }
 
     /// Opens (creating if needed) the store in `dir`.
@@ -205,11 +239,16 @@ impl SqliteStore {
         let db_path = dir.join(DB_FILE);
         let mut conn = open_connection(&db_path, &options)?;
         schema::prepare(&mut conn, &dir, &db_path)?;
-        Ok(Self {
+        let recorded = settings::read(&conn, settings::OBJECTS)
+            .map_err(|e| db_error(&db_path, "read the store's settings", e))?;
+        let (remote, switching) = Self::remote_values(&dir, &options, recorded)?;
+        let remote = Arc::new(remote);
+        let store = Self {
             writer: Writer::new(
                 conn,
                 db_path.clone(),
                 objects.clone(),
+                remote.clone(),
                 options.batch_delay,
                 options.fold_when_idle,
             ),
@@ -226,10 +265,41 @@ impl SqliteStore {
             ),
             known: Known::default(),
             objects,
+            remote,
             db_path,
             dir,
             options,
-        })
+        };
+        if switching {
+            #[cfg(feature = "objects")]
+            store.switch_to_object_store()?;
+        }
+        Ok(store)
+    }
+
+    /// The object store of the values: the one the options give (checked
+    /// against the one the registry records, if any), else the recorded one;
+    /// and whether the store switches to it now (it recorded none).
+    fn remote_values(
+        dir: &Path,
+        options: &SqliteOptions,
+        recorded: Option<String>,
+    ) -> Result<(RemoteValues, bool), StoreError> {
+        #[cfg(feature = "objects")]
+        if let Some(given) = &options.object_store {
+            let url = given.location().to_string();
+            return match recorded {
+                Some(recorded) if recorded != url => {
+                    Err(object_values::conflict(dir, &recorded, &url))
+                }
+                recorded => Ok((RemoteValues::given(given.clone()), recorded.is_none())),
+            };
+        }
+        let _ = (dir, options);
+        Ok((
+            recorded.map_or_else(RemoteValues::local_only, RemoteValues::recorded),
+            false,
+        ))
     }
 
     /// The store directory.
@@ -241,8 +311,14 @@ impl SqliteStore {
         move |e| db_error(&self.db_path, action, e)
     }
 
-    /// Encodes or writes a value for recording.
-    fn prepare(&self, value: &NewValue<'_>) -> Result<PreparedObject, StoreError> {
+    /// Encodes or writes a value for recording; a value it writes as a file
+    /// (a new one: a stored value is in the object store already) is added
+    /// to `uploads` with its size, for [`upload_new`](Self::upload_new).
+    fn prepare<'v>(
+        &self,
+        value: &'v NewValue<'v>,
+        uploads: &mut Vec<(&'v NewValue<'v>, u64)>,
+    ) -> Result<PreparedObject, StoreError> {
         let extension = value.value_type.extension();
         let prepared = |size, content_hash, stored, unsynced| PreparedObject {
             fingerprint: value.fingerprint,
@@ -264,6 +340,7 @@ impl SqliteStore {
                 return Ok(prepared(size, hash, Stored::File, true));
             }
             let (size, hash) = self.objects.adopt(file, &value.fingerprint, extension)?;
+            uploads.push((value, size));
             return Ok(prepared(size, hash, Stored::File, true));
         }
         let mut bytes = Vec::new();
@@ -284,6 +361,7 @@ impl SqliteStore {
         let (size, hash) =
             self.objects
                 .write(&value.fingerprint, &value.value_type, value.value)?;
+        uploads.push((value, size));
         Ok(prepared(size, hash, Stored::File, false))
     }
 
@@ -353,8 +431,17 @@ impl SqliteStore {
         if let Some(pending) = self.writer.pending_object(fingerprint) {
             let extension = pending.value_type.extension();
             if pending.in_file {
+                // Evicted meanwhile (an object store holds it): fetched back.
+                let path = if self.remote.is_on()
+                    && !self.objects.intact(fingerprint, extension, pending.size)
+                {
+                    self.local_file(fingerprint, extension, pending.size, &pending.content_hash)
+                        .map_err(Unreadable::into_reason)?
+                } else {
+                    self.objects.path(fingerprint, extension)
+                };
                 return Ok(ValueFile {
-                    path: self.objects.path(fingerprint, extension),
+                    path,
                     size: pending.size,
                     content_hash: pending.content_hash,
                 });
@@ -394,10 +481,7 @@ impl SqliteStore {
                     .map(|path| spilled(path, bytes))
                     .map_err(|e| format!("cannot write it to a scratch file: {e}"));
             }
-            None => match self
-                .objects
-                .checked(fingerprint, &extension, size, &content_hash)
-            {
+            None => match self.local_file(fingerprint, &extension, size, &content_hash) {
                 Ok(path) => {
                     return Ok(ValueFile {
                         path,
@@ -405,7 +489,8 @@ impl SqliteStore {
                         content_hash,
                     });
                 }
-                Err(damage) => damage,
+                Err(Unreadable::Damaged(damage)) => damage,
+                Err(other) => return Err(other.into_reason()),
             },
         };
         self.quarantine(fingerprint, &extension, data.is_none(), &damage);
@@ -532,158 +617,5 @@ fn interner() -> impl FnMut(String) -> Arc<str> {
         seen.entry(name)
             .or_insert_with_key(|name| Arc::from(name.as_str()))
             .clone()
-    }
-}
-
-impl SqliteStore {
-    /// The database part of gc, in one write transaction (so that no writer
-    /// records a version of a value while its file is being removed).
-    fn collect(&self, db: &mut WriteDb) -> Result<GcReport, StoreError> {
-        let err = self.err("collect garbage");
-        let mut report = GcReport::default();
-        let tx = db
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&err)?;
-        // Versions a deleted scenario's open handle wrote after the deletion.
-        tx.execute(
-            "DELETE FROM versions WHERE scenario != 0 \
-             AND scenario NOT IN (SELECT id FROM scenarios)",
-            [],
-        )
-        .map_err(&err)?;
-        // The lineage of versions deleted with their scenario.
-        tx.execute(
-            "DELETE FROM lineage WHERE id NOT IN \
-             (SELECT lineage FROM versions WHERE lineage IS NOT NULL)",
-            [],
-        )
-        .map_err(&err)?;
-        let mut referenced: HashSet<Fingerprint> = tx
-            .prepare("SELECT DISTINCT fingerprint FROM versions")
-            .and_then(|mut s| {
-                s.query_map([], |r| fingerprint_at(r, 0))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(&err)?;
-        // Values that kept values name (views keep what they read).
-        let refs: Vec<(Fingerprint, Fingerprint)> = tx
-            .prepare("SELECT source, target FROM refs")
-            .and_then(|mut s| {
-                s.query_map([], |r| Ok((fingerprint_at(r, 0)?, fingerprint_at(r, 1)?)))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(&err)?;
-        let mut named: HashMap<Fingerprint, Vec<Fingerprint>> = HashMap::new();
-        for (source, target) in refs {
-            named.entry(source).or_default().push(target);
-        }
-        let mut frontier: Vec<Fingerprint> = referenced.iter().copied().collect();
-        while let Some(source) = frontier.pop() {
-            for target in named.get(&source).into_iter().flatten() {
-                if referenced.insert(*target) {
-                    frontier.push(*target);
-                }
-            }
-        }
-        let objects: Vec<(Fingerprint, u64, String, bool)> = tx
-            .prepare("SELECT fingerprint, size, extension, data IS NULL FROM objects")
-            .and_then(|mut s| {
-                s.query_map([], |r| {
-                    Ok((
-                        fingerprint_at(r, 0)?,
-                        r.get::<_, i64>(1)? as u64,
-                        r.get(2)?,
-                        r.get(3)?,
-                    ))
-                })?
-                .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(&err)?;
-        let mut kept_files: HashSet<Fingerprint> = HashSet::new();
-        let mut kept: HashSet<Fingerprint> = HashSet::new();
-        for (fingerprint, size, extension, in_file) in objects {
-            if referenced.contains(&fingerprint) {
-                kept.insert(fingerprint);
-                if in_file {
-                    kept_files.insert(fingerprint);
-                }
-                continue;
-            }
-            tx.execute(
-                "DELETE FROM objects WHERE fingerprint = ?1",
-                [fingerprint.as_bytes().as_slice()],
-            )
-            .map_err(&err)?;
-            report.values_removed += 1;
-            report.bytes_freed += size;
-            if in_file && std::fs::remove_file(self.objects.path(&fingerprint, &extension)).is_ok()
-            {
-                report.files_removed += 1;
-            }
-        }
-        tx.execute(
-            "DELETE FROM refs WHERE source NOT IN (SELECT fingerprint FROM objects)",
-            [],
-        )
-        .map_err(&err)?;
-        let memo: Vec<(Vec<u8>, Vec<u8>)> = tx
-            .prepare("SELECT task_key, outputs FROM memo")
-            .and_then(|mut s| {
-                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(&err)?;
-        for (key, outputs) in memo {
-            let usable = unpack_fingerprints(&outputs)
-                .is_some_and(|fps| fps.iter().all(|fp| kept.contains(fp)));
-            if !usable {
-                tx.execute("DELETE FROM memo WHERE task_key = ?1", [key])
-                    .map_err(&err)?;
-                report.memo_entries_removed += 1;
-            }
-        }
-        // Files no row points at: left by a crash between writing a file and
-        // recording it, or by a value now stored inline. Young ones may belong
-        // to a commit still queued in another process; leave those.
-        let files = self.objects.files().map_err(|source| StoreError::Io {
-            action: "list",
-            path: self.dir.join("objects"),
-            source,
-        })?;
-        for (path, fingerprint, len, modified) in files {
-            let young = modified
-                .elapsed()
-                .map_or(true, |age| age < Duration::from_secs(600));
-            if !kept_files.contains(&fingerprint) && !young && std::fs::remove_file(&path).is_ok() {
-                report.files_removed += 1;
-                report.bytes_freed += len;
-            }
-        }
-        tx.commit().map_err(&err)?;
-        Ok(report)
-    }
-
-    /// Deletes lock files of scenarios that no longer exist and nobody holds.
-    fn remove_free_lock_files(&self) {
-        let Ok(scenarios) = self.scenarios() else {
-            return;
-        };
-        let live: HashSet<String> = scenarios
-            .iter()
-            .map(|m| lock::file_name(&Owner::Scenario(m.id)))
-            .collect();
-        let Ok(entries) = std::fs::read_dir(self.dir.join("locks")) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.starts_with("scenario-")
-                && !live.contains(&name)
-                && lock::is_free(&entry.path())
-            {
-                let _ = std::fs::remove_file(entry.path());
-            }
-        }
     }
 }

@@ -19,8 +19,9 @@
 //! found with), as git's index does for the work tree. Later reads, in any
 //! process, trust the file while its metadata still equals the stamp: a
 //! rewrite, truncation, replacement or touch changes it. A stamp is only
-//! left when the file's modification time is [`RACY_WINDOW`] older than the
-//! moment of the check, so a write in the same clock tick as the check
+//! left when the file's modification time is
+//! [`RACY_WINDOW`](super::stamp::RACY_WINDOW) older than the moment of the
+//! check, so a write in the same clock tick as the check
 //! cannot hide behind an equal time (git's "racy clean" case); files the
 //! store writes itself are stamped as they are written, their modification
 //! time set that far back. Damage that leaves the metadata alone (bit rot)
@@ -32,6 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::stamp::{BACKDATE, Stamp};
 use crate::fingerprint::Fingerprint;
 use crate::store::StoreError;
 use crate::value::{ErasedValue, StoreContext, ValueError, ValueType};
@@ -44,9 +46,22 @@ pub(super) enum Unreadable {
     /// It is a view whose underlying value is unusable; the view itself is
     /// intact and stays.
     Reference(String),
+    /// Its local file is unusable and the object store that holds it could
+    /// not give it back (unreachable, say): nothing is removed, and the
+    /// message says all that.
+    Elsewhere(String),
 }
 
 impl Unreadable {
+    /// What is wrong, whatever the kind.
+    pub(super) fn into_reason(self) -> String {
+        match self {
+            Unreadable::Damaged(reason)
+            | Unreadable::Reference(reason)
+            | Unreadable::Elsewhere(reason) => reason,
+        }
+    }
+
     /// Classifies a decoding error, worded by `describe`.
     pub(super) fn of(error: ValueError, describe: impl FnOnce(&ValueError) -> String) -> Self {
         let reason = describe(&error);
@@ -60,15 +75,6 @@ impl Unreadable {
 /// A hook run before each value file is written (tests use it to simulate a
 /// full disk or a failing device).
 pub type WriteFault = Arc<dyn Fn(&Path) -> io::Result<()> + Send + Sync>;
-
-/// How much older than the moment of a check a file's modification time
-/// must be for the check to leave a stamp: more than a file system's clock
-/// tick (coarse ones have two seconds).
-pub(super) const RACY_WINDOW: Duration = Duration::from_secs(3);
-
-/// How far back the store sets the modification time of a file it wrote, so
-/// that the stamp it leaves is not racy.
-const BACKDATE: Duration = Duration::from_secs(10);
 
 /// The `objects/` directory of a store.
 pub(super) struct Objects {
@@ -258,6 +264,49 @@ impl Objects {
             })?;
         }
         Ok(())
+    }
+
+    /// A scratch path for a copy of a value being fetched from an object
+    /// store, unique in this process.
+    pub(super) fn fetch_path(&self, fingerprint: &Fingerprint, extension: &str) -> PathBuf {
+        static FETCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.scratch
+            .join(format!("fetch-{n}-{}.{extension}", fingerprint.to_hex()))
+    }
+
+    /// Moves a fetched copy (complete, flushed, its content hash checked)
+    /// into place as the value's file and stamps it, so that reads trust it
+    /// without hashing it again. The directory is not flushed: a rename lost
+    /// to a crash only loses a cached copy, fetched again when needed.
+    pub(super) fn place_fetched(
+        &self,
+        fingerprint: &Fingerprint,
+        extension: &str,
+        fetched: &Path,
+        content_hash: &Fingerprint,
+    ) -> io::Result<PathBuf> {
+        let target = self.path(fingerprint, extension);
+        fs::rename(fetched, &target)?;
+        self.stamp_written(fingerprint, &target, content_hash);
+        Ok(target)
+    }
+
+    /// Removes a value's local file and its stamp (its object store holds
+    /// it); returns the bytes freed, 0 if there was no file.
+    pub(super) fn evict(&self, fingerprint: &Fingerprint, extension: &str) -> io::Result<u64> {
+        let path = self.path(fingerprint, extension);
+        let len = match fs::metadata(&path) {
+            Ok(meta) => meta.len(),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+            Err(error) => return Err(error),
+        };
+        self.unstamp(fingerprint);
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(len),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(error) => Err(error),
+        }
     }
 
     /// Whether the file exists with the recorded size (cheap: one `stat`).
@@ -555,144 +604,6 @@ pub(super) fn process_alive(pid: u32) -> bool {
     }
     let proc = Path::new("/proc");
     !proc.is_dir() || proc.join(pid.to_string()).exists()
-}
-
-/// Whether `path` is the value file `fingerprint` of a store, as that store
-/// wrote or checked it: either a file `<root>/<fingerprint>.<ext>` whose
-/// stamp in `<root>/checked/` still matches the file's metadata (the store
-/// hashed it against its content hash, and it has not changed since), or a
-/// file in this process's own scratch directory `<root>/tmp/p<pid>/`, which
-/// only this process writes. A file elsewhere, or named like a value in a
-/// directory no store vouches for, is not one, whatever its name says.
-#[cfg(feature = "polars")]
-pub(crate) fn vouches_for(path: &Path, fingerprint: &Fingerprint) -> bool {
-    let Some(parent) = path.parent() else {
-        return false;
-    };
-    let own_scratch = format!("p{}", std::process::id());
-    if parent.file_name().and_then(|n| n.to_str()) == Some(own_scratch.as_str())
-        && parent.parent().and_then(Path::file_name) == Some("tmp".as_ref())
-    {
-        return true;
-    }
-    let Ok(bytes) = fs::read(parent.join("checked").join(fingerprint.to_hex())) else {
-        return false;
-    };
-    match (Stamp::decode(&bytes), fs::metadata(path)) {
-        (Some(stamp), Ok(meta)) => {
-            Stamp::of(&meta, &stamp.content_hash).is_some_and(|now| now == stamp)
-        }
-        _ => false,
-    }
-}
-
-/// Vouches for a value file that was just checked against its content hash
-/// outside a store (a Slurm worker's download of its input, named
-/// `<dir>/<fingerprint>.<ext>`): leaves the stamp [`vouches_for`] looks for
-/// in `<dir>/checked/`, the file's modification time set back first as for
-/// a file the store writes. A failure only means the file is not vouched
-/// for (a frame over it is then stored as rows, not as a view).
-#[cfg(feature = "remote")]
-pub(crate) fn vouch_for_checked_file(
-    path: &Path,
-    fingerprint: &Fingerprint,
-    content_hash: &Fingerprint,
-) -> io::Result<()> {
-    let stamps = path
-        .parent()
-        .ok_or_else(|| io::Error::other("a value file has a directory"))?
-        .join("checked");
-    fs::create_dir_all(&stamps)?;
-    File::options()
-        .write(true)
-        .open(path)?
-        .set_modified(SystemTime::now() - BACKDATE)?;
-    let stamp = Stamp::of(&fs::metadata(path)?, content_hash)
-        .ok_or_else(|| io::Error::other("this platform gives no inode and change time"))?;
-    let mut temp = tempfile::NamedTempFile::new_in(&stamps)?;
-    temp.write_all(&stamp.encode())?;
-    temp.persist(stamps.join(fingerprint.to_hex()))
-        .map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// What a check of a value file found, by the file's metadata at the time:
-/// while the metadata is unchanged, so is the file (see the module docs).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Stamp {
-    content_hash: Fingerprint,
-    size: u64,
-    modified_ns: i128,
-    changed_ns: i128,
-    inode: u64,
-    device: u64,
-}
-
-/// The first bytes of a stamp file (a layout version).
-const STAMP_MAGIC: &[u8; 8] = b"pvstamp1";
-/// Magic, content hash, size, two times, inode, device.
-const STAMP_LEN: usize = 8 + 32 + 8 + 16 + 16 + 8 + 8;
-
-impl Stamp {
-    /// The stamp of a file with this metadata and content hash; `None` where
-    /// the platform does not give inode and change time (the file is then
-    /// hashed at every read).
-    #[cfg(unix)]
-    fn of(meta: &fs::Metadata, content_hash: &Fingerprint) -> Option<Self> {
-        use std::os::unix::fs::MetadataExt;
-        let ns = |secs: i64, nanos: i64| i128::from(secs) * 1_000_000_000 + i128::from(nanos);
-        Some(Self {
-            content_hash: *content_hash,
-            size: meta.len(),
-            modified_ns: ns(meta.mtime(), meta.mtime_nsec()),
-            changed_ns: ns(meta.ctime(), meta.ctime_nsec()),
-            inode: meta.ino(),
-            device: meta.dev(),
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn of(_meta: &fs::Metadata, _content_hash: &Fingerprint) -> Option<Self> {
-        None
-    }
-
-    /// Whether a write right after `checked_at` could leave the file's
-    /// modification time equal to this one.
-    fn racy(&self, checked_at: SystemTime) -> bool {
-        let checked_ns = checked_at
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as i128);
-        self.modified_ns + RACY_WINDOW.as_nanos() as i128 > checked_ns
-    }
-
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(STAMP_LEN);
-        out.extend_from_slice(STAMP_MAGIC);
-        out.extend_from_slice(self.content_hash.as_bytes());
-        out.extend_from_slice(&self.size.to_le_bytes());
-        out.extend_from_slice(&self.modified_ns.to_le_bytes());
-        out.extend_from_slice(&self.changed_ns.to_le_bytes());
-        out.extend_from_slice(&self.inode.to_le_bytes());
-        out.extend_from_slice(&self.device.to_le_bytes());
-        out
-    }
-
-    fn decode(bytes: &[u8]) -> Option<Self> {
-        if bytes.len() != STAMP_LEN || !bytes.starts_with(STAMP_MAGIC) {
-            return None;
-        }
-        let at = |from: usize, len: usize| &bytes[from..from + len];
-        let u64_at = |from| u64::from_le_bytes(at(from, 8).try_into().expect("8 bytes"));
-        let i128_at = |from| i128::from_le_bytes(at(from, 16).try_into().expect("16 bytes"));
-        Some(Self {
-            content_hash: Fingerprint::from_bytes(at(8, 32).try_into().expect("32 bytes")),
-            size: u64_at(40),
-            modified_ns: i128_at(48),
-            changed_ns: i128_at(64),
-            inode: u64_at(80),
-            device: u64_at(88),
-        })
-    }
 }
 
 #[cfg(test)]

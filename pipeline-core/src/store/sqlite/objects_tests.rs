@@ -2,6 +2,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::super::stamp::RACY_WINDOW;
 use super::*;
 
 /// An `objects/` directory holding one file of `bytes`, modified `age` ago;

@@ -21,6 +21,8 @@ pub struct SqliteOptions {
     pub(super) quiet: bool,
     pub(super) on_lock_wait: Option<OnLockWait>,
     pub(super) write_fault: Option<WriteFault>,
+    #[cfg(feature = "objects")]
+    pub(super) object_store: Option<crate::objects::ObjectStore>,
 }
 
 impl Default for SqliteOptions {
@@ -34,6 +36,8 @@ impl Default for SqliteOptions {
             quiet: false,
             on_lock_wait: None,
             write_fault: None,
+            #[cfg(feature = "objects")]
+            object_store: None,
         }
     }
 }
@@ -107,6 +111,52 @@ impl SqliteOptions {
         self
     }
 
+    /// Keeps the store's values in `store` too (cargo feature `objects`; a
+    /// directory, or an S3 bucket with the `s3` feature), so that they
+    /// survive the loss of local files and can be read on another machine
+    /// that has the registry (the database). The registry stays here.
+    ///
+    /// - Every value the store keeps as a file (an encoding larger than the
+    ///   [inline limit](Self::inline_limit); smaller ones live in the
+    ///   database) is uploaded, create-only, as
+    ///   `values/<first two hex digits>/<fingerprint>.<extension>` under
+    ///   the store's URL by the thread that commits it, before the row that
+    ///   names it is recorded: the registry never names a value the object
+    ///   store lacks. A failed upload fails that commit (a task's job is
+    ///   Failed, its earlier versions stay) with a message naming the
+    ///   object store and the data node.
+    /// - The local file stays, as a cache. A value whose local file is
+    ///   missing ([evicted](SqliteStore::evict_local), or the registry
+    ///   copied to a fresh machine) or damaged is fetched back, checked
+    ///   against its recorded content hash, and read as usual. Skip
+    ///   decisions need no value, so an unchanged task is skipped without
+    ///   fetching anything.
+    /// - [`gc`](crate::store::Store::gc) deletes from the object store the
+    ///   values it removes from the registry, and nothing else.
+    /// - The first process that opens a store with an object store records
+    ///   its URL in the registry (uploading the values the store holds
+    ///   already) and claims the prefix for this store (the object
+    ///   `store-id`). Later processes use the recorded object store without
+    ///   this option (with default [`ObjectStoreOptions`](crate::objects::ObjectStoreOptions),
+    ///   S3 settings from the `AWS_*` variables); one giving another object
+    ///   store is refused, as is a prefix another store claimed.
+    ///
+    /// ```
+    /// use pipeline_core::objects::ObjectStore;
+    /// use pipeline_core::store::{SqliteOptions, SqliteStore};
+    /// let (dir, bucket) = (tempfile::tempdir()?, tempfile::tempdir()?);
+    /// // `ObjectStore::open("s3://bucket/prefix")` with the `s3` feature.
+    /// let values = ObjectStore::open(bucket.path().to_str().unwrap())?;
+    /// let store = SqliteStore::open_with(dir.path(), SqliteOptions::new().object_store(values))?;
+    /// assert!(store.object_store_url().unwrap().starts_with("file://"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "objects")]
+    pub fn object_store(mut self, store: crate::objects::ObjectStore) -> Self {
+        self.object_store = Some(store);
+        self
+    }
+
     /// Runs `fault` before each value file is written; an `Err` fails the write
     /// as the file system would. For tests of full disks and failing devices.
     #[doc(hidden)]
@@ -121,14 +171,20 @@ impl SqliteOptions {
 
 impl fmt::Debug for SqliteOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SqliteOptions")
+        let mut debug = f.debug_struct("SqliteOptions");
+        debug
             .field("inline_limit", &self.inline_limit)
             .field("lock_timeout", &self.lock_timeout)
             .field("busy_timeout", &self.busy_timeout)
             .field("batch_delay", &self.batch_delay)
             .field("fold_when_idle", &self.fold_when_idle)
             .field("quiet", &self.quiet)
-            .field("on_lock_wait", &self.on_lock_wait.is_some())
-            .finish_non_exhaustive()
+            .field("on_lock_wait", &self.on_lock_wait.is_some());
+        #[cfg(feature = "objects")]
+        debug.field(
+            "object_store",
+            &self.object_store.as_ref().map(|s| s.location().to_string()),
+        );
+        debug.finish_non_exhaustive()
     }
 }

@@ -13,7 +13,7 @@ use super::rows::db_error;
 use crate::store::StoreError;
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// `PRAGMA application_id` of a pipeline store: "PIPE".
 pub(super) const APPLICATION_ID: i64 = 0x5049_5045;
@@ -140,6 +140,16 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         digest BLOB NOT NULL,
         hashed_at INTEGER NOT NULL,      -- ns since the Unix epoch
         entries BLOB                     -- a directory's names, NUL-separated
+    ) WITHOUT ROWID;
+    ",
+    // 7: settings of the store as a whole (see `settings`): the object store
+    // that holds its values, if any, and the store's id that claims it. A
+    // build that does not know them would write values only here, so it must
+    // not open the store, which the version number ensures.
+    "
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
     ) WITHOUT ROWID;
     ",
 ];

@@ -308,7 +308,11 @@ impl Store for SqliteStore {
         });
         match row {
             Ok(Some((_, false, _))) => true,
-            Ok(Some((size, true, extension))) => self.objects.intact(fingerprint, &extension, size),
+            // The object store holds every value a row names: one evicted
+            // here is fetched back when it is read, not needed to skip.
+            Ok(Some((size, true, extension))) => {
+                self.remote.is_on() || self.objects.intact(fingerprint, &extension, size)
+            }
             _ => false,
         }
     }
@@ -363,11 +367,8 @@ impl Store for SqliteStore {
                         .map_err(|e| Unreadable::of(e, |e| format!("its bytes do not decode: {e}")))
                 }
             }
-            None => self.objects.read(
-                fingerprint,
-                &extension,
-                size,
-                &content_hash,
+            None => self.read_file_value(
+                (fingerprint, &extension, size, &content_hash),
                 value_type,
                 &ctx,
             ),
@@ -388,16 +389,20 @@ impl Store for SqliteStore {
                 fingerprint: *fingerprint,
                 reason: format!("{reason}; submit again to recompute it"),
             },
+            Unreadable::Elsewhere(message) => StoreError::Objects(message),
         })
     }
 
     fn commit(&self, commit: Commit<'_>) -> Result<(), StoreError> {
         self.known.written(commit.versions);
+        let mut uploads = Vec::new();
         let objects = commit
             .values
             .iter()
-            .map(|value| self.prepare(value))
+            .map(|value| self.prepare(value, &mut uploads))
             .collect::<Result<Vec<_>, _>>()?;
+        // Before the commit is queued: no row names a value not uploaded.
+        self.upload_new(&uploads, commit.versions)?;
         let op = Op::Commit {
             objects,
             versions: commit.versions.to_vec(),
@@ -514,6 +519,14 @@ impl Store for SqliteStore {
         Ok(report)
     }
 
+    fn evict_local(&self) -> Result<EvictReport, StoreError> {
+        SqliteStore::evict_local(self)
+    }
+
+    fn object_store_url(&self) -> Option<&str> {
+        self.remote.url()
+    }
+
     fn location(&self) -> Option<&Path> {
         Some(&self.dir)
     }
@@ -562,12 +575,10 @@ impl Store for SqliteStore {
                 Some(_) => {
                     Err("its bytes in the database no longer match its content hash".to_owned())
                 }
-                None => self.objects.scrub(
-                    &fingerprint,
-                    &object.extension,
-                    object.size,
-                    &object.content_hash,
-                ),
+                None => match self.scrub_file(&fingerprint, &object, &mut report)? {
+                    Some(checked) => checked,
+                    None => continue,
+                },
             };
             match checked {
                 Ok(bytes) => {

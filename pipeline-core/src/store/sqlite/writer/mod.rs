@@ -48,6 +48,7 @@ use rusqlite::{Connection, TransactionBehavior, params};
 
 use super::journal::{self, CommitRows, ObjectRow, Statements, VersionRow};
 use super::objects::Objects;
+use super::remote::RemoteValues;
 use super::rows::{
     db_error, duration_to_sql, owner_columns, pack_detail, pack_fingerprints, pack_inputs,
     pack_jobs, time_to_sql, writer_kind,
@@ -250,6 +251,7 @@ struct Shared {
     /// Whether transactions were committed since the last checkpoint.
     unchecked: AtomicBool,
     objects: Arc<Objects>,
+    remote: Arc<RemoteValues>,
     delay: Duration,
     /// Whether to fold when idle (see [`super::SqliteOptions::fold_when_idle`]).
     fold_when_idle: bool,
@@ -267,6 +269,7 @@ impl Writer {
         conn: Connection,
         path: PathBuf,
         objects: Arc<Objects>,
+        remote: Arc<RemoteValues>,
         delay: Duration,
         fold_when_idle: bool,
     ) -> Self {
@@ -297,6 +300,7 @@ impl Writer {
                 version_batches: AtomicU64::new(0),
                 unchecked: AtomicBool::new(false),
                 objects,
+                remote,
                 delay,
                 fold_when_idle,
             }),

@@ -366,6 +366,12 @@ impl Shared {
             (size, hash) =
                 self.objects
                     .write(&object.fingerprint, &object.value_type, &object.value)?;
+            if self.remote.is_on() {
+                let path = self.objects.path(&object.fingerprint, extension);
+                self.remote
+                    .upload(&object.fingerprint, extension, &path, size)
+                    .map_err(StoreError::Objects)?;
+            }
         }
         Ok(ObjectRow {
             fingerprint: object.fingerprint.as_bytes(),

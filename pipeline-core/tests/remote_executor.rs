@@ -439,8 +439,13 @@ fn values_travel_through_an_s3_server() {
     );
     assert_eq!(
         store.list("jobs").unwrap().len(),
-        2 * 3,
+        done.jobs.len() * 3,
         "task, result and claim per job"
+    );
+    assert_eq!(
+        done.jobs.len(),
+        3,
+        "numbers, total and widen each ran as a job"
     );
 }
 

@@ -60,12 +60,10 @@ fn unchunk(mut rest: &str) -> String {
     out
 }
 
-#[test]
-fn serve_shows_the_scenarios_a_previous_process_ran() {
-    let store = tempfile::tempdir().unwrap();
-    ok(store.path(), &["run", "--scenario", "spring"]);
-
-    let child = shipping_command(store.path(), &["serve", "--addr", "127.0.0.1:0", "--json"])
+/// `serve --json` on a free port of the store: the running server (stopped
+/// when dropped), the object it printed first, and the address it bound.
+fn serve(store: &std::path::Path) -> (Server, Json, SocketAddr) {
+    let child = shipping_command(store, &["serve", "--addr", "127.0.0.1:0", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -78,6 +76,15 @@ fn serve_shows_the_scenarios_a_previous_process_ran() {
     let started: Json = serde_json::from_str(&line)
         .unwrap_or_else(|e| panic!("serve --json prints one object ({e}): {line:?}"));
     let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
+    (server, started, addr)
+}
+
+#[test]
+fn serve_shows_the_scenarios_a_previous_process_ran() {
+    let store = tempfile::tempdir().unwrap();
+    ok(store.path(), &["run", "--scenario", "spring"]);
+
+    let (_server, started, addr) = serve(store.path());
     assert!(addr.ip().is_loopback(), "{started}");
     assert_ne!(addr.port(), 0, "the bound port is reported: {started}");
 
@@ -109,18 +116,7 @@ fn serve_compares_with_the_comparators_the_program_registered() {
     let cli = ok(store.path(), &["compare", "spring", "autumn"]);
     assert!(cli.contains(said), "{cli}");
 
-    let child = shipping_command(store.path(), &["serve", "--addr", "127.0.0.1:0", "--json"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut server = Server(child);
-    let mut line = String::new();
-    BufReader::new(server.0.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let started: Json = serde_json::from_str(&line).unwrap();
-    let addr: SocketAddr = started["addr"].as_str().unwrap().parse().unwrap();
+    let (_server, _, addr) = serve(store.path());
     let (status, body) = get(addr, "/api/compare?s=1&s=2");
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(said), "{body}");

@@ -145,16 +145,10 @@ fn summary(frame: &LazyFrame) -> LazyFrame {
         .sort(["g"], SortMultipleOptions::default())
 }
 
-#[test]
-fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
-    let n = 200_000;
-    let frame = df!(
-        "g" => (0..n).map(|i| ["a", "b", "c"][i % 3]).collect::<Vec<_>>(),
-        "x" => (0..n).map(|i| ((i * 7) % 1013) as f64 / 7.0).collect::<Vec<_>>(),
-        "n" => (0..n).map(|i| (i % 17) as i64).collect::<Vec<_>>(),
-    )
-    .unwrap();
-    let expected = summary(&frame.clone().lazy()).collect().unwrap();
+/// `summary` of `frame` as the runtime computes it when one task stores
+/// `frame` and another summarizes it with no frame memory: the second reads
+/// `frame` from its file, so its medians run in bounded memory.
+fn summarized_from_its_file(frame: &DataFrame) -> DataFrame {
     let source = frame.clone();
     let graph = GraphBuilder::new("medians")
         .node(NodeSpec::new::<i64>("seed").with_default(1))
@@ -174,8 +168,6 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
         )
         .build()
         .unwrap();
-    // No frame memory: `summarize` reads `frame` from its file, so its
-    // medians run in bounded memory.
     let dir = tempfile::tempdir().unwrap();
     let runtime = Runtime::builder().frame_memory(0).open(dir.path()).unwrap();
     let scenario = runtime.create_scenario(graph, "s").unwrap();
@@ -185,7 +177,20 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
         .unwrap()
         .read()
         .unwrap();
-    let ours = stored.as_ref().clone().collect().unwrap();
+    stored.as_ref().clone().collect().unwrap()
+}
+
+#[test]
+fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
+    let n = 200_000;
+    let frame = df!(
+        "g" => (0..n).map(|i| ["a", "b", "c"][i % 3]).collect::<Vec<_>>(),
+        "x" => (0..n).map(|i| ((i * 7) % 1013) as f64 / 7.0).collect::<Vec<_>>(),
+        "n" => (0..n).map(|i| (i % 17) as i64).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let expected = summary(&frame.clone().lazy()).collect().unwrap();
+    let ours = summarized_from_its_file(&frame);
     // Medians to the bit; the sum as polars' streaming engine adds it up,
     // which differs from its in-memory engine in the last bits.
     for name in ["g", "x_median", "n", "n_max"] {
@@ -222,38 +227,7 @@ fn medians_of_even_counts_over_a_frame_not_in_memory_are_the_midpoints() {
     )
     .unwrap();
     let expected = summary(&frame.clone().lazy()).collect().unwrap();
-    let source = frame.clone();
-    let graph = GraphBuilder::new("even_medians")
-        .node(NodeSpec::new::<i64>("seed").with_default(1))
-        .node(NodeSpec::new::<LazyFrame>("frame"))
-        .node(NodeSpec::new::<LazyFrame>("summary"))
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("make", "1", move |_: &i64| {
-                source.clone().lazy()
-            }))
-            .inputs(["seed"])
-            .outputs(["frame"]),
-        )
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("summarize", "1", summary))
-                .inputs(["frame"])
-                .outputs(["summary"]),
-        )
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder().frame_memory(0).open(dir.path()).unwrap();
-    let scenario = runtime.create_scenario(graph, "s").unwrap();
-    scenario.submit().unwrap().into_result().unwrap();
-    let ours = scenario
-        .node::<LazyFrame>("summary")
-        .unwrap()
-        .read()
-        .unwrap()
-        .as_ref()
-        .clone()
-        .collect()
-        .unwrap();
+    let ours = summarized_from_its_file(&frame);
     for name in ["g", "x_median", "n"] {
         let (a, b) = (ours.column(name).unwrap(), expected.column(name).unwrap());
         assert!(a.equals_missing(b), "{name}: ours {a:?} polars {b:?}");

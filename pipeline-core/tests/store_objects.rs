@@ -45,6 +45,16 @@ fn open_with_objects(dir: &Path, bucket: &Path) -> Runtime {
 }
 
 /// The object name of the current value of `node` in scenario "main".
+/// The length of the value `blob` holds, read through the store.
+fn blob_len(scenario: &pipeline_core::Scenario) -> usize {
+    scenario
+        .node::<Vec<u8>>("blob")
+        .unwrap()
+        .read()
+        .unwrap()
+        .len()
+}
+
 fn object_of(runtime: &Runtime, node: &str) -> String {
     let slot = SlotKey {
         owner: Owner::Scenario(runtime.scenarios().unwrap()[0].id),
@@ -136,15 +146,7 @@ fn a_store_opened_without_an_object_store_uses_the_one_it_records() {
         .find_scenario(blobs(&counters), "main")
         .unwrap()
         .unwrap();
-    assert_eq!(
-        scenario
-            .node::<Vec<u8>>("blob")
-            .unwrap()
-            .read()
-            .unwrap()
-            .len(),
-        100_000
-    );
+    assert_eq!(blob_len(&scenario), 100_000);
 
     // A new value is uploaded through the recorded object store too.
     scenario.node::<u64>("size").unwrap().write(70_000).unwrap();
@@ -343,15 +345,7 @@ fn a_failed_upload_fails_the_job_naming_the_node_and_records_nothing() {
         .find_scenario(blobs(&counters), "main")
         .unwrap()
         .unwrap();
-    assert_eq!(
-        scenario
-            .node::<Vec<u8>>("blob")
-            .unwrap()
-            .read()
-            .unwrap()
-            .len(),
-        100_000
-    );
+    assert_eq!(blob_len(&scenario), 100_000);
 }
 
 #[test]

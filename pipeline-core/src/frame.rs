@@ -28,6 +28,15 @@
 //! - **Medians in bounded memory.** A `median` aggregation over data that is
 //!   not in memory is computed in a few passes that hold a histogram, not
 //!   the data ([`grouped_medians`]); polars holds every value of a group.
+//! - **Aggregations recorded one by one.** A `group_by(..).agg([...])` or a
+//!   `select` of aggregations over stored frames and views is computed per
+//!   aggregation, each kept in the store's
+//!   [`PartialResults`](crate::partial_results::PartialResults) under a key
+//!   naming exactly what it computes (the aggregation, the keys, the columns
+//!   of the input it reads, the stored frames by fingerprint, the versions
+//!   of polars and of this crate). A later query, in any process, takes the
+//!   aggregations it shares from there: a parameter that changes one derived
+//!   column costs the aggregations that read it, not the others.
 //! - **Verified once.** A stored file is checked against its content hash
 //!   once; later reads, in any process, trust it while its size, times and
 //!   inode are unchanged ([`Runtime::verify`](crate::Runtime::verify) checks
@@ -63,7 +72,11 @@ mod file_writer;
 mod format;
 mod materialize;
 mod median;
+mod partials;
+#[cfg(test)]
+mod partials_tests;
 mod plan;
+mod prune;
 #[cfg(test)]
 mod tests;
 mod view;

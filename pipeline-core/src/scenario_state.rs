@@ -333,6 +333,7 @@ impl ScenarioState {
                 &MaterializeContext {
                     scratch_dir: scratch,
                     memory: &self.runtime().memory,
+                    partials: store.partial_results(),
                 },
             )
             .map_err(|source| Error::Value {

@@ -40,7 +40,7 @@ pub type ErasedValue = Arc<dyn Any + Send + Sync>;
 
 /// Where lazy values may put the files they produce while being materialized,
 /// and the runtime's memory for decoded values.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct MaterializeContext<'a> {
     /// A directory on the same file system as the store's objects, for files that
     /// the store may later adopt by renaming them.
@@ -48,6 +48,20 @@ pub struct MaterializeContext<'a> {
     /// Decoded values kept between tasks (see [`ValueMemory`](crate::memory::ValueMemory)): a value
     /// may keep what it decoded or wrote here, and find what others kept.
     pub memory: &'a crate::memory::ValueMemory,
+    /// The store's cache of partial results, if any: a query over stored
+    /// frames takes the aggregations it holds from there (see
+    /// [`crate::partial_results`]).
+    pub partials: Option<&'a dyn crate::partial_results::PartialResults>,
+}
+
+impl fmt::Debug for MaterializeContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MaterializeContext")
+            .field("scratch_dir", &self.scratch_dir)
+            .field("memory", &self.memory)
+            .field("partials", &self.partials.is_some())
+            .finish()
+    }
 }
 
 /// A value after the executor materialized it: ready to share and fingerprinted.

@@ -160,6 +160,7 @@ fn prepare(scenario: &ScenarioState, writes: Writes) -> Result<Prepared> {
     let context = MaterializeContext {
         scratch_dir: scratch,
         memory: &scenario.runtime().memory,
+        partials: store.partial_results(),
     };
     let mut checked = Vec::with_capacity(writes.items.len());
     for item in writes.items {

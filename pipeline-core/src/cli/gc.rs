@@ -41,6 +41,7 @@ fn gc_json(
         "values_removed": report.values_removed,
         "files_removed": report.files_removed,
         "memo_entries_removed": report.memo_entries_removed,
+        "partial_results_removed": report.partial_results_removed,
         "bytes_freed": report.bytes_freed,
         "objects_deleted": report.objects_deleted,
     });
@@ -87,6 +88,12 @@ fn gc_text(
         out.push_str(&format!(
             "deleted {} of those values from the object store\n",
             report.objects_deleted
+        ));
+    }
+    if report.partial_results_removed > 0 {
+        out.push_str(&format!(
+            "dropped {} partial results computed from those values\n",
+            report.partial_results_removed
         ));
     }
     if let Some(verified) = verified {

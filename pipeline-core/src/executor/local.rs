@@ -76,6 +76,7 @@ fn run_and_commit(
     let context = MaterializeContext {
         scratch_dir: scratch,
         memory: &scenario.runtime().memory,
+        partials: store.partial_results(),
     };
     let mut materialized: Vec<Materialized<ErasedValue>> = Vec::with_capacity(outputs.len());
     for (output, &node) in outputs.into_iter().zip(output_nodes) {

@@ -41,7 +41,17 @@ pub(crate) fn materialize(
             file: None,
         });
     }
-    let runnable = view::substitute(&frame, &mut |scan| resident(scan, ctx.memory));
+    // Aggregations over stored frames: from the partial results recorded,
+    // the others computed now (and recorded).
+    let reused = match ctx.partials {
+        Some(cache) => super::partials::reuse(&frame, cache, &mut |part| {
+            let part = view::substitute(&part, &mut |scan| resident(scan, ctx.memory));
+            let part = LazyFrame::from(super::median::accelerate(&part.logical_plan)?);
+            super::collect_streaming(part)
+        }),
+        None => frame.clone(),
+    };
+    let runnable = view::substitute(&reused, &mut |scan| resident(scan, ctx.memory));
     // Medians over what is not in memory: in bounded memory.
     let runnable =
         LazyFrame::from(super::median::accelerate(&runnable.logical_plan).map_err(polars_error)?);

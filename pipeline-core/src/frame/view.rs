@@ -146,14 +146,7 @@ pub(super) fn recipe(frame: &LazyFrame) -> Option<Vec<u8>> {
     if other || stored.is_empty() || identity(frame).is_some() || !row_wise(frame) {
         return None;
     }
-    let placeholders = map_plan(&frame.logical_plan, &mut |node| {
-        let scan = StoredScan::of(node)?;
-        let mut node = node.clone();
-        if let DslPlan::Scan { sources, .. } = &mut node {
-            *sources = ScanSources::Paths(vec![scan.placeholder()].into());
-        }
-        Some(node)
-    });
+    let placeholders = placeholdered(&frame.logical_plan);
     let mut references: Vec<Fingerprint> = stored.iter().map(|s| s.fingerprint).collect();
     references.sort();
     references.dedup();
@@ -167,6 +160,20 @@ pub(super) fn recipe(frame: &LazyFrame) -> Option<Vec<u8>> {
         .serialize_versioned(&mut out, PlanSerializationContext::default())
         .ok()?;
     Some(out)
+}
+
+/// `plan` with each scan of a stored frame naming the frame by fingerprint
+/// instead of by path: equal for equal queries over equal frames, wherever
+/// their files lie.
+pub(super) fn placeholdered(plan: &DslPlan) -> DslPlan {
+    map_plan(plan, &mut |node| {
+        let scan = StoredScan::of(node)?;
+        let mut node = node.clone();
+        if let DslPlan::Scan { sources, .. } = &mut node {
+            *sources = ScanSources::Paths(vec![scan.placeholder()].into());
+        }
+        Some(node)
+    })
 }
 
 /// Whether every operation of the plan keeps rows apart (each output row

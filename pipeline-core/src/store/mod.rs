@@ -15,6 +15,7 @@ use crate::file_state::FileState;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
 use crate::key::TaskKey;
+use crate::partial_results::PartialResults;
 use crate::value::{ErasedValue, ValueType};
 
 pub(crate) mod error;
@@ -202,6 +203,9 @@ pub struct GcReport {
     /// Values deleted from the store's object store (those of the values
     /// removed; nothing else there is touched).
     pub objects_deleted: u64,
+    /// Partial results computed from values removed (see
+    /// [`PartialResults`](crate::partial_results::PartialResults)).
+    pub partial_results_removed: u64,
 }
 
 /// A cross-process lock on the data of one [`Owner`] (a scenario, or the global
@@ -434,6 +438,12 @@ pub trait Store: Send + Sync {
 
     /// Where the store lives, for messages (`None` for in-memory stores).
     fn location(&self) -> Option<&Path> {
+        None
+    }
+
+    /// The store's cache of partial results, if it keeps one (see
+    /// [`crate::partial_results`]); `None`: every aggregation runs.
+    fn partial_results(&self) -> Option<&dyn PartialResults> {
         None
     }
 

@@ -186,6 +186,7 @@ fn execute(
     let context = MaterializeContext {
         scratch_dir: scratch,
         memory: &memory,
+        partials: None,
     };
     let mut stored = Vec::with_capacity(outputs.len());
     for ((output, slot), value_type) in outputs

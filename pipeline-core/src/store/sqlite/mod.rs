@@ -55,6 +55,7 @@ mod memo_reads;
 mod object_values;
 mod objects;
 mod options;
+mod partials;
 mod remote;
 mod rows;
 mod schema;
@@ -96,6 +97,7 @@ use crate::file_state::FileState;
 use crate::fingerprint::Fingerprint;
 use crate::job::Submission;
 use crate::key::TaskKey;
+use crate::partial_results::PartialResults;
 use crate::value::{ErasedValue, StoreContext, ValueType};
 
 use self::connection::*;

@@ -13,7 +13,7 @@ use super::rows::db_error;
 use crate::store::StoreError;
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// `PRAGMA application_id` of a pipeline store: "PIPE".
 pub(super) const APPLICATION_ID: i64 = 0x5049_5045;
@@ -150,6 +150,20 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     CREATE TABLE settings (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    ",
+    // 8: partial results (see `partials`): small results of aggregations
+    // over stored values, under a key naming what computed them, with the
+    // values they were computed from (gc drops a result with them) and the
+    // blake3 digest of their bytes (checked on every read). An older build
+    // would keep results whose values it collected, so it must not open the
+    // store, which the version number ensures.
+    "
+    CREATE TABLE partials (
+        key BLOB PRIMARY KEY,
+        refs BLOB NOT NULL,
+        result BLOB NOT NULL,
+        digest BLOB NOT NULL
     ) WITHOUT ROWID;
     ",
 ];

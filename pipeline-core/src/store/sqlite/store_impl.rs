@@ -531,6 +531,10 @@ impl Store for SqliteStore {
         Some(&self.dir)
     }
 
+    fn partial_results(&self) -> Option<&dyn PartialResults> {
+        Some(self)
+    }
+
     fn file_state(&self, path: &Path) -> Result<Option<FileState>, StoreError> {
         let Some(text) = path.to_str() else {
             return Ok(None);
@@ -597,5 +601,25 @@ impl Store for SqliteStore {
             }
         }
         Ok(report)
+    }
+}
+
+impl PartialResults for SqliteStore {
+    fn partial_result(&self, key: &Fingerprint) -> Option<Vec<u8>> {
+        self.readers
+            .with("read a partial result", |conn| partials::read(conn, key))
+            .ok()
+            .flatten()
+    }
+
+    fn record_partial_result(&self, key: &Fingerprint, references: &[Fingerprint], result: &[u8]) {
+        // Needs no complete tables: the journal may wait.
+        let recorded = self.writer.with_db_unfolded(|db| {
+            partials::write(&db.conn, key, references, result)
+                .map_err(self.err("record a partial result"))
+        });
+        if let Err(error) = recorded {
+            tracing::warn!("{error}; the aggregation runs again next time");
+        }
     }
 }

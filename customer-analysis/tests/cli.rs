@@ -67,6 +67,60 @@ fn seed_section_six_as_separate_processes_skips_what_did_not_change() {
     assert_eq!(statuses(&run_json(store.path(), &["--force"])), [ran; 4]);
 }
 
+/// Each step of section 6, as a new process reusing the aggregations that
+/// earlier processes recorded (partial results), gives what a fresh store
+/// computes from scratch with the same values.
+#[test]
+fn each_step_gives_what_a_fresh_store_computes_for_the_same_values() {
+    let store = tempfile::tempdir().unwrap();
+    run_json(store.path(), &[]);
+    let mut values: Vec<&str> = Vec::new();
+    for set in [
+        "payment_threshold=1600",
+        "metric=median",
+        "summary_statistic_type=max",
+        "score_threshold=2.5",
+        "payment_threshold=1000",
+    ] {
+        values.push(set);
+        let step = run_json(store.path(), &["--set", set]);
+        let fresh_store = tempfile::tempdir().unwrap();
+        let args: Vec<&str> = values.iter().flat_map(|v| ["--set", *v]).collect();
+        let fresh = run_json(fresh_store.path(), &args);
+        same_numbers(&step["segment_result"], &fresh["segment_result"], set);
+        same_numbers(
+            &step["high_value_summary"],
+            &fresh["high_value_summary"],
+            set,
+        );
+    }
+}
+
+/// Equal JSON, numbers within 1e-9 relative (polars' streaming sums may
+/// differ in the last bit from run to run, reused or not).
+fn same_numbers(actual: &Json, expected: &Json, context: &str) {
+    match (actual, expected) {
+        (Json::Number(_), Json::Number(n)) => close(actual, n.as_f64().unwrap()),
+        (Json::Array(a), Json::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{context}");
+            a.iter()
+                .zip(b)
+                .for_each(|(a, b)| same_numbers(a, b, context));
+        }
+        (Json::Object(a), Json::Object(b)) => {
+            assert_eq!(
+                a.keys().collect::<Vec<_>>(),
+                b.keys().collect::<Vec<_>>(),
+                "{context}"
+            );
+            a.values()
+                .zip(b.values())
+                .for_each(|(a, b)| same_numbers(a, b, context));
+        }
+        _ => assert_eq!(actual, expected, "{context}"),
+    }
+}
+
 /// `run --task` of the first task on a fresh store succeeds: the results the
 /// demo reports (`segment_result`, `high_value_summary`) have no value yet,
 /// and say so with `null` instead of failing the command.

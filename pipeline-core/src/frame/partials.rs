@@ -238,6 +238,11 @@ impl Aggregation {
             })
             .collect();
         let missing: Vec<usize> = (0..parts.len()).filter(|&p| found[p].is_none()).collect();
+        tracing::debug!(
+            parts = parts.len(),
+            reused = parts.len() - missing.len(),
+            "partial results of an aggregation"
+        );
         let computed = if missing.is_empty() {
             None
         } else {

@@ -1,7 +1,8 @@
-//! `frame::grouped_medians` (and the executor's use of it for medians over
-//! data not in memory) against polars' own median on random frames: nulls,
-//! NaN, infinities, signed zeros, duplicates, empty input, one group, many
-//! groups, integer columns.
+//! `frame::grouped_medians` (and the executor's use of it for every median
+//! aggregation, over frames in memory and over data not in memory) against
+//! polars' own median on random frames: nulls, NaN, infinities, signed
+//! zeros, duplicates, empty input, one group, many groups, all-null groups,
+//! integer columns, frames of several chunks.
 
 use pipeline_core::Runtime;
 use pipeline_core::frame::{LazyFrame, grouped_medians};
@@ -149,6 +150,18 @@ fn summary(frame: &LazyFrame) -> LazyFrame {
 /// `frame` and another summarizes it with no frame memory: the second reads
 /// `frame` from its file, so its medians run in bounded memory.
 fn summarized_from_its_file(frame: &DataFrame) -> DataFrame {
+    summarized_by_the_runtime(frame, summary, 0)
+}
+
+/// `summarize(frame)` as the runtime computes it when one task stores
+/// `frame` and another summarizes it, with `frame_memory` bytes of frame
+/// memory (enough: the second task gets the frame in memory; 0: from its
+/// file).
+fn summarized_by_the_runtime(
+    frame: &DataFrame,
+    summarize: fn(&LazyFrame) -> LazyFrame,
+    frame_memory: usize,
+) -> DataFrame {
     let source = frame.clone();
     let graph = GraphBuilder::new("medians")
         .node(NodeSpec::new::<i64>("seed").with_default(1))
@@ -162,14 +175,17 @@ fn summarized_from_its_file(frame: &DataFrame) -> DataFrame {
             .outputs(["frame"]),
         )
         .task(
-            TaskSpec::new(TaskDef::from_fn1("summarize", "1", summary))
+            TaskSpec::new(TaskDef::from_fn1("summarize", "1", summarize))
                 .inputs(["frame"])
                 .outputs(["summary"]),
         )
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder().frame_memory(0).open(dir.path()).unwrap();
+    let runtime = Runtime::builder()
+        .frame_memory(frame_memory)
+        .open(dir.path())
+        .unwrap();
     let scenario = runtime.create_scenario(graph, "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
     let stored = scenario
@@ -242,4 +258,174 @@ fn medians_of_even_counts_over_a_frame_not_in_memory_are_the_midpoints() {
         .into_no_null_iter()
         .collect();
     assert_eq!(n_medians, vec![4.5; 4]);
+}
+
+/// `frame` as `pieces` chunks (a frame stored in batches has several).
+fn in_chunks(frame: &DataFrame, pieces: usize) -> DataFrame {
+    let size = frame.height().div_ceil(pieces.max(1)).max(1);
+    let mut chunked = frame.slice(0, size);
+    let mut at = size;
+    while at < frame.height() {
+        chunked.vstack_mut(&frame.slice(at as i64, size)).unwrap();
+        at += size;
+    }
+    chunked
+}
+
+/// Up to 511 groups of random cells plus a group whose values are all
+/// null: with two columns, up to the 1,024 group × column pairs
+/// `grouped_medians` takes; in one to four chunks.
+fn many_groups_frame() -> impl Strategy<Value = DataFrame> {
+    (0usize..1500, 1u16..=511, 1usize..5, 1usize..4).prop_flat_map(
+        |(rows, groups, pieces, null_rows)| {
+            (
+                prop::collection::vec(0..groups, rows),
+                prop::collection::vec(float_cell(), rows),
+                prop::collection::vec(prop::option::weighted(0.8, -50i64..50), rows),
+                Just(pieces),
+                Just(null_rows),
+            )
+                .prop_map(|(g, x, n, pieces, null_rows)| {
+                    let mut g: Vec<String> = g.into_iter().map(|g| format!("g{g}")).collect();
+                    let (mut x, mut n) = (x, n);
+                    for _ in 0..null_rows {
+                        g.push("all null".to_owned());
+                        x.push(None);
+                        n.push(None);
+                    }
+                    in_chunks(&df!("g" => g, "x" => x, "n" => n).unwrap(), pieces)
+                })
+        },
+    )
+}
+
+/// A task aggregating with medians, other aggregations and a count, as the
+/// demo's `segment_analysis` does.
+fn summary_with_others(frame: &LazyFrame) -> LazyFrame {
+    frame
+        .clone()
+        .group_by([col("g")])
+        .agg([
+            col("x").median().cast(DataType::Float64).alias("x_median"),
+            col("n").sum().alias("n_sum"),
+            col("n").median(),
+            col("x").max().alias("x_max"),
+            len().alias("rows"),
+        ])
+        .sort(["g"], SortMultipleOptions::default())
+}
+
+/// A task selecting medians with a literal and other aggregations, as the
+/// demo's `high_value_cust_summary_statistics` does.
+fn whole_summary(frame: &LazyFrame) -> LazyFrame {
+    frame.clone().select([
+        lit("all").alias("label"),
+        col("x").median().alias("x_median"),
+        col("n").sum().alias("n_sum"),
+        col("n").median().alias("n_median"),
+        len().alias("rows"),
+    ])
+}
+
+/// Enough frame memory that the summarizing task gets the frame in memory.
+const IN_MEMORY: usize = 256 << 20;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    #[test]
+    fn medians_of_many_groups_in_chunks_in_memory_equal_polars(frame in many_groups_frame()) {
+        let ours = grouped_medians(frame.clone().lazy(), &[col("g")], &[col("x"), col("n")]).unwrap();
+        let theirs = frame
+            .lazy()
+            .group_by_stable([col("g")])
+            .agg([col("x").median(), col("n").median()])
+            .collect()
+            .unwrap();
+        assert_same(&ours, &theirs)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn a_task_with_medians_and_other_aggregations_over_a_frame_in_memory_gets_polars_results(
+        frame in frame()
+    ) {
+        let ours = summarized_by_the_runtime(&frame, summary_with_others, IN_MEMORY);
+        let theirs = summary_with_others(&frame.clone().lazy()).collect().unwrap();
+        assert_same(&ours, &theirs)?;
+        let ours = summarized_by_the_runtime(&frame, whole_summary, IN_MEMORY);
+        let theirs = whole_summary(&frame.lazy()).collect().unwrap();
+        assert_same(&ours, &theirs)?;
+    }
+}
+
+#[test]
+fn medians_of_a_large_frame_in_memory_counted_on_several_threads_equal_polars() {
+    // 1.2M rows in three chunks: parts of each column are counted on
+    // different threads and merged; nulls, NaN and duplicates included.
+    let n = 1_200_000usize;
+    let x: Vec<Option<f64>> = (0..n)
+        .map(|i| match i {
+            i if i % 7 == 0 => None,
+            i if i % 1000 == 3 => Some(f64::NAN),
+            i => Some(((i * 7919) % 100_003) as f64 * 0.01 - 300.0),
+        })
+        .collect();
+    let frame = df!(
+        "g" => (0..n).map(|i| ["a", "b", "c"][(i / 5) % 3]).collect::<Vec<_>>(),
+        "x" => x,
+        "n" => (0..n).map(|i| (i % 101) as i64).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let frame = in_chunks(&frame, 3);
+    for by in [vec![col("g")], vec![]] {
+        let ours = grouped_medians(frame.clone().lazy(), &by, &[col("x"), col("n")]).unwrap();
+        let theirs = frame
+            .clone()
+            .lazy()
+            .group_by_stable(by.clone())
+            .agg([col("x").median(), col("n").median()])
+            .collect()
+            .unwrap();
+        let theirs = match by.is_empty() {
+            true => theirs.select(["x", "n"]).unwrap(),
+            false => theirs,
+        };
+        assert!(
+            ours.equals_missing(&theirs),
+            "ours:\n{ours}\npolars:\n{theirs}"
+        );
+    }
+}
+
+#[test]
+fn more_group_column_pairs_than_the_limit_are_refused_with_a_message() {
+    let frame = |groups: i64| {
+        df!("g" => (0..groups).collect::<Vec<_>>(), "x" => vec![1.5; groups as usize])
+            .unwrap()
+            .lazy()
+    };
+    assert!(grouped_medians(frame(1024), &[col("g")], &[col("x")]).is_ok());
+    let error = grouped_medians(frame(1025), &[col("g")], &[col("x")]).unwrap_err();
+    assert!(error.to_string().contains("at most"), "{error}");
+}
+
+#[test]
+fn a_task_with_more_groups_than_the_limit_over_a_frame_in_memory_gets_polars_medians() {
+    let n = 6_000usize;
+    let frame = df!(
+        "g" => (0..n).map(|i| format!("g{}", i % 2000)).collect::<Vec<_>>(),
+        "x" => (0..n).map(|i| (i % 13) as f64).collect::<Vec<_>>(),
+        "n" => (0..n).map(|i| (i % 5) as i64).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let ours = summarized_by_the_runtime(&frame, summary_with_others, IN_MEMORY);
+    let theirs = summary_with_others(&frame.lazy()).collect().unwrap();
+    assert!(
+        ours.equals_missing(&theirs),
+        "ours:\n{ours}\npolars:\n{theirs}"
+    );
 }

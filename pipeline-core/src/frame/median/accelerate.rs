@@ -1,0 +1,215 @@
+//! The executor's use of [`grouped_medians`]: median aggregations in a
+//! query plan computed before polars runs the rest.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+use polars_plan::utils::expr_to_leaf_column_names;
+
+use super::groups::TOO_MANY_GROUPS;
+use super::{Schemas, grouped_medians, in_memory};
+
+/// `plan` with each median aggregation computed now by [`grouped_medians`]:
+/// a `group_by(..).agg(..)` or a `select` of aggregations and literals
+/// holding a `median` of a numeric column becomes a frame in memory with the
+/// same rows (the other aggregations computed by polars). Other nodes are
+/// left to polars, as are aggregations with more groups than
+/// [`grouped_medians`] takes.
+pub(in crate::frame) fn accelerate(plan: &DslPlan) -> PolarsResult<DslPlan> {
+    let mut failed = None;
+    let rewritten = super::super::plan::map_plan(plan, &mut |node| {
+        if failed.is_some() {
+            return None;
+        }
+        match aggregate(node) {
+            Ok(Some(frame)) => {
+                let schema = frame.schema().clone();
+                Some(DslPlan::DataFrameScan {
+                    df: Arc::new(frame),
+                    schema,
+                })
+            }
+            Ok(None) => None,
+            Err(error) => {
+                failed = Some(error);
+                None
+            }
+        }
+    });
+    match failed {
+        Some(error) => Err(error),
+        None => Ok(rewritten),
+    }
+}
+
+/// The result of an aggregation node holding medians over a scan, if it is one.
+fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
+    let (input, keys, aggs) = match node {
+        DslPlan::GroupBy {
+            input,
+            keys,
+            predicates,
+            aggs,
+            options,
+            apply: None,
+            ..
+        } if predicates.is_empty()
+            && options.slice.is_none()
+            && !options.is_rolling()
+            && !options.is_dynamic() =>
+        {
+            (input, keys.clone(), aggs)
+        }
+        DslPlan::Select { expr, input, .. }
+            if expr.iter().all(|e| match peel(e).0 {
+                Expr::Agg(_) => true,
+                Expr::Literal(literal) => literal.is_scalar(),
+                _ => false,
+            }) =>
+        {
+            (input, Vec::new(), expr)
+        }
+        _ => return Ok(None),
+    };
+    let medians: Vec<Option<Expr>> = aggs.iter().map(median_input).collect();
+    if medians.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    let input = LazyFrame::from((**input).clone());
+    let inner: Vec<Expr> = medians.iter().flatten().cloned().collect();
+    let numeric = input
+        .clone()
+        .select(inner.clone())
+        .collect_schema()?
+        .iter_values()
+        .all(DataType::is_primitive_numeric);
+    if !numeric {
+        return Ok(None);
+    }
+    let schema = LazyFrame::from(node.clone()).collect_schema()?;
+    let others: Vec<Expr> = aggs
+        .iter()
+        .zip(&medians)
+        .filter(|(_, m)| m.is_none())
+        .map(|(e, _)| e.clone())
+        .collect();
+    let key_names: Vec<PlSmallStr> = schema.iter_names().take(keys.len()).cloned().collect();
+    let computed = match in_memory_inputs(&input, &others)? {
+        // In memory: medians and the other aggregations over one evaluation.
+        Some(leaves) => {
+            let others = (!others.is_empty()).then_some((&others[..], &leaves[..]));
+            in_memory::medians(input.clone(), &keys, &inner, others)
+        }
+        .and_then(|(medians, rest)| {
+            let schemas = Schemas::of(&input, &keys, &inner)?;
+            Ok((medians.into_frame(&schemas, keys.is_empty())?, rest))
+        }),
+        None => grouped_medians(input.clone(), &keys, &inner).and_then(|found| {
+            let rest = others_by_polars(&input, &keys, &key_names, &found, others)?;
+            Ok((found, rest))
+        }),
+    };
+    let (found, rest) = match computed {
+        Ok(computed) => computed,
+        // More groups than it takes: polars' own median.
+        Err(error) if error.to_string().contains(TOO_MANY_GROUPS) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let mut out = found.select(key_names)?;
+    let mut next_median = keys.len();
+    for ((name, dtype), median) in schema.iter().skip(keys.len()).zip(&medians) {
+        let column = match median {
+            Some(_) => {
+                next_median += 1;
+                found.columns()[next_median - 1].clone()
+            }
+            None => rest
+                .as_ref()
+                .expect("computed when there are other aggregations")
+                .column(name)?
+                .clone(),
+        };
+        out.with_column(column.cast(dtype)?.with_name(name.clone()))?;
+    }
+    Ok(Some(out))
+}
+
+/// The input columns `others` read, if `input`'s sources are all in memory
+/// and `others` name each column they read (no selectors); `None` sends the
+/// aggregation to the streaming passes.
+fn in_memory_inputs(input: &LazyFrame, others: &[Expr]) -> PolarsResult<Option<Vec<PlSmallStr>>> {
+    if !in_memory::is_in_memory(&input.logical_plan) {
+        return Ok(None);
+    }
+    let named = others
+        .iter()
+        .all(|other| other.into_iter().all(|e| !matches!(e, Expr::Selector(_))));
+    if !named {
+        return Ok(None);
+    }
+    let schema = input.clone().collect_schema()?;
+    let mut leaves: Vec<PlSmallStr> = Vec::new();
+    for name in others.iter().flat_map(expr_to_leaf_column_names) {
+        // A name the input lacks: polars' own error, from the other path.
+        if !schema.contains(&name) || name.starts_with("__median_") {
+            return Ok(None);
+        }
+        if !leaves.contains(&name) {
+            leaves.push(name);
+        }
+    }
+    Ok(Some(leaves))
+}
+
+/// `others` per group of `keys` over `input` by polars, in the order of the
+/// groups of `found` (keys named `key_names`), on the streaming engine.
+fn others_by_polars(
+    input: &LazyFrame,
+    keys: &[Expr],
+    key_names: &[PlSmallStr],
+    found: &DataFrame,
+    others: Vec<Expr>,
+) -> PolarsResult<Option<DataFrame>> {
+    if others.is_empty() {
+        return Ok(None);
+    }
+    if keys.is_empty() {
+        return super::super::collect_streaming(input.clone().select(others)).map(Some);
+    }
+    let rest = input.clone().group_by(keys.to_vec()).agg(others);
+    let by = || key_names.iter().map(|k| col(k.clone())).collect::<Vec<_>>();
+    let joined = found.select(key_names.to_vec())?.lazy().join(
+        rest,
+        by(),
+        by(),
+        JoinArgs {
+            nulls_equal: true,
+            maintain_order: MaintainOrderJoin::Left,
+            ..JoinArgs::new(JoinType::Left)
+        },
+    );
+    super::super::collect_streaming(joined).map(Some)
+}
+
+/// An expression without the aliases and casts around it.
+fn peel(expr: &Expr) -> (&Expr, Vec<&Expr>) {
+    let mut wrappers = Vec::new();
+    let mut inner = expr;
+    loop {
+        match inner {
+            Expr::Alias(e, _) | Expr::Cast { expr: e, .. } => {
+                wrappers.push(inner);
+                inner = e;
+            }
+            _ => return (inner, wrappers),
+        }
+    }
+}
+
+/// The input of a median aggregation (under aliases and casts), if it is one.
+fn median_input(expr: &Expr) -> Option<Expr> {
+    match peel(expr).0 {
+        Expr::Agg(AggExpr::Median(input)) => Some((**input).clone()),
+        _ => None,
+    }
+}

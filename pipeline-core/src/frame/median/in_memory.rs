@@ -1,0 +1,247 @@
+//! Medians of a query whose sources are all frames in memory: its key and
+//! value columns are evaluated once by polars' in-memory engine, group ids
+//! found once, and each pass runs over the columns' values directly, parts
+//! of them on several threads.
+
+use polars::prelude::*;
+use polars_arrow::array::PrimitiveArray;
+
+use super::groups::GroupIndex;
+use super::parallel::{fold_units, threads};
+use super::search::{Histograms, Run, Search, histogram_bytes};
+use super::{Found, Medians, Names};
+
+/// Rows of one unit of work (a part of a column one thread counts).
+const UNIT_ROWS: usize = 1 << 18;
+/// Bytes of histograms the threads may hold at once before columns are
+/// no longer split among them.
+const SPLIT_BYTES: usize = 64 << 20;
+
+/// Whether every source of `plan` is a frame in memory.
+pub(super) fn is_in_memory(plan: &DslPlan) -> bool {
+    let mut in_memory = true;
+    let mut sources = 0;
+    super::super::plan::for_each_source(plan, &mut |source| {
+        sources += 1;
+        in_memory &= matches!(source, DslPlan::DataFrameScan { .. });
+    });
+    in_memory && sources > 0
+}
+
+/// The medians of `columns` per group of `by` over `frame` (whose sources
+/// are in memory), and, if `others` is not empty, those aggregations per
+/// group too (one row per group in the same order), computed by polars
+/// over the same evaluated columns (`leaves`: the input columns they read).
+pub(super) fn medians(
+    frame: LazyFrame,
+    by: &[Expr],
+    columns: &[Expr],
+    others: Option<(&[Expr], &[PlSmallStr])>,
+) -> PolarsResult<(Medians, Option<DataFrame>)> {
+    let names = Names::new(by.len(), columns.len());
+    let leaves = others.map_or(&[][..], |(_, leaves)| leaves);
+    let evaluated = frame
+        .select(
+            names
+                .keyed(by)
+                .chain(
+                    columns
+                        .iter()
+                        .zip(&names.values)
+                        .map(|(e, n)| e.clone().alias(n.clone())),
+                )
+                .chain(leaves.iter().map(|name| col(name.clone())))
+                .collect::<Vec<_>>(),
+        )
+        .collect()?;
+    let mut index = GroupIndex::new(columns.len());
+    let ids = match by.is_empty() {
+        true => None,
+        false => Some(index.assign(&evaluated.select(names.keys.iter().cloned())?)?),
+    };
+    let groups = match ids {
+        Some(_) => index.len(),
+        None => 1,
+    };
+    // Integers as they are (ordered as floats), any other type as floats.
+    let values: Vec<Column> = names
+        .values
+        .iter()
+        .map(|name| {
+            let column = evaluated.column(name)?;
+            match column.dtype() {
+                DataType::Int64 | DataType::Float64 => Ok(column.clone()),
+                _ => column.cast(&DataType::Float64),
+            }
+        })
+        .collect::<PolarsResult<_>>()?;
+    let chunks: Vec<Chunks> = values
+        .iter()
+        .map(|column| match column.dtype() {
+            DataType::Int64 => column
+                .i64()
+                .map(|c| Chunks::Integers(c.downcast_iter().collect())),
+            _ => column
+                .f64()
+                .map(|c| Chunks::Floats(c.downcast_iter().collect())),
+        })
+        .collect::<PolarsResult<_>>()?;
+    let searches = search(&chunks, ids.as_deref(), groups);
+    let medians = Medians {
+        index,
+        medians: searches.iter().map(Search::medians).collect(),
+    };
+    let rest = match others {
+        None => None,
+        Some((others, leaves)) => Some(aggregate_others(
+            &evaluated,
+            ids.as_deref(),
+            others,
+            leaves,
+        )?),
+    };
+    Ok((medians, rest))
+}
+
+/// `others` per group (`ids`; all rows one group if `None`) of `evaluated`,
+/// by polars, in group id order.
+fn aggregate_others(
+    evaluated: &DataFrame,
+    ids: Option<&[u16]>,
+    others: &[Expr],
+    leaves: &[PlSmallStr],
+) -> PolarsResult<DataFrame> {
+    let mut inputs: Vec<Column> = leaves
+        .iter()
+        .map(|name| evaluated.column(name).cloned())
+        .collect::<PolarsResult<_>>()?;
+    match ids {
+        None => DataFrame::new(evaluated.height(), inputs)?
+            .lazy()
+            .select(others)
+            .collect(),
+        Some(ids) => {
+            let group: PlSmallStr = "__median_group".into();
+            let ids: Vec<u32> = ids.iter().map(|&id| u32::from(id)).collect();
+            inputs.push(Column::new(group.clone(), ids));
+            let mut rest = DataFrame::new_infer_height(inputs)?
+                .lazy()
+                .group_by_stable([col(group.clone())])
+                .agg(others)
+                .collect()?;
+            rest.drop_in_place(&group)?;
+            Ok(rest)
+        }
+    }
+}
+
+/// The chunks of one value column.
+enum Chunks<'a> {
+    Floats(Vec<&'a PrimitiveArray<f64>>),
+    Integers(Vec<&'a PrimitiveArray<i64>>),
+}
+
+impl Chunks<'_> {
+    fn lens(&self) -> Vec<usize> {
+        match self {
+            Chunks::Floats(arrays) => arrays.iter().map(|a| a.len()).collect(),
+            Chunks::Integers(arrays) => arrays.iter().map(|a| a.len()).collect(),
+        }
+    }
+}
+
+/// One unit of a pass: parts of a column's chunks.
+struct Unit {
+    column: usize,
+    /// (chunk, start in the chunk, length, first row in the frame).
+    parts: Vec<(usize, usize, usize, usize)>,
+}
+
+/// The units of a pass over `values`' columns `wanted`: each column cut
+/// into parts of [`UNIT_ROWS`] rows if `split`, else one unit per column.
+fn units(values: &[Chunks<'_>], wanted: &[bool], split: bool) -> Vec<Unit> {
+    let mut units = Vec::new();
+    for (column, chunks) in values.iter().enumerate() {
+        if !wanted[column] {
+            continue;
+        }
+        let mut whole = Unit {
+            column,
+            parts: Vec::new(),
+        };
+        let mut row = 0;
+        for (chunk, len) in chunks.lens().into_iter().enumerate() {
+            for start in (0..len).step_by(UNIT_ROWS) {
+                let part = (chunk, start, UNIT_ROWS.min(len - start), row + start);
+                match split {
+                    true => units.push(Unit {
+                        column,
+                        parts: vec![part],
+                    }),
+                    false => whole.parts.push(part),
+                }
+            }
+            row += len;
+        }
+        if !split {
+            units.push(whole);
+        }
+    }
+    units
+}
+
+/// The searches for the middle values of each column of `values`, every
+/// pass on [`threads`] threads.
+fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Search> {
+    let run = |&(chunk, start, len, row): &(usize, usize, usize, usize), column: usize| {
+        let groups = ids.map(|ids| &ids[row..row + len]);
+        match &arrays[column] {
+            Chunks::Floats(chunks) => Run::floats(chunks[chunk], start, len, groups),
+            Chunks::Integers(chunks) => Run::integers(chunks[chunk], start, len, groups),
+        }
+    };
+    let columns = arrays.len();
+    let split = |bytes: usize| threads() * columns * bytes <= SPLIT_BYTES;
+
+    let all = vec![true; columns];
+    let first = fold_units(
+        &units(arrays, &all, split(histogram_bytes(groups))),
+        columns,
+        |unit| unit.column,
+        |_| Histograms::new(groups),
+        |histograms, unit| {
+            for part in &unit.parts {
+                histograms.add(&run(part, unit.column));
+            }
+        },
+        Histograms::merge,
+    );
+    let mut searches: Vec<Search> = first
+        .into_iter()
+        .map(|h| h.unwrap_or_else(|| Histograms::new(groups)).search(groups))
+        .collect();
+    while searches.iter().any(|s| !s.is_done()) {
+        let wanted: Vec<bool> = searches.iter().map(|s| !s.is_done()).collect();
+        let passes: Vec<_> = searches.iter().map(Search::pass).collect();
+        let counted = passes.iter().map(|p| p.counted_ranges()).max().unwrap_or(0);
+        let found = fold_units(
+            &units(arrays, &wanted, split(histogram_bytes(counted))),
+            columns,
+            |unit| unit.column,
+            |column| passes[column].found(),
+            |found, unit| {
+                for part in &unit.parts {
+                    passes[unit.column].add(found, &run(part, unit.column));
+                }
+            },
+            Found::merge,
+        );
+        drop(passes);
+        for ((search, found), wanted) in searches.iter_mut().zip(found).zip(wanted) {
+            if wanted {
+                search.resolve(found.expect("a wanted column has units"));
+            }
+        }
+    }
+    searches
+}

@@ -1,0 +1,388 @@
+//! The search for the middle values of one column per group, pass by pass,
+//! whatever feeds the passes (batches of a streaming query, or parts of a
+//! frame in memory on several threads).
+//!
+//! The first pass counts each group's values per range of their top
+//! [`BITS`] bits ([`Histograms`]); each later pass ([`Pass`]) narrows the
+//! ranges holding the middle values by [`BITS`] more bits, or keeps the
+//! values of a range once it holds few enough and selects the middle ones.
+//! A pass's work is an accumulator per feeder, merged at the end of the
+//! pass, so parts of a column can be counted on different threads.
+
+use polars_arrow::array::{Array, PrimitiveArray};
+use polars_arrow::bitmap::Bitmap;
+
+use super::order::{key, median_of, middle_ranks};
+
+/// Bits per pass.
+pub(super) const BITS: u32 = 16;
+/// Bins of a histogram.
+const BINS: usize = 1 << BITS;
+/// Values of one range kept in memory at most, per middle value sought;
+/// more, and the range is narrowed by another pass first.
+const COLLECT_LIMIT: u64 = 4 << 20;
+
+/// The bytes of the first pass's histograms of `groups` groups (one column).
+pub(super) fn histogram_bytes(groups: usize) -> usize {
+    groups * BINS * std::mem::size_of::<u64>()
+}
+
+/// Consecutive values of one column with the group of each.
+pub(super) struct Run<'a> {
+    values: Values<'a>,
+    /// Which values are valid, if some are null.
+    validity: Option<Bitmap>,
+    /// The group of each value; `None`: all are of group 0.
+    groups: Option<&'a [u16]>,
+}
+
+/// The values of a [`Run`]: floats, or integers (ordered as the floats
+/// polars casts them to, so their middle values are the same).
+enum Values<'a> {
+    Floats(&'a [f64]),
+    Integers(&'a [i64]),
+}
+
+impl<'a> Run<'a> {
+    /// The values `start..start + len` of `array`, with their groups
+    /// (`groups` is as long as `len`).
+    pub(super) fn floats(
+        array: &'a PrimitiveArray<f64>,
+        start: usize,
+        len: usize,
+        groups: Option<&'a [u16]>,
+    ) -> Self {
+        Self {
+            values: Values::Floats(&array.values()[start..start + len]),
+            validity: validity(array, start, len),
+            groups,
+        }
+    }
+
+    /// [`Run::floats`] of integers.
+    pub(super) fn integers(
+        array: &'a PrimitiveArray<i64>,
+        start: usize,
+        len: usize,
+        groups: Option<&'a [u16]>,
+    ) -> Self {
+        Self {
+            values: Values::Integers(&array.values()[start..start + len]),
+            validity: validity(array, start, len),
+            groups,
+        }
+    }
+
+    /// Calls `visit(group, key)` with each valid value's group and [`key`].
+    #[inline(always)]
+    fn for_each(&self, visit: impl FnMut(usize, u64)) {
+        match self.values {
+            Values::Floats(values) => each(values, &self.validity, self.groups, key, visit),
+            Values::Integers(values) => each(
+                values,
+                &self.validity,
+                self.groups,
+                |x| key(x as f64),
+                visit,
+            ),
+        }
+    }
+}
+
+/// The validity of `array`'s values `start..start + len`, if some are null.
+fn validity(array: &dyn Array, start: usize, len: usize) -> Option<Bitmap> {
+    array
+        .validity()
+        .filter(|_| array.null_count() > 0)
+        .map(|bits| bits.clone().sliced(start, len))
+}
+
+/// Calls `visit(group, key)` for each valid value of `values`.
+#[inline(always)]
+fn each<T: Copy>(
+    values: &[T],
+    validity: &Option<Bitmap>,
+    groups: Option<&[u16]>,
+    to_key: impl Fn(T) -> u64,
+    mut visit: impl FnMut(usize, u64),
+) {
+    match (validity, groups) {
+        (None, None) => values.iter().for_each(|&x| visit(0, to_key(x))),
+        (None, Some(groups)) => values
+            .iter()
+            .zip(groups)
+            .for_each(|(&x, &g)| visit(g as usize, to_key(x))),
+        (Some(valid), None) => values.iter().zip(valid.iter()).for_each(|(&x, ok)| {
+            if ok {
+                visit(0, to_key(x))
+            }
+        }),
+        (Some(valid), Some(groups)) => {
+            values
+                .iter()
+                .zip(groups)
+                .zip(valid.iter())
+                .for_each(|((&x, &g), ok)| {
+                    if ok {
+                        visit(g as usize, to_key(x))
+                    }
+                })
+        }
+    }
+}
+
+/// The first pass over one column: each group's values counted per range
+/// of their top [`BITS`] bits.
+pub(super) struct Histograms {
+    /// `bins[group * BINS + bin]`.
+    bins: Vec<u64>,
+}
+
+impl Histograms {
+    /// Empty histograms of `groups` groups.
+    pub(super) fn new(groups: usize) -> Self {
+        Self {
+            bins: vec![0; groups * BINS],
+        }
+    }
+
+    /// Makes room for `groups` groups (new ones empty).
+    pub(super) fn grow(&mut self, groups: usize) {
+        if self.bins.len() < groups * BINS {
+            self.bins.resize(groups * BINS, 0);
+        }
+    }
+
+    /// Counts the values of `run`.
+    pub(super) fn add(&mut self, run: &Run<'_>) {
+        let bins = &mut self.bins;
+        run.for_each(|g, k| bins[g * BINS + (k >> (64 - BITS)) as usize] += 1);
+    }
+
+    /// Adds the counts of `other` (of the same column, other values).
+    pub(super) fn merge(&mut self, other: Histograms) {
+        self.grow(other.bins.len() / BINS);
+        for (a, b) in self.bins.iter_mut().zip(other.bins) {
+            *a += b;
+        }
+    }
+
+    /// The search this first pass leaves for its column.
+    pub(super) fn search(self, groups: usize) -> Search {
+        let mut search = Search {
+            known: vec![Vec::new(); groups],
+            pending: Vec::new(),
+        };
+        for (group, bins) in self.bins.chunks(BINS).enumerate().take(groups) {
+            let ranks = middle_ranks(bins.iter().sum());
+            search.narrow(group, 0, 64 - BITS, 0, &ranks, bins);
+        }
+        search
+    }
+}
+
+/// What is known of one column's middle values, and the ranges the next
+/// pass looks at.
+pub(super) struct Search {
+    /// `known[group]`: (rank, key) of the middle values found.
+    known: Vec<Vec<(u64, u64)>>,
+    pending: Vec<Range>,
+}
+
+/// A range of keys of one group that holds one or two middle values.
+struct Range {
+    group: usize,
+    /// The range's lowest key; it spans `1 << (shift + BITS)` keys (when
+    /// counted) or `1 << shift` (when kept).
+    low: u64,
+    shift: u32,
+    /// Values of the group below `low`.
+    below: u64,
+    /// Ranks of the middle values in the range, ascending.
+    ranks: Vec<u64>,
+    /// Keep its values (few enough) instead of counting them.
+    keep: bool,
+}
+
+impl Range {
+    /// Bits of a key's offset from `low` that may be set for it to be inside.
+    fn span(&self) -> u32 {
+        if self.keep {
+            self.shift
+        } else {
+            self.shift + BITS
+        }
+    }
+}
+
+impl Search {
+    /// Whether every middle value is known.
+    pub(super) fn is_done(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The median of each group.
+    pub(super) fn medians(&self) -> Vec<Option<f64>> {
+        self.known
+            .iter()
+            .map(|found| {
+                let mut found = found.clone();
+                found.sort_unstable();
+                median_of(&found.iter().map(|&(_, k)| k).collect::<Vec<_>>())
+            })
+            .collect()
+    }
+
+    /// Records the ranges of `bins` (a histogram of one group over
+    /// `[low, ...)`, bins `1 << shift` keys wide) holding `ranks`: each
+    /// known, or to be kept or narrowed by the next pass.
+    fn narrow(
+        &mut self,
+        group: usize,
+        low: u64,
+        shift: u32,
+        below: u64,
+        ranks: &[u64],
+        bins: &[u64],
+    ) {
+        let mut before = below;
+        let mut ranks = ranks.iter().copied().peekable();
+        for (bin, &count) in bins.iter().enumerate() {
+            if ranks.peek().is_none() {
+                break;
+            }
+            let mut inside = Vec::new();
+            while let Some(&rank) = ranks.peek()
+                && rank < before + count
+            {
+                inside.push(rank);
+                ranks.next();
+            }
+            if !inside.is_empty() {
+                let bin_low = low + ((bin as u64) << shift);
+                if shift == 0 {
+                    self.known[group].extend(inside.iter().map(|&rank| (rank, bin_low)));
+                } else {
+                    let keep = count <= COLLECT_LIMIT;
+                    self.pending.push(Range {
+                        group,
+                        low: bin_low,
+                        shift: if keep { shift } else { shift - BITS },
+                        below: before,
+                        ranks: inside,
+                        keep,
+                    });
+                }
+            }
+            before += count;
+        }
+    }
+
+    /// The next pass over this column.
+    pub(super) fn pass(&self) -> Pass<'_> {
+        let mut of_group: Vec<Vec<usize>> = vec![Vec::new(); self.known.len()];
+        for (i, range) in self.pending.iter().enumerate() {
+            of_group[range.group].push(i);
+        }
+        Pass {
+            search: self,
+            of_group,
+        }
+    }
+
+    /// Takes in what a pass found (`found`, one per pending range).
+    pub(super) fn resolve(&mut self, found: Found) {
+        let pending = std::mem::take(&mut self.pending);
+        for (range, seen) in pending.into_iter().zip(found.0) {
+            match seen {
+                Seen::Kept(mut kept) => {
+                    let first = (range.ranks[0] - range.below) as usize;
+                    let (_, &mut lowest, above) = kept.select_nth_unstable(first);
+                    let mut keys = vec![(range.ranks[0], lowest)];
+                    // A second rank is the next one: the least value above.
+                    if let Some(&second) = range.ranks.get(1) {
+                        let next = above.iter().copied().min().unwrap_or(lowest);
+                        keys.push((second, next));
+                    }
+                    self.known[range.group].extend(keys);
+                }
+                Seen::Counted(bins) => self.narrow(
+                    range.group,
+                    range.low,
+                    range.shift,
+                    range.below,
+                    &range.ranks,
+                    &bins,
+                ),
+            }
+        }
+    }
+}
+
+/// One pass over a column: which ranges each group's values may fall in.
+pub(super) struct Pass<'a> {
+    search: &'a Search,
+    /// Indices of the pending ranges of each group.
+    of_group: Vec<Vec<usize>>,
+}
+
+/// What a pass saw of each pending range, in order.
+pub(super) struct Found(Vec<Seen>);
+
+enum Seen {
+    Counted(Vec<u64>),
+    Kept(Vec<u64>),
+}
+
+impl Pass<'_> {
+    /// An empty accumulator for this pass.
+    pub(super) fn found(&self) -> Found {
+        Found(
+            self.search
+                .pending
+                .iter()
+                .map(|range| match range.keep {
+                    true => Seen::Kept(Vec::new()),
+                    false => Seen::Counted(vec![0; BINS]),
+                })
+                .collect(),
+        )
+    }
+
+    /// Ranges counted (not kept) by this pass.
+    pub(super) fn counted_ranges(&self) -> usize {
+        self.search.pending.iter().filter(|r| !r.keep).count()
+    }
+
+    /// Counts or keeps the values of `run` that fall in a pending range.
+    pub(super) fn add(&self, found: &mut Found, run: &Run<'_>) {
+        let pending = &self.search.pending;
+        run.for_each(|g, k| {
+            for &i in &self.of_group[g] {
+                let range = &pending[i];
+                let offset = k.wrapping_sub(range.low);
+                if offset >> range.span() == 0 {
+                    match &mut found.0[i] {
+                        Seen::Counted(bins) => bins[(offset >> range.shift) as usize] += 1,
+                        Seen::Kept(kept) => kept.push(k),
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl Found {
+    /// Adds what `other` saw (of the same pass, other values).
+    pub(super) fn merge(&mut self, other: Found) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            match (a, b) {
+                (Seen::Counted(a), Seen::Counted(b)) => {
+                    a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                }
+                (Seen::Kept(a), Seen::Kept(mut b)) => a.append(&mut b),
+                _ => unreachable!("accumulators of one pass have the same ranges"),
+            }
+        }
+    }
+}

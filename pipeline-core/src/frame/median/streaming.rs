@@ -1,0 +1,167 @@
+//! Medians of a query that is not all in memory, in bounded memory: each
+//! pass runs the query on polars' streaming engine and counts its batches
+//! as they come, the columns of a batch on several threads.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use polars::prelude::*;
+
+use super::super::format::FRAME_BATCH_ROWS;
+use super::groups::GroupIndex;
+use super::parallel::for_each_column;
+use super::search::{Found, Histograms, Run, Search};
+use super::{Medians, Names};
+
+/// The first pass's state: groups, each row's group, each column's histograms.
+struct FirstPass {
+    index: GroupIndex,
+    ids: Vec<u16>,
+    histograms: Vec<Histograms>,
+}
+
+/// The medians of `columns` per group of `by` over `frame`, in passes over
+/// its batches (see the module docs).
+pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> PolarsResult<Medians> {
+    let names = Arc::new(Names::new(by.len(), columns.len()));
+    let ungrouped = by.is_empty();
+    let first = Arc::new(Mutex::new(FirstPass {
+        index: GroupIndex::new(columns.len()),
+        ids: Vec::new(),
+        histograms: (0..columns.len())
+            .map(|_| Histograms::new(usize::from(ungrouped)))
+            .collect(),
+    }));
+    {
+        let (first, names) = (first.clone(), names.clone());
+        let query = frame.clone().select(
+            names
+                .keyed(by)
+                .chain(names.valued(columns))
+                .collect::<Vec<_>>(),
+        );
+        for_each_batch(query, move |batch| {
+            let mut first = first.lock();
+            let first = &mut *first;
+            let ids = match ungrouped {
+                true => None,
+                false => Some(
+                    first
+                        .index
+                        .assign(&batch.select(names.keys.iter().cloned())?)?,
+                ),
+            };
+            let groups = if ungrouped { 1 } else { first.index.len() };
+            let values = value_columns(&batch, &names)?;
+            for_each_column(&mut first.histograms, |j, histograms| {
+                histograms.grow(groups);
+                for_each_run(values[j], ids.as_deref(), |run| histograms.add(run));
+            });
+            first.ids.extend(ids.unwrap_or_default());
+            Ok(())
+        })?;
+    }
+    let FirstPass {
+        index,
+        ids,
+        histograms,
+    } = Arc::try_unwrap(first)
+        .map_err(|_| polars_err!(ComputeError: "polars kept a median pass"))?
+        .into_inner();
+    let groups = if ungrouped { 1 } else { index.len() };
+    let searches: Vec<Search> = histograms.into_iter().map(|h| h.search(groups)).collect();
+    let ids = Arc::new(ids);
+
+    // Later passes: narrow or keep, until every middle value is known.
+    let state = Arc::new(Mutex::new(searches));
+    while state.lock().iter().any(|s| !s.is_done()) {
+        let found: Vec<Found> = state.lock().iter().map(|s| s.pass().found()).collect();
+        let found = Arc::new(Mutex::new(found));
+        let offset = Arc::new(Mutex::new(0usize));
+        {
+            let (state, found, offset, ids) =
+                (state.clone(), found.clone(), offset.clone(), ids.clone());
+            let names = names.clone();
+            let query = frame
+                .clone()
+                .select(names.valued(columns).collect::<Vec<_>>());
+            for_each_batch(query, move |batch| {
+                let mut at = offset.lock();
+                let rows = (!ungrouped).then(|| &ids[*at..*at + batch.height()]);
+                *at += batch.height();
+                let searches = state.lock();
+                let passes: Vec<_> = searches.iter().map(Search::pass).collect();
+                let values = value_columns(&batch, &names)?;
+                for_each_column(&mut found.lock(), |j, found| {
+                    if !searches[j].is_done() {
+                        for_each_run(values[j], rows, |run| passes[j].add(found, run));
+                    }
+                });
+                Ok(())
+            })?;
+        }
+        let found = Arc::try_unwrap(found)
+            .map_err(|_| polars_err!(ComputeError: "polars kept a median pass"))?
+            .into_inner();
+        for (search, found) in state.lock().iter_mut().zip(found) {
+            if !search.is_done() {
+                search.resolve(found);
+            }
+        }
+    }
+    let searches = state.lock();
+    Ok(Medians {
+        index,
+        medians: searches.iter().map(Search::medians).collect(),
+    })
+}
+
+/// The value columns of a batch, in order.
+fn value_columns<'a>(batch: &'a DataFrame, names: &Names) -> PolarsResult<Vec<&'a Float64Chunked>> {
+    names
+        .values
+        .iter()
+        .map(|name| batch.column(name)?.f64())
+        .collect()
+}
+
+/// Calls `visit` with each chunk of `values` and its rows' groups.
+fn for_each_run(values: &Float64Chunked, ids: Option<&[u16]>, mut visit: impl FnMut(&Run<'_>)) {
+    let mut row = 0;
+    for array in values.downcast_iter() {
+        let len = array.len();
+        visit(&Run::floats(
+            array,
+            0,
+            len,
+            ids.map(|ids| &ids[row..row + len]),
+        ));
+        row += len;
+    }
+}
+
+/// Runs `frame` on the streaming engine, handing its batches to `consume` in order.
+fn for_each_batch(
+    frame: LazyFrame,
+    consume: impl Fn(DataFrame) -> PolarsResult<()> + Send + Sync + 'static,
+) -> PolarsResult<()> {
+    let failed = Arc::new(Mutex::new(None::<PolarsError>));
+    let sink = {
+        let failed = failed.clone();
+        PlanCallback::new(move |batch: DataFrame| match consume(batch) {
+            Ok(()) => Ok(false),
+            Err(error) => {
+                *failed.lock() = Some(error);
+                Ok(true)
+            }
+        })
+    };
+    let ran = frame
+        .sink_batches(sink, true, NonZeroUsize::new(FRAME_BATCH_ROWS))
+        .and_then(|query| query.collect_with_engine(Engine::Streaming));
+    if let Some(error) = failed.lock().take() {
+        return Err(error);
+    }
+    ran.map(|_| ())
+}

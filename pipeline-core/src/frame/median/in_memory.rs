@@ -40,7 +40,7 @@ pub(super) fn medians(
 ) -> PolarsResult<(Medians, Option<DataFrame>)> {
     let names = Names::new(by.len(), columns.len());
     let leaves = others.map_or(&[][..], |(_, leaves)| leaves);
-    let evaluated = frame
+    let mut evaluated = frame
         .select(
             names
                 .keyed(by)
@@ -59,6 +59,10 @@ pub(super) fn medians(
         true => None,
         false => Some(index.assign(&evaluated.select(names.keys.iter().cloned())?)?),
     };
+    // The keys are the groups' now: their rows need not stay.
+    for name in &names.keys {
+        evaluated.drop_in_place(name)?;
+    }
     let groups = match ids {
         Some(_) => index.len(),
         None => 1,

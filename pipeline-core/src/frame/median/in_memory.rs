@@ -7,7 +7,7 @@ use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
 
 use super::groups::GroupIndex;
-use super::parallel::{fold_units, threads};
+use super::parallel::{fold_units, for_each_column, threads};
 use super::search::{Histograms, Run, Search, histogram_bytes};
 use super::{Found, Medians, Names};
 
@@ -225,6 +225,7 @@ fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Sear
         .map(|h| h.unwrap_or_else(|| Histograms::new(groups)).search(groups))
         .collect();
     while searches.iter().any(|s| !s.is_done()) {
+        // A column with pending ranges has values, so units.
         let wanted: Vec<bool> = searches.iter().map(|s| !s.is_done()).collect();
         let passes: Vec<_> = searches.iter().map(Search::pass).collect();
         let counted = passes.iter().map(|p| p.counted_ranges()).max().unwrap_or(0);
@@ -241,11 +242,13 @@ fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Sear
             Found::merge,
         );
         drop(passes);
-        for ((search, found), wanted) in searches.iter_mut().zip(found).zip(wanted) {
-            if wanted {
-                search.resolve(found.expect("a wanted column has units"));
+        // Selecting the middle of the values kept, a column per thread.
+        let mut resolving: Vec<_> = searches.iter_mut().zip(found).collect();
+        for_each_column(&mut resolving, |_, (search, found)| {
+            if let Some(found) = found.take() {
+                search.resolve(found);
             }
-        }
+        });
     }
     searches
 }

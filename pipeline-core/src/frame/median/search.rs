@@ -281,12 +281,22 @@ impl Search {
     /// The next pass over this column.
     pub(super) fn pass(&self) -> Pass<'_> {
         let mut of_group: Vec<Vec<usize>> = vec![Vec::new(); self.known.len()];
+        let mut bounds = vec![(u64::MAX, 0); self.known.len()];
         for (i, range) in self.pending.iter().enumerate() {
             of_group[range.group].push(i);
+            let (lowest, highest) = &mut bounds[range.group];
+            *lowest = (*lowest).min(range.low);
+            *highest = (*highest).max(range.low + ((1u64 << range.span()) - 1));
+        }
+        // (lowest, highest - lowest): one comparison tells whether a key is
+        // inside (a group without ranges: only the NaN key, which no range takes).
+        for (lowest, highest) in &mut bounds {
+            *highest = highest.saturating_sub(*lowest);
         }
         Pass {
             search: self,
             of_group,
+            bounds,
         }
     }
 
@@ -324,6 +334,9 @@ pub(super) struct Pass<'a> {
     search: &'a Search,
     /// Indices of the pending ranges of each group.
     of_group: Vec<Vec<usize>>,
+    /// The lowest key of each group's pending ranges and how far above it
+    /// the highest is (most values are outside, and one test tells).
+    bounds: Vec<(u64, u64)>,
 }
 
 /// What a pass saw of each pending range, in order.
@@ -356,23 +369,39 @@ impl Pass<'_> {
 
     /// Counts or keeps the values of `run` that fall in a pending range.
     pub(super) fn add(&self, found: &mut Found, run: &Run<'_>) {
-        let pending = &self.search.pending;
         run.for_each(|g, k| {
-            for &i in &self.of_group[g] {
-                let range = &pending[i];
-                let offset = k.wrapping_sub(range.low);
-                if offset >> range.span() == 0 {
-                    match &mut found.0[i] {
-                        Seen::Counted(bins) => bins[(offset >> range.shift) as usize] += 1,
-                        Seen::Kept(kept) => kept.push(k),
-                    }
-                }
+            let (lowest, width) = self.bounds[g];
+            // One unsigned comparison, no branch on which side a value
+            // falls: random values are below or above at random.
+            if k.wrapping_sub(lowest) <= width {
+                self.add_inside(found, g, k);
             }
         });
+    }
+
+    /// Counts or keeps key `k` of group `g` if in one of its ranges (out
+    /// of the loop over all values, which stays small).
+    #[inline(never)]
+    fn add_inside(&self, found: &mut Found, g: usize, k: u64) {
+        for &i in &self.of_group[g] {
+            let range = &self.search.pending[i];
+            let offset = k.wrapping_sub(range.low);
+            if offset >> range.span() == 0 {
+                match &mut found.0[i] {
+                    Seen::Counted(bins) => bins[(offset >> range.shift) as usize] += 1,
+                    Seen::Kept(kept) => kept.push(k),
+                }
+            }
+        }
     }
 }
 
 impl Found {
+    /// What a pass over no pending range saw.
+    pub(super) fn none() -> Found {
+        Found(Vec::new())
+    }
+
     /// Adds what `other` saw (of the same pass, other values).
     pub(super) fn merge(&mut self, other: Found) {
         for (a, b) in self.0.iter_mut().zip(other.0) {

@@ -104,11 +104,13 @@ pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polars
         let found = Arc::try_unwrap(found)
             .map_err(|_| polars_err!(ComputeError: "polars kept a median pass"))?
             .into_inner();
-        for (search, found) in state.lock().iter_mut().zip(found) {
+        let mut searches = state.lock();
+        let mut resolving: Vec<_> = searches.iter_mut().zip(found).collect();
+        for_each_column(&mut resolving, |_, (search, found)| {
             if !search.is_done() {
-                search.resolve(found);
+                search.resolve(std::mem::replace(found, Found::none()));
             }
-        }
+        });
     }
     let searches = state.lock();
     Ok(Medians {

@@ -176,7 +176,7 @@ fn others_by_polars(
     if keys.is_empty() {
         return super::super::collect_streaming(input.clone().select(others)).map(Some);
     }
-    let rest = input.clone().group_by(keys.to_vec()).agg(others);
+    let rest = input.clone().group_by(keys).agg(others);
     let by = || key_names.iter().map(|k| col(k.clone())).collect::<Vec<_>>();
     let joined = found.select(key_names.to_vec())?.lazy().join(
         rest,

@@ -204,7 +204,7 @@ pub struct GcReport {
     /// removed; nothing else there is touched).
     pub objects_deleted: u64,
     /// Partial results computed from values removed (see
-    /// [`PartialResults`](crate::partial_results::PartialResults)).
+    /// [`PartialResults`]).
     pub partial_results_removed: u64,
 }
 

@@ -45,16 +45,11 @@ pub(crate) fn materialize(
     // the others computed now (and recorded).
     let reused = match ctx.partials {
         Some(cache) => super::partials::reuse(&frame, cache, &mut |part| {
-            let part = view::substitute(&part, &mut |scan| resident(scan, ctx.memory));
-            let part = LazyFrame::from(super::median::accelerate(&part.logical_plan)?);
-            super::collect_streaming(part)
+            super::collect_streaming(in_memory_where_kept(&part, ctx.memory)?)
         }),
         None => frame.clone(),
     };
-    let runnable = view::substitute(&reused, &mut |scan| resident(scan, ctx.memory));
-    // Medians over what is not in memory: in bounded memory.
-    let runnable =
-        LazyFrame::from(super::median::accelerate(&runnable.logical_plan).map_err(polars_error)?);
+    let runnable = in_memory_where_kept(&reused, ctx.memory).map_err(polars_error)?;
     let (done, kept) = run(
         runnable,
         &frame,
@@ -67,6 +62,16 @@ pub(crate) fn materialize(
         ctx.memory.insert(done.fingerprint, Arc::new(kept), bytes);
     }
     Ok(done)
+}
+
+/// `frame` over the decoded frames `memory` holds (or now reads) in place of
+/// their files, with medians over what is not in memory computed in bounded
+/// memory.
+fn in_memory_where_kept(frame: &LazyFrame, memory: &ValueMemory) -> PolarsResult<LazyFrame> {
+    let frame = view::substitute(frame, &mut |scan| resident(scan, memory));
+    Ok(LazyFrame::from(super::median::accelerate(
+        &frame.logical_plan,
+    )?))
 }
 
 /// The frame of a stored scan in memory: from `memory`, or read now and kept

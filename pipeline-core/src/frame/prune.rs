@@ -56,6 +56,30 @@ fn output_name(expr: &Expr) -> Option<PlSmallStr> {
     expr_output_name(expr).ok()
 }
 
+/// The expressions of a `select` or `with_columns` that make a needed column.
+struct Kept {
+    /// The output names of all the expressions.
+    names: Vec<PlSmallStr>,
+    /// The expressions whose output is needed.
+    kept: Vec<Expr>,
+    /// The columns those read.
+    read: Columns,
+}
+
+/// Which of `exprs` make a column of `needed`; `None` if an output name or
+/// the columns read are not plain to see.
+fn kept(exprs: &[Expr], needed: &Columns) -> Option<Kept> {
+    let names = exprs.iter().map(output_name).collect::<Option<Vec<_>>>()?;
+    let kept: Vec<Expr> = exprs
+        .iter()
+        .zip(&names)
+        .filter(|(_, name)| needed.contains(*name))
+        .map(|(expr, _)| expr.clone())
+        .collect();
+    let read = columns_read_all(&kept)?;
+    Some(Kept { names, kept, read })
+}
+
 /// `plan`, a row-wise query (scans, `select`, `with_columns`, `filter`),
 /// without the computed columns that `needed` does not hold and that
 /// nothing kept reads. The rows and the `needed` columns are those of
@@ -68,16 +92,7 @@ pub(super) fn prune(plan: &DslPlan, needed: &Columns) -> DslPlan {
             exprs,
             options,
         } => {
-            let Some(names) = exprs.iter().map(output_name).collect::<Option<Vec<_>>>() else {
-                return plan.clone();
-            };
-            let kept: Vec<Expr> = exprs
-                .iter()
-                .zip(&names)
-                .filter(|(_, name)| needed.contains(*name))
-                .map(|(expr, _)| expr.clone())
-                .collect();
-            let Some(read) = columns_read_all(&kept) else {
+            let Some(Kept { names, kept, read }) = kept(exprs, needed) else {
                 return plan.clone();
             };
             let mut below: Columns = needed
@@ -101,16 +116,7 @@ pub(super) fn prune(plan: &DslPlan, needed: &Columns) -> DslPlan {
             input,
             options,
         } => {
-            let Some(names) = expr.iter().map(output_name).collect::<Option<Vec<_>>>() else {
-                return plan.clone();
-            };
-            let kept: Vec<Expr> = expr
-                .iter()
-                .zip(&names)
-                .filter(|(_, name)| needed.contains(*name))
-                .map(|(expr, _)| expr.clone())
-                .collect();
-            let Some(read) = columns_read_all(&kept) else {
+            let Some(Kept { kept, read, .. }) = kept(expr, needed) else {
                 return plan.clone();
             };
             // A select of literals alone has one row: keep a column read, or

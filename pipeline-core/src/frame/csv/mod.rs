@@ -36,6 +36,7 @@ use polars::prelude::*;
 mod fast;
 mod parse;
 mod reader;
+mod separators;
 mod split;
 
 pub(crate) use fast::CsvQuery;

@@ -9,6 +9,8 @@
 
 use polars::prelude::*;
 
+use super::separators::Scanner;
+
 /// The type a column is read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ColumnKind {
@@ -138,9 +140,12 @@ impl ColumnBuffer {
             return true;
         }
         match &mut self.values {
-            Values::Float(v) => match fast_float2::parse::<f64, _>(text) {
-                Ok(x) => v.push(x),
-                Err(_) => return false,
+            Values::Float(v) => match plain_decimal(text) {
+                Some(x) => v.push(x),
+                None => match fast_float2::parse::<f64, _>(text) {
+                    Ok(x) => v.push(x),
+                    Err(_) => return false,
+                },
             },
             Values::Int(v) => match atoi_simd::parse::<i64, true, true>(text) {
                 Ok(x) => v.push(x),
@@ -180,6 +185,49 @@ where
     ChunkedArray::<T>::from_iter_options(name, options).into_series()
 }
 
+/// Exact powers of ten: every one up to 10^22 is a double.
+const POWERS_OF_TEN: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// `text` as a double if it is a plain decimal (`1727.51`, `-3`, `.5`: an
+/// optional `-`, then at most 15 digits with at most one `.`), else `None`
+/// (the caller then uses `fast_float2`, which also takes exponents, `inf`,
+/// `NaN` and longer numbers).
+///
+/// The digits make an integer below 2^53 and the divisor is an exact power
+/// of ten, so the one division is correctly rounded: the same double
+/// `fast_float2` gives (the fast path of Clinger's algorithm, which it also
+/// takes).
+#[inline]
+fn plain_decimal(text: &[u8]) -> Option<f64> {
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        _ => (false, text),
+    };
+    let mut mantissa: u64 = 0;
+    let mut count = 0;
+    let mut dot = None;
+    for &byte in digits {
+        match byte {
+            b'0'..=b'9' => {
+                mantissa = mantissa * 10 + u64::from(byte - b'0');
+                count += 1;
+                if count > 15 {
+                    return None;
+                }
+            }
+            b'.' if dot.is_none() => dot = Some(count),
+            _ => return None,
+        }
+    }
+    if count == 0 {
+        return None;
+    }
+    let value = mantissa as f64 / POWERS_OF_TEN[count - dot.unwrap_or(count)];
+    Some(if negative { -value } else { value })
+}
+
 /// The field without its surrounding double quotes, if it starts with one
 /// (as polars does, the last byte is then dropped whatever it is).
 #[inline]
@@ -193,62 +241,49 @@ fn unquote(field: &[u8]) -> &[u8] {
 
 /// Parses every record of `piece` (whole records, the last one possibly
 /// without its newline) into a data frame with `projection`'s columns.
+///
+/// Field and record ends are found 64 bytes at a time (`separators.rs`); a
+/// record's fields past the last wanted one are passed over unparsed.
 pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataFrame, BadCell> {
     // About 40 bytes a record is a fair guess for a capacity; vectors grow if not.
     let capacity = piece.len() / 40 + 1;
-    let mut buffers: Vec<ColumnBuffer> = projection
-        .columns
-        .iter()
-        .map(|(_, kind)| ColumnBuffer::new(*kind, capacity))
-        .collect();
-    let targets = &projection.targets;
+    let mut record = Record {
+        buffers: projection
+            .columns
+            .iter()
+            .map(|(_, kind)| ColumnBuffer::new(*kind, capacity))
+            .collect(),
+        targets: &projection.targets,
+        start: 0,
+        field_index: 0,
+        filled: 0,
+    };
+    let mut scanner = Scanner::default();
+    let mut field_start = 0;
     let mut at = 0;
     while at < piece.len() {
-        let record_start = at;
-        let mut field_index = 0;
-        let mut filled = 0;
-        // Walk the fields up to the last wanted one.
-        let record_done = loop {
-            let (field, next, end_of_record) = next_field(piece, at);
-            at = next;
-            if let Some(&Some(column)) = targets.get(field_index) {
-                let field = if end_of_record {
-                    field.strip_suffix(b"\r").unwrap_or(field)
-                } else {
-                    field
-                };
-                if !buffers[column].push_field(field) {
-                    return Err(BadCell {
-                        column,
-                        value: String::from_utf8_lossy(unquote(field)).into_owned(),
-                        record_offset: record_start,
-                    });
-                }
-                filled += 1;
-            }
-            field_index += 1;
+        let stretch = scanner.stretch(piece, at);
+        let mut ends = stretch.ends;
+        while ends != 0 {
+            let bit = ends.trailing_zeros();
+            ends &= ends - 1;
+            let end = at + bit as usize;
+            let end_of_record = stretch.newlines >> bit & 1 == 1;
+            record.field(&piece[field_start..end], end_of_record)?;
+            field_start = end + 1;
             if end_of_record {
-                break true;
-            }
-            if field_index == targets.len() {
-                break false;
-            }
-        };
-        if !record_done {
-            at = skip_record(piece, at);
-        }
-        if filled < buffers.len() {
-            // A short record: the columns it did not reach are null.
-            let rows = buffers.iter().map(ColumnBuffer::len).max().unwrap_or(0);
-            let rows = if filled == 0 { rows + 1 } else { rows };
-            for buffer in &mut buffers {
-                while buffer.len() < rows {
-                    buffer.push_null();
-                }
+                record.finish(field_start);
             }
         }
+        at += 64;
     }
-    let columns = buffers
+    if field_start < piece.len() || record.field_index > 0 {
+        // The last record has no newline.
+        record.field(&piece[field_start..], true)?;
+        record.finish(piece.len());
+    }
+    let columns = record
+        .buffers
         .into_iter()
         .zip(&projection.columns)
         .map(|(buffer, (name, _))| buffer.into_series(name.clone()).into_column())
@@ -256,40 +291,64 @@ pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataF
     Ok(DataFrame::new_infer_height(columns).expect("all columns have one value per record"))
 }
 
-/// The field starting at `at`: its bytes (quotes included), where the next
-/// field or record starts, and whether the field ended its record.
-#[inline]
-fn next_field(piece: &[u8], at: usize) -> (&[u8], usize, bool) {
-    let rest = &piece[at..];
-    if rest.first() == Some(&b'"') {
-        return next_quoted_field(piece, at);
-    }
-    match memchr::memchr2(b',', b'\n', rest) {
-        Some(i) => (&rest[..i], at + i + 1, rest[i] == b'\n'),
-        None => (rest, piece.len(), true),
-    }
+/// The record being parsed, and the columns filled so far.
+struct Record<'a> {
+    buffers: Vec<ColumnBuffer>,
+    /// For each field index up to the last wanted one, its output column.
+    targets: &'a [Option<usize>],
+    /// The byte offset of the record in the piece.
+    start: usize,
+    /// The index of the next field in the record.
+    field_index: usize,
+    /// The wanted fields of the record parsed so far.
+    filled: usize,
 }
 
-/// [`next_field`] for a field starting with a double quote: the field runs to
-/// the first comma or newline after the closing quote (`""` is an escaped
-/// quote, not a closing one).
-fn next_quoted_field(piece: &[u8], at: usize) -> (&[u8], usize, bool) {
-    let rest = &piece[at..];
-    let mut in_quotes = false;
-    for (i, &b) in rest.iter().enumerate() {
-        match b {
-            b'"' => in_quotes = !in_quotes,
-            b',' | b'\n' if !in_quotes => return (&rest[..i], at + i + 1, b == b'\n'),
-            _ => {}
+impl Record<'_> {
+    /// Takes the record's next field (raw bytes, quotes and all).
+    #[inline]
+    fn field(&mut self, field: &[u8], end_of_record: bool) -> Result<(), BadCell> {
+        if let Some(&Some(column)) = self.targets.get(self.field_index) {
+            let field = if end_of_record {
+                field.strip_suffix(b"\r").unwrap_or(field)
+            } else {
+                field
+            };
+            if !self.buffers[column].push_field(field) {
+                return Err(BadCell {
+                    column,
+                    value: String::from_utf8_lossy(unquote(field)).into_owned(),
+                    record_offset: self.start,
+                });
+            }
+            self.filled += 1;
         }
+        self.field_index += 1;
+        Ok(())
     }
-    (rest, piece.len(), true)
-}
 
-/// Where the record containing `at` ends (one past its newline), `at` being
-/// at a field start.
-fn skip_record(piece: &[u8], at: usize) -> usize {
-    super::split::record_end_after(piece, at, at)
+    /// Ends the record (the next one starts at `next_start`): the columns it
+    /// did not reach are null.
+    #[inline]
+    fn finish(&mut self, next_start: usize) {
+        if self.filled < self.buffers.len() {
+            let rows = self
+                .buffers
+                .iter()
+                .map(ColumnBuffer::len)
+                .max()
+                .unwrap_or(0);
+            let rows = if self.filled == 0 { rows + 1 } else { rows };
+            for buffer in &mut self.buffers {
+                while buffer.len() < rows {
+                    buffer.push_null();
+                }
+            }
+        }
+        self.start = next_start;
+        self.field_index = 0;
+        self.filled = 0;
+    }
 }
 
 #[cfg(test)]
@@ -330,6 +389,44 @@ mod tests {
         );
         let fractional = parse_piece(b"a,1,b,2.5", &projection()).unwrap_err();
         assert_eq!(fractional.value, "2.5");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn plain_decimals_parse_as_fast_float2_parses_them(
+            text in "-?[0-9]{0,9}(\\.[0-9]{0,9})?|[-+.0-9eE]{0,12}",
+        ) {
+            let ours = plain_decimal(text.as_bytes());
+            let theirs = fast_float2::parse::<f64, _>(text.as_bytes()).ok();
+            if let Some(x) = ours {
+                proptest::prop_assert_eq!(Some(x.to_bits()), theirs.map(f64::to_bits), "{}", text);
+            }
+        }
+    }
+
+    #[test]
+    fn plain_decimals_take_the_fast_path_and_others_do_not() {
+        assert_eq!(plain_decimal(b"1727.51"), Some(1727.51));
+        assert_eq!(
+            plain_decimal(b"-0.0").map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(plain_decimal(b".5"), Some(0.5));
+        assert_eq!(plain_decimal(b"3."), Some(3.0));
+        assert_eq!(plain_decimal(b"0.1234567890123"), Some(0.1234567890123));
+        for other in [
+            "",
+            ".",
+            "-",
+            "1e3",
+            "1.2.3",
+            "+1",
+            "nan",
+            "1234567890123456",
+            " 1",
+        ] {
+            assert_eq!(plain_decimal(other.as_bytes()), None, "{other}");
+        }
     }
 
     #[test]

@@ -5,11 +5,11 @@
 //! slow as Python polars. This reader:
 //!
 //! - maps the file and cuts it into blocks, and each block into pieces, at
-//!   record boundaries (quote-aware; quote-free stretches are found with SIMD
-//!   `memchr`, see `split.rs`);
-//! - parses the pieces of a block on all cores, touching only the fields up to
-//!   the last wanted one and converting only the wanted ones, with polars' own
-//!   parsers and cell rules (see `parse.rs`);
+//!   record boundaries: the quotes before each cut are counted on all cores,
+//!   so a cut's quoted state is known without a serial walk (`split.rs`);
+//! - parses the pieces of a block on all cores, finding separators 64 bytes
+//!   at a time (`separators.rs`) and converting only the wanted fields, with
+//!   polars' own number parsers and cell rules (see `parse.rs`);
 //! - hands each block's frame to a consumer while the next block is parsed.
 //!
 //! Memory stays bounded by a few blocks whatever the file size: the pages of
@@ -18,6 +18,7 @@
 //! [`read_csv_blocks`]); the tests check it against polars on random files.
 
 use std::fs::File;
+use std::ops::Range;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -179,8 +180,15 @@ fn read_body<E: From<CsvError> + Send>(
             if at >= bytes.len() {
                 break Ok(());
             }
-            let end = split::record_end_after(bytes, at, at.saturating_add(options.block_bytes));
-            let frame = match parse_block(bytes, at, end, projection, options) {
+            let pieces = split::pieces(
+                bytes,
+                at,
+                options.block_bytes,
+                options.piece_bytes,
+                options.threads,
+            );
+            let end = pieces.last().map_or(bytes.len(), |piece| piece.end);
+            let frame = match parse_block(bytes, &pieces, projection, options) {
                 Ok(frame) => frame,
                 Err((offset, bad)) => {
                     break Err(E::from(bad_cell_error(
@@ -206,17 +214,15 @@ fn read_body<E: From<CsvError> + Send>(
     Ok(rows)
 }
 
-/// Parses `bytes[start..end]` into one frame, one chunk per piece, pieces
+/// Parses the `pieces` of `bytes` into one frame, one chunk per piece, pieces
 /// spread over the threads. On a bad cell, the earliest one in the file, with
 /// the byte offset of its piece.
 fn parse_block(
     bytes: &[u8],
-    start: usize,
-    end: usize,
+    pieces: &[Range<usize>],
     projection: &Projection,
     options: &ReadOptions,
 ) -> Result<DataFrame, (usize, BadCell)> {
-    let pieces = split::pieces(bytes, start, end, options.piece_bytes);
     let results: Vec<std::sync::Mutex<Option<Result<DataFrame, BadCell>>>> =
         pieces.iter().map(|_| std::sync::Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);

@@ -108,7 +108,7 @@ impl GroupIndex {
     }
 
     /// The id of the group with these keys, new if first seen.
-    fn group(&mut self, keys: Vec<AnyValue<'static>>) -> PolarsResult<u16> {
+    pub(super) fn group(&mut self, keys: Vec<AnyValue<'static>>) -> PolarsResult<u16> {
         if let Some(&id) = self.index.get(&keys) {
             return Ok(id);
         }

@@ -7,6 +7,7 @@ use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
 
 use super::groups::GroupIndex;
+use super::label_key::LabelKey;
 use super::parallel::{fold_units, for_each_column, threads};
 use super::search::{Histograms, Run, Search, histogram_bytes};
 use super::{Found, Medians, Names};
@@ -40,6 +41,11 @@ pub(super) fn medians(
 ) -> PolarsResult<(Medians, Option<DataFrame>)> {
     let names = Names::new(by.len(), columns.len());
     let leaves = others.map_or(&[][..], |(_, leaves)| leaves);
+    // A key of two labels chosen by a condition: the condition instead.
+    let (label, frame) = match LabelKey::of(&frame, by) {
+        Some((label, frame)) => (Some(label), frame),
+        None => (None, frame),
+    };
     let mut evaluated = frame
         .select(
             names
@@ -55,9 +61,10 @@ pub(super) fn medians(
         )
         .collect()?;
     let mut index = GroupIndex::new(columns.len());
-    let ids = match by.is_empty() {
-        true => None,
-        false => Some(index.assign(&evaluated.select(names.keys.iter().cloned())?)?),
+    let ids = match (&label, by.is_empty()) {
+        (_, true) => None,
+        (Some(label), false) => Some(label.assign(&mut index, evaluated.column(&names.keys[0])?)?),
+        (None, false) => Some(index.assign(&evaluated.select(names.keys.iter().cloned())?)?),
     };
     // The keys are the groups' now: their rows need not stay.
     for name in &names.keys {

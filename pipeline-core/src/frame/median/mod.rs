@@ -28,6 +28,7 @@
 mod accelerate;
 mod groups;
 mod in_memory;
+mod label_key;
 mod order;
 mod parallel;
 mod search;

@@ -1,0 +1,214 @@
+//! A group key that is one of two text labels chosen by a condition,
+//! `when(p).then(lit("a")).otherwise(lit("b"))`, defined by the input's last
+//! `with_columns`: the condition is evaluated instead of the key (one bit a
+//! row instead of a 16-byte string view), and group ids come from it.
+//!
+//! A row where the condition is null takes the `otherwise` label, as polars
+//! does. Groups are numbered in order of first appearance, like any key's.
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+use polars_arrow::array::Array;
+use polars_plan::utils::{expr_output_name, expr_to_leaf_column_names};
+
+use super::groups::GroupIndex;
+
+/// The two labels of a key, and where its definition is in the plan.
+pub(super) struct LabelKey {
+    /// The label where the condition holds.
+    then: PlSmallStr,
+    /// The label elsewhere (also where the condition is null).
+    otherwise: PlSmallStr,
+}
+
+impl LabelKey {
+    /// If `by` is one column that `frame` defines as such a label choice,
+    /// the key and `frame` with that column computed as the condition
+    /// (`Boolean`, null as false) instead.
+    pub(super) fn of(frame: &LazyFrame, by: &[Expr]) -> Option<(Self, LazyFrame)> {
+        let [Expr::Column(name)] = by else {
+            return None;
+        };
+        let (plan, key) = condition_plan(&frame.logical_plan, name)?;
+        let frame = LazyFrame::from(plan);
+        let boolean = frame.clone().collect_schema().ok()?.get(name) == Some(&DataType::Boolean);
+        boolean.then_some((key, frame))
+    }
+
+    /// The group of each row from its condition (`Boolean`, no nulls),
+    /// numbering groups not seen before in order of first appearance.
+    pub(super) fn assign(&self, index: &mut GroupIndex, condition: &Column) -> PolarsResult<Vec<u16>> {
+        let condition = condition.bool()?;
+        let first_true = condition.iter().position(|holds| holds == Some(true));
+        let first_false = condition.iter().position(|holds| holds != Some(true));
+        let mut ids = [0u16; 2];
+        let mut order = [(first_true, true), (first_false, false)];
+        order.sort_by_key(|(first, _)| first.unwrap_or(usize::MAX));
+        for (first, holds) in order {
+            if first.is_some() {
+                let label = if holds { &self.then } else { &self.otherwise };
+                ids[usize::from(holds)] = index.group(vec![AnyValue::StringOwned(label.clone())])?;
+            }
+        }
+        let mut out = Vec::with_capacity(condition.len());
+        for array in condition.downcast_iter() {
+            let values = array.values();
+            match array.validity().filter(|_| array.null_count() > 0) {
+                None => out.extend(values.iter().map(|holds| ids[usize::from(holds)])),
+                Some(valid) => out.extend(
+                    values
+                        .iter()
+                        .zip(valid.iter())
+                        .map(|(holds, valid)| ids[usize::from(holds && valid)]),
+                ),
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// `plan` with column `name`, defined by the top `with_columns` (or one
+/// under a `select` of plain columns) as a choice of two text labels, made
+/// the choice's condition; and the labels.
+fn condition_plan(plan: &DslPlan, name: &PlSmallStr) -> Option<(DslPlan, LabelKey)> {
+    match plan {
+        DslPlan::Select {
+            expr,
+            input,
+            options,
+        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
+            let (input, key) = condition_plan(input, name)?;
+            let plan = DslPlan::Select {
+                expr: expr.clone(),
+                input: Arc::new(input),
+                options: *options,
+            };
+            Some((plan, key))
+        }
+        DslPlan::HStack {
+            input,
+            exprs,
+            options,
+        } => {
+            let defined = |e: &Expr| expr_output_name(e).ok().as_ref() == Some(name);
+            let at = exprs.iter().position(defined)?;
+            let (condition, key) = label_choice(&exprs[at])?;
+            // The condition must read the input's columns, none this
+            // `with_columns` replaces: it is evaluated on its output.
+            let replaced: Vec<PlSmallStr> = exprs
+                .iter()
+                .filter_map(|e| expr_output_name(e).ok())
+                .collect();
+            if expr_to_leaf_column_names(&condition)
+                .iter()
+                .any(|leaf| replaced.contains(leaf))
+            {
+                return None;
+            }
+            let mut exprs = exprs.clone();
+            exprs[at] = condition.fill_null(lit(false)).alias(name.clone());
+            let plan = DslPlan::HStack {
+                input: input.clone(),
+                exprs,
+                options: *options,
+            };
+            Some((plan, key))
+        }
+        _ => None,
+    }
+}
+
+/// The condition and labels of `when(p).then(lit(a)).otherwise(lit(b))`
+/// (under an alias), `a` and `b` text.
+fn label_choice(expr: &Expr) -> Option<(Expr, LabelKey)> {
+    let mut inner = expr;
+    while let Expr::Alias(e, _) = inner {
+        inner = e;
+    }
+    let Expr::Ternary {
+        predicate,
+        truthy,
+        falsy,
+    } = inner
+    else {
+        return None;
+    };
+    let label = |e: &Expr| match e {
+        Expr::Literal(literal) => literal.extract_str().map(PlSmallStr::from),
+        _ => None,
+    };
+    let key = LabelKey {
+        then: label(truthy)?,
+        otherwise: label(falsy)?,
+    };
+    Some(((**predicate).clone(), key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::grouped_medians;
+    use proptest::prelude::*;
+
+    /// `rows` of (score, value) with nulls, and a key choosing a label from
+    /// the score: through the label path, and the same key materialized
+    /// first (so it takes the ordinary path).
+    fn both(rows: &[(Option<f64>, Option<f64>)], threshold: f64) -> (DataFrame, DataFrame) {
+        let (score, value): (Vec<_>, Vec<_>) = rows.iter().copied().unzip();
+        let frame = df!("score" => score, "value" => value).unwrap();
+        let key = when(col("score").gt(lit(threshold)))
+            .then(lit("High"))
+            .otherwise(lit("Low"))
+            .alias("segment");
+        let by = [col("segment")];
+        let columns = [col("value"), col("score")];
+        let labelled = frame.clone().lazy().with_columns([key.clone()]);
+        assert!(LabelKey::of(&labelled, &by).is_some(), "the label path applies");
+        let ours = grouped_medians(labelled, &by, &columns).unwrap();
+        let materialized = frame.lazy().with_columns([key]).collect().unwrap().lazy();
+        assert!(LabelKey::of(&materialized, &by).is_none());
+        let theirs = grouped_medians(materialized, &by, &columns).unwrap();
+        (ours, theirs)
+    }
+
+    proptest! {
+        #[test]
+        fn label_keys_group_as_the_materialized_key_does(
+            rows in prop::collection::vec(
+                (prop::option::weighted(0.9, -5.0f64..5.0), prop::option::weighted(0.9, -1e3f64..1e3)),
+                0..200,
+            ),
+            threshold in -6.0f64..6.0,
+        ) {
+            let (ours, theirs) = both(&rows, threshold);
+            prop_assert!(ours.equals_missing(&theirs), "ours:\n{ours}\ntheirs:\n{theirs}");
+        }
+    }
+
+    #[test]
+    fn groups_follow_first_appearance_and_a_null_condition_takes_otherwise() {
+        let rows = [(Some(-1.0), Some(1.0)), (None, Some(5.0)), (Some(3.0), Some(7.0))];
+        let (ours, theirs) = both(&rows, 0.0);
+        assert_eq!(ours, theirs);
+        let expected = df!(
+            "segment" => ["Low", "High"],
+            "value" => [3.0, 7.0],
+            "score" => [Some(-1.0), Some(3.0)],
+        )
+        .unwrap();
+        assert_eq!(ours, expected);
+    }
+
+    #[test]
+    fn a_condition_reading_a_replaced_column_is_not_a_label_key() {
+        let frame = df!("score" => [1.0, 2.0]).unwrap().lazy().with_columns([
+            (col("score") * lit(10.0)).alias("score"),
+            when(col("score").gt(lit(1.5)))
+                .then(lit("High"))
+                .otherwise(lit("Low"))
+                .alias("segment"),
+        ]);
+        assert!(LabelKey::of(&frame, &[col("segment")]).is_none());
+    }
+}

@@ -34,7 +34,12 @@ fn write_customers(path: &Path) {
             .wrapping_add(1_442_695_040_888_963_407);
         (state >> 33) % below
     };
-    let names = ["Müller, Mary Jane", "Rossi, José", "Lee, Ann", "O'Brien, John"];
+    let names = [
+        "Müller, Mary Jane",
+        "Rossi, José",
+        "Lee, Ann",
+        "O'Brien, John",
+    ];
     let countries = ["Germany", "India", "United States", "Japan"];
     let mut text = String::from(
         "CustomerID,Name,Age,Country,TotalPurchaseAmount,NumberOfPurchases,\

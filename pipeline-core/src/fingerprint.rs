@@ -3,6 +3,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// Files at least this large are hashed through a memory map
+/// ([`Fingerprint::of_file`]).
+pub const MAPPED_HASH_BYTES: u64 = 32 << 20;
+
+/// Bytes hashed (on all cores) at a time.
+const HASH_WINDOW: usize = 8 << 20;
+
 /// A 256-bit blake3 digest identifying a value's content, a task's code or a task key.
 ///
 /// Two values with the same fingerprint are treated as equal everywhere in the
@@ -24,15 +31,34 @@ impl Fingerprint {
         Self(bytes)
     }
 
-    /// The fingerprint of a file's bytes, and its size. Large files are read
-    /// in 8 MiB blocks, each hashed on all cores, so memory stays small
-    /// whatever the file size (a memory map would count the whole file as
-    /// resident).
+    /// The fingerprint of a file's bytes, and its size, hashed on all cores
+    /// in 8 MiB windows so memory stays small whatever the file size. A file
+    /// of [`MAPPED_HASH_BYTES`] or more is memory-mapped (each window's pages
+    /// released once hashed) rather than copied out of the page cache, which
+    /// would cost about as much as hashing it; smaller files, or any the
+    /// system will not map, are read.
     pub fn of_file(path: &std::path::Path) -> std::io::Result<(u64, Self)> {
+        let file = std::fs::File::open(path)?;
+        if file.metadata()?.len() >= MAPPED_HASH_BYTES
+            && let Ok(map) = pipeline_mmap::FileMap::open(&file)
+        {
+            map.advise_sequential();
+            let mut hasher = blake3::Hasher::new();
+            for start in (0..map.len()).step_by(HASH_WINDOW) {
+                let window = start..(start + HASH_WINDOW).min(map.len());
+                hasher.update_rayon(&map[window.clone()]);
+                map.release(window);
+            }
+            return Ok((hasher.count(), Self(*hasher.finalize().as_bytes())));
+        }
+        Self::of_reader(file)
+    }
+
+    /// [`Self::of_file`] by reading `file` window by window.
+    fn of_reader(mut file: std::fs::File) -> std::io::Result<(u64, Self)> {
         use std::io::Read;
-        let mut file = std::fs::File::open(path)?;
         let mut hasher = blake3::Hasher::new();
-        let mut buffer = vec![0u8; 8 << 20];
+        let mut buffer = vec![0u8; HASH_WINDOW];
         loop {
             let mut filled = 0;
             while filled < buffer.len() {
@@ -188,6 +214,23 @@ impl FingerprintHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_hashes_to_its_bytes_fingerprint_mapped_or_read() {
+        let dir = tempfile::tempdir().unwrap();
+        // One byte short of the threshold is read; the threshold plus a
+        // partial window is mapped.
+        for len in [MAPPED_HASH_BYTES - 1, MAPPED_HASH_BYTES + (3 << 20) + 5] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            let path = dir.path().join(format!("{len}.bin"));
+            std::fs::write(&path, &bytes).unwrap();
+            assert_eq!(
+                Fingerprint::of_file(&path).unwrap(),
+                (len, Fingerprint::of_bytes(&bytes)),
+                "{len} bytes"
+            );
+        }
+    }
 
     #[test]
     fn hex_round_trips_and_rejects_garbage() {

@@ -38,7 +38,11 @@ impl LabelKey {
 
     /// The group of each row from its condition (`Boolean`, no nulls),
     /// numbering groups not seen before in order of first appearance.
-    pub(super) fn assign(&self, index: &mut GroupIndex, condition: &Column) -> PolarsResult<Vec<u16>> {
+    pub(super) fn assign(
+        &self,
+        index: &mut GroupIndex,
+        condition: &Column,
+    ) -> PolarsResult<Vec<u16>> {
         let condition = condition.bool()?;
         let first_true = condition.iter().position(|holds| holds == Some(true));
         let first_false = condition.iter().position(|holds| holds != Some(true));
@@ -48,7 +52,8 @@ impl LabelKey {
         for (first, holds) in order {
             if first.is_some() {
                 let label = if holds { &self.then } else { &self.otherwise };
-                ids[usize::from(holds)] = index.group(vec![AnyValue::StringOwned(label.clone())])?;
+                ids[usize::from(holds)] =
+                    index.group(vec![AnyValue::StringOwned(label.clone())])?;
             }
         }
         let mut out = Vec::with_capacity(condition.len());
@@ -164,7 +169,10 @@ mod tests {
         let by = [col("segment")];
         let columns = [col("value"), col("score")];
         let labelled = frame.clone().lazy().with_columns([key.clone()]);
-        assert!(LabelKey::of(&labelled, &by).is_some(), "the label path applies");
+        assert!(
+            LabelKey::of(&labelled, &by).is_some(),
+            "the label path applies"
+        );
         let ours = grouped_medians(labelled, &by, &columns).unwrap();
         let materialized = frame.lazy().with_columns([key]).collect().unwrap().lazy();
         assert!(LabelKey::of(&materialized, &by).is_none());
@@ -188,7 +196,11 @@ mod tests {
 
     #[test]
     fn groups_follow_first_appearance_and_a_null_condition_takes_otherwise() {
-        let rows = [(Some(-1.0), Some(1.0)), (None, Some(5.0)), (Some(3.0), Some(7.0))];
+        let rows = [
+            (Some(-1.0), Some(1.0)),
+            (None, Some(5.0)),
+            (Some(3.0), Some(7.0)),
+        ];
         let (ours, theirs) = both(&rows, 0.0);
         assert_eq!(ours, theirs);
         let expected = df!(

@@ -70,6 +70,7 @@ use crate::value::{MaterializeContext, Materialized, StoreContext, ValueError};
 pub mod csv;
 mod file_writer;
 mod format;
+mod labels;
 mod materialize;
 mod median;
 mod partials;

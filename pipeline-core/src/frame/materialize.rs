@@ -65,13 +65,13 @@ pub(crate) fn materialize(
 }
 
 /// `frame` over the decoded frames `memory` holds (or now reads) in place of
-/// their files, with medians over what is not in memory computed in bounded
-/// memory.
+/// their files, filters on label columns testing their condition
+/// ([`labels::filters`](super::labels::filters)), and medians computed by
+/// [`grouped_medians`](super::grouped_medians).
 fn in_memory_where_kept(frame: &LazyFrame, memory: &ValueMemory) -> PolarsResult<LazyFrame> {
     let frame = view::substitute(frame, &mut |scan| resident(scan, memory));
-    Ok(LazyFrame::from(super::median::accelerate(
-        &frame.logical_plan,
-    )?))
+    let plan = super::labels::filters(&frame.logical_plan);
+    Ok(LazyFrame::from(super::median::accelerate(&plan)?))
 }
 
 /// The frame of a stored scan in memory: from `memory`, or read now and kept

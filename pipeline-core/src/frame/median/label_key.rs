@@ -4,15 +4,16 @@
 //! row instead of a 16-byte string view), and group ids come from it.
 //!
 //! A row where the condition is null takes the `otherwise` label, as polars
-//! does. Groups are numbered in order of first appearance, like any key's.
+//! does (see `frame::labels`). Groups are numbered in order of first
+//! appearance, like any key's.
 
 use std::sync::Arc;
 
 use polars::prelude::*;
 use polars_arrow::array::Array;
-use polars_plan::utils::{expr_output_name, expr_to_leaf_column_names};
 
 use super::groups::GroupIndex;
+use crate::frame::labels;
 
 /// The two labels of a key, and where its definition is in the plan.
 pub(super) struct LabelKey {
@@ -75,7 +76,7 @@ impl LabelKey {
 
 /// `plan` with column `name`, defined by the top `with_columns` (or one
 /// under a `select` of plain columns) as a choice of two text labels, made
-/// the choice's condition; and the labels.
+/// the choice's condition (null as false); and the labels.
 fn condition_plan(plan: &DslPlan, name: &PlSmallStr) -> Option<(DslPlan, LabelKey)> {
     match plan {
         DslPlan::Select {
@@ -96,58 +97,22 @@ fn condition_plan(plan: &DslPlan, name: &PlSmallStr) -> Option<(DslPlan, LabelKe
             exprs,
             options,
         } => {
-            let defined = |e: &Expr| expr_output_name(e).ok().as_ref() == Some(name);
-            let at = exprs.iter().position(defined)?;
-            let (condition, key) = label_choice(&exprs[at])?;
-            // The condition must read the input's columns, none this
-            // `with_columns` replaces: it is evaluated on its output.
-            let replaced: Vec<PlSmallStr> = exprs
-                .iter()
-                .filter_map(|e| expr_output_name(e).ok())
-                .collect();
-            if expr_to_leaf_column_names(&condition)
-                .iter()
-                .any(|leaf| replaced.contains(leaf))
-            {
-                return None;
-            }
+            let (at, choice) = labels::defined_in(exprs, name)?;
             let mut exprs = exprs.clone();
-            exprs[at] = condition.fill_null(lit(false)).alias(name.clone());
+            exprs[at] = choice.holds().alias(name.clone());
             let plan = DslPlan::HStack {
                 input: input.clone(),
                 exprs,
                 options: *options,
             };
+            let key = LabelKey {
+                then: choice.then,
+                otherwise: choice.otherwise,
+            };
             Some((plan, key))
         }
         _ => None,
     }
-}
-
-/// The condition and labels of `when(p).then(lit(a)).otherwise(lit(b))`
-/// (under an alias), `a` and `b` text.
-fn label_choice(expr: &Expr) -> Option<(Expr, LabelKey)> {
-    let mut inner = expr;
-    while let Expr::Alias(e, _) = inner {
-        inner = e;
-    }
-    let Expr::Ternary {
-        predicate,
-        truthy,
-        falsy,
-    } = inner
-    else {
-        return None;
-    };
-    let label = |e: &Expr| match e {
-        Expr::Literal(literal) => literal.extract_str().map(PlSmallStr::from),
-        _ => None,
-    };
-    let key = LabelKey {
-        then: label(truthy)?,
-        otherwise: label(falsy)?,
-    };
-    Some(((**predicate).clone(), key))
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! Value"). polars builds it as a 16-byte string view per row even where
 //! the query only asks which label a row has; the condition says the same
 //! with one bit. [`filters`] rewrites a filter comparing the column with one
-//! of its labels into the condition; the medians group by it
+//! of its labels into the condition, [`group_bys`] groups by the condition
+//! and puts the labels back on the groups, and the medians group by it
 //! (`median::label_key`). A row where the condition is null has the
 //! `otherwise` label, as polars gives it.
 
@@ -75,6 +76,93 @@ fn label_choice(expr: &Expr) -> Option<LabelChoice> {
         condition: (**predicate).clone(),
         then: label(truthy)?,
         otherwise: label(falsy)?,
+    })
+}
+
+/// `plan` with column `name`, defined by its top `with_columns` (or one
+/// under `select`s of plain columns) as a choice of two labels, computed as
+/// the choice's condition ([`LabelChoice::holds`]) instead; and the choice.
+pub(super) fn with_condition(plan: &DslPlan, name: &str) -> Option<(DslPlan, LabelChoice)> {
+    match plan {
+        DslPlan::Select {
+            expr,
+            input,
+            options,
+        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
+            let (input, choice) = with_condition(input, name)?;
+            let plan = DslPlan::Select {
+                expr: expr.clone(),
+                input: Arc::new(input),
+                options: *options,
+            };
+            Some((plan, choice))
+        }
+        DslPlan::HStack {
+            input,
+            exprs,
+            options,
+        } => {
+            let (at, choice) = defined_in(exprs, name)?;
+            let mut exprs = exprs.clone();
+            exprs[at] = choice.holds().alias(name);
+            let plan = DslPlan::HStack {
+                input: input.clone(),
+                exprs,
+                options: *options,
+            };
+            Some((plan, choice))
+        }
+        _ => None,
+    }
+}
+
+/// `plan` with each `group_by` on one label column (two different labels)
+/// grouping by its condition, the labels put back on the groups' rows, so
+/// the column is never built a string a row. The aggregations must not read
+/// the key column; the groups and their order (first appearance, with
+/// `maintain_order`) are the same.
+pub(super) fn group_bys(plan: &DslPlan) -> DslPlan {
+    super::plan::map_plan(plan, &mut |node| {
+        let DslPlan::GroupBy {
+            input,
+            keys,
+            predicates,
+            aggs,
+            maintain_order,
+            options,
+            apply: None,
+        } = node
+        else {
+            return None;
+        };
+        let [Expr::Column(name)] = &keys[..] else {
+            return None;
+        };
+        let reads_key = aggs
+            .iter()
+            .chain(predicates)
+            .any(|agg| expr_to_leaf_column_names(agg).contains(name));
+        if reads_key || options.is_rolling() || options.is_dynamic() {
+            return None;
+        }
+        let (input, choice) = with_condition(&group_bys(input), name)?;
+        if choice.then == choice.otherwise {
+            return None;
+        }
+        let grouped = DslPlan::GroupBy {
+            input: Arc::new(input),
+            keys: keys.clone(),
+            predicates: predicates.clone(),
+            aggs: aggs.clone(),
+            maintain_order: *maintain_order,
+            options: options.clone(),
+            apply: None,
+        };
+        let labelled = LazyFrame::from(grouped).with_columns([when(col(name.clone()))
+            .then(lit(choice.then.clone()))
+            .otherwise(lit(choice.otherwise.clone()))
+            .alias(name.clone())]);
+        Some(labelled.logical_plan)
     })
 }
 
@@ -184,6 +272,57 @@ mod tests {
             let theirs = query.collect().unwrap();
             prop_assert!(ours.equals_missing(&theirs), "ours:\n{ours}\ntheirs:\n{theirs}");
         }
+    }
+
+    proptest! {
+        #[test]
+        fn a_group_by_on_a_label_column_gives_polars_groups(
+            score in prop::collection::vec(prop::option::weighted(0.8, -3.0f64..3.0), 0..100),
+            threshold in -3.0f64..3.0,
+            maintain_order in any::<bool>(),
+        ) {
+            let frame = segmented(score, threshold);
+            let grouped = if maintain_order {
+                frame.group_by_stable([col("segment")])
+            } else {
+                frame.group_by([col("segment")])
+            };
+            let query = grouped
+                .agg([col("score").sum().alias("total"), col("id").count().alias("rows")])
+                .sort(["segment"], SortMultipleOptions::default());
+            let rewritten = LazyFrame::from(group_bys(&query.logical_plan));
+            prop_assert_ne!(format!("{:?}", rewritten.logical_plan), format!("{:?}", query.logical_plan));
+            let ours = rewritten.collect().unwrap();
+            let theirs = query.collect().unwrap();
+            prop_assert!(ours.equals_missing(&theirs), "ours:\n{ours}\ntheirs:\n{theirs}");
+        }
+    }
+
+    #[test]
+    fn groups_keep_their_first_appearance_order() {
+        let query = segmented(vec![Some(-1.0), Some(2.0), None, Some(3.0)], 0.0)
+            .group_by_stable([col("segment")])
+            .agg([col("id").min()]);
+        let ours = LazyFrame::from(group_bys(&query.logical_plan))
+            .collect()
+            .unwrap();
+        assert_eq!(ours, query.collect().unwrap());
+        assert_eq!(
+            ours.column("segment").unwrap().str().unwrap().get(0),
+            Some("Low")
+        );
+    }
+
+    #[test]
+    fn aggregations_reading_the_key_are_left_alone() {
+        let query = segmented(vec![Some(1.0)], 0.0)
+            .group_by([col("segment")])
+            .agg([col("segment").first().alias("label")]);
+        let rewritten = group_bys(&query.logical_plan);
+        assert_eq!(
+            format!("{rewritten:?}"),
+            format!("{:?}", query.logical_plan)
+        );
     }
 
     #[test]

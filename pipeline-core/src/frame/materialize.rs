@@ -65,13 +65,14 @@ pub(crate) fn materialize(
 }
 
 /// `frame` over the decoded frames `memory` holds (or now reads) in place of
-/// their files, filters on label columns testing their condition
-/// ([`labels::filters`](super::labels::filters)), and medians computed by
-/// [`grouped_medians`](super::grouped_medians).
+/// their files, medians computed by [`grouped_medians`](super::grouped_medians),
+/// and filters and other `group_by`s on label columns using their condition
+/// ([`labels`](super::labels)).
 fn in_memory_where_kept(frame: &LazyFrame, memory: &ValueMemory) -> PolarsResult<LazyFrame> {
     let frame = view::substitute(frame, &mut |scan| resident(scan, memory));
     let plan = super::labels::filters(&frame.logical_plan);
-    Ok(LazyFrame::from(super::median::accelerate(&plan)?))
+    let plan = super::median::accelerate(&plan)?;
+    Ok(LazyFrame::from(super::labels::group_bys(&plan)))
 }
 
 /// The frame of a stored scan in memory: from `memory`, or read now and kept

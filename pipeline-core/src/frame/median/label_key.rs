@@ -7,8 +7,6 @@
 //! does (see `frame::labels`). Groups are numbered in order of first
 //! appearance, like any key's.
 
-use std::sync::Arc;
-
 use polars::prelude::*;
 use polars_arrow::array::Array;
 
@@ -31,9 +29,13 @@ impl LabelKey {
         let [Expr::Column(name)] = by else {
             return None;
         };
-        let (plan, key) = condition_plan(&frame.logical_plan, name)?;
+        let (plan, choice) = labels::with_condition(&frame.logical_plan, name)?;
         let frame = LazyFrame::from(plan);
         let boolean = frame.clone().collect_schema().ok()?.get(name) == Some(&DataType::Boolean);
+        let key = LabelKey {
+            then: choice.then,
+            otherwise: choice.otherwise,
+        };
         boolean.then_some((key, frame))
     }
 
@@ -71,47 +73,6 @@ impl LabelKey {
             }
         }
         Ok(out)
-    }
-}
-
-/// `plan` with column `name`, defined by the top `with_columns` (or one
-/// under a `select` of plain columns) as a choice of two text labels, made
-/// the choice's condition (null as false); and the labels.
-fn condition_plan(plan: &DslPlan, name: &PlSmallStr) -> Option<(DslPlan, LabelKey)> {
-    match plan {
-        DslPlan::Select {
-            expr,
-            input,
-            options,
-        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
-            let (input, key) = condition_plan(input, name)?;
-            let plan = DslPlan::Select {
-                expr: expr.clone(),
-                input: Arc::new(input),
-                options: *options,
-            };
-            Some((plan, key))
-        }
-        DslPlan::HStack {
-            input,
-            exprs,
-            options,
-        } => {
-            let (at, choice) = labels::defined_in(exprs, name)?;
-            let mut exprs = exprs.clone();
-            exprs[at] = choice.holds().alias(name.clone());
-            let plan = DslPlan::HStack {
-                input: input.clone(),
-                exprs,
-                options: *options,
-            };
-            let key = LabelKey {
-                then: choice.then,
-                otherwise: choice.otherwise,
-            };
-            Some((plan, key))
-        }
-        _ => None,
     }
 }
 

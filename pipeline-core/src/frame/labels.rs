@@ -81,15 +81,20 @@ fn label_choice(expr: &Expr) -> Option<LabelChoice> {
 
 /// `plan` with column `name`, defined by its top `with_columns` (or one
 /// under `select`s of plain columns) as a choice of two labels, computed as
-/// the choice's condition ([`LabelChoice::holds`]) instead; and the choice.
-pub(super) fn with_condition(plan: &DslPlan, name: &str) -> Option<(DslPlan, LabelChoice)> {
+/// `encode` of the choice's condition ([`LabelChoice::holds`]) instead; and
+/// the choice.
+pub(super) fn with_condition(
+    plan: &DslPlan,
+    name: &str,
+    encode: &dyn Fn(Expr) -> Expr,
+) -> Option<(DslPlan, LabelChoice)> {
     match plan {
         DslPlan::Select {
             expr,
             input,
             options,
         } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
-            let (input, choice) = with_condition(input, name)?;
+            let (input, choice) = with_condition(input, name, encode)?;
             let plan = DslPlan::Select {
                 expr: expr.clone(),
                 input: Arc::new(input),
@@ -104,7 +109,7 @@ pub(super) fn with_condition(plan: &DslPlan, name: &str) -> Option<(DslPlan, Lab
         } => {
             let (at, choice) = defined_in(exprs, name)?;
             let mut exprs = exprs.clone();
-            exprs[at] = choice.holds().alias(name);
+            exprs[at] = encode(choice.holds()).alias(name);
             let plan = DslPlan::HStack {
                 input: input.clone(),
                 exprs,
@@ -145,7 +150,10 @@ pub(super) fn group_bys(plan: &DslPlan) -> DslPlan {
         if reads_key || options.is_rolling() || options.is_dynamic() {
             return None;
         }
-        let (input, choice) = with_condition(&group_bys(input), name)?;
+        // polars groups an integer key on its fast path (a boolean one is
+        // row-encoded first): 1 where the condition holds, else 0.
+        let as_integer = |holds: Expr| holds.cast(DataType::UInt32);
+        let (input, choice) = with_condition(&group_bys(input), name, &as_integer)?;
         if choice.then == choice.otherwise {
             return None;
         }
@@ -158,7 +166,8 @@ pub(super) fn group_bys(plan: &DslPlan) -> DslPlan {
             options: options.clone(),
             apply: None,
         };
-        let labelled = LazyFrame::from(grouped).with_columns([when(col(name.clone()))
+        let holds = col(name.clone()).eq(lit(1u32));
+        let labelled = LazyFrame::from(grouped).with_columns([when(holds)
             .then(lit(choice.then.clone()))
             .otherwise(lit(choice.otherwise.clone()))
             .alias(name.clone())]);

@@ -29,7 +29,7 @@ impl LabelKey {
         let [Expr::Column(name)] = by else {
             return None;
         };
-        let (plan, choice) = labels::with_condition(&frame.logical_plan, name)?;
+        let (plan, choice) = labels::with_condition(&frame.logical_plan, name, &|holds| holds)?;
         let frame = LazyFrame::from(plan);
         let boolean = frame.clone().collect_schema().ok()?.get(name) == Some(&DataType::Boolean);
         let key = LabelKey {

@@ -153,12 +153,12 @@ pub(super) fn group_bys(plan: &DslPlan) -> DslPlan {
         // polars groups an integer key on its fast path (a boolean one is
         // row-encoded first): 1 where the condition holds, else 0.
         let as_integer = |holds: Expr| holds.cast(DataType::UInt32);
-        let (input, choice) = with_condition(&group_bys(input), name, &as_integer)?;
+        let (input, choice) = with_condition(input, name, &as_integer)?;
         if choice.then == choice.otherwise {
             return None;
         }
         let grouped = DslPlan::GroupBy {
-            input: Arc::new(input),
+            input: Arc::new(group_bys(&input)),
             keys: keys.clone(),
             predicates: predicates.clone(),
             aggs: aggs.clone(),

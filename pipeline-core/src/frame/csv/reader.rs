@@ -125,7 +125,7 @@ fn header_projection(
     };
     let bytes_after_bom = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let bom = bytes.len() - bytes_after_bom.len();
-    let header_end = split::record_end_after(bytes, bom, bom);
+    let header_end = split::record_end_from(bytes, bom, false);
     let header = &bytes[bom..header_end];
     let header = header.strip_suffix(b"\n").unwrap_or(header);
     let header = header.strip_suffix(b"\r").unwrap_or(header);

@@ -8,40 +8,10 @@
 
 use std::ops::Range;
 
-/// The end (one past the newline) of the record containing `target`, for
-/// bytes where `from` is a record start and `from <= target`. `bytes.len()` if
-/// the last record runs to the end.
-pub(crate) fn record_end_after(bytes: &[u8], from: usize, target: usize) -> usize {
-    if target >= bytes.len() {
-        return bytes.len();
-    }
-    let Some(newline) = memchr::memchr(b'\n', &bytes[target..]).map(|i| target + i) else {
-        return bytes.len();
-    };
-    if memchr::memchr(b'"', &bytes[from..newline]).is_none() {
-        return newline + 1;
-    }
-    record_end_after_quoted(bytes, from, target)
-}
-
-/// [`record_end_after`] for bytes with quotes: walks quotes and newlines from
-/// the record start, tracking whether it is inside a quoted field.
-fn record_end_after_quoted(bytes: &[u8], from: usize, target: usize) -> usize {
-    let mut in_quotes = false;
-    for at in memchr::memchr2_iter(b'"', b'\n', &bytes[from..]).map(|i| from + i) {
-        match bytes[at] {
-            b'"' => in_quotes = !in_quotes,
-            _ if !in_quotes && at >= target => return at + 1,
-            _ => {}
-        }
-    }
-    bytes.len()
-}
-
 /// The end (one past the newline) of the first record ending at or after
 /// `at`, where `inside` says whether `at` is inside double quotes.
 /// `bytes.len()` if no newline ends a record after `at`.
-fn record_end_from(bytes: &[u8], at: usize, mut inside: bool) -> usize {
+pub(crate) fn record_end_from(bytes: &[u8], at: usize, mut inside: bool) -> usize {
     for at in memchr::memchr2_iter(b'"', b'\n', &bytes[at..]).map(|i| at + i) {
         match bytes[at] {
             b'"' => inside = !inside,
@@ -135,10 +105,10 @@ mod tests {
     fn a_newline_inside_quotes_does_not_end_a_record() {
         let csv = b"a,b\n1,\"x\ny\"\n2,z\n";
         // The record starting at 4 holds a quoted newline at 8.
-        assert_eq!(record_end_after(csv, 4, 6), 12);
-        assert_eq!(record_end_after(csv, 4, 4), 12);
-        assert_eq!(record_end_after(csv, 12, 12), csv.len());
-        assert_eq!(record_end_after(csv, 0, 0), 4);
+        assert_eq!(record_end_from(csv, 8, true), 12);
+        assert_eq!(record_end_from(csv, 4, false), 12);
+        assert_eq!(record_end_from(csv, 12, false), csv.len());
+        assert_eq!(record_end_from(csv, 0, false), 4);
     }
 
     #[test]

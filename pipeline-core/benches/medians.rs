@@ -86,7 +86,36 @@ fn medians(c: &mut Criterion) {
             )
         })
     });
+    // The same with a null in every 17th row of the stored columns, as a
+    // CSV with empty cells gives.
+    let with_nulls = with_nulls(&frame);
+    group.bench_function("grouped_medians_with_nulls", |b| {
+        b.iter(|| {
+            black_box(
+                grouped_medians(segmented(&with_nulls), &[col("ValueSegment")], &columns).unwrap(),
+            )
+        })
+    });
     group.finish();
+}
+
+/// `frame` with its measures null in every 17th row.
+fn with_nulls(frame: &DataFrame) -> DataFrame {
+    let stored = ["PURCHASE_AMOUNT", "PURCHASES", "TIME_SPENT"];
+    frame
+        .clone()
+        .lazy()
+        .with_row_index("row", None)
+        .with_columns(stored.map(|name| {
+            when((col("row") % lit(17)).eq(lit(0)))
+                .then(lit(NULL))
+                .otherwise(col(name))
+                .alias(name)
+        }))
+        .collect()
+        .unwrap()
+        .drop("row")
+        .unwrap()
 }
 
 criterion_group!(benches, medians);

@@ -112,23 +112,40 @@ fn each<T: Copy>(
             .iter()
             .zip(groups)
             .for_each(|(&x, &g)| visit(g as usize, to_key(x))),
-        (Some(valid), None) => values.iter().zip(valid.iter()).for_each(|(&x, ok)| {
-            if ok {
-                visit(0, to_key(x))
-            }
-        }),
+        (Some(valid), None) => each_valid(valid, |i| visit(0, to_key(values[i]))),
         (Some(valid), Some(groups)) => {
-            values
-                .iter()
-                .zip(groups)
-                .zip(valid.iter())
-                .for_each(|((&x, &g), ok)| {
-                    if ok {
-                        visit(g as usize, to_key(x))
-                    }
-                })
+            each_valid(valid, |i| visit(usize::from(groups[i]), to_key(values[i])))
         }
     }
+}
+
+/// Calls `visit(i)` for each set bit `i` of `valid`, in order: 64 bits a
+/// word, each word of all valid values without a test per value.
+#[inline(always)]
+fn each_valid(valid: &Bitmap, mut visit: impl FnMut(usize)) {
+    let words = valid.chunks::<u64>();
+    let (rest, rest_len) = (words.remainder(), words.remainder_len());
+    let mut visit_word = |start: usize, word: u64| {
+        if word == u64::MAX {
+            (start..start + 64).for_each(&mut visit);
+        } else {
+            let mut bits = word;
+            while bits != 0 {
+                visit(start + bits.trailing_zeros() as usize);
+                bits &= bits - 1;
+            }
+        }
+    };
+    let mut start = 0;
+    for word in words {
+        visit_word(start, word);
+        start += 64;
+    }
+    let mask = match rest_len {
+        0 => 0,
+        len => u64::MAX >> (64 - len),
+    };
+    visit_word(start, rest & mask);
 }
 
 /// The first pass over one column: each group's values counted per range

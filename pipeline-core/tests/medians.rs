@@ -402,6 +402,43 @@ fn medians_of_a_large_frame_in_memory_counted_on_several_threads_equal_polars() 
 }
 
 #[test]
+fn medians_of_columns_with_few_nulls_count_every_valid_value() {
+    // A null in every 1000th row: most words of the validity are all valid
+    // (visited without a test per value), a few are not.
+    let n = 20_000usize;
+    let x: Vec<Option<f64>> = (0..n)
+        .map(|i| (i % 1000 != 7).then_some(((i * 7919) % 10_007) as f64 * 0.5))
+        .collect();
+    let m: Vec<Option<i64>> = (0..n)
+        .map(|i| (i % 1000 != 500).then_some(((i * 31) % 997) as i64))
+        .collect();
+    let frame = df!(
+        "g" => (0..n).map(|i| ["a", "b", "c"][(i / 7) % 3]).collect::<Vec<_>>(),
+        "x" => x,
+        "m" => m,
+    )
+    .unwrap();
+    for by in [vec![col("g")], vec![]] {
+        let ours = grouped_medians(frame.clone().lazy(), &by, &[col("x"), col("m")]).unwrap();
+        let theirs = frame
+            .clone()
+            .lazy()
+            .group_by_stable(by.clone())
+            .agg([col("x").median(), col("m").median()])
+            .collect()
+            .unwrap();
+        let theirs = match by.is_empty() {
+            true => theirs.select(["x", "m"]).unwrap(),
+            false => theirs,
+        };
+        assert!(
+            ours.equals_missing(&theirs),
+            "ours:\n{ours}\npolars:\n{theirs}"
+        );
+    }
+}
+
+#[test]
 fn more_group_column_pairs_than_the_limit_are_refused_with_a_message() {
     let frame = |groups: i64| {
         df!("g" => (0..groups).collect::<Vec<_>>(), "x" => vec![1.5; groups as usize])

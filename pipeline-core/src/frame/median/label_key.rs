@@ -60,23 +60,24 @@ impl LabelKey {
                     index.group(vec![AnyValue::StringOwned(label.clone())])?;
             }
         }
+        // The ids of each byte's eight rows.
+        let table: Vec<[u16; 8]> = (0..256usize)
+            .map(|byte| std::array::from_fn(|bit| ids[(byte >> bit) & 1]))
+            .collect();
         let mut out = Vec::with_capacity(condition.len());
         for array in condition.downcast_iter() {
             match array.validity().filter(|_| array.null_count() > 0) {
-                None => push_ids(array.values(), ids, &mut out),
-                Some(valid) => push_ids(&(array.values() & valid), ids, &mut out),
+                None => push_ids(array.values(), &table, &mut out),
+                Some(valid) => push_ids(&(array.values() & valid), &table, &mut out),
             }
         }
         Ok(out)
     }
 }
 
-/// Pushes `ids[1]` for each set bit of `holds` and `ids[0]` for each unset
-/// one, eight at a time from a table of each byte's ids.
-fn push_ids(holds: &Bitmap, ids: [u16; 2], out: &mut Vec<u16>) {
-    let table: Vec<[u16; 8]> = (0..256usize)
-        .map(|byte| std::array::from_fn(|bit| ids[(byte >> bit) & 1]))
-        .collect();
+/// Pushes the id of each bit of `holds`, eight at a time from `table` (the
+/// ids of each byte's bits; the id of a lone bit is that of its byte alone).
+fn push_ids(holds: &Bitmap, table: &[[u16; 8]], out: &mut Vec<u16>) {
     let words = holds.chunks::<u64>();
     let (rest, rest_len) = (words.remainder(), words.remainder_len());
     for word in words {
@@ -84,7 +85,7 @@ fn push_ids(holds: &Bitmap, ids: [u16; 2], out: &mut Vec<u16>) {
             out.extend_from_slice(&table[usize::from(byte)]);
         }
     }
-    out.extend((0..rest_len).map(|bit| ids[((rest >> bit) & 1) as usize]));
+    out.extend((0..rest_len).map(|bit| table[((rest >> bit) & 1) as usize][0]));
 }
 
 #[cfg(test)]

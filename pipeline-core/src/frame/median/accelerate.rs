@@ -1,5 +1,6 @@
 //! The executor's use of [`grouped_medians`]: median aggregations in a
-//! query plan computed before polars runs the rest.
+//! query plan computed before polars runs the rest, and reductions grouped
+//! by a key of two labels with them (`reduce`).
 
 use std::sync::Arc;
 
@@ -7,14 +8,18 @@ use polars::prelude::*;
 use polars_plan::utils::expr_to_leaf_column_names;
 
 use super::groups::TOO_MANY_GROUPS;
+use super::label_key::LabelKey;
+use super::reduce::Reduction;
 use super::{Schemas, grouped_medians, in_memory};
 
 /// `plan` with each median aggregation computed now by [`grouped_medians`]:
 /// a `group_by(..).agg(..)` or a `select` of aggregations and literals
 /// holding a `median` of a numeric column becomes a frame in memory with the
-/// same rows (the other aggregations computed by polars). Other nodes are
-/// left to polars, as are aggregations with more groups than
-/// [`grouped_medians`] takes.
+/// same rows (the other aggregations computed with it, by `reduce` or
+/// polars). So does a `group_by` over frames in memory by a key of two
+/// labels whose aggregations are all sums, means, minima, maxima or counts
+/// (`reduce`). Other nodes are left to polars, as are aggregations with more
+/// groups than [`grouped_medians`] takes.
 pub(in crate::frame) fn accelerate(plan: &DslPlan) -> PolarsResult<DslPlan> {
     let mut failed = None;
     let rewritten = super::super::plan::map_plan(plan, &mut |node| {
@@ -72,10 +77,10 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
         _ => return Ok(None),
     };
     let medians: Vec<Option<Expr>> = aggs.iter().map(median_input).collect();
-    if medians.iter().all(Option::is_none) {
+    let input = LazyFrame::from((**input).clone());
+    if medians.iter().all(Option::is_none) && !label_reductions(&input, &keys, aggs) {
         return Ok(None);
     }
-    let input = LazyFrame::from((**input).clone());
     let inner: Vec<Expr> = medians.iter().flatten().cloned().collect();
     let numeric = input
         .clone()
@@ -132,6 +137,17 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
         out.with_column(column.cast(dtype)?.with_name(name.clone()))?;
     }
     Ok(Some(out))
+}
+
+/// Whether `aggs` per group of `keys` over `input` are all reductions
+/// [`reduce`](super::reduce) computes, grouped by a key of two labels
+/// ([`LabelKey`]) over frames in memory: from the condition's bits and one
+/// pass per column, where polars would build a string per row and hash it.
+fn label_reductions(input: &LazyFrame, keys: &[Expr], aggs: &[Expr]) -> bool {
+    !keys.is_empty()
+        && aggs.iter().all(|agg| Reduction::of(agg).is_some())
+        && in_memory::is_in_memory(&input.logical_plan)
+        && LabelKey::of(input, keys).is_some()
 }
 
 /// The input columns `others` read, if `input`'s sources are all in memory

@@ -9,6 +9,7 @@ use polars_arrow::array::PrimitiveArray;
 use super::groups::GroupIndex;
 use super::label_key::LabelKey;
 use super::parallel::{fold_units, for_each_column, threads};
+use super::reduce::{Reduction, reduce};
 use super::search::{Histograms, Run, Search, histogram_bytes};
 use super::{Found, Medians, Names};
 
@@ -107,6 +108,7 @@ pub(super) fn medians(
         Some((others, leaves)) => Some(aggregate_others(
             &evaluated,
             ids.as_deref(),
+            groups,
             others,
             leaves,
         )?),
@@ -114,14 +116,22 @@ pub(super) fn medians(
     Ok((medians, rest))
 }
 
-/// `others` per group (`ids`; all rows one group if `None`) of `evaluated`,
-/// by polars, in group id order.
+/// `others` per group (`ids`, `groups` of them; all rows one group if
+/// `None`) of `evaluated`, in group id order: by [`reduce`] where it takes
+/// them all, else by polars.
 fn aggregate_others(
     evaluated: &DataFrame,
     ids: Option<&[u16]>,
+    groups: usize,
     others: &[Expr],
     leaves: &[PlSmallStr],
 ) -> PolarsResult<DataFrame> {
+    if let Some(ids) = ids
+        && let Some(reductions) = others.iter().map(Reduction::of).collect::<Option<Vec<_>>>()
+        && let Some(reduced) = reduce(evaluated, ids, groups, &reductions)
+    {
+        return reduced;
+    }
     let mut inputs: Vec<Column> = leaves
         .iter()
         .map(|name| evaluated.column(name).cloned())

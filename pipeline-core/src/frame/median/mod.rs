@@ -24,6 +24,12 @@
 //! executor uses it for every `median` aggregation (in `group_by(..).agg(..)`
 //! or a `select` of aggregations, see `accelerate`); a task body may call it
 //! directly.
+//!
+//! Sums, means, minima, maxima and counts per group asked beside medians
+//! over frames in memory come from the same evaluated columns and group ids
+//! (`reduce`), as do those of a `group_by` by a key of two labels (see
+//! `label_key`) over frames in memory, which has no median at all: polars
+//! would build a string per row and hash it to find two groups.
 
 mod accelerate;
 mod groups;
@@ -31,6 +37,9 @@ mod in_memory;
 mod label_key;
 mod order;
 mod parallel;
+mod reduce;
+#[cfg(test)]
+mod reduce_tests;
 mod search;
 mod streaming;
 

@@ -122,7 +122,7 @@ fn each<T: Copy>(
 /// Calls `visit(i)` for each set bit `i` of `valid`, in order: 64 bits a
 /// word, each word of all valid values without a test per value.
 #[inline(always)]
-fn each_valid(valid: &Bitmap, mut visit: impl FnMut(usize)) {
+pub(super) fn each_valid(valid: &Bitmap, mut visit: impl FnMut(usize)) {
     let words = valid.chunks::<u64>();
     let (rest, rest_len) = (words.remainder(), words.remainder_len());
     let mut visit_word = |start: usize, word: u64| {

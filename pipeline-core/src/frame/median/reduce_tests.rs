@@ -1,0 +1,208 @@
+//! Grouped reductions ([`super::reduce`]) against polars' own: every
+//! reduction, nulls, NaN, signed zeros and infinities, empty input, one
+//! group, many groups (beside medians) and many rows.
+
+use super::accelerate;
+use polars::prelude::*;
+use proptest::prelude::*;
+
+/// A frame of `rows` (score, amount, count) with a label column chosen
+/// by the score, grouped by it with every reduction this module takes.
+fn query(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64) -> LazyFrame {
+    let score: Vec<Option<f64>> = rows.iter().map(|r| r.0).collect();
+    let amount: Vec<Option<f64>> = rows.iter().map(|r| r.1).collect();
+    let count: Vec<Option<i64>> = rows.iter().map(|r| r.2).collect();
+    df!("score" => score, "amount" => amount, "n" => count)
+        .unwrap()
+        .lazy()
+        .with_columns([when(col("score").gt(lit(threshold)))
+            .then(lit("High"))
+            .otherwise(lit("Low"))
+            .alias("segment")])
+        .group_by([col("segment")])
+        .agg([
+            col("amount").sum().alias("amount_sum"),
+            col("amount").mean().alias("amount_mean"),
+            col("amount").min().alias("amount_min"),
+            col("amount").max().alias("amount_max"),
+            col("amount").count().alias("amount_count"),
+            col("n").sum().alias("n_sum"),
+            col("n").mean().cast(DataType::Float32).alias("n_mean"),
+            col("n").min().alias("n_min"),
+            col("n").max().cast(DataType::Float64).alias("n_max"),
+            col("score").mean(),
+            len().alias("rows"),
+        ])
+}
+
+/// The query through [`accelerate`] (checked to have computed it) and
+/// by polars, both sorted by segment.
+fn both(frame: LazyFrame) -> (DataFrame, DataFrame) {
+    let accelerated = accelerate(&frame.logical_plan).unwrap();
+    assert!(
+        matches!(accelerated, DslPlan::DataFrameScan { .. }),
+        "the reductions were computed by this module"
+    );
+    let sorted = |f: LazyFrame| f.sort(["segment"], Default::default()).collect().unwrap();
+    (sorted(LazyFrame::from(accelerated)), sorted(frame))
+}
+
+/// Whether two columns hold the same values: floats within a relative
+/// 1e-12 (sums are added in another order), NaN as NaN, nulls as nulls.
+fn same(ours: &Column, theirs: &Column) -> bool {
+    if ours.dtype() != theirs.dtype() || ours.name() != theirs.name() {
+        return false;
+    }
+    if !ours.dtype().is_float() {
+        return ours
+            .as_materialized_series()
+            .equals_missing(theirs.as_materialized_series());
+    }
+    let (a, b) = (
+        ours.cast(&DataType::Float64).unwrap(),
+        theirs.cast(&DataType::Float64).unwrap(),
+    );
+    a.f64()
+        .unwrap()
+        .iter()
+        .zip(b.f64().unwrap().iter())
+        .all(|pair| match pair {
+            (None, None) => true,
+            (Some(x), Some(y)) => {
+                (x.is_nan() && y.is_nan())
+                    || x == y
+                    || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+            }
+            _ => false,
+        })
+}
+
+fn assert_same(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64) {
+    let (ours, theirs) = both(query(rows, threshold));
+    assert_eq!(ours.get_column_names(), theirs.get_column_names());
+    assert_eq!(
+        ours.height(),
+        theirs.height(),
+        "ours:\n{ours}\ntheirs:\n{theirs}"
+    );
+    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
+        assert!(
+            same(a, b),
+            "column {}: ours:\n{ours}\ntheirs:\n{theirs}",
+            a.name()
+        );
+    }
+}
+
+fn value() -> impl Strategy<Value = Option<f64>> {
+    prop::option::weighted(
+        0.85,
+        prop_oneof![
+            20 => -1e6f64..1e6,
+            1 => Just(f64::NAN),
+            1 => Just(-0.0),
+            1 => Just(f64::INFINITY),
+        ],
+    )
+}
+
+proptest! {
+    #[test]
+    fn label_keyed_reductions_are_polars_own(
+        rows in prop::collection::vec(
+            (prop::option::weighted(0.9, -5.0f64..5.0), value(), prop::option::weighted(0.8, -(1i64 << 52)..(1i64 << 52))),
+            0..300,
+        ),
+        threshold in -6.0f64..6.0,
+    ) {
+        assert_same(&rows, threshold);
+    }
+}
+
+proptest! {
+    #[test]
+    fn reductions_beside_medians_of_any_number_of_groups_are_polars_own(
+        rows in prop::collection::vec((0u8..12, value(), prop::option::weighted(0.8, -1000i64..1000)), 0..300),
+    ) {
+        // Medians take any key: up to 12 groups, each in lanes or not.
+        let key: Vec<i64> = rows.iter().map(|r| i64::from(r.0)).collect();
+        let amount: Vec<Option<f64>> = rows.iter().map(|r| r.1).collect();
+        let n: Vec<Option<i64>> = rows.iter().map(|r| r.2).collect();
+        let frame = df!("segment" => key, "amount" => amount, "n" => n)
+            .unwrap()
+            .lazy()
+            .group_by([col("segment")])
+            .agg([
+                col("amount").median().alias("amount_median"),
+                col("amount").sum().alias("amount_sum"),
+                col("amount").max().alias("amount_max"),
+                col("n").mean().alias("n_mean"),
+                col("n").min().alias("n_min"),
+                col("n").count().alias("n_count"),
+                len().alias("rows"),
+            ]);
+        let (ours, theirs) = both(frame);
+        prop_assert_eq!(ours.height(), theirs.height());
+        for (a, b) in ours.columns().iter().zip(theirs.columns()) {
+            prop_assert!(same(a, b), "column {}: ours:\n{}\ntheirs:\n{}", a.name(), ours, theirs);
+        }
+    }
+}
+
+#[test]
+fn empty_input_one_group_and_groups_of_only_nulls() {
+    assert_same(&[], 0.0);
+    // One group (every score above), and a group whose amounts are all
+    // null or NaN. (Sums that overflow wrap in both, but polars panics
+    // on overflow where debug assertions are on, as in this test.)
+    let rows = [
+        (Some(1.0), None, Some(i64::MAX / 2)),
+        (Some(2.0), Some(f64::NAN), Some(1)),
+        (Some(-1.0), None, None),
+    ];
+    assert_same(&rows[..2], 0.0);
+    assert_same(&rows, 0.0);
+}
+
+#[test]
+fn parts_of_many_rows_add_up_in_every_thread_count() {
+    // More rows than one part, over several chunks.
+    let rows: Vec<_> = (0..700_000i64)
+        .map(|i| {
+            (
+                Some((i % 7) as f64 - 3.0),
+                Some((i % 1000) as f64 * 0.1),
+                (i % 13 != 0).then_some(i),
+            )
+        })
+        .collect();
+    let (ours, theirs) = both(query(&rows, 0.5));
+    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
+        assert!(
+            same(a, b),
+            "column {}: ours:\n{ours}\ntheirs:\n{theirs}",
+            a.name()
+        );
+    }
+}
+
+#[test]
+fn other_aggregations_are_left_to_polars() {
+    let frame = df!("x" => [1.0, 2.0])
+        .unwrap()
+        .lazy()
+        .with_columns([when(col("x").gt(lit(1.0)))
+            .then(lit("a"))
+            .otherwise(lit("b"))
+            .alias("k")]);
+    let std = frame.clone().group_by([col("k")]).agg([col("x").std(1)]);
+    assert!(!matches!(
+        accelerate(&std.logical_plan).unwrap(),
+        DslPlan::DataFrameScan { .. }
+    ));
+    let plain_key = frame.group_by([col("x")]).agg([col("x").sum().alias("s")]);
+    assert!(!matches!(
+        accelerate(&plain_key.logical_plan).unwrap(),
+        DslPlan::DataFrameScan { .. }
+    ));
+}

@@ -78,8 +78,41 @@ fn assert_same(ours: &DataFrame, theirs: &DataFrame) -> Result<(), TestCaseError
     Ok(())
 }
 
+/// A frame as [`frame`] makes, without nulls: every value valid, so the
+/// passes test values against their group's bounds as floats, many at a
+/// time (the path a column with nulls does not take).
+fn frame_without_nulls() -> impl Strategy<Value = DataFrame> {
+    (0usize..400, 1u8..6).prop_flat_map(|(rows, groups)| {
+        (
+            prop::collection::vec(0..groups, rows),
+            prop::collection::vec(float_cell().prop_map(|x| x.unwrap_or(-0.0)), rows),
+            prop::collection::vec(-50i64..50, rows),
+        )
+            .prop_map(|(g, x, n)| {
+                let g: Vec<String> = g.into_iter().map(|g| format!("g{g}")).collect();
+                df!("g" => g, "x" => x, "n" => n).unwrap()
+            })
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn grouped_medians_of_valid_values_equal_polars(frame in frame_without_nulls()) {
+        let ours = grouped_medians(frame.clone().lazy(), &[col("g")], &[col("x"), col("n")]).unwrap();
+        let theirs = frame
+            .clone()
+            .lazy()
+            .group_by_stable([col("g")])
+            .agg([col("x").median(), col("n").median()])
+            .collect()
+            .unwrap();
+        assert_same(&ours, &theirs)?;
+        let ours = grouped_medians(frame.clone().lazy(), &[], &[col("x")]).unwrap();
+        let theirs = frame.lazy().select([col("x").median()]).collect().unwrap();
+        assert_same(&ours, &theirs)?;
+    }
 
     #[test]
     fn grouped_medians_equal_polars(frame in frame()) {
@@ -120,6 +153,43 @@ fn many_equal_values_and_wide_ranges_need_several_passes_and_stay_exact() {
         .collect()
         .unwrap();
     assert!(ours.equals(&theirs), "ours:\n{ours}\npolars:\n{theirs}");
+}
+
+#[test]
+fn medians_at_the_ends_of_the_float_order_equal_polars() {
+    // Middle values at -inf, +inf, the least finite float, zeros of both
+    // signs and the largest finite float: the ranges that hold them reach
+    // the keys no float has (NaN bit patterns) or border the NaN key.
+    let groups = [
+        ("a", vec![f64::NEG_INFINITY, f64::NEG_INFINITY, 1.0]),
+        ("b", vec![f64::INFINITY, f64::INFINITY, -1.0]),
+        ("c", vec![-0.0, 0.0, -0.0, 5.0]),
+        ("d", vec![f64::MIN, f64::MIN, 0.0, f64::MIN]),
+        ("e", vec![f64::MAX, f64::INFINITY, f64::MAX, f64::NAN]),
+        ("f", vec![f64::NAN, f64::NAN, 2.0]),
+    ];
+    for pair in groups.windows(2) {
+        let rows: Vec<(&str, f64)> = pair
+            .iter()
+            .flat_map(|(g, xs)| xs.iter().map(move |&x| (*g, x)))
+            .collect();
+        let g: Vec<&str> = rows.iter().map(|r| r.0).collect();
+        let x: Vec<f64> = rows.iter().map(|r| r.1).collect();
+        let frame = df!("g" => g, "x" => x).unwrap();
+        let ours = grouped_medians(frame.clone().lazy(), &[col("g")], &[col("x")]).unwrap();
+        let theirs = frame
+            .clone()
+            .lazy()
+            .group_by_stable([col("g")])
+            .agg([col("x").median()])
+            .collect()
+            .unwrap();
+        assert_same(&ours, &theirs).unwrap();
+        let first = frame.head(Some(pair[0].1.len()));
+        let ours = grouped_medians(first.clone().lazy(), &[], &[col("x")]).unwrap();
+        let theirs = first.lazy().select([col("x").median()]).collect().unwrap();
+        assert_same(&ours, &theirs).unwrap();
+    }
 }
 
 #[test]

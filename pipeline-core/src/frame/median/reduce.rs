@@ -121,6 +121,7 @@ pub(super) fn reduce(
             }
         };
         columns[at].1.min_max |= matches!(reduction.op, Op::Min | Op::Max);
+        columns[at].1.mean |= reduction.op == Op::Mean;
     }
     let mut chunks = Vec::with_capacity(columns.len());
     for (name, _) in &columns {
@@ -135,11 +136,27 @@ pub(super) fn reduce(
     Some(assemble(reductions, &columns, &stats, ids, groups))
 }
 
-/// Which statistics beyond the count and sums a column's reductions need.
+/// Which statistics beyond the count and sum a column's reductions need.
 #[derive(Debug, Clone, Copy, Default)]
 struct Needs {
     min_max: bool,
+    /// A mean: for integers, the sum as floats too.
+    mean: bool,
 }
+
+impl Needs {
+    /// These needs as the bits of [`Partial::add_lanes`]' `S` for values
+    /// of type `T`.
+    fn bits<T: Native>(self) -> u8 {
+        let float_sum = self.mean && !T::FLOAT;
+        u8::from(self.min_max) * MIN_MAX | u8::from(float_sum) * FLOAT_SUM
+    }
+}
+
+/// Bit of [`Needs::bits`]: minima and maxima.
+const MIN_MAX: u8 = 1;
+/// Bit of [`Needs::bits`]: sums as floats (of integers, for means).
+const FLOAT_SUM: u8 = 2;
 
 /// The chunks of one column read.
 enum Chunks<'a> {
@@ -180,16 +197,16 @@ impl<T: Native, const G: usize> Lanes<T, G> {
 
     /// Adds one value to each lane, to the lanes of its group.
     #[inline(always)]
-    fn add<const MIN_MAX: bool>(&mut self, values: &[T; LANES], ids: &[u16; LANES]) {
+    fn add<const S: u8>(&mut self, values: &[T; LANES], ids: &[u16; LANES]) {
         for g in 0..G {
             for lane in 0..LANES {
                 let (value, member) = (values[lane], ids[lane] == g as u16);
                 self.count[g][lane] += u64::from(member);
                 self.sum[g][lane] = self.sum[g][lane].add(if member { value } else { T::ZERO });
-                if !T::FLOAT {
+                if S & FLOAT_SUM != 0 {
                     self.float_sum[g][lane] += if member { value.as_f64() } else { 0.0 };
                 }
-                if MIN_MAX {
+                if S & MIN_MAX != 0 {
                     let low = self.min[g][lane].min(value);
                     let high = self.max[g][lane].max(value);
                     self.min[g][lane] = if member { low } else { self.min[g][lane] };
@@ -280,7 +297,14 @@ impl<T: Native> Partial<T> {
         Self {
             count: vec![0; groups],
             sum: vec![T::ZERO; groups],
-            float_sum: vec![0.0; if T::FLOAT { 0 } else { groups }],
+            float_sum: vec![
+                0.0;
+                if needs.bits::<T>() & FLOAT_SUM != 0 {
+                    groups
+                } else {
+                    0
+                }
+            ],
             min: sized(needs.min_max, T::MIN_START),
             max: sized(needs.min_max, T::MAX_START),
         }
@@ -308,22 +332,28 @@ impl<T: Native> Partial<T> {
                     &masked
                 }
             };
-            return match (self.count.len(), needs.min_max) {
-                (1, false) => self.add_lanes::<1, false>(values, ids),
-                (1, true) => self.add_lanes::<1, true>(values, ids),
-                (2, false) => self.add_lanes::<2, false>(values, ids),
-                (2, true) => self.add_lanes::<2, true>(values, ids),
-                (3, false) => self.add_lanes::<3, false>(values, ids),
-                (3, true) => self.add_lanes::<3, true>(values, ids),
-                (_, false) => self.add_lanes::<4, false>(values, ids),
-                (_, true) => self.add_lanes::<4, true>(values, ids),
-            };
+            macro_rules! lanes {
+                ($($g:literal),*) => {
+                    match (self.count.len(), needs.bits::<T>()) {
+                        $((groups, 0) if groups <= $g => self.add_lanes::<$g, 0>(values, ids),
+                        (groups, 1) if groups <= $g => self.add_lanes::<$g, 1>(values, ids),
+                        (groups, 2) if groups <= $g => self.add_lanes::<$g, 2>(values, ids),
+                        (groups, _) if groups <= $g => self.add_lanes::<$g, 3>(values, ids),)*
+                        _ => unreachable!("at most MAX_LANE_GROUPS groups"),
+                    }
+                };
+            }
+            return lanes!(1, 2, 3, 4);
         }
-        match (validity, needs.min_max) {
-            (None, false) => (0..values.len()).for_each(|i| self.add_one::<false>(values, ids, i)),
-            (None, true) => (0..values.len()).for_each(|i| self.add_one::<true>(values, ids, i)),
-            (Some(valid), false) => each_valid(valid, |i| self.add_one::<false>(values, ids, i)),
-            (Some(valid), true) => each_valid(valid, |i| self.add_one::<true>(values, ids, i)),
+        match (validity, needs.bits::<T>()) {
+            (None, 0) => (0..values.len()).for_each(|i| self.add_one::<0>(values, ids, i)),
+            (None, 1) => (0..values.len()).for_each(|i| self.add_one::<1>(values, ids, i)),
+            (None, 2) => (0..values.len()).for_each(|i| self.add_one::<2>(values, ids, i)),
+            (None, _) => (0..values.len()).for_each(|i| self.add_one::<3>(values, ids, i)),
+            (Some(valid), 0) => each_valid(valid, |i| self.add_one::<0>(values, ids, i)),
+            (Some(valid), 1) => each_valid(valid, |i| self.add_one::<1>(values, ids, i)),
+            (Some(valid), 2) => each_valid(valid, |i| self.add_one::<2>(values, ids, i)),
+            (Some(valid), _) => each_valid(valid, |i| self.add_one::<3>(values, ids, i)),
         }
     }
 
@@ -331,23 +361,23 @@ impl<T: Native> Partial<T> {
     /// skipped): each group's statistics kept in [`LANES`] lanes, every row
     /// added to each group's lanes or not by a comparison, not a branch, so
     /// the loop is vectorized and no addition waits on the one before.
-    fn add_lanes<const G: usize, const MIN_MAX: bool>(&mut self, values: &[T], ids: &[u16]) {
+    fn add_lanes<const G: usize, const S: u8>(&mut self, values: &[T], ids: &[u16]) {
         let mut lanes = Lanes::<T, G>::new();
         let (values_rest, ids_rest) = (values.chunks_exact(LANES), ids.chunks_exact(LANES));
         let (last_values, last_ids) = (values_rest.remainder(), ids_rest.remainder());
         for (values, ids) in values_rest.zip(ids_rest) {
             let values: &[T; LANES] = values.try_into().expect("chunks of LANES");
             let ids: &[u16; LANES] = ids.try_into().expect("chunks of LANES");
-            lanes.add::<MIN_MAX>(values, ids);
+            lanes.add::<S>(values, ids);
         }
         for g in 0..G.min(self.count.len()) {
             for lane in 0..LANES {
                 self.count[g] += lanes.count[g][lane];
                 self.sum[g] = self.sum[g].add(lanes.sum[g][lane]);
-                if !T::FLOAT {
+                if S & FLOAT_SUM != 0 {
                     self.float_sum[g] += lanes.float_sum[g][lane];
                 }
-                if MIN_MAX {
+                if S & MIN_MAX != 0 {
                     self.min[g] = self.min[g].min(lanes.min[g][lane]);
                     self.max[g] = self.max[g].max(lanes.max[g][lane]);
                 }
@@ -356,20 +386,20 @@ impl<T: Native> Partial<T> {
         // The last rows (fewer than a lane's worth) one by one.
         for (i, &id) in last_ids.iter().enumerate() {
             if usize::from(id) < self.count.len() {
-                self.add_one::<MIN_MAX>(last_values, last_ids, i);
+                self.add_one::<S>(last_values, last_ids, i);
             }
         }
     }
 
     #[inline(always)]
-    fn add_one<const MIN_MAX: bool>(&mut self, values: &[T], ids: &[u16], i: usize) {
+    fn add_one<const S: u8>(&mut self, values: &[T], ids: &[u16], i: usize) {
         let (value, group) = (values[i], usize::from(ids[i]));
         self.count[group] += 1;
         self.sum[group] = self.sum[group].add(value);
-        if !T::FLOAT {
+        if S & FLOAT_SUM != 0 {
             self.float_sum[group] += value.as_f64();
         }
-        if MIN_MAX {
+        if S & MIN_MAX != 0 {
             self.min[group] = self.min[group].min(value);
             self.max[group] = self.max[group].max(value);
         }

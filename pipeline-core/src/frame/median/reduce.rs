@@ -149,7 +149,7 @@ impl Needs {
     /// of type `T`.
     fn bits<T: Native>(self) -> u8 {
         let float_sum = self.mean && !T::FLOAT;
-        u8::from(self.min_max) * MIN_MAX | u8::from(float_sum) * FLOAT_SUM
+        (u8::from(self.min_max) * MIN_MAX) | (u8::from(float_sum) * FLOAT_SUM)
     }
 }
 

@@ -300,6 +300,42 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
     }
 }
 
+/// Medians and sums per segment, a label chosen by a condition that is
+/// null where `x` is.
+fn labelled_summary(frame: &LazyFrame) -> LazyFrame {
+    frame
+        .clone()
+        .with_columns([when(col("x").gt(lit(70.0)))
+            .then(lit("High"))
+            .otherwise(lit("Low"))
+            .alias("segment")])
+        .group_by([col("segment")])
+        .agg([
+            col("x").median(),
+            col("n").median().alias("n_median"),
+            col("n").sum().alias("n_sum"),
+            col("x").count().alias("x_count"),
+        ])
+        .sort(["segment"], SortMultipleOptions::default())
+}
+
+#[test]
+fn medians_by_a_label_key_in_memory_and_not_equal_polars() {
+    // Several batches of the streaming passes; the first rows all "Low".
+    let n = 300_000;
+    let frame = df!(
+        "x" => (0..n).map(|i| (i % 11 != 5).then(|| ((i * 7) % 1013) as f64 / 7.0)).collect::<Vec<_>>(),
+        "n" => (0..n).map(|i| (i % 17) as i64 - 3).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let expected = labelled_summary(&frame.clone().lazy()).collect().unwrap();
+    assert_eq!(expected.height(), 2);
+    for memory in [0, 1 << 30] {
+        let ours = summarized_by_the_runtime(&frame, labelled_summary, memory);
+        assert_eq!(ours, expected, "frame memory {memory}");
+    }
+}
+
 #[test]
 fn medians_of_even_counts_over_a_frame_not_in_memory_are_the_midpoints() {
     // Every group has an even number of rows whose two middle values differ,

@@ -147,7 +147,7 @@ fn label_reductions(input: &LazyFrame, keys: &[Expr], aggs: &[Expr]) -> bool {
     !keys.is_empty()
         && aggs.iter().all(|agg| Reduction::of(agg).is_some())
         && in_memory::is_in_memory(&input.logical_plan)
-        && LabelKey::of(input, keys).is_some()
+        && LabelKey::of(input, keys, aggs).is_some()
 }
 
 /// The input columns `others` read, if `input`'s sources are all in memory

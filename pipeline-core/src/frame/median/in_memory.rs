@@ -43,7 +43,16 @@ pub(super) fn medians(
     let names = Names::new(by.len(), columns.len());
     let leaves = others.map_or(&[][..], |(_, leaves)| leaves);
     // A key of two labels chosen by a condition: the condition instead.
-    let (label, frame) = match LabelKey::of(&frame, by) {
+    let reading: Vec<Expr> = columns
+        .iter()
+        .cloned()
+        .chain(
+            others
+                .into_iter()
+                .flat_map(|(others, _)| others.iter().cloned()),
+        )
+        .collect();
+    let (label, frame) = match LabelKey::of(&frame, by, &reading) {
         Some((label, frame)) => (Some(label), frame),
         None => (None, frame),
     };

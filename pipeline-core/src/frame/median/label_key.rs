@@ -10,6 +10,7 @@
 use polars::prelude::*;
 use polars_arrow::array::Array;
 use polars_arrow::bitmap::Bitmap;
+use polars_plan::utils::expr_to_leaf_column_names;
 
 use super::groups::GroupIndex;
 use crate::frame::labels;
@@ -24,12 +25,24 @@ pub(super) struct LabelKey {
 
 impl LabelKey {
     /// If `by` is one column that `frame` defines as such a label choice,
-    /// the key and `frame` with that column computed as the condition
-    /// (`Boolean`, null as false) instead.
-    pub(super) fn of(frame: &LazyFrame, by: &[Expr]) -> Option<(Self, LazyFrame)> {
+    /// and none of `reading` (the other expressions evaluated over `frame`)
+    /// reads that column, the key and `frame` with that column computed as
+    /// the condition (`Boolean`, null as false) instead.
+    pub(super) fn of(
+        frame: &LazyFrame,
+        by: &[Expr],
+        reading: &[Expr],
+    ) -> Option<(Self, LazyFrame)> {
         let [Expr::Column(name)] = by else {
             return None;
         };
+        if reading
+            .iter()
+            .flat_map(expr_to_leaf_column_names)
+            .any(|read| &read == name)
+        {
+            return None;
+        }
         let (plan, choice) = labels::with_condition(&frame.logical_plan, name, &|holds| holds)?;
         let frame = LazyFrame::from(plan);
         let boolean = frame.clone().collect_schema().ok()?.get(name) == Some(&DataType::Boolean);
@@ -108,12 +121,12 @@ mod tests {
         let columns = [col("value"), col("score")];
         let labelled = frame.clone().lazy().with_columns([key.clone()]);
         assert!(
-            LabelKey::of(&labelled, &by).is_some(),
+            LabelKey::of(&labelled, &by, &columns).is_some(),
             "the label path applies"
         );
         let ours = grouped_medians(labelled, &by, &columns).unwrap();
         let materialized = frame.lazy().with_columns([key]).collect().unwrap().lazy();
-        assert!(LabelKey::of(&materialized, &by).is_none());
+        assert!(LabelKey::of(&materialized, &by, &columns).is_none());
         let theirs = grouped_medians(materialized, &by, &columns).unwrap();
         (ours, theirs)
     }
@@ -159,6 +172,6 @@ mod tests {
                 .otherwise(lit("Low"))
                 .alias("segment"),
         ]);
-        assert!(LabelKey::of(&frame, &[col("segment")]).is_none());
+        assert!(LabelKey::of(&frame, &[col("segment")], &[]).is_none());
     }
 }

@@ -1,6 +1,7 @@
 //! Medians of a query that is not all in memory, in bounded memory: each
 //! pass runs the query on polars' streaming engine and counts its batches
-//! as they come, the columns of a batch on several threads.
+//! as they come, the columns of a batch on several threads. A key of two
+//! labels is grouped by its condition, one bit a row (`label_key`).
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -10,6 +11,7 @@ use polars::prelude::*;
 
 use super::super::format::FRAME_BATCH_ROWS;
 use super::groups::GroupIndex;
+use super::label_key::LabelKey;
 use super::parallel::for_each_column;
 use super::search::{Found, Histograms, Run, Search};
 use super::{Medians, Names};
@@ -26,6 +28,11 @@ struct FirstPass {
 pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> PolarsResult<Medians> {
     let names = Arc::new(Names::new(by.len(), columns.len()));
     let ungrouped = by.is_empty();
+    // A key of two labels chosen by a condition: the condition instead.
+    let (label, frame) = match LabelKey::of(&frame, by, columns) {
+        Some((label, frame)) => (Some(label), frame),
+        None => (None, frame),
+    };
     let first = Arc::new(Mutex::new(FirstPass {
         index: GroupIndex::new(columns.len()),
         ids: Vec::new(),
@@ -44,9 +51,12 @@ pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polars
         for_each_batch(query, move |batch| {
             let mut first = first.lock();
             let first = &mut *first;
-            let ids = match ungrouped {
-                true => None,
-                false => Some(
+            let ids = match (&label, ungrouped) {
+                (_, true) => None,
+                (Some(label), false) => {
+                    Some(label.assign(&mut first.index, batch.column(&names.keys[0])?)?)
+                }
+                (None, false) => Some(
                     first
                         .index
                         .assign(&batch.select(names.keys.iter().cloned())?)?,

@@ -39,7 +39,7 @@ impl LabelKey {
         if reading
             .iter()
             .flat_map(expr_to_leaf_column_names)
-            .any(|read| &read == name)
+            .any(|read| read == *name)
         {
             return None;
         }

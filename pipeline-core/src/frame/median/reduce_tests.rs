@@ -206,3 +206,28 @@ fn other_aggregations_are_left_to_polars() {
         DslPlan::DataFrameScan { .. }
     ));
 }
+
+#[test]
+fn an_aggregation_reading_the_label_column_gets_its_labels() {
+    // `first` of the key column itself, beside a median and a sum: the key
+    // stays the strings it is, not its condition's bits.
+    let frame = df!("x" => [1.0, 5.0, 3.0, 8.0])
+        .unwrap()
+        .lazy()
+        .with_columns([when(col("x").gt(lit(2.0)))
+            .then(lit("High"))
+            .otherwise(lit("Low"))
+            .alias("segment")])
+        .group_by([col("segment")])
+        .agg([
+            col("x").median().alias("median"),
+            col("x").sum().alias("sum"),
+            col("segment").first().alias("first"),
+        ]);
+    let (ours, theirs) = both(frame);
+    assert_eq!(ours, theirs);
+    assert_eq!(
+        ours.column("first").unwrap().str().unwrap().get(0),
+        Some("High")
+    );
+}

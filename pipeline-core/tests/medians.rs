@@ -336,6 +336,73 @@ fn medians_by_a_label_key_in_memory_and_not_equal_polars() {
     }
 }
 
+/// Sums, means, extremes and counts per segment (no median).
+fn labelled_reductions(frame: &LazyFrame) -> LazyFrame {
+    frame
+        .clone()
+        .with_columns([when(col("x").gt(lit(70.0)))
+            .then(lit("High"))
+            .otherwise(lit("Low"))
+            .alias("segment")])
+        .group_by([col("segment")])
+        .agg([
+            col("x").mean().alias("x_mean"),
+            col("x").min().alias("x_min"),
+            col("n").sum().alias("n_sum"),
+            col("n").max().cast(DataType::Float64).alias("n_max"),
+            col("x").count().alias("x_count"),
+            len().alias("rows"),
+        ])
+        .sort(["segment"], SortMultipleOptions::default())
+}
+
+#[test]
+fn reductions_by_a_label_key_in_memory_and_not_equal_polars() {
+    // Several batches; the first batch has only "Low" rows, so the second
+    // group appears in a later one.
+    let n = 400_000;
+    let x = (0..n).map(|i| match i {
+        i if i % 13 == 4 => None,
+        i if i < 150_000 => Some((i % 70) as f64),
+        i => Some(((i * 7) % 1013) as f64 / 7.0),
+    });
+    let frame = df!(
+        "x" => x.collect::<Vec<_>>(),
+        "n" => (0..n).map(|i| (i % 17) as i64 - 3).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    let expected = labelled_reductions(&frame.clone().lazy())
+        .collect()
+        .unwrap();
+    assert_eq!(expected.height(), 2);
+    for memory in [0, 1 << 30] {
+        let ours = summarized_by_the_runtime(&frame, labelled_reductions, memory);
+        assert_eq!(ours.schema(), expected.schema(), "frame memory {memory}");
+        for name in ["segment", "x_min", "n_sum", "n_max", "x_count", "rows"] {
+            let (a, b) = (ours.column(name).unwrap(), expected.column(name).unwrap());
+            assert!(
+                a.equals_missing(b),
+                "{name}, frame memory {memory}: ours {a:?} polars {b:?}"
+            );
+        }
+        let means = |frame: &DataFrame| -> Vec<f64> {
+            frame
+                .column("x_mean")
+                .unwrap()
+                .f64()
+                .unwrap()
+                .into_no_null_iter()
+                .collect()
+        };
+        for (a, b) in means(&ours).into_iter().zip(means(&expected)) {
+            assert!(
+                (a - b).abs() <= 1e-12 * b.abs(),
+                "x_mean: ours {a} polars {b}"
+            );
+        }
+    }
+}
+
 #[test]
 fn medians_of_even_counts_over_a_frame_not_in_memory_are_the_midpoints() {
     // Every group has an even number of rows whose two middle values differ,

@@ -10,15 +10,14 @@ use polars_plan::utils::expr_to_leaf_column_names;
 use super::groups::TOO_MANY_GROUPS;
 use super::label_key::LabelKey;
 use super::reduce::Reduction;
-use super::{Schemas, grouped_medians, in_memory};
+use super::{Medians, Schemas, grouped_medians, in_memory, streaming};
 
 /// `plan` with each median aggregation computed now by [`grouped_medians`]:
 /// a `group_by(..).agg(..)` or a `select` of aggregations and literals
 /// holding a `median` of a numeric column becomes a frame in memory with the
 /// same rows (the other aggregations computed with it, by `reduce` or
-/// polars). So does a `group_by` over frames in memory by a key of two
-/// labels whose aggregations are all sums, means, minima, maxima or counts
-/// (`reduce`). Other nodes are left to polars, as are aggregations with more
+/// polars). So does a `group_by` by a key of two labels whose aggregations
+/// are all sums, means, minima, maxima or counts (`reduce`). Other nodes are left to polars, as are aggregations with more
 /// groups than [`grouped_medians`] takes.
 pub(in crate::frame) fn accelerate(plan: &DslPlan) -> PolarsResult<DslPlan> {
     let mut failed = None;
@@ -100,6 +99,20 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
         .collect();
     let key_names: Vec<PlSmallStr> = schema.iter_names().take(keys.len()).cloned().collect();
     let computed = match in_memory_inputs(&input, &others)? {
+        // Reductions by a key of two labels, not in memory: one streaming pass.
+        None if inner.is_empty() => {
+            let reductions: Vec<Reduction> = others.iter().filter_map(Reduction::of).collect();
+            match streaming::label_reductions(input.clone(), &keys, &reductions, &others)? {
+                Some((index, rest)) => Schemas::of(&input, &keys, &inner).and_then(|schemas| {
+                    let medians = Medians {
+                        index,
+                        medians: Vec::new(),
+                    };
+                    Ok((medians.into_frame(&schemas, false)?, Some(rest)))
+                }),
+                None => return Ok(None),
+            }
+        }
         // In memory: medians and the other aggregations over one evaluation.
         Some(leaves) => {
             let others = (!others.is_empty()).then_some((&others[..], &leaves[..]));
@@ -141,12 +154,12 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
 
 /// Whether `aggs` per group of `keys` over `input` are all reductions
 /// [`reduce`](super::reduce) computes, grouped by a key of two labels
-/// ([`LabelKey`]) over frames in memory: from the condition's bits and one
-/// pass per column, where polars would build a string per row and hash it.
+/// ([`LabelKey`]): from the condition's bits and one pass per column (over
+/// frames in memory) or one streaming pass (over the rest), where polars
+/// would build a string per row and hash it.
 fn label_reductions(input: &LazyFrame, keys: &[Expr], aggs: &[Expr]) -> bool {
     !keys.is_empty()
         && aggs.iter().all(|agg| Reduction::of(agg).is_some())
-        && in_memory::is_in_memory(&input.logical_plan)
         && LabelKey::of(input, keys, aggs).is_some()
 }
 

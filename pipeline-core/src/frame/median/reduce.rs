@@ -107,33 +107,97 @@ pub(super) fn reduce(
     groups: usize,
     reductions: &[Reduction],
 ) -> Option<PolarsResult<DataFrame>> {
-    // Each column read once, with every statistic its reductions need.
-    let mut columns: Vec<(PlSmallStr, Needs)> = Vec::new();
-    for reduction in reductions {
-        let Some(name) = &reduction.column else {
-            continue;
-        };
-        let at = match columns.iter().position(|(n, _)| n == name) {
-            Some(at) => at,
-            None => {
-                columns.push((name.clone(), Needs::default()));
-                columns.len() - 1
+    let mut reducer = Reducer::new(reductions);
+    reducer.add(evaluated, ids, groups)?;
+    Some(reducer.finish(groups))
+}
+
+/// The statistics of some reductions, added rows after rows (a frame in
+/// memory at once, or the batches of a streaming query in order), and
+/// their result at the end.
+pub(super) struct Reducer {
+    reductions: Vec<Reduction>,
+    /// Each column read once, with every statistic its reductions need.
+    columns: Vec<(PlSmallStr, Needs)>,
+    /// Per column, once rows were added.
+    stats: Vec<Stats>,
+    /// Rows per group, if a reduction is `len`.
+    lens: Vec<IdxSize>,
+}
+
+impl Reducer {
+    /// No rows yet.
+    pub(super) fn new(reductions: &[Reduction]) -> Self {
+        let mut columns: Vec<(PlSmallStr, Needs)> = Vec::new();
+        for reduction in reductions {
+            let Some(name) = &reduction.column else {
+                continue;
+            };
+            let at = match columns.iter().position(|(n, _)| n == name) {
+                Some(at) => at,
+                None => {
+                    columns.push((name.clone(), Needs::default()));
+                    columns.len() - 1
+                }
+            };
+            columns[at].1.min_max |= matches!(reduction.op, Op::Min | Op::Max);
+            columns[at].1.mean |= reduction.op == Op::Mean;
+        }
+        Self {
+            reductions: reductions.to_vec(),
+            columns,
+            stats: Vec::new(),
+            lens: Vec::new(),
+        }
+    }
+
+    /// The columns the reductions read.
+    pub(super) fn columns(&self) -> impl Iterator<Item = &PlSmallStr> {
+        self.columns.iter().map(|(name, _)| name)
+    }
+
+    /// Adds `rows` (holding [`Self::columns`]) of groups `ids`, `groups`
+    /// seen so far. `None` if a column is not `Int64` or `Float64`.
+    pub(super) fn add(&mut self, rows: &DataFrame, ids: &[u16], groups: usize) -> Option<()> {
+        let mut chunks = Vec::with_capacity(self.columns.len());
+        for (name, _) in &self.columns {
+            let column = rows.column(name).ok()?;
+            chunks.push(match column.dtype() {
+                DataType::Float64 => Chunks::Floats(column.f64().ok()?.downcast_iter().collect()),
+                DataType::Int64 => Chunks::Integers(column.i64().ok()?.downcast_iter().collect()),
+                _ => return None,
+            });
+        }
+        let added = statistics(&chunks, &self.columns, ids, groups);
+        if self.stats.is_empty() {
+            self.stats = added;
+        } else {
+            for ((stats, later), (_, needs)) in self.stats.iter_mut().zip(&added).zip(&self.columns)
+            {
+                stats.merge(later, groups, *needs);
             }
-        };
-        columns[at].1.min_max |= matches!(reduction.op, Op::Min | Op::Max);
-        columns[at].1.mean |= reduction.op == Op::Mean;
+        }
+        if self.reductions.iter().any(|r| r.op == Op::Len) {
+            self.lens.resize(groups, 0);
+            ids.iter().for_each(|&id| self.lens[usize::from(id)] += 1);
+        }
+        Some(())
     }
-    let mut chunks = Vec::with_capacity(columns.len());
-    for (name, _) in &columns {
-        let column = evaluated.column(name).ok()?;
-        chunks.push(match column.dtype() {
-            DataType::Float64 => Chunks::Floats(column.f64().ok()?.downcast_iter().collect()),
-            DataType::Int64 => Chunks::Integers(column.i64().ok()?.downcast_iter().collect()),
-            _ => return None,
-        });
+
+    /// The result (see [`reduce`]) over `groups` groups.
+    pub(super) fn finish(mut self, groups: usize) -> PolarsResult<DataFrame> {
+        self.lens.resize(groups, 0);
+        for (stats, (_, needs)) in self.stats.iter_mut().zip(&self.columns) {
+            stats.grow(groups, *needs);
+        }
+        assemble(
+            &self.reductions,
+            &self.columns,
+            &self.stats,
+            &self.lens,
+            groups,
+        )
     }
-    let stats = statistics(&chunks, &columns, ids, groups);
-    Some(assemble(reductions, &columns, &stats, ids, groups))
 }
 
 /// Which statistics beyond the count and sum a column's reductions need.
@@ -213,6 +277,26 @@ impl<T: Native, const G: usize> Lanes<T, G> {
                     self.max[g][lane] = if member { high } else { self.max[g][lane] };
                 }
             }
+        }
+    }
+}
+
+impl Stats {
+    /// Adds the statistics of later rows (`groups` groups seen so far).
+    fn merge(&mut self, later: &Stats, groups: usize, needs: Needs) {
+        self.grow(groups, needs);
+        match (self, later) {
+            (Stats::Floats(stats), Stats::Floats(later)) => stats.merge(later),
+            (Stats::Integers(stats), Stats::Integers(later)) => stats.merge(later),
+            _ => unreachable!("a column's rows are of one type"),
+        }
+    }
+
+    /// Makes room for `groups` groups (new ones without values).
+    fn grow(&mut self, groups: usize, needs: Needs) {
+        match self {
+            Stats::Floats(stats) => stats.grow(groups, needs),
+            Stats::Integers(stats) => stats.grow(groups, needs),
         }
     }
 }
@@ -405,6 +489,25 @@ impl<T: Native> Partial<T> {
         }
     }
 
+    /// Makes room for `groups` groups (new ones without values).
+    fn grow(&mut self, groups: usize, needs: Needs) {
+        let more = Self::new(groups, needs);
+        let extend = |into: &mut Vec<T>, from: &[T]| {
+            if into.len() < from.len() {
+                into.extend_from_slice(&from[into.len()..]);
+            }
+        };
+        if self.count.len() < groups {
+            self.count.resize(groups, 0);
+        }
+        extend(&mut self.sum, &more.sum);
+        if self.float_sum.len() < more.float_sum.len() {
+            self.float_sum.resize(more.float_sum.len(), 0.0);
+        }
+        extend(&mut self.min, &more.min);
+        extend(&mut self.max, &more.max);
+    }
+
     /// Adds the statistics of later rows.
     fn merge(&mut self, later: &Self) {
         let pairs = |into: &mut [T], from: &[T], f: fn(T, T) -> T| {
@@ -496,11 +599,7 @@ fn statistics(
                 Chunks::Integers(_) => Stats::Integers(Partial::new(groups, *needs)),
             };
             for (_, part) in &parts {
-                match (&mut total, part) {
-                    (Stats::Floats(total), Stats::Floats(part)) => total.merge(part),
-                    (Stats::Integers(total), Stats::Integers(part)) => total.merge(part),
-                    _ => unreachable!("a column's parts are of its type"),
-                }
+                total.merge(part, groups, *needs);
             }
             total
         })
@@ -513,21 +612,17 @@ fn assemble(
     reductions: &[Reduction],
     columns: &[(PlSmallStr, Needs)],
     stats: &[Stats],
-    ids: &[u16],
+    lens: &[IdxSize],
     groups: usize,
 ) -> PolarsResult<DataFrame> {
-    let mut lens = vec![0 as IdxSize; groups];
-    if reductions.iter().any(|r| r.op == Op::Len) {
-        ids.iter().for_each(|&id| lens[usize::from(id)] += 1);
-    }
     let inner: PlSmallStr = "__reduced".into();
     let mut out = Vec::with_capacity(reductions.len());
     for reduction in reductions {
         let stats = reduction
             .column
             .as_ref()
-            .map(|name| &stats[columns.iter().position(|(n, _)| n == name).expect("read")]);
-        let raw = raw_values(reduction.op, stats, &lens, inner.clone());
+            .and_then(|name| stats.get(columns.iter().position(|(n, _)| n == name)?));
+        let raw = raw_values(reduction.op, stats, lens, inner.clone());
         let name = expr_output_name(&reduction.expr)?;
         let frame = DataFrame::new(groups, vec![raw.into_column()])?;
         let expr = around(&reduction.expr, col(inner.clone())).alias(name);

@@ -13,6 +13,7 @@ use super::super::format::FRAME_BATCH_ROWS;
 use super::groups::GroupIndex;
 use super::label_key::LabelKey;
 use super::parallel::for_each_column;
+use super::reduce::{Reducer, Reduction};
 use super::search::{Found, Histograms, Run, Search};
 use super::{Medians, Names};
 
@@ -127,6 +128,54 @@ pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polars
         index,
         medians: searches.iter().map(Search::medians).collect(),
     })
+}
+
+/// `reductions` (the aggregations `aggs`) per group of `by`, a key of two
+/// labels ([`LabelKey`]), over `frame` (not in memory): one pass over its
+/// batches on the streaming engine, each batch's rows grouped by the
+/// condition's bits and added to the [`Reducer`]. The groups found and the
+/// result, one row per group; `None` if `by` is not such a key or a column
+/// reduced is not `Int64` or `Float64` (polars then computes them).
+pub(super) fn label_reductions(
+    frame: LazyFrame,
+    by: &[Expr],
+    reductions: &[Reduction],
+    aggs: &[Expr],
+) -> PolarsResult<Option<(GroupIndex, DataFrame)>> {
+    let Some((label, frame)) = LabelKey::of(&frame, by, aggs) else {
+        return Ok(None);
+    };
+    let reducer = Reducer::new(reductions);
+    let key = Names::new(1, 0).keys.remove(0);
+    let query = frame.select(
+        std::iter::once(by[0].clone().alias(key.clone()))
+            .chain(reducer.columns().map(|name| col(name.clone())))
+            .collect::<Vec<_>>(),
+    );
+    let schema = query.clone().collect_schema()?;
+    let reducible = reducer
+        .columns()
+        .all(|name| matches!(schema.get(name), Some(DataType::Int64 | DataType::Float64)));
+    if !reducible {
+        return Ok(None);
+    }
+    let state = Arc::new(Mutex::new((GroupIndex::new(0), reducer)));
+    {
+        let state = state.clone();
+        for_each_batch(query, move |batch| {
+            let mut state = state.lock();
+            let (index, reducer) = &mut *state;
+            let ids = label.assign(index, batch.column(&key)?)?;
+            reducer.add(&batch, &ids, index.len()).ok_or_else(
+                || polars_err!(ComputeError: "a reduced column is neither Int64 nor Float64"),
+            )
+        })?;
+    }
+    let (index, reducer) = Arc::try_unwrap(state)
+        .map_err(|_| polars_err!(ComputeError: "polars kept a reduction pass"))?
+        .into_inner();
+    let groups = index.len();
+    Ok(Some((index, reducer.finish(groups)?)))
 }
 
 /// The value columns of a batch, in order.

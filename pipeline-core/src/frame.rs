@@ -28,6 +28,14 @@
 //! - **Medians in bounded memory.** A `median` aggregation over data that is
 //!   not in memory is computed in a few passes that hold a histogram, not
 //!   the data ([`grouped_medians`]); polars holds every value of a group.
+//! - **Segments grouped by one bit.** A column of two labels chosen by a
+//!   condition (`when(p).then(lit("High")).otherwise(lit("Low"))` in a
+//!   `with_columns`) is not built as a string a row where the condition says
+//!   the same: a filter on one of its labels tests the condition, and a
+//!   `group_by` on it whose aggregations are medians, sums, means, minima,
+//!   maxima or counts groups the rows by the condition's bits, one pass per
+//!   column (one streaming pass over data not in memory), results as polars
+//!   gives them.
 //! - **Aggregations recorded one by one.** A `group_by(..).agg([...])` or a
 //!   `select` of aggregations over stored frames and views is computed per
 //!   aggregation, each kept in the store's

@@ -15,7 +15,9 @@
 //!   ([`RuntimeBuilder::frame_memory`](crate::RuntimeBuilder::frame_memory));
 //!   a query reading a stored frame reads it from there, or reads it once
 //!   and keeps it there. A frame larger than the budget streams from its
-//!   file.
+//!   file. A frame of fixed-width columns stored as Arrow IPC is not kept as
+//!   a copy of its rows: the next task maps the file just written, whose
+//!   pages are already in memory (a copy cost a page fault per 4 KiB).
 //! - **Views.** A query that only computes, selects or filters columns row
 //!   by row over stored frames (`scored.with_columns([...])`) is stored as
 //!   its plan over those frames, not as rows: writing it costs nothing, and

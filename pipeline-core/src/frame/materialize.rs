@@ -1,6 +1,6 @@
 //! Turning a task's query into a stored frame: a frame it already is, a
 //! view, or the rows it computes, written once and kept in memory for the
-//! next tasks.
+//! next tasks (as rows, or as the file's pages where the file is mapped).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -21,7 +21,8 @@ use crate::value::{MaterializeContext, Materialized, ValueError};
 /// stored frame is that frame; a row-wise query over stored frames is
 /// stored as a view; any other query runs on the streaming engine, over the
 /// decoded frames `ctx.memory` holds where it holds them, into a file in
-/// `format`, and its result stays in `ctx.memory` if it fits.
+/// `format`, and its result stays in `ctx.memory` if it fits and will not be
+/// mapped from the file when read ([`mapped_when_read`]).
 pub(crate) fn materialize(
     frame: LazyFrame,
     format: FrameFormat,
@@ -50,18 +51,31 @@ pub(crate) fn materialize(
         None => frame.clone(),
     };
     let runnable = in_memory_where_kept(&reused, ctx.memory).map_err(polars_error)?;
-    let (done, kept) = run(
-        runnable,
-        &frame,
-        format,
-        ctx.scratch_dir,
-        ctx.memory.budget(),
-    )?;
+    // Rows the next tasks can map from the file need no copy in memory.
+    let keep_bytes = match mapped_when_read(&runnable, format) {
+        true => 0,
+        false => ctx.memory.budget(),
+    };
+    let (done, kept) = run(runnable, &frame, format, ctx.scratch_dir, keep_bytes)?;
     if let Some(kept) = kept {
         let bytes = kept.estimated_size();
         ctx.memory.insert(done.fingerprint, Arc::new(kept), bytes);
     }
     Ok(done)
+}
+
+/// Whether the file `frame` is stored in will be memory-mapped when read
+/// (Arrow IPC of fixed-width columns only, see [`resident`]): its pages,
+/// in the page cache since they were written, are then the frame, and
+/// keeping a copy of the rows in memory would only cost the copy.
+fn mapped_when_read(frame: &LazyFrame, format: FrameFormat) -> bool {
+    format == FrameFormat::Ipc
+        && frame.clone().collect_schema().is_ok_and(|schema| {
+            schema.iter_values().all(|dtype| {
+                let physical = dtype.to_physical();
+                physical.is_primitive_numeric() || physical == DataType::Boolean
+            })
+        })
 }
 
 /// `frame` over the decoded frames `memory` holds (or now reads) in place of

@@ -209,6 +209,39 @@ fn results_are_the_same_with_and_without_frames_kept_in_memory() {
     }
 }
 
+/// Whether this process maps a file named `name` now (Linux).
+#[cfg(target_os = "linux")]
+fn is_mapped(name: &str) -> bool {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .any(|line| line.ends_with(name))
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_frame_of_fixed_width_columns_is_read_by_the_next_task_from_its_mapped_file() {
+    // `base` (integers and floats) is not kept as a copy of its rows: the
+    // next task maps the file it was written to, pages already in memory.
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder()
+        .frame_memory(64 << 20)
+        .open(dir.path())
+        .unwrap();
+    let scenario = runtime.create_scenario(graph(), "s").unwrap();
+    scenario.submit().unwrap().into_result().unwrap();
+    let base = scenario
+        .node::<LazyFrame>("base")
+        .unwrap()
+        .fingerprint()
+        .unwrap()
+        .unwrap();
+    let file = format!("{}.arrow", base.to_hex());
+    assert!(object_files(dir.path()).contains(&file));
+    assert!(is_mapped(&file), "the next task mapped {file}");
+    assert!(read(&scenario, "summed").equals_missing(&expected(1000, 2.0)));
+}
+
 #[test]
 fn a_frame_over_the_budget_is_not_kept_but_still_stored() {
     let dir = tempfile::tempdir().unwrap();

@@ -41,6 +41,7 @@ mod reduce;
 #[cfg(test)]
 mod reduce_tests;
 mod search;
+mod statistics;
 mod streaming;
 
 use polars::prelude::*;

@@ -300,15 +300,18 @@ fn a_task_with_medians_over_a_frame_not_in_memory_gets_polars_results() {
     }
 }
 
-/// Medians and sums per segment, a label chosen by a condition that is
-/// null where `x` is.
+/// `frame` with a `segment` label chosen by a condition that is null where
+/// `x` is.
+fn with_segment(frame: &LazyFrame) -> LazyFrame {
+    frame.clone().with_columns([when(col("x").gt(lit(70.0)))
+        .then(lit("High"))
+        .otherwise(lit("Low"))
+        .alias("segment")])
+}
+
+/// Medians and sums per segment ([`with_segment`]).
 fn labelled_summary(frame: &LazyFrame) -> LazyFrame {
-    frame
-        .clone()
-        .with_columns([when(col("x").gt(lit(70.0)))
-            .then(lit("High"))
-            .otherwise(lit("Low"))
-            .alias("segment")])
+    with_segment(frame)
         .group_by([col("segment")])
         .agg([
             col("x").median(),
@@ -338,12 +341,7 @@ fn medians_by_a_label_key_in_memory_and_not_equal_polars() {
 
 /// Sums, means, extremes and counts per segment (no median).
 fn labelled_reductions(frame: &LazyFrame) -> LazyFrame {
-    frame
-        .clone()
-        .with_columns([when(col("x").gt(lit(70.0)))
-            .then(lit("High"))
-            .otherwise(lit("Low"))
-            .alias("segment")])
+    with_segment(frame)
         .group_by([col("segment")])
         .agg([
             col("x").mean().alias("x_mean"),
@@ -553,18 +551,24 @@ fn medians_of_a_large_frame_in_memory_counted_on_several_threads_equal_polars() 
         "n" => (0..n).map(|i| (i % 101) as i64).collect::<Vec<_>>(),
     )
     .unwrap();
-    let frame = in_chunks(&frame, 3);
+    assert_medians_by_g_and_whole_equal_polars(&in_chunks(&frame, 3), ["x", "n"]);
+}
+
+/// The medians of `columns` of `frame`, per group of `g` and over all rows,
+/// equal polars' own.
+fn assert_medians_by_g_and_whole_equal_polars(frame: &DataFrame, columns: [&str; 2]) {
     for by in [vec![col("g")], vec![]] {
-        let ours = grouped_medians(frame.clone().lazy(), &by, &[col("x"), col("n")]).unwrap();
+        let medians = columns.map(col);
+        let ours = grouped_medians(frame.clone().lazy(), &by, &medians).unwrap();
         let theirs = frame
             .clone()
             .lazy()
             .group_by_stable(by.clone())
-            .agg([col("x").median(), col("n").median()])
+            .agg(medians.map(|c| c.median()))
             .collect()
             .unwrap();
         let theirs = match by.is_empty() {
-            true => theirs.select(["x", "n"]).unwrap(),
+            true => theirs.select(columns).unwrap(),
             false => theirs,
         };
         assert!(
@@ -591,24 +595,7 @@ fn medians_of_columns_with_few_nulls_count_every_valid_value() {
         "m" => m,
     )
     .unwrap();
-    for by in [vec![col("g")], vec![]] {
-        let ours = grouped_medians(frame.clone().lazy(), &by, &[col("x"), col("m")]).unwrap();
-        let theirs = frame
-            .clone()
-            .lazy()
-            .group_by_stable(by.clone())
-            .agg([col("x").median(), col("m").median()])
-            .collect()
-            .unwrap();
-        let theirs = match by.is_empty() {
-            true => theirs.select(["x", "m"]).unwrap(),
-            false => theirs,
-        };
-        assert!(
-            ours.equals_missing(&theirs),
-            "ours:\n{ours}\npolars:\n{theirs}"
-        );
-    }
+    assert_medians_by_g_and_whole_equal_polars(&frame, ["x", "m"]);
 }
 
 #[test]

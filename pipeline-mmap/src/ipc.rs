@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use polars::prelude::{DataFrame, IpcReader, SerReader};
-use polars_arrow::datatypes::PhysicalType;
+use polars::prelude::{CompatLevel, DataFrame, IpcReader, Schema, SerReader};
+use polars_arrow::datatypes::{ArrowDataType, PhysicalType};
 
 /// The frame of an Arrow IPC file whose columns are all fixed-width
 /// (numbers, booleans, dates and times), mapped rather than read: its
@@ -35,12 +35,11 @@ use polars_arrow::datatypes::PhysicalType;
 pub fn map_fixed_width_ipc(path: &Path) -> Option<DataFrame> {
     let file = std::fs::File::open(path).ok()?;
     let mut reader = IpcReader::new(file);
-    let fixed = reader.schema().ok()?.iter_values().all(|field| {
-        matches!(
-            field.dtype().to_physical_type(),
-            PhysicalType::Primitive(_) | PhysicalType::Boolean
-        )
-    });
+    let fixed = reader
+        .schema()
+        .ok()?
+        .iter_values()
+        .all(|field| fixed_width(field.dtype()));
     if !fixed {
         return None;
     }
@@ -53,6 +52,23 @@ pub fn map_fixed_width_ipc(path: &Path) -> Option<DataFrame> {
     unsafe { reader.memory_mapped(Some(path.to_owned())) }
         .finish()
         .ok()
+}
+
+/// Whether a frame of `schema`, written as Arrow IPC, has only fixed-width
+/// columns, so that [`map_fixed_width_ipc`] maps its file.
+pub fn is_fixed_width(schema: &Schema) -> bool {
+    schema
+        .iter_values()
+        .all(|dtype| fixed_width(&dtype.to_arrow(CompatLevel::newest())))
+}
+
+/// Whether a column of `dtype` is fixed-width: numbers, booleans, dates
+/// and times.
+fn fixed_width(dtype: &ArrowDataType) -> bool {
+    matches!(
+        dtype.to_physical_type(),
+        PhysicalType::Primitive(_) | PhysicalType::Boolean
+    )
 }
 
 #[cfg(test)]
@@ -91,6 +107,7 @@ mod tests {
         )
         .unwrap();
         write_ipc(&mut frame, &path);
+        assert!(is_fixed_width(frame.schema()));
         let mapped = map_fixed_width_ipc(&path).expect("fixed-width columns are mapped");
         assert!(mapped.equals_missing(&frame));
         #[cfg(target_os = "linux")]
@@ -103,6 +120,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("names.arrow");
         let mut frame = df!("id" => [1i64, 2], "name" => ["a", "b"]).unwrap();
+        assert!(!is_fixed_width(frame.schema()));
         write_ipc(&mut frame, &path);
         assert!(map_fixed_width_ipc(&path).is_none());
     }

@@ -48,4 +48,4 @@ mod ipc;
 
 pub use file_map::FileMap;
 #[cfg(feature = "polars")]
-pub use ipc::map_fixed_width_ipc;
+pub use ipc::{is_fixed_width, map_fixed_width_ipc};

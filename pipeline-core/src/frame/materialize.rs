@@ -70,12 +70,10 @@ pub(crate) fn materialize(
 /// keeping a copy of the rows in memory would only cost the copy.
 fn mapped_when_read(frame: &LazyFrame, format: FrameFormat) -> bool {
     format == FrameFormat::Ipc
-        && frame.clone().collect_schema().is_ok_and(|schema| {
-            schema.iter_values().all(|dtype| {
-                let physical = dtype.to_physical();
-                physical.is_primitive_numeric() || physical == DataType::Boolean
-            })
-        })
+        && frame
+            .clone()
+            .collect_schema()
+            .is_ok_and(|schema| pipeline_mmap::is_fixed_width(&schema))
 }
 
 /// `frame` over the decoded frames `memory` holds (or now reads) in place of

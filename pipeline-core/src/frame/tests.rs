@@ -186,16 +186,32 @@ fn an_equal_view_keeps_its_fingerprint_and_another_recipe_changes_it() {
     assert!(read(&scenario, "summed").equals_missing(&expected(1000, 3.0)));
 }
 
+/// A store with [`graph`] submitted once, with `budget` bytes of frame memory.
+fn submitted(budget: usize) -> (tempfile::TempDir, Runtime, crate::Scenario) {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder()
+        .frame_memory(budget)
+        .open(dir.path())
+        .unwrap();
+    let scenario = runtime.create_scenario(graph(), "s").unwrap();
+    scenario.submit().unwrap().into_result().unwrap();
+    (dir, runtime, scenario)
+}
+
+/// The fingerprint of frame node `node`'s value.
+fn fingerprint_of(scenario: &crate::Scenario, node: &str) -> crate::fingerprint::Fingerprint {
+    scenario
+        .node::<LazyFrame>(node)
+        .unwrap()
+        .fingerprint()
+        .unwrap()
+        .unwrap()
+}
+
 #[test]
 fn results_are_the_same_with_and_without_frames_kept_in_memory() {
     for budget in [0, 64 << 20] {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = Runtime::builder()
-            .frame_memory(budget)
-            .open(dir.path())
-            .unwrap();
-        let scenario = runtime.create_scenario(graph(), "s").unwrap();
-        scenario.submit().unwrap().into_result().unwrap();
+        let (_dir, runtime, scenario) = submitted(budget);
         assert!(
             read(&scenario, "summed").equals_missing(&expected(1000, 2.0)),
             "{budget}"
@@ -223,20 +239,8 @@ fn is_mapped(name: &str) -> bool {
 fn a_frame_of_fixed_width_columns_is_read_by_the_next_task_from_its_mapped_file() {
     // `base` (integers and floats) is not kept as a copy of its rows: the
     // next task maps the file it was written to, pages already in memory.
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .frame_memory(64 << 20)
-        .open(dir.path())
-        .unwrap();
-    let scenario = runtime.create_scenario(graph(), "s").unwrap();
-    scenario.submit().unwrap().into_result().unwrap();
-    let base = scenario
-        .node::<LazyFrame>("base")
-        .unwrap()
-        .fingerprint()
-        .unwrap()
-        .unwrap();
-    let file = format!("{}.arrow", base.to_hex());
+    let (dir, _runtime, scenario) = submitted(64 << 20);
+    let file = format!("{}.arrow", fingerprint_of(&scenario, "base").to_hex());
     assert!(object_files(dir.path()).contains(&file));
     assert!(is_mapped(&file), "the next task mapped {file}");
     assert!(read(&scenario, "summed").equals_missing(&expected(1000, 2.0)));
@@ -244,21 +248,10 @@ fn a_frame_of_fixed_width_columns_is_read_by_the_next_task_from_its_mapped_file(
 
 #[test]
 fn a_frame_over_the_budget_is_not_kept_but_still_stored() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .frame_memory(1024)
-        .open(dir.path())
-        .unwrap();
-    let scenario = runtime.create_scenario(graph(), "s").unwrap();
-    scenario.submit().unwrap().into_result().unwrap();
+    let (_dir, runtime, scenario) = submitted(1024);
     // `base` (1,000 rows of two 8-byte columns) does not fit; the 3-row
     // aggregate does.
-    let base = scenario
-        .node::<LazyFrame>("base")
-        .unwrap()
-        .fingerprint()
-        .unwrap()
-        .unwrap();
+    let base = fingerprint_of(&scenario, "base");
     assert!(runtime.memory().get::<DataFrame>(&base).is_none());
     assert!(runtime.memory().held() <= 1024);
     assert!(read(&scenario, "summed").equals_missing(&expected(1000, 2.0)));
@@ -286,15 +279,10 @@ fn a_task_returning_its_input_unchanged_stores_no_copy() {
     let runtime = Runtime::open(dir.path()).unwrap();
     let scenario = runtime.create_scenario(graph, "s").unwrap();
     scenario.submit().unwrap().into_result().unwrap();
-    let fingerprint = |node: &str| {
-        scenario
-            .node::<LazyFrame>(node)
-            .unwrap()
-            .fingerprint()
-            .unwrap()
-            .unwrap()
-    };
-    assert_eq!(fingerprint("a"), fingerprint("b"));
+    assert_eq!(
+        fingerprint_of(&scenario, "a"),
+        fingerprint_of(&scenario, "b")
+    );
     assert_eq!(object_files(dir.path()).len(), 1);
 }
 

@@ -9,7 +9,7 @@ use polars_plan::utils::expr_to_leaf_column_names;
 
 use super::groups::TOO_MANY_GROUPS;
 use super::label_key::LabelKey;
-use super::reduce::Reduction;
+use super::reduce::{Reduction, peel};
 use super::{Medians, Schemas, grouped_medians, in_memory, streaming};
 
 /// `plan` with each median aggregation computed now by [`grouped_medians`]:
@@ -17,8 +17,9 @@ use super::{Medians, Schemas, grouped_medians, in_memory, streaming};
 /// holding a `median` of a numeric column becomes a frame in memory with the
 /// same rows (the other aggregations computed with it, by `reduce` or
 /// polars). So does a `group_by` by a key of two labels whose aggregations
-/// are all sums, means, minima, maxima or counts (`reduce`). Other nodes are left to polars, as are aggregations with more
-/// groups than [`grouped_medians`] takes.
+/// are all sums, means, minima, maxima or counts (`reduce`). Other nodes
+/// are left to polars, as are aggregations with more groups than
+/// [`grouped_medians`] takes.
 pub(in crate::frame) fn accelerate(plan: &DslPlan) -> PolarsResult<DslPlan> {
     let mut failed = None;
     let rewritten = super::super::plan::map_plan(plan, &mut |node| {
@@ -65,7 +66,7 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
             (input, keys.clone(), aggs)
         }
         DslPlan::Select { expr, input, .. }
-            if expr.iter().all(|e| match peel(e).0 {
+            if expr.iter().all(|e| match peel(e) {
                 Expr::Agg(_) => true,
                 Expr::Literal(literal) => literal.is_scalar(),
                 _ => false,
@@ -220,24 +221,9 @@ fn others_by_polars(
     super::super::collect_streaming(joined).map(Some)
 }
 
-/// An expression without the aliases and casts around it.
-fn peel(expr: &Expr) -> (&Expr, Vec<&Expr>) {
-    let mut wrappers = Vec::new();
-    let mut inner = expr;
-    loop {
-        match inner {
-            Expr::Alias(e, _) | Expr::Cast { expr: e, .. } => {
-                wrappers.push(inner);
-                inner = e;
-            }
-            _ => return (inner, wrappers),
-        }
-    }
-}
-
 /// The input of a median aggregation (under aliases and casts), if it is one.
 fn median_input(expr: &Expr) -> Option<Expr> {
-    match peel(expr).0 {
+    match peel(expr) {
         Expr::Agg(AggExpr::Median(input)) => Some((**input).clone()),
         _ => None,
     }

@@ -257,7 +257,7 @@ fn raw_values(op: Op, stats: Option<&Stats>, lens: &[IdxSize], name: PlSmallStr)
 }
 
 /// `expr` without its aliases and casts.
-fn peel(expr: &Expr) -> &Expr {
+pub(super) fn peel(expr: &Expr) -> &Expr {
     match expr {
         Expr::Alias(inner, _) | Expr::Cast { expr: inner, .. } => peel(inner),
         _ => expr,

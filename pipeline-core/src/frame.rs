@@ -38,6 +38,11 @@
 //!   maxima or counts groups the rows by the condition's bits, one pass per
 //!   column (one streaming pass over data not in memory), results as polars
 //!   gives them.
+//! - **Flags counted from their bits.** A condition cast to a number
+//!   (`(col("amount") > lit(1000)).cast(DataType::Int64)`, defined in the
+//!   same `with_columns`) that such a `group_by` only sums, averages or
+//!   counts is not built as 8 bytes a row: the reductions count the
+//!   condition's bits, each true as 1 and false as 0.
 //! - **Aggregations recorded one by one.** A `group_by(..).agg([...])` or a
 //!   `select` of aggregations over stored frames and views is computed per
 //!   aggregation, each kept in the store's

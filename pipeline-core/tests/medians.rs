@@ -401,6 +401,70 @@ fn reductions_by_a_label_key_in_memory_and_not_equal_polars() {
     }
 }
 
+/// `frame` with a segment and two flags (conditions cast to numbers, one
+/// null where `x` is) in one `with_columns`.
+fn flagged(frame: &LazyFrame) -> LazyFrame {
+    frame.clone().with_columns([
+        when(col("x").gt(lit(70.0)))
+            .then(lit("High"))
+            .otherwise(lit("Low"))
+            .alias("segment"),
+        col("x")
+            .gt(lit(50.0))
+            .fill_null(lit(false))
+            .cast(DataType::Int64)
+            .alias("big"),
+        col("x").lt(lit(20.0)).cast(DataType::Float64).alias("low"),
+    ])
+}
+
+/// Sums, means, extremes and counts of the flags per segment, counted from
+/// the conditions' bits.
+fn flag_reductions(frame: &LazyFrame) -> LazyFrame {
+    flagged(frame)
+        .group_by([col("segment")])
+        .agg([
+            col("big").sum().alias("big_sum"),
+            col("big").mean().alias("big_mean"),
+            col("low").sum().alias("low_sum"),
+            col("low").max().alias("low_max"),
+            col("low").count().alias("low_count"),
+            col("n").sum().alias("n_sum"),
+        ])
+        .sort(["segment"], SortMultipleOptions::default())
+}
+
+/// Flag reductions beside a median.
+fn flag_reductions_and_a_median(frame: &LazyFrame) -> LazyFrame {
+    flagged(frame)
+        .group_by([col("segment")])
+        .agg([
+            col("big").sum().alias("big_sum"),
+            col("low").mean().alias("low_mean"),
+            col("x").median().alias("x_median"),
+        ])
+        .sort(["segment"], SortMultipleOptions::default())
+}
+
+#[test]
+fn flag_reductions_by_a_label_key_in_memory_and_not_equal_polars() {
+    // Several batches; nulls in `x` (so in `low`), the first rows all "Low".
+    let n = 300_000;
+    let frame = df!(
+        "x" => (0..n).map(|i| (i % 9 != 2).then(|| ((i * 7) % 1013) as f64 / 10.0)).collect::<Vec<_>>(),
+        "n" => (0..n).map(|i| (i % 17) as i64 - 3).collect::<Vec<_>>(),
+    )
+    .unwrap();
+    for summarize in [flag_reductions, flag_reductions_and_a_median] {
+        let expected = summarize(&frame.clone().lazy()).collect().unwrap();
+        assert_eq!(expected.height(), 2);
+        for memory in [0, 1 << 30] {
+            let ours = summarized_by_the_runtime(&frame, summarize, memory);
+            assert_eq!(ours, expected, "frame memory {memory}");
+        }
+    }
+}
+
 #[test]
 fn medians_of_even_counts_over_a_frame_not_in_memory_are_the_midpoints() {
     // Every group has an even number of rows whose two middle values differ,

@@ -6,6 +6,7 @@
 use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
 
+use super::flags;
 use super::groups::GroupIndex;
 use super::label_key::LabelKey;
 use super::parallel::{fold_units, for_each_column, threads};
@@ -55,6 +56,15 @@ pub(super) fn medians(
     let (label, frame) = match LabelKey::of(&frame, by, &reading) {
         Some((label, frame)) => (Some(label), frame),
         None => (None, frame),
+    };
+    // Flag columns that only reductions read: their conditions' bits.
+    let frame = match others {
+        Some((others, _))
+            if !by.is_empty() && others.iter().all(|other| Reduction::of(other).is_some()) =>
+        {
+            flags::as_conditions(frame, by, &reading)
+        }
+        _ => frame,
     };
     let mut evaluated = frame
         .select(

@@ -29,9 +29,14 @@
 //! over frames in memory come from the same evaluated columns and group ids
 //! (`reduce`), as do those of a `group_by` by a key of two labels (see
 //! `label_key`) over frames in memory, which has no median at all: polars
-//! would build a string per row and hash it to find two groups.
+//! would build a string per row and hash it to find two groups. A flag
+//! column (a condition cast to a number) that only those reductions read
+//! is reduced from the condition's bits (`flags`).
 
 mod accelerate;
+mod flags;
+#[cfg(test)]
+mod flags_tests;
 mod groups;
 mod in_memory;
 mod label_key;

@@ -85,12 +85,18 @@ impl Reduction {
             expr: expr.clone(),
         })
     }
+
+    /// The column it reads (`None` for `len`).
+    pub(super) fn column(&self) -> Option<&PlSmallStr> {
+        self.column.as_ref()
+    }
 }
 
 /// Each of `reductions` per group (`ids`, `groups` of them) over the
 /// columns of `evaluated`: one row per group in id order, one column per
 /// reduction named and typed as polars names and types it. `None` if a
-/// column read is not `Int64` or `Float64` (polars then computes them).
+/// column read is not `Int64`, `Float64` or `Boolean` (polars then computes
+/// them).
 pub(super) fn reduce(
     evaluated: &DataFrame,
     ids: &[u16],
@@ -147,7 +153,8 @@ impl Reducer {
     }
 
     /// Adds `rows` (holding [`Self::columns`]) of groups `ids`, `groups`
-    /// seen so far. `None` if a column is not `Int64` or `Float64`.
+    /// seen so far. `None` if a column is not `Int64`, `Float64` or
+    /// `Boolean` (each value as 1 or 0: see [`flags`](super::flags)).
     pub(super) fn add(&mut self, rows: &DataFrame, ids: &[u16], groups: usize) -> Option<()> {
         let mut chunks = Vec::with_capacity(self.columns.len());
         for (name, _) in &self.columns {
@@ -155,6 +162,7 @@ impl Reducer {
             chunks.push(match column.dtype() {
                 DataType::Float64 => Chunks::Floats(column.f64().ok()?.downcast_iter().collect()),
                 DataType::Int64 => Chunks::Integers(column.i64().ok()?.downcast_iter().collect()),
+                DataType::Boolean => Chunks::Flags(column.bool().ok()?.downcast_iter().collect()),
                 _ => return None,
             });
         }

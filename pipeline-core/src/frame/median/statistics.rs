@@ -7,7 +7,7 @@
 //! sums are the same whatever the number of threads.
 
 use polars::prelude::*;
-use polars_arrow::array::{Array, PrimitiveArray};
+use polars_arrow::array::{Array, BooleanArray, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
 
 use super::parallel::fold_units;
@@ -49,6 +49,9 @@ pub(super) enum Chunks<'a> {
     Floats(Vec<&'a PrimitiveArray<f64>>),
     /// An `Int64` column.
     Integers(Vec<&'a PrimitiveArray<i64>>),
+    /// A `Boolean` column, each value counted as 1 (true) or 0 (false),
+    /// as cast to `Int64`.
+    Flags(Vec<&'a BooleanArray>),
 }
 
 /// A part of a column: (column, chunk, start in the chunk, length, first
@@ -366,6 +369,45 @@ impl<T: Native> Partial<T> {
     }
 }
 
+impl Partial<i64> {
+    /// Adds the flags of `array` (a part of a chunk) of groups `ids`, each
+    /// true as 1 and false as 0: per group, its valid rows and how many are
+    /// true give every statistic.
+    fn add_flags(&mut self, array: &BooleanArray, ids: &[u16]) {
+        let groups = self.count.len();
+        let (mut valid, mut trues) = (vec![0u64; groups], vec![0u64; groups]);
+        let bits = array.values().iter();
+        match array.validity().filter(|_| array.null_count() > 0) {
+            None => ids.iter().zip(bits).for_each(|(&id, bit)| {
+                valid[usize::from(id)] += 1;
+                trues[usize::from(id)] += u64::from(bit);
+            }),
+            Some(validity) => {
+                ids.iter()
+                    .zip(bits)
+                    .zip(validity.iter())
+                    .for_each(|((&id, bit), is_valid)| {
+                        valid[usize::from(id)] += u64::from(is_valid);
+                        trues[usize::from(id)] += u64::from(bit & is_valid);
+                    })
+            }
+        }
+        for group in 0..groups {
+            let (valid, trues) = (valid[group], trues[group]);
+            self.count[group] += valid;
+            // Fewer than 2^63 rows: the count is the wrapping sum.
+            self.sum[group] = self.sum[group].wrapping_add(trues as i64);
+            if !self.float_sum.is_empty() {
+                self.float_sum[group] += trues as f64;
+            }
+            if !self.min.is_empty() && valid > 0 {
+                self.min[group] = Ord::min(self.min[group], i64::from(trues == valid));
+                self.max[group] = Ord::max(self.max[group], i64::from(trues > 0));
+            }
+        }
+    }
+}
+
 /// Each column's statistics per group, every part on all cores, parts
 /// added in row order.
 pub(super) fn statistics(
@@ -379,6 +421,7 @@ pub(super) fn statistics(
         let lens: Vec<usize> = match chunks {
             Chunks::Floats(arrays) => arrays.iter().map(|a| a.len()).collect(),
             Chunks::Integers(arrays) => arrays.iter().map(|a| a.len()).collect(),
+            Chunks::Flags(arrays) => arrays.iter().map(|a| a.len()).collect(),
         };
         let mut row = 0;
         for (chunk, len) in lens.into_iter().enumerate() {
@@ -413,6 +456,11 @@ pub(super) fn statistics(
                     partial.add(&arrays[chunk].clone().sliced(start, len), ids, needs);
                     Stats::Integers(partial)
                 }
+                Chunks::Flags(arrays) => {
+                    let mut partial = Partial::new(groups, needs);
+                    partial.add_flags(&arrays[chunk].clone().sliced(start, len), ids);
+                    Stats::Integers(partial)
+                }
             };
             parts.push((row, stats));
         },
@@ -427,7 +475,9 @@ pub(super) fn statistics(
             parts.sort_by_key(|(row, _)| *row);
             let mut total = match chunks {
                 Chunks::Floats(_) => Stats::Floats(Partial::new(groups, *needs)),
-                Chunks::Integers(_) => Stats::Integers(Partial::new(groups, *needs)),
+                Chunks::Integers(_) | Chunks::Flags(_) => {
+                    Stats::Integers(Partial::new(groups, *needs))
+                }
             };
             for (_, part) in &parts {
                 total.merge(part, groups, *needs);

@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use polars::prelude::*;
 
 use super::super::format::FRAME_BATCH_ROWS;
+use super::flags;
 use super::groups::GroupIndex;
 use super::label_key::LabelKey;
 use super::parallel::for_each_column;
@@ -135,7 +136,8 @@ pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polars
 /// batches on the streaming engine, each batch's rows grouped by the
 /// condition's bits and added to the [`Reducer`]. The groups found and the
 /// result, one row per group; `None` if `by` is not such a key or a column
-/// reduced is not `Int64` or `Float64` (polars then computes them).
+/// reduced is not `Int64`, `Float64` or `Boolean` (polars then computes
+/// them). Flag columns are reduced from their conditions' bits (`flags`).
 pub(super) fn label_reductions(
     frame: LazyFrame,
     by: &[Expr],
@@ -145,6 +147,7 @@ pub(super) fn label_reductions(
     let Some((label, frame)) = LabelKey::of(&frame, by, aggs) else {
         return Ok(None);
     };
+    let frame = flags::as_conditions(frame, by, aggs);
     let reducer = Reducer::new(reductions);
     let key = Names::new(1, 0).keys.remove(0);
     let query = frame.select(
@@ -153,9 +156,12 @@ pub(super) fn label_reductions(
             .collect::<Vec<_>>(),
     );
     let schema = query.clone().collect_schema()?;
-    let reducible = reducer
-        .columns()
-        .all(|name| matches!(schema.get(name), Some(DataType::Int64 | DataType::Float64)));
+    let reducible = reducer.columns().all(|name| {
+        matches!(
+            schema.get(name),
+            Some(DataType::Int64 | DataType::Float64 | DataType::Boolean)
+        )
+    });
     if !reducible {
         return Ok(None);
     }
@@ -167,7 +173,7 @@ pub(super) fn label_reductions(
             let (index, reducer) = &mut *state;
             let ids = label.assign(index, batch.column(&key)?)?;
             reducer.add(&batch, &ids, index.len()).ok_or_else(
-                || polars_err!(ComputeError: "a reduced column is neither Int64 nor Float64"),
+                || polars_err!(ComputeError: "a reduced column is not Int64, Float64 or Boolean"),
             )
         })?;
     }

@@ -1,0 +1,106 @@
+//! Flag columns: a condition cast to a number, such as
+//! `(col("amount") > lit(1000)).cast(DataType::Int64)` in a `with_columns`,
+//! whose only readers are sums, means, minima, maxima and counts
+//! ([`Reduction`]). polars builds such a column as 8 bytes a row to have
+//! them added up; the reductions count the condition's bits instead (one
+//! bit a row), each true as 1 and false as 0, which gives the same results
+//! (see `statistics`, `Chunks::Flags`).
+
+use std::sync::Arc;
+
+use polars::prelude::*;
+use polars_plan::utils::{expr_output_name, expr_to_leaf_column_names};
+
+use super::reduce::Reduction;
+
+/// `frame` with each flag column that only reductions among `reading`
+/// read (not a key of `by` either) computed as its condition (`Boolean`)
+/// instead of the number; `frame` as it is where there is none.
+pub(super) fn as_conditions(frame: LazyFrame, by: &[Expr], reading: &[Expr]) -> LazyFrame {
+    let reductions: Vec<Option<Reduction>> = reading.iter().map(Reduction::of).collect();
+    let mut names: Vec<PlSmallStr> = Vec::new();
+    for name in reductions.iter().flatten().filter_map(Reduction::column) {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+    }
+    let reads = |expr: &Expr, name: &PlSmallStr| expr_to_leaf_column_names(expr).contains(name);
+    let mut plan = frame.logical_plan;
+    for name in names {
+        let only_reduced = reading.iter().zip(&reductions).all(|(expr, reduction)| {
+            !reads(expr, &name)
+                || reduction
+                    .as_ref()
+                    .is_some_and(|r| r.column() == Some(&name))
+        });
+        if !only_reduced || by.iter().any(|key| reads(key, &name)) {
+            continue;
+        }
+        if let Some(rewritten) = with_condition(&plan, &name) {
+            plan = rewritten;
+        }
+    }
+    LazyFrame::from(plan)
+}
+
+/// `plan` with column `name`, defined by its top `with_columns` (or one
+/// under `select`s of plain columns) as a `Boolean` expression cast to
+/// `Int64` or `Float64`, defined as that expression instead.
+fn with_condition(plan: &DslPlan, name: &str) -> Option<DslPlan> {
+    match plan {
+        DslPlan::Select {
+            expr,
+            input,
+            options,
+        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => Some(DslPlan::Select {
+            expr: expr.clone(),
+            input: Arc::new(with_condition(input, name)?),
+            options: *options,
+        }),
+        DslPlan::HStack {
+            input,
+            exprs,
+            options,
+        } => {
+            let at = exprs
+                .iter()
+                .position(|e| expr_output_name(e).is_ok_and(|n| n.as_str() == name))?;
+            let condition = flag_condition(&exprs[at])?;
+            // The condition is evaluated where the cast was, over the same
+            // input: only its type needs checking.
+            let input_frame = LazyFrame::from((**input).clone());
+            let schema = input_frame
+                .select([condition.clone()])
+                .collect_schema()
+                .ok()?;
+            if schema.iter_values().next() != Some(&DataType::Boolean) {
+                return None;
+            }
+            let mut exprs = exprs.clone();
+            exprs[at] = condition.alias(name);
+            Some(DslPlan::HStack {
+                input: input.clone(),
+                exprs,
+                options: *options,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The expression under `expr`'s aliases if it is cast to `Int64` or
+/// `Float64` (the types the reductions give results in).
+fn flag_condition(expr: &Expr) -> Option<Expr> {
+    let mut inner = expr;
+    while let Expr::Alias(e, _) = inner {
+        inner = e;
+    }
+    match inner {
+        Expr::Cast {
+            expr,
+            dtype: DataTypeExpr::Literal(DataType::Int64 | DataType::Float64),
+            ..
+        } => Some((**expr).clone()),
+        _ => None,
+    }
+}

@@ -13,10 +13,18 @@ use polars_plan::utils::{expr_output_name, expr_to_leaf_column_names};
 
 use super::reduce::Reduction;
 
+/// A flag column computed as its condition: its name, and the number type
+/// it was cast to.
+pub(super) type Flag = (PlSmallStr, DataType);
+
 /// `frame` with each flag column that only reductions among `reading`
 /// read (not a key of `by` either) computed as its condition (`Boolean`)
-/// instead of the number; `frame` as it is where there is none.
-pub(super) fn as_conditions(frame: LazyFrame, by: &[Expr], reading: &[Expr]) -> LazyFrame {
+/// instead of the number, and those columns (none: `frame` as it is).
+pub(super) fn as_conditions(
+    frame: LazyFrame,
+    by: &[Expr],
+    reading: &[Expr],
+) -> (LazyFrame, Vec<Flag>) {
     let reductions: Vec<Option<Reduction>> = reading.iter().map(Reduction::of).collect();
     let mut names: Vec<PlSmallStr> = Vec::new();
     for name in reductions.iter().flatten().filter_map(Reduction::column) {
@@ -26,6 +34,7 @@ pub(super) fn as_conditions(frame: LazyFrame, by: &[Expr], reading: &[Expr]) -> 
     }
     let reads = |expr: &Expr, name: &PlSmallStr| expr_to_leaf_column_names(expr).contains(name);
     let mut plan = frame.logical_plan;
+    let mut flags = Vec::new();
     for name in names {
         let only_reduced = reading.iter().zip(&reductions).all(|(expr, reduction)| {
             !reads(expr, &name)
@@ -36,27 +45,32 @@ pub(super) fn as_conditions(frame: LazyFrame, by: &[Expr], reading: &[Expr]) -> 
         if !only_reduced || by.iter().any(|key| reads(key, &name)) {
             continue;
         }
-        if let Some(rewritten) = with_condition(&plan, &name) {
+        if let Some((rewritten, dtype)) = with_condition(&plan, &name) {
             plan = rewritten;
+            flags.push((name, dtype));
         }
     }
-    LazyFrame::from(plan)
+    (LazyFrame::from(plan), flags)
 }
 
 /// `plan` with column `name`, defined by its top `with_columns` (or one
 /// under `select`s of plain columns) as a `Boolean` expression cast to
-/// `Int64` or `Float64`, defined as that expression instead.
-fn with_condition(plan: &DslPlan, name: &str) -> Option<DslPlan> {
+/// `Int64` or `Float64`, defined as that expression instead; and that type.
+fn with_condition(plan: &DslPlan, name: &str) -> Option<(DslPlan, DataType)> {
     match plan {
         DslPlan::Select {
             expr,
             input,
             options,
-        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => Some(DslPlan::Select {
-            expr: expr.clone(),
-            input: Arc::new(with_condition(input, name)?),
-            options: *options,
-        }),
+        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
+            let (input, dtype) = with_condition(input, name)?;
+            let plan = DslPlan::Select {
+                expr: expr.clone(),
+                input: Arc::new(input),
+                options: *options,
+            };
+            Some((plan, dtype))
+        }
         DslPlan::HStack {
             input,
             exprs,
@@ -65,7 +79,7 @@ fn with_condition(plan: &DslPlan, name: &str) -> Option<DslPlan> {
             let at = exprs
                 .iter()
                 .position(|e| expr_output_name(e).is_ok_and(|n| n.as_str() == name))?;
-            let condition = flag_condition(&exprs[at])?;
+            let (condition, dtype) = flag_condition(&exprs[at])?;
             // The condition is evaluated where the cast was, over the same
             // input: only its type needs checking.
             let input_frame = LazyFrame::from((**input).clone());
@@ -78,19 +92,20 @@ fn with_condition(plan: &DslPlan, name: &str) -> Option<DslPlan> {
             }
             let mut exprs = exprs.clone();
             exprs[at] = condition.alias(name);
-            Some(DslPlan::HStack {
+            let plan = DslPlan::HStack {
                 input: input.clone(),
                 exprs,
                 options: *options,
-            })
+            };
+            Some((plan, dtype))
         }
         _ => None,
     }
 }
 
 /// The expression under `expr`'s aliases if it is cast to `Int64` or
-/// `Float64` (the types the reductions give results in).
-fn flag_condition(expr: &Expr) -> Option<Expr> {
+/// `Float64` (the types the reductions give results in), and that type.
+fn flag_condition(expr: &Expr) -> Option<(Expr, DataType)> {
     let mut inner = expr;
     while let Expr::Alias(e, _) = inner {
         inner = e;
@@ -98,9 +113,9 @@ fn flag_condition(expr: &Expr) -> Option<Expr> {
     match inner {
         Expr::Cast {
             expr,
-            dtype: DataTypeExpr::Literal(DataType::Int64 | DataType::Float64),
+            dtype: DataTypeExpr::Literal(dtype @ (DataType::Int64 | DataType::Float64)),
             ..
-        } => Some((**expr).clone()),
+        } => Some(((**expr).clone(), dtype.clone())),
         _ => None,
     }
 }

@@ -146,3 +146,51 @@ fn a_flag_another_aggregation_reads_stays_a_number() {
         .collect();
     assert_eq!(first, [Some("1"), Some("0")], "{ours}");
 }
+
+#[test]
+fn a_boolean_column_that_is_not_a_flag_is_left_to_polars() {
+    // polars' `min` of a `Boolean` is a `Boolean`: as text "false", not "0".
+    let frame = df!("x" => [1.0, 5.0, 3.0, 8.0], "b" => [true, false, true, true])
+        .unwrap()
+        .lazy()
+        .with_columns([when(col("x").gt(lit(2.0)))
+            .then(lit("High"))
+            .otherwise(lit("Low"))
+            .alias("segment")])
+        .group_by([col("segment")])
+        .agg([
+            col("b").sum().alias("b_sum"),
+            col("b").min().cast(DataType::String).alias("b_min"),
+        ]);
+    assert_polars_own(frame);
+}
+
+#[test]
+fn flags_left_to_polars_with_another_column_are_their_numbers() {
+    // An `Int32` column the reductions do not take sends every aggregation
+    // to polars, over the evaluated columns: the flag is cast back first,
+    // so its `min` as text is "0" or "1".
+    let frame = df!("score" => [1.0, 2.0, -1.0], "amount" => [Some(20.0), Some(1.0), None])
+        .unwrap()
+        .lazy()
+        .with_columns([
+            when(col("score").gt(lit(0.0)))
+                .then(lit("High"))
+                .otherwise(lit("Low"))
+                .alias("segment"),
+            col("amount")
+                .gt(lit(10.0))
+                .fill_null(lit(false))
+                .cast(DataType::Int64)
+                .alias("big"),
+            lit(7i32).alias("small_int"),
+        ])
+        .group_by([col("segment")])
+        .agg([
+            col("big").min().cast(DataType::String).alias("big_min"),
+            col("big").sum().alias("big_sum"),
+            col("small_int").sum().alias("int_sum"),
+            col("score").median().alias("score_median"),
+        ]);
+    assert_polars_own(frame);
+}

@@ -6,7 +6,7 @@
 use polars::prelude::*;
 use polars_arrow::array::PrimitiveArray;
 
-use super::flags;
+use super::flags::{self, Flag};
 use super::groups::GroupIndex;
 use super::label_key::LabelKey;
 use super::parallel::{fold_units, for_each_column, threads};
@@ -58,13 +58,13 @@ pub(super) fn medians(
         None => (None, frame),
     };
     // Flag columns that only reductions read: their conditions' bits.
-    let frame = match others {
+    let (frame, flags) = match others {
         Some((others, _))
             if !by.is_empty() && others.iter().all(|other| Reduction::of(other).is_some()) =>
         {
             flags::as_conditions(frame, by, &reading)
         }
-        _ => frame,
+        _ => (frame, Vec::new()),
     };
     let mut evaluated = frame
         .select(
@@ -128,32 +128,39 @@ pub(super) fn medians(
             &evaluated,
             ids.as_deref(),
             groups,
-            others,
-            leaves,
+            (others, leaves),
+            &flags,
         )?),
     };
     Ok((medians, rest))
 }
 
 /// `others` per group (`ids`, `groups` of them; all rows one group if
-/// `None`) of `evaluated`, in group id order: by [`reduce`] where it takes
-/// them all, else by polars.
+/// `None`) of `evaluated`, in group id order (`leaves`: the columns they
+/// read; `flags`: those computed as conditions): by [`reduce`] where it
+/// takes them all, else by polars (the flags cast back to their numbers).
 fn aggregate_others(
     evaluated: &DataFrame,
     ids: Option<&[u16]>,
     groups: usize,
-    others: &[Expr],
-    leaves: &[PlSmallStr],
+    (others, leaves): (&[Expr], &[PlSmallStr]),
+    flags: &[Flag],
 ) -> PolarsResult<DataFrame> {
     if let Some(ids) = ids
         && let Some(reductions) = others.iter().map(Reduction::of).collect::<Option<Vec<_>>>()
-        && let Some(reduced) = reduce(evaluated, ids, groups, &reductions)
+        && let Some(reduced) = reduce(evaluated, ids, groups, &reductions, flags)
     {
         return reduced;
     }
     let mut inputs: Vec<Column> = leaves
         .iter()
-        .map(|name| evaluated.column(name).cloned())
+        .map(|name| {
+            let column = evaluated.column(name)?;
+            match flags.iter().find(|(flag, _)| flag == name) {
+                Some((_, dtype)) => column.cast(dtype),
+                None => Ok(column.clone()),
+            }
+        })
         .collect::<PolarsResult<_>>()?;
     match ids {
         None => DataFrame::new(evaluated.height(), inputs)?

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 use polars_plan::utils::expr_output_name;
 
+use super::flags::Flag;
 use super::statistics::{Chunks, Native, Needs, Partial, Stats, statistics};
 
 /// What one aggregation computes.
@@ -94,16 +95,18 @@ impl Reduction {
 
 /// Each of `reductions` per group (`ids`, `groups` of them) over the
 /// columns of `evaluated`: one row per group in id order, one column per
-/// reduction named and typed as polars names and types it. `None` if a
-/// column read is not `Int64`, `Float64` or `Boolean` (polars then computes
-/// them).
+/// reduction named and typed as polars names and types it; `flags` are
+/// columns of `evaluated` computed as conditions instead of their numbers
+/// ([`flags`](super::flags)). `None` if a column read is not `Int64`,
+/// `Float64` or one of `flags` (polars then computes them).
 pub(super) fn reduce(
     evaluated: &DataFrame,
     ids: &[u16],
     groups: usize,
     reductions: &[Reduction],
+    flags: &[Flag],
 ) -> Option<PolarsResult<DataFrame>> {
-    let mut reducer = Reducer::new(reductions);
+    let mut reducer = Reducer::new(reductions, flags);
     reducer.add(evaluated, ids, groups)?;
     Some(reducer.finish(groups))
 }
@@ -115,6 +118,10 @@ pub(super) struct Reducer {
     reductions: Vec<Reduction>,
     /// Each column read once, with every statistic its reductions need.
     columns: Vec<(PlSmallStr, Needs)>,
+    /// Columns that are flags computed as their conditions (`Boolean`), each
+    /// value counted as 1 or 0. A `Boolean` column that is not one is left to
+    /// polars, whose results for it have other types (`min` a `Boolean`).
+    flags: Vec<PlSmallStr>,
     /// Per column, once rows were added.
     stats: Vec<Stats>,
     /// Rows per group, if a reduction is `len`.
@@ -122,8 +129,8 @@ pub(super) struct Reducer {
 }
 
 impl Reducer {
-    /// No rows yet.
-    pub(super) fn new(reductions: &[Reduction]) -> Self {
+    /// No rows yet; `flags` as in [`reduce`].
+    pub(super) fn new(reductions: &[Reduction], flags: &[Flag]) -> Self {
         let mut columns: Vec<(PlSmallStr, Needs)> = Vec::new();
         for reduction in reductions {
             let Some(name) = &reduction.column else {
@@ -142,6 +149,7 @@ impl Reducer {
         Self {
             reductions: reductions.to_vec(),
             columns,
+            flags: flags.iter().map(|(name, _)| name.clone()).collect(),
             stats: Vec::new(),
             lens: Vec::new(),
         }
@@ -153,8 +161,8 @@ impl Reducer {
     }
 
     /// Adds `rows` (holding [`Self::columns`]) of groups `ids`, `groups`
-    /// seen so far. `None` if a column is not `Int64`, `Float64` or
-    /// `Boolean` (each value as 1 or 0: see [`flags`](super::flags)).
+    /// seen so far. `None` if a column is not `Int64`, `Float64` or a flag
+    /// (`Boolean`, each value as 1 or 0: see [`flags`](super::flags)).
     pub(super) fn add(&mut self, rows: &DataFrame, ids: &[u16], groups: usize) -> Option<()> {
         let mut chunks = Vec::with_capacity(self.columns.len());
         for (name, _) in &self.columns {
@@ -162,7 +170,9 @@ impl Reducer {
             chunks.push(match column.dtype() {
                 DataType::Float64 => Chunks::Floats(column.f64().ok()?.downcast_iter().collect()),
                 DataType::Int64 => Chunks::Integers(column.i64().ok()?.downcast_iter().collect()),
-                DataType::Boolean => Chunks::Flags(column.bool().ok()?.downcast_iter().collect()),
+                DataType::Boolean if self.flags.contains(name) => {
+                    Chunks::Flags(column.bool().ok()?.downcast_iter().collect())
+                }
                 _ => return None,
             });
         }

@@ -136,8 +136,8 @@ pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polars
 /// batches on the streaming engine, each batch's rows grouped by the
 /// condition's bits and added to the [`Reducer`]. The groups found and the
 /// result, one row per group; `None` if `by` is not such a key or a column
-/// reduced is not `Int64`, `Float64` or `Boolean` (polars then computes
-/// them). Flag columns are reduced from their conditions' bits (`flags`).
+/// reduced is not `Int64`, `Float64` or a flag (polars then computes them).
+/// Flag columns are reduced from their conditions' bits (`flags`).
 pub(super) fn label_reductions(
     frame: LazyFrame,
     by: &[Expr],
@@ -147,8 +147,8 @@ pub(super) fn label_reductions(
     let Some((label, frame)) = LabelKey::of(&frame, by, aggs) else {
         return Ok(None);
     };
-    let frame = flags::as_conditions(frame, by, aggs);
-    let reducer = Reducer::new(reductions);
+    let (frame, flags) = flags::as_conditions(frame, by, aggs);
+    let reducer = Reducer::new(reductions, &flags);
     let key = Names::new(1, 0).keys.remove(0);
     let query = frame.select(
         std::iter::once(by[0].clone().alias(key.clone()))
@@ -156,11 +156,10 @@ pub(super) fn label_reductions(
             .collect::<Vec<_>>(),
     );
     let schema = query.clone().collect_schema()?;
-    let reducible = reducer.columns().all(|name| {
-        matches!(
-            schema.get(name),
-            Some(DataType::Int64 | DataType::Float64 | DataType::Boolean)
-        )
+    let reducible = reducer.columns().all(|name| match schema.get(name) {
+        Some(DataType::Int64 | DataType::Float64) => true,
+        Some(DataType::Boolean) => flags.iter().any(|(flag, _)| flag == name),
+        _ => false,
     });
     if !reducible {
         return Ok(None);
@@ -173,7 +172,7 @@ pub(super) fn label_reductions(
             let (index, reducer) = &mut *state;
             let ids = label.assign(index, batch.column(&key)?)?;
             reducer.add(&batch, &ids, index.len()).ok_or_else(
-                || polars_err!(ComputeError: "a reduced column is not Int64, Float64 or Boolean"),
+                || polars_err!(ComputeError: "a reduced column is not Int64, Float64 or a flag"),
             )
         })?;
     }

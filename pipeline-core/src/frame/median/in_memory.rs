@@ -148,7 +148,16 @@ fn aggregate_others(
 ) -> PolarsResult<DataFrame> {
     if let Some(ids) = ids
         && let Some(reductions) = others.iter().map(Reduction::of).collect::<Option<Vec<_>>>()
-        && let Some(reduced) = reduce(evaluated, ids, groups, &reductions, flags)
+        && let Some(reduced) = reduce(
+            evaluated,
+            ids,
+            groups,
+            &reductions,
+            &flags
+                .iter()
+                .map(|(name, _)| name.clone())
+                .collect::<Vec<_>>(),
+        )
     {
         return reduced;
     }

@@ -21,7 +21,6 @@ use std::sync::Arc;
 use polars::prelude::*;
 use polars_plan::utils::expr_output_name;
 
-use super::flags::Flag;
 use super::statistics::{Chunks, Native, Needs, Partial, Stats, statistics};
 
 /// What one aggregation computes.
@@ -104,7 +103,7 @@ pub(super) fn reduce(
     ids: &[u16],
     groups: usize,
     reductions: &[Reduction],
-    flags: &[Flag],
+    flags: &[PlSmallStr],
 ) -> Option<PolarsResult<DataFrame>> {
     let mut reducer = Reducer::new(reductions, flags);
     reducer.add(evaluated, ids, groups)?;
@@ -130,7 +129,7 @@ pub(super) struct Reducer {
 
 impl Reducer {
     /// No rows yet; `flags` as in [`reduce`].
-    pub(super) fn new(reductions: &[Reduction], flags: &[Flag]) -> Self {
+    pub(super) fn new(reductions: &[Reduction], flags: &[PlSmallStr]) -> Self {
         let mut columns: Vec<(PlSmallStr, Needs)> = Vec::new();
         for reduction in reductions {
             let Some(name) = &reduction.column else {
@@ -149,7 +148,7 @@ impl Reducer {
         Self {
             reductions: reductions.to_vec(),
             columns,
-            flags: flags.iter().map(|(name, _)| name.clone()).collect(),
+            flags: flags.to_vec(),
             stats: Vec::new(),
             lens: Vec::new(),
         }

@@ -148,6 +148,7 @@ pub(super) fn label_reductions(
         return Ok(None);
     };
     let (frame, flags) = flags::as_conditions(frame, by, aggs);
+    let flags: Vec<PlSmallStr> = flags.into_iter().map(|(name, _)| name).collect();
     let reducer = Reducer::new(reductions, &flags);
     let key = Names::new(1, 0).keys.remove(0);
     let query = frame.select(
@@ -158,7 +159,7 @@ pub(super) fn label_reductions(
     let schema = query.clone().collect_schema()?;
     let reducible = reducer.columns().all(|name| match schema.get(name) {
         Some(DataType::Int64 | DataType::Float64) => true,
-        Some(DataType::Boolean) => flags.iter().any(|(flag, _)| flag == name),
+        Some(DataType::Boolean) => flags.contains(name),
         _ => false,
     });
     if !reducible {

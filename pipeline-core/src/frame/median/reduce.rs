@@ -6,8 +6,10 @@
 //! Only aggregations whose result this module gives exactly as polars
 //! defines it are taken ([`Reduction::of`]): `sum`, `mean`, `min`, `max`
 //! (ignoring NaN, as polars' `min` and `max` do), `count` and `len` of an
-//! `Int64` or `Float64` column, under aliases and casts; any other sends
-//! the whole set back to polars. Sums of integers wrap as polars' do; a
+//! `Int64` or `Float64` column, or of a flag computed as its condition
+//! ([`flags`](super::flags): each true as 1, each false as 0), under
+//! aliases and casts; any other sends the whole set back to polars. Sums
+//! of integers wrap as polars' do; a
 //! mean is the sum of the values as floats over their count; a group with
 //! no valid value has a null mean, minimum and maximum and a zero sum.
 //! Floating-point sums are added in the same order whatever the number of

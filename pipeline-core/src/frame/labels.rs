@@ -88,37 +88,10 @@ pub(super) fn with_condition(
     name: &str,
     encode: &dyn Fn(Expr) -> Expr,
 ) -> Option<(DslPlan, LabelChoice)> {
-    match plan {
-        DslPlan::Select {
-            expr,
-            input,
-            options,
-        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
-            let (input, choice) = with_condition(input, name, encode)?;
-            let plan = DslPlan::Select {
-                expr: expr.clone(),
-                input: Arc::new(input),
-                options: *options,
-            };
-            Some((plan, choice))
-        }
-        DslPlan::HStack {
-            input,
-            exprs,
-            options,
-        } => {
-            let (at, choice) = defined_in(exprs, name)?;
-            let mut exprs = exprs.clone();
-            exprs[at] = encode(choice.holds()).alias(name);
-            let plan = DslPlan::HStack {
-                input: input.clone(),
-                exprs,
-                options: *options,
-            };
-            Some((plan, choice))
-        }
-        _ => None,
-    }
+    super::plan::redefine(plan, &|_, exprs| {
+        let (at, choice) = defined_in(exprs, name)?;
+        Some((at, encode(choice.holds()).alias(name), choice))
+    })
 }
 
 /// `plan` with each `group_by` on one label column (two different labels)

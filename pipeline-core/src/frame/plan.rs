@@ -1,6 +1,6 @@
-//! Walking a polars query plan: which files it scans.
+//! Walking a polars query plan: which files it scans, and rewriting it.
 
-use polars::prelude::DslPlan;
+use polars::prelude::{DslPlan, Expr};
 
 /// The plans directly under `plan`.
 pub(crate) fn inputs(plan: &DslPlan) -> Vec<&DslPlan> {
@@ -103,4 +103,49 @@ pub(crate) fn map_plan(
         _ => {}
     }
     node
+}
+
+/// [`redefine`]'s `rewrite`: given a `with_columns`' input and
+/// expressions, the index of the expression to replace, its replacement,
+/// and what it found.
+pub(crate) type Rewrite<'a, T> = dyn Fn(&DslPlan, &[Expr]) -> Option<(usize, Expr, T)> + 'a;
+
+/// `plan` with one expression of its top `with_columns` (or one under
+/// `select`s of plain columns) replaced: `rewrite` is given that
+/// `with_columns`' input and expressions and returns the index of the one to
+/// replace, its replacement and what it found; `None` if it declines or the
+/// plan has no such `with_columns`.
+pub(crate) fn redefine<T>(plan: &DslPlan, rewrite: &Rewrite<'_, T>) -> Option<(DslPlan, T)> {
+    use std::sync::Arc;
+    match plan {
+        DslPlan::Select {
+            expr,
+            input,
+            options,
+        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
+            let (input, found) = redefine(input, rewrite)?;
+            let plan = DslPlan::Select {
+                expr: expr.clone(),
+                input: Arc::new(input),
+                options: *options,
+            };
+            Some((plan, found))
+        }
+        DslPlan::HStack {
+            input,
+            exprs,
+            options,
+        } => {
+            let (at, replacement, found) = rewrite(input, exprs)?;
+            let mut exprs = exprs.clone();
+            exprs[at] = replacement;
+            let plan = DslPlan::HStack {
+                input: input.clone(),
+                exprs,
+                options: *options,
+            };
+            Some((plan, found))
+        }
+        _ => None,
+    }
 }

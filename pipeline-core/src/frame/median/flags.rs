@@ -6,8 +6,6 @@
 //! bit a row), each true as 1 and false as 0, which gives the same results
 //! (see `statistics`, `Chunks::Flags`).
 
-use std::sync::Arc;
-
 use polars::prelude::*;
 use polars_plan::utils::{expr_output_name, expr_to_leaf_column_names};
 
@@ -57,50 +55,20 @@ pub(super) fn as_conditions(
 /// under `select`s of plain columns) as a `Boolean` expression cast to
 /// `Int64` or `Float64`, defined as that expression instead; and that type.
 fn with_condition(plan: &DslPlan, name: &str) -> Option<(DslPlan, DataType)> {
-    match plan {
-        DslPlan::Select {
-            expr,
-            input,
-            options,
-        } if expr.iter().all(|e| matches!(e, Expr::Column(_))) => {
-            let (input, dtype) = with_condition(input, name)?;
-            let plan = DslPlan::Select {
-                expr: expr.clone(),
-                input: Arc::new(input),
-                options: *options,
-            };
-            Some((plan, dtype))
-        }
-        DslPlan::HStack {
-            input,
-            exprs,
-            options,
-        } => {
-            let at = exprs
-                .iter()
-                .position(|e| expr_output_name(e).is_ok_and(|n| n.as_str() == name))?;
-            let (condition, dtype) = flag_condition(&exprs[at])?;
-            // The condition is evaluated where the cast was, over the same
-            // input: only its type needs checking.
-            let input_frame = LazyFrame::from((**input).clone());
-            let schema = input_frame
-                .select([condition.clone()])
-                .collect_schema()
-                .ok()?;
-            if schema.iter_values().next() != Some(&DataType::Boolean) {
-                return None;
-            }
-            let mut exprs = exprs.clone();
-            exprs[at] = condition.alias(name);
-            let plan = DslPlan::HStack {
-                input: input.clone(),
-                exprs,
-                options: *options,
-            };
-            Some((plan, dtype))
-        }
-        _ => None,
-    }
+    super::super::plan::redefine(plan, &|input, exprs| {
+        let at = exprs
+            .iter()
+            .position(|e| expr_output_name(e).is_ok_and(|n| n.as_str() == name))?;
+        let (condition, dtype) = flag_condition(&exprs[at])?;
+        // The condition is evaluated where the cast was, over the same
+        // input: only its type needs checking.
+        let schema = LazyFrame::from(input.clone())
+            .select([condition.clone()])
+            .collect_schema()
+            .ok()?;
+        let boolean = schema.iter_values().next() == Some(&DataType::Boolean);
+        boolean.then(|| (at, condition.alias(name), dtype))
+    })
 }
 
 /// The expression under `expr`'s aliases if it is cast to `Int64` or

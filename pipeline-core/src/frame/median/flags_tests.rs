@@ -11,27 +11,48 @@ use proptest::prelude::*;
 /// flags of the amount (one null where the amount is), in one
 /// `with_columns`.
 fn flagged(rows: &[(Option<f64>, Option<f64>)], threshold: f64) -> LazyFrame {
+    flagged_with(rows, threshold, [])
+}
+
+/// [`flagged`] with `more` columns in the same `with_columns`.
+fn flagged_with(
+    rows: &[(Option<f64>, Option<f64>)],
+    threshold: f64,
+    more: impl IntoIterator<Item = Expr>,
+) -> LazyFrame {
     let score: Vec<Option<f64>> = rows.iter().map(|r| r.0).collect();
     let amount: Vec<Option<f64>> = rows.iter().map(|r| r.1).collect();
     df!("score" => score, "amount" => amount)
         .unwrap()
         .lazy()
-        .with_columns([
-            when(col("score").gt(lit(threshold)))
-                .then(lit("High"))
-                .otherwise(lit("Low"))
-                .alias("segment"),
-            col("amount")
-                .gt(lit(10.0))
-                .fill_null(lit(false))
-                .cast(DataType::Int64)
-                .alias("big"),
-            col("amount")
-                .lt_eq(lit(0.0))
-                .cast(DataType::Float64)
-                .alias("small"),
-        ])
+        .with_columns(
+            [
+                when(col("score").gt(lit(threshold)))
+                    .then(lit("High"))
+                    .otherwise(lit("Low"))
+                    .alias("segment"),
+                col("amount")
+                    .gt(lit(10.0))
+                    .fill_null(lit(false))
+                    .cast(DataType::Int64)
+                    .alias("big"),
+                col("amount")
+                    .lt_eq(lit(0.0))
+                    .cast(DataType::Float64)
+                    .alias("small"),
+            ]
+            .into_iter()
+            .chain(more)
+            .collect::<Vec<_>>(),
+        )
 }
+
+/// Three rows: one of each group, one with no amount.
+const FEW: [(Option<f64>, Option<f64>); 3] = [
+    (Some(1.0), Some(20.0)),
+    (Some(2.0), Some(1.0)),
+    (Some(-1.0), None),
+];
 
 /// Every reduction of both flags per segment, with a median of the score
 /// if `median`.
@@ -122,12 +143,7 @@ fn a_flag_another_aggregation_reads_stays_a_number() {
     // `first` of the flag as text, beside a sum and a median of it: the
     // flag is not replaced by its condition, so `first` reads "1" and "0",
     // not "true" and "false".
-    let rows = [
-        (Some(1.0), Some(20.0)),
-        (Some(2.0), Some(1.0)),
-        (Some(-1.0), None),
-    ];
-    let frame = flagged(&rows, 0.0).group_by([col("segment")]).agg([
+    let frame = flagged(&FEW, 0.0).group_by([col("segment")]).agg([
         col("big").sum().alias("big_sum"),
         col("big").first().cast(DataType::String).alias("big_first"),
         col("big").median().alias("big_median"),
@@ -170,21 +186,7 @@ fn flags_left_to_polars_with_another_column_are_their_numbers() {
     // An `Int32` column the reductions do not take sends every aggregation
     // to polars, over the evaluated columns: the flag is cast back first,
     // so its `min` as text is "0" or "1".
-    let frame = df!("score" => [1.0, 2.0, -1.0], "amount" => [Some(20.0), Some(1.0), None])
-        .unwrap()
-        .lazy()
-        .with_columns([
-            when(col("score").gt(lit(0.0)))
-                .then(lit("High"))
-                .otherwise(lit("Low"))
-                .alias("segment"),
-            col("amount")
-                .gt(lit(10.0))
-                .fill_null(lit(false))
-                .cast(DataType::Int64)
-                .alias("big"),
-            lit(7i32).alias("small_int"),
-        ])
+    let frame = flagged_with(&FEW, 0.0, [lit(7i32).alias("small_int")])
         .group_by([col("segment")])
         .agg([
             col("big").min().cast(DataType::String).alias("big_min"),

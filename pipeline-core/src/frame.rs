@@ -10,6 +10,9 @@
 //!   scan of that file: the columns are read as they lie in it. A type may be
 //!   stored as Parquet instead, where size matters more
 //!   ([`lazy_frame_value!`](crate::lazy_frame_value)`(parquet: MyFrame)`).
+//!   The file's disk writes start while it grows (every 32 MiB, without
+//!   waiting), so the store's flush before recording it finds little left,
+//!   and the next task, mapping its pages, does not wait behind the disk.
 //! - **Handed from task to task in memory.** The rows a query writes stay
 //!   decoded in the runtime's memory while they fit its budget
 //!   ([`RuntimeBuilder::frame_memory`](crate::RuntimeBuilder::frame_memory));
@@ -27,6 +30,10 @@
 //!   fed by a parallel, quote-aware reader ([`csv::read_csv_blocks`]) with
 //!   polars' own cell rules, instead of polars' CSV source, which finds
 //!   record boundaries on one thread.
+//! - **Work after a query on the threads that ran it.** The median passes
+//!   and group ids run on polars' own thread pool, already on their cores,
+//!   rather than on threads spawned for each pass (a new thread may share
+//!   its parent's core for milliseconds before the scheduler moves it).
 //! - **Medians in bounded memory.** A `median` aggregation over data that is
 //!   not in memory is computed in a few passes that hold a histogram, not
 //!   the data ([`grouped_medians`]); polars holds every value of a group.
@@ -92,6 +99,7 @@ mod partials;
 #[cfg(test)]
 mod partials_tests;
 mod plan;
+mod pool;
 mod prune;
 #[cfg(test)]
 mod tests;

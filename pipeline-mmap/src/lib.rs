@@ -30,6 +30,11 @@
 //! rewriting a mapped file in place (by hand, or a tool that does not write
 //! atomically).
 //!
+//! One call here maps nothing: [`start_writeback`] asks the system to start
+//! writing a file's changed pages to disk (`sync_file_range`), which the
+//! standard library does not offer; it reads and writes no memory of the
+//! process.
+//!
 //! ```
 //! use std::io::Write;
 //! let mut file = tempfile::tempfile()?;
@@ -45,7 +50,9 @@
 mod file_map;
 #[cfg(feature = "polars")]
 mod ipc;
+mod writeback;
 
 pub use file_map::FileMap;
 #[cfg(feature = "polars")]
 pub use ipc::{is_fixed_width, map_fixed_width_ipc};
+pub use writeback::start_writeback;

@@ -19,6 +19,27 @@ use crate::value::{Materialized, ValueError};
 struct HashedOutput {
     file: BufWriter<File>,
     hasher: blake3::Hasher,
+    /// Bytes handed to the file since its disk writes were last started.
+    unflushed: u64,
+}
+
+/// Bytes written between two starts of a file's disk writes.
+const WRITEBACK_BYTES: u64 = 32 << 20;
+
+impl HashedOutput {
+    /// Starts writing what the file holds so far to disk every
+    /// [`WRITEBACK_BYTES`], without waiting. The store flushes a value's
+    /// file before recording it; a large file flushed only then keeps the
+    /// disk busy, and the pages a consumer maps locked, while the next task
+    /// runs. Started as it grows, most of it is on disk by then. A failure
+    /// here is left to that final flush, which reports it.
+    fn write_back_as_it_grows(&mut self, bytes: usize) {
+        self.unflushed += bytes as u64;
+        if self.unflushed >= WRITEBACK_BYTES {
+            self.unflushed = 0;
+            let _ = pipeline_mmap::start_writeback(self.file.get_ref());
+        }
+    }
 }
 
 /// A writer that hashes every byte on its way to the file, so the file's
@@ -32,6 +53,7 @@ impl Write for HashingFile {
         let mut output = self.0.lock();
         output.file.write_all(buf)?;
         output.hasher.update(buf);
+        output.write_back_as_it_grows(buf.len());
         Ok(buf.len())
     }
 
@@ -85,6 +107,7 @@ impl FrameFileWriter {
         let output = HashingFile(Arc::new(Mutex::new(HashedOutput {
             file: BufWriter::with_capacity(1 << 20, file),
             hasher: blake3::Hasher::new(),
+            unflushed: 0,
         })));
         let mut this = Self {
             partial,
@@ -196,4 +219,38 @@ fn scratch_file(dir: &Path, format: FrameFormat) -> PathBuf {
         std::process::id(),
         format.extension()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::collect_streaming;
+    use polars::prelude::*;
+
+    #[test]
+    fn a_file_past_the_writeback_size_is_named_by_its_bytes_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        // Three batches of 2M rows (16 MB each): writeback starts twice.
+        let batch = |start: i64| {
+            DataFrame::new_infer_height(vec![Column::new(
+                "x".into(),
+                (start..start + 2_000_000).collect::<Vec<i64>>(),
+            )])
+            .unwrap()
+        };
+        let mut writer =
+            FrameFileWriter::create(dir.path(), batch(0).schema(), FrameFormat::Ipc).unwrap();
+        for start in [0, 2_000_000, 4_000_000] {
+            writer.write(&batch(start)).unwrap();
+        }
+        let done = writer.finish().unwrap();
+        let path = done.file.clone().unwrap();
+        assert!(std::fs::metadata(&path).unwrap().len() > WRITEBACK_BYTES);
+        let bytes = std::fs::read(&path).unwrap();
+        assert_eq!(done.fingerprint, Fingerprint::of_bytes(&bytes));
+        let read = collect_streaming(done.value).unwrap();
+        let x = read.column("x").unwrap().i64().unwrap();
+        assert_eq!(x.len(), 6_000_000);
+        assert_eq!(x.sum(), Some((0..6_000_000i64).sum()));
+    }
 }

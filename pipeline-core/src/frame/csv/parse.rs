@@ -8,6 +8,8 @@
 //! agree on every value.
 
 use polars::prelude::*;
+use polars_arrow::array::PrimitiveArray;
+use polars_arrow::bitmap::MutableBitmap;
 
 use super::separators::Scanner;
 
@@ -164,7 +166,7 @@ impl ColumnBuffer {
     }
 }
 
-/// A series from `values`, with the rows in `nulls` (ascending) set to null.
+/// A series from `values`, with the rows in `nulls` set to null.
 fn with_nulls<T>(name: PlSmallStr, values: Vec<T::Native>, nulls: &[usize]) -> Series
 where
     T: PolarsNumericType,
@@ -173,16 +175,12 @@ where
     if nulls.is_empty() {
         return ChunkedArray::<T>::from_vec(name, values).into_series();
     }
-    let mut next_null = nulls.iter().copied().peekable();
-    let options = values.into_iter().enumerate().map(|(row, value)| {
-        if next_null.peek() == Some(&row) {
-            next_null.next();
-            None
-        } else {
-            Some(value)
-        }
-    });
-    ChunkedArray::<T>::from_iter_options(name, options).into_series()
+    let mut validity = MutableBitmap::from_len_set(values.len());
+    for &row in nulls {
+        validity.set(row, false);
+    }
+    let array = PrimitiveArray::from_vec(values).with_validity(Some(validity.into()));
+    ChunkedArray::<T>::with_chunk(name, array).into_series()
 }
 
 /// Exact powers of ten: every one up to 10^22 is a double.
@@ -267,6 +265,15 @@ pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataF
         let stretch = scanner.stretch(piece, at);
         let mut ends = stretch.ends;
         while ends != 0 {
+            if record.past_wanted() {
+                // The rest of the record is not read: on to its newline,
+                // in this stretch or a later one.
+                let newlines = ends & stretch.newlines;
+                if newlines == 0 {
+                    break;
+                }
+                ends &= !((newlines & newlines.wrapping_neg()) - 1);
+            }
             let bit = ends.trailing_zeros();
             ends &= ends - 1;
             let end = at + bit as usize;
@@ -307,25 +314,40 @@ struct Record<'a> {
 }
 
 impl Record<'_> {
-    /// Takes the record's next field (raw bytes, quotes and all).
-    #[inline]
+    /// Takes the record's next field (raw bytes, quotes and all). Inlined
+    /// into the loop over separators: most fields are not wanted, and for
+    /// them this is a lookup and an increment, not a call.
+    #[inline(always)]
     fn field(&mut self, field: &[u8], end_of_record: bool) -> Result<(), BadCell> {
-        if let Some(&Some(column)) = self.targets.get(self.field_index) {
-            let field = if end_of_record {
-                field.strip_suffix(b"\r").unwrap_or(field)
-            } else {
-                field
-            };
-            if !self.buffers[column].push_field(field) {
-                return Err(BadCell {
-                    column,
-                    value: String::from_utf8_lossy(unquote(field)).into_owned(),
-                    record_offset: self.start,
-                });
-            }
-            self.filled += 1;
-        }
+        let target = self.targets.get(self.field_index).copied().flatten();
         self.field_index += 1;
+        match target {
+            Some(column) => self.wanted(column, field, end_of_record),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the record's wanted fields are all behind it.
+    #[inline(always)]
+    fn past_wanted(&self) -> bool {
+        self.field_index >= self.targets.len()
+    }
+
+    /// Parses a wanted field into output column `column`.
+    fn wanted(&mut self, column: usize, field: &[u8], end_of_record: bool) -> Result<(), BadCell> {
+        let field = if end_of_record {
+            field.strip_suffix(b"\r").unwrap_or(field)
+        } else {
+            field
+        };
+        if !self.buffers[column].push_field(field) {
+            return Err(BadCell {
+                column,
+                value: String::from_utf8_lossy(unquote(field)).into_owned(),
+                record_offset: self.start,
+            });
+        }
+        self.filled += 1;
         Ok(())
     }
 

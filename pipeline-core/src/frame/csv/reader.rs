@@ -32,7 +32,8 @@ use super::split;
 /// Sizes and parallelism of a read.
 #[derive(Debug, Clone)]
 pub struct ReadOptions {
-    /// Bytes of CSV handed to the consumer as one frame (default 32 MiB).
+    /// Bytes of CSV handed to the consumer as one frame at most (default
+    /// 32 MiB); the last blocks of a file are smaller.
     pub block_bytes: usize,
     /// Bytes of CSV parsed by one thread at a time (default 2 MiB); each piece
     /// becomes one chunk of the block's frame.
@@ -180,13 +181,14 @@ fn read_body<E: From<CsvError> + Send>(
             if at >= bytes.len() {
                 break Ok(());
             }
-            let pieces = split::pieces(
-                bytes,
-                at,
-                options.block_bytes,
-                options.piece_bytes,
-                options.threads,
-            );
+            // Blocks shrink towards the end of the file (a quarter of what
+            // is left, down to a piece), so the consumer, a block behind
+            // the parsing, finishes soon after it.
+            let block_bytes = options
+                .block_bytes
+                .min(((bytes.len() - at) / 4).max(options.piece_bytes));
+            let pieces =
+                split::pieces(bytes, at, block_bytes, options.piece_bytes, options.threads);
             let end = pieces.last().map_or(bytes.len(), |piece| piece.end);
             let frame = match parse_block(bytes, &pieces, projection, options) {
                 Ok(frame) => frame,

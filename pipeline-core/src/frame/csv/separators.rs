@@ -80,14 +80,29 @@ impl Masks {
     }
 }
 
-/// The number of double quotes in `bytes`.
+/// The number of double quotes in `bytes`: counted in sixteen byte
+/// counters, 16 bytes at a time, and the counters summed every 255 steps
+/// (before one could wrap).
 pub(crate) fn count_quotes(bytes: &[u8]) -> usize {
-    let quote = u8x16::splat(b'"');
+    let (quote, one) = (u8x16::splat(b'"'), u8x16::splat(1));
     let mut lanes = bytes.chunks_exact(16);
     let mut count = 0;
-    for lane in &mut lanes {
-        let lane = u8x16::from(<[u8; 16]>::try_from(lane).expect("chunks of 16 bytes"));
-        count += bits(lane.cmp_eq(quote)).count_ones() as usize;
+    loop {
+        let mut counters = u8x16::splat(0);
+        let mut steps = 0;
+        for lane in lanes.by_ref().take(255) {
+            let lane = u8x16::from(<[u8; 16]>::try_from(lane).expect("chunks of 16 bytes"));
+            counters += lane.cmp_eq(quote) & one;
+            steps += 1;
+        }
+        count += counters
+            .to_array()
+            .iter()
+            .map(|&c| usize::from(c))
+            .sum::<usize>();
+        if steps < 255 {
+            break;
+        }
     }
     count + lanes.remainder().iter().filter(|&&b| b == b'"').count()
 }
@@ -145,6 +160,16 @@ mod tests {
             at += 64;
         }
         found
+    }
+
+    #[test]
+    fn quotes_are_counted_past_what_a_byte_counter_holds() {
+        // 300 steps of 16 bytes, every byte a quote, plus a remainder.
+        let bytes = vec![b'"'; 16 * 300 + 5];
+        assert_eq!(count_quotes(&bytes), bytes.len());
+        let mut mixed = b"a\"b".repeat(2000);
+        mixed.push(b'"');
+        assert_eq!(count_quotes(&mixed), 2001);
     }
 
     #[test]

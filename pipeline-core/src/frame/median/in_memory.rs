@@ -272,9 +272,15 @@ fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Sear
         },
         Histograms::merge,
     );
-    let mut searches: Vec<Search> = first
+    // Reading each column's histograms, a column per thread.
+    let mut reading: Vec<_> = first.into_iter().map(|h| (h, None)).collect();
+    for_each_column(&mut reading, |_, (histograms, search)| {
+        let histograms = histograms.take().unwrap_or_else(|| Histograms::new(groups));
+        *search = Some(histograms.search(groups));
+    });
+    let mut searches: Vec<Search> = reading
         .into_iter()
-        .map(|h| h.unwrap_or_else(|| Histograms::new(groups)).search(groups))
+        .map(|(_, search)| search.expect("each column was read"))
         .collect();
     while searches.iter().any(|s| !s.is_done()) {
         // A column with pending ranges has values, so units.

@@ -13,7 +13,7 @@ use polars_arrow::bitmap::Bitmap;
 use polars_plan::utils::expr_to_leaf_column_names;
 
 use super::groups::GroupIndex;
-use crate::frame::labels;
+use crate::frame::{labels, pool};
 
 /// The two labels of a key, and where its definition is in the plan.
 pub(super) struct LabelKey {
@@ -77,28 +77,47 @@ impl LabelKey {
         let table: Vec<[u16; 8]> = (0..256usize)
             .map(|byte| std::array::from_fn(|bit| ids[(byte >> bit) & 1]))
             .collect();
-        let mut out = Vec::with_capacity(condition.len());
+        // Zeroed by the system, so each page is first touched by the thread
+        // filling it; pieces of the rows filled on all threads.
+        let mut out = vec![0u16; condition.len()];
+        let mut pieces: Vec<(Bitmap, &mut [u16])> = Vec::new();
+        let mut rest = out.as_mut_slice();
         for array in condition.downcast_iter() {
-            match array.validity().filter(|_| array.null_count() > 0) {
-                None => push_ids(array.values(), &table, &mut out),
-                Some(valid) => push_ids(&(array.values() & valid), &table, &mut out),
+            let holds = match array.validity().filter(|_| array.null_count() > 0) {
+                None => array.values().clone(),
+                Some(valid) => array.values() & valid,
+            };
+            for start in (0..holds.len()).step_by(PIECE_ROWS) {
+                let len = PIECE_ROWS.min(holds.len() - start);
+                let (piece, after) = std::mem::take(&mut rest).split_at_mut(len);
+                pieces.push((holds.clone().sliced(start, len), piece));
+                rest = after;
             }
         }
+        pool::for_each_mut(&mut pieces, |_, (holds, out)| fill_ids(holds, &table, out));
         Ok(out)
     }
 }
 
-/// Pushes the id of each bit of `holds`, eight at a time from `table` (the
-/// ids of each byte's bits; the id of a lone bit is that of its byte alone).
-fn push_ids(holds: &Bitmap, table: &[[u16; 8]], out: &mut Vec<u16>) {
+/// Rows of ids one thread fills at a time.
+const PIECE_ROWS: usize = 1 << 20;
+
+/// Writes the id of each bit of `holds` into `out` (as long), eight at a
+/// time from `table` (the ids of each byte's bits; the id of a lone bit is
+/// that of its byte alone).
+fn fill_ids(holds: &Bitmap, table: &[[u16; 8]], out: &mut [u16]) {
     let words = holds.chunks::<u64>();
     let (rest, rest_len) = (words.remainder(), words.remainder_len());
+    let mut at = 0;
     for word in words {
         for byte in word.to_le_bytes() {
-            out.extend_from_slice(&table[usize::from(byte)]);
+            out[at..at + 8].copy_from_slice(&table[usize::from(byte)]);
+            at += 8;
         }
     }
-    out.extend((0..rest_len).map(|bit| table[((rest >> bit) & 1) as usize][0]));
+    for (bit, id) in out[at..at + rest_len].iter_mut().enumerate() {
+        *id = table[((rest >> bit) & 1) as usize][0];
+    }
 }
 
 #[cfg(test)]
@@ -161,6 +180,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ours, expected);
+    }
+
+    #[test]
+    fn ids_over_several_pieces_and_chunks_follow_each_row() {
+        // Chunks of odd lengths (bitmaps not starting on a byte), nulls, and
+        // more rows than one piece holds.
+        let rows = |len: usize, seed: usize| -> Vec<Option<bool>> {
+            (0..len)
+                .map(|i| match (i * 7 + seed) % 11 {
+                    0 => None,
+                    r => Some(r % 3 == 0),
+                })
+                .collect()
+        };
+        let mut condition = BooleanChunked::new("c".into(), rows(PIECE_ROWS + 77, 1));
+        condition
+            .append(&BooleanChunked::new("c".into(), rows(13, 2)))
+            .unwrap();
+        condition
+            .append(&BooleanChunked::new(
+                "c".into(),
+                rows(PIECE_ROWS / 3 + 5, 3),
+            ))
+            .unwrap();
+        assert_eq!(condition.chunks().len(), 3);
+        let key = LabelKey {
+            then: "High".into(),
+            otherwise: "Low".into(),
+        };
+        let mut index = GroupIndex::new(1);
+        let ids = key
+            .assign(&mut index, &condition.clone().into_series().into_column())
+            .unwrap();
+        // The first row's condition is false: "Low" is group 0.
+        let expected: Vec<u16> = condition
+            .iter()
+            .map(|holds| u16::from(holds == Some(true)))
+            .collect();
+        assert_eq!(ids.len(), expected.len());
+        assert!(ids == expected, "ids differ from the rows' conditions");
     }
 
     #[test]

@@ -1,24 +1,29 @@
 //! Work of a median pass spread over threads: parts of columns folded into
-//! per-thread accumulators, or whole columns one per thread.
+//! per-thread accumulators, or whole columns one per thread. The threads
+//! are polars' pool ([`pool`](super::super::pool)), which ran the query
+//! that evaluated the columns.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use super::super::pool;
+
 /// Threads a pass uses.
 pub(super) fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+    pool::threads()
 }
 
 /// Folds each of `units` into an accumulator of its column (`column_of`),
 /// on [`threads`] threads: each thread keeps one accumulator (made by
 /// `new`) per column it meets, and the accumulators of a column are then
-/// merged. One accumulator per column, `None` for a column no unit has.
+/// merged, the columns on all threads. One accumulator per column, `None`
+/// for a column no unit has.
 pub(super) fn fold_units<U: Sync, A: Send>(
     units: &[U],
     columns: usize,
     column_of: impl Fn(&U) -> usize + Sync,
     new: impl Fn(usize) -> A + Sync,
     add: impl Fn(&mut A, &U) + Sync,
-    merge: impl Fn(&mut A, A),
+    merge: impl Fn(&mut A, A) + Sync,
 ) -> Vec<Option<A>> {
     let next = AtomicUsize::new(0);
     let work = || {
@@ -35,26 +40,23 @@ pub(super) fn fold_units<U: Sync, A: Send>(
             );
         }
     };
-    let helpers = threads().min(units.len()).saturating_sub(1);
-    let per_thread: Vec<Vec<Option<A>>> = std::thread::scope(|scope| {
-        let spawned: Vec<_> = (0..helpers).map(|_| scope.spawn(work)).collect();
-        let mut all = vec![work()];
-        all.extend(spawned.into_iter().map(|handle| match handle.join() {
-            Ok(accumulators) => accumulators,
-            Err(panic) => std::panic::resume_unwind(panic),
-        }));
-        all
-    });
-    let mut merged: Vec<Option<A>> = (0..columns).map(|_| None).collect();
+    let per_thread = pool::on_threads(threads().min(units.len()).max(1), work);
+    // Each column's accumulators, to merge.
+    let mut of_column: Vec<Vec<A>> = (0..columns).map(|_| Vec::new()).collect();
     for accumulators in per_thread {
-        for (into, from) in merged.iter_mut().zip(accumulators) {
-            match (into.as_mut(), from) {
-                (_, None) => {}
-                (None, from) => *into = from,
-                (Some(into), Some(from)) => merge(into, from),
-            }
+        for (into, from) in of_column.iter_mut().zip(accumulators) {
+            into.extend(from);
         }
     }
+    let mut merged: Vec<Option<A>> = (0..columns).map(|_| None).collect();
+    let mut merging: Vec<_> = merged.iter_mut().zip(of_column).collect();
+    pool::for_each_mut(&mut merging, |_, (into, accumulators)| {
+        let mut accumulators = std::mem::take(accumulators).into_iter();
+        if let Some(mut first) = accumulators.next() {
+            accumulators.for_each(|more| merge(&mut first, more));
+            **into = Some(first);
+        }
+    });
     merged
 }
 
@@ -64,22 +66,5 @@ pub(super) fn for_each_column<A: Send>(
     accumulators: &mut [A],
     work: impl Fn(usize, &mut A) + Sync,
 ) {
-    let per_thread = accumulators.len().div_ceil(threads()).max(1);
-    std::thread::scope(|scope| {
-        let work = &work;
-        let mut parts = accumulators.chunks_mut(per_thread).enumerate();
-        let first = parts.next();
-        for (part, chunk) in parts {
-            scope.spawn(move || {
-                for (i, accumulator) in chunk.iter_mut().enumerate() {
-                    work(part * per_thread + i, accumulator);
-                }
-            });
-        }
-        if let Some((_, chunk)) = first {
-            for (i, accumulator) in chunk.iter_mut().enumerate() {
-                work(i, accumulator);
-            }
-        }
-    });
+    pool::for_each_mut(accumulators, work);
 }

@@ -172,7 +172,8 @@ impl Histograms {
 
     /// Counts the values of `run`.
     pub(super) fn add(&mut self, run: &Run<'_>) {
-        let bins = &mut self.bins;
+        // A slice, not the vector: its start and length stay in registers.
+        let bins = self.bins.as_mut_slice();
         run.for_each(|g, k| bins[g * BINS + (k >> (64 - BITS)) as usize] += 1);
     }
 
@@ -215,6 +216,8 @@ struct Range {
     shift: u32,
     /// Values of the group below `low`.
     below: u64,
+    /// Values of the group in the range.
+    count: u64,
     /// Ranks of the middle values in the range, ascending.
     ranks: Vec<u64>,
     /// Keep its values (few enough) instead of counting them.
@@ -286,6 +289,7 @@ impl Search {
                         low: bin_low,
                         shift: if keep { shift } else { shift - BITS },
                         below: before,
+                        count,
                         ranks: inside,
                         keep,
                     });
@@ -365,14 +369,16 @@ enum Seen {
 }
 
 impl Pass<'_> {
-    /// An empty accumulator for this pass.
+    /// An empty accumulator for this pass. Room for all of a kept range's
+    /// values is reserved (as address space: pages are only taken as they
+    /// are written), so keeping them never copies them to grow.
     pub(super) fn found(&self) -> Found {
         Found(
             self.search
                 .pending
                 .iter()
                 .map(|range| match range.keep {
-                    true => Seen::Kept(Vec::new()),
+                    true => Seen::Kept(Vec::with_capacity(range.count as usize)),
                     false => Seen::Counted(vec![0; BINS]),
                 })
                 .collect(),

@@ -11,7 +11,7 @@ use super::groups::GroupIndex;
 use super::label_key::LabelKey;
 use super::parallel::{fold_units, for_each_column, threads};
 use super::reduce::{Reduction, reduce};
-use super::search::{Histograms, Run, Search, histogram_bytes};
+use super::search::{Gathered, Histograms, Run, Search, gather_below, histogram_bytes};
 use super::{Found, Medians, Names};
 
 /// Rows of one unit of work (a part of a column one thread counts).
@@ -117,10 +117,17 @@ pub(super) fn medians(
                 .map(|c| Chunks::Floats(c.downcast_iter().collect())),
         })
         .collect::<PolarsResult<_>>()?;
-    let searches = search(&chunks, ids.as_deref(), groups);
+    let rows: usize = chunks
+        .first()
+        .map_or(0, |column| column.lens().iter().sum());
     let medians = Medians {
         index,
-        medians: searches.iter().map(Search::medians).collect(),
+        medians: if rows < gather_below(groups) {
+            gathered(&chunks, ids.as_deref(), groups)
+        } else {
+            let searches = search(&chunks, ids.as_deref(), groups);
+            searches.iter().map(Search::medians).collect()
+        },
     };
     let rest = match others {
         None => None,
@@ -246,16 +253,43 @@ fn units(values: &[Chunks<'_>], wanted: &[bool], split: bool) -> Vec<Unit> {
     units
 }
 
+/// The values of `part` (chunk, start, length, first row) of column
+/// `column` of `arrays`, with their groups.
+fn run<'a>(
+    arrays: &'a [Chunks<'a>],
+    ids: Option<&'a [u16]>,
+    &(chunk, start, len, row): &(usize, usize, usize, usize),
+    column: usize,
+) -> Run<'a> {
+    let groups = ids.map(|ids| &ids[row..row + len]);
+    match &arrays[column] {
+        Chunks::Floats(chunks) => Run::floats(chunks[chunk], start, len, groups),
+        Chunks::Integers(chunks) => Run::integers(chunks[chunk], start, len, groups),
+    }
+}
+
+/// The medians of each column of `arrays` (few values) per group, each
+/// group's values gathered ([`Gathered`]), a column per thread.
+fn gathered(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Vec<Option<f64>>> {
+    let all = vec![true; arrays.len()];
+    let mut columns: Vec<(Unit, Vec<Option<f64>>)> = units(arrays, &all, false)
+        .into_iter()
+        .map(|unit| (unit, Vec::new()))
+        .collect();
+    for_each_column(&mut columns, |_, (unit, medians)| {
+        let mut gathered = Gathered::new(groups);
+        for part in &unit.parts {
+            gathered.add(&run(arrays, ids, part, unit.column));
+        }
+        *medians = gathered.medians();
+    });
+    columns.into_iter().map(|(_, medians)| medians).collect()
+}
+
 /// The searches for the middle values of each column of `values`, every
 /// pass on [`threads`] threads.
 fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Search> {
-    let run = |&(chunk, start, len, row): &(usize, usize, usize, usize), column: usize| {
-        let groups = ids.map(|ids| &ids[row..row + len]);
-        match &arrays[column] {
-            Chunks::Floats(chunks) => Run::floats(chunks[chunk], start, len, groups),
-            Chunks::Integers(chunks) => Run::integers(chunks[chunk], start, len, groups),
-        }
-    };
+    let run = |part: &(usize, usize, usize, usize), column: usize| run(arrays, ids, part, column);
     let columns = arrays.len();
     let split = |bytes: usize| threads() * columns * bytes <= SPLIT_BYTES;
 
@@ -309,4 +343,63 @@ fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Sear
         });
     }
     searches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A float column of `values` in chunks of `chunk` values.
+    fn chunked(values: &[Option<f64>], chunk: usize) -> Float64Chunked {
+        let mut parts = values.chunks(chunk.max(1));
+        let mut column = Float64Chunked::new("x".into(), parts.next().unwrap_or(&[]));
+        for part in parts {
+            column
+                .append(&Float64Chunked::new("x".into(), part))
+                .unwrap();
+        }
+        column
+    }
+
+    /// Values where medians go wrong: NaN, both zeros, infinities, nulls,
+    /// repeats and spread-out numbers.
+    fn value() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            1 => Just(None),
+            1 => Just(Some(f64::NAN)),
+            1 => Just(Some(-0.0)),
+            1 => Just(Some(0.0)),
+            1 => Just(Some(f64::INFINITY)),
+            1 => Just(Some(f64::NEG_INFINITY)),
+            2 => (-3i32..3).prop_map(|x| Some(f64::from(x))),
+            6 => (-1e6f64..1e6).prop_map(Some),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn gathered_medians_equal_the_searched_ones(
+            rows in prop::collection::vec((value(), value(), 0u16..3), 0..400),
+            chunk in 1usize..150,
+        ) {
+            let (a, rest): (Vec<_>, Vec<_>) = rows.iter().map(|&(a, b, g)| (a, (b, g))).unzip();
+            let (b, ids): (Vec<_>, Vec<u16>) = rest.into_iter().unzip();
+            let (a, b) = (chunked(&a, chunk), chunked(&b, chunk + 7));
+            let arrays = [
+                Chunks::Floats(a.downcast_iter().collect()),
+                Chunks::Floats(b.downcast_iter().collect()),
+            ];
+            let groups = 3;
+            let searched: Vec<Vec<Option<f64>>> = search(&arrays, Some(&ids), groups)
+                .iter()
+                .map(Search::medians)
+                .collect();
+            let gathered = gathered(&arrays, Some(&ids), groups);
+            let bits = |m: &Vec<Vec<Option<f64>>>| -> Vec<Vec<Option<u64>>> {
+                m.iter().map(|c| c.iter().map(|x| x.map(f64::to_bits)).collect()).collect()
+            };
+            prop_assert_eq!(bits(&gathered), bits(&searched));
+        }
+    }
 }

@@ -13,10 +13,13 @@
 //!
 //! When every source of the query is a frame in memory, its key and value
 //! columns are evaluated once by polars' in-memory engine and every pass
-//! runs over them on all cores (`in_memory`); otherwise each pass runs the
-//! query on polars' streaming engine, batch by batch (`streaming`), and
-//! memory holds a group id per row (2 bytes), the histograms and the values
-//! of the final ranges, never the frame.
+//! runs over them on all cores (`in_memory`); a column in memory with fewer
+//! values than its groups' histograms would have bins (65,536 a group) is
+//! not searched at all: each group's values are gathered and the middle
+//! ones selected. Otherwise each pass runs the query on polars' streaming
+//! engine, batch by batch (`streaming`), and memory holds a group id per
+//! row (2 bytes), the histograms and the values of the final ranges, never
+//! the frame.
 //!
 //! The results are polars' own, to the bit: nulls are skipped, NaN sorts
 //! after every number, `-0.0` counts as `0.0`, and the median of an even

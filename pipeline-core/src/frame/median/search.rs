@@ -7,7 +7,9 @@
 //! ranges holding the middle values by [`BITS`] more bits, or keeps the
 //! values of a range once it holds few enough and selects the middle ones.
 //! A pass's work is an accumulator per feeder, merged at the end of the
-//! pass, so parts of a column can be counted on different threads.
+//! pass, so parts of a column can be counted on different threads. A column
+//! of fewer values than a histogram has bins is not searched: its values
+//! are gathered and the middle ones selected ([`Gathered`]).
 
 use polars_arrow::array::{Array, PrimitiveArray};
 use polars_arrow::bitmap::Bitmap;
@@ -146,6 +148,51 @@ pub(super) fn each_valid(valid: &Bitmap, mut visit: impl FnMut(usize)) {
         len => u64::MAX >> (64 - len),
     };
     visit_word(start, rest & mask);
+}
+
+/// Values of a column below which its medians are found by gathering
+/// ([`Gathered`]) instead of searching: fewer values than the first pass's
+/// histograms of `groups` groups have bins.
+pub(super) fn gather_below(groups: usize) -> usize {
+    groups * BINS
+}
+
+/// Few values of one column: each group's keys gathered, its middle ones
+/// selected. One pass and memory for the values, where the first pass's
+/// histograms would take more memory (zeroed, a page fault per 4 KiB) and
+/// a scan of every bin.
+pub(super) struct Gathered {
+    /// `keys[group]`: the [`key`] of each valid value.
+    keys: Vec<Vec<u64>>,
+}
+
+impl Gathered {
+    /// No values yet, of `groups` groups.
+    pub(super) fn new(groups: usize) -> Self {
+        Self {
+            keys: vec![Vec::new(); groups],
+        }
+    }
+
+    /// Gathers the values of `run`.
+    pub(super) fn add(&mut self, run: &Run<'_>) {
+        let keys = self.keys.as_mut_slice();
+        run.for_each(|g, k| keys[g].push(k));
+    }
+
+    /// The median of each group, as [`Search::medians`] gives it.
+    pub(super) fn medians(self) -> Vec<Option<f64>> {
+        self.keys
+            .into_iter()
+            .map(|mut keys| {
+                let middle: Vec<u64> = middle_ranks(keys.len() as u64)
+                    .into_iter()
+                    .map(|rank| *keys.select_nth_unstable(rank as usize).1)
+                    .collect();
+                median_of(&middle)
+            })
+            .collect()
+    }
 }
 
 /// The first pass over one column: each group's values counted per range

@@ -259,10 +259,16 @@ impl Kept {
         }
     }
 
-    /// The batches as one frame (their chunks, not copied).
+    /// The batches as one frame (their chunks, not copied): the first batch
+    /// with the others stacked on it. Stacking onto an empty frame instead
+    /// made polars materialize the empty frame's columns, at times for
+    /// milliseconds.
     fn finish(self, schema: &Schema) -> Option<DataFrame> {
-        let mut frame = DataFrame::empty_with_schema(schema);
-        for batch in self.batches? {
+        let mut batches = self.batches?.into_iter();
+        let Some(mut frame) = batches.next() else {
+            return Some(DataFrame::empty_with_schema(schema));
+        };
+        for batch in batches {
             frame.vstack_mut(&batch).ok()?;
         }
         Some(frame)

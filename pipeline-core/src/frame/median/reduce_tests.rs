@@ -47,9 +47,21 @@ fn both(frame: LazyFrame) -> (DataFrame, DataFrame) {
     (sorted(LazyFrame::from(accelerated)), sorted(frame))
 }
 
-/// Whether two columns hold the same values: floats within a relative
-/// 1e-12 (sums are added in another order), NaN as NaN, nulls as nulls.
-fn same(ours: &Column, theirs: &Column) -> bool {
+/// The sum of the finite amounts' magnitudes: a sum of terms of both signs,
+/// added in another order, can differ by a few ulps of that, however small
+/// the sum itself (the terms cancel).
+fn magnitude(amounts: impl Iterator<Item = Option<f64>>) -> f64 {
+    amounts
+        .flatten()
+        .filter(|x| x.is_finite())
+        .map(f64::abs)
+        .sum()
+}
+
+/// Whether two columns hold the same values: floats within 1e-12 of the
+/// larger value plus `terms` (see [`magnitude`]; sums are added in another
+/// order), NaN as NaN, nulls as nulls.
+fn same(ours: &Column, theirs: &Column, terms: f64) -> bool {
     if ours.dtype() != theirs.dtype() || ours.name() != theirs.name() {
         return false;
     }
@@ -71,7 +83,7 @@ fn same(ours: &Column, theirs: &Column) -> bool {
             (Some(x), Some(y)) => {
                 (x.is_nan() && y.is_nan())
                     || x == y
-                    || (x - y).abs() <= 1e-12 * x.abs().max(y.abs())
+                    || (x - y).abs() <= 1e-12 * (x.abs().max(y.abs()) + terms)
             }
             _ => false,
         })
@@ -85,9 +97,10 @@ fn assert_same(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64)
         theirs.height(),
         "ours:\n{ours}\ntheirs:\n{theirs}"
     );
+    let terms = magnitude(rows.iter().map(|r| r.1));
     for (a, b) in ours.columns().iter().zip(theirs.columns()) {
         assert!(
-            same(a, b),
+            same(a, b, terms),
             "column {}: ours:\n{ours}\ntheirs:\n{theirs}",
             a.name()
         );
@@ -143,8 +156,9 @@ proptest! {
             ]);
         let (ours, theirs) = both(frame);
         prop_assert_eq!(ours.height(), theirs.height());
+        let terms = magnitude(rows.iter().map(|r| r.1));
         for (a, b) in ours.columns().iter().zip(theirs.columns()) {
-            prop_assert!(same(a, b), "column {}: ours:\n{}\ntheirs:\n{}", a.name(), ours, theirs);
+            prop_assert!(same(a, b, terms), "column {}: ours:\n{}\ntheirs:\n{}", a.name(), ours, theirs);
         }
     }
 }
@@ -177,9 +191,10 @@ fn parts_of_many_rows_add_up_in_every_thread_count() {
         })
         .collect();
     let (ours, theirs) = both(query(&rows, 0.5));
+    let terms = magnitude(rows.iter().map(|r| r.1));
     for (a, b) in ours.columns().iter().zip(theirs.columns()) {
         assert!(
-            same(a, b),
+            same(a, b, terms),
             "column {}: ours:\n{ours}\ntheirs:\n{theirs}",
             a.name()
         );

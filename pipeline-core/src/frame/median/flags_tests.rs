@@ -4,6 +4,7 @@
 //! and alone, and a flag another aggregation reads as the number it is.
 
 use super::accelerate;
+use super::label_key::segment;
 use polars::prelude::*;
 use proptest::prelude::*;
 
@@ -27,10 +28,7 @@ fn flagged_with(
         .lazy()
         .with_columns(
             [
-                when(col("score").gt(lit(threshold)))
-                    .then(lit("High"))
-                    .otherwise(lit("Low"))
-                    .alias("segment"),
+                segment("score", threshold),
                 col("amount")
                     .gt(lit(10.0))
                     .fill_null(lit(false))
@@ -169,10 +167,7 @@ fn a_boolean_column_that_is_not_a_flag_is_left_to_polars() {
     let frame = df!("x" => [1.0, 5.0, 3.0, 8.0], "b" => [true, false, true, true])
         .unwrap()
         .lazy()
-        .with_columns([when(col("x").gt(lit(2.0)))
-            .then(lit("High"))
-            .otherwise(lit("Low"))
-            .alias("segment")])
+        .with_columns([segment("x", 2.0)])
         .group_by([col("segment")])
         .agg([
             col("b").sum().alias("b_sum"),

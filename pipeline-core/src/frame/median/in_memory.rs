@@ -9,10 +9,11 @@ use polars_arrow::array::PrimitiveArray;
 use super::flags::{self, Flag};
 use super::groups::GroupIndex;
 use super::label_key::LabelKey;
-use super::parallel::{fold_units, for_each_column, threads};
+use super::parallel::fold_units;
 use super::reduce::{Reduction, reduce};
 use super::search::{Gathered, Histograms, Run, Search, gather_below, histogram_bytes};
 use super::{Found, Medians, Names};
+use crate::frame::pool;
 
 /// Rows of one unit of work (a part of a column one thread counts).
 const UNIT_ROWS: usize = 1 << 18;
@@ -276,7 +277,7 @@ fn gathered(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Ve
         .into_iter()
         .map(|unit| (unit, Vec::new()))
         .collect();
-    for_each_column(&mut columns, |_, (unit, medians)| {
+    pool::for_each_mut(&mut columns, |_, (unit, medians)| {
         let mut gathered = Gathered::new(groups);
         for part in &unit.parts {
             gathered.add(&run(arrays, ids, part, unit.column));
@@ -287,11 +288,11 @@ fn gathered(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Ve
 }
 
 /// The searches for the middle values of each column of `values`, every
-/// pass on [`threads`] threads.
+/// pass on the pool's threads.
 fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Search> {
     let run = |part: &(usize, usize, usize, usize), column: usize| run(arrays, ids, part, column);
     let columns = arrays.len();
-    let split = |bytes: usize| threads() * columns * bytes <= SPLIT_BYTES;
+    let split = |bytes: usize| pool::threads() * columns * bytes <= SPLIT_BYTES;
 
     let all = vec![true; columns];
     let first = fold_units(
@@ -308,7 +309,7 @@ fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Sear
     );
     // Reading each column's histograms, a column per thread.
     let mut reading: Vec<_> = first.into_iter().map(|h| (h, None)).collect();
-    for_each_column(&mut reading, |_, (histograms, search)| {
+    pool::for_each_mut(&mut reading, |_, (histograms, search)| {
         let histograms = histograms.take().unwrap_or_else(|| Histograms::new(groups));
         *search = Some(histograms.search(groups));
     });
@@ -336,7 +337,7 @@ fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Sear
         drop(passes);
         // Selecting the middle of the values kept, a column per thread.
         let mut resolving: Vec<_> = searches.iter_mut().zip(found).collect();
-        for_each_column(&mut resolving, |_, (search, found)| {
+        pool::for_each_mut(&mut resolving, |_, (search, found)| {
             if let Some(found) = found.take() {
                 search.resolve(found);
             }

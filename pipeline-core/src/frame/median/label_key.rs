@@ -120,6 +120,16 @@ fn fill_ids(holds: &Bitmap, table: &[[u16; 8]], out: &mut [u16]) {
     }
 }
 
+/// The tests' label key: `segment` is "High" where `column` is above
+/// `threshold`, else (also where it is null) "Low".
+#[cfg(test)]
+pub(super) fn segment(column: &str, threshold: f64) -> Expr {
+    when(col(column).gt(lit(threshold)))
+        .then(lit("High"))
+        .otherwise(lit("Low"))
+        .alias("segment")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,10 +142,7 @@ mod tests {
     fn both(rows: &[(Option<f64>, Option<f64>)], threshold: f64) -> (DataFrame, DataFrame) {
         let (score, value): (Vec<_>, Vec<_>) = rows.iter().copied().unzip();
         let frame = df!("score" => score, "value" => value).unwrap();
-        let key = when(col("score").gt(lit(threshold)))
-            .then(lit("High"))
-            .otherwise(lit("Low"))
-            .alias("segment");
+        let key = segment("score", threshold);
         let by = [col("segment")];
         let columns = [col("value"), col("score")];
         let labelled = frame.clone().lazy().with_columns([key.clone()]);
@@ -226,10 +233,7 @@ mod tests {
     fn a_condition_reading_a_replaced_column_is_not_a_label_key() {
         let frame = df!("score" => [1.0, 2.0]).unwrap().lazy().with_columns([
             (col("score") * lit(10.0)).alias("score"),
-            when(col("score").gt(lit(1.5)))
-                .then(lit("High"))
-                .otherwise(lit("Low"))
-                .alias("segment"),
+            segment("score", 1.5),
         ]);
         assert!(LabelKey::of(&frame, &[col("segment")], &[]).is_none());
     }

@@ -1,19 +1,14 @@
 //! Work of a median pass spread over threads: parts of columns folded into
-//! per-thread accumulators, or whole columns one per thread. The threads
-//! are polars' pool ([`pool`](super::super::pool)), which ran the query
-//! that evaluated the columns.
+//! per-thread accumulators, then merged a column per thread. The threads
+//! are polars' pool ([`pool`]), which ran the query that evaluated the
+//! columns; whole columns one per thread are [`pool::for_each_mut`]'s.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::super::pool;
 
-/// Threads a pass uses.
-pub(super) fn threads() -> usize {
-    pool::threads()
-}
-
 /// Folds each of `units` into an accumulator of its column (`column_of`),
-/// on [`threads`] threads: each thread keeps one accumulator (made by
+/// on the pool's threads: each thread keeps one accumulator (made by
 /// `new`) per column it meets, and the accumulators of a column are then
 /// merged, the columns on all threads. One accumulator per column, `None`
 /// for a column no unit has.
@@ -40,7 +35,7 @@ pub(super) fn fold_units<U: Sync, A: Send>(
             );
         }
     };
-    let per_thread = pool::on_threads(threads().min(units.len()).max(1), work);
+    let per_thread = pool::on_threads(pool::threads().min(units.len()).max(1), work);
     // Each column's accumulators, to merge.
     let mut of_column: Vec<Vec<A>> = (0..columns).map(|_| Vec::new()).collect();
     for accumulators in per_thread {
@@ -58,13 +53,4 @@ pub(super) fn fold_units<U: Sync, A: Send>(
         }
     });
     merged
-}
-
-/// Calls `work(column, accumulator)` for each of `accumulators`, the
-/// columns spread over [`threads`] threads.
-pub(super) fn for_each_column<A: Send>(
-    accumulators: &mut [A],
-    work: impl Fn(usize, &mut A) + Sync,
-) {
-    pool::for_each_mut(accumulators, work);
 }

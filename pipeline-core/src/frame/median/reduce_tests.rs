@@ -3,6 +3,7 @@
 //! group, many groups (beside medians) and many rows.
 
 use super::accelerate;
+use super::label_key::segment;
 use polars::prelude::*;
 use proptest::prelude::*;
 
@@ -15,10 +16,7 @@ fn query(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64) -> La
     df!("score" => score, "amount" => amount, "n" => count)
         .unwrap()
         .lazy()
-        .with_columns([when(col("score").gt(lit(threshold)))
-            .then(lit("High"))
-            .otherwise(lit("Low"))
-            .alias("segment")])
+        .with_columns([segment("score", threshold)])
         .group_by([col("segment")])
         .agg([
             col("amount").sum().alias("amount_sum"),
@@ -229,10 +227,7 @@ fn an_aggregation_reading_the_label_column_gets_its_labels() {
     let frame = df!("x" => [1.0, 5.0, 3.0, 8.0])
         .unwrap()
         .lazy()
-        .with_columns([when(col("x").gt(lit(2.0)))
-            .then(lit("High"))
-            .otherwise(lit("Low"))
-            .alias("segment")])
+        .with_columns([segment("x", 2.0)])
         .group_by([col("segment")])
         .agg([
             col("x").median().alias("median"),

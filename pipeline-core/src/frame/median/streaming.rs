@@ -13,10 +13,10 @@ use super::super::format::FRAME_BATCH_ROWS;
 use super::flags;
 use super::groups::GroupIndex;
 use super::label_key::LabelKey;
-use super::parallel::for_each_column;
 use super::reduce::{Reducer, Reduction};
 use super::search::{Found, Histograms, Run, Search};
 use super::{Medians, Names};
+use crate::frame::pool;
 
 /// The first pass's state: groups, each row's group, each column's histograms.
 struct FirstPass {
@@ -66,7 +66,7 @@ pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polars
             };
             let groups = if ungrouped { 1 } else { first.index.len() };
             let values = value_columns(&batch, &names)?;
-            for_each_column(&mut first.histograms, |j, histograms| {
+            pool::for_each_mut(&mut first.histograms, |j, histograms| {
                 histograms.grow(groups);
                 for_each_run(values[j], ids.as_deref(), |run| histograms.add(run));
             });
@@ -105,7 +105,7 @@ pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polars
                 let searches = state.lock();
                 let passes: Vec<_> = searches.iter().map(Search::pass).collect();
                 let values = value_columns(&batch, &names)?;
-                for_each_column(&mut found.lock(), |j, found| {
+                pool::for_each_mut(&mut found.lock(), |j, found| {
                     if !searches[j].is_done() {
                         for_each_run(values[j], rows, |run| passes[j].add(found, run));
                     }
@@ -118,7 +118,7 @@ pub(super) fn medians(frame: LazyFrame, by: &[Expr], columns: &[Expr]) -> Polars
             .into_inner();
         let mut searches = state.lock();
         let mut resolving: Vec<_> = searches.iter_mut().zip(found).collect();
-        for_each_column(&mut resolving, |_, (search, found)| {
+        pool::for_each_mut(&mut resolving, |_, (search, found)| {
             if !search.is_done() {
                 search.resolve(std::mem::replace(found, Found::none()));
             }

@@ -3,12 +3,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Files at least this large are hashed through a memory map
-/// ([`Fingerprint::of_file`]).
-pub const MAPPED_HASH_BYTES: u64 = 32 << 20;
+mod pieces;
 
-/// Bytes hashed (on all cores) at a time.
-const HASH_WINDOW: usize = 8 << 20;
+/// Files at least this large are hashed on all cores
+/// ([`Fingerprint::of_file`]).
+pub const PARALLEL_HASH_BYTES: u64 = 4 << 20;
+
+/// Bytes read at a time by [`Fingerprint::of_file`] from smaller files.
+const READ_BYTES: usize = 1 << 20;
 
 /// A 256-bit blake3 digest identifying a value's content, a task's code or a task key.
 ///
@@ -31,25 +33,20 @@ impl Fingerprint {
         Self(bytes)
     }
 
-    /// The fingerprint of a file's bytes, and its size, hashed on all cores
-    /// in 8 MiB windows so memory stays small whatever the file size. A file
-    /// of [`MAPPED_HASH_BYTES`] or more is memory-mapped (each window's pages
-    /// released once hashed) rather than copied out of the page cache, which
-    /// would cost about as much as hashing it; smaller files, or any the
-    /// system will not map, are read.
+    /// The fingerprint of a file's bytes, and its size. A file of
+    /// [`PARALLEL_HASH_BYTES`] or more is hashed on all cores, each reading
+    /// its own pieces of it (see `pieces.rs`); a smaller one is read in
+    /// windows on this thread. Memory stays small whatever the file size,
+    /// and the file is never mapped.
+    ///
+    /// # Errors
+    /// Opening or reading the file failed, or it shrank while it was read.
     pub fn of_file(path: &std::path::Path) -> std::io::Result<(u64, Self)> {
         let file = std::fs::File::open(path)?;
-        if file.metadata()?.len() >= MAPPED_HASH_BYTES
-            && let Ok(map) = pipeline_mmap::FileMap::open(&file)
-        {
-            map.advise_sequential();
-            let mut hasher = blake3::Hasher::new();
-            for start in (0..map.len()).step_by(HASH_WINDOW) {
-                let window = start..(start + HASH_WINDOW).min(map.len());
-                hasher.update_rayon(&map[window.clone()]);
-                map.release(window);
-            }
-            return Ok((hasher.count(), Self(*hasher.finalize().as_bytes())));
+        let len = file.metadata()?.len();
+        if len >= PARALLEL_HASH_BYTES {
+            let digest = pieces::hash(&file, len)?;
+            return Ok((len, Self(*digest.as_bytes())));
         }
         Self::of_reader(file)
     }
@@ -58,7 +55,7 @@ impl Fingerprint {
     fn of_reader(mut file: std::fs::File) -> std::io::Result<(u64, Self)> {
         use std::io::Read;
         let mut hasher = blake3::Hasher::new();
-        let mut buffer = vec![0u8; HASH_WINDOW];
+        let mut buffer = vec![0u8; READ_BYTES];
         loop {
             let mut filled = 0;
             while filled < buffer.len() {
@@ -72,7 +69,7 @@ impl Fingerprint {
             if filled == 0 {
                 break;
             }
-            hasher.update_rayon(&buffer[..filled]);
+            hasher.update(&buffer[..filled]);
             if filled < buffer.len() {
                 break;
             }
@@ -216,11 +213,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_file_hashes_to_its_bytes_fingerprint_mapped_or_read() {
+    fn a_file_hashes_to_its_bytes_fingerprint_in_pieces_or_read() {
         let dir = tempfile::tempdir().unwrap();
-        // One byte short of the threshold is read; the threshold plus a
-        // partial window is mapped.
-        for len in [MAPPED_HASH_BYTES - 1, MAPPED_HASH_BYTES + (3 << 20) + 5] {
+        // One byte short of the threshold is read on this thread; the
+        // threshold plus a partial piece is hashed in pieces.
+        for len in [PARALLEL_HASH_BYTES - 1, PARALLEL_HASH_BYTES + (3 << 20) + 5] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
             let path = dir.path().join(format!("{len}.bin"));
             std::fs::write(&path, &bytes).unwrap();

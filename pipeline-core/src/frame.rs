@@ -251,7 +251,7 @@ pub mod stored {
     ) -> Result<(), ValueError> {
         let mut bytes = Vec::new();
         encode(frame, format, &mut bytes)?;
-        std::fs::write(path, bytes).map_err(|e| io_error("cannot write", path, e))
+        crate::write_pieces::write_file(path, &bytes).map_err(|e| io_error("cannot write", path, e))
     }
 
     /// A scan of a frame's file.

@@ -203,6 +203,7 @@ pub mod value;
 pub mod web;
 #[cfg(feature = "remote")]
 pub mod worker;
+mod write_pieces;
 mod writes;
 
 pub use catalog::ScenarioFilter;

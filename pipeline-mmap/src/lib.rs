@@ -14,11 +14,6 @@
 //!   parallel CSV reader. Input files are not expected to change under a
 //!   running task (the same assumption polars makes when it maps a file);
 //!   one that is truncated meanwhile ends the process with `SIGBUS`.
-//! - [`FileMap`] also maps a file of 32 MiB or more whose content
-//!   `pipeline-core` hashes (`Fingerprint::of_file`): a task's input file
-//!   (a `PathBuf` node's), looked at before the task runs, or a file of the
-//!   store. The same assumption holds: a file truncated while it is hashed
-//!   ends the process with `SIGBUS` instead of giving a wrong digest.
 //! - [`map_fixed_width_ipc`] (feature `polars`) maps a frame file of the
 //!   embedded store. Such files are content-addressed and immutable: the
 //!   store writes a new file and renames it into place, never writing into an

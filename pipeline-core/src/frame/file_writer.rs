@@ -14,6 +14,7 @@ use super::format::{FrameFormat, parquet_options, scan_file};
 use super::polars_error;
 use crate::fingerprint::Fingerprint;
 use crate::value::{Materialized, ValueError};
+use crate::write_pieces::{self, WRITE_BYTES};
 
 /// The file being written and the blake3 state of the bytes written so far.
 struct HashedOutput {
@@ -43,15 +44,16 @@ impl HashedOutput {
 }
 
 /// A writer that hashes every byte on its way to the file, so the file's
-/// fingerprint is known when writing ends, without reading it back. Shared,
-/// because polars' batched writers keep their writer to themselves.
+/// fingerprint is known when writing ends, without reading it back, and
+/// hands the file pieces of at most [`WRITE_BYTES`] (see `write_pieces`).
+/// Shared, because polars' batched writers keep their writer to themselves.
 #[derive(Clone)]
 struct HashingFile(Arc<Mutex<HashedOutput>>);
 
 impl Write for HashingFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut output = self.0.lock();
-        output.file.write_all(buf)?;
+        write_pieces::write_all(&mut output.file, buf)?;
         output.hasher.update(buf);
         output.write_back_as_it_grows(buf.len());
         Ok(buf.len())
@@ -105,7 +107,7 @@ impl FrameFileWriter {
             source,
         })?;
         let output = HashingFile(Arc::new(Mutex::new(HashedOutput {
-            file: BufWriter::with_capacity(1 << 20, file),
+            file: BufWriter::with_capacity(WRITE_BYTES, file),
             hasher: blake3::Hasher::new(),
             unflushed: 0,
         })));

@@ -133,7 +133,7 @@ pub trait Value: Any + Send + Sync + Sized {
     fn write_file(&self, path: &Path) -> Result<(), ValueError> {
         let mut bytes = Vec::new();
         self.encode(&mut bytes)?;
-        std::fs::write(path, bytes).map_err(|source| ValueError::Io {
+        crate::write_pieces::write_file(path, &bytes).map_err(|source| ValueError::Io {
             action: "cannot write",
             path: path.to_owned(),
             source,

@@ -93,6 +93,7 @@ pub mod csv;
 mod file_writer;
 mod format;
 mod labels;
+mod mapped_scan;
 mod materialize;
 mod median;
 mod partials;

@@ -75,6 +75,12 @@ impl FileMap {
     }
 }
 
+impl AsRef<[u8]> for FileMap {
+    fn as_ref(&self) -> &[u8] {
+        &self.map
+    }
+}
+
 impl Deref for FileMap {
     type Target = [u8];
 

@@ -64,7 +64,7 @@ pub fn is_fixed_width(schema: &Schema) -> bool {
 
 /// Whether a column of `dtype` is fixed-width: numbers, booleans, dates
 /// and times.
-fn fixed_width(dtype: &ArrowDataType) -> bool {
+pub(crate) fn fixed_width(dtype: &ArrowDataType) -> bool {
     matches!(
         dtype.to_physical_type(),
         PhysicalType::Primitive(_) | PhysicalType::Boolean

@@ -20,6 +20,9 @@
 //!   existing one, and `pipeline-core` maps only files a store vouches for
 //!   (checked against their content hash, unchanged since) or that this
 //!   process wrote into its own scratch directory.
+//! - [`MappedBatches`] (feature `polars`) maps the same files, for reading
+//!   one too large for memory a few record batches at a time, each batch's
+//!   pages given back ([`FileMap::release`]) once read.
 //!
 //! What none of them protects against: another process truncating or
 //! rewriting a mapped file in place (by hand, or a tool that does not write
@@ -45,9 +48,13 @@
 mod file_map;
 #[cfg(feature = "polars")]
 mod ipc;
+#[cfg(feature = "polars")]
+mod ipc_batches;
 mod writeback;
 
 pub use file_map::FileMap;
 #[cfg(feature = "polars")]
 pub use ipc::{is_fixed_width, map_fixed_width_ipc};
+#[cfg(feature = "polars")]
+pub use ipc_batches::MappedBatches;
 pub use writeback::start_writeback;

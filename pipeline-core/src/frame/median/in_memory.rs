@@ -11,7 +11,9 @@ use super::groups::GroupIndex;
 use super::label_key::LabelKey;
 use super::parallel::fold_units;
 use super::reduce::{Reduction, reduce};
-use super::search::{Gathered, Histograms, Run, Search, gather_below, histogram_bytes};
+use super::search::{
+    Gathered, Histograms, Run, Search, counted_bytes, gather_below, histogram_bytes,
+};
 use super::{Found, Medians, Names};
 use crate::frame::pool;
 
@@ -323,7 +325,7 @@ fn search(arrays: &[Chunks<'_>], ids: Option<&[u16]>, groups: usize) -> Vec<Sear
         let passes: Vec<_> = searches.iter().map(Search::pass).collect();
         let counted = passes.iter().map(|p| p.counted_ranges()).max().unwrap_or(0);
         let found = fold_units(
-            &units(arrays, &wanted, split(histogram_bytes(counted))),
+            &units(arrays, &wanted, split(counted_bytes(counted))),
             columns,
             |unit| unit.column,
             |column| passes[column].found(),

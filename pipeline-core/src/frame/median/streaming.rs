@@ -208,11 +208,17 @@ fn for_each_run(values: &Float64Chunked, ids: Option<&[u16]>, mut visit: impl Fn
     }
 }
 
-/// Runs `frame` on the streaming engine, handing its batches to `consume` in order.
+/// Runs `frame` on the streaming engine, handing its batches to `consume` in
+/// order; a row-wise query over one large stored frame, a step at a time
+/// over the frame's map instead (`mapped_scan`).
 fn for_each_batch(
     frame: LazyFrame,
     consume: impl Fn(DataFrame) -> PolarsResult<()> + Send + Sync + 'static,
 ) -> PolarsResult<()> {
+    if let Some(done) = crate::frame::mapped_scan::for_each_step(&frame, &mut |rows| consume(rows))
+    {
+        return done;
+    }
     let failed = Arc::new(Mutex::new(None::<PolarsError>));
     let sink = {
         let failed = failed.clone();

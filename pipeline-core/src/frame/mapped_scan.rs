@@ -1,0 +1,79 @@
+//! Row-wise queries over one stored frame too large for the frame memory,
+//! run a step of record batches at a time straight from the file's map.
+//!
+//! polars' streaming engine reads such a file through buffers (a `file://`
+//! scan, [`BUFFERED_SCAN_BYTES`]), so that the file's pages do not all end
+//! up counted in the process's memory: each batch is zeroed, copied out of
+//! the page cache and decoded. A query that only computes, selects or
+//! filters row by row ([`view::row_wise`]) over an Arrow IPC file of
+//! fixed-width columns gives the same rows evaluated on each part of the
+//! file alone, in order. Here each part is a frame over the map's pages
+//! ([`pipeline_mmap::MappedBatches`]), evaluated in memory, handed on, and
+//! its pages given back: no copy, and resident memory bounded by a step.
+
+use std::sync::Arc;
+
+use polars::prelude::{DataFrame, LazyFrame, PolarsResult};
+
+use super::format::{BUFFERED_SCAN_BYTES, FrameFormat};
+use super::view;
+
+/// Record batches evaluated at a time: 32 of `FRAME_BATCH_ROWS` (128K) rows,
+/// 4M rows, a few dozen MB a column.
+const STEP_BATCHES: usize = 32;
+
+/// Runs `frame` a step at a time over the map of the one stored frame it
+/// scans, handing each step's rows to `consume` in order; `None` (nothing
+/// run) unless `frame` is row-wise over one stored Arrow IPC frame of
+/// fixed-width columns of [`BUFFERED_SCAN_BYTES`] or more.
+pub(super) fn for_each_step(
+    frame: &LazyFrame,
+    consume: &mut dyn FnMut(DataFrame) -> PolarsResult<()>,
+) -> Option<PolarsResult<()>> {
+    in_steps(frame, BUFFERED_SCAN_BYTES, STEP_BATCHES, consume)
+}
+
+/// [`for_each_step`] over files of `min_bytes` or more, `step_batches`
+/// record batches a step.
+fn in_steps(
+    frame: &LazyFrame,
+    min_bytes: u64,
+    step_batches: usize,
+    consume: &mut dyn FnMut(DataFrame) -> PolarsResult<()>,
+) -> Option<PolarsResult<()>> {
+    let (scans, other) = view::stored_scans(&frame.logical_plan);
+    let first = scans.first()?;
+    let one_file = !other && scans.iter().all(|scan| scan.path == first.path);
+    let large = std::fs::metadata(&first.path).is_ok_and(|m| m.len() >= min_bytes);
+    if !one_file || !large || first.format != FrameFormat::Ipc || !view::row_wise(frame) {
+        return None;
+    }
+    let mapped = pipeline_mmap::MappedBatches::open(&first.path)?;
+    if mapped.batches() == 0 {
+        return None;
+    }
+    let path = first.path.clone();
+    let mut run = || {
+        let mut start = 0;
+        while start < mapped.batches() {
+            let end = (start + step_batches).min(mapped.batches());
+            let rows = Arc::new(mapped.frame(start..end)?);
+            let step =
+                view::substitute(frame, &mut |scan| (scan.path == path).then(|| rows.clone()));
+            let result = step.collect();
+            drop(rows);
+            // Given back once consumed: the result's columns may be the
+            // step's own pages, which the consumer reads.
+            let consumed = result.and_then(&mut *consume);
+            mapped.release(start..end);
+            consumed?;
+            start = end;
+        }
+        Ok(())
+    };
+    Some(run())
+}
+
+#[cfg(test)]
+#[path = "mapped_scan_tests.rs"]
+mod tests;

@@ -1,0 +1,92 @@
+//! Row-wise queries over a stored frame a step at a time ([`super::in_steps`]):
+//! the same rows as polars' own run, in order, and only for row-wise queries.
+
+use polars::prelude::*;
+
+use super::in_steps;
+use crate::Runtime;
+use crate::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use crate::task::TaskDef;
+
+/// A stored frame of `n` rows of `x` (i64) and `y` (f64, with nulls), read
+/// back from a store as a task's consumer gets it: a scan of its file, in
+/// record batches of `FRAME_BATCH_ROWS`.
+fn stored(dir: &std::path::Path, n: i64) -> LazyFrame {
+    let graph = GraphBuilder::new("base")
+        .node(NodeSpec::new::<i64>("n").with_default(n))
+        .node(NodeSpec::new::<LazyFrame>("base"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("make", "1", |n: &i64| {
+                df!(
+                    "x" => (0..*n).collect::<Vec<_>>(),
+                    "y" => (0..*n).map(|v| (v % 7 != 0).then_some((v * 37 % 101) as f64 * 0.5)).collect::<Vec<_>>(),
+                )
+                .unwrap()
+                .lazy()
+            }))
+            .inputs(["n"])
+            .outputs(["base"]),
+        )
+        .build()
+        .unwrap();
+    let runtime = Runtime::open(dir).unwrap();
+    let scenario = runtime.create_scenario(graph, "s").unwrap();
+    scenario.submit().unwrap().into_result().unwrap();
+    let base = scenario.node::<LazyFrame>("base").unwrap().read().unwrap();
+    base.as_ref().clone()
+}
+
+/// The steps' rows, stacked; `None` if the query was not run in steps.
+fn stepped(frame: &LazyFrame, step_batches: usize) -> Option<(usize, DataFrame)> {
+    let mut steps = 0;
+    let mut rows: Option<DataFrame> = None;
+    let done = in_steps(frame, 0, step_batches, &mut |step| {
+        steps += 1;
+        match &mut rows {
+            Some(rows) => rows.vstack_mut(&step).map(|_| ()),
+            None => {
+                rows = Some(step);
+                Ok(())
+            }
+        }
+    })?;
+    done.unwrap();
+    Some((steps, rows.unwrap()))
+}
+
+#[test]
+fn a_row_wise_query_in_steps_gives_polars_rows_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // Three record batches of 128K rows and a short one.
+    let base = stored(dir.path(), 3 * 131_072 + 1_000);
+    let query = base
+        .clone()
+        .with_columns([(col("y") * lit(2.0)).alias("z")])
+        .filter(col("x").gt(lit(100)).and(col("y").is_not_null()))
+        .select([col("x"), col("z")]);
+    let expected = query.clone().collect().unwrap();
+    for (step_batches, steps) in [(1, 4), (3, 2), (32, 1)] {
+        let (ran, rows) = stepped(&query, step_batches).expect("row-wise over one stored frame");
+        assert_eq!(ran, steps, "{step_batches} batches a step");
+        assert!(
+            rows.equals_missing(&expected),
+            "{step_batches} batches a step"
+        );
+    }
+}
+
+#[test]
+fn a_query_that_is_not_row_wise_is_left_to_polars() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = stored(dir.path(), 1_000);
+    let whole_column = base
+        .clone()
+        .with_columns([(col("y") - col("y").mean()).alias("centred")]);
+    let sorted = base.clone().sort(["y"], Default::default());
+    let aggregated = base.clone().select([col("y").sum()]);
+    for query in [whole_column, sorted, aggregated] {
+        assert!(stepped(&query, 1).is_none());
+    }
+    // A frame in memory is no stored frame.
+    assert!(stepped(&df!("x" => [1i64]).unwrap().lazy(), 1).is_none());
+}

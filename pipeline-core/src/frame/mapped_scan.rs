@@ -8,9 +8,11 @@
 //! filters row by row ([`view::row_wise`]) over an Arrow IPC file of
 //! fixed-width columns gives the same rows evaluated on each part of the
 //! file alone, in order. Here each part is a frame over the map's pages
-//! ([`pipeline_mmap::MappedBatches`]), evaluated in memory, handed on, and
-//! its pages given back: no copy, and resident memory bounded by a step.
+//! ([`pipeline_mmap::MappedBatches`]), evaluated in memory (the next step
+//! while this one is consumed), handed on, and its pages given back: no
+//! copy, and resident memory bounded by two steps.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use polars::prelude::{DataFrame, LazyFrame, PolarsResult};
@@ -18,9 +20,10 @@ use polars::prelude::{DataFrame, LazyFrame, PolarsResult};
 use super::format::{BUFFERED_SCAN_BYTES, FrameFormat};
 use super::view;
 
-/// Record batches evaluated at a time: 32 of `FRAME_BATCH_ROWS` (128K) rows,
-/// 4M rows, a few dozen MB a column.
-const STEP_BATCHES: usize = 32;
+/// Record batches evaluated at a time: 16 of `FRAME_BATCH_ROWS` (128K)
+/// rows, 2M rows, 16 MB a column of 8-byte values. Two steps are in
+/// memory at once: one consumed while the next is evaluated.
+const STEP_BATCHES: usize = 16;
 
 /// Runs `frame` a step at a time over the map of the one stored frame it
 /// scans, handing each step's rows to `consume` in order; `None` (nothing
@@ -53,25 +56,41 @@ fn in_steps(
         return None;
     }
     let path = first.path.clone();
-    let mut run = || {
-        let mut start = 0;
-        while start < mapped.batches() {
-            let end = (start + step_batches).min(mapped.batches());
-            let rows = Arc::new(mapped.frame(start..end)?);
-            let step =
-                view::substitute(frame, &mut |scan| (scan.path == path).then(|| rows.clone()));
-            let result = step.collect();
-            drop(rows);
+    let evaluate = |batches: Range<usize>| {
+        let rows = Arc::new(mapped.frame(batches)?);
+        view::substitute(frame, &mut |scan| (scan.path == path).then(|| rows.clone())).collect()
+    };
+    let steps: Vec<Range<usize>> = (0..mapped.batches())
+        .step_by(step_batches)
+        .map(|start| start..(start + step_batches).min(mapped.batches()))
+        .collect();
+    // The next step is evaluated while this one is consumed.
+    let (to_consumer, evaluated) = crossbeam_channel::bounded(1);
+    Some(std::thread::scope(|scope| {
+        scope.spawn(move || {
+            for batches in steps {
+                let result = evaluate(batches.clone());
+                let failed = result.is_err();
+                if to_consumer.send((batches, result)).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        let mut outcome = Ok(());
+        for (batches, result) in evaluated.iter() {
             // Given back once consumed: the result's columns may be the
             // step's own pages, which the consumer reads.
             let consumed = result.and_then(&mut *consume);
-            mapped.release(start..end);
-            consumed?;
-            start = end;
+            mapped.release(batches);
+            if let Err(error) = consumed {
+                outcome = Err(error);
+                break;
+            }
         }
-        Ok(())
-    };
-    Some(run())
+        // Stops the evaluation of further steps after an error.
+        drop(evaluated);
+        outcome
+    }))
 }
 
 #[cfg(test)]

@@ -90,3 +90,25 @@ fn a_query_that_is_not_row_wise_is_left_to_polars() {
     // A frame in memory is no stored frame.
     assert!(stepped(&df!("x" => [1i64]).unwrap().lazy(), 1).is_none());
 }
+
+#[test]
+fn a_consumers_error_ends_the_steps_and_is_returned() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = stored(dir.path(), 3 * 131_072 + 1_000);
+    let query = base.clone().select([col("x")]);
+    let mut calls = 0;
+    let done = in_steps(&query, 0, 1, &mut |_| {
+        calls += 1;
+        match calls {
+            2 => Err(polars_err!(ComputeError: "the consumer failed")),
+            _ => Ok(()),
+        }
+    })
+    .expect("row-wise over one stored frame");
+    assert!(
+        done.unwrap_err()
+            .to_string()
+            .contains("the consumer failed")
+    );
+    assert_eq!(calls, 2, "no step is consumed after an error");
+}

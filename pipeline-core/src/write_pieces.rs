@@ -2,11 +2,11 @@
 //!
 //! Linux puts the bytes of one `write` call into page-cache folios up to as
 //! large as the call (2 MiB from a 2 MiB write). On the virtual machines
-//! measured (BENCHMARKS.md, "Writes of 256 KiB"), taking free memory in
-//! blocks that large cost 4 to 5 times as much per byte as smaller pieces:
-//! free 2 MiB blocks are the ones the guest has handed back to its host, and
-//! each is faulted in again when written. A 320 MB frame file written in
-//! 4 MiB calls took 150-980 ms; in 256 KiB calls, 75-88 ms.
+//! measured, taking free memory in blocks that large cost several times as
+//! much per byte as smaller pieces: free 2 MiB blocks are the ones the guest
+//! has handed back to its host, and each is faulted in again when written.
+//! `tools/write_sizes.py` shows whether a machine does this; the numbers are
+//! in BENCHMARKS.md (the section on writes of 256 KiB).
 
 use std::io::{self, Write};
 use std::path::Path;

@@ -13,6 +13,7 @@
 //! copy, and resident memory bounded by two steps.
 
 use std::ops::Range;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use polars::prelude::{DataFrame, LazyFrame, PolarsResult};
@@ -36,6 +37,24 @@ pub(super) fn for_each_step(
     in_steps(frame, BUFFERED_SCAN_BYTES, STEP_BATCHES, consume)
 }
 
+/// Whether [`for_each_step`] would run `frame` in steps (whether the
+/// stored frame's columns are all fixed-width is only known once it is
+/// opened).
+pub(super) fn steppable(frame: &LazyFrame) -> bool {
+    source(frame, BUFFERED_SCAN_BYTES).is_some()
+}
+
+/// The file of the one stored Arrow IPC frame of `min_bytes` or more that
+/// `frame` reads row-wise, if it is such a query.
+fn source(frame: &LazyFrame, min_bytes: u64) -> Option<PathBuf> {
+    let (scans, other) = view::stored_scans(&frame.logical_plan);
+    let first = scans.first()?;
+    let one_file = !other && scans.iter().all(|scan| scan.path == first.path);
+    let large = std::fs::metadata(&first.path).is_ok_and(|m| m.len() >= min_bytes);
+    (one_file && large && first.format == FrameFormat::Ipc && view::row_wise(frame))
+        .then(|| first.path.clone())
+}
+
 /// [`for_each_step`] over files of `min_bytes` or more, `step_batches`
 /// record batches a step.
 fn in_steps(
@@ -44,18 +63,11 @@ fn in_steps(
     step_batches: usize,
     consume: &mut dyn FnMut(DataFrame) -> PolarsResult<()>,
 ) -> Option<PolarsResult<()>> {
-    let (scans, other) = view::stored_scans(&frame.logical_plan);
-    let first = scans.first()?;
-    let one_file = !other && scans.iter().all(|scan| scan.path == first.path);
-    let large = std::fs::metadata(&first.path).is_ok_and(|m| m.len() >= min_bytes);
-    if !one_file || !large || first.format != FrameFormat::Ipc || !view::row_wise(frame) {
-        return None;
-    }
-    let mapped = pipeline_mmap::MappedBatches::open(&first.path)?;
+    let path = source(frame, min_bytes)?;
+    let mapped = pipeline_mmap::MappedBatches::open(&path)?;
     if mapped.batches() == 0 {
         return None;
     }
-    let path = first.path.clone();
     let evaluate = |batches: Range<usize>| {
         let rows = Arc::new(mapped.frame(batches)?);
         view::substitute(frame, &mut |scan| (scan.path == path).then(|| rows.clone())).collect()

@@ -1,6 +1,7 @@
 //! The executor's use of [`grouped_medians`]: median aggregations in a
-//! query plan computed before polars runs the rest, and reductions grouped
-//! by a key of two labels with them (`reduce`).
+//! query plan computed before polars runs the rest, reductions grouped by a
+//! key of two labels with them (`reduce`), and reductions of all rows of a
+//! stored frame read in mapped steps.
 
 use std::sync::Arc;
 
@@ -17,7 +18,9 @@ use super::{Medians, Schemas, grouped_medians, in_memory, streaming};
 /// holding a `median` of a numeric column becomes a frame in memory with the
 /// same rows (the other aggregations computed with it, by `reduce` or
 /// polars). So does a `group_by` by a key of two labels whose aggregations
-/// are all sums, means, minima, maxima or counts (`reduce`). Other nodes
+/// are all sums, means, minima, maxima or counts (`reduce`), and a `select`
+/// of such reductions (and literals) over one stored frame too large for
+/// memory, read in mapped steps (`mapped_scan`). Other nodes
 /// are left to polars, as are aggregations with more groups than
 /// [`grouped_medians`] takes.
 pub(in crate::frame) fn accelerate(plan: &DslPlan) -> PolarsResult<DslPlan> {
@@ -78,8 +81,13 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
     };
     let medians: Vec<Option<Expr>> = aggs.iter().map(median_input).collect();
     let input = LazyFrame::from((**input).clone());
-    if medians.iter().all(Option::is_none) && !label_reductions(&input, &keys, aggs) {
-        return Ok(None);
+    if medians.iter().all(Option::is_none) {
+        if keys.is_empty() && stepped_reductions(&input, aggs) {
+            return ungrouped_reductions(input, aggs, &LazyFrame::from(node.clone()));
+        }
+        if !label_reductions(&input, &keys, aggs) {
+            return Ok(None);
+        }
     }
     let inner: Vec<Expr> = medians.iter().flatten().cloned().collect();
     let numeric = input
@@ -162,6 +170,59 @@ fn label_reductions(input: &LazyFrame, keys: &[Expr], aggs: &[Expr]) -> bool {
     !keys.is_empty()
         && aggs.iter().all(|agg| Reduction::of(agg).is_some())
         && LabelKey::of(input, keys, aggs).is_some()
+}
+
+/// Whether `aggs` over all of `input` are reductions [`reduce`](super::reduce)
+/// computes (and literals, at least one reduction) and `input` is read in
+/// mapped steps (one large stored frame, row-wise: `mapped_scan`), where
+/// polars would stream it through buffers.
+fn stepped_reductions(input: &LazyFrame, aggs: &[Expr]) -> bool {
+    aggs.iter().any(|agg| Reduction::of(agg).is_some())
+        && aggs
+            .iter()
+            .all(|agg| Reduction::of(agg).is_some() || scalar_literal(agg))
+        && crate::frame::mapped_scan::steppable(input)
+}
+
+/// Whether `expr` is a scalar literal (under aliases and casts).
+fn scalar_literal(expr: &Expr) -> bool {
+    matches!(peel(expr), Expr::Literal(literal) if literal.is_scalar())
+}
+
+/// The one row of `node` (a `select` of `aggs`, reductions and literals,
+/// over `input`) from one streaming pass of [`streaming::reductions`],
+/// typed as polars types it; `None` where that pass does not take the
+/// columns.
+pub(super) fn ungrouped_reductions(
+    input: LazyFrame,
+    aggs: &[Expr],
+    node: &LazyFrame,
+) -> PolarsResult<Option<DataFrame>> {
+    let reduced: Vec<Expr> = aggs
+        .iter()
+        .filter(|agg| Reduction::of(agg).is_some())
+        .cloned()
+        .collect();
+    let reductions: Vec<Reduction> = reduced.iter().filter_map(Reduction::of).collect();
+    let Some(row) = streaming::reductions(input, &reductions, &reduced)? else {
+        return Ok(None);
+    };
+    let schema = node.clone().collect_schema()?;
+    let mut columns = Vec::with_capacity(aggs.len());
+    for ((name, dtype), agg) in schema.iter().zip(aggs) {
+        let column = match Reduction::of(agg) {
+            Some(_) => row.column(name)?.clone(),
+            // A literal: polars' own value of it.
+            None => DataFrame::empty()
+                .lazy()
+                .select([agg.clone()])
+                .collect()?
+                .column(name)?
+                .clone(),
+        };
+        columns.push(column.cast(dtype)?.with_name(name.clone()));
+    }
+    DataFrame::new(1, columns).map(Some)
 }
 
 /// The input columns `others` read, if `input`'s sources are all in memory

@@ -4,6 +4,7 @@
 
 use super::accelerate;
 use super::label_key::segment;
+use super::reduce::{Reducer, Reduction};
 use polars::prelude::*;
 use proptest::prelude::*;
 
@@ -240,4 +241,119 @@ fn an_aggregation_reading_the_label_column_gets_its_labels() {
         ours.column("first").unwrap().str().unwrap().get(0),
         Some("High")
     );
+}
+
+/// Every reduction this module takes over all rows of `rows` whose score is
+/// above `threshold` (none, some or all), a flag and literals among them, by
+/// [`accelerate::ungrouped_reductions`] and by polars.
+fn assert_same_ungrouped(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64) {
+    let score: Vec<Option<f64>> = rows.iter().map(|r| r.0).collect();
+    let amount: Vec<Option<f64>> = rows.iter().map(|r| r.1).collect();
+    let count: Vec<Option<i64>> = rows.iter().map(|r| r.2).collect();
+    let input = df!("score" => score, "amount" => amount, "n" => count)
+        .unwrap()
+        .lazy()
+        .with_columns([col("amount")
+            .gt(lit(100.0))
+            .cast(DataType::Int64)
+            .alias("high")])
+        .filter(col("score").gt(lit(threshold)));
+    let aggs = [
+        lit("max").alias("kind"),
+        col("amount").sum().alias("amount_sum"),
+        col("amount").mean().alias("amount_mean"),
+        lit(2.5).cast(DataType::Float32).alias("weight"),
+        col("amount").min().alias("amount_min"),
+        col("amount")
+            .max()
+            .cast(DataType::Float64)
+            .alias("amount_max"),
+        col("amount").count().alias("amount_count"),
+        col("n").sum().alias("n_sum"),
+        col("n").mean().cast(DataType::Float32).alias("n_mean"),
+        col("n").min().alias("n_min"),
+        col("n").max().alias("n_max"),
+        col("high").sum().alias("high_sum"),
+        len().alias("rows"),
+    ];
+    let node = input.clone().select(aggs.clone());
+    let theirs = node.clone().collect().unwrap();
+    // Left to polars only when no batch came at all: polars' streaming
+    // engine sends none when no row passes the filter.
+    let Some(ours) = accelerate::ungrouped_reductions(input, &aggs, &node).unwrap() else {
+        let passing = rows.iter().filter(|r| r.0.is_some_and(|s| s > threshold));
+        assert_eq!(passing.count(), 0, "left to polars although rows pass");
+        return;
+    };
+    assert_eq!(ours.get_column_names(), theirs.get_column_names());
+    assert_eq!((ours.height(), theirs.height()), (1, 1));
+    let terms = magnitude(rows.iter().map(|r| r.1));
+    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
+        assert!(
+            same(a, b, terms),
+            "column {}: ours {:?}, theirs {:?}",
+            a.name(),
+            a.get(0),
+            b.get(0)
+        );
+    }
+}
+
+proptest! {
+    #[test]
+    fn ungrouped_reductions_are_polars_own(
+        rows in prop::collection::vec(
+            (prop::option::weighted(0.9, -5.0f64..5.0), value(), prop::option::weighted(0.8, -(1i64 << 52)..(1i64 << 52))),
+            0..300,
+        ),
+        threshold in -6.0f64..6.0,
+    ) {
+        assert_same_ungrouped(&rows, threshold);
+    }
+}
+
+#[test]
+fn ungrouped_reductions_of_no_rows_and_of_only_nulls() {
+    assert_same_ungrouped(&[], 0.0);
+    let rows = [
+        (Some(1.0), None, None),
+        (Some(2.0), Some(f64::NAN), None),
+        (Some(-1.0), Some(3.0), Some(4)),
+    ];
+    // No row passes, only nulls and NaN pass, every row passes.
+    assert_same_ungrouped(&rows, 5.0);
+    assert_same_ungrouped(&rows, 0.0);
+    assert_same_ungrouped(&rows, -5.0);
+}
+
+#[test]
+fn a_batch_of_no_rows_reduces_to_polars_empty_aggregations() {
+    // What a step of mapped batches that no row passes hands over.
+    let empty = df!("amount" => Vec::<f64>::new(), "n" => Vec::<i64>::new()).unwrap();
+    let aggs = [
+        col("amount").sum().alias("amount_sum"),
+        col("amount").mean().alias("amount_mean"),
+        col("amount")
+            .max()
+            .cast(DataType::Float64)
+            .alias("amount_max"),
+        col("amount").count().alias("amount_count"),
+        col("n").sum().alias("n_sum"),
+        col("n").min().alias("n_min"),
+        len().alias("rows"),
+    ];
+    let reductions: Vec<Reduction> = aggs.iter().filter_map(Reduction::of).collect();
+    let mut reducer = Reducer::new(&reductions, &[]);
+    reducer.add(&empty, &[], 1).unwrap();
+    let ours = reducer.finish(1).unwrap();
+    let theirs = empty.lazy().select(aggs).collect().unwrap();
+    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
+        assert!(
+            same(a, b, 0.0),
+            "column {}: ours {:?}, theirs {:?}",
+            a.name(),
+            a.get(0),
+            b.get(0)
+        );
+    }
 }

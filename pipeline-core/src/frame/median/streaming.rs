@@ -184,6 +184,58 @@ pub(super) fn label_reductions(
     Ok(Some((index, reducer.finish(groups)?)))
 }
 
+/// `aggs` (each a [`Reduction`], `reductions` in order) over all rows of
+/// `frame`, in one streaming pass: one row, as polars' `select` of them
+/// gives it. `None` if a column reduced is not `Int64`, `Float64` or a
+/// flag, or no aggregation reads a column (polars then computes them).
+pub(super) fn reductions(
+    frame: LazyFrame,
+    reductions: &[Reduction],
+    aggs: &[Expr],
+) -> PolarsResult<Option<DataFrame>> {
+    let (frame, flags) = flags::as_conditions(frame, &[], aggs);
+    let flags: Vec<PlSmallStr> = flags.into_iter().map(|(name, _)| name).collect();
+    let reducer = Reducer::new(reductions, &flags);
+    let columns: Vec<Expr> = reducer.columns().map(|name| col(name.clone())).collect();
+    if columns.is_empty() {
+        return Ok(None);
+    }
+    let query = frame.select(columns);
+    let schema = query.clone().collect_schema()?;
+    let reducible = reducer.columns().all(|name| match schema.get(name) {
+        Some(DataType::Int64 | DataType::Float64) => true,
+        Some(DataType::Boolean) => flags.contains(name),
+        _ => false,
+    });
+    if !reducible {
+        return Ok(None);
+    }
+    // Every row is of the one group: `ids` holds zeros; `batches` counts
+    // the batches seen.
+    let state = Arc::new(Mutex::new((Vec::<u16>::new(), 0usize, reducer)));
+    {
+        let state = state.clone();
+        for_each_batch(query, move |batch| {
+            let mut state = state.lock();
+            let (ids, batches, reducer) = &mut *state;
+            ids.resize(batch.height(), 0);
+            *batches += 1;
+            reducer.add(&batch, &ids[..batch.height()], 1).ok_or_else(
+                || polars_err!(ComputeError: "a reduced column is not Int64, Float64 or a flag"),
+            )
+        })?;
+    }
+    let (_, batches, reducer) = Arc::try_unwrap(state)
+        .map_err(|_| polars_err!(ComputeError: "polars kept a reduction pass"))?
+        .into_inner();
+    // No batch at all: the reducer never saw the columns' types (polars
+    // then computes the empty aggregation).
+    if batches == 0 {
+        return Ok(None);
+    }
+    reducer.finish(1).map(Some)
+}
+
 /// The value columns of a batch, in order.
 fn value_columns<'a>(batch: &'a DataFrame, names: &Names) -> PolarsResult<Vec<&'a Float64Chunked>> {
     names

@@ -157,12 +157,7 @@ pub(super) fn label_reductions(
             .collect::<Vec<_>>(),
     );
     let schema = query.clone().collect_schema()?;
-    let reducible = reducer.columns().all(|name| match schema.get(name) {
-        Some(DataType::Int64 | DataType::Float64) => true,
-        Some(DataType::Boolean) => flags.contains(name),
-        _ => false,
-    });
-    if !reducible {
+    if !reducible(&reducer, &schema, &flags) {
         return Ok(None);
     }
     let state = Arc::new(Mutex::new((GroupIndex::new(0), reducer)));
@@ -202,12 +197,7 @@ pub(super) fn reductions(
     }
     let query = frame.select(columns);
     let schema = query.clone().collect_schema()?;
-    let reducible = reducer.columns().all(|name| match schema.get(name) {
-        Some(DataType::Int64 | DataType::Float64) => true,
-        Some(DataType::Boolean) => flags.contains(name),
-        _ => false,
-    });
-    if !reducible {
+    if !reducible(&reducer, &schema, &flags) {
         return Ok(None);
     }
     // Every row is of the one group: `ids` holds zeros; `batches` counts
@@ -234,6 +224,16 @@ pub(super) fn reductions(
         return Ok(None);
     }
     reducer.finish(1).map(Some)
+}
+
+/// Whether every column `reducer` reads is, in `schema`, one it reduces:
+/// `Int64`, `Float64`, or a flag (`Boolean`, one of `flags`).
+fn reducible(reducer: &Reducer, schema: &Schema, flags: &[PlSmallStr]) -> bool {
+    reducer.columns().all(|name| match schema.get(name) {
+        Some(DataType::Int64 | DataType::Float64) => true,
+        Some(DataType::Boolean) => flags.contains(name),
+        _ => false,
+    })
 }
 
 /// The value columns of a batch, in order.

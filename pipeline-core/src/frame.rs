@@ -103,6 +103,8 @@ mod plan;
 mod pool;
 mod prune;
 #[cfg(test)]
+mod test_frames;
+#[cfg(test)]
 mod tests;
 mod view;
 

@@ -4,37 +4,7 @@
 use polars::prelude::*;
 
 use super::in_steps;
-use crate::Runtime;
-use crate::graph::{GraphBuilder, NodeSpec, TaskSpec};
-use crate::task::TaskDef;
-
-/// A stored frame of `n` rows of `x` (i64) and `y` (f64, with nulls), read
-/// back from a store as a task's consumer gets it: a scan of its file, in
-/// record batches of `FRAME_BATCH_ROWS`.
-fn stored(dir: &std::path::Path, n: i64) -> LazyFrame {
-    let graph = GraphBuilder::new("base")
-        .node(NodeSpec::new::<i64>("n").with_default(n))
-        .node(NodeSpec::new::<LazyFrame>("base"))
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("make", "1", |n: &i64| {
-                df!(
-                    "x" => (0..*n).collect::<Vec<_>>(),
-                    "y" => (0..*n).map(|v| (v % 7 != 0).then_some((v * 37 % 101) as f64 * 0.5)).collect::<Vec<_>>(),
-                )
-                .unwrap()
-                .lazy()
-            }))
-            .inputs(["n"])
-            .outputs(["base"]),
-        )
-        .build()
-        .unwrap();
-    let runtime = Runtime::open(dir).unwrap();
-    let scenario = runtime.create_scenario(graph, "s").unwrap();
-    scenario.submit().unwrap().into_result().unwrap();
-    let base = scenario.node::<LazyFrame>("base").unwrap().read().unwrap();
-    base.as_ref().clone()
-}
+use crate::frame::test_frames::stored;
 
 /// The steps' rows, stacked; `None` if the query was not run in steps.
 fn stepped(frame: &LazyFrame, step_batches: usize) -> Option<(usize, DataFrame)> {

@@ -8,11 +8,9 @@ use polars::prelude::*;
 use proptest::prelude::*;
 
 use super::partials::reuse;
-use crate::Runtime;
+use super::test_frames::stored;
 use crate::fingerprint::Fingerprint;
-use crate::graph::{GraphBuilder, NodeSpec, TaskSpec};
 use crate::partial_results::PartialResults;
-use crate::task::TaskDef;
 
 /// Partial results in memory, counting what is recorded.
 #[derive(Default)]
@@ -34,33 +32,6 @@ impl Recorded {
     fn len(&self) -> usize {
         self.results.lock().len()
     }
-}
-
-/// A stored frame of `x` (i64) and `y` (f64, with nulls), read back from a
-/// store as a task's consumer gets it: a scan of its file.
-fn stored_base(dir: &std::path::Path) -> LazyFrame {
-    let graph = GraphBuilder::new("base")
-        .node(NodeSpec::new::<i64>("n").with_default(2000))
-        .node(NodeSpec::new::<LazyFrame>("base"))
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("make", "1", |n: &i64| {
-                df!(
-                    "x" => (0..*n).collect::<Vec<_>>(),
-                    "y" => (0..*n).map(|v| (v % 7 != 0).then_some((v * 37 % 101) as f64 * 0.5)).collect::<Vec<_>>(),
-                )
-                .unwrap()
-                .lazy()
-            }))
-            .inputs(["n"])
-            .outputs(["base"]),
-        )
-        .build()
-        .unwrap();
-    let runtime = Runtime::open(dir).unwrap();
-    let scenario = runtime.create_scenario(graph, "s").unwrap();
-    scenario.submit().unwrap().into_result().unwrap();
-    let base = scenario.node::<LazyFrame>("base").unwrap().read().unwrap();
-    base.as_ref().clone()
 }
 
 /// The row-wise query the aggregations read: `z` depends on `k`, `m` does not.
@@ -98,7 +69,7 @@ fn grouped(base: &LazyFrame, k: f64) -> LazyFrame {
 #[test]
 fn only_the_aggregation_that_reads_a_changed_column_runs_again() {
     let dir = tempfile::tempdir().unwrap();
-    let base = stored_base(dir.path());
+    let base = stored(dir.path(), 2000);
     let cache = Recorded::default();
     let mut runs = Runs(Vec::new());
 
@@ -124,7 +95,7 @@ fn only_the_aggregation_that_reads_a_changed_column_runs_again() {
 #[test]
 fn a_select_of_aggregations_runs_only_its_new_aggregations() {
     let dir = tempfile::tempdir().unwrap();
-    let base = stored_base(dir.path());
+    let base = stored(dir.path(), 2000);
     let cache = Recorded::default();
     let mut runs = Runs(Vec::new());
     let summary = |kind: &str, stat: Expr| {
@@ -145,7 +116,7 @@ fn a_select_of_aggregations_runs_only_its_new_aggregations() {
 #[test]
 fn keys_of_a_floating_point_type_are_not_split() {
     let dir = tempfile::tempdir().unwrap();
-    let base = stored_base(dir.path());
+    let base = stored(dir.path(), 2000);
     let cache = Recorded::default();
     let mut runs = Runs(Vec::new());
     let query = |k: f64| {
@@ -208,7 +179,7 @@ proptest! {
         steps in prop::collection::vec((0u8..4, prop::collection::btree_set(0usize..9, 1..5), any::<bool>()), 1..6)
     ) {
         let dir = tempfile::tempdir().unwrap();
-        let base = stored_base(dir.path());
+        let base = stored(dir.path(), 2000);
         let cache = Recorded::default();
         let mut runs = Runs(Vec::new());
         let pool = pool();

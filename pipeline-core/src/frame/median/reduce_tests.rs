@@ -8,15 +8,23 @@ use super::reduce::{Reducer, Reduction};
 use polars::prelude::*;
 use proptest::prelude::*;
 
-/// A frame of `rows` (score, amount, count) with a label column chosen
-/// by the score, grouped by it with every reduction this module takes.
-fn query(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64) -> LazyFrame {
+/// A row of the tests' frames: score, amount, count.
+type Row = (Option<f64>, Option<f64>, Option<i64>);
+
+/// The frame of `rows`: columns `score`, `amount` and `n`.
+fn frame_of(rows: &[Row]) -> LazyFrame {
     let score: Vec<Option<f64>> = rows.iter().map(|r| r.0).collect();
     let amount: Vec<Option<f64>> = rows.iter().map(|r| r.1).collect();
     let count: Vec<Option<i64>> = rows.iter().map(|r| r.2).collect();
     df!("score" => score, "amount" => amount, "n" => count)
         .unwrap()
         .lazy()
+}
+
+/// A frame of `rows` (score, amount, count) with a label column chosen
+/// by the score, grouped by it with every reduction this module takes.
+fn query(rows: &[Row], threshold: f64) -> LazyFrame {
+    frame_of(rows)
         .with_columns([segment("score", threshold)])
         .group_by([col("segment")])
         .agg([
@@ -88,7 +96,20 @@ fn same(ours: &Column, theirs: &Column, terms: f64) -> bool {
         })
 }
 
-fn assert_same(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64) {
+/// Asserts that each column of `ours` is [`same`] as `theirs`'.
+fn assert_columns_same(ours: &DataFrame, theirs: &DataFrame, terms: f64) {
+    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
+        assert!(
+            same(a, b, terms),
+            "column {}: ours {:?}, theirs {:?}",
+            a.name(),
+            a.as_materialized_series(),
+            b.as_materialized_series()
+        );
+    }
+}
+
+fn assert_same(rows: &[Row], threshold: f64) {
     let (ours, theirs) = both(query(rows, threshold));
     assert_eq!(ours.get_column_names(), theirs.get_column_names());
     assert_eq!(
@@ -96,14 +117,7 @@ fn assert_same(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64)
         theirs.height(),
         "ours:\n{ours}\ntheirs:\n{theirs}"
     );
-    let terms = magnitude(rows.iter().map(|r| r.1));
-    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
-        assert!(
-            same(a, b, terms),
-            "column {}: ours:\n{ours}\ntheirs:\n{theirs}",
-            a.name()
-        );
-    }
+    assert_columns_same(&ours, &theirs, magnitude(rows.iter().map(|r| r.1)));
 }
 
 fn value() -> impl Strategy<Value = Option<f64>> {
@@ -118,13 +132,20 @@ fn value() -> impl Strategy<Value = Option<f64>> {
     )
 }
 
+/// A row: a score mostly in -5..5, an amount ([`value`]), a count that
+/// fits a float exactly; each sometimes null.
+fn row() -> impl Strategy<Value = Row> {
+    (
+        prop::option::weighted(0.9, -5.0f64..5.0),
+        value(),
+        prop::option::weighted(0.8, -(1i64 << 52)..(1i64 << 52)),
+    )
+}
+
 proptest! {
     #[test]
     fn label_keyed_reductions_are_polars_own(
-        rows in prop::collection::vec(
-            (prop::option::weighted(0.9, -5.0f64..5.0), value(), prop::option::weighted(0.8, -(1i64 << 52)..(1i64 << 52))),
-            0..300,
-        ),
+        rows in prop::collection::vec(row(), 0..300),
         threshold in -6.0f64..6.0,
     ) {
         assert_same(&rows, threshold);
@@ -190,14 +211,7 @@ fn parts_of_many_rows_add_up_in_every_thread_count() {
         })
         .collect();
     let (ours, theirs) = both(query(&rows, 0.5));
-    let terms = magnitude(rows.iter().map(|r| r.1));
-    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
-        assert!(
-            same(a, b, terms),
-            "column {}: ours:\n{ours}\ntheirs:\n{theirs}",
-            a.name()
-        );
-    }
+    assert_columns_same(&ours, &theirs, magnitude(rows.iter().map(|r| r.1)));
 }
 
 #[test]
@@ -246,13 +260,8 @@ fn an_aggregation_reading_the_label_column_gets_its_labels() {
 /// Every reduction this module takes over all rows of `rows` whose score is
 /// above `threshold` (none, some or all), a flag and literals among them, by
 /// [`accelerate::ungrouped_reductions`] and by polars.
-fn assert_same_ungrouped(rows: &[(Option<f64>, Option<f64>, Option<i64>)], threshold: f64) {
-    let score: Vec<Option<f64>> = rows.iter().map(|r| r.0).collect();
-    let amount: Vec<Option<f64>> = rows.iter().map(|r| r.1).collect();
-    let count: Vec<Option<i64>> = rows.iter().map(|r| r.2).collect();
-    let input = df!("score" => score, "amount" => amount, "n" => count)
-        .unwrap()
-        .lazy()
+fn assert_same_ungrouped(rows: &[Row], threshold: f64) {
+    let input = frame_of(rows)
         .with_columns([col("amount")
             .gt(lit(100.0))
             .cast(DataType::Int64)
@@ -287,25 +296,13 @@ fn assert_same_ungrouped(rows: &[(Option<f64>, Option<f64>, Option<i64>)], thres
     };
     assert_eq!(ours.get_column_names(), theirs.get_column_names());
     assert_eq!((ours.height(), theirs.height()), (1, 1));
-    let terms = magnitude(rows.iter().map(|r| r.1));
-    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
-        assert!(
-            same(a, b, terms),
-            "column {}: ours {:?}, theirs {:?}",
-            a.name(),
-            a.get(0),
-            b.get(0)
-        );
-    }
+    assert_columns_same(&ours, &theirs, magnitude(rows.iter().map(|r| r.1)));
 }
 
 proptest! {
     #[test]
     fn ungrouped_reductions_are_polars_own(
-        rows in prop::collection::vec(
-            (prop::option::weighted(0.9, -5.0f64..5.0), value(), prop::option::weighted(0.8, -(1i64 << 52)..(1i64 << 52))),
-            0..300,
-        ),
+        rows in prop::collection::vec(row(), 0..300),
         threshold in -6.0f64..6.0,
     ) {
         assert_same_ungrouped(&rows, threshold);
@@ -347,13 +344,5 @@ fn a_batch_of_no_rows_reduces_to_polars_empty_aggregations() {
     reducer.add(&empty, &[], 1).unwrap();
     let ours = reducer.finish(1).unwrap();
     let theirs = empty.lazy().select(aggs).collect().unwrap();
-    for (a, b) in ours.columns().iter().zip(theirs.columns()) {
-        assert!(
-            same(a, b, 0.0),
-            "column {}: ours {:?}, theirs {:?}",
-            a.name(),
-            a.get(0),
-            b.get(0)
-        );
-    }
+    assert_columns_same(&ours, &theirs, 0.0);
 }

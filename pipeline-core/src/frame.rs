@@ -26,10 +26,10 @@
 //!   its plan over those frames, not as rows: writing it costs nothing, and
 //!   reading it costs what the rows would (see [`view`](self#views)).
 //! - **CSV files read on all cores.** A query computing row by row from the
-//!   numeric columns of one CSV file ([`csv::scan_csv`] and a `select`) is
-//!   fed by a parallel, quote-aware reader ([`csv::read_csv_blocks`]) with
-//!   polars' own cell rules, instead of polars' CSV source, which finds
-//!   record boundaries on one thread.
+//!   number and text columns of one CSV file ([`csv::scan_csv`] and a
+//!   `select`) is fed by a parallel, quote-aware reader
+//!   ([`csv::read_csv_blocks`]) with polars' own cell rules, instead of
+//!   polars' CSV source, which finds record boundaries on one thread.
 //! - **Work after a query on the threads that ran it.** The median passes
 //!   and group ids run on polars' own thread pool, already on their cores,
 //!   rather than on threads spawned for each pass (a new thread may share

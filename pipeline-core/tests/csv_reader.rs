@@ -1,7 +1,7 @@
 //! The parallel CSV reader (`frame::csv::read_csv_blocks`) and the executor's
 //! use of it, against polars' own CSV reader on random files: same frames,
-//! whatever the quoting, line ends, empty cells, NaN, column order, block and
-//! piece sizes; bad cells reported with their line.
+//! numbers and text, whatever the quoting, line ends, empty cells, NaN,
+//! column order, block and piece sizes; bad cells reported with their line.
 
 use std::path::{Path, PathBuf};
 
@@ -21,16 +21,37 @@ fn wanted() -> [(&'static str, DataType); 3] {
     ]
 }
 
+/// The wanted columns and the two text columns.
+fn wanted_with_text() -> [(&'static str, DataType); 5] {
+    let [amount, count, time] = wanted();
+    [
+        ("note", DataType::String),
+        amount,
+        count,
+        time,
+        ("other", DataType::String),
+    ]
+}
+
 /// The whole file, read by the parallel reader.
 fn read(path: &Path, options: &ReadOptions) -> Result<DataFrame, CsvError> {
+    read_columns(path, &wanted(), options)
+}
+
+/// `columns` of the whole file, read by the parallel reader.
+fn read_columns(
+    path: &Path,
+    columns: &[(&str, DataType)],
+    options: &ReadOptions,
+) -> Result<DataFrame, CsvError> {
     let mut blocks: Vec<DataFrame> = Vec::new();
-    read_csv_blocks(path, &wanted(), options, |block| {
+    read_csv_blocks(path, columns, options, |block| {
         blocks.push(block);
         Ok::<(), CsvError>(())
     })?;
-    let schema: Schema = wanted()
-        .into_iter()
-        .map(|(n, t)| Field::new(n.into(), t))
+    let schema: Schema = columns
+        .iter()
+        .map(|(n, t)| Field::new((*n).into(), t.clone()))
         .collect();
     let mut whole = DataFrame::empty_with_schema(&schema);
     for block in &blocks {
@@ -40,10 +61,15 @@ fn read(path: &Path, options: &ReadOptions) -> Result<DataFrame, CsvError> {
 }
 
 /// The same columns, read by polars with `scan_csv`'s options.
-fn polars_read(path: &Path) -> DataFrame {
-    scan_csv(path, &wanted())
+fn polars_read(path: &Path, columns: &[(&str, DataType)]) -> DataFrame {
+    scan_csv(path, columns)
         .unwrap()
-        .select(wanted().map(|(name, _)| col(name)))
+        .select(
+            columns
+                .iter()
+                .map(|(name, _)| col(*name))
+                .collect::<Vec<_>>(),
+        )
         .collect()
         .unwrap()
 }
@@ -77,13 +103,16 @@ fn int_cell() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A cell of an unwanted text column: quotes, commas and line breaks included.
+/// A cell of a text column: quotes, commas, line breaks, text longer than
+/// a view holds inline, and UTF-8 beyond ASCII included.
 fn text_cell() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => "[a-zA-Z ]{0,12}",
+        1 => "[a-zäöüßé日本 ]{10,30}",
         1 => "[a-z,]{0,6}".prop_map(|s| format!("\"{s}\"")),
         1 => "[a-z\n]{0,6}".prop_map(|s| format!("\"{s}\"")),
         1 => "[a-z]{0,3}".prop_map(|s| format!("\"say \"\"{s}\"\"\"")),
+        1 => Just("\"\"".to_owned()),
     ]
 }
 
@@ -151,12 +180,14 @@ proptest! {
     fn the_parallel_reader_and_polars_read_the_same_frame(file in csv_file()) {
         let dir = tempfile::tempdir().unwrap();
         let path = write(dir.path(), &file.text);
-        let ours = read(&path, &file.options).unwrap();
-        let theirs = polars_read(&path);
-        prop_assert!(
-            ours.equals_missing(&theirs),
-            "file:\n{}\nours:\n{ours}\npolars:\n{theirs}", file.text
-        );
+        for columns in [&wanted()[..], &wanted_with_text()[..]] {
+            let ours = read_columns(&path, columns, &file.options).unwrap();
+            let theirs = polars_read(&path, columns);
+            prop_assert!(
+                ours.equals_missing(&theirs),
+                "file:\n{}\nours:\n{ours}\npolars:\n{theirs}", file.text
+            );
+        }
     }
 }
 
@@ -258,15 +289,37 @@ fn scored(path: &Path) -> LazyFrame {
         .filter(col("time").gt(lit(0.0)))
 }
 
+/// A row-wise query keeping text columns, the second one unescaped from
+/// quotes.
+fn labelled(path: &Path) -> LazyFrame {
+    scan_csv(path, &wanted())
+        .unwrap()
+        .filter(col("count").gt(lit(3)))
+        .select([
+            col("note"),
+            (col("amount") * lit(2.0)).alias("double"),
+            col("label"),
+        ])
+}
+
 /// Runs `scored` as a task of a fresh runtime; returns the stored frame and
 /// its fingerprint.
 fn materialized(path: &Path) -> (DataFrame, pipeline_core::fingerprint::Fingerprint) {
+    materialized_with(path, scored)
+}
+
+/// Runs `query` as a task of a fresh runtime; returns the stored frame and
+/// its fingerprint.
+fn materialized_with(
+    path: &Path,
+    query: fn(&Path) -> LazyFrame,
+) -> (DataFrame, pipeline_core::fingerprint::Fingerprint) {
     let path = path.to_owned();
     let graph = GraphBuilder::new("csv")
         .node(NodeSpec::new::<PathBuf>("csv").with_default(path))
         .node(NodeSpec::new::<LazyFrame>("scored"))
         .task(
-            TaskSpec::new(TaskDef::from_fn1("score", "1", |p: &PathBuf| scored(p)))
+            TaskSpec::new(TaskDef::from_fn1("score", "1", move |p: &PathBuf| query(p)))
                 .inputs(["csv"])
                 .outputs(["scored"]),
         )
@@ -302,8 +355,82 @@ fn a_task_scanning_a_csv_gets_the_rows_and_bytes_polars_would_write() {
     assert_eq!(fingerprint, scored(&path).fingerprint_via_polars());
 }
 
-/// The fingerprint of a query's stored file when polars' CSV source runs it
-/// (a text column in the query keeps the parallel reader out).
+#[test]
+fn a_task_keeping_text_columns_gets_the_rows_and_bytes_polars_would_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("note,amount,count,time,label\r\n");
+    for row in 0..200_000 {
+        let note = match row % 4 {
+            0 => String::new(),
+            1 => format!("\"n, {row}\""),
+            2 => format!("\"{row} said \"\"hi\"\"\""),
+            _ => format!("Straße Nummer {row}"),
+        };
+        text.push_str(&format!(
+            "{note},{}.5,{},{},\"l{}\"\r\n",
+            row % 977,
+            row % 13,
+            row % 7,
+            row % 3
+        ));
+    }
+    let path = write(dir.path(), &text);
+    let (ours, fingerprint) = materialized_with(&path, labelled);
+    assert_eq!(fingerprint, labelled(&path).fingerprint_via_polars());
+    let theirs = labelled(&path).collect().unwrap();
+    assert_eq!(ours.height(), theirs.height());
+    assert!(
+        ours.equals_missing(&theirs),
+        "ours:\n{ours}\npolars:\n{theirs}"
+    );
+    // Rows 4 to 7 are the first with a count above 3.
+    let notes: Vec<Option<&str>> = ours.column("note").unwrap().str().unwrap().iter().collect();
+    assert_eq!(
+        notes[..4],
+        [
+            None,
+            Some("n, 5"),
+            Some("6 said \"hi\""),
+            Some("Straße Nummer 7")
+        ]
+    );
+}
+
+#[test]
+fn a_badly_quoted_text_cell_fails_the_task_naming_the_file_column_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "note,amount,count,time,label\nok,1,5,3,a\n\"fine\",2,5,3,b\n\"cut\"short,3,5,3,c\n",
+    );
+    let graph = GraphBuilder::new("csv")
+        .node(NodeSpec::new::<PathBuf>("csv").with_default(path))
+        .node(NodeSpec::new::<LazyFrame>("labelled"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("label", "1", |p: &PathBuf| labelled(p)))
+                .inputs(["csv"])
+                .outputs(["labelled"]),
+        )
+        .build()
+        .unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let scenario = Runtime::open(store.path())
+        .unwrap()
+        .create_scenario(graph, "s")
+        .unwrap();
+    let submission = scenario.submit().unwrap();
+    let error = submission.jobs[0].error_text().unwrap();
+    assert!(
+        error.contains("input.csv")
+            && error.contains("`note`")
+            && error.contains("line 4")
+            && error.contains("not properly quoted"),
+        "{error}"
+    );
+}
+
+/// The fingerprint of a query's stored file when polars' own engine computes
+/// it (collected in memory, then stored).
 trait ViaPolars {
     fn fingerprint_via_polars(self) -> pipeline_core::fingerprint::Fingerprint;
 }

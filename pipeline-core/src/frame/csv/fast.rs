@@ -1,13 +1,14 @@
 //! Running a query over a CSV file with the parallel reader.
 //!
 //! A task's query that scans one CSV file and computes row by row from its
-//! numeric columns (`scan_csv(..).select([score, ..])`) is executed by the
-//! executor with [`read_csv_blocks`](super::read_csv_blocks) instead of
-//! polars' CSV source: each block the reader parses goes through the rest of
-//! the query and into the stored file. The rows are the same (the reader
-//! follows polars' cell rules, and the file is written in the same batches),
-//! so is the fingerprint. Anything else (text columns, other read options,
-//! aggregations) runs on polars' streaming engine as usual.
+//! number and text columns (`scan_csv(..).select([col("Country"), score,
+//! ..])`) is executed by the executor with
+//! [`read_csv_blocks`](super::read_csv_blocks) instead of polars' CSV
+//! source: each block the reader parses goes through the rest of the query
+//! and into the stored file. The rows are the same (the reader follows
+//! polars' cell rules, and the file is written in the same batches), so is
+//! the fingerprint. Anything else (columns typed otherwise, other read
+//! options, aggregations) runs on polars' streaming engine as usual.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,7 +21,8 @@ use super::{CsvError, parse::ColumnKind};
 use crate::frame::plan::map_plan;
 
 /// A query the parallel reader can feed: one local CSV file, read with
-/// options it follows, numeric columns only, row-wise operations only.
+/// options it follows, number and text columns only, row-wise operations
+/// only.
 pub(crate) struct CsvQuery {
     path: PathBuf,
     columns: Vec<(PlSmallStr, DataType)>,

@@ -110,6 +110,26 @@ pub enum CsvError {
         line: Option<u64>,
     },
 
+    /// A quoted cell of a text column does not end at its closing quote, or
+    /// holds a quote that is not doubled.
+    #[error(
+        "csv file `{}`: column `{column}`, line {line}: the cell `{value}` is not properly \
+         quoted; a quoted cell ends at its closing quote, and a quote inside it is written \
+         twice (`\"\"`)",
+        path.display()
+    )]
+    BadQuotes {
+        /// The file.
+        path: PathBuf,
+        /// The column of the cell.
+        column: String,
+        /// The cell as written (lossily decoded).
+        value: String,
+        /// The 1-based line where the cell's record starts (the header is
+        /// line 1).
+        line: u64,
+    },
+
     /// The file is not valid UTF-8.
     #[error("csv file `{}` is not valid UTF-8; re-encode it as UTF-8", path.display())]
     InvalidUtf8 {

@@ -1,14 +1,22 @@
-//! Parsing the records of one piece of a CSV file into numeric columns.
+//! Parsing the records of one piece of a CSV file into typed columns.
 //!
-//! Cell rules, the same as the polars CSV reader's for these types: a field
-//! may be double-quoted (the quotes are removed); leading spaces and tabs are
-//! skipped; an empty field, or a field missing from a short record, is null;
-//! a `\r` before the newline is dropped. Floats are parsed with `fast-float2`
-//! and integers with `atoi_simd`, the parsers polars uses, so both readers
-//! agree on every value.
+//! Cell rules, the same as the polars CSV reader's for these types: an
+//! empty field, or a field missing from a short record, is null; a `\r`
+//! before the newline is dropped.
+//! - Numbers: a field may be double-quoted (the quotes are removed); leading
+//!   spaces and tabs are skipped. Floats are parsed with `fast-float2` and
+//!   integers with `atoi_simd`, the parsers polars uses, so both readers
+//!   agree on every value.
+//! - Text: a field is taken as it is, spaces included, unless it starts with
+//!   a double quote: then it must end with one, and a quote inside it must be
+//!   written twice; the outer quotes are removed and each doubled quote
+//!   becomes one (`""` is the empty text, not null). The text must be UTF-8.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use polars::prelude::*;
-use polars_arrow::array::PrimitiveArray;
+use polars_arrow::array::{MutableBinaryViewArray, PrimitiveArray};
 use polars_arrow::bitmap::MutableBitmap;
 
 use super::separators::Scanner;
@@ -20,6 +28,8 @@ pub(crate) enum ColumnKind {
     Float64,
     /// 64-bit signed integer (`Int64`); a fractional value is an error.
     Int64,
+    /// UTF-8 text (`String`).
+    Text,
 }
 
 impl ColumnKind {
@@ -28,6 +38,7 @@ impl ColumnKind {
         match dtype {
             DataType::Float64 => Some(ColumnKind::Float64),
             DataType::Int64 => Some(ColumnKind::Int64),
+            DataType::String => Some(ColumnKind::Text),
             _ => None,
         }
     }
@@ -37,6 +48,7 @@ impl ColumnKind {
         match self {
             ColumnKind::Float64 => DataType::Float64,
             ColumnKind::Int64 => DataType::Int64,
+            ColumnKind::Text => DataType::String,
         }
     }
 }
@@ -62,6 +74,13 @@ impl Projection {
         Self { targets, columns }
     }
 
+    /// Whether some output column is text.
+    pub(crate) fn has_text(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|(_, kind)| *kind == ColumnKind::Text)
+    }
+
     /// Output column `i`: name and kind.
     pub(crate) fn column(&self, i: usize) -> (&PlSmallStr, ColumnKind) {
         let (name, kind) = &self.columns[i];
@@ -77,12 +96,27 @@ impl Projection {
     }
 }
 
-/// A cell that does not hold a number of its column's type.
+/// What is wrong with a cell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// It does not hold a number of its column's type.
+    NotOfType,
+    /// A quoted text cell does not end at its closing quote, or holds a
+    /// quote that is not doubled.
+    BadQuotes,
+    /// A text cell is not UTF-8.
+    NotUtf8,
+}
+
+/// A cell that cannot be read as its column's type.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct BadCell {
+    /// What is wrong.
+    pub problem: Problem,
     /// The output column index.
     pub column: usize,
-    /// The cell's text (lossily decoded).
+    /// The cell's text (lossily decoded): unquoted for a number, as written
+    /// for text.
     pub value: String,
     /// The byte offset, in the piece, of the record holding the cell.
     pub record_offset: usize,
@@ -92,9 +126,12 @@ pub(crate) struct BadCell {
 enum Values {
     Float(Vec<f64>),
     Int(Vec<i64>),
+    /// Texts and their nulls.
+    Text(MutableBinaryViewArray<str>),
 }
 
-/// One output column being filled: values, and the rows that are null.
+/// One output column being filled: values, and the rows that are null (of
+/// numbers; texts keep their own).
 struct ColumnBuffer {
     values: Values,
     nulls: Vec<usize>,
@@ -105,6 +142,7 @@ impl ColumnBuffer {
         let values = match kind {
             ColumnKind::Float64 => Values::Float(Vec::with_capacity(capacity)),
             ColumnKind::Int64 => Values::Int(Vec::with_capacity(capacity)),
+            ColumnKind::Text => Values::Text(MutableBinaryViewArray::with_capacity(capacity)),
         };
         Self {
             values,
@@ -116,21 +154,41 @@ impl ColumnBuffer {
         match &self.values {
             Values::Float(v) => v.len(),
             Values::Int(v) => v.len(),
+            Values::Text(texts) => texts.len(),
         }
     }
 
     fn push_null(&mut self) {
-        self.nulls.push(self.len());
         match &mut self.values {
-            Values::Float(v) => v.push(0.0),
-            Values::Int(v) => v.push(0),
+            Values::Float(v) => {
+                self.nulls.push(v.len());
+                v.push(0.0);
+            }
+            Values::Int(v) => {
+                self.nulls.push(v.len());
+                v.push(0);
+            }
+            Values::Text(texts) => texts.push_null(),
         }
     }
 
-    /// Parses `field` (raw bytes, quotes and all) and appends it; `false` if
-    /// it is not a number of the column's type.
+    /// Parses `field` (raw bytes, quotes and all) and appends it, or says
+    /// what is wrong with it. `checked` is the same field as text, if it is
+    /// known to be UTF-8.
     #[inline]
-    fn push_field(&mut self, field: &[u8]) -> bool {
+    fn push_field(&mut self, field: &[u8], checked: Option<&str>) -> Result<(), Problem> {
+        if let Values::Text(texts) = &mut self.values {
+            let field = match checked {
+                Some(field) => field,
+                None => std::str::from_utf8(field).map_err(|_| Problem::NotUtf8)?,
+            };
+            if field.is_empty() {
+                texts.push_null();
+            } else {
+                texts.push_value(&*text_cell(field)?);
+            }
+            return Ok(());
+        }
         let field = unquote(field);
         let start = field
             .iter()
@@ -139,22 +197,23 @@ impl ColumnBuffer {
         let text = &field[start..];
         if text.is_empty() {
             self.push_null();
-            return true;
+            return Ok(());
         }
         match &mut self.values {
             Values::Float(v) => match plain_decimal(text) {
                 Some(x) => v.push(x),
                 None => match fast_float2::parse::<f64, _>(text) {
                     Ok(x) => v.push(x),
-                    Err(_) => return false,
+                    Err(_) => return Err(Problem::NotOfType),
                 },
             },
             Values::Int(v) => match atoi_simd::parse::<i64, true, true>(text) {
                 Ok(x) => v.push(x),
-                Err(_) => return false,
+                Err(_) => return Err(Problem::NotOfType),
             },
+            Values::Text(_) => unreachable!("texts are pushed above"),
         }
-        true
+        Ok(())
     }
 
     fn into_series(self, name: PlSmallStr) -> Series {
@@ -162,6 +221,7 @@ impl ColumnBuffer {
         match self.values {
             Values::Float(v) => with_nulls::<Float64Type>(name, v, &nulls),
             Values::Int(v) => with_nulls::<Int64Type>(name, v, &nulls),
+            Values::Text(texts) => StringChunked::with_chunk(name, texts.freeze()).into_series(),
         }
     }
 }
@@ -228,6 +288,31 @@ fn plain_decimal(text: &[u8]) -> Option<f64> {
     Some(if negative { -value } else { value })
 }
 
+/// The text of a text cell as written, quotes and all (see the module
+/// docs).
+#[inline]
+fn text_cell(field: &str) -> Result<Cow<'_, str>, Problem> {
+    let Some(quoted) = field.strip_prefix('"') else {
+        return Ok(Cow::Borrowed(field));
+    };
+    let inner = quoted.strip_suffix('"').ok_or(Problem::BadQuotes)?;
+    if !inner.contains('"') {
+        return Ok(Cow::Borrowed(inner));
+    }
+    // Quotes inside come in pairs, each pair one quote of the text.
+    let mut unescaped = String::with_capacity(inner.len());
+    let mut rest = inner;
+    while let Some(at) = rest.find('"') {
+        if rest.as_bytes().get(at + 1) != Some(&b'"') {
+            return Err(Problem::BadQuotes);
+        }
+        unescaped.push_str(&rest[..=at]);
+        rest = &rest[at + 2..];
+    }
+    unescaped.push_str(rest);
+    Ok(Cow::Owned(unescaped))
+}
+
 /// The field without its surrounding double quotes, if it starts with one
 /// (as polars does, the last byte is then dropped whatever it is).
 #[inline]
@@ -244,6 +329,10 @@ fn unquote(field: &[u8]) -> &[u8] {
 ///
 /// Field and record ends are found 64 bytes at a time (`separators.rs`); a
 /// record's fields past the last wanted one are passed over unparsed.
+///
+/// A piece with text columns is checked to be UTF-8 once, whole, rather than
+/// cell by cell; only a piece that is not has its text cells checked one by
+/// one (to tell which, and so that other columns may hold any bytes).
 pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataFrame, BadCell> {
     // About 40 bytes a record is a fair guess for a capacity; vectors grow if not.
     let capacity = piece.len() / 40 + 1;
@@ -254,6 +343,11 @@ pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataF
             .map(|(_, kind)| ColumnBuffer::new(*kind, capacity))
             .collect(),
         targets: &projection.targets,
+        piece,
+        checked: projection
+            .has_text()
+            .then(|| std::str::from_utf8(piece).ok())
+            .flatten(),
         start: 0,
         field_index: 0,
         filled: 0,
@@ -278,7 +372,7 @@ pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataF
             ends &= ends - 1;
             let end = at + bit as usize;
             let end_of_record = stretch.newlines >> bit & 1 == 1;
-            record.field(&piece[field_start..end], end_of_record)?;
+            record.field(field_start..end, end_of_record)?;
             field_start = end + 1;
             if end_of_record {
                 record.finish(field_start);
@@ -288,7 +382,7 @@ pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataF
     }
     if field_start < piece.len() || record.field_index > 0 {
         // The last record has no newline.
-        record.field(&piece[field_start..], true)?;
+        record.field(field_start..piece.len(), true)?;
         record.finish(piece.len());
     }
     let columns = record
@@ -305,6 +399,10 @@ struct Record<'a> {
     buffers: Vec<ColumnBuffer>,
     /// For each field index up to the last wanted one, its output column.
     targets: &'a [Option<usize>],
+    /// The piece's bytes.
+    piece: &'a [u8],
+    /// The piece as text, if it has text columns and is UTF-8.
+    checked: Option<&'a str>,
     /// The byte offset of the record in the piece.
     start: usize,
     /// The index of the next field in the record.
@@ -314,11 +412,11 @@ struct Record<'a> {
 }
 
 impl Record<'_> {
-    /// Takes the record's next field (raw bytes, quotes and all). Inlined
-    /// into the loop over separators: most fields are not wanted, and for
-    /// them this is a lookup and an increment, not a call.
+    /// Takes the record's next field (the piece's bytes `field`, quotes and
+    /// all). Inlined into the loop over separators: most fields are not
+    /// wanted, and for them this is a lookup and an increment, not a call.
     #[inline(always)]
-    fn field(&mut self, field: &[u8], end_of_record: bool) -> Result<(), BadCell> {
+    fn field(&mut self, field: Range<usize>, end_of_record: bool) -> Result<(), BadCell> {
         let target = self.targets.get(self.field_index).copied().flatten();
         self.field_index += 1;
         match target {
@@ -334,16 +432,27 @@ impl Record<'_> {
     }
 
     /// Parses a wanted field into output column `column`.
-    fn wanted(&mut self, column: usize, field: &[u8], end_of_record: bool) -> Result<(), BadCell> {
-        let field = if end_of_record {
-            field.strip_suffix(b"\r").unwrap_or(field)
-        } else {
-            field
-        };
-        if !self.buffers[column].push_field(field) {
+    fn wanted(
+        &mut self,
+        column: usize,
+        mut field: Range<usize>,
+        end_of_record: bool,
+    ) -> Result<(), BadCell> {
+        if end_of_record && field.end > field.start && self.piece[field.end - 1] == b'\r' {
+            field.end -= 1;
+        }
+        // Cut at separators, which are ASCII: the same cell as text.
+        let checked = self.checked.map(|text| &text[field.clone()]);
+        let field = &self.piece[field];
+        if let Err(problem) = self.buffers[column].push_field(field, checked) {
+            let shown = match problem {
+                Problem::NotOfType => unquote(field),
+                Problem::BadQuotes | Problem::NotUtf8 => field,
+            };
             return Err(BadCell {
+                problem,
                 column,
-                value: String::from_utf8_lossy(unquote(field)).into_owned(),
+                value: String::from_utf8_lossy(shown).into_owned(),
                 record_offset: self.start,
             });
         }
@@ -406,6 +515,7 @@ mod tests {
         assert_eq!(
             bad,
             BadCell {
+                problem: Problem::NotOfType,
                 column: 1,
                 value: "x3".to_owned(),
                 record_offset: 8
@@ -451,6 +561,67 @@ mod tests {
         ] {
             assert_eq!(plain_decimal(other.as_bytes()), None, "{other}");
         }
+    }
+
+    fn texts(piece: &[u8]) -> Result<Vec<Option<String>>, BadCell> {
+        let projection = Projection::new(
+            &[1, 2],
+            vec![
+                ("t".into(), ColumnKind::Text),
+                ("i".into(), ColumnKind::Int64),
+            ],
+        );
+        let frame = parse_piece(piece, &projection)?;
+        Ok(frame
+            .column("t")
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .map(|t| t.map(str::to_owned))
+            .collect())
+    }
+
+    #[test]
+    fn text_cells_follow_polars_rules() {
+        let piece = "a,,1\nb,\"\",2\nc, x ,3\nd,\" y \",4\ne,\"q\"\"r\",5\n\
+                     f,\"l1\nl2\",6\ng,\"a,b\",7\r\nh,Müller und Söhne GmbH,8\ni\n\
+                     j,\"\"\"\",9\nk,tail\r\n";
+        let text = |t: &str| Some(t.to_owned());
+        assert_eq!(
+            texts(piece.as_bytes()).unwrap(),
+            [
+                None,
+                text(""),
+                text(" x "),
+                text(" y "),
+                text("q\"r"),
+                text("l1\nl2"),
+                text("a,b"),
+                text("Müller und Söhne GmbH"),
+                None,
+                text("\""),
+                text("tail"),
+            ]
+        );
+        // A text column as the last field keeps nothing of a CRLF.
+        let last = Projection::new(&[1], vec![("t".into(), ColumnKind::Text)]);
+        let frame = parse_piece(b"a,x\r\nb,\"y\"\r\n", &last).unwrap();
+        let t: Vec<Option<&str>> = frame.column("t").unwrap().str().unwrap().iter().collect();
+        assert_eq!(t, [Some("x"), Some("y")]);
+    }
+
+    #[test]
+    fn badly_quoted_and_non_utf8_text_cells_are_refused() {
+        for bad in [&b"a,\"q\"x,1\n"[..], b"a,\"q\"r\",1\n", b"a,\",1\n"] {
+            let error = texts(bad).unwrap_err();
+            assert_eq!(error.problem, Problem::BadQuotes, "{bad:?}");
+            assert_eq!(error.column, 0);
+        }
+        let error = texts(b"a,ok,1\nb,\xff\xfe,2\n").unwrap_err();
+        assert_eq!((error.problem, error.record_offset), (Problem::NotUtf8, 7));
+        // Bytes that are not UTF-8 in a column not read are no error.
+        assert_eq!(texts(b"\xff,ok,1\n").unwrap(), [Some("ok".to_owned())]);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! A parallel, quote-aware reader of the numeric columns of a CSV file.
+//! A parallel, quote-aware reader of the numeric and text columns of a CSV
+//! file.
 //!
 //! polars' streaming CSV source (0.55, built on stable Rust) finds the record
 //! boundaries on one thread, which on two cores made a scan about twice as
@@ -14,8 +15,9 @@
 //!
 //! Memory stays bounded by a few blocks whatever the file size: the pages of
 //! the map already parsed are released. The executor uses it for queries
-//! that compute row by row from numeric columns of one CSV file (see
-//! [`read_csv_blocks`]); the tests check it against polars on random files.
+//! that compute row by row from number and text columns of one CSV file
+//! (see [`read_csv_blocks`]); the tests check it against polars on random
+//! files.
 
 use std::fs::File;
 use std::ops::Range;
@@ -26,7 +28,7 @@ use pipeline_mmap::FileMap;
 use polars::prelude::*;
 
 use super::CsvError;
-use super::parse::{self, BadCell, ColumnKind, Projection};
+use super::parse::{self, BadCell, ColumnKind, Problem, Projection};
 use super::split;
 
 /// Sizes and parallelism of a read.
@@ -52,7 +54,7 @@ impl Default for ReadOptions {
     }
 }
 
-/// Reads the `columns` (name and type: `Float64` or `Int64`) of the CSV at
+/// Reads the `columns` (name and type: `Float64`, `Int64` or `String`) of the CSV at
 /// `path` block by block, calling `consume` with each block's frame (columns
 /// in the order given) in file order, and returns the rows read. The first
 /// error of `consume` stops the read and is returned.
@@ -61,7 +63,8 @@ impl Default for ReadOptions {
 /// comma-separated, double quotes, UTF-8, empty cells null) and gives the
 /// same frame as polars' reader. Errors name the file: unreadable, empty, a
 /// column missing from the header, a cell that is not a number of its
-/// column's type (with its line), or the error of `consume`.
+/// column's type or a badly quoted text cell (with its line), text that is
+/// not UTF-8, or the error of `consume`.
 ///
 /// ```
 /// use pipeline_core::frame::csv::{CsvError, ReadOptions, read_csv_blocks};
@@ -71,16 +74,20 @@ impl Default for ReadOptions {
 /// let path = dir.path().join("prices.csv");
 /// std::fs::write(&path, "Name,Price\n\"Tea, green\",2.5\nCoffee,3\n").unwrap();
 /// let mut total = 0.0;
-/// read_csv_blocks(&path, &[("Price", DataType::Float64)], &ReadOptions::default(), |block| {
+/// let mut names = Vec::new();
+/// let columns = [("Name", DataType::String), ("Price", DataType::Float64)];
+/// read_csv_blocks(&path, &columns, &ReadOptions::default(), |block| {
 ///     total += block.column("Price").unwrap().f64().unwrap().sum().unwrap_or(0.0);
+///     names.extend(block.column("Name").unwrap().str().unwrap().into_no_null_iter().map(str::to_owned));
 ///     Ok::<(), CsvError>(())
 /// })?;
 /// assert_eq!(total, 5.5);
+/// assert_eq!(names, ["Tea, green", "Coffee"]);
 /// # Ok::<(), pipeline_core::frame::csv::CsvError>(())
 /// ```
 ///
 /// # Panics
-/// If a column's type is neither `Float64` nor `Int64`.
+/// If a column's type is not `Float64`, `Int64` or `String`.
 pub fn read_csv_blocks<E: From<CsvError> + Send>(
     path: &Path,
     columns: &[(&str, DataType)],
@@ -96,8 +103,8 @@ pub fn read_csv_blocks<E: From<CsvError> + Send>(
     let kinds: Vec<(&str, ColumnKind)> = columns
         .iter()
         .map(|(name, dtype)| {
-            let kind =
-                ColumnKind::of(dtype).expect("read_csv_blocks reads Float64 and Int64 columns");
+            let kind = ColumnKind::of(dtype)
+                .expect("read_csv_blocks reads Float64, Int64 and String columns");
             (*name, kind)
         })
         .collect();
@@ -275,11 +282,22 @@ fn bad_cell_error(
     // one plus the newlines before it (the header is line 1).
     let line = 1 + memchr::memchr_iter(b'\n', &bytes[..record]).count() as u64;
     let (name, kind) = projection.column(bad.column);
-    CsvError::BadCell {
-        path: path.to_owned(),
-        column: name.to_string(),
-        dtype: kind.dtype().to_string(),
-        value: bad.value,
-        line: Some(line),
+    match bad.problem {
+        Problem::NotOfType => CsvError::BadCell {
+            path: path.to_owned(),
+            column: name.to_string(),
+            dtype: kind.dtype().to_string(),
+            value: bad.value,
+            line: Some(line),
+        },
+        Problem::BadQuotes => CsvError::BadQuotes {
+            path: path.to_owned(),
+            column: name.to_string(),
+            value: bad.value,
+            line,
+        },
+        Problem::NotUtf8 => CsvError::InvalidUtf8 {
+            path: path.to_owned(),
+        },
     }
 }

@@ -202,7 +202,7 @@ pub mod stored {
                 e,
             )
         })?;
-        let (done, _) = materialize::run(frame.clone(), frame, format, dir.path(), 0)?;
+        let (done, _) = materialize::run(frame.clone(), frame, format, dir.path(), 0, 0)?;
         let path = done.file.expect("a written frame has a file");
         let bytes = std::fs::read(&path).map_err(|e| io_error("cannot read", &path, e))?;
         out.extend_from_slice(&bytes);

@@ -429,6 +429,104 @@ fn a_badly_quoted_text_cell_fails_the_task_naming_the_file_column_and_line() {
     );
 }
 
+/// Per note: the sum of counts, the rows, the extremes of amounts (exact
+/// whatever order rows are added in).
+fn grouped(path: &Path) -> LazyFrame {
+    scan_csv(path, &wanted())
+        .unwrap()
+        .group_by([col("note")])
+        .agg([
+            col("count").sum().alias("counts"),
+            len().alias("rows"),
+            col("amount").min().alias("least"),
+            col("amount").max().alias("most"),
+        ])
+        .sort(
+            ["note"],
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+}
+
+/// Runs `query` as a task of a runtime keeping `frame_memory` bytes of
+/// frames; the stored frame, or the job's error.
+fn run_grouped(
+    path: &Path,
+    query: fn(&Path) -> LazyFrame,
+    frame_memory: usize,
+) -> Result<DataFrame, String> {
+    let path = path.to_owned();
+    let graph = GraphBuilder::new("csv")
+        .node(NodeSpec::new::<PathBuf>("csv").with_default(path))
+        .node(NodeSpec::new::<LazyFrame>("grouped"))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("group", "1", move |p: &PathBuf| query(p)))
+                .inputs(["csv"])
+                .outputs(["grouped"]),
+        )
+        .build()
+        .unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder()
+        .frame_memory(frame_memory)
+        .open(store.path())
+        .unwrap();
+    let scenario = runtime.create_scenario(graph, "s").unwrap();
+    let submission = scenario.submit().unwrap();
+    if let Some(error) = submission.jobs[0].error_text() {
+        return Err(error.to_owned());
+    }
+    let node = scenario.node::<LazyFrame>("grouped").unwrap();
+    Ok(collect_streaming(node.read().unwrap().as_ref().clone()).unwrap())
+}
+
+#[test]
+fn an_aggregation_over_a_csv_gets_polars_rows_read_in_memory_or_streamed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("note,amount,count,time\n");
+    for row in 0..100_000 {
+        let note = match row % 5 {
+            0 => String::new(),
+            1 => "\"a, b\"".to_owned(),
+            2 => "Straße".to_owned(),
+            3 => "\"say \"\"x\"\"\"".to_owned(),
+            _ => format!("n{}", row % 11),
+        };
+        text.push_str(&format!(
+            "{note},{}.25,{},{}\n",
+            row % 977,
+            row % 13,
+            row % 7
+        ));
+    }
+    let path = write(dir.path(), &text);
+    let theirs = grouped(&path).collect().unwrap();
+    for frame_memory in [512 << 20, 64 << 10, 0] {
+        let ours = run_grouped(&path, grouped, frame_memory).unwrap();
+        assert!(
+            ours.equals_missing(&theirs),
+            "frame memory {frame_memory}:\n{ours}\npolars:\n{theirs}"
+        );
+    }
+    assert_eq!(theirs.height(), 15);
+}
+
+#[test]
+fn an_aggregation_over_a_csv_is_read_by_the_parallel_reader_within_frame_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(
+        dir.path(),
+        "note,amount,count,time\nok,1,5,3\n\"cut\"short,3,5,3\n",
+    );
+    // Only the parallel reader words the error so.
+    let read_in_memory = run_grouped(&path, grouped, 512 << 20).unwrap_err();
+    assert!(
+        read_in_memory.contains("not properly quoted") && read_in_memory.contains("line 3"),
+        "{read_in_memory}"
+    );
+    let streamed = run_grouped(&path, grouped, 0).unwrap_err();
+    assert!(!streamed.contains("not properly quoted"), "{streamed}");
+}
+
 /// The fingerprint of a query's stored file when polars' own engine computes
 /// it (collected in memory, then stored).
 trait ViaPolars {

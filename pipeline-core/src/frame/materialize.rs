@@ -56,7 +56,14 @@ pub(crate) fn materialize(
         true => 0,
         false => ctx.memory.budget(),
     };
-    let (done, kept) = run(runnable, &frame, format, ctx.scratch_dir, keep_bytes)?;
+    let (done, kept) = run(
+        runnable,
+        &frame,
+        format,
+        ctx.scratch_dir,
+        keep_bytes,
+        ctx.memory.budget(),
+    )?;
     if let Some(kept) = kept {
         let bytes = kept.estimated_size();
         ctx.memory.insert(done.fingerprint, Arc::new(kept), bytes);
@@ -120,15 +127,17 @@ fn resident(scan: &StoredScan, memory: &ValueMemory) -> Option<Arc<DataFrame>> {
 /// rows in order (deterministic bytes, so equal frames get equal
 /// fingerprints), and returns it with its rows if they take at most
 /// `keep_bytes`. A query over a CSV file that the parallel reader can feed
-/// ([`CsvQuery`]) is run with it; any other on polars' streaming engine.
-/// `explain` is the query as the task built it, for messages about the CSV
-/// files it reads.
+/// ([`CsvQuery`]) is run with it, block by block if it computes row by row,
+/// else over the columns it reads if they take at most `csv_bytes`; any
+/// other on polars' streaming engine. `explain` is the query as the task
+/// built it, for messages about the CSV files it reads.
 pub(super) fn run(
     frame: LazyFrame,
     explain: &LazyFrame,
     format: FrameFormat,
     dir: &Path,
     keep_bytes: usize,
+    csv_bytes: usize,
 ) -> Result<(Materialized<LazyFrame>, Option<DataFrame>), ValueError> {
     let failed = |error: PolarsError| match csv::explain(error, explain) {
         Ok(explained) => ValueError::Materialize(explained.to_string()),
@@ -136,10 +145,16 @@ pub(super) fn run(
     };
     let schema = frame.clone().collect_schema().map_err(failed)?;
     let output = Output::create(dir, &schema, format, keep_bytes)?;
+    let mut frame = frame;
     if let Some(query) = CsvQuery::of(&frame) {
-        let mut output = output;
-        query.run(&frame, |batch| output.push(batch))?;
-        return output.finish();
+        if query.is_row_wise() {
+            let mut output = output;
+            query.run(&frame, |batch| output.push(batch))?;
+            return output.finish();
+        }
+        if let Some(in_memory) = query.in_memory(&frame, csv_bytes)? {
+            frame = in_memory;
+        }
     }
     let output = Arc::new(Mutex::new(output));
     let write_error = Arc::new(Mutex::new(None::<ValueError>));

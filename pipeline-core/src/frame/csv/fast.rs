@@ -7,8 +7,14 @@
 //! source: each block the reader parses goes through the rest of the query
 //! and into the stored file. The rows are the same (the reader follows
 //! polars' cell rules, and the file is written in the same batches), so is
-//! the fingerprint. Anything else (columns typed otherwise, other read
-//! options, aggregations) runs on polars' streaming engine as usual.
+//! the fingerprint.
+//!
+//! A query over such a scan that does not compute row by row (a `group_by`,
+//! a sort, a join with itself) reads the columns it needs with the reader
+//! into memory, when they take at most the bytes it is given (the runtime's
+//! frame memory), and polars runs the rest over them; larger ones, and
+//! anything else (columns typed otherwise, other read options, other
+//! sources), run on polars' streaming engine as usual.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,11 +27,26 @@ use super::{CsvError, parse::ColumnKind};
 use crate::frame::plan::map_plan;
 
 /// A query the parallel reader can feed: one local CSV file, read with
-/// options it follows, number and text columns only, row-wise operations
-/// only.
+/// options it follows, number and text columns only.
 pub(crate) struct CsvQuery {
     path: PathBuf,
     columns: Vec<(PlSmallStr, DataType)>,
+    /// Whether the query computes row by row, so blocks can go through it
+    /// one by one.
+    row_wise: bool,
+}
+
+/// Why reading a CSV into memory stopped.
+enum Stop {
+    Csv(CsvError),
+    /// The columns take more than the bytes allowed.
+    TooLarge,
+}
+
+impl From<CsvError> for Stop {
+    fn from(error: CsvError) -> Self {
+        Stop::Csv(error)
+    }
 }
 
 impl CsvQuery {
@@ -51,9 +72,6 @@ impl CsvQuery {
         };
         let [path] = &paths[..] else { return None };
         if path.has_scheme() || !supported(options, unified_scan_args) {
-            return None;
-        }
-        if !crate::frame::view::row_wise(frame) {
             return None;
         }
         let plan = frame.clone().to_alp_optimized().ok()?;
@@ -84,20 +102,91 @@ impl CsvQuery {
         Some(Self {
             path: path.as_std_path().to_path_buf(),
             columns: columns.filter(|c| !c.is_empty())?,
+            row_wise: crate::frame::view::row_wise(frame),
         })
     }
 
-    /// Runs the query, handing each batch of its result to `write` in order.
+    /// Whether the query computes row by row: [`CsvQuery::run`] takes it.
+    pub(crate) fn is_row_wise(&self) -> bool {
+        self.row_wise
+    }
+
+    /// `frame` over the columns it reads from the CSV file, read into memory
+    /// by the parallel reader, if they take at most `limit` bytes; `None`
+    /// if they take more. The read stops as soon as the columns take more,
+    /// or as the blocks read so far say they will (blocks are all of one
+    /// size but the last few).
+    pub(crate) fn in_memory(
+        &self,
+        frame: &LazyFrame,
+        limit: usize,
+    ) -> Result<Option<LazyFrame>, CsvError> {
+        if limit == 0 {
+            return Ok(None);
+        }
+        let file_bytes = std::fs::metadata(&self.path)
+            .map_err(|error| CsvError::Unreadable {
+                path: self.path.clone(),
+                error,
+            })?
+            .len() as f64;
+        let options = ReadOptions::default();
+        let mut whole: Option<DataFrame> = None;
+        let (mut bytes, mut blocks) = (0, 0);
+        let read = read_csv_blocks(&self.path, &self.wanted(), &options, |block| {
+            bytes += block.estimated_size();
+            blocks += 1;
+            let read_so_far = (blocks * options.block_bytes) as f64;
+            let expected = bytes as f64 * (file_bytes / read_so_far).max(1.0);
+            if bytes > limit || expected > limit as f64 {
+                return Err(Stop::TooLarge);
+            }
+            match &mut whole {
+                Some(whole) => {
+                    whole
+                        .vstack_mut_owned(block)
+                        .expect("blocks share the reader's schema");
+                }
+                None => whole = Some(block),
+            }
+            Ok(())
+        });
+        match read {
+            Ok(_) => {}
+            Err(Stop::TooLarge) => return Ok(None),
+            Err(Stop::Csv(error)) => return Err(error),
+        }
+        let Some(whole) = whole else {
+            // No records: polars' own scan gives the empty frame's types.
+            return Ok(Some(frame.clone()));
+        };
+        let schema = whole.schema().clone();
+        let whole = Arc::new(whole);
+        let plan = map_plan(&frame.logical_plan, &mut |node| {
+            matches!(node, DslPlan::Scan { .. }).then(|| DslPlan::DataFrameScan {
+                df: whole.clone(),
+                schema: schema.clone(),
+            })
+        });
+        Ok(Some(LazyFrame::from(plan)))
+    }
+
+    /// The columns to read, as the reader takes them.
+    fn wanted(&self) -> Vec<(&str, DataType)> {
+        self.columns
+            .iter()
+            .map(|(name, dtype)| (name.as_str(), dtype.clone()))
+            .collect()
+    }
+
+    /// Runs a row-wise query, handing each batch of its result to `write` in
+    /// order.
     pub(crate) fn run<E: From<CsvError> + Send>(
         &self,
         frame: &LazyFrame,
         mut write: impl FnMut(DataFrame) -> Result<(), E> + Send,
     ) -> Result<(), E> {
-        let columns: Vec<(&str, DataType)> = self
-            .columns
-            .iter()
-            .map(|(name, dtype)| (name.as_str(), dtype.clone()))
-            .collect();
+        let columns = self.wanted();
         let polars_error = |error| {
             E::from(CsvError::Polars {
                 path: self.path.clone(),

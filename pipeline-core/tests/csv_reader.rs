@@ -447,6 +447,18 @@ fn grouped(path: &Path) -> LazyFrame {
         )
 }
 
+/// Per note: the distinct amounts (no partial results add up to them).
+fn distinct(path: &Path) -> LazyFrame {
+    scan_csv(path, &wanted())
+        .unwrap()
+        .group_by([col("note")])
+        .agg([col("amount").n_unique().alias("amounts")])
+        .sort(
+            ["note"],
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+}
+
 /// Runs `query` as a task of a runtime keeping `frame_memory` bytes of
 /// frames; the stored frame, or the job's error.
 fn run_grouped(
@@ -499,32 +511,37 @@ fn an_aggregation_over_a_csv_gets_polars_rows_read_in_memory_or_streamed() {
         ));
     }
     let path = write(dir.path(), &text);
-    let theirs = grouped(&path).collect().unwrap();
-    for frame_memory in [512 << 20, 64 << 10, 0] {
-        let ours = run_grouped(&path, grouped, frame_memory).unwrap();
-        assert!(
-            ours.equals_missing(&theirs),
-            "frame memory {frame_memory}:\n{ours}\npolars:\n{theirs}"
-        );
+    // Sums, extremes and counts add up from blocks; distinct values are read whole.
+    for query in [grouped, distinct] {
+        let theirs = query(&path).collect().unwrap();
+        for frame_memory in [512 << 20, 64 << 10, 0] {
+            let ours = run_grouped(&path, query, frame_memory).unwrap();
+            assert!(
+                ours.equals_missing(&theirs),
+                "frame memory {frame_memory}:\n{ours}\npolars:\n{theirs}"
+            );
+        }
+        assert_eq!(theirs.height(), 15);
     }
-    assert_eq!(theirs.height(), 15);
 }
 
 #[test]
-fn an_aggregation_over_a_csv_is_read_by_the_parallel_reader_within_frame_memory() {
+fn an_aggregation_over_a_csv_is_read_by_the_parallel_reader_unless_frame_memory_is_0() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(
         dir.path(),
         "note,amount,count,time\nok,1,5,3\n\"cut\"short,3,5,3\n",
     );
     // Only the parallel reader words the error so.
-    let read_in_memory = run_grouped(&path, grouped, 512 << 20).unwrap_err();
-    assert!(
-        read_in_memory.contains("not properly quoted") && read_in_memory.contains("line 3"),
-        "{read_in_memory}"
-    );
-    let streamed = run_grouped(&path, grouped, 0).unwrap_err();
-    assert!(!streamed.contains("not properly quoted"), "{streamed}");
+    for query in [grouped, distinct] {
+        let read = run_grouped(&path, query, 512 << 20).unwrap_err();
+        assert!(
+            read.contains("not properly quoted") && read.contains("line 3"),
+            "{read}"
+        );
+        let streamed = run_grouped(&path, query, 0).unwrap_err();
+        assert!(!streamed.contains("not properly quoted"), "{streamed}");
+    }
 }
 
 /// The fingerprint of a query's stored file when polars' own engine computes

@@ -152,7 +152,9 @@ pub(super) fn run(
             query.run(&frame, |batch| output.push(batch))?;
             return output.finish();
         }
-        if let Some(in_memory) = query.in_memory(&frame, csv_bytes)? {
+        if let Some(grouped) = csv::aggregate_grouped(&frame, csv_bytes)? {
+            frame = grouped;
+        } else if let Some(in_memory) = query.in_memory(&frame, csv_bytes)? {
             frame = in_memory;
         }
     }

@@ -37,9 +37,9 @@ pub(crate) struct CsvQuery {
 }
 
 /// Why reading a CSV into memory stopped.
-enum Stop {
+pub(super) enum Stop {
     Csv(CsvError),
-    /// The columns take more than the bytes allowed.
+    /// What was read takes more than the bytes allowed.
     TooLarge,
 }
 
@@ -109,6 +109,11 @@ impl CsvQuery {
     /// Whether the query computes row by row: [`CsvQuery::run`] takes it.
     pub(crate) fn is_row_wise(&self) -> bool {
         self.row_wise
+    }
+
+    /// The CSV file.
+    pub(super) fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     /// `frame` over the columns it reads from the CSV file, read into memory
@@ -184,6 +189,18 @@ impl CsvQuery {
     pub(crate) fn run<E: From<CsvError> + Send>(
         &self,
         frame: &LazyFrame,
+        write: impl FnMut(DataFrame) -> Result<(), E> + Send,
+    ) -> Result<(), E> {
+        self.run_with(frame, &ReadOptions::default(), write)
+    }
+
+    /// Runs `frame` over each block read with `options` (a row-wise query,
+    /// or one whose result over a block is what the caller wants), handing
+    /// each result to `write` in order.
+    pub(super) fn run_with<E: From<CsvError> + Send>(
+        &self,
+        frame: &LazyFrame,
+        options: &ReadOptions,
         mut write: impl FnMut(DataFrame) -> Result<(), E> + Send,
     ) -> Result<(), E> {
         let columns = self.wanted();
@@ -193,7 +210,7 @@ impl CsvQuery {
                 error,
             })
         };
-        read_csv_blocks(&self.path, &columns, &ReadOptions::default(), |block| {
+        read_csv_blocks(&self.path, &columns, options, |block| {
             let schema = block.schema().clone();
             let block = Arc::new(block);
             let plan = map_plan(&frame.logical_plan, &mut |node| {

@@ -34,12 +34,14 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 mod fast;
+mod grouped;
 mod parse;
 mod reader;
 mod separators;
 mod split;
 
 pub(crate) use fast::CsvQuery;
+pub(crate) use grouped::aggregate as aggregate_grouped;
 pub use reader::{ReadOptions, read_csv_blocks};
 
 /// The longest header line [`scan_csv`] reads while checking the columns.

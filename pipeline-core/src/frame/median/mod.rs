@@ -56,6 +56,7 @@ use polars::prelude::*;
 
 pub(super) use accelerate::accelerate;
 use groups::GroupIndex;
+pub(in crate::frame) use reduce::{Op, Reduction};
 use search::Found;
 
 /// The exact median of each of `columns` (numeric expressions) per group of

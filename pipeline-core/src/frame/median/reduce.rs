@@ -27,7 +27,7 @@ use super::statistics::{Chunks, Native, Needs, Partial, Stats, statistics};
 
 /// What one aggregation computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Op {
+pub(in crate::frame) enum Op {
     Sum,
     Mean,
     Min,
@@ -41,7 +41,7 @@ enum Op {
 /// An aggregation of `others` this module computes: its operation, the
 /// column it reads (`None` for `len`) and the expression around it.
 #[derive(Debug, Clone)]
-pub(super) struct Reduction {
+pub(in crate::frame) struct Reduction {
     op: Op,
     column: Option<PlSmallStr>,
     expr: Expr,
@@ -51,7 +51,7 @@ impl Reduction {
     /// `expr` (an aggregation of a `group_by`) as a reduction, if it is one
     /// of those this module computes, over a plain column, under aliases
     /// and casts only.
-    pub(super) fn of(expr: &Expr) -> Option<Self> {
+    pub(in crate::frame) fn of(expr: &Expr) -> Option<Self> {
         let column = |input: &Expr| match input {
             Expr::Column(name) => Some(name.clone()),
             _ => None,
@@ -89,8 +89,13 @@ impl Reduction {
     }
 
     /// The column it reads (`None` for `len`).
-    pub(super) fn column(&self) -> Option<&PlSmallStr> {
+    pub(in crate::frame) fn column(&self) -> Option<&PlSmallStr> {
         self.column.as_ref()
+    }
+
+    /// What it computes.
+    pub(in crate::frame) fn op(&self) -> Op {
+        self.op
     }
 }
 

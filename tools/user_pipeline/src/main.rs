@@ -1,0 +1,99 @@
+//! A user's own pipeline over a customer CSV, written as a user would:
+//! text columns kept, grouped by text, and grouped straight from the CSV.
+//! No tuning of its own: whatever is fast here, the framework made fast.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use pipeline_core::cli::{Cli, ScenarioKind};
+use pipeline_core::frame::csv::{CsvError, scan_csv};
+use pipeline_core::{lazy_frame_value, scenario, task};
+use polars::prelude::*;
+
+/// Customers with their name, country and gender.
+pub struct Customers(pub LazyFrame);
+/// Per country: the mean amount and the customers.
+pub struct ByCountry(pub LazyFrame);
+/// Per country and gender, straight from the CSV.
+pub struct Direct(pub LazyFrame);
+lazy_frame_value!(Customers, ByCountry, Direct);
+
+fn typed(path: &Path) -> Result<LazyFrame, CsvError> {
+    scan_csv(
+        path,
+        &[
+            ("TotalPurchaseAmount", DataType::Float64),
+            ("NumberOfPurchases", DataType::Int64),
+        ],
+    )
+}
+
+/// Reads the customers, keeping three text columns.
+#[task(skippable)]
+pub fn customers(path: &Path) -> Result<Customers, CsvError> {
+    let per_purchase =
+        col("TotalPurchaseAmount") / col("NumberOfPurchases").cast(DataType::Float64);
+    Ok(Customers(typed(path)?.select([
+        col("Name"),
+        col("Country"),
+        col("Gender"),
+        col("TotalPurchaseAmount"),
+        per_purchase.alias("PerPurchase"),
+    ])))
+}
+
+/// The mean amount and the customers per country.
+#[task(skippable)]
+pub fn by_country(customers: &Customers) -> ByCountry {
+    ByCountry(
+        customers
+            .0
+            .clone()
+            .group_by([col("Country")])
+            .agg([
+                col("TotalPurchaseAmount").mean().alias("MeanAmount"),
+                len().alias("Customers"),
+            ])
+            .sort(["Country"], Default::default()),
+    )
+}
+
+/// Per country and gender, grouped over the CSV itself.
+#[task(skippable)]
+pub fn direct(path: &Path) -> Result<Direct, CsvError> {
+    Ok(Direct(
+        typed(path)?
+            .group_by([col("Country"), col("Gender")])
+            .agg([
+                col("TotalPurchaseAmount").mean().alias("MeanAmount"),
+                col("NumberOfPurchases").sum().alias("Purchases"),
+                len().alias("Customers"),
+            ])
+            .sort(["Country", "Gender"], Default::default()),
+    ))
+}
+
+scenario! {
+    /// Customers by country, two ways.
+    pub struct CountryPipeline {
+        data {
+            path: PathBuf = PathBuf::from("customers.csv"),
+            customer_df: Customers,
+            country_df: ByCountry,
+            direct_df: Direct,
+        }
+        tasks {
+            customers(path) -> customer_df,
+            by_country(customer_df) -> country_df,
+            direct(path) -> direct_df,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    Cli::new("user-pipeline-bench")
+        .about("A user's pipeline over a customer CSV")
+        .scenario_kind(ScenarioKind::of::<CountryPipeline>().results(["country_df", "direct_df"]))
+        .node_flag("data", "path", "CSV", "The customer CSV")
+        .run()
+}

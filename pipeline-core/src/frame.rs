@@ -29,7 +29,9 @@
 //!   number and text columns of one CSV file ([`csv::scan_csv`] and a
 //!   `select`) is fed by a parallel, quote-aware reader
 //!   ([`csv::read_csv_blocks`]) with polars' own cell rules, instead of
-//!   polars' CSV source, which finds record boundaries on one thread.
+//!   polars' CSV source, which finds record boundaries on one thread. So is
+//!   a `group_by` over such a query whose sums, means, extremes and counts
+//!   add up block by block, in memory bounded by the groups.
 //! - **Work after a query on the threads that ran it.** The median passes
 //!   and group ids run on polars' own thread pool, already on their cores,
 //!   rather than on threads spawned for each pass (a new thread may share

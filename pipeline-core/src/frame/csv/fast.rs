@@ -9,12 +9,14 @@
 //! polars' cell rules, and the file is written in the same batches), so is
 //! the fingerprint.
 //!
-//! A query over such a scan that does not compute row by row (a `group_by`,
-//! a sort, a join with itself) reads the columns it needs with the reader
-//! into memory, when they take at most the bytes it is given (the runtime's
-//! frame memory), and polars runs the rest over them; larger ones, and
-//! anything else (columns typed otherwise, other read options, other
-//! sources), run on polars' streaming engine as usual.
+//! A query over such a scan that does not compute row by row is fed by the
+//! reader too, within the bytes it is given (the runtime's frame memory): a
+//! `group_by` whose aggregations add up from partial results block by
+//! block (see [`grouped`](super::grouped)); any other (a sort, other
+//! aggregations) over the columns it needs, read into memory, polars
+//! running the rest. Larger ones, and anything else (columns typed
+//! otherwise, other read options, other sources), run on polars' streaming
+//! engine as usual.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -36,7 +38,7 @@ pub(crate) struct CsvQuery {
     row_wise: bool,
 }
 
-/// Why reading a CSV into memory stopped.
+/// Why reading a CSV's blocks stopped before its end.
 pub(super) enum Stop {
     Csv(CsvError),
     /// What was read takes more than the bytes allowed.

@@ -459,6 +459,23 @@ fn distinct(path: &Path) -> LazyFrame {
         )
 }
 
+/// Per note: the median amount, with a sum and the rows (the medians'
+/// passes and the other aggregations both read the file).
+fn medians(path: &Path) -> LazyFrame {
+    scan_csv(path, &wanted())
+        .unwrap()
+        .group_by([col("note")])
+        .agg([
+            col("amount").median().alias("middle"),
+            col("count").sum().alias("counts"),
+            len().alias("rows"),
+        ])
+        .sort(
+            ["note"],
+            SortMultipleOptions::default().with_nulls_last(true),
+        )
+}
+
 /// Runs `query` as a task of a runtime keeping `frame_memory` bytes of
 /// frames; the stored frame, or the job's error.
 fn run_grouped(
@@ -511,8 +528,9 @@ fn an_aggregation_over_a_csv_gets_polars_rows_read_in_memory_or_streamed() {
         ));
     }
     let path = write(dir.path(), &text);
-    // Sums, extremes and counts add up from blocks; distinct values are read whole.
-    for query in [grouped, distinct] {
+    // Sums, extremes and counts add up from blocks; distinct values are read
+    // whole; medians take passes over the blocks.
+    for query in [grouped, distinct, medians] {
         let theirs = query(&path).collect().unwrap();
         for frame_memory in [512 << 20, 64 << 10, 0] {
             let ours = run_grouped(&path, query, frame_memory).unwrap();
@@ -526,13 +544,19 @@ fn an_aggregation_over_a_csv_gets_polars_rows_read_in_memory_or_streamed() {
 }
 
 #[test]
-fn an_aggregation_over_a_csv_is_read_by_the_parallel_reader_unless_frame_memory_is_0() {
+fn an_aggregation_over_a_csv_is_read_by_the_parallel_reader() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(
         dir.path(),
         "note,amount,count,time\nok,1,5,3\n\"cut\"short,3,5,3\n",
     );
-    // Only the parallel reader words the error so.
+    // Only the parallel reader words the error so. Medians' passes stream
+    // the blocks whatever the frame memory.
+    let streamed_medians = run_grouped(&path, medians, 0).unwrap_err();
+    assert!(
+        streamed_medians.contains("not properly quoted") && streamed_medians.contains("line 3"),
+        "{streamed_medians}"
+    );
     for query in [grouped, distinct] {
         let read = run_grouped(&path, query, 512 << 20).unwrap_err();
         assert!(

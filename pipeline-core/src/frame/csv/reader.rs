@@ -78,7 +78,7 @@ impl Default for ReadOptions {
 /// let columns = [("Name", DataType::String), ("Price", DataType::Float64)];
 /// read_csv_blocks(&path, &columns, &ReadOptions::default(), |block| {
 ///     total += block.column("Price").unwrap().f64().unwrap().sum().unwrap_or(0.0);
-///     names.extend(block.column("Name").unwrap().str().unwrap().into_no_null_iter().map(str::to_owned));
+///     names.extend(block.column("Name").unwrap().str().unwrap().iter().flatten().map(str::to_owned));
 ///     Ok::<(), CsvError>(())
 /// })?;
 /// assert_eq!(total, 5.5);

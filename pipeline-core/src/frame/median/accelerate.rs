@@ -253,7 +253,8 @@ fn in_memory_inputs(input: &LazyFrame, others: &[Expr]) -> PolarsResult<Option<V
 }
 
 /// `others` per group of `keys` over `input` by polars, in the order of the
-/// groups of `found` (keys named `key_names`), on the streaming engine.
+/// groups of `found` (keys named `key_names`), on the streaming engine (over
+/// a CSV file, sums, means, extremes and counts from the reader's blocks).
 fn others_by_polars(
     input: &LazyFrame,
     keys: &[Expr],
@@ -268,6 +269,13 @@ fn others_by_polars(
         return super::super::collect_streaming(input.clone().select(others)).map(Some);
     }
     let rest = input.clone().group_by(keys).agg(others);
+    // Over one CSV file, from the reader's blocks where the others add up
+    // from partial results (no more groups than the medians took).
+    let rest = match crate::frame::csv::aggregate_grouped(&rest, usize::MAX) {
+        Ok(Some(from_blocks)) => from_blocks,
+        Ok(None) => rest,
+        Err(error) => return Err(PolarsError::ComputeError(error.to_string().into())),
+    };
     let by = || key_names.iter().map(|k| col(k.clone())).collect::<Vec<_>>();
     let joined = found.select(key_names.to_vec())?.lazy().join(
         rest,

@@ -1,7 +1,9 @@
 //! Medians of a query that is not all in memory, in bounded memory: each
-//! pass runs the query on polars' streaming engine and counts its batches
-//! as they come, the columns of a batch on several threads. A key of two
-//! labels is grouped by its condition, one bit a row (`label_key`).
+//! pass runs the query on polars' streaming engine (or, over one CSV file,
+//! with the parallel reader; over one large stored frame, in mapped steps)
+//! and counts its batches as they come, the columns of a batch on several
+//! threads. A key of two labels is grouped by its condition, one bit a row
+//! (`label_key`).
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use super::label_key::LabelKey;
 use super::reduce::{Reducer, Reduction};
 use super::search::{Found, Histograms, Run, Search};
 use super::{Medians, Names};
+use crate::frame::csv::{CsvError, CsvQuery};
 use crate::frame::pool;
 
 /// The first pass's state: groups, each row's group, each column's histograms.
@@ -262,7 +265,8 @@ fn for_each_run(values: &Float64Chunked, ids: Option<&[u16]>, mut visit: impl Fn
 
 /// Runs `frame` on the streaming engine, handing its batches to `consume` in
 /// order; a row-wise query over one large stored frame, a step at a time
-/// over the frame's map instead (`mapped_scan`).
+/// over the frame's map instead (`mapped_scan`), and one over a CSV file
+/// block by block from the parallel reader (`CsvQuery`).
 fn for_each_batch(
     frame: LazyFrame,
     consume: impl Fn(DataFrame) -> PolarsResult<()> + Send + Sync + 'static,
@@ -270,6 +274,14 @@ fn for_each_batch(
     if let Some(done) = crate::frame::mapped_scan::for_each_step(&frame, &mut |rows| consume(rows))
     {
         return done;
+    }
+    if let Some(query) = CsvQuery::of(&frame).filter(CsvQuery::is_row_wise) {
+        return query
+            .run(&frame, |rows| consume(rows).map_err(BatchError::Polars))
+            .map_err(|error| match error {
+                BatchError::Polars(error) => error,
+                BatchError::Csv(error) => PolarsError::ComputeError(error.to_string().into()),
+            });
     }
     let failed = Arc::new(Mutex::new(None::<PolarsError>));
     let sink = {
@@ -289,4 +301,16 @@ fn for_each_batch(
         return Err(error);
     }
     ran.map(|_| ())
+}
+
+/// Why a pass over a CSV file's blocks stopped.
+enum BatchError {
+    Csv(CsvError),
+    Polars(PolarsError),
+}
+
+impl From<CsvError> for BatchError {
+    fn from(error: CsvError) -> Self {
+        BatchError::Csv(error)
+    }
 }

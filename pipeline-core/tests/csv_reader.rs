@@ -429,51 +429,48 @@ fn a_badly_quoted_text_cell_fails_the_task_naming_the_file_column_and_line() {
     );
 }
 
-/// Per note: the sum of counts, the rows, the extremes of amounts (exact
-/// whatever order rows are added in).
-fn grouped(path: &Path) -> LazyFrame {
+/// `aggs` per note of the CSV at `path`, notes in order (nulls last).
+fn per_note(path: &Path, aggs: Vec<Expr>) -> LazyFrame {
     scan_csv(path, &wanted())
         .unwrap()
         .group_by([col("note")])
-        .agg([
-            col("count").sum().alias("counts"),
-            len().alias("rows"),
-            col("amount").min().alias("least"),
-            col("amount").max().alias("most"),
-        ])
+        .agg(aggs)
         .sort(
             ["note"],
             SortMultipleOptions::default().with_nulls_last(true),
         )
 }
 
+/// Per note: the sum of counts, the rows, the extremes of amounts (exact
+/// whatever order rows are added in).
+fn grouped(path: &Path) -> LazyFrame {
+    per_note(
+        path,
+        vec![
+            col("count").sum().alias("counts"),
+            len().alias("rows"),
+            col("amount").min().alias("least"),
+            col("amount").max().alias("most"),
+        ],
+    )
+}
+
 /// Per note: the distinct amounts (no partial results add up to them).
 fn distinct(path: &Path) -> LazyFrame {
-    scan_csv(path, &wanted())
-        .unwrap()
-        .group_by([col("note")])
-        .agg([col("amount").n_unique().alias("amounts")])
-        .sort(
-            ["note"],
-            SortMultipleOptions::default().with_nulls_last(true),
-        )
+    per_note(path, vec![col("amount").n_unique().alias("amounts")])
 }
 
 /// Per note: the median amount, with a sum and the rows (the medians'
 /// passes and the other aggregations both read the file).
 fn medians(path: &Path) -> LazyFrame {
-    scan_csv(path, &wanted())
-        .unwrap()
-        .group_by([col("note")])
-        .agg([
+    per_note(
+        path,
+        vec![
             col("amount").median().alias("middle"),
             col("count").sum().alias("counts"),
             len().alias("rows"),
-        ])
-        .sort(
-            ["note"],
-            SortMultipleOptions::default().with_nulls_last(true),
-        )
+        ],
+    )
 }
 
 /// Runs `query` as a task of a runtime keeping `frame_memory` bytes of

@@ -9,6 +9,7 @@ use pipeline_core::Runtime;
 use pipeline_core::frame::csv::{CsvError, ReadOptions, read_csv_blocks, scan_csv};
 use pipeline_core::frame::{LazyFrame, collect_streaming};
 use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+use pipeline_core::memory::DEFAULT_VALUE_MEMORY;
 use pipeline_core::task::TaskDef;
 use polars::prelude::*;
 use proptest::prelude::*;
@@ -314,24 +315,41 @@ fn materialized_with(
     path: &Path,
     query: fn(&Path) -> LazyFrame,
 ) -> (DataFrame, pipeline_core::fingerprint::Fingerprint) {
+    run_task(path, query, DEFAULT_VALUE_MEMORY).unwrap()
+}
+
+/// Runs `query` over the CSV at `path` as a task of a fresh runtime keeping
+/// `frame_memory` bytes of frames: the stored frame and its fingerprint, or
+/// the job's error.
+fn run_task(
+    path: &Path,
+    query: fn(&Path) -> LazyFrame,
+    frame_memory: usize,
+) -> Result<(DataFrame, pipeline_core::fingerprint::Fingerprint), String> {
     let path = path.to_owned();
     let graph = GraphBuilder::new("csv")
         .node(NodeSpec::new::<PathBuf>("csv").with_default(path))
-        .node(NodeSpec::new::<LazyFrame>("scored"))
+        .node(NodeSpec::new::<LazyFrame>("result"))
         .task(
-            TaskSpec::new(TaskDef::from_fn1("score", "1", move |p: &PathBuf| query(p)))
+            TaskSpec::new(TaskDef::from_fn1("query", "1", move |p: &PathBuf| query(p)))
                 .inputs(["csv"])
-                .outputs(["scored"]),
+                .outputs(["result"]),
         )
         .build()
         .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = Runtime::open(dir.path()).unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let runtime = Runtime::builder()
+        .frame_memory(frame_memory)
+        .open(store.path())
+        .unwrap();
     let scenario = runtime.create_scenario(graph, "s").unwrap();
-    scenario.submit().unwrap().into_result().unwrap();
-    let node = scenario.node::<LazyFrame>("scored").unwrap();
+    let submission = scenario.submit().unwrap();
+    if let Some(error) = submission.jobs[0].error_text() {
+        return Err(error.to_owned());
+    }
+    let node = scenario.node::<LazyFrame>("result").unwrap();
     let frame = collect_streaming(node.read().unwrap().as_ref().clone()).unwrap();
-    (frame, node.fingerprint().unwrap().unwrap())
+    Ok((frame, node.fingerprint().unwrap().unwrap()))
 }
 
 #[test]
@@ -403,23 +421,7 @@ fn a_badly_quoted_text_cell_fails_the_task_naming_the_file_column_and_line() {
         dir.path(),
         "note,amount,count,time,label\nok,1,5,3,a\n\"fine\",2,5,3,b\n\"cut\"short,3,5,3,c\n",
     );
-    let graph = GraphBuilder::new("csv")
-        .node(NodeSpec::new::<PathBuf>("csv").with_default(path))
-        .node(NodeSpec::new::<LazyFrame>("labelled"))
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("label", "1", |p: &PathBuf| labelled(p)))
-                .inputs(["csv"])
-                .outputs(["labelled"]),
-        )
-        .build()
-        .unwrap();
-    let store = tempfile::tempdir().unwrap();
-    let scenario = Runtime::open(store.path())
-        .unwrap()
-        .create_scenario(graph, "s")
-        .unwrap();
-    let submission = scenario.submit().unwrap();
-    let error = submission.jobs[0].error_text().unwrap();
+    let error = run_task(&path, labelled, DEFAULT_VALUE_MEMORY).unwrap_err();
     assert!(
         error.contains("input.csv")
             && error.contains("`note`")
@@ -473,38 +475,6 @@ fn medians(path: &Path) -> LazyFrame {
     )
 }
 
-/// Runs `query` as a task of a runtime keeping `frame_memory` bytes of
-/// frames; the stored frame, or the job's error.
-fn run_grouped(
-    path: &Path,
-    query: fn(&Path) -> LazyFrame,
-    frame_memory: usize,
-) -> Result<DataFrame, String> {
-    let path = path.to_owned();
-    let graph = GraphBuilder::new("csv")
-        .node(NodeSpec::new::<PathBuf>("csv").with_default(path))
-        .node(NodeSpec::new::<LazyFrame>("grouped"))
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("group", "1", move |p: &PathBuf| query(p)))
-                .inputs(["csv"])
-                .outputs(["grouped"]),
-        )
-        .build()
-        .unwrap();
-    let store = tempfile::tempdir().unwrap();
-    let runtime = Runtime::builder()
-        .frame_memory(frame_memory)
-        .open(store.path())
-        .unwrap();
-    let scenario = runtime.create_scenario(graph, "s").unwrap();
-    let submission = scenario.submit().unwrap();
-    if let Some(error) = submission.jobs[0].error_text() {
-        return Err(error.to_owned());
-    }
-    let node = scenario.node::<LazyFrame>("grouped").unwrap();
-    Ok(collect_streaming(node.read().unwrap().as_ref().clone()).unwrap())
-}
-
 #[test]
 fn an_aggregation_over_a_csv_gets_polars_rows_read_in_memory_or_streamed() {
     let dir = tempfile::tempdir().unwrap();
@@ -529,8 +499,8 @@ fn an_aggregation_over_a_csv_gets_polars_rows_read_in_memory_or_streamed() {
     // whole; medians take passes over the blocks.
     for query in [grouped, distinct, medians] {
         let theirs = query(&path).collect().unwrap();
-        for frame_memory in [512 << 20, 64 << 10, 0] {
-            let ours = run_grouped(&path, query, frame_memory).unwrap();
+        for frame_memory in [DEFAULT_VALUE_MEMORY, 64 << 10, 0] {
+            let ours = run_task(&path, query, frame_memory).unwrap().0;
             assert!(
                 ours.equals_missing(&theirs),
                 "frame memory {frame_memory}:\n{ours}\npolars:\n{theirs}"
@@ -549,18 +519,18 @@ fn an_aggregation_over_a_csv_is_read_by_the_parallel_reader() {
     );
     // Only the parallel reader words the error so. Medians' passes stream
     // the blocks whatever the frame memory.
-    let streamed_medians = run_grouped(&path, medians, 0).unwrap_err();
+    let streamed_medians = run_task(&path, medians, 0).unwrap_err();
     assert!(
         streamed_medians.contains("not properly quoted") && streamed_medians.contains("line 3"),
         "{streamed_medians}"
     );
     for query in [grouped, distinct] {
-        let read = run_grouped(&path, query, 512 << 20).unwrap_err();
+        let read = run_task(&path, query, DEFAULT_VALUE_MEMORY).unwrap_err();
         assert!(
             read.contains("not properly quoted") && read.contains("line 3"),
             "{read}"
         );
-        let streamed = run_grouped(&path, query, 0).unwrap_err();
+        let streamed = run_task(&path, query, 0).unwrap_err();
         assert!(!streamed.contains("not properly quoted"), "{streamed}");
     }
 }
@@ -582,24 +552,7 @@ impl ViaPolars for LazyFrame {
 fn a_bad_cell_fails_the_task_naming_the_file_column_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = write(dir.path(), "note,amount,count,time\na,1,2,3\nb,2,zwei,3\n");
-    let graph = GraphBuilder::new("csv")
-        .node(NodeSpec::new::<PathBuf>("csv").with_default(path))
-        .node(NodeSpec::new::<LazyFrame>("scored"))
-        .task(
-            TaskSpec::new(TaskDef::from_fn1("score", "1", |p: &PathBuf| scored(p)))
-                .inputs(["csv"])
-                .outputs(["scored"]),
-        )
-        .build()
-        .unwrap();
-    let store = tempfile::tempdir().unwrap();
-    let scenario = Runtime::open(store.path())
-        .unwrap()
-        .create_scenario(graph, "s")
-        .unwrap();
-    let submission = scenario.submit().unwrap();
-    let job = &submission.jobs[0];
-    let error = job.error_text().unwrap();
+    let error = run_task(&path, scored, DEFAULT_VALUE_MEMORY).unwrap_err();
     assert!(error.contains("input.csv"), "{error}");
     assert!(
         error.contains("`count`") && error.contains("line 3") && error.contains("`zwei`"),

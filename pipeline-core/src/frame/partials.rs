@@ -87,35 +87,26 @@ enum Shape {
 
 impl Aggregation {
     fn of(node: &DslPlan) -> Option<Self> {
-        let (input, exprs, shape) = match node {
-            DslPlan::GroupBy {
-                input,
-                keys,
-                predicates,
-                aggs,
-                maintain_order,
-                options,
-                apply: None,
-            } if predicates.is_empty()
-                && !keys.is_empty()
-                && !aggs.is_empty()
-                && options.slice.is_none()
-                && !options.is_rolling()
-                && !options.is_dynamic() =>
-            {
+        let group_by = super::plan::plain_group_by(node)
+            .filter(|group_by| !group_by.keys.is_empty() && !group_by.aggs.is_empty());
+        let (input, exprs, shape) = match (group_by, node) {
+            (Some(group_by), _) => {
                 let shape = Shape::GroupBy {
-                    keys: keys.clone(),
-                    maintain_order: *maintain_order,
-                    options: options.clone(),
+                    keys: group_by.keys.to_vec(),
+                    maintain_order: group_by.maintain_order,
+                    options: group_by.options.clone(),
                 };
-                (input, aggs, shape)
+                (group_by.input, group_by.aggs, shape)
             }
-            DslPlan::Select {
-                expr,
-                input,
-                options,
-            } if !expr.is_empty() && expr.iter().all(is_scalar) => {
-                (input, expr, Shape::Scalars { options: *options })
+            (
+                None,
+                DslPlan::Select {
+                    expr,
+                    input,
+                    options,
+                },
+            ) if !expr.is_empty() && expr.iter().all(is_scalar) => {
+                (input, &expr[..], Shape::Scalars { options: *options })
             }
             _ => return None,
         };
@@ -128,7 +119,7 @@ impl Aggregation {
         references.dedup();
         Some(Self {
             input: input.clone(),
-            exprs: exprs.clone(),
+            exprs: exprs.to_vec(),
             shape,
             references,
         })

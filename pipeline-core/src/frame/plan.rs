@@ -1,6 +1,8 @@
 //! Walking a polars query plan: which files it scans, and rewriting it.
 
-use polars::prelude::{DslPlan, Expr};
+use std::sync::Arc;
+
+use polars::prelude::{DslPlan, Expr, GroupbyOptions};
 
 /// The plans directly under `plan`.
 pub(crate) fn inputs(plan: &DslPlan) -> Vec<&DslPlan> {
@@ -33,6 +35,43 @@ pub(crate) fn inputs(plan: &DslPlan) -> Vec<&DslPlan> {
         #[allow(unreachable_patterns)]
         _ => Vec::new(),
     }
+}
+
+/// The parts of a `group_by` node that only groups: no predicates, no
+/// function applied to the groups, no slice, neither rolling nor dynamic.
+pub(crate) struct PlainGroupBy<'a> {
+    pub(crate) input: &'a Arc<DslPlan>,
+    pub(crate) keys: &'a [Expr],
+    pub(crate) aggs: &'a [Expr],
+    pub(crate) maintain_order: bool,
+    pub(crate) options: &'a Arc<GroupbyOptions>,
+}
+
+/// `node` as a [`PlainGroupBy`], if it is one.
+pub(crate) fn plain_group_by(node: &DslPlan) -> Option<PlainGroupBy<'_>> {
+    let DslPlan::GroupBy {
+        input,
+        keys,
+        predicates,
+        aggs,
+        maintain_order,
+        options,
+        apply: None,
+    } = node
+    else {
+        return None;
+    };
+    let plain = predicates.is_empty()
+        && options.slice.is_none()
+        && !options.is_rolling()
+        && !options.is_dynamic();
+    plain.then_some(PlainGroupBy {
+        input,
+        keys,
+        aggs,
+        maintain_order: *maintain_order,
+        options,
+    })
 }
 
 /// Calls `visit` with every source node of `plan`: each file scan and each

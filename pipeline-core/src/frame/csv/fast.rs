@@ -167,15 +167,7 @@ impl CsvQuery {
             // No records: polars' own scan gives the empty frame's types.
             return Ok(Some(frame.clone()));
         };
-        let schema = whole.schema().clone();
-        let whole = Arc::new(whole);
-        let plan = map_plan(&frame.logical_plan, &mut |node| {
-            matches!(node, DslPlan::Scan { .. }).then(|| DslPlan::DataFrameScan {
-                df: whole.clone(),
-                schema: schema.clone(),
-            })
-        });
-        Ok(Some(LazyFrame::from(plan)))
+        Ok(Some(scanning(frame, whole)))
     }
 
     /// The columns to read, as the reader takes them.
@@ -213,19 +205,24 @@ impl CsvQuery {
             })
         };
         read_csv_blocks(&self.path, &columns, options, |block| {
-            let schema = block.schema().clone();
-            let block = Arc::new(block);
-            let plan = map_plan(&frame.logical_plan, &mut |node| {
-                matches!(node, DslPlan::Scan { .. }).then(|| DslPlan::DataFrameScan {
-                    df: block.clone(),
-                    schema: schema.clone(),
-                })
-            });
-            let out = LazyFrame::from(plan).collect().map_err(polars_error)?;
+            let out = scanning(frame, block).collect().map_err(polars_error)?;
             write(out)
         })?;
         Ok(())
     }
+}
+
+/// `frame` reading `rows` where it scans its file.
+fn scanning(frame: &LazyFrame, rows: DataFrame) -> LazyFrame {
+    let schema = rows.schema().clone();
+    let rows = Arc::new(rows);
+    let plan = map_plan(&frame.logical_plan, &mut |node| {
+        matches!(node, DslPlan::Scan { .. }).then(|| DslPlan::DataFrameScan {
+            df: rows.clone(),
+            schema: schema.clone(),
+        })
+    });
+    LazyFrame::from(plan)
 }
 
 /// Whether the parallel reader follows these read options: a header row,
@@ -252,4 +249,38 @@ fn supported(options: &CsvReadOptions, args: &UnifiedScanArgs) -> bool {
         && args.row_index.is_none()
         && args.pre_slice.is_none()
         && args.include_file_paths.is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::csv::scan_csv;
+
+    #[test]
+    fn a_sort_over_a_csv_is_read_into_memory_only_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input.csv");
+        let mut text = String::from("name,amount\n");
+        for row in 0..2000 {
+            text.push_str(&format!("\"n, {}\",{}.5\n", row % 17, (row * 7919) % 1000));
+        }
+        std::fs::write(&path, text).unwrap();
+        let sorted = scan_csv(&path, &[("amount", DataType::Float64)])
+            .unwrap()
+            .sort(["amount", "name"], SortMultipleOptions::default());
+        let query = CsvQuery::of(&sorted).unwrap();
+        assert!(!query.is_row_wise());
+        assert!(
+            query.in_memory(&sorted, 1000).unwrap().is_none(),
+            "2000 rows take more than 1 kB"
+        );
+        assert!(query.in_memory(&sorted, 0).unwrap().is_none());
+        let read = query.in_memory(&sorted, usize::MAX).unwrap().unwrap();
+        // Reads the file no more: the rows are in the plan.
+        std::fs::remove_file(&path).unwrap();
+        let ours = read.collect().unwrap();
+        assert_eq!(ours.height(), 2000);
+        let amounts = ours.column("amount").unwrap().f64().unwrap();
+        assert!(amounts.iter().is_sorted());
+    }
 }

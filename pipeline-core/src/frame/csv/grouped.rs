@@ -87,28 +87,12 @@ struct Grouped {
 
 impl Grouped {
     fn of(node: &DslPlan) -> Option<Self> {
-        let DslPlan::GroupBy {
-            input,
-            keys,
-            predicates,
-            aggs,
-            maintain_order,
-            options,
-            apply: None,
-        } = node
-        else {
-            return None;
-        };
-        if !predicates.is_empty()
-            || keys.is_empty()
-            || aggs.is_empty()
-            || options.slice.is_some()
-            || options.is_rolling()
-            || options.is_dynamic()
-        {
+        let group_by = crate::frame::plan::plain_group_by(node)?;
+        if group_by.keys.is_empty() || group_by.aggs.is_empty() {
             return None;
         }
-        let input = LazyFrame::from((**input).clone());
+        let (keys, aggs) = (group_by.keys, group_by.aggs);
+        let input = LazyFrame::from((**group_by.input).clone());
         if !CsvQuery::of(&input)?.is_row_wise() {
             return None;
         }
@@ -129,10 +113,10 @@ impl Grouped {
             .collect::<Option<Vec<_>>>()?;
         Some(Self {
             input,
-            keys: keys.clone(),
+            keys: keys.to_vec(),
             key_names,
             parts,
-            maintain_order: *maintain_order,
+            maintain_order: group_by.maintain_order,
         })
     }
 

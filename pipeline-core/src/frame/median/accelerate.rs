@@ -52,30 +52,17 @@ pub(in crate::frame) fn accelerate(plan: &DslPlan) -> PolarsResult<DslPlan> {
 
 /// The result of an aggregation node holding medians over a scan, if it is one.
 fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
-    let (input, keys, aggs) = match node {
-        DslPlan::GroupBy {
-            input,
-            keys,
-            predicates,
-            aggs,
-            options,
-            apply: None,
-            ..
-        } if predicates.is_empty()
-            && options.slice.is_none()
-            && !options.is_rolling()
-            && !options.is_dynamic() =>
-        {
-            (input, keys.clone(), aggs)
-        }
-        DslPlan::Select { expr, input, .. }
+    let group_by = super::super::plan::plain_group_by(node);
+    let (input, keys, aggs) = match (group_by, node) {
+        (Some(group_by), _) => (group_by.input, group_by.keys.to_vec(), group_by.aggs),
+        (None, DslPlan::Select { expr, input, .. })
             if expr.iter().all(|e| match peel(e) {
                 Expr::Agg(_) => true,
                 Expr::Literal(literal) => literal.is_scalar(),
                 _ => false,
             }) =>
         {
-            (input, Vec::new(), expr)
+            (input, Vec::new(), &expr[..])
         }
         _ => return Ok(None),
     };

@@ -162,6 +162,9 @@ pub(crate) fn read_small_stored(
 }
 
 pub(crate) fn polars_error(error: PolarsError) -> ValueError {
+    if let Some(csv) = csv::carried(&error) {
+        return ValueError::Materialize(csv.to_string());
+    }
     ValueError::Materialize(format!("polars: {error}"))
 }
 

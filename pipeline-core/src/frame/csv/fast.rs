@@ -1,7 +1,7 @@
 //! Running a query over a CSV file with the parallel reader.
 //!
 //! A task's query that scans one CSV file and computes row by row from its
-//! number and text columns (`scan_csv(..).select([col("Country"), score,
+//! number, boolean and text columns (`scan_csv(..).select([col("Country"), score,
 //! ..])`) is executed by the executor with
 //! [`read_csv_blocks`](super::read_csv_blocks) instead of polars' CSV
 //! source: each block the reader parses goes through the rest of the query
@@ -29,9 +29,11 @@ use super::{CsvError, parse::ColumnKind};
 use crate::frame::plan::map_plan;
 
 /// A query the parallel reader can feed: one local CSV file, read with
-/// options it follows, number and text columns only.
+/// options it follows, number, boolean and text columns only.
 pub(crate) struct CsvQuery {
     path: PathBuf,
+    /// The byte between fields.
+    separator: u8,
     columns: Vec<(PlSmallStr, DataType)>,
     /// Whether the query computes row by row, so blocks can go through it
     /// one by one.
@@ -103,6 +105,7 @@ impl CsvQuery {
         }
         Some(Self {
             path: path.as_std_path().to_path_buf(),
+            separator: options.parse_options.separator,
             columns: columns.filter(|c| !c.is_empty())?,
             row_wise: crate::frame::view::row_wise(frame),
         })
@@ -137,7 +140,7 @@ impl CsvQuery {
                 error,
             })?
             .len() as f64;
-        let options = ReadOptions::default();
+        let options = self.read_options(&ReadOptions::default());
         let mut whole: Option<DataFrame> = None;
         let (mut bytes, mut blocks) = (0, 0);
         let read = read_csv_blocks(&self.path, &self.wanted(), &options, |block| {
@@ -170,6 +173,14 @@ impl CsvQuery {
         Ok(Some(scanning(frame, whole)))
     }
 
+    /// `options` with the file's own separator.
+    fn read_options(&self, options: &ReadOptions) -> ReadOptions {
+        ReadOptions {
+            separator: self.separator,
+            ..options.clone()
+        }
+    }
+
     /// The columns to read, as the reader takes them.
     fn wanted(&self) -> Vec<(&str, DataType)> {
         self.columns
@@ -188,9 +199,9 @@ impl CsvQuery {
         self.run_with(frame, &ReadOptions::default(), write)
     }
 
-    /// Runs `frame` over each block read with `options` (a row-wise query,
-    /// or one whose result over a block is what the caller wants), handing
-    /// each result to `write` in order.
+    /// Runs `frame` over each block read with `options`' sizes (a row-wise
+    /// query, or one whose result over a block is what the caller wants),
+    /// handing each result to `write` in order.
     pub(super) fn run_with<E: From<CsvError> + Send>(
         &self,
         frame: &LazyFrame,
@@ -204,7 +215,7 @@ impl CsvQuery {
                 error,
             })
         };
-        read_csv_blocks(&self.path, &columns, options, |block| {
+        read_csv_blocks(&self.path, &columns, &self.read_options(options), |block| {
             let out = scanning(frame, block).collect().map_err(polars_error)?;
             write(out)
         })?;
@@ -226,8 +237,8 @@ fn scanning(frame: &LazyFrame, rows: DataFrame) -> LazyFrame {
 }
 
 /// Whether the parallel reader follows these read options: a header row,
-/// commas, double quotes, `\n` line ends (a `\r` before it is dropped),
-/// UTF-8, empty cells null, every record read.
+/// any separator, double quotes, `\n` line ends (a `\r` before it is
+/// dropped), UTF-8, empty cells null, every record read.
 fn supported(options: &CsvReadOptions, args: &UnifiedScanArgs) -> bool {
     let parse = &options.parse_options;
     options.has_header
@@ -238,7 +249,7 @@ fn supported(options: &CsvReadOptions, args: &UnifiedScanArgs) -> bool {
         && options.row_index.is_none()
         && !options.ignore_errors
         && options.column_names_overwrite.is_none()
-        && parse.separator == b','
+        && !matches!(parse.separator, b'"' | b'\r' | b'\n')
         && parse.quote_char == Some(b'"')
         && parse.eol_char == b'\n'
         && matches!(parse.encoding, CsvEncoding::Utf8)

@@ -14,6 +14,7 @@ fn options(block_bytes: usize) -> ReadOptions {
         block_bytes,
         piece_bytes: 64,
         threads: 2,
+        ..ReadOptions::default()
     }
 }
 

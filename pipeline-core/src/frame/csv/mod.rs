@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
+mod decimal;
 mod fast;
 mod grouped;
 mod parse;
@@ -184,13 +185,36 @@ pub fn scan_csv(path: impl AsRef<Path>, typed: &[(&str, DataType)]) -> Result<La
         .map_err(polars_error)
 }
 
+/// `error` carried through polars, from inside a query's own functions (a
+/// median pass reading the file's blocks): [`carried`] finds it again, so
+/// that the task reports the reader's message as it is.
+pub(crate) fn carry(error: CsvError) -> PolarsError {
+    PolarsError::IO {
+        error: Arc::new(io::Error::other(error)),
+        msg: None,
+    }
+}
+
+/// The reader's error `error` carries (see [`carry`]), under any context
+/// polars added on the way out.
+pub(crate) fn carried(error: &PolarsError) -> Option<&CsvError> {
+    match error {
+        PolarsError::IO { error, .. } => error.get_ref()?.downcast_ref::<CsvError>(),
+        PolarsError::Context { error, .. } => carried(error),
+        _ => None,
+    }
+}
+
 /// Turns a polars error from running `frame` into a [`CsvError`] naming the
 /// CSV file `frame` scans, if it scans exactly one: a cell that does not
 /// parse becomes [`CsvError::BadCell`] (the file is then read once more to
 /// find the cell's line), invalid UTF-8 [`CsvError::InvalidUtf8`], anything
 /// else [`CsvError::Polars`]. The error comes back unchanged if `frame`
-/// scans no CSV file or several.
+/// scans no CSV file or several, or if it is the reader's own ([`carry`]).
 pub fn explain(error: PolarsError, frame: &LazyFrame) -> Result<CsvError, PolarsError> {
+    if carried(&error).is_some() {
+        return Err(error);
+    }
     let Some(path) = single_csv_source(&frame.logical_plan) else {
         return Err(error);
     };
@@ -265,7 +289,7 @@ fn check_header(path: &Path, typed: &[(&str, DataType)]) -> Result<(), CsvError>
             required: required(),
         });
     }
-    let names = header_names(header.trim_end_matches(['\n', '\r']).as_bytes());
+    let names = header_names(header.trim_end_matches(['\n', '\r']).as_bytes(), b',');
     match typed
         .iter()
         .find(|(name, _)| !names.iter().any(|n| n == name))
@@ -282,8 +306,8 @@ fn check_header(path: &Path, typed: &[(&str, DataType)]) -> Result<(), CsvError>
 
 /// The column names of a header line (without its line end): fields split at
 /// commas outside quotes, unquoted.
-fn header_names(header: &[u8]) -> Vec<String> {
-    split_line(header)
+fn header_names(header: &[u8], separator: u8) -> Vec<String> {
+    split_line(header, separator)
         .map(|field| String::from_utf8_lossy(&unquote(field)).into_owned())
         .collect()
 }
@@ -306,7 +330,8 @@ fn find_cell_line(path: &Path, column: &str, value: &str) -> io::Result<Option<u
     let mut line = Vec::new();
     reader.read_until(b'\n', &mut line)?;
     let header = line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(&line);
-    let Some(index) = split_line(trim_eol(header)).position(|f| *unquote(f) == *column.as_bytes())
+    let Some(index) =
+        split_line(trim_eol(header), b',').position(|f| *unquote(f) == *column.as_bytes())
     else {
         return Ok(None);
     };
@@ -320,7 +345,7 @@ fn find_cell_line(path: &Path, column: &str, value: &str) -> io::Result<Option<u
         if line.iter().filter(|&&b| b == b'"').count() % 2 == 1 {
             return Ok(None);
         }
-        if let Some(field) = split_line(trim_eol(&line)).nth(index)
+        if let Some(field) = split_line(trim_eol(&line), b',').nth(index)
             && (field == value.as_bytes() || *unquote(field) == *value.as_bytes())
         {
             return Ok(Some(line_number));
@@ -334,8 +359,9 @@ fn trim_eol(line: &[u8]) -> &[u8] {
     line.strip_suffix(b"\r").unwrap_or(line)
 }
 
-/// The raw fields of one CSV line, split at commas outside double quotes.
-fn split_line(line: &[u8]) -> impl Iterator<Item = &[u8]> {
+/// The raw fields of one CSV line, split at `separator`s outside double
+/// quotes.
+fn split_line(line: &[u8], separator: u8) -> impl Iterator<Item = &[u8]> {
     let mut rest = Some(line);
     std::iter::from_fn(move || {
         let line = rest?;
@@ -343,7 +369,7 @@ fn split_line(line: &[u8]) -> impl Iterator<Item = &[u8]> {
         for (i, &b) in line.iter().enumerate() {
             match b {
                 b'"' => in_quotes = !in_quotes,
-                b',' if !in_quotes => {
+                b if b == separator && !in_quotes => {
                     rest = Some(&line[i + 1..]);
                     return Some(&line[..i]);
                 }
@@ -383,7 +409,7 @@ mod tests {
 
     #[test]
     fn split_line_keeps_quoted_commas_and_unquote_unescapes() {
-        let fields: Vec<&[u8]> = split_line(br#"a,"b,c",,"d""e""#).collect();
+        let fields: Vec<&[u8]> = split_line(br#"a,"b,c",,"d""e""#, b',').collect();
         assert_eq!(fields, [&b"a"[..], br#""b,c""#, b"", br#""d""e""#]);
         assert_eq!(*unquote(br#""d""e""#), *b"d\"e");
     }

@@ -6,7 +6,9 @@
 //! - Numbers: a field may be double-quoted (the quotes are removed); leading
 //!   spaces and tabs are skipped. Floats are parsed with `fast-float2` and
 //!   integers with `atoi_simd`, the parsers polars uses, so both readers
-//!   agree on every value.
+//!   agree on every value; an integer out of its type's range is an error.
+//! - Booleans: a field may be double-quoted (the quotes are removed); then
+//!   it is `true` or `false` in any case, nothing else (no spaces).
 //! - Text: a field is taken as it is, spaces included, unless it starts with
 //!   a double quote: then it must end with one, and a quote inside it must be
 //!   written twice; the outer quotes are removed and each doubled quote
@@ -16,9 +18,10 @@ use std::borrow::Cow;
 use std::ops::Range;
 
 use polars::prelude::*;
-use polars_arrow::array::{MutableBinaryViewArray, PrimitiveArray};
-use polars_arrow::bitmap::MutableBitmap;
+use polars_arrow::array::{BooleanArray, MutableBinaryViewArray, PrimitiveArray};
+use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
+use super::decimal::plain_decimal;
 use super::separators::Scanner;
 
 /// The type a column is read as.
@@ -26,28 +29,50 @@ use super::separators::Scanner;
 pub(crate) enum ColumnKind {
     /// 64-bit float (`Float64`).
     Float64,
+    /// 32-bit float (`Float32`).
+    Float32,
     /// 64-bit signed integer (`Int64`); a fractional value is an error.
     Int64,
+    /// 32-bit signed integer (`Int32`).
+    Int32,
+    /// 64-bit unsigned integer (`UInt64`).
+    UInt64,
+    /// 32-bit unsigned integer (`UInt32`).
+    UInt32,
+    /// `true` or `false` (`Boolean`).
+    Boolean,
     /// UTF-8 text (`String`).
     Text,
 }
 
 impl ColumnKind {
+    /// Every kind, in the order of [`ColumnKind::dtype`]'s match.
+    pub(crate) const ALL: [ColumnKind; 8] = [
+        ColumnKind::Float64,
+        ColumnKind::Float32,
+        ColumnKind::Int64,
+        ColumnKind::Int32,
+        ColumnKind::UInt64,
+        ColumnKind::UInt32,
+        ColumnKind::Boolean,
+        ColumnKind::Text,
+    ];
+
     /// The kind of a polars type, if the reader reads it.
     pub(crate) fn of(dtype: &DataType) -> Option<Self> {
-        match dtype {
-            DataType::Float64 => Some(ColumnKind::Float64),
-            DataType::Int64 => Some(ColumnKind::Int64),
-            DataType::String => Some(ColumnKind::Text),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|kind| kind.dtype() == *dtype)
     }
 
     /// The polars type.
     pub(crate) fn dtype(self) -> DataType {
         match self {
             ColumnKind::Float64 => DataType::Float64,
+            ColumnKind::Float32 => DataType::Float32,
             ColumnKind::Int64 => DataType::Int64,
+            ColumnKind::Int32 => DataType::Int32,
+            ColumnKind::UInt64 => DataType::UInt64,
+            ColumnKind::UInt32 => DataType::UInt32,
+            ColumnKind::Boolean => DataType::Boolean,
             ColumnKind::Text => DataType::String,
         }
     }
@@ -99,7 +124,7 @@ impl Projection {
 /// What is wrong with a cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Problem {
-    /// It does not hold a number of its column's type.
+    /// It does not hold a value of its column's type.
     NotOfType,
     /// A quoted text cell does not end at its closing quote, or holds a
     /// quote that is not doubled.
@@ -122,11 +147,16 @@ pub(crate) struct BadCell {
     pub record_offset: usize,
 }
 
-/// The values of one output column for the records of a piece.
+/// The values of one output column for the records of a piece (a null
+/// row holds a placeholder in all but texts).
 enum Values {
-    Float(Vec<f64>),
-    Int(Vec<i64>),
-    /// Texts and their nulls.
+    Float64(Vec<f64>),
+    Float32(Vec<f32>),
+    Int64(Vec<i64>),
+    Int32(Vec<i32>),
+    UInt64(Vec<u64>),
+    UInt32(Vec<u32>),
+    Boolean(Vec<bool>),
     Text(MutableBinaryViewArray<str>),
 }
 
@@ -140,8 +170,13 @@ struct ColumnBuffer {
 impl ColumnBuffer {
     fn new(kind: ColumnKind, capacity: usize) -> Self {
         let values = match kind {
-            ColumnKind::Float64 => Values::Float(Vec::with_capacity(capacity)),
-            ColumnKind::Int64 => Values::Int(Vec::with_capacity(capacity)),
+            ColumnKind::Float64 => Values::Float64(Vec::with_capacity(capacity)),
+            ColumnKind::Float32 => Values::Float32(Vec::with_capacity(capacity)),
+            ColumnKind::Int64 => Values::Int64(Vec::with_capacity(capacity)),
+            ColumnKind::Int32 => Values::Int32(Vec::with_capacity(capacity)),
+            ColumnKind::UInt64 => Values::UInt64(Vec::with_capacity(capacity)),
+            ColumnKind::UInt32 => Values::UInt32(Vec::with_capacity(capacity)),
+            ColumnKind::Boolean => Values::Boolean(Vec::with_capacity(capacity)),
             ColumnKind::Text => Values::Text(MutableBinaryViewArray::with_capacity(capacity)),
         };
         Self {
@@ -152,23 +187,32 @@ impl ColumnBuffer {
 
     fn len(&self) -> usize {
         match &self.values {
-            Values::Float(v) => v.len(),
-            Values::Int(v) => v.len(),
+            Values::Float64(v) => v.len(),
+            Values::Float32(v) => v.len(),
+            Values::Int64(v) => v.len(),
+            Values::Int32(v) => v.len(),
+            Values::UInt64(v) => v.len(),
+            Values::UInt32(v) => v.len(),
+            Values::Boolean(v) => v.len(),
             Values::Text(texts) => texts.len(),
         }
     }
 
     fn push_null(&mut self) {
+        if let Values::Text(texts) = &mut self.values {
+            texts.push_null();
+            return;
+        }
+        self.nulls.push(self.len());
         match &mut self.values {
-            Values::Float(v) => {
-                self.nulls.push(v.len());
-                v.push(0.0);
-            }
-            Values::Int(v) => {
-                self.nulls.push(v.len());
-                v.push(0);
-            }
-            Values::Text(texts) => texts.push_null(),
+            Values::Float64(v) => v.push(0.0),
+            Values::Float32(v) => v.push(0.0),
+            Values::Int64(v) => v.push(0),
+            Values::Int32(v) => v.push(0),
+            Values::UInt64(v) => v.push(0),
+            Values::UInt32(v) => v.push(0),
+            Values::Boolean(v) => v.push(false),
+            Values::Text(_) => unreachable!("texts keep their own nulls"),
         }
     }
 
@@ -190,6 +234,16 @@ impl ColumnBuffer {
             return Ok(());
         }
         let field = unquote(field);
+        if let Values::Boolean(v) = &mut self.values {
+            // No blanks are skipped: polars takes the cell as it is.
+            match field {
+                [] => self.push_null(),
+                _ if field.eq_ignore_ascii_case(b"true") => v.push(true),
+                _ if field.eq_ignore_ascii_case(b"false") => v.push(false),
+                _ => return Err(Problem::NotOfType),
+            }
+            return Ok(());
+        }
         let start = field
             .iter()
             .position(|&b| b != b' ' && b != b'\t')
@@ -199,19 +253,18 @@ impl ColumnBuffer {
             self.push_null();
             return Ok(());
         }
+        let not_of_type = |_| Problem::NotOfType;
         match &mut self.values {
-            Values::Float(v) => match plain_decimal(text) {
+            Values::Float64(v) => match plain_decimal(text) {
                 Some(x) => v.push(x),
-                None => match fast_float2::parse::<f64, _>(text) {
-                    Ok(x) => v.push(x),
-                    Err(_) => return Err(Problem::NotOfType),
-                },
+                None => v.push(fast_float2::parse(text).map_err(not_of_type)?),
             },
-            Values::Int(v) => match atoi_simd::parse::<i64, true, true>(text) {
-                Ok(x) => v.push(x),
-                Err(_) => return Err(Problem::NotOfType),
-            },
-            Values::Text(_) => unreachable!("texts are pushed above"),
+            Values::Float32(v) => v.push(fast_float2::parse(text).map_err(not_of_type)?),
+            Values::Int64(v) => v.push(parse_integer(text)?),
+            Values::Int32(v) => v.push(parse_integer(text)?),
+            Values::UInt64(v) => v.push(parse_integer(text)?),
+            Values::UInt32(v) => v.push(parse_integer(text)?),
+            Values::Boolean(_) | Values::Text(_) => unreachable!("pushed above"),
         }
         Ok(())
     }
@@ -219,11 +272,41 @@ impl ColumnBuffer {
     fn into_series(self, name: PlSmallStr) -> Series {
         let nulls = self.nulls;
         match self.values {
-            Values::Float(v) => with_nulls::<Float64Type>(name, v, &nulls),
-            Values::Int(v) => with_nulls::<Int64Type>(name, v, &nulls),
+            Values::Float64(v) => with_nulls::<Float64Type>(name, v, &nulls),
+            Values::Float32(v) => with_nulls::<Float32Type>(name, v, &nulls),
+            Values::Int64(v) => with_nulls::<Int64Type>(name, v, &nulls),
+            Values::Int32(v) => with_nulls::<Int32Type>(name, v, &nulls),
+            Values::UInt64(v) => with_nulls::<UInt64Type>(name, v, &nulls),
+            Values::UInt32(v) => with_nulls::<UInt32Type>(name, v, &nulls),
+            Values::Boolean(v) => {
+                let validity = validity(v.len(), &nulls);
+                let values = MutableBitmap::from_iter(v).into();
+                let array = BooleanArray::new(ArrowDataType::Boolean, values, validity);
+                BooleanChunked::with_chunk(name, array).into_series()
+            }
             Values::Text(texts) => StringChunked::with_chunk(name, texts.freeze()).into_series(),
         }
     }
+}
+
+/// An integer of type `T`, parsed as polars parses it (`atoi_simd`, a
+/// leading `+` or `-`); out of `T`'s range is an error.
+#[inline]
+fn parse_integer<T: atoi_simd::Parse>(text: &[u8]) -> Result<T, Problem> {
+    atoi_simd::parse::<T, true, true>(text).map_err(|_| Problem::NotOfType)
+}
+
+/// The validity of `len` rows of which those in `nulls` are null (`None`
+/// if none is).
+fn validity(len: usize, nulls: &[usize]) -> Option<Bitmap> {
+    if nulls.is_empty() {
+        return None;
+    }
+    let mut validity = MutableBitmap::from_len_set(len);
+    for &row in nulls {
+        validity.set(row, false);
+    }
+    Some(validity.into())
 }
 
 /// A series from `values`, with the rows in `nulls` set to null.
@@ -235,57 +318,9 @@ where
     if nulls.is_empty() {
         return ChunkedArray::<T>::from_vec(name, values).into_series();
     }
-    let mut validity = MutableBitmap::from_len_set(values.len());
-    for &row in nulls {
-        validity.set(row, false);
-    }
-    let array = PrimitiveArray::from_vec(values).with_validity(Some(validity.into()));
+    let validity = validity(values.len(), nulls);
+    let array = PrimitiveArray::from_vec(values).with_validity(validity);
     ChunkedArray::<T>::with_chunk(name, array).into_series()
-}
-
-/// Exact powers of ten: every one up to 10^22 is a double.
-const POWERS_OF_TEN: [f64; 16] = [
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-];
-
-/// `text` as a double if it is a plain decimal (`1727.51`, `-3`, `.5`: an
-/// optional `-`, then at most 15 digits with at most one `.`), else `None`
-/// (the caller then uses `fast_float2`, which also takes exponents, `inf`,
-/// `NaN` and longer numbers).
-///
-/// The digits make an integer below 2^53 and the divisor is an exact power
-/// of ten, so the one division is correctly rounded: the same double
-/// `fast_float2` gives (the fast path of Clinger's algorithm, which it also
-/// takes).
-#[inline]
-fn plain_decimal(text: &[u8]) -> Option<f64> {
-    let (negative, digits) = match text {
-        [b'-', rest @ ..] => (true, rest),
-        _ => (false, text),
-    };
-    let mut mantissa: u64 = 0;
-    let mut count = 0;
-    let mut dot = None;
-    for &byte in digits {
-        match byte {
-            b'0'..=b'9' => {
-                mantissa = mantissa * 10 + u64::from(byte - b'0');
-                count += 1;
-                if count > 15 {
-                    return None;
-                }
-            }
-            b'.' if dot.is_none() => dot = Some(count),
-            _ => return None,
-        }
-    }
-    if count == 0 {
-        return None;
-    }
-    // Below 2^53, so exact as a signed integer too, which converts in one
-    // instruction where an unsigned one takes several.
-    let value = (mantissa as i64) as f64 / POWERS_OF_TEN[count - dot.unwrap_or(count)];
-    Some(if negative { -value } else { value })
 }
 
 /// The text of a text cell as written, quotes and all (see the module
@@ -325,7 +360,8 @@ fn unquote(field: &[u8]) -> &[u8] {
 }
 
 /// Parses every record of `piece` (whole records, the last one possibly
-/// without its newline) into a data frame with `projection`'s columns.
+/// without its newline) into a data frame with `projection`'s columns,
+/// fields separated by `separator`.
 ///
 /// Field and record ends are found 64 bytes at a time (`separators.rs`); a
 /// record's fields past the last wanted one are passed over unparsed.
@@ -333,7 +369,11 @@ fn unquote(field: &[u8]) -> &[u8] {
 /// A piece with text columns is checked to be UTF-8 once, whole, rather than
 /// cell by cell; only a piece that is not has its text cells checked one by
 /// one (to tell which, and so that other columns may hold any bytes).
-pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataFrame, BadCell> {
+pub(crate) fn parse_piece(
+    piece: &[u8],
+    projection: &Projection,
+    separator: u8,
+) -> Result<DataFrame, BadCell> {
     // About 40 bytes a record is a fair guess for a capacity; vectors grow if not.
     let capacity = piece.len() / 40 + 1;
     let mut record = Record {
@@ -352,7 +392,7 @@ pub(crate) fn parse_piece(piece: &[u8], projection: &Projection) -> Result<DataF
         field_index: 0,
         filled: 0,
     };
-    let mut scanner = Scanner::default();
+    let mut scanner = Scanner::new(separator);
     let mut field_start = 0;
     let mut at = 0;
     while at < piece.len() {
@@ -501,7 +541,7 @@ mod tests {
     #[test]
     fn wanted_fields_are_parsed_and_others_skipped() {
         let piece = b"x,1.5,y,7,z\n\"q,q\",\"2\",\"w\nw\",-3\r\n,,\n";
-        let frame = parse_piece(piece, &projection()).unwrap();
+        let frame = parse_piece(piece, &projection(), b',').unwrap();
         let f: Vec<Option<f64>> = frame.column("f").unwrap().f64().unwrap().iter().collect();
         let i: Vec<Option<i64>> = frame.column("i").unwrap().i64().unwrap().iter().collect();
         assert_eq!(f, [Some(1.5), Some(2.0), None]);
@@ -511,7 +551,7 @@ mod tests {
     #[test]
     fn a_bad_cell_names_its_column_value_and_record() {
         let piece = b"a,1,b,2\na,2.5,b,x3\n";
-        let bad = parse_piece(piece, &projection()).unwrap_err();
+        let bad = parse_piece(piece, &projection(), b',').unwrap_err();
         assert_eq!(
             bad,
             BadCell {
@@ -521,46 +561,8 @@ mod tests {
                 record_offset: 8
             }
         );
-        let fractional = parse_piece(b"a,1,b,2.5", &projection()).unwrap_err();
+        let fractional = parse_piece(b"a,1,b,2.5", &projection(), b',').unwrap_err();
         assert_eq!(fractional.value, "2.5");
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn plain_decimals_parse_as_fast_float2_parses_them(
-            text in "-?[0-9]{0,9}(\\.[0-9]{0,9})?|[-+.0-9eE]{0,12}",
-        ) {
-            let ours = plain_decimal(text.as_bytes());
-            let theirs = fast_float2::parse::<f64, _>(text.as_bytes()).ok();
-            if let Some(x) = ours {
-                proptest::prop_assert_eq!(Some(x.to_bits()), theirs.map(f64::to_bits), "{}", text);
-            }
-        }
-    }
-
-    #[test]
-    fn plain_decimals_take_the_fast_path_and_others_do_not() {
-        assert_eq!(plain_decimal(b"1727.51"), Some(1727.51));
-        assert_eq!(
-            plain_decimal(b"-0.0").map(f64::to_bits),
-            Some((-0.0f64).to_bits())
-        );
-        assert_eq!(plain_decimal(b".5"), Some(0.5));
-        assert_eq!(plain_decimal(b"3."), Some(3.0));
-        assert_eq!(plain_decimal(b"0.1234567890123"), Some(0.1234567890123));
-        for other in [
-            "",
-            ".",
-            "-",
-            "1e3",
-            "1.2.3",
-            "+1",
-            "nan",
-            "1234567890123456",
-            " 1",
-        ] {
-            assert_eq!(plain_decimal(other.as_bytes()), None, "{other}");
-        }
     }
 
     fn texts(piece: &[u8]) -> Result<Vec<Option<String>>, BadCell> {
@@ -571,7 +573,7 @@ mod tests {
                 ("i".into(), ColumnKind::Int64),
             ],
         );
-        let frame = parse_piece(piece, &projection)?;
+        let frame = parse_piece(piece, &projection, b',')?;
         Ok(frame
             .column("t")
             .unwrap()
@@ -606,7 +608,7 @@ mod tests {
         );
         // A text column as the last field keeps nothing of a CRLF.
         let last = Projection::new(&[1], vec![("t".into(), ColumnKind::Text)]);
-        let frame = parse_piece(b"a,x\r\nb,\"y\"\r\n", &last).unwrap();
+        let frame = parse_piece(b"a,x\r\nb,\"y\"\r\n", &last, b',').unwrap();
         let t: Vec<Option<&str>> = frame.column("t").unwrap().str().unwrap().iter().collect();
         assert_eq!(t, [Some("x"), Some("y")]);
     }
@@ -626,7 +628,7 @@ mod tests {
 
     #[test]
     fn leading_blanks_are_skipped_and_a_last_record_needs_no_newline() {
-        let frame = parse_piece(b"a, 1e3,b,\t+4", &projection()).unwrap();
+        let frame = parse_piece(b"a, 1e3,b,\t+4", &projection(), b',').unwrap();
         assert_eq!(
             frame.column("f").unwrap().f64().unwrap().get(0),
             Some(1000.0)

@@ -1,5 +1,5 @@
-//! A parallel, quote-aware reader of the numeric and text columns of a CSV
-//! file.
+//! A parallel, quote-aware reader of the number, boolean and text columns of
+//! a CSV file.
 //!
 //! polars' streaming CSV source (0.55, built on stable Rust) finds the record
 //! boundaries on one thread, which on two cores made a scan about twice as
@@ -15,7 +15,7 @@
 //!
 //! Memory stays bounded by a few blocks whatever the file size: the pages of
 //! the map already parsed are released. The executor uses it for queries
-//! that compute row by row from number and text columns of one CSV file
+//! that compute row by row from number, boolean and text columns of one CSV file
 //! (see [`read_csv_blocks`]); the tests check it against polars on random
 //! files.
 
@@ -42,6 +42,9 @@ pub struct ReadOptions {
     pub piece_bytes: usize,
     /// Parsing threads (default: the available parallelism).
     pub threads: usize,
+    /// The byte between fields (default `,`; `;`, a tab and `|` are
+    /// common too). Not a double quote, `\r` or `\n`.
+    pub separator: u8,
 }
 
 impl Default for ReadOptions {
@@ -50,18 +53,21 @@ impl Default for ReadOptions {
             block_bytes: 32 << 20,
             piece_bytes: 2 << 20,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            separator: b',',
         }
     }
 }
 
-/// Reads the `columns` (name and type: `Float64`, `Int64` or `String`) of the CSV at
+/// Reads the `columns` (name and type: `Float64`, `Float32`, `Int64`, `Int32`,
+/// `UInt64`, `UInt32`, `Boolean` or `String`) of the CSV at
 /// `path` block by block, calling `consume` with each block's frame (columns
 /// in the order given) in file order, and returns the rows read. The first
 /// error of `consume` stops the read and is returned.
 ///
 /// The file is read as [`scan_csv`](super::scan_csv) reads it (header row,
-/// comma-separated, double quotes, UTF-8, empty cells null) and gives the
-/// same frame as polars' reader. Errors name the file: unreadable, empty, a
+/// fields separated by `options.separator`, double quotes, UTF-8, empty
+/// cells null) and gives the same frame as polars' reader with those
+/// options. Errors name the file: unreadable, empty, a
 /// column missing from the header, a cell that is not a number of its
 /// column's type or a badly quoted text cell (with its line), text that is
 /// not UTF-8, or the error of `consume`.
@@ -87,7 +93,8 @@ impl Default for ReadOptions {
 /// ```
 ///
 /// # Panics
-/// If a column's type is not `Float64`, `Int64` or `String`.
+/// If a column's type is none of those, or if the separator is a double
+/// quote, `\r` or `\n`.
 pub fn read_csv_blocks<E: From<CsvError> + Send>(
     path: &Path,
     columns: &[(&str, DataType)],
@@ -100,11 +107,15 @@ pub fn read_csv_blocks<E: From<CsvError> + Send>(
             error,
         })
     };
+    assert!(
+        !matches!(options.separator, b'"' | b'\r' | b'\n'),
+        "a CSV separator cannot be a double quote or a line end"
+    );
     let kinds: Vec<(&str, ColumnKind)> = columns
         .iter()
         .map(|(name, dtype)| {
-            let kind = ColumnKind::of(dtype)
-                .expect("read_csv_blocks reads Float64, Int64 and String columns");
+            let kind =
+                ColumnKind::of(dtype).expect("read_csv_blocks reads the types its docs list");
             (*name, kind)
         })
         .collect();
@@ -113,7 +124,8 @@ pub fn read_csv_blocks<E: From<CsvError> + Send>(
     // `FileMap` for what happens if it does).
     let map = FileMap::open(&file).map_err(unreadable)?;
     map.advise_sequential();
-    let (projection, body_start) = header_projection(path, &map, &kinds).map_err(E::from)?;
+    let (projection, body_start) =
+        header_projection(path, &map, &kinds, options.separator).map_err(E::from)?;
     read_body(path, &map, body_start, &projection, options, consume)
 }
 
@@ -123,6 +135,7 @@ fn header_projection(
     path: &Path,
     bytes: &[u8],
     wanted: &[(&str, ColumnKind)],
+    separator: u8,
 ) -> Result<(Projection, usize), CsvError> {
     let required = || {
         wanted
@@ -143,7 +156,7 @@ fn header_projection(
             required: required(),
         });
     }
-    let names = super::header_names(header);
+    let names = super::header_names(header, separator);
     let mut fields = Vec::with_capacity(wanted.len());
     for (column, _) in wanted {
         let Some(index) = names.iter().position(|name| name == column) else {
@@ -239,7 +252,7 @@ fn parse_block(
         loop {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(piece) = pieces.get(i) else { break };
-            let parsed = parse::parse_piece(&bytes[piece.clone()], projection);
+            let parsed = parse::parse_piece(&bytes[piece.clone()], projection, options.separator);
             *results[i].lock().expect("no panics while holding") = Some(parsed);
         }
     };

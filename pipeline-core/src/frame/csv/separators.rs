@@ -1,6 +1,7 @@
 //! Finding the field and record ends of CSV bytes 64 bytes at a time.
 //!
-//! Each 64-byte stretch becomes three bit masks (quotes, commas, newlines),
+//! Each 64-byte stretch becomes three bit masks (quotes, separators (a comma
+//! or another byte), newlines),
 //! one bit per byte, computed 16 bytes at a time with `wide`'s safe SIMD
 //! (SSE2 compares and move-masks on x86-64). A prefix XOR of the quote mask
 //! tells which bytes are inside double quotes, carried from one stretch to
@@ -14,66 +15,81 @@ use wide::u8x16;
 /// The separators of one 64-byte stretch: bit `i` stands for byte `i`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Separators {
-    /// Commas and newlines outside quotes: each ends a field.
+    /// Separators and newlines outside quotes: each ends a field.
     pub ends: u64,
     /// Newlines outside quotes: each also ends a record.
     pub newlines: u64,
 }
 
 /// Walks bytes 64 at a time, carrying the quoted state across stretches.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Scanner {
     /// All ones when the previous stretch ended inside quotes.
     inside: u64,
+    /// The byte between fields.
+    separator: u8,
 }
 
 impl Scanner {
+    /// A scanner of fields separated by `separator` (not a double quote,
+    /// `\r` or `\n`), starting outside quotes.
+    pub(crate) fn new(separator: u8) -> Self {
+        Self {
+            inside: 0,
+            separator,
+        }
+    }
+
     /// The separators of `bytes[at..at + 64]`; bytes past the end count as
     /// neither quotes nor separators. Stretches must be given in order, each
     /// starting where the previous one ended.
     #[inline]
     pub(crate) fn stretch(&mut self, bytes: &[u8], at: usize) -> Separators {
         let masks = match bytes.get(at..at + 64) {
-            Some(whole) => Masks::of(whole),
+            Some(whole) => Masks::of(whole, self.separator),
             None => {
                 let mut padded = [0u8; 64];
                 let rest = &bytes[at.min(bytes.len())..];
                 padded[..rest.len()].copy_from_slice(rest);
-                Masks::of(&padded)
+                Masks::of(&padded, self.separator)
             }
         };
         let inside = prefix_xor(masks.quotes) ^ self.inside;
         // Arithmetic shift: all ones if the last byte is inside quotes.
         self.inside = ((inside as i64) >> 63) as u64;
         Separators {
-            ends: (masks.commas | masks.newlines) & !inside,
+            ends: (masks.separators | masks.newlines) & !inside,
             newlines: masks.newlines & !inside,
         }
     }
 }
 
-/// Where the quotes, commas and newlines of a 64-byte stretch are.
+/// Where the quotes, separators and newlines of a 64-byte stretch are.
 struct Masks {
     quotes: u64,
-    commas: u64,
+    separators: u64,
     newlines: u64,
 }
 
 impl Masks {
     /// The masks of `stretch` (64 bytes).
     #[inline]
-    fn of(stretch: &[u8]) -> Self {
-        let (quote, comma, newline) = (u8x16::splat(b'"'), u8x16::splat(b','), u8x16::splat(b'\n'));
+    fn of(stretch: &[u8], separator: u8) -> Self {
+        let (quote, separator, newline) = (
+            u8x16::splat(b'"'),
+            u8x16::splat(separator),
+            u8x16::splat(b'\n'),
+        );
         let mut masks = Masks {
             quotes: 0,
-            commas: 0,
+            separators: 0,
             newlines: 0,
         };
         for (i, lane) in stretch.chunks_exact(16).enumerate() {
             let lane = u8x16::from(<[u8; 16]>::try_from(lane).expect("chunks of 16 bytes"));
             let shift = 16 * i;
             masks.quotes |= bits(lane.cmp_eq(quote)) << shift;
-            masks.commas |= bits(lane.cmp_eq(comma)) << shift;
+            masks.separators |= bits(lane.cmp_eq(separator)) << shift;
             masks.newlines |= bits(lane.cmp_eq(newline)) << shift;
         }
         masks
@@ -131,13 +147,13 @@ mod tests {
     use proptest::prelude::*;
 
     /// The separators found one byte at a time, with any quote toggling.
-    fn by_hand(bytes: &[u8]) -> Vec<(usize, bool)> {
+    fn by_hand(bytes: &[u8], separator: u8) -> Vec<(usize, bool)> {
         let mut inside = false;
         let mut found = Vec::new();
         for (at, &b) in bytes.iter().enumerate() {
             match b {
                 b'"' => inside = !inside,
-                b',' if !inside => found.push((at, false)),
+                b if b == separator && !inside => found.push((at, false)),
                 b'\n' if !inside => found.push((at, true)),
                 _ => {}
             }
@@ -145,8 +161,8 @@ mod tests {
         found
     }
 
-    fn scanned(bytes: &[u8]) -> Vec<(usize, bool)> {
-        let mut scanner = Scanner::default();
+    fn scanned(bytes: &[u8], separator: u8) -> Vec<(usize, bool)> {
+        let mut scanner = Scanner::new(separator);
         let mut found = Vec::new();
         let mut at = 0;
         while at < bytes.len() {
@@ -177,18 +193,25 @@ mod tests {
         let mut text = b"a,\"".to_vec();
         text.extend(std::iter::repeat_n(b',', 100));
         text.extend(b"\n\",b\nc");
-        assert_eq!(scanned(&text), [(1, false), (105, false), (107, true)]);
+        assert_eq!(
+            scanned(&text, b','),
+            [(1, false), (105, false), (107, true)]
+        );
     }
 
     proptest! {
         #[test]
         fn the_scanner_finds_what_a_byte_walk_finds(
             bytes in prop::collection::vec(
-                prop_oneof![Just(b'"'), Just(b','), Just(b'\n'), Just(b'a'), any::<u8>()],
+                prop_oneof![
+                    Just(b'"'), Just(b','), Just(b';'), Just(b'\t'), Just(b'\n'), Just(b'a'),
+                    any::<u8>(),
+                ],
                 0..300,
-            )
+            ),
+            separator in prop_oneof![Just(b','), Just(b';'), Just(b'\t'), Just(b'|')],
         ) {
-            prop_assert_eq!(scanned(&bytes), by_hand(&bytes));
+            prop_assert_eq!(scanned(&bytes, separator), by_hand(&bytes, separator));
             let quotes = bytes.iter().filter(|&&b| b == b'"').count();
             prop_assert_eq!(count_quotes(&bytes), quotes);
         }

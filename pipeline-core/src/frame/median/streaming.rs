@@ -280,7 +280,7 @@ fn for_each_batch(
             .run(&frame, |rows| consume(rows).map_err(BatchError::Polars))
             .map_err(|error| match error {
                 BatchError::Polars(error) => error,
-                BatchError::Csv(error) => PolarsError::ComputeError(error.to_string().into()),
+                BatchError::Csv(error) => crate::frame::csv::carry(error),
             });
     }
     let failed = Arc::new(Mutex::new(None::<PolarsError>));

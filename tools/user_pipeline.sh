@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A user's own pipeline (tools/user_pipeline/: text columns kept, grouped by
-# text, grouped straight from the CSV), built outside the workspace against
+# text, grouped straight from the CSV, a median of all rows straight from the
+# CSV), built outside the workspace against
 # this checkout's pipeline-core, each step a new process on a fresh store,
 # timed from the outside with its peak RSS.
 #
@@ -35,7 +36,8 @@ step() {
 }
 step "customers alone" --task customers
 step "direct alone" --task direct
-step "all three"
+step "overall alone" --task overall
+step "all four"
 if [ -n "${PYTHON:-}" ]; then
     "$PYTHON" "$here/tools/user_pipeline/polars_equivalent.py" "$csv"
 fi

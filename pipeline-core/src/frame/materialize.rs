@@ -84,14 +84,34 @@ fn mapped_when_read(frame: &LazyFrame, format: FrameFormat) -> bool {
 }
 
 /// `frame` over the decoded frames `memory` holds (or now reads) in place of
-/// their files, medians computed by [`grouped_medians`](super::grouped_medians),
+/// their files (and over a CSV file's columns read into memory, for
+/// medians, where they fit), medians computed by [`grouped_medians`](super::grouped_medians),
 /// and filters and other `group_by`s on label columns using their condition
 /// ([`labels`](super::labels)).
 fn in_memory_where_kept(frame: &LazyFrame, memory: &ValueMemory) -> PolarsResult<LazyFrame> {
     let frame = view::substitute(frame, &mut |scan| resident(scan, memory));
+    let frame = csv_in_memory_for_medians(frame, memory.budget())?;
     let plan = super::labels::filters(&frame.logical_plan);
     let plan = super::median::accelerate(&plan)?;
     Ok(LazyFrame::from(super::labels::group_bys(&plan)))
+}
+
+/// `frame` over the columns it reads from a CSV file read into memory by
+/// the parallel reader, if it holds a median and they take at most half of
+/// `limit` bytes (the medians' grouping of them can take as much again):
+/// the medians then take one evaluation over memory, not passes over the
+/// file, each parsing it again. Any other `frame` as it is.
+fn csv_in_memory_for_medians(frame: LazyFrame, limit: usize) -> PolarsResult<LazyFrame> {
+    if !super::median::holds_median(&frame.logical_plan) {
+        return Ok(frame);
+    }
+    let Some(query) = CsvQuery::of(&frame) else {
+        return Ok(frame);
+    };
+    Ok(query
+        .in_memory(&frame, limit / 2)
+        .map_err(csv::carry)?
+        .unwrap_or(frame))
 }
 
 /// The frame of a stored scan in memory: from `memory`, or read now and kept
@@ -289,5 +309,47 @@ impl Kept {
             frame.vstack_mut(&batch).ok()?;
         }
         Some(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::csv::scan_csv;
+
+    /// Whether `frame` still scans a file.
+    fn scans_a_file(frame: &LazyFrame) -> bool {
+        let mut found = false;
+        crate::frame::plan::for_each_source(&frame.logical_plan, &mut |node| {
+            found |= matches!(node, DslPlan::Scan { .. })
+        });
+        found
+    }
+
+    #[test]
+    fn medians_over_a_csv_read_its_columns_into_memory_once_when_they_fit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input.csv");
+        let mut text = String::from("note,amount\n");
+        for row in 0..2000 {
+            text.push_str(&format!("\"n, {}\",{}.5\n", row % 7, row % 101));
+        }
+        std::fs::write(&path, text).unwrap();
+        let scan = || scan_csv(&path, &[("amount", DataType::Float64)]).unwrap();
+        let medians = scan()
+            .group_by([col("note")])
+            .agg([col("amount").median(), len()]);
+        let read = csv_in_memory_for_medians(medians.clone(), 2 << 20).unwrap();
+        assert!(!scans_a_file(&read), "the columns are in the plan");
+        let sorted = |frame: LazyFrame| frame.sort(["note"], Default::default()).collect().unwrap();
+        assert!(sorted(read).equals_missing(&sorted(medians.clone())));
+
+        // Larger than half the limit, or no median: the query is left as it is.
+        let too_large = csv_in_memory_for_medians(medians, 2000).unwrap();
+        assert!(scans_a_file(&too_large));
+        let sums = scan().group_by([col("note")]).agg([col("amount").sum()]);
+        assert!(scans_a_file(
+            &csv_in_memory_for_medians(sums, 1 << 20).unwrap()
+        ));
     }
 }

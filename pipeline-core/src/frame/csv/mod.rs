@@ -210,7 +210,8 @@ pub(crate) fn carried(error: &PolarsError) -> Option<&CsvError> {
 /// parse becomes [`CsvError::BadCell`] (the file is then read once more to
 /// find the cell's line), invalid UTF-8 [`CsvError::InvalidUtf8`], anything
 /// else [`CsvError::Polars`]. The error comes back unchanged if `frame`
-/// scans no CSV file or several, or if it is the reader's own ([`carry`]).
+/// scans no CSV file or several, or if it is the parallel reader's own
+/// error, carried through polars from inside the framework's own steps.
 pub fn explain(error: PolarsError, frame: &LazyFrame) -> Result<CsvError, PolarsError> {
     if carried(&error).is_some() {
         return Err(error);

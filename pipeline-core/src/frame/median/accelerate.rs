@@ -50,6 +50,23 @@ pub(in crate::frame) fn accelerate(plan: &DslPlan) -> PolarsResult<DslPlan> {
     }
 }
 
+/// Whether some aggregation of `plan` is a median, which [`accelerate`]
+/// computes (over frames in memory in one evaluation, else in passes over
+/// the input).
+pub(in crate::frame) fn holds_median(plan: &DslPlan) -> bool {
+    let exprs: &[Expr] = match plan {
+        DslPlan::GroupBy { aggs, .. } => aggs,
+        DslPlan::Select { expr, .. } => expr,
+        _ => &[],
+    };
+    exprs.iter().any(|e| {
+        e.into_iter()
+            .any(|e| matches!(e, Expr::Agg(AggExpr::Median(_))))
+    }) || super::super::plan::inputs(plan)
+        .into_iter()
+        .any(holds_median)
+}
+
 /// The result of an aggregation node holding medians over a scan, if it is one.
 fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
     let group_by = super::super::plan::plain_group_by(node);
@@ -57,7 +74,7 @@ fn aggregate(node: &DslPlan) -> PolarsResult<Option<DataFrame>> {
         (Some(group_by), _) => (group_by.input, group_by.keys.to_vec(), group_by.aggs),
         (None, DslPlan::Select { expr, input, .. })
             if expr.iter().all(|e| match peel(e) {
-                Expr::Agg(_) => true,
+                Expr::Agg(_) | Expr::Len => true,
                 Expr::Literal(literal) => literal.is_scalar(),
                 _ => false,
             }) =>
@@ -253,16 +270,17 @@ fn others_by_polars(
         return Ok(None);
     }
     if keys.is_empty() {
+        if let Some(all_rows) = of_all_rows_from_blocks(input, &others)? {
+            return Ok(Some(all_rows));
+        }
         return super::super::collect_streaming(input.clone().select(others)).map(Some);
     }
     let rest = input.clone().group_by(keys).agg(others);
     // Over one CSV file, from the reader's blocks where the others add up
     // from partial results (no more groups than the medians took).
-    let rest = match crate::frame::csv::aggregate_grouped(&rest, usize::MAX) {
-        Ok(Some(from_blocks)) => from_blocks,
-        Ok(None) => rest,
-        Err(error) => return Err(PolarsError::ComputeError(error.to_string().into())),
-    };
+    let rest = crate::frame::csv::aggregate_grouped(&rest, usize::MAX)
+        .map_err(crate::frame::csv::carry)?
+        .unwrap_or(rest);
     let by = || key_names.iter().map(|k| col(k.clone())).collect::<Vec<_>>();
     let joined = found.select(key_names.to_vec())?.lazy().join(
         rest,
@@ -277,10 +295,92 @@ fn others_by_polars(
     super::super::collect_streaming(joined).map(Some)
 }
 
+/// The name of the one group [`of_all_rows_from_blocks`] forms.
+const ALL_ROWS: &str = "__all_rows";
+
+/// `others` over all rows of `input`, if `input` reads one CSV file and
+/// they add up from the reader's blocks: grouped by one constant key, as
+/// [`others_by_polars`] groups by keys, the key then dropped. `None`
+/// otherwise, and for a file of no records (a `select` of no rows still
+/// gives one row, a `group_by` none).
+fn of_all_rows_from_blocks(input: &LazyFrame, others: &[Expr]) -> PolarsResult<Option<DataFrame>> {
+    let grouped = input
+        .clone()
+        .group_by([lit(true).alias(ALL_ROWS)])
+        .agg(others);
+    let Some(from_blocks) = crate::frame::csv::aggregate_grouped(&grouped, usize::MAX)
+        .map_err(crate::frame::csv::carry)?
+    else {
+        return Ok(None);
+    };
+    let mut all_rows = from_blocks.collect()?;
+    if all_rows.height() != 1 {
+        return Ok(None);
+    }
+    all_rows.drop_in_place(ALL_ROWS)?;
+    Ok(Some(all_rows))
+}
+
 /// The input of a median aggregation (under aliases and casts), if it is one.
 fn median_input(expr: &Expr) -> Option<Expr> {
     match peel(expr) {
         Expr::Agg(AggExpr::Median(input)) => Some((**input).clone()),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::csv::{carried, scan_csv};
+
+    fn others() -> Vec<Expr> {
+        vec![
+            col("amount").sum().alias("total"),
+            col("count").mean().alias("mean_count"),
+            col("amount").max().alias("most"),
+            len().alias("rows"),
+        ]
+    }
+
+    #[test]
+    fn others_of_all_rows_over_a_csv_add_up_from_the_readers_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("input.csv");
+        let mut text = String::from("note,amount,count\n");
+        for row in 0..5000 {
+            text.push_str(&format!(
+                "\"n, {}\",{}.5,{}\n",
+                row % 7,
+                row % 101,
+                row % 13
+            ));
+        }
+        std::fs::write(&path, &text).unwrap();
+        let typed = [("amount", DataType::Float64), ("count", DataType::Int64)];
+        let input = scan_csv(&path, &typed)
+            .unwrap()
+            .filter(col("note").neq(lit("n, 3")));
+        let ours = of_all_rows_from_blocks(&input, &others())
+            .unwrap()
+            .expect("sums, means, extremes and counts over one CSV file");
+        let theirs = input.clone().select(others()).collect().unwrap();
+        assert!(ours.equals_missing(&theirs), "{ours}\npolars:\n{theirs}");
+
+        // Only the reader refuses a badly quoted text cell so.
+        std::fs::write(&path, format!("{text}\"late\"x,1,1\n")).unwrap();
+        let error = of_all_rows_from_blocks(&input, &others()).unwrap_err();
+        assert!(
+            carried(&error).is_some_and(|e| e.to_string().contains("not properly quoted")),
+            "{error}"
+        );
+
+        // No records: polars gives the one row of a select over none.
+        std::fs::write(&path, "note,amount,count\n").unwrap();
+        assert!(
+            of_all_rows_from_blocks(&input, &others())
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -54,7 +54,7 @@ mod streaming;
 
 use polars::prelude::*;
 
-pub(super) use accelerate::accelerate;
+pub(super) use accelerate::{accelerate, holds_median};
 use groups::GroupIndex;
 pub(in crate::frame) use reduce::{Op, Reduction};
 use search::Found;

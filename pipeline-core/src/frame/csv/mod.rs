@@ -306,7 +306,7 @@ fn check_header(path: &Path, typed: &[(&str, DataType)]) -> Result<(), CsvError>
 }
 
 /// The column names of a header line (without its line end): fields split at
-/// commas outside quotes, unquoted.
+/// `separator`s outside quotes, unquoted.
 fn header_names(header: &[u8], separator: u8) -> Vec<String> {
     split_line(header, separator)
         .map(|field| String::from_utf8_lossy(&unquote(field)).into_owned())

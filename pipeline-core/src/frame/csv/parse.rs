@@ -157,6 +157,7 @@ enum Values {
     UInt64(Vec<u64>),
     UInt32(Vec<u32>),
     Boolean(Vec<bool>),
+    /// Texts and their nulls.
     Text(MutableBinaryViewArray<str>),
 }
 

@@ -189,11 +189,7 @@ fn a_task_over_inferred_booleans_is_fed_by_the_parallel_reader() {
         let flag = if row % 3 == 0 { "false" } else { "true" };
         text.push_str(&format!("\"n, {row}\",{flag},{row}\n"));
     }
-    let path = write(dir.path(), &text);
-    let (frame, _) = run_task(&path, inferred, DEFAULT_VALUE_MEMORY).unwrap();
-    let theirs = inferred(&path).collect().unwrap();
-    assert!(frame.equals_missing(&theirs), "{frame}\n{theirs}");
-    assert_eq!(frame.height(), 333);
+    assert_task_gets_polars_rows(&write(dir.path(), &text), inferred, 333);
 
     // Only the parallel reader refuses a badly quoted text cell, naming its
     // line; past the rows polars infers from, a cell that is no boolean is
@@ -205,13 +201,26 @@ fn a_task_over_inferred_booleans_is_fed_by_the_parallel_reader() {
             "column `flag` must hold bool values, but line 502 holds `maybe`",
         ),
     ] {
-        let path = write(dir.path(), &format!("{text}{record}"));
-        let error = run_task(&path, inferred, DEFAULT_VALUE_MEMORY).unwrap_err();
+        let error = task_error(&write(dir.path(), &format!("{text}{record}")), inferred);
         assert!(
             error.contains(wording) && error.contains("line 502"),
             "{error}"
         );
     }
+}
+
+/// Runs `query` over the file at `path` as a task; asserts that it stores
+/// polars' own `rows` rows.
+fn assert_task_gets_polars_rows(path: &Path, query: fn(&Path) -> LazyFrame, rows: usize) {
+    let (frame, _) = run_task(path, query, DEFAULT_VALUE_MEMORY).unwrap();
+    let theirs = query(path).collect().unwrap();
+    assert!(frame.equals_missing(&theirs), "{frame}\n{theirs}");
+    assert_eq!(frame.height(), rows);
+}
+
+/// The error of `query` run as a task over the file at `path`.
+fn task_error(path: &Path, query: fn(&Path) -> LazyFrame) -> String {
+    run_task(path, query, DEFAULT_VALUE_MEMORY).unwrap_err()
 }
 
 /// Per key, sums, means and extremes of the other types.
@@ -283,14 +292,12 @@ fn a_task_over_a_semicolon_separated_csv_is_fed_by_the_parallel_reader() {
     for row in 0..500 {
         text.push_str(&format!("{row};\"n; {row}, x\";{row}.5\n"));
     }
-    let path = write(dir.path(), &text);
-    let (frame, _) = run_task(&path, semicolons, DEFAULT_VALUE_MEMORY).unwrap();
-    let theirs = semicolons(&path).collect().unwrap();
-    assert!(frame.equals_missing(&theirs), "{frame}\n{theirs}");
-    assert_eq!(frame.height(), 500);
+    assert_task_gets_polars_rows(&write(dir.path(), &text), semicolons, 500);
     // Only the parallel reader refuses a badly quoted text cell so.
-    let path = write(dir.path(), &format!("{text}1;\"late\"x;2\n"));
-    let error = run_task(&path, semicolons, DEFAULT_VALUE_MEMORY).unwrap_err();
+    let error = task_error(
+        &write(dir.path(), &format!("{text}1;\"late\"x;2\n")),
+        semicolons,
+    );
     assert!(
         error.contains("not properly quoted") && error.contains("line 502"),
         "{error}"

@@ -316,6 +316,7 @@ impl Kept {
 mod tests {
     use super::*;
     use crate::frame::csv::scan_csv;
+    use crate::frame::test_frames::notes_csv;
 
     /// Whether `frame` still scans a file.
     fn scans_a_file(frame: &LazyFrame) -> bool {
@@ -329,12 +330,7 @@ mod tests {
     #[test]
     fn medians_over_a_csv_read_its_columns_into_memory_once_when_they_fit() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("input.csv");
-        let mut text = String::from("note,amount\n");
-        for row in 0..2000 {
-            text.push_str(&format!("\"n, {}\",{}.5\n", row % 7, row % 101));
-        }
-        std::fs::write(&path, text).unwrap();
+        let path = notes_csv(dir.path(), 2000, 7);
         let scan = || scan_csv(&path, &[("amount", DataType::Float64)]).unwrap();
         let medians = scan()
             .group_by([col("note")])

@@ -34,3 +34,21 @@ pub(super) fn stored(dir: &std::path::Path, rows: i64) -> LazyFrame {
     let base = scenario.node::<LazyFrame>("base").unwrap().read().unwrap();
     base.as_ref().clone()
 }
+
+/// A CSV file `input.csv` in `dir` of `rows` records: `note` (a quoted text
+/// holding a comma, one of `notes`), `amount` (a float) and `count` (an
+/// integer).
+pub(super) fn notes_csv(dir: &std::path::Path, rows: usize, notes: usize) -> std::path::PathBuf {
+    let mut text = String::from("note,amount,count\n");
+    for row in 0..rows {
+        text.push_str(&format!(
+            "\"n, {}\",{}.5,{}\n",
+            row % notes,
+            (row * 7919) % 1000,
+            row % 13
+        ));
+    }
+    let path = dir.join("input.csv");
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -266,19 +266,15 @@ fn supported(options: &CsvReadOptions, args: &UnifiedScanArgs) -> bool {
 mod tests {
     use super::*;
     use crate::frame::csv::scan_csv;
+    use crate::frame::test_frames::notes_csv;
 
     #[test]
     fn a_sort_over_a_csv_is_read_into_memory_only_within_the_limit() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("input.csv");
-        let mut text = String::from("name,amount\n");
-        for row in 0..2000 {
-            text.push_str(&format!("\"n, {}\",{}.5\n", row % 17, (row * 7919) % 1000));
-        }
-        std::fs::write(&path, text).unwrap();
+        let path = notes_csv(dir.path(), 2000, 17);
         let sorted = scan_csv(&path, &[("amount", DataType::Float64)])
             .unwrap()
-            .sort(["amount", "name"], SortMultipleOptions::default());
+            .sort(["amount", "note"], SortMultipleOptions::default());
         let query = CsvQuery::of(&sorted).unwrap();
         assert!(!query.is_row_wise());
         assert!(

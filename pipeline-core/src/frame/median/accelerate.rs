@@ -333,6 +333,7 @@ fn median_input(expr: &Expr) -> Option<Expr> {
 mod tests {
     use super::*;
     use crate::frame::csv::{carried, scan_csv};
+    use crate::frame::test_frames::notes_csv;
 
     fn others() -> Vec<Expr> {
         vec![
@@ -346,17 +347,8 @@ mod tests {
     #[test]
     fn others_of_all_rows_over_a_csv_add_up_from_the_readers_blocks() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("input.csv");
-        let mut text = String::from("note,amount,count\n");
-        for row in 0..5000 {
-            text.push_str(&format!(
-                "\"n, {}\",{}.5,{}\n",
-                row % 7,
-                row % 101,
-                row % 13
-            ));
-        }
-        std::fs::write(&path, &text).unwrap();
+        let path = notes_csv(dir.path(), 5000, 7);
+        let text = std::fs::read_to_string(&path).unwrap();
         let typed = [("amount", DataType::Float64), ("count", DataType::Int64)];
         let input = scan_csv(&path, &typed)
             .unwrap()

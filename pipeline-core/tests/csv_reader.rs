@@ -123,12 +123,11 @@ fn csv_file() -> impl Strategy<Value = CsvFile> {
                 }
                 CsvFile {
                     text,
-                    options: ReadOptions {
-                        block_bytes,
-                        piece_bytes,
-                        threads,
-                        separator: separator.as_bytes()[0],
-                    },
+                    options: ReadOptions::default()
+                        .with_block_bytes(block_bytes)
+                        .with_piece_bytes(piece_bytes)
+                        .with_threads(threads)
+                        .with_separator(separator.as_bytes()[0]),
                 }
             },
         )
@@ -199,12 +198,10 @@ fn the_earliest_bad_cell_is_reported_whatever_the_thread_order() {
         text.push_str(&format!("{row}.5,{count},1\n"));
     }
     let path = write(dir.path(), &text);
-    let options = ReadOptions {
-        block_bytes: 4096,
-        piece_bytes: 256,
-        threads: 4,
-        ..ReadOptions::default()
-    };
+    let options = ReadOptions::default()
+        .with_block_bytes(4096)
+        .with_piece_bytes(256)
+        .with_threads(4);
     match read(&path, &options).unwrap_err() {
         CsvError::BadCell { line, .. } => assert_eq!(line, Some(702)),
         other => panic!("unexpected error {other:?}"),

@@ -93,12 +93,10 @@ fn typed_file() -> impl Strategy<Value = (String, ReadOptions)> {
                 text.push_str(&line.join(","));
             }
             text.push_str(eol);
-            let options = ReadOptions {
-                block_bytes,
-                piece_bytes,
-                threads,
-                ..ReadOptions::default()
-            };
+            let options = ReadOptions::default()
+                .with_block_bytes(block_bytes)
+                .with_piece_bytes(piece_bytes)
+                .with_threads(threads);
             (text, options)
         })
 }

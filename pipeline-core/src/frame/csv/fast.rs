@@ -34,6 +34,10 @@ pub(crate) struct CsvQuery {
     path: PathBuf,
     /// The byte between fields.
     separator: u8,
+    /// Cells read as null besides empty ones.
+    null_values: Option<NullValues>,
+    /// Whether a float's commas are decimal points.
+    decimal_comma: bool,
     columns: Vec<(PlSmallStr, DataType)>,
     /// Whether the query computes row by row, so blocks can go through it
     /// one by one.
@@ -78,6 +82,7 @@ impl CsvQuery {
         if path.has_scheme() || !supported(options, unified_scan_args) {
             return None;
         }
+        let parse = &options.parse_options;
         let plan = frame.clone().to_alp_optimized().ok()?;
         let mut columns = None;
         for node in plan.lp_arena.iter(plan.lp_top) {
@@ -90,6 +95,14 @@ impl CsvQuery {
                 },
             ) = node
             {
+                if let Some(NullValues::Named(named)) = &parse.null_values
+                    && named
+                        .iter()
+                        .any(|(name, _)| !file_info.schema.contains(name))
+                {
+                    // Polars' own error says which.
+                    return None;
+                }
                 let schema = output_schema
                     .clone()
                     .unwrap_or_else(|| file_info.schema.clone());
@@ -105,7 +118,9 @@ impl CsvQuery {
         }
         Some(Self {
             path: path.as_std_path().to_path_buf(),
-            separator: options.parse_options.separator,
+            separator: parse.separator,
+            null_values: parse.null_values.clone(),
+            decimal_comma: parse.decimal_comma,
             columns: columns.filter(|c| !c.is_empty())?,
             row_wise: crate::frame::view::row_wise(frame),
         })
@@ -173,12 +188,13 @@ impl CsvQuery {
         Ok(Some(scanning(frame, whole)))
     }
 
-    /// `options` with the file's own separator.
+    /// `options` with the scan's separator and cell rules.
     fn read_options(&self, options: &ReadOptions) -> ReadOptions {
-        ReadOptions {
-            separator: self.separator,
-            ..options.clone()
-        }
+        options
+            .clone()
+            .with_separator(self.separator)
+            .with_null_values(self.null_values.clone())
+            .with_decimal_comma(self.decimal_comma)
     }
 
     /// The columns to read, as the reader takes them.
@@ -238,7 +254,8 @@ fn scanning(frame: &LazyFrame, rows: DataFrame) -> LazyFrame {
 
 /// Whether the parallel reader follows these read options: a header row,
 /// any separator, double quotes, `\n` line ends (a `\r` before it is
-/// dropped), UTF-8, empty cells null, every record read.
+/// dropped), UTF-8, empty cells null, any null values, a decimal comma or
+/// point, every record read.
 fn supported(options: &CsvReadOptions, args: &UnifiedScanArgs) -> bool {
     let parse = &options.parse_options;
     options.has_header
@@ -253,10 +270,8 @@ fn supported(options: &CsvReadOptions, args: &UnifiedScanArgs) -> bool {
         && parse.quote_char == Some(b'"')
         && parse.eol_char == b'\n'
         && matches!(parse.encoding, CsvEncoding::Utf8)
-        && parse.null_values.is_none()
         && parse.missing_is_null
         && parse.comment_prefix.is_none()
-        && !parse.decimal_comma
         && args.row_index.is_none()
         && args.pre_slice.is_none()
         && args.include_file_paths.is_none()

@@ -10,12 +10,10 @@ use super::aggregate_with;
 use crate::frame::csv::{ReadOptions, scan_csv};
 
 fn options(block_bytes: usize) -> ReadOptions {
-    ReadOptions {
-        block_bytes,
-        piece_bytes: 64,
-        threads: 2,
-        ..ReadOptions::default()
-    }
+    ReadOptions::default()
+        .with_block_bytes(block_bytes)
+        .with_piece_bytes(64)
+        .with_threads(2)
 }
 
 fn typed() -> [(&'static str, DataType); 2] {

@@ -33,6 +33,7 @@ use std::sync::Arc;
 
 use polars::prelude::*;
 
+mod cells;
 mod decimal;
 mod fast;
 mod grouped;

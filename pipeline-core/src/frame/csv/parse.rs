@@ -21,6 +21,7 @@ use polars::prelude::*;
 use polars_arrow::array::{BooleanArray, MutableBinaryViewArray, PrimitiveArray};
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
+use super::cells::{NullMarkers, comma_as_point};
 use super::decimal::plain_decimal;
 use super::separators::Scanner;
 
@@ -86,6 +87,10 @@ pub(crate) struct Projection {
     targets: Vec<Option<usize>>,
     /// The output columns: name and kind.
     columns: Vec<(PlSmallStr, ColumnKind)>,
+    /// Each output column's null markers.
+    null_markers: Vec<NullMarkers>,
+    /// Whether a float's commas are decimal points.
+    decimal_comma: bool,
 }
 
 impl Projection {
@@ -96,7 +101,29 @@ impl Projection {
         for (column, &field) in fields.iter().enumerate() {
             targets[field] = Some(column);
         }
-        Self { targets, columns }
+        Self {
+            targets,
+            null_markers: vec![NullMarkers::default(); columns.len()],
+            columns,
+            decimal_comma: false,
+        }
+    }
+
+    /// The projection with each output column's null markers, and floats
+    /// read with a decimal comma or not (see `cells.rs`).
+    pub(crate) fn with_cell_rules(
+        mut self,
+        null_markers: Vec<NullMarkers>,
+        decimal_comma: bool,
+    ) -> Self {
+        assert_eq!(
+            null_markers.len(),
+            self.columns.len(),
+            "markers for each column"
+        );
+        self.null_markers = null_markers;
+        self.decimal_comma = decimal_comma;
+        self
     }
 
     /// Whether some output column is text.
@@ -166,10 +193,21 @@ enum Values {
 struct ColumnBuffer {
     values: Values,
     nulls: Vec<usize>,
+    /// Cells read as null.
+    null_markers: NullMarkers,
+    /// Whether a float's commas are decimal points.
+    decimal_comma: bool,
+    /// A float cell with its commas made points.
+    scratch: Vec<u8>,
 }
 
 impl ColumnBuffer {
-    fn new(kind: ColumnKind, capacity: usize) -> Self {
+    fn new(
+        kind: ColumnKind,
+        capacity: usize,
+        null_markers: NullMarkers,
+        decimal_comma: bool,
+    ) -> Self {
         let values = match kind {
             ColumnKind::Float64 => Values::Float64(Vec::with_capacity(capacity)),
             ColumnKind::Float32 => Values::Float32(Vec::with_capacity(capacity)),
@@ -183,6 +221,9 @@ impl ColumnBuffer {
         Self {
             values,
             nulls: Vec::new(),
+            null_markers,
+            decimal_comma,
+            scratch: Vec::new(),
         }
     }
 
@@ -222,6 +263,10 @@ impl ColumnBuffer {
     /// known to be UTF-8.
     #[inline]
     fn push_field(&mut self, field: &[u8], checked: Option<&str>) -> Result<(), Problem> {
+        if !self.null_markers.is_empty() && self.null_markers.matches(field) {
+            self.push_null();
+            return Ok(());
+        }
         if let Values::Text(texts) = &mut self.values {
             let field = match checked {
                 Some(field) => field,
@@ -255,12 +300,32 @@ impl ColumnBuffer {
             return Ok(());
         }
         let not_of_type = |_| Problem::NotOfType;
-        match &mut self.values {
-            Values::Float64(v) => match plain_decimal(text) {
-                Some(x) => v.push(x),
-                None => v.push(fast_float2::parse(text).map_err(not_of_type)?),
-            },
-            Values::Float32(v) => v.push(fast_float2::parse(text).map_err(not_of_type)?),
+        let Self {
+            values,
+            decimal_comma,
+            scratch,
+            ..
+        } = self;
+        match values {
+            Values::Float64(v) => {
+                let text = if *decimal_comma {
+                    comma_as_point(text, scratch)
+                } else {
+                    text
+                };
+                match plain_decimal(text) {
+                    Some(x) => v.push(x),
+                    None => v.push(fast_float2::parse(text).map_err(not_of_type)?),
+                }
+            }
+            Values::Float32(v) => {
+                let text = if *decimal_comma {
+                    comma_as_point(text, scratch)
+                } else {
+                    text
+                };
+                v.push(fast_float2::parse(text).map_err(not_of_type)?)
+            }
             Values::Int64(v) => v.push(parse_integer(text)?),
             Values::Int32(v) => v.push(parse_integer(text)?),
             Values::UInt64(v) => v.push(parse_integer(text)?),
@@ -352,7 +417,7 @@ fn text_cell(field: &str) -> Result<Cow<'_, str>, Problem> {
 /// The field without its surrounding double quotes, if it starts with one
 /// (as polars does, the last byte is then dropped whatever it is).
 #[inline]
-fn unquote(field: &[u8]) -> &[u8] {
+pub(super) fn unquote(field: &[u8]) -> &[u8] {
     match field {
         [b'"', inner @ .., _] => inner,
         [b'"'] => &[],
@@ -381,7 +446,10 @@ pub(crate) fn parse_piece(
         buffers: projection
             .columns
             .iter()
-            .map(|(_, kind)| ColumnBuffer::new(*kind, capacity))
+            .zip(&projection.null_markers)
+            .map(|((_, kind), markers)| {
+                ColumnBuffer::new(*kind, capacity, markers.clone(), projection.decimal_comma)
+            })
             .collect(),
         targets: &projection.targets,
         piece,
@@ -526,114 +594,5 @@ impl Record<'_> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn projection() -> Projection {
-        Projection::new(
-            &[1, 3],
-            vec![
-                ("f".into(), ColumnKind::Float64),
-                ("i".into(), ColumnKind::Int64),
-            ],
-        )
-    }
-
-    #[test]
-    fn wanted_fields_are_parsed_and_others_skipped() {
-        let piece = b"x,1.5,y,7,z\n\"q,q\",\"2\",\"w\nw\",-3\r\n,,\n";
-        let frame = parse_piece(piece, &projection(), b',').unwrap();
-        let f: Vec<Option<f64>> = frame.column("f").unwrap().f64().unwrap().iter().collect();
-        let i: Vec<Option<i64>> = frame.column("i").unwrap().i64().unwrap().iter().collect();
-        assert_eq!(f, [Some(1.5), Some(2.0), None]);
-        assert_eq!(i, [Some(7), Some(-3), None]);
-    }
-
-    #[test]
-    fn a_bad_cell_names_its_column_value_and_record() {
-        let piece = b"a,1,b,2\na,2.5,b,x3\n";
-        let bad = parse_piece(piece, &projection(), b',').unwrap_err();
-        assert_eq!(
-            bad,
-            BadCell {
-                problem: Problem::NotOfType,
-                column: 1,
-                value: "x3".to_owned(),
-                record_offset: 8
-            }
-        );
-        let fractional = parse_piece(b"a,1,b,2.5", &projection(), b',').unwrap_err();
-        assert_eq!(fractional.value, "2.5");
-    }
-
-    fn texts(piece: &[u8]) -> Result<Vec<Option<String>>, BadCell> {
-        let projection = Projection::new(
-            &[1, 2],
-            vec![
-                ("t".into(), ColumnKind::Text),
-                ("i".into(), ColumnKind::Int64),
-            ],
-        );
-        let frame = parse_piece(piece, &projection, b',')?;
-        Ok(frame
-            .column("t")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .map(|t| t.map(str::to_owned))
-            .collect())
-    }
-
-    #[test]
-    fn text_cells_follow_polars_rules() {
-        let piece = "a,,1\nb,\"\",2\nc, x ,3\nd,\" y \",4\ne,\"q\"\"r\",5\n\
-                     f,\"l1\nl2\",6\ng,\"a,b\",7\r\nh,Müller und Söhne GmbH,8\ni\n\
-                     j,\"\"\"\",9\nk,tail\r\n";
-        let text = |t: &str| Some(t.to_owned());
-        assert_eq!(
-            texts(piece.as_bytes()).unwrap(),
-            [
-                None,
-                text(""),
-                text(" x "),
-                text(" y "),
-                text("q\"r"),
-                text("l1\nl2"),
-                text("a,b"),
-                text("Müller und Söhne GmbH"),
-                None,
-                text("\""),
-                text("tail"),
-            ]
-        );
-        // A text column as the last field keeps nothing of a CRLF.
-        let last = Projection::new(&[1], vec![("t".into(), ColumnKind::Text)]);
-        let frame = parse_piece(b"a,x\r\nb,\"y\"\r\n", &last, b',').unwrap();
-        let t: Vec<Option<&str>> = frame.column("t").unwrap().str().unwrap().iter().collect();
-        assert_eq!(t, [Some("x"), Some("y")]);
-    }
-
-    #[test]
-    fn badly_quoted_and_non_utf8_text_cells_are_refused() {
-        for bad in [&b"a,\"q\"x,1\n"[..], b"a,\"q\"r\",1\n", b"a,\",1\n"] {
-            let error = texts(bad).unwrap_err();
-            assert_eq!(error.problem, Problem::BadQuotes, "{bad:?}");
-            assert_eq!(error.column, 0);
-        }
-        let error = texts(b"a,ok,1\nb,\xff\xfe,2\n").unwrap_err();
-        assert_eq!((error.problem, error.record_offset), (Problem::NotUtf8, 7));
-        // Bytes that are not UTF-8 in a column not read are no error.
-        assert_eq!(texts(b"\xff,ok,1\n").unwrap(), [Some("ok".to_owned())]);
-    }
-
-    #[test]
-    fn leading_blanks_are_skipped_and_a_last_record_needs_no_newline() {
-        let frame = parse_piece(b"a, 1e3,b,\t+4", &projection(), b',').unwrap();
-        assert_eq!(
-            frame.column("f").unwrap().f64().unwrap().get(0),
-            Some(1000.0)
-        );
-        assert_eq!(frame.column("i").unwrap().i64().unwrap().get(0), Some(4));
-    }
-}
+#[path = "parse_tests.rs"]
+mod tests;

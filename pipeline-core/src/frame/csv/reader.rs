@@ -28,11 +28,28 @@ use pipeline_mmap::FileMap;
 use polars::prelude::*;
 
 use super::CsvError;
+use super::cells::NullMarkers;
 use super::parse::{self, BadCell, ColumnKind, Problem, Projection};
 use super::split;
 
-/// Sizes and parallelism of a read.
+/// How a file is read: its separator and cell rules, and the sizes and
+/// parallelism of the read. Built from [`ReadOptions::default`] with the
+/// `with_` methods (or by setting fields), so that new options do not break
+/// callers.
+///
+/// ```
+/// use pipeline_core::frame::csv::ReadOptions;
+/// use polars::prelude::NullValues;
+///
+/// // A European export: `;` between fields, `1,5` for 1.5, `NA` for nothing.
+/// let options = ReadOptions::default()
+///     .with_separator(b';')
+///     .with_decimal_comma(true)
+///     .with_null_values(Some(NullValues::AllColumnsSingle("NA".into())));
+/// assert_eq!(options.separator, b';');
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ReadOptions {
     /// Bytes of CSV handed to the consumer as one frame at most (default
     /// 32 MiB); the last blocks of a file are smaller.
@@ -45,6 +62,53 @@ pub struct ReadOptions {
     /// The byte between fields (default `,`; `;`, a tab and `|` are
     /// common too). Not a double quote, `\r` or `\n`.
     pub separator: u8,
+    /// Cells read as null besides empty ones, as polars' `null_values`
+    /// (default none): compared with the cell as written, only its
+    /// surrounding quotes removed. With [`NullValues::Named`], the columns
+    /// not named take a quoted empty text (`""`) as null too, as polars
+    /// does; a name the header does not have is an error.
+    pub null_values: Option<NullValues>,
+    /// Whether a float cell's commas are decimal points (`1,5` is 1.5), as
+    /// polars' `decimal_comma` (default `false`).
+    pub decimal_comma: bool,
+}
+
+impl ReadOptions {
+    /// With `block_bytes` of CSV handed to the consumer as one frame at most.
+    pub fn with_block_bytes(mut self, block_bytes: usize) -> Self {
+        self.block_bytes = block_bytes;
+        self
+    }
+
+    /// With `piece_bytes` of CSV parsed by one thread at a time.
+    pub fn with_piece_bytes(mut self, piece_bytes: usize) -> Self {
+        self.piece_bytes = piece_bytes;
+        self
+    }
+
+    /// With `threads` parsing threads.
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = threads;
+        self
+    }
+
+    /// With `separator` between fields.
+    pub fn with_separator(mut self, separator: u8) -> Self {
+        self.separator = separator;
+        self
+    }
+
+    /// With `null_values` read as null (see [`ReadOptions::null_values`]).
+    pub fn with_null_values(mut self, null_values: Option<NullValues>) -> Self {
+        self.null_values = null_values;
+        self
+    }
+
+    /// With a float cell's commas read as decimal points, or not.
+    pub fn with_decimal_comma(mut self, decimal_comma: bool) -> Self {
+        self.decimal_comma = decimal_comma;
+        self
+    }
 }
 
 impl Default for ReadOptions {
@@ -54,6 +118,8 @@ impl Default for ReadOptions {
             piece_bytes: 2 << 20,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             separator: b',',
+            null_values: None,
+            decimal_comma: false,
         }
     }
 }
@@ -66,9 +132,10 @@ impl Default for ReadOptions {
 ///
 /// The file is read as [`scan_csv`](super::scan_csv) reads it (header row,
 /// fields separated by `options.separator`, double quotes, UTF-8, empty
-/// cells null) and gives the same frame as polars' reader with those
-/// options. Errors name the file: unreadable, empty, a
-/// column missing from the header, a cell that is not a number of its
+/// cells null, and `options`' null values and decimal comma) and gives the
+/// same frame as polars' reader with those options. Errors name the file:
+/// unreadable, empty, a column missing from the header (or named by
+/// `options.null_values`), a cell that is not a number of its
 /// column's type or a badly quoted text cell (with its line), text that is
 /// not UTF-8, or the error of `consume`.
 ///
@@ -125,7 +192,7 @@ pub fn read_csv_blocks<E: From<CsvError> + Send>(
     let map = FileMap::open(&file).map_err(unreadable)?;
     map.advise_sequential();
     let (projection, body_start) =
-        header_projection(path, &map, &kinds, options.separator).map_err(E::from)?;
+        header_projection(path, &map, &kinds, options).map_err(E::from)?;
     read_body(path, &map, body_start, &projection, options, consume)
 }
 
@@ -135,7 +202,7 @@ fn header_projection(
     path: &Path,
     bytes: &[u8],
     wanted: &[(&str, ColumnKind)],
-    separator: u8,
+    options: &ReadOptions,
 ) -> Result<(Projection, usize), CsvError> {
     let required = || {
         wanted
@@ -156,7 +223,7 @@ fn header_projection(
             required: required(),
         });
     }
-    let names = super::header_names(header, separator);
+    let names = super::header_names(header, options.separator);
     let mut fields = Vec::with_capacity(wanted.len());
     for (column, _) in wanted {
         let Some(index) = names.iter().position(|name| name == column) else {
@@ -173,7 +240,17 @@ fn header_projection(
         .iter()
         .map(|(name, kind)| (PlSmallStr::from(*name), *kind))
         .collect();
-    Ok((Projection::new(&fields, columns), header_end))
+    let wanted_names: Vec<&str> = wanted.iter().map(|(name, _)| *name).collect();
+    let null_markers = NullMarkers::of_columns(options.null_values.as_ref(), &names, &wanted_names)
+        .map_err(|column| CsvError::MissingColumn {
+            path: path.to_owned(),
+            column: column.to_owned(),
+            found: names.join(", "),
+            required: format!("{column}, named by the null values"),
+        })?;
+    let projection =
+        Projection::new(&fields, columns).with_cell_rules(null_markers, options.decimal_comma);
+    Ok((projection, header_end))
 }
 
 /// Parses the records from `start` on, block after block, the pieces of a

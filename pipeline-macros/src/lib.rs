@@ -92,8 +92,10 @@ use proc_macro::TokenStream;
 ///
 /// # Return type: the data nodes written
 /// `T` is one output, a tuple `(A, B)` one output per element (`(A,)` is one),
-/// `()` or no return type none. A type spelled `Result<T, E>` or
-/// `path::Result<T>` (such as `std::io::Result<T>`) is fallible: an `Err`
+/// `()` or no return type none. A type spelled `Result<T, E>`,
+/// `path::Result<T>` (such as `std::io::Result<T>`) or `NameResult<T>` (an
+/// alias whose name ends in `Result`, such as polars' `PolarsResult<T>`) is
+/// fallible: an `Err`
 /// fails the job with `E`'s `Display` text and abandons its dependents, and
 /// `T` follows the rules above. A panic fails the job too, with its message.
 /// (So a data node cannot hold a `Result` or a tuple directly: wrap it in a

@@ -334,7 +334,9 @@ fn returns(output: &ReturnType) -> Returns {
     }
 }
 
-/// `T` and `E` of a type written `Result<T, E>`, or `T` of `some::path::Result<T>`.
+/// `T` and `E` of a type written `Result<T, E>`, or `T` of
+/// `some::path::Result<T>` or of an alias whose name ends in `Result`
+/// (`PolarsResult<T>`, `IoResult<T>`).
 fn result_types(ty: &Type) -> Option<(&Type, Option<&Type>)> {
     let Type::Path(path) = ungroup(ty) else {
         return None;
@@ -343,7 +345,7 @@ fn result_types(ty: &Type) -> Option<(&Type, Option<&Type>)> {
         return None;
     }
     let last = path.path.segments.last()?;
-    if last.ident != "Result" {
+    if !last.ident.to_string().ends_with("Result") {
         return None;
     }
     let PathArguments::AngleBracketed(args) = &last.arguments else {

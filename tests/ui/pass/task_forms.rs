@@ -70,6 +70,14 @@ fn fallible_alias(path: &Path) -> std::io::Result<u64> {
     Ok(std::fs::metadata(path)?.len())
 }
 
+/// An alias of `Result` named as polars names its own (`PolarsResult<T>`).
+type ParseResult<T> = Result<T, std::num::ParseIntError>;
+
+#[task]
+fn fallible_named_alias(text: &String) -> ParseResult<i64> {
+    text.parse()
+}
+
 #[task]
 fn fallible_several(x: &i64) -> Result<(i64, i64), String> {
     if *x < 0 {
@@ -131,6 +139,7 @@ fn main() {
     assert_eq!(one_element_tuple(&1), (1,));
     assert_eq!(fallible(&"3".to_owned()), Ok(3));
     assert!(fallible_alias(Path::new("/definitely/missing")).is_err());
+    assert!(fallible_named_alias(&"x".to_owned()).is_err());
     assert_eq!(fallible_several(&5), Ok((2, 1)));
     sink(&1);
     assert!(fallible_sink(&0).is_err());

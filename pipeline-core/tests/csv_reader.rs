@@ -502,3 +502,77 @@ fn a_bad_cell_fails_the_task_naming_the_file_column_and_line() {
         "{error}"
     );
 }
+
+/// `columns` of the file at `path` read by polars (with `scan_csv`'s
+/// options), or polars' error.
+fn polars_result(path: &Path, columns: &[(&str, DataType)]) -> PolarsResult<DataFrame> {
+    let types: Schema = columns
+        .iter()
+        .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
+        .collect();
+    LazyCsvReader::new(PlRefPath::try_from_path(path)?)
+        .with_has_header(true)
+        .with_infer_schema_length(Some(0))
+        .with_dtype_overwrite(Some(std::sync::Arc::new(types)))
+        .finish()?
+        .select(
+            columns
+                .iter()
+                .map(|(name, _)| col(*name))
+                .collect::<Vec<_>>(),
+        )
+        .collect()
+}
+
+#[test]
+fn blank_short_and_long_lines_are_read_as_polars_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let header = "amount,count,time,note,other";
+    let bodies = [
+        "\n1,2,3,a,b\n\n4,5,6,c,d\n",
+        "\n1,2,3,a,b\n4,5,6,c,d\n\n\n",
+        "\r\n1,2,3,a,b\r\n\r\n4,5,6,c,d\r\n\r\n",
+        "\n1,2,3,a,b\n \n4,5,6,c,d\n",
+        "\n1,2\n4,5,6,c,d\n",
+        "\n\n",
+        "\n\n\n1,2,3,a,b",
+        // More fields than the header: refused when every column is read.
+        "\n1,2,3,a,b,extra\n4,5,6,c,d\n",
+        "\n1,2,3,a,b\r\n4,5,6,c,d,\r\n",
+        "\n1,2,3,a,b\n4,5,6,c,\"d\",x",
+        // A separator at the very end of the file is no extra field.
+        "\n1,2,3,a,b\n4,5,6,c,d,",
+    ];
+    for body in bodies {
+        let path = write(dir.path(), &format!("{header}{body}"));
+        for columns in [&wanted()[..], &wanted_with_text()[..]] {
+            let ours = read_columns(&path, columns, &ReadOptions::default());
+            match (ours, polars_result(&path, columns)) {
+                (Ok(ours), Ok(theirs)) => assert!(
+                    ours.equals_missing(&theirs),
+                    "{body:?}\nours:\n{ours}\npolars:\n{theirs}"
+                ),
+                (
+                    Err(CsvError::ExtraFields {
+                        line,
+                        header_fields,
+                        ..
+                    }),
+                    Err(_),
+                ) => {
+                    assert_eq!(columns.len(), 5, "{body:?}");
+                    assert_eq!(header_fields, 5);
+                    assert_eq!(
+                        line,
+                        if body.starts_with("\n1,2,3,a,b,") {
+                            2
+                        } else {
+                            3
+                        }
+                    );
+                }
+                (ours, theirs) => panic!("{body:?}: ours {ours:?}, polars {theirs:?}"),
+            }
+        }
+    }
+}

@@ -51,6 +51,7 @@ const MAX_HEADER_BYTES: u64 = 1 << 20;
 
 /// Why a CSV file could not be read as a frame.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CsvError {
     /// The file could not be opened or read.
     #[error(
@@ -132,6 +133,24 @@ pub enum CsvError {
         /// The 1-based line where the cell's record starts (the header is
         /// line 1).
         line: u64,
+    },
+
+    /// A record has more fields than the header, and every column of the
+    /// header is read (polars refuses it too; reading only some columns
+    /// drops the extra fields, as polars does).
+    #[error(
+        "csv file `{}`: line {line} has more fields than the header's {header_fields}; \
+         remove the extra fields (a separator at the end of the line counts as one), \
+         or read fewer columns",
+        path.display()
+    )]
+    ExtraFields {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line where the record starts (the header is line 1).
+        line: u64,
+        /// The fields of the header.
+        header_fields: usize,
     },
 
     /// The file is not valid UTF-8.

@@ -91,6 +91,8 @@ pub(crate) struct Projection {
     null_markers: Vec<NullMarkers>,
     /// Whether a float's commas are decimal points.
     decimal_comma: bool,
+    /// Whether a record with more fields than the header is refused.
+    refuses_extra_fields: bool,
 }
 
 impl Projection {
@@ -106,7 +108,16 @@ impl Projection {
             null_markers: vec![NullMarkers::default(); columns.len()],
             columns,
             decimal_comma: false,
+            refuses_extra_fields: false,
         }
+    }
+
+    /// The projection refusing records with more fields than the header's
+    /// `header_fields`, if it reads every one of them (as polars does).
+    pub(crate) fn with_header_fields(mut self, header_fields: usize) -> Self {
+        self.refuses_extra_fields =
+            self.targets.len() == header_fields && self.targets.iter().all(Option::is_some);
+        self
     }
 
     /// The projection with each output column's null markers, and floats
@@ -124,6 +135,12 @@ impl Projection {
         self.null_markers = null_markers;
         self.decimal_comma = decimal_comma;
         self
+    }
+
+    /// The fields up to the last one read: the header's fields when it
+    /// refuses extra ones.
+    pub(crate) fn header_fields(&self) -> usize {
+        self.targets.len()
     }
 
     /// Whether some output column is text.
@@ -158,6 +175,10 @@ pub(crate) enum Problem {
     BadQuotes,
     /// A text cell is not UTF-8.
     NotUtf8,
+    /// The record has more fields than the header, and every field of the
+    /// header is read (polars refuses such a record then, and drops the
+    /// extra fields when only some columns are read).
+    ExtraFields,
 }
 
 /// A cell that cannot be read as its column's type.
@@ -469,6 +490,10 @@ pub(crate) fn parse_piece(
         let mut ends = stretch.ends;
         while ends != 0 {
             if record.past_wanted() {
+                if projection.refuses_extra_fields {
+                    // The last field of the header ended at a separator.
+                    return Err(record.extra_fields());
+                }
                 // The rest of the record is not read: on to its newline,
                 // in this stretch or a later one.
                 let newlines = ends & stretch.newlines;
@@ -490,7 +515,11 @@ pub(crate) fn parse_piece(
         at += 64;
     }
     if field_start < piece.len() || record.field_index > 0 {
-        // The last record has no newline.
+        // The last record has no newline. A separator after its header's
+        // last field is no extra field unless something follows it.
+        if projection.refuses_extra_fields && record.past_wanted() && field_start < piece.len() {
+            return Err(record.extra_fields());
+        }
         record.field(field_start..piece.len(), true)?;
         record.finish(piece.len());
     }
@@ -556,7 +585,7 @@ impl Record<'_> {
         if let Err(problem) = self.buffers[column].push_field(field, checked) {
             let shown = match problem {
                 Problem::NotOfType => unquote(field),
-                Problem::BadQuotes | Problem::NotUtf8 => field,
+                Problem::BadQuotes | Problem::NotUtf8 | Problem::ExtraFields => field,
             };
             return Err(BadCell {
                 problem,
@@ -567,6 +596,16 @@ impl Record<'_> {
         }
         self.filled += 1;
         Ok(())
+    }
+
+    /// The record has more fields than its header.
+    fn extra_fields(&self) -> BadCell {
+        BadCell {
+            problem: Problem::ExtraFields,
+            column: self.buffers.len() - 1,
+            value: String::new(),
+            record_offset: self.start,
+        }
     }
 
     /// Ends the record (the next one starts at `next_start`): the columns it

@@ -248,8 +248,9 @@ fn header_projection(
             found: names.join(", "),
             required: format!("{column}, named by the null values"),
         })?;
-    let projection =
-        Projection::new(&fields, columns).with_cell_rules(null_markers, options.decimal_comma);
+    let projection = Projection::new(&fields, columns)
+        .with_cell_rules(null_markers, options.decimal_comma)
+        .with_header_fields(names.len());
     Ok((projection, header_end))
 }
 
@@ -385,6 +386,11 @@ fn bad_cell_error(
             column: name.to_string(),
             value: bad.value,
             line,
+        },
+        Problem::ExtraFields => CsvError::ExtraFields {
+            path: path.to_owned(),
+            line,
+            header_fields: projection.header_fields(),
         },
         Problem::NotUtf8 => CsvError::InvalidUtf8 {
             path: path.to_owned(),

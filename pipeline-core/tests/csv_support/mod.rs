@@ -45,17 +45,26 @@ pub fn polars_read_separated(
     columns: &[(&str, DataType)],
     separator: u8,
 ) -> DataFrame {
+    polars_result(path, columns, separator).unwrap()
+}
+
+/// The same columns, read by polars with `scan_csv`'s options but fields
+/// separated by `separator`, or polars' error.
+pub fn polars_result(
+    path: &Path,
+    columns: &[(&str, DataType)],
+    separator: u8,
+) -> PolarsResult<DataFrame> {
     let types: Schema = columns
         .iter()
         .map(|(name, dtype)| Field::new((*name).into(), dtype.clone()))
         .collect();
-    LazyCsvReader::new(PlRefPath::try_from_path(path).unwrap())
+    LazyCsvReader::new(PlRefPath::try_from_path(path)?)
         .with_has_header(true)
         .with_separator(separator)
         .with_infer_schema_length(Some(0))
         .with_dtype_overwrite(Some(std::sync::Arc::new(types)))
-        .finish()
-        .unwrap()
+        .finish()?
         .select(
             columns
                 .iter()
@@ -63,7 +72,6 @@ pub fn polars_read_separated(
                 .collect::<Vec<_>>(),
         )
         .collect()
-        .unwrap()
 }
 
 /// `text` written to `input.csv` in `dir`.

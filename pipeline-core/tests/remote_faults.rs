@@ -216,7 +216,13 @@ fn victim_mark(marks: &Path) -> (String, String) {
     (pid.to_owned(), job.to_owned())
 }
 
-fn check_killed_victim(kill: impl FnOnce(&str, &str) + Send, expect_state: &str) {
+/// Kills the victim's worker with `kill` and checks what its job records;
+/// `scratch_removed`: whether the worker could remove its scratch directory.
+fn check_killed_victim(
+    kill: impl FnOnce(&str, &str) + Send,
+    expect_state: &str,
+    scratch_removed: bool,
+) {
     let test = format!("a_worker_killed_{expect_state}");
     let Some(cluster) = Cluster::start_or_skip(&test) else {
         return;
@@ -249,6 +255,10 @@ fn check_killed_victim(kill: impl FnOnce(&str, &str) + Send, expect_state: &str)
         "the tail of the worker's stderr: {error}"
     );
     assert_eq!(done.status("after_victim"), Some(JobStatus::Abandoned));
+    // The first submission's workers ended normally; the victim's removed
+    // its scratch directory unless killed outright.
+    let left = cluster.scratch_left();
+    assert_eq!(left.len(), usize::from(!scratch_removed), "{left:?}");
     // Nothing partial: the earlier versions stay current.
     assert_eq!(*victims.victim_out().read().unwrap(), 100);
     assert_eq!(victims.victim_out().version().unwrap(), Some(1));
@@ -262,6 +272,7 @@ fn a_worker_cancelled_with_scancel_fails_its_job_and_abandons_its_dependents() {
             assert!(status.success());
         },
         "CANCELLED",
+        true,
     );
 }
 
@@ -272,6 +283,7 @@ fn a_worker_killed_with_sigkill_fails_its_job_and_abandons_its_dependents() {
             assert!(status.success());
         },
         "exit code 0:9",
+        false,
     );
 }
 

@@ -27,6 +27,7 @@
 //! ```
 
 mod run;
+mod scratch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -6,6 +6,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use super::scratch::RemovedOnTermination;
 use super::{Worker, WorkerError, WorkerOutcome};
 use crate::fingerprint::Fingerprint;
 use crate::key::{TaskKey, env_digests};
@@ -72,6 +73,16 @@ pub(super) fn attempt(worker: &Worker, url: &str) -> Result<WorkerOutcome, Worke
             dir: scratch_base.clone(),
             source,
         })?;
+    // Dropped before `scratch`, which then removes the directory itself.
+    let _watch = RemovedOnTermination::watch(scratch.path())
+        .inspect_err(|error| {
+            tracing::warn!(
+                "worker: cannot watch for termination signals ({error}); a cancelled job \
+                 leaves its scratch directory {}",
+                scratch.path().display()
+            )
+        })
+        .ok();
     let started_ms = now_ms();
     let outcome = execute(worker, &manifest, &store, scratch.path());
     let (status, error, task_error, outputs) = match outcome {

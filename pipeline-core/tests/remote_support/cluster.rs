@@ -50,12 +50,30 @@ impl Cluster {
         dir
     }
 
-    /// Slurm options over the directory object store, polling quickly.
+    /// Where workers make their scratch directories (their `TMPDIR`).
+    pub fn scratch(&self) -> PathBuf {
+        let dir = self.dir.path().join("scratch");
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The scratch directories workers left behind.
+    pub fn scratch_left(&self) -> Vec<String> {
+        std::fs::read_dir(self.scratch())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.starts_with("pipeline-worker-"))
+            .collect()
+    }
+
+    /// Slurm options over the directory object store, polling quickly, the
+    /// workers' scratch directories in the test's own directory.
     pub fn slurm(&self) -> SlurmOptions {
         SlurmOptions::new()
             .objects(self.objects().to_str().unwrap())
             .log_dir(self.logs())
             .poll_interval(Duration::from_millis(50))
+            .sbatch_arg(format!("--export=ALL,TMPDIR={}", self.scratch().display()))
     }
 
     /// Slurm options over a bucket of `server`.

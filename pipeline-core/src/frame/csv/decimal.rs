@@ -7,16 +7,16 @@ const POWERS_OF_TEN: [f64; 16] = [
 ];
 
 /// `text` as a double if it is a plain decimal (`1727.51`, `-3`, `.5`: an
-/// optional `-`, then at most 15 digits with at most one `.`), else `None`
-/// (the caller then uses `fast_float2`, which also takes exponents, `inf`,
-/// `NaN` and longer numbers).
+/// optional `-`, then at most 15 digits with at most one `point`, `.` or a
+/// decimal comma), else `None` (the caller then uses `fast_float2`, which
+/// also takes exponents, `inf`, `NaN` and longer numbers).
 ///
 /// The digits make an integer below 2^53 and the divisor is an exact power
 /// of ten, so the one division is correctly rounded: the same double
 /// `fast_float2` gives (the fast path of Clinger's algorithm, which it also
 /// takes).
 #[inline]
-pub(super) fn plain_decimal(text: &[u8]) -> Option<f64> {
+pub(super) fn plain_decimal(text: &[u8], point: u8) -> Option<f64> {
     let (negative, digits) = match text {
         [b'-', rest @ ..] => (true, rest),
         _ => (false, text),
@@ -33,7 +33,7 @@ pub(super) fn plain_decimal(text: &[u8]) -> Option<f64> {
                     return None;
                 }
             }
-            b'.' if dot.is_none() => dot = Some(count),
+            _ if byte == point && dot.is_none() => dot = Some(count),
             _ => return None,
         }
     }
@@ -55,8 +55,14 @@ mod tests {
         fn plain_decimals_parse_as_fast_float2_parses_them(
             text in "-?[0-9]{0,9}(\\.[0-9]{0,9})?|[-+.0-9eE]{0,12}",
         ) {
-            let ours = plain_decimal(text.as_bytes());
+            let ours = plain_decimal(text.as_bytes(), b'.');
             let theirs = fast_float2::parse::<f64, _>(text.as_bytes()).ok();
+            // With a decimal comma, the same number written with one.
+            let comma = text.replace('.', ",");
+            proptest::prop_assert_eq!(
+                plain_decimal(comma.as_bytes(), b',').map(f64::to_bits),
+                ours.map(f64::to_bits)
+            );
             if let Some(x) = ours {
                 proptest::prop_assert_eq!(Some(x.to_bits()), theirs.map(f64::to_bits), "{}", text);
             }
@@ -65,14 +71,17 @@ mod tests {
 
     #[test]
     fn plain_decimals_take_the_fast_path_and_others_do_not() {
-        assert_eq!(plain_decimal(b"1727.51"), Some(1727.51));
+        assert_eq!(plain_decimal(b"1727.51", b'.'), Some(1727.51));
         assert_eq!(
-            plain_decimal(b"-0.0").map(f64::to_bits),
+            plain_decimal(b"-0.0", b'.').map(f64::to_bits),
             Some((-0.0f64).to_bits())
         );
-        assert_eq!(plain_decimal(b".5"), Some(0.5));
-        assert_eq!(plain_decimal(b"3."), Some(3.0));
-        assert_eq!(plain_decimal(b"0.1234567890123"), Some(0.1234567890123));
+        assert_eq!(plain_decimal(b".5", b'.'), Some(0.5));
+        assert_eq!(plain_decimal(b"3.", b'.'), Some(3.0));
+        assert_eq!(
+            plain_decimal(b"0.1234567890123", b'.'),
+            Some(0.1234567890123)
+        );
         for other in [
             "",
             ".",
@@ -84,7 +93,7 @@ mod tests {
             "1234567890123456",
             " 1",
         ] {
-            assert_eq!(plain_decimal(other.as_bytes()), None, "{other}");
+            assert_eq!(plain_decimal(other.as_bytes(), b'.'), None, "{other}");
         }
     }
 }

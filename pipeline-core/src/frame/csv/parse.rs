@@ -329,14 +329,17 @@ impl ColumnBuffer {
         } = self;
         match values {
             Values::Float64(v) => {
-                let text = if *decimal_comma {
-                    comma_as_point(text, scratch)
-                } else {
-                    text
-                };
-                match plain_decimal(text) {
+                let point = if *decimal_comma { b',' } else { b'.' };
+                match plain_decimal(text, point) {
                     Some(x) => v.push(x),
-                    None => v.push(fast_float2::parse(text).map_err(not_of_type)?),
+                    None => {
+                        let text = if *decimal_comma {
+                            comma_as_point(text, scratch)
+                        } else {
+                            text
+                        };
+                        v.push(fast_float2::parse(text).map_err(not_of_type)?)
+                    }
                 }
             }
             Values::Float32(v) => {

@@ -278,4 +278,17 @@ fn output_into_a_closed_pipe_ends_quietly_with_exit_code_141() {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(141), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // Both streams into one closed pipe (`… 2>&1 | head -0`), a command
+    // that succeeds and one that fails with its `error:` line.
+    for args in [&["history"][..], &["get", "no_such_node"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = shipping_command(store.path(), args)
+            .stdout(writer.try_clone().unwrap())
+            .stderr(writer)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(141), "{args:?}");
+    }
 }

@@ -283,9 +283,9 @@ impl Cli {
     /// --executor slurm`, on a cluster node) runs that one task attempt
     /// instead (see `pipeline_core::worker`, feature `remote`).
     ///
-    /// Output piped into a reader that stops early (`… | head`) ends the
-    /// command quietly with exit code 141, as a process killed by `SIGPIPE`
-    /// would, instead of a panic message.
+    /// Output piped into a reader that stops early (`… | head`, stderr too)
+    /// ends the command quietly with exit code 141, as a process killed by
+    /// `SIGPIPE` would, instead of a panic message.
     pub fn run(self) -> ExitCode {
         #[cfg(feature = "remote")]
         if let Some(code) = crate::worker::main_if_worker() {
@@ -430,12 +430,14 @@ fn show_warnings() {
         .try_init();
 }
 
-/// What `print!` panics with when the reader of stdout went away.
-const CLOSED_STDOUT: &str = "failed printing to stdout";
+/// What `print!` and `eprint!` panic with when the reader of stdout or
+/// stderr went away.
+const CLOSED_OUTPUT: [&str; 2] = ["failed printing to stdout", "failed printing to stderr"];
 
-/// Runs `command`; if printing to stdout fails because its reader is gone
-/// (`… | head`), ends with exit code 141 and no message. Any other panic
-/// (a task's is caught by the executor long before) is reported as usual.
+/// Runs `command`; if printing to stdout or stderr fails because its reader
+/// is gone (`… | head`, `… 2>&1 | head`), ends with exit code 141 and no
+/// message. Any other panic (a task's is caught by the executor long before)
+/// is reported as usual.
 fn quiet_on_closed_stdout(command: impl FnOnce() -> ExitCode) -> ExitCode {
     fn closed_stdout(payload: &(dyn std::any::Any + Send)) -> bool {
         let message = payload
@@ -443,7 +445,9 @@ fn quiet_on_closed_stdout(command: impl FnOnce() -> ExitCode) -> ExitCode {
             .map(String::as_str)
             .or_else(|| payload.downcast_ref::<&str>().copied())
             .unwrap_or("");
-        message.starts_with(CLOSED_STDOUT)
+        CLOSED_OUTPUT
+            .iter()
+            .any(|closed| message.starts_with(closed))
     }
     let report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {

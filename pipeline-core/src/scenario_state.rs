@@ -160,6 +160,37 @@ impl ScenarioState {
         )
     }
 
+    /// Who wrote a new version of `node` holding a value of own fingerprint
+    /// `own` and `schema`: `written_by`, unless the value is the current one
+    /// and only a file it names changed (a path written again after its
+    /// file was edited): then [`WrittenBy::FileChange`], as a submission
+    /// records the same change when it finds it.
+    pub(crate) fn writer_of(
+        &self,
+        node: NodeId,
+        current: Option<&CachedVersion>,
+        own: Fingerprint,
+        schema: Fingerprint,
+        written_by: WrittenBy,
+    ) -> WrittenBy {
+        let value_type = self.graph.node(node).value_type();
+        let Some(current) =
+            current.filter(|c| value_type.names_files() && c.meta.schema == Some(schema))
+        else {
+            return written_by;
+        };
+        let same_value = self
+            .value_of(node, current)
+            .ok()
+            .and_then(|value| value_type.fingerprint(&**value).ok())
+            == Some(own);
+        if same_value {
+            WrittenBy::FileChange
+        } else {
+            written_by
+        }
+    }
+
     /// The current version of a node: from the cache, else from the store.
     pub(crate) fn current(&self, node: NodeId) -> Result<Option<Arc<CachedVersion>>> {
         let runtime = self.runtime();
@@ -354,6 +385,13 @@ impl ScenarioState {
         {
             return Ok(VersionMeta::clone(&current.meta));
         }
+        let written_by = self.writer_of(
+            node,
+            current.as_deref(),
+            done.fingerprint,
+            schema,
+            written_by,
+        );
         let meta = Arc::new(VersionMeta {
             version: current.map_or(1, |c| c.meta.version + 1),
             fingerprint,

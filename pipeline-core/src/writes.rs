@@ -230,10 +230,17 @@ fn commit_prepared(
             after.push((name, VersionMeta::clone(&current.meta)));
             continue;
         }
+        let written_by = scenario.writer_of(
+            id,
+            current.as_deref(),
+            value.done.fingerprint,
+            value.schema,
+            WrittenBy::User,
+        );
         let meta = Arc::new(VersionMeta {
             version: current.map_or(1, |c| c.meta.version + 1),
             fingerprint,
-            written_by: WrittenBy::User,
+            written_by,
             written_at: now,
             schema: Some(value.schema),
         });

@@ -129,6 +129,50 @@ fn a_file_edited_in_place_reruns_its_reader_and_serves_the_new_value() {
 }
 
 #[test]
+fn the_same_path_written_again_after_an_edit_is_a_file_change_not_the_users() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("data.csv");
+    std::fs::write(&csv, "a,b\n1,2\n").unwrap();
+    let runtime = Runtime::in_memory();
+    let scenario = runtime.create_scenario(graph(&csv), "s").unwrap();
+    let path = scenario.node::<PathBuf>("path").unwrap();
+    // As `run --data data.csv` does each time: the path written, then a submit.
+    path.write(csv.clone()).unwrap();
+    scenario.submit().unwrap();
+
+    // Written with the submission, under its locks.
+    edit_in_place(&csv, "a,b\n3,4\n");
+    let submission = scenario
+        .submit_with_writes(
+            pipeline_core::Writes::new().value("path", csv.clone()),
+            &pipeline_core::SubmitOptions::new(),
+        )
+        .unwrap();
+    let reason = &submission.job("read").unwrap().reason;
+    assert!(file_change_of(reason, "path"), "{reason:?}");
+    let history = scenario.node_history("path").unwrap();
+    assert_eq!(history.last().unwrap().written_by, WrittenBy::FileChange);
+    assert_eq!(history.len(), 2);
+
+    // Written alone, then submitted.
+    edit_in_place(&csv, "a,b\n5,6\n");
+    path.write(csv.clone()).unwrap();
+    let submission = scenario.submit().unwrap();
+    let reason = &submission.job("read").unwrap().reason;
+    assert!(file_change_of(reason, "path"), "{reason:?}");
+    let history = scenario.node_history("path").unwrap();
+    assert_eq!(history.last().unwrap().written_by, WrittenBy::FileChange);
+    assert_eq!(history.len(), 3);
+
+    // Another path is the user's write, even to a file of the same content.
+    let copy = dir.path().join("copy.csv");
+    std::fs::copy(&csv, &copy).unwrap();
+    path.write(copy).unwrap();
+    let history = scenario.node_history("path").unwrap();
+    assert_eq!(history.last().unwrap().written_by, WrittenBy::User);
+}
+
+#[test]
 fn an_equal_rewrite_of_a_file_reruns_nothing_and_costs_one_hash() {
     let dir = tempfile::tempdir().unwrap();
     let csv = dir.path().join("data.csv");

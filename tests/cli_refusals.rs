@@ -292,3 +292,35 @@ fn output_into_a_closed_pipe_ends_quietly_with_exit_code_141() {
         assert_eq!(output.status.code(), Some(141), "{args:?}");
     }
 }
+
+#[test]
+fn hints_name_the_program_as_it_was_started() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let renamed = dir.path().join("my-shipping");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_shipping"), &renamed).unwrap();
+    let output = std::process::Command::new(&renamed)
+        .args(["history", "--scenario", "nope", "--store"])
+        .arg(store.path())
+        .env_remove("PIPELINE_STORE")
+        .output()
+        .unwrap();
+    let stderr = text(&output.stderr);
+    // No store yet: the hint to make one names the program so.
+    assert!(stderr.contains("`my-shipping run`"), "{stderr}");
+}
+
+#[test]
+fn a_file_given_as_the_store_is_refused_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.csv");
+    std::fs::write(&file, "a\n1\n").unwrap();
+    let output = shipping_command(&file, &["run"]).output().unwrap();
+    let stderr = text(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("store {} is a file", file.display())),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "a\n1\n");
+}

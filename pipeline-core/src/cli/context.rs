@@ -111,6 +111,13 @@ impl Context<'_> {
     /// # Errors
     /// As [`open_runtime`](Self::open_runtime).
     pub fn open_runtime_at(&self, dir: &Path) -> Result<Runtime, CliError> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(CliError::input(format!(
+                "store {} is a file, not a store's directory; name a directory with --store \
+                 (a new one is created)",
+                dir.display()
+            )));
+        }
         let program = self.program.to_owned();
         let options = SqliteOptions::new()
             .lock_timeout(self.lock_timeout()?)

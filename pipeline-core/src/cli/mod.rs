@@ -77,6 +77,7 @@ mod serve;
 mod values;
 
 use std::ffi::OsString;
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -138,8 +139,9 @@ pub struct Cli {
 }
 
 impl Cli {
-    /// A command line called `name` (in `--help` and messages) that knows no
-    /// scenario type yet.
+    /// A command line called `name` (in `--help`) that knows no scenario
+    /// type yet. Messages that suggest a command (`… run --scenario x`)
+    /// name the program as it was started, as clap's usage line does.
     pub fn new(name: impl Into<String>) -> Self {
         Self {
             name: name.into(),
@@ -294,14 +296,24 @@ impl Cli {
         quiet_on_closed_stdout(|| self.run_from(std::env::args_os()))
     }
 
-    /// Parses `args` (the first is the program's name) and runs the command.
+    /// Parses `args` (the first is the program as started: messages name it
+    /// by its file name, as clap's usage does) and runs the command.
     pub fn run_from<I, T>(self, args: I) -> ExitCode
     where
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
         show_warnings();
-        let matches = match self.command().try_get_matches_from(args) {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        // Messages name the program as it was started, as clap's usage does.
+        let program = args
+            .first()
+            .and_then(|first| Path::new(first).file_name())
+            .map_or_else(
+                || self.name.clone(),
+                |name| name.to_string_lossy().into_owned(),
+            );
+        let matches = match self.command().try_get_matches_from(&args) {
             Ok(matches) => matches,
             Err(error) => {
                 let _ = error.print();
@@ -309,7 +321,7 @@ impl Cli {
             }
         };
         let output = Output::new(json_flag(&matches));
-        match self.dispatch(&matches, &output) {
+        match self.dispatch(&matches, &output, &program) {
             Ok(()) => ExitCode::SUCCESS,
             Err(error) => {
                 output.fail(&error);
@@ -318,12 +330,17 @@ impl Cli {
         }
     }
 
-    fn dispatch(&self, matches: &ArgMatches, output: &Output) -> Result<(), CliError> {
+    fn dispatch(
+        &self,
+        matches: &ArgMatches,
+        output: &Output,
+        program: &str,
+    ) -> Result<(), CliError> {
         let globals =
             Globals::from_arg_matches(leaf(matches)).map_err(|e| CliError::input(e.to_string()))?;
         let kinds = self.kinds_for(&globals)?;
         let ctx = Context {
-            program: &self.name,
+            program,
             globals: &globals,
             kinds: &kinds,
             types: &self.types,

@@ -43,6 +43,12 @@ pub fn frame_table(frame: &LazyFrame, rows: usize) -> PolarsResult<String> {
         let mut line = Vec::with_capacity(head.width());
         for column in head.columns() {
             line.push(match cell(column.get(row)?, column.dtype()) {
+                // One line per row: line breaks and tabs inside a cell are
+                // shown escaped.
+                Json::String(s) if s.contains(['\n', '\r', '\t']) => s
+                    .replace('\n', "\\n")
+                    .replace('\r', "\\r")
+                    .replace('\t', "\\t"),
                 Json::String(s) => s,
                 Json::Number(n) if n.is_f64() => format!("{:.4}", n.as_f64().unwrap_or(f64::NAN)),
                 other => other.to_string(),
@@ -185,6 +191,23 @@ mod tests {
             json["rows"][2],
             json!({"id": 2, "score": 2.0 / 3.0, "name": "c2"})
         );
+    }
+
+    #[test]
+    fn a_table_keeps_one_line_per_row_whatever_its_cells_hold() {
+        let notes = df!(
+            "id" => [1i64, 2],
+            "note" => ["Deliver to back door,\r\nring twice", "tab\there"],
+        )
+        .unwrap()
+        .lazy();
+        let table = frame_table(&notes, 10).unwrap();
+        assert_eq!(table.lines().count(), 3, "{table}");
+        assert!(
+            table.contains("Deliver to back door,\\r\\nring twice"),
+            "{table}"
+        );
+        assert!(table.contains("tab\\there"), "{table}");
     }
 
     #[test]

@@ -13,8 +13,6 @@
 
 use polars::prelude::{NullValues, PlSmallStr};
 
-use super::parse::unquote;
-
 /// The null markers of one column (none by default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct NullMarkers(Box<[Box<[u8]>]>);
@@ -70,6 +68,17 @@ impl NullMarkers {
     pub(crate) fn matches(&self, field: &[u8]) -> bool {
         let inner = unquote(field);
         self.0.iter().any(|marker| **marker == *inner)
+    }
+}
+
+/// The field without its surrounding double quotes, if it starts with one
+/// (as polars does, the last byte is then dropped whatever it is).
+#[inline]
+pub(crate) fn unquote(field: &[u8]) -> &[u8] {
+    match field {
+        [b'"', inner @ .., _] => inner,
+        [b'"'] => &[],
+        _ => field,
     }
 }
 

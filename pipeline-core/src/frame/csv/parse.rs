@@ -21,7 +21,7 @@ use polars::prelude::*;
 use polars_arrow::array::{BooleanArray, MutableBinaryViewArray, PrimitiveArray};
 use polars_arrow::bitmap::{Bitmap, MutableBitmap};
 
-use super::cells::{NullMarkers, comma_as_point};
+use super::cells::{NullMarkers, comma_as_point, unquote};
 use super::decimal::plain_decimal;
 use super::separators::Scanner;
 
@@ -436,17 +436,6 @@ fn text_cell(field: &str) -> Result<Cow<'_, str>, Problem> {
     }
     unescaped.push_str(rest);
     Ok(Cow::Owned(unescaped))
-}
-
-/// The field without its surrounding double quotes, if it starts with one
-/// (as polars does, the last byte is then dropped whatever it is).
-#[inline]
-pub(super) fn unquote(field: &[u8]) -> &[u8] {
-    match field {
-        [b'"', inner @ .., _] => inner,
-        [b'"'] => &[],
-        _ => field,
-    }
 }
 
 /// Parses every record of `piece` (whole records, the last one possibly

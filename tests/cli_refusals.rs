@@ -52,6 +52,18 @@ fn bad_inputs_exit_2_name_what_is_wrong_and_leave_the_store_as_it_was() {
         &["run", "--set", "quote=1"],
         &["`quote` is computed by task `price_quote`"],
     );
+    // A misspelled node is named with the nodes there are, whatever asks.
+    for command in [
+        &["get", "weight"][..],
+        &["history", "weight"],
+        &["lineage", "weight"],
+    ] {
+        refused(
+            dir,
+            command,
+            &["no data node `weight`", "its data nodes: ", "weights"],
+        );
+    }
     // The node, its type, and a valid value (the node's current one).
     refused(
         dir,

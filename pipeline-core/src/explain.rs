@@ -81,12 +81,14 @@ pub struct Explanation {
 
 impl Explanation {
     /// As JSON: `{"task", "verdict", "reason" (see [`Reason`]) or null,
-    /// "error" or null}`.
+    /// "reason_text" (the reason as a sentence, as `run --json` gives it) or
+    /// null, "error" or null}`.
     pub fn to_json(&self) -> Json {
         json!({
             "task": &*self.task,
             "verdict": self.verdict.as_str(),
             "reason": self.reason.as_ref().map(Reason::to_json),
+            "reason_text": self.reason.as_ref().map(ToString::to_string),
             "error": self.error,
         })
     }

@@ -353,6 +353,8 @@ fn explain_says_what_a_submission_will_do_and_writes_nothing() {
         "{settled:?}"
     );
     assert_eq!(settled[0].to_json()["reason"]["kind"], "up_to_date");
+    // The sentence too, as `run --json` gives it for a job.
+    assert_eq!(settled[0].to_json()["reason_text"], "up to date");
 }
 
 /// A task whose code identity lists its sources: a new runtime over the

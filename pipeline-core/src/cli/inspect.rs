@@ -7,6 +7,7 @@ use super::args::{CompareArgs, ExplainArgs, GraphArgs, GraphFormat, HistoryArgs,
 use super::context::Context;
 use super::error::CliError;
 use super::output::Output;
+use super::values::known_node;
 use crate::compare::Compare;
 use crate::config::{to_dot, to_mermaid, to_toml};
 use crate::scenario::Scenario;
@@ -31,6 +32,7 @@ pub(crate) fn history(
     let mut report = header(&scenario);
     match &args.node {
         Some(node) => {
+            known_node(scenario.graph(), node)?;
             let versions = scenario.node_history(node)?;
             if output.json {
                 report["node"] = json!(node);
@@ -66,6 +68,7 @@ pub(crate) fn lineage(
 ) -> Result<(), CliError> {
     let runtime = ctx.open_existing_runtime()?;
     let (scenario, _) = ctx.scenario(&runtime, &args.scenario.scenario)?;
+    known_node(scenario.graph(), &args.node)?;
     let lineage = match args.version {
         Some(version) => scenario.lineage_of(&args.node, version)?,
         None => scenario.lineage(&args.node)?,

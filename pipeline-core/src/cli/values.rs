@@ -161,20 +161,24 @@ fn example(graph: &Graph, id: NodeId, scenario: Option<&Scenario>) -> Option<Str
         .or_else(|| value_type.text_example())
 }
 
+/// The node called `name`, or an error listing the graph's data nodes.
+pub(crate) fn known_node(graph: &Graph, name: &str) -> Result<NodeId, CliError> {
+    graph.node_id(name).ok_or_else(|| {
+        let names: Vec<&str> = graph.nodes().iter().map(|n| n.name()).collect();
+        CliError::input(format!(
+            "scenario type `{}` has no data node `{name}`; its data nodes: {}",
+            graph.name(),
+            names.join(", ")
+        ))
+    })
+}
+
 /// Runs `get`.
 pub(crate) fn get(ctx: &Context<'_>, args: &GetArgs, output: &Output) -> Result<(), CliError> {
     let runtime = ctx.open_existing_runtime()?;
     let (scenario, _) = ctx.scenario(&runtime, &args.scenario.scenario)?;
     let graph = scenario.graph();
-    let Some(id) = graph.node_id(&args.node) else {
-        let names: Vec<&str> = graph.nodes().iter().map(|n| n.name()).collect();
-        return Err(CliError::input(format!(
-            "scenario type `{}` has no data node `{}`; its data nodes: {}",
-            graph.name(),
-            args.node,
-            names.join(", ")
-        )));
-    };
+    let id = known_node(graph, &args.node)?;
     let value_type = graph.node(id).value_type();
     let (meta, value) = scenario.read_erased(&args.node, args.version)?;
     if output.json {

@@ -366,3 +366,20 @@ fn aggregations_over_a_european_export_get_polars_rows_in_memory_or_not() {
         }
     }
 }
+
+#[test]
+fn a_missing_file_is_said_so_whatever_the_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.csv");
+    for query in [european, european_by_key, european_overall] {
+        let error = run_task(&missing, query, DEFAULT_VALUE_MEMORY).unwrap_err();
+        assert!(
+            error.contains(&format!(
+                "cannot read csv file `{}`: No such file",
+                missing.display()
+            )),
+            "{error}"
+        );
+        assert!(!error.contains("polars"), "{error}");
+    }
+}

@@ -50,7 +50,8 @@ pub(crate) fn materialize(
         }),
         None => frame.clone(),
     };
-    let runnable = in_memory_where_kept(&reused, ctx.memory).map_err(polars_error)?;
+    let runnable =
+        in_memory_where_kept(&reused, ctx.memory).map_err(|error| query_error(error, &frame))?;
     // Rows the next tasks can map from the file need no copy in memory.
     let keep_bytes = match mapped_when_read(&runnable, format) {
         true => 0,
@@ -143,6 +144,15 @@ fn resident(scan: &StoredScan, memory: &ValueMemory) -> Option<Arc<DataFrame>> {
     Some(frame)
 }
 
+/// The error of running `frame` (the query as the task built it), naming
+/// the CSV file it reads where the error is about that file.
+fn query_error(error: PolarsError, frame: &LazyFrame) -> ValueError {
+    match csv::explain(error, frame) {
+        Ok(explained) => ValueError::Materialize(explained.to_string()),
+        Err(error) => polars_error(error),
+    }
+}
+
 /// Runs `frame` into a file in `dir`, in batches of [`FRAME_BATCH_ROWS`]
 /// rows in order (deterministic bytes, so equal frames get equal
 /// fingerprints), and returns it with its rows if they take at most
@@ -159,10 +169,7 @@ pub(super) fn run(
     keep_bytes: usize,
     csv_bytes: usize,
 ) -> Result<(Materialized<LazyFrame>, Option<DataFrame>), ValueError> {
-    let failed = |error: PolarsError| match csv::explain(error, explain) {
-        Ok(explained) => ValueError::Materialize(explained.to_string()),
-        Err(error) => polars_error(error),
-    };
+    let failed = |error: PolarsError| query_error(error, explain);
     let schema = frame.clone().collect_schema().map_err(failed)?;
     let output = Output::create(dir, &schema, format, keep_bytes)?;
     let mut frame = frame;

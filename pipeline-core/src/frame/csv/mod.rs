@@ -228,8 +228,9 @@ pub(crate) fn carried(error: &PolarsError) -> Option<&CsvError> {
 /// Turns a polars error from running `frame` into a [`CsvError`] naming the
 /// CSV file `frame` scans, if it scans exactly one: a cell that does not
 /// parse becomes [`CsvError::BadCell`] (the file is then read once more to
-/// find the cell's line), invalid UTF-8 [`CsvError::InvalidUtf8`], anything
-/// else [`CsvError::Polars`]. The error comes back unchanged if `frame`
+/// find the cell's line), invalid UTF-8 [`CsvError::InvalidUtf8`], a file
+/// that cannot be opened [`CsvError::Unreadable`], anything else
+/// [`CsvError::Polars`]. The error comes back unchanged if `frame`
 /// scans no CSV file or several, or if it is the parallel reader's own
 /// error, carried through polars from inside the framework's own steps.
 pub fn explain(error: PolarsError, frame: &LazyFrame) -> Result<CsvError, PolarsError> {
@@ -252,6 +253,13 @@ pub fn explain(error: PolarsError, frame: &LazyFrame) -> Result<CsvError, Polars
     }
     if message.contains("invalid utf-8") {
         return Ok(CsvError::InvalidUtf8 { path });
+    }
+    // A file that cannot be opened is said so, as `scan_csv` says it.
+    if let Err(unreadable) = std::fs::File::open(&path) {
+        return Ok(CsvError::Unreadable {
+            path,
+            error: unreadable,
+        });
     }
     Ok(CsvError::Polars { path, error })
 }

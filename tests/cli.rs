@@ -241,6 +241,21 @@ fn every_command_has_help() {
         assert!(help.contains("Usage: shipping"), "{command:?}: {help}");
         assert!(help.contains("--store <DIR>"), "{command:?}: {help}");
     }
+    // The nodes `--set` takes, with their types, where values are set.
+    for command in ["run", "set"] {
+        let help = ok(store.path(), &[command, "--help"]);
+        for needle in [
+            "to set with --set NODE=VALUE",
+            "price_per_kg (f64)",
+            "weights (Vec<f64>)",
+        ] {
+            assert!(help.contains(needle), "{command}: {needle:?} not in {help}");
+        }
+        assert!(
+            !help.contains("  quote ("),
+            "{command}: a computed node in {help}"
+        );
+    }
     assert!(!store.path().join("pipeline.db").exists());
 }
 

@@ -276,6 +276,12 @@ impl Cli {
                 .mut_subcommand("run", |c| c.arg(flag.arg()))
                 .mut_subcommand("set", |c| c.arg(flag.arg()));
         }
+        let settable = values::settable_help(&self.kinds);
+        if !settable.is_empty() {
+            command = command
+                .mut_subcommand("run", |c| c.after_help(settable.clone()))
+                .mut_subcommand("set", |c| c.after_help(settable.clone()));
+        }
         command
     }
 

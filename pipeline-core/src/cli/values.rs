@@ -81,13 +81,40 @@ fn shell_word(text: &str) -> String {
 }
 
 /// The nodes a user may write: those no task computes.
-fn settable(graph: &Graph) -> String {
-    let names: Vec<&str> = (0..graph.nodes().len() as u32)
+fn settable_nodes(graph: &Graph) -> impl Iterator<Item = NodeId> + '_ {
+    (0..graph.nodes().len() as u32)
         .map(NodeId)
         .filter(|&id| graph.producer(id).is_none())
+}
+
+/// The nodes a user may write, by name.
+fn settable(graph: &Graph) -> String {
+    let names: Vec<&str> = settable_nodes(graph)
         .map(|id| graph.node(id).name())
         .collect();
     names.join(", ")
+}
+
+/// What `run --help` and `set --help` end with: for each scenario type, the
+/// nodes `--set` takes, with their types.
+pub(crate) fn settable_help(kinds: &[ScenarioKind]) -> String {
+    let mut help = String::new();
+    for kind in kinds {
+        let graph = kind.graph();
+        help.push_str(&format!(
+            "Data nodes of `{}` to set with --set NODE=VALUE:\n",
+            kind.name()
+        ));
+        for id in settable_nodes(graph) {
+            let node = graph.node(id);
+            help.push_str(&format!(
+                "  {} ({})\n",
+                node.name(),
+                node.value_type().name()
+            ));
+        }
+    }
+    help.trim_end().to_owned()
 }
 
 /// Reads and checks every assignment against `kind` (and the scenario's

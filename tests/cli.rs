@@ -6,7 +6,7 @@ mod cli_support;
 
 use std::process::Command;
 
-use cli_support::{ok, ok_json, refused, statuses, text};
+use cli_support::{ok, ok_json, refused, shipping, statuses, text};
 use serde_json::{Value as Json, json};
 
 #[test]
@@ -104,6 +104,48 @@ fn a_sequence_or_one_task_runs_alone() {
     assert_eq!(statuses(&one), ["completed"]);
     assert_eq!(one["target"], "task price_quote");
     assert_eq!(one["results"]["quote"]["value"]["total"], 31.5);
+}
+
+#[test]
+fn one_task_run_on_out_of_date_inputs_says_so() {
+    let store = tempfile::tempdir().unwrap();
+    ok(store.path(), &["run"]);
+    let fresh = shipping(store.path(), &["run", "--task", "price_quote"]);
+    assert!(fresh.status.success());
+    assert_eq!(text(&fresh.stderr), "", "everything upstream is up to date");
+
+    // New weights: `billable_weights` is out of date, and `price_quote`
+    // reads the old billable weights. It runs, and says so.
+    let stale = shipping(
+        store.path(),
+        &["run", "--set", "weights=[10.0]", "--task", "price_quote"],
+    );
+    assert!(stale.status.success(), "{}", text(&stale.stderr));
+    let warning = text(&stale.stderr);
+    assert!(
+        warning.starts_with(
+            "warning: task `billable_weights` is out of date (input `weights` changed"
+        ),
+        "{warning}"
+    );
+    assert!(
+        warning.contains("`price_quote` read its outputs as they were"),
+        "{warning}"
+    );
+    assert_eq!(warning.lines().count(), 1, "{warning}");
+
+    let json = ok_json(store.path(), &["run", "--task", "price_quote"]);
+    assert_eq!(json["stale_upstream"][0]["task"], "billable_weights");
+    assert_eq!(json["stale_upstream"][0]["read_by"], json!(["price_quote"]));
+    assert_eq!(json["stale_upstream"][0]["reason"]["kind"], "changed");
+    assert_eq!(
+        json["results"]["quote"]["value"]["total"], 31.5,
+        "old weights"
+    );
+
+    let whole = ok_json(store.path(), &["run"]);
+    assert_eq!(whole["stale_upstream"], json!([]));
+    assert_eq!(whole["results"]["quote"]["value"]["total"], 45.0);
 }
 
 #[test]

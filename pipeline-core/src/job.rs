@@ -9,6 +9,7 @@ use crate::fingerprint::Fingerprint;
 use crate::ids::{ScenarioId, SubmissionId};
 use crate::key::TaskKey;
 use crate::reason::Reason;
+use crate::stale::StaleUpstream;
 
 /// The state of one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -176,6 +177,13 @@ pub struct Submission {
     /// always by [`Scenario::submit_with_writes`](crate::Scenario::submit_with_writes));
     /// empty otherwise, and in submissions read back from a store's history.
     pub versions: Vec<NodeVersion>,
+    /// For a submission of one task or sequence: the upstream tasks it did
+    /// not cover that would run now, so that its tasks read their outputs
+    /// as they were, not as a whole submission would make them (see
+    /// [`StaleUpstream`]). Empty for a whole scenario's submission, when
+    /// every upstream task is up to date, and in submissions read back
+    /// from a store's history.
+    pub stale_upstream: Vec<StaleUpstream>,
 }
 
 /// One data node's version as a submission left it.

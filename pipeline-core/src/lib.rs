@@ -193,6 +193,7 @@ mod scenario;
 mod scenario_state;
 mod scenario_type;
 pub mod schema;
+pub mod stale;
 pub mod store;
 mod submit_options;
 #[doc(hidden)]

@@ -75,6 +75,7 @@ mod run;
 #[cfg(feature = "web")]
 mod serve;
 mod values;
+mod warnings;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -309,7 +310,7 @@ impl Cli {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        show_warnings();
+        warnings::show();
         let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
         // Messages name the program as it was started, as clap's usage does.
         let program = args
@@ -438,19 +439,6 @@ fn json_flag(matches: &ArgMatches) -> bool {
         .copied()
         .unwrap_or(false)
         || matches.subcommand().is_some_and(|(_, sub)| json_flag(sub))
-}
-
-/// Shows the library's warnings (`tracing` events at WARN and above: a
-/// damaged value moved aside, a journal record that could not be written) on
-/// stderr as `warning: …`, unless the program installed its own subscriber.
-fn show_warnings() {
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_target(false)
-        .with_ansi(false)
-        .try_init();
 }
 
 /// What `print!` and `eprint!` panic with when the reader of stdout or

@@ -149,6 +149,11 @@ fn report_json(
             .map(|(node, version)| json!({ "node": node, "version": version }))
             .collect::<Vec<Json>>(),
         "jobs": render::jobs_json(submission),
+        "stale_upstream": submission
+            .stale_upstream
+            .iter()
+            .map(crate::stale::StaleUpstream::to_json)
+            .collect::<Vec<Json>>(),
     });
     if let Some(message) = failure {
         report["error"] = Json::String(message.clone());

@@ -36,6 +36,7 @@ use crate::job::{Job, JobStatus, NodeVersion, Submission};
 use crate::key::TaskKey;
 use crate::reason::Reason;
 use crate::scenario_state::ScenarioState;
+use crate::stale;
 use crate::store::SubmissionId;
 use crate::submit_options::{CancelToken, Executor, SubmitOptions, Target};
 
@@ -90,6 +91,12 @@ pub(crate) fn submit_after(
     }
     if options.record_versions {
         submission.versions = current_versions(scenario, &graph)?;
+    }
+    if options.target != Target::Scenario {
+        submission.stale_upstream = stale::stale_upstream(scenario, &graph, &planned)?;
+        for stale in &submission.stale_upstream {
+            tracing::warn!("{stale}");
+        }
     }
     Ok(submission)
 }
@@ -444,6 +451,7 @@ impl<'a> Run<'a> {
                 })
                 .collect(),
             versions: Vec::new(),
+            stale_upstream: Vec::new(),
         }
     }
 }

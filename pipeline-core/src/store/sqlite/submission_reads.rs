@@ -135,5 +135,6 @@ fn submission_at(
         duration: duration.map(duration_from_sql).unwrap_or_default(),
         jobs,
         versions: Vec::new(),
+        stale_upstream: Vec::new(),
     })
 }

@@ -134,6 +134,19 @@ fn one_task_run_on_out_of_date_inputs_says_so() {
     );
     assert_eq!(warning.lines().count(), 1, "{warning}");
 
+    let explained = ok(store.path(), &["explain", "--task", "price_quote"]);
+    assert!(
+        explained.contains("note: task `billable_weights` is out of date (input `weights` changed"),
+        "{explained}"
+    );
+    let explained = ok_json(store.path(), &["explain", "--task", "price_quote"]);
+    assert_eq!(
+        explained["stale_upstream"][0]["read_by"],
+        json!(["price_quote"])
+    );
+    let whole = ok_json(store.path(), &["explain"]);
+    assert_eq!(whole["stale_upstream"], json!([]));
+
     let json = ok_json(store.path(), &["run", "--task", "price_quote"]);
     assert_eq!(json["stale_upstream"][0]["task"], "billable_weights");
     assert_eq!(json["stale_upstream"][0]["read_by"], json!(["price_quote"]));

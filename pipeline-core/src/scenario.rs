@@ -18,6 +18,7 @@ use crate::job::Submission;
 use crate::lineage::{self, Lineage};
 use crate::runtime_state::RuntimeState;
 use crate::scenario_state::ScenarioState;
+use crate::stale::{self, StaleUpstream};
 use crate::store::{ScenarioId, ScenarioMeta, VersionMeta};
 use crate::submit_options::{SubmitOptions, Target};
 use crate::value::ErasedValue;
@@ -159,6 +160,17 @@ impl Scenario {
     /// [`explain`](crate::explain).
     pub fn explain(&self, options: &SubmitOptions) -> Result<Vec<Explanation>> {
         explain::explain(&self.state, options)
+    }
+
+    /// For a submission of one task or sequence with `options`: the
+    /// upstream tasks it would not cover that would run now, so that its
+    /// tasks would read their outputs as they are, not as a whole
+    /// submission would make them (empty for a whole scenario's). Records
+    /// nothing, as [`explain`](Self::explain); a submission reports the
+    /// same after its jobs in
+    /// [`Submission::stale_upstream`](crate::Submission::stale_upstream).
+    pub fn stale_upstream(&self, options: &SubmitOptions) -> Result<Vec<StaleUpstream>> {
+        stale::stale_upstream_now(&self.state, options)
     }
 
     /// Events of this scenario's submissions.

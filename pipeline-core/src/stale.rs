@@ -26,10 +26,12 @@ use serde_json::{Value as Json, json};
 
 use crate::decide::{Decider, Decision};
 use crate::error::Result;
+use crate::executor::plan;
 use crate::external;
 use crate::graph::{Graph, TaskId};
 use crate::reason::Reason;
 use crate::scenario_state::ScenarioState;
+use crate::submit_options::{SubmitOptions, Target};
 
 /// An upstream task a partial submission did not cover that would run now,
 /// and the submitted tasks that read its outputs (directly, or through
@@ -72,6 +74,24 @@ impl fmt::Display for StaleUpstream {
             readers.join(", ")
         )
     }
+}
+
+/// [`stale_upstream`] for a submission with `options` that has not run,
+/// under the scenario's locks, after the cache is brought up to date
+/// ([`Scenario::stale_upstream`](crate::Scenario::stale_upstream)).
+pub(crate) fn stale_upstream_now(
+    scenario: &ScenarioState,
+    options: &SubmitOptions,
+) -> Result<Vec<StaleUpstream>> {
+    if options.target == Target::Scenario {
+        return Ok(Vec::new());
+    }
+    let graph = scenario.graph().clone();
+    let planned = plan(&graph, &options.target)?;
+    let lock = scenario.runtime().scenario_lock(scenario.id());
+    let _guard = lock.lock();
+    scenario.refresh_from_store()?;
+    stale_upstream(scenario, &graph, &planned)
 }
 
 /// The out-of-date upstream tasks of the `planned` tasks (see the module

@@ -101,7 +101,18 @@ fn a_task_submitted_alone_says_which_upstream_task_is_out_of_date() {
     // `x` changed: `square` would run, and `inc` behind it; `report`
     // read `z` as it was.
     scenario.node::<i64>("x").unwrap().write(4).unwrap();
+    let before = scenario.stale_upstream(&task("report")).unwrap();
+    assert!(
+        scenario
+            .stale_upstream(&SubmitOptions::new())
+            .unwrap()
+            .is_empty()
+    );
     let partial = scenario.submit_with(&task("report")).unwrap();
+    assert_eq!(
+        before, partial.stale_upstream,
+        "said the same before the run"
+    );
     assert_eq!(
         partial.stale_upstream.len(),
         1,

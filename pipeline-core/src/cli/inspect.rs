@@ -94,9 +94,11 @@ pub(crate) fn explain(
     let target = super::run::target(scenario.graph(), args.task.as_ref(), args.sequence.as_ref())?;
     let options = SubmitOptions::new().target(target).force(args.force);
     let plan = scenario.explain(&options)?;
+    let stale = scenario.stale_upstream(&options)?;
     if output.json {
         let mut report = header(&scenario);
         report["tasks"] = plan.iter().map(|e| e.to_json()).collect();
+        report["stale_upstream"] = stale.iter().map(|s| s.to_json()).collect();
         output.json_object(report);
         return Ok(());
     }
@@ -119,6 +121,16 @@ pub(crate) fn explain(
             explanation.verdict.as_str()
         );
         println!("{}", line.trim_end());
+    }
+    for upstream in &stale {
+        let readers: Vec<String> = upstream.read_by.iter().map(|t| format!("`{t}`")).collect();
+        println!(
+            "note: task `{}` is out of date ({}): {} would read its outputs as they are; \
+             a run without --task or --sequence brings them up to date",
+            upstream.task,
+            upstream.reason,
+            readers.join(", ")
+        );
     }
     Ok(())
 }

@@ -100,3 +100,37 @@ fn set_help_says_how_text_and_no_value_are_written() {
         }
     }
 }
+
+/// `graph --format toml` writes the `None` default TOML has no null for as
+/// its JSON form, and `--config` reads it back as the same scenario type.
+#[test]
+fn a_none_default_is_exported_as_toml_and_read_back_with_config() {
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path();
+    let built_in = ok_json(store, &["run"]);
+    assert_eq!(built_in["results"]["label"]["value"], "Ada [no region]");
+
+    let toml = ok(store, &["graph", "--format", "toml"]);
+    assert!(toml.contains("default_json = \"null\""), "{toml}");
+    let config = store.join("customer.toml");
+    std::fs::write(&config, &toml).unwrap();
+    let config = config.to_str().unwrap();
+    assert_eq!(
+        ok(store, &["--config", config, "graph", "--format", "toml"]),
+        toml
+    );
+    // The same type: its scenario's tasks are up to date.
+    let from_toml = ok_json(store, &["--config", config, "run"]);
+    assert_eq!(from_toml["jobs"][0]["status"], "skipped");
+    assert_eq!(from_toml["results"], built_in["results"]);
+    // A new scenario of the TOML type starts from the `None` default.
+    let fresh = ok_json(store, &["--config", config, "run", "--scenario", "fresh"]);
+    assert_eq!(fresh["results"]["label"]["value"], "Ada [no region]");
+    assert_eq!(
+        ok(
+            store,
+            &["--config", config, "get", "region", "--scenario", "fresh"]
+        ),
+        "null\n"
+    );
+}

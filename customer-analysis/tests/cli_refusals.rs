@@ -224,6 +224,15 @@ fn a_non_numeric_cell_fails_the_task_naming_column_and_row_and_keeps_earlier_res
     for needle in ["TotalPurchaseAmount", "bad_cell.csv", "lots", "line 3"] {
         assert!(error.contains(needle), "{needle:?} not in {error}");
     }
+    // What to fix comes first: the output, then the reader's own message.
+    assert!(
+        error.starts_with("output `scored_df`: csv file `"),
+        "{error}"
+    );
+    assert_eq!(
+        report["error"].as_str(),
+        Some(&*format!("task `preprocess_and_score` failed: {error}"))
+    );
     // Back on the good file, the earlier outputs are still current: nothing runs.
     let back = run_json(store.path(), &[]);
     assert_eq!(statuses(&back), ["skipped"; 4]);

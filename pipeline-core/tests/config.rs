@@ -451,3 +451,109 @@ proptest! {
         }
     }
 }
+
+/// A graph whose defaults TOML has no form for: `None`, and a list holding
+/// one; beside them, an optional default that TOML writes.
+fn optional_defaults() -> (pipeline_core::graph::Graph, TaskRegistry) {
+    use pipeline_core::graph::{GraphBuilder, NodeSpec, TaskSpec};
+    let label = TaskDef::from_fn2(
+        "label",
+        "1",
+        |region: &Option<String>, note: &Option<String>| format!("{region:?} {note:?}"),
+    );
+    let graph = GraphBuilder::new("customer")
+        .node(NodeSpec::new::<Option<String>>("region").with_default(None))
+        .node(NodeSpec::new::<Option<String>>("note").with_default(Some("null".to_owned())))
+        .node(NodeSpec::new::<Vec<Option<i64>>>("tags").with_default(vec![Some(1), None]))
+        .node(NodeSpec::new::<String>("text"))
+        .task(
+            TaskSpec::new(label.clone())
+                .inputs(["region", "note"])
+                .outputs(["text"]),
+        )
+        .build()
+        .unwrap();
+    (graph, TaskRegistry::new().with(label, false))
+}
+
+#[test]
+fn defaults_toml_cannot_write_are_exported_as_json_and_load_back_equal() {
+    let (graph, tasks) = optional_defaults();
+    let types = TypeRegistry::with_builtins()
+        .with_type::<Option<String>>()
+        .with_type::<Vec<Option<i64>>>();
+    let text = to_toml(&graph, &types).unwrap();
+    assert!(text.contains("default_json = \"null\""), "{text}");
+    assert!(text.contains("default_json = \"[1,null]\""), "{text}");
+    assert!(
+        text.contains("default = \"null\""),
+        "a Some is native TOML: {text}"
+    );
+    let again = Config::parse(&text, "export.toml", &tasks, &types)
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let reloaded = again.scenario("customer").unwrap();
+    assert_eq!(
+        reloaded.fingerprint().unwrap(),
+        graph.fingerprint().unwrap()
+    );
+    let default = |name: &str| {
+        let node = reloaded.node(reloaded.node_id(name).unwrap());
+        node.default_fn().expect("a default")()
+    };
+    assert_eq!(
+        default("region").downcast_ref::<Option<String>>(),
+        Some(&None)
+    );
+    assert_eq!(
+        default("note").downcast_ref::<Option<String>>(),
+        Some(&Some("null".to_owned()))
+    );
+    assert_eq!(
+        default("tags").downcast_ref::<Vec<Option<i64>>>(),
+        Some(&vec![Some(1), None])
+    );
+}
+
+#[test]
+fn a_bad_default_json_is_located_and_said_why() {
+    let (graph, tasks) = optional_defaults();
+    let types = TypeRegistry::with_builtins().with_type::<Option<String>>();
+    let text = to_toml(&graph, &types.clone().with_type::<Vec<Option<i64>>>()).unwrap();
+    let parse = |text: &str| {
+        let errors = Config::parse(
+            text,
+            "c.toml",
+            &tasks,
+            &types.clone().with_type::<Vec<Option<i64>>>(),
+        )
+        .unwrap_err();
+        errors
+            .0
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let broken = text.replace("default_json = \"null\"", "default_json = \"nul\"");
+    let error = parse(&broken);
+    assert!(
+        error.contains("`default_json` is not valid JSON"),
+        "{error}"
+    );
+    assert!(error.contains("c.toml:"), "located: {error}");
+    let both = text.replace(
+        "default_json = \"null\"",
+        "default_json = \"null\"\ndefault = \"x\"",
+    );
+    let error = parse(&both);
+    assert!(
+        error.contains("give one of `default`, `default_data` and `default_json`"),
+        "{error}"
+    );
+    let wrong = text.replace("default_json = \"null\"", "default_json = \"[1]\"");
+    let error = parse(&wrong);
+    assert!(
+        error.contains("default of data node `region` is not a valid Option<String>"),
+        "{error}"
+    );
+}

@@ -204,6 +204,8 @@ fn a_task_over_inferred_booleans_is_fed_by_the_parallel_reader() {
             error.contains(wording) && error.contains("line 502"),
             "{error}"
         );
+        // The output is named, then the reader's own message.
+        assert!(error.starts_with("output `result`: csv file `"), "{error}");
     }
 }
 

@@ -8,6 +8,7 @@ use std::str::FromStr;
 
 use pipeline_core::value::{ValueError, ValueType};
 use pipeline_core::{Value, serde_value};
+use proptest::prelude::*;
 use serde_json::json;
 
 fn parse<T: Value>(text: &str) -> Result<T, String> {
@@ -265,4 +266,99 @@ fn serde_types_with_from_str_use_it_and_still_read_json() {
     assert_eq!(Celsius(3.0).to_text().as_deref(), Some("3°C"));
     assert_eq!(Celsius(3.0).to_json(), Some(json!(3.0)));
     round_trip(Celsius(-4.5));
+}
+
+/// What a user types for a string, and for an optional one (`--set`, a web
+/// form): a JSON string's quotes are never kept, `null` and nothing at all
+/// are `None`, and a quoted `"null"` or `""` is that text.
+#[test]
+fn strings_read_bare_or_as_json_and_options_read_null_and_nothing_as_none() {
+    let some = |s: &str| Ok(Some(s.to_owned()));
+    assert_eq!(parse::<String>("North"), Ok("North".to_owned()));
+    assert_eq!(parse::<String>("\"North\""), Ok("North".to_owned()));
+    assert_eq!(parse::<String>(" \"North\" "), Ok("North".to_owned()));
+    assert_eq!(
+        parse::<String>(r#""say \"hi\"""#),
+        Ok("say \"hi\"".to_owned())
+    );
+    assert_eq!(parse::<String>("null"), Ok("null".to_owned()));
+    assert_eq!(parse::<String>(""), Ok(String::new()));
+    assert_eq!(
+        parse::<PathBuf>("\"in put.csv\""),
+        Ok(PathBuf::from("in put.csv"))
+    );
+    let error = parse::<String>("\"North").unwrap_err();
+    assert!(error.contains("JSON string"), "{error}");
+    assert!(parse::<String>("\"North\" and South").is_err());
+
+    assert_eq!(parse::<Option<String>>("North"), some("North"));
+    assert_eq!(parse::<Option<String>>("\"North\""), some("North"));
+    assert_eq!(parse::<Option<String>>("null"), Ok(None));
+    assert_eq!(parse::<Option<String>>(" null "), Ok(None));
+    assert_eq!(parse::<Option<String>>("\"null\""), some("null"));
+    assert_eq!(parse::<Option<String>>(""), Ok(None));
+    assert_eq!(parse::<Option<String>>("  "), Ok(None));
+    assert_eq!(parse::<Option<String>>("\"\""), some(""));
+    assert_eq!(parse::<Option<f64>>(""), Ok(None));
+    assert_eq!(parse::<Option<f64>>("2.5"), Ok(Some(2.5)));
+    assert_eq!(
+        parse::<Option<Statistic>>("\"Median\""),
+        Ok(Some(Statistic::Median))
+    );
+
+    // What `get` shows reads back as the same value.
+    let shown = |value: Option<&str>| value.map(str::to_owned).to_text().unwrap();
+    assert_eq!(shown(None), "null");
+    assert_eq!(shown(Some("North")), "North");
+    assert_eq!(shown(Some("null")), "\"null\"");
+    assert_eq!(shown(Some("")), "\"\"");
+    assert_eq!(shown(Some(" ")), "\" \"");
+    assert_eq!(shown(Some("\"North\"")), r#""\"North\"""#);
+    assert_eq!(
+        String::from("\"q\"").to_text().as_deref(),
+        Some(r#""\"q\"""#)
+    );
+    assert_eq!(String::from("null").to_text().as_deref(), Some("null"));
+}
+
+/// Any string, optional or not, in the text `get` shows reads back as the
+/// same value; texts shaped like the special cases are drawn often.
+fn tricky_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        Just(String::new()),
+        Just("null".to_owned()),
+        "[ \"]{0,2}(null|North|)[ \"\\\\]{0,2}",
+        "\\PC{0,12}",
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_string_text_reads_back_as_the_same_value(text in tricky_text()) {
+        round_trip(text.clone());
+        round_trip(Some(text.clone()));
+        round_trip(PathBuf::from(&text));
+        round_trip(Some(PathBuf::from(&text)));
+        round_trip(vec![Some(text.clone()), None]);
+        round_trip(BTreeMap::from([(text.clone(), Some(text))]));
+    }
+
+    #[test]
+    fn any_optional_number_text_reads_back_as_the_same_value(n in any::<Option<i64>>()) {
+        round_trip(n);
+    }
+}
+
+/// A serde newtype over a string: its text is its JSON string's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Label(String);
+serde_value!(Label);
+
+proptest! {
+    #[test]
+    fn any_serde_string_text_reads_back_as_the_same_value(text in tricky_text()) {
+        round_trip(Label(text.clone()));
+        round_trip(Some(Label(text)));
+    }
 }

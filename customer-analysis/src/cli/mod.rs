@@ -7,7 +7,7 @@ mod tour;
 
 use std::path::PathBuf;
 
-use pipeline_core::cli::{CliError, Context, RunResults};
+use pipeline_core::cli::{CliError, Context, RunResults, clap};
 use pipeline_core::config::TypeRegistry;
 use serde_json::{Map, Value as Json};
 

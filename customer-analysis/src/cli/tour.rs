@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use pipeline_core::cli::frames::frame_json;
 use pipeline_core::cli::render::jobs_json;
-use pipeline_core::cli::{CliError, Context};
+use pipeline_core::cli::{CliError, Context, clap};
 use pipeline_core::{JobStatus, Submission, SubmitOptions};
 use serde_json::{Value as Json, json};
 

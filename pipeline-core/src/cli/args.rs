@@ -97,6 +97,11 @@ pub struct RunArgs {
     pub scenario: ScenarioArg,
     /// Write a data node before submitting, e.g. `--set rate=0.2` or
     /// `--set weights='[1,2,3]'` (the node type's text form, else JSON)
+    ///
+    /// Text is taken as typed, or as a JSON string when it starts with `"`
+    /// (`region=North` and `region='"North"'` are both North). An optional
+    /// node takes `null` or nothing (`--set region=`) for no value; the text
+    /// "null" or "" is written quoted (`region='"null"'`).
     #[arg(long = "set", value_name = "NODE=VALUE")]
     pub sets: Vec<String>,
     /// Run only this sequence of tasks
@@ -160,6 +165,11 @@ pub struct GetArgs {
 pub struct SetArgs {
     /// The values to write, e.g. `rate=0.2` (the node type's text form,
     /// else JSON)
+    ///
+    /// Text is taken as typed, or as a JSON string when it starts with `"`
+    /// (`region=North` and `region='"North"'` are both North). An optional
+    /// node takes `null` or nothing (`region=`) for no value; the text
+    /// "null" or "" is written quoted (`region='"null"'`).
     #[arg(value_name = "NODE=VALUE")]
     pub assignments: Vec<String>,
     #[command(flatten)]

@@ -86,6 +86,12 @@ use clap::builder::{Resettable, StyledStr};
 use clap::{Arg, ArgMatches, Args as _, FromArgMatches as _, Subcommand};
 
 pub use args::Globals;
+/// The `clap` this command line is built on, for the program's own
+/// commands ([`Cli::commands`]) and [`Cli::command`]: derive with
+/// `use pipeline_core::cli::clap;` and `#[derive(clap::Subcommand)]`, and
+/// the program needs no `clap` dependency of its own, nor one whose
+/// version matches.
+pub use clap;
 pub use context::Context;
 pub use error::{CliError, EXIT_BAD_INPUT, EXIT_SUCCESS, EXIT_TASK_FAILED};
 pub use kind::{RunResults, ScenarioKind};
@@ -216,8 +222,11 @@ impl Cli {
     /// [`Subcommand`] enum, each run by `run` with the [`Context`] (store,
     /// scenario types) of the framework's commands.
     ///
+    /// The enum derives clap's traits through the re-export [`pipeline_core::cli::clap`](crate::cli::clap)
+    /// (no `clap` dependency of the program's own):
+    ///
     /// ```no_run
-    /// use pipeline_core::cli::{Cli, CliError, Context};
+    /// use pipeline_core::cli::{Cli, CliError, Context, clap};
     ///
     /// #[derive(clap::Subcommand)]
     /// enum Extra {

@@ -157,7 +157,10 @@ impl<'a> Builder<'a> {
         } else {
             ""
         };
-        match entry.as_ref().and_then(|e| e.parse(&default.value.value)) {
+        match entry
+            .as_ref()
+            .and_then(|e| e.parse_default(&default.value.value))
+        {
             None => {
                 if first_time {
                     self.error(
@@ -187,7 +190,7 @@ impl<'a> Builder<'a> {
                 let value = default.value.value.clone();
                 Some(Arc::new(move || {
                     entry
-                        .parse(&value)
+                        .parse_default(&value)
                         .and_then(Result::ok)
                         .expect("the default parsed when the file was loaded")
                 }))

@@ -20,8 +20,18 @@ pub(crate) struct NodeDecl {
 /// A data node's default value, and whether it came from `[DATA_NODE.default]`.
 #[derive(Debug, Clone)]
 pub(crate) struct NodeDefault {
-    pub(crate) value: Located<ConfigValue>,
+    pub(crate) value: Located<DefaultValue>,
     pub(crate) inherited: bool,
+}
+
+/// A default as a file gives it.
+#[derive(Debug, Clone)]
+pub(crate) enum DefaultValue {
+    /// `default` (or Taipy's `default_data`): a TOML value.
+    Toml(ConfigValue),
+    /// `default_json`: the type's JSON form, for what TOML cannot write
+    /// (`null`: an `Option`'s `None`).
+    Json(serde_json::Value),
 }
 
 /// What `[DATA_NODE.default]` gives a data node that no section declares (a

@@ -10,7 +10,7 @@
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::decl::Document;
+use super::decl::{DefaultValue, Document};
 use super::location::{ConfigError, Located, Source, did_you_mean};
 use super::reader::{Key, Reader};
 use super::taipy::{self, TAIPY_NODE_KEYS, TAIPY_SCENARIO_KEYS, TAIPY_TASK_KEYS};
@@ -31,7 +31,7 @@ const SECTIONS: [&str; 7] = [
 
 /// The keys each section reads; a key close to one of these is taken for a
 /// typo of it. Other keys are Taipy properties: accepted and not used.
-const NODE_KEYS: [&str; 4] = ["type", "default", "default_data", "scope"];
+const NODE_KEYS: [&str; 5] = ["type", "default", "default_data", "default_json", "scope"];
 const TASK_KEYS: [&str; 8] = [
     "function",
     "inputs",
@@ -64,19 +64,44 @@ impl Reader<'_> {
                 taipy_key if TAIPY_NODE_KEYS.contains(&taipy_key) => self.ignored(value),
                 _ if !self.reads(key, value, &NODE_KEYS, &section) => {}
                 "type" => node.type_name = self.name(value, "`type`"),
-                "default" | "default_data" => {
+                "default" | "default_data" | "default_json" => {
                     if node.default.is_some() {
                         self.error(
                             key.span(),
-                            "give either `default` or `default_data`, not both",
+                            "give one of `default`, `default_data` and `default_json`, not several",
                         );
                     }
-                    node.default = self.value(value).map(|v| Located::new(v, value.span()));
+                    let default = if key.get_ref() == "default_json" {
+                        self.json(value).map(DefaultValue::Json)
+                    } else {
+                        self.value(value).map(DefaultValue::Toml)
+                    };
+                    node.default = default.map(|v| Located::new(v, value.span()));
                 }
                 _ => node.scope = self.scope(value),
             }
         }
         node
+    }
+
+    /// `default_json`: a string holding JSON, read as written (no Taipy
+    /// typed strings or `ENV[…]` templates).
+    fn json(&mut self, value: &Spanned<DeValue<'_>>) -> Option<serde_json::Value> {
+        let DeValue::String(text) = value.get_ref() else {
+            self.error(
+                value.span(),
+                "`default_json` must be a string holding the default's JSON form, e.g. `default_json = \"null\"`",
+            );
+            return None;
+        };
+        serde_json::from_str(text)
+            .map_err(|e| {
+                self.error(
+                    value.span(),
+                    format!("`default_json` is not valid JSON: {e}"),
+                )
+            })
+            .ok()
     }
 
     fn scope(&mut self, value: &Spanned<DeValue<'_>>) -> Option<Scope> {

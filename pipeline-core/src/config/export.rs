@@ -10,9 +10,9 @@ use crate::graph::{Graph, Scope};
 /// Why a graph could not be written as TOML.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExportError {
-    /// A default value whose type has no TOML writer.
+    /// A default value whose type has neither a TOML writer nor a JSON form.
     #[error(
-        "default of data node `{node}` ({type_name}) cannot be written as TOML; register {type_name} with TypeRegistry::with_from_str or ::with"
+        "default of data node `{node}` ({type_name}) cannot be written as TOML: the type has no JSON form; give it one (serde_value!), or register a TOML form with TypeRegistry::with_from_str or ::with (Cli::types)"
     )]
     Unrepresentable {
         /// The node.
@@ -114,7 +114,8 @@ fn list<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
 
 /// The graph as a TOML configuration that [`Config`](super::Config) loads back
 /// into an equal graph (same fingerprints), given the same task and type
-/// registries.
+/// registries. A default TOML cannot write (an `Option`'s `None`, a value
+/// holding one) is written as its JSON form, `default_json = "null"`.
 pub fn to_toml(graph: &Graph, types: &TypeRegistry) -> Result<String, ExportError> {
     let mut out = String::new();
     let _ = writeln!(
@@ -129,12 +130,23 @@ pub fn to_toml(graph: &Graph, types: &TypeRegistry) -> Result<String, ExportErro
             let value = default();
             let rendered = types
                 .get_type(node.value_type())
-                .and_then(|entry| entry.render(value.as_ref()))
-                .ok_or_else(|| ExportError::Unrepresentable {
-                    node: node.name().to_owned(),
-                    type_name: node.value_type().name(),
-                })?;
-            let _ = writeln!(out, "default = {}", toml_value(&rendered));
+                .and_then(|entry| entry.render(value.as_ref()));
+            match rendered {
+                Some(rendered) => {
+                    let _ = writeln!(out, "default = {}", toml_value(&rendered));
+                }
+                // TOML has no null: an `Option`'s `None` (or a value holding
+                // one) is written in the type's JSON form.
+                None => {
+                    let json = node.value_type().to_json(value.as_ref()).ok_or_else(|| {
+                        ExportError::Unrepresentable {
+                            node: node.name().to_owned(),
+                            type_name: node.value_type().name(),
+                        }
+                    })?;
+                    let _ = writeln!(out, "default_json = {}", toml_string(&json.to_string()));
+                }
+            }
         }
         if node.scope() == Scope::Global {
             let _ = writeln!(out, "scope = \"global\"");

@@ -3,10 +3,10 @@
 //! the sections as written the way Taipy applies them.
 
 use super::decl::{
-    Document, NodeDecl, NodeDefault, NodeTemplate, ScenarioDecl, SequenceDecl, TaskDecl,
+    DefaultValue, Document, NodeDecl, NodeDefault, NodeTemplate, ScenarioDecl, SequenceDecl,
+    TaskDecl,
 };
 use super::location::Located;
-use super::values::ConfigValue;
 use crate::graph::Scope;
 use crate::resources::Resources;
 
@@ -14,7 +14,7 @@ use crate::resources::Resources;
 pub(super) struct RawNode {
     pub(super) id: Located<String>,
     pub(super) type_name: Option<Located<String>>,
-    pub(super) default: Option<Located<ConfigValue>>,
+    pub(super) default: Option<Located<DefaultValue>>,
     pub(super) scope: Option<Scope>,
     pub(super) storage_type: Option<String>,
 }
@@ -135,6 +135,7 @@ pub(super) fn apply_templates(raw: Raw, document: &mut Document) {
 mod tests {
     use super::super::document::read;
     use super::super::location::Source;
+    use super::super::values::ConfigValue;
     use super::*;
 
     fn no_env(_: &str) -> Option<String> {
@@ -178,7 +179,14 @@ tasks = [ "t:SECTION",]
         assert_eq!(node("same_storage").scope, Scope::Global);
         let inherited = node("same_storage").default.as_ref().unwrap();
         assert!(inherited.inherited);
-        assert_eq!(inherited.value.value, ConfigValue::Integer(3));
+        assert!(
+            matches!(
+                inherited.value.value,
+                DefaultValue::Toml(ConfigValue::Integer(3))
+            ),
+            "{:?}",
+            inherited.value.value
+        );
         assert_eq!(node("other_storage").scope, Scope::Scenario);
         assert!(node("other_storage").default.is_none());
         assert_eq!(node("own_scope").scope, Scope::Scenario);

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use super::decl::DefaultValue;
 use super::values::ConfigValue;
 use crate::Value;
 use crate::value::{TextError, ValueType};
@@ -39,10 +40,30 @@ impl TypeEntry {
         if let Some(parse) = &self.parse {
             return Some(parse(value));
         }
-        match self.value_type.from_json(&to_json(value)) {
+        self.parse_json(&to_json(value))
+    }
+
+    /// Reads a default given as the type's JSON form (`default_json`);
+    /// `None` if the type has no JSON form.
+    pub(crate) fn parse_json(
+        &self,
+        json: &serde_json::Value,
+    ) -> Option<Result<Box<dyn Any + Send + Sync>, String>> {
+        match self.value_type.from_json(json) {
             Ok(value) => Some(Ok(value)),
             Err(TextError::NoTextForm { .. }) => None,
             Err(TextError::Invalid { reason, .. }) => Some(Err(reason)),
+        }
+    }
+
+    /// Reads a default as a file gives it.
+    pub(crate) fn parse_default(
+        &self,
+        value: &DefaultValue,
+    ) -> Option<Result<Box<dyn Any + Send + Sync>, String>> {
+        match value {
+            DefaultValue::Toml(value) => self.parse(value),
+            DefaultValue::Json(json) => self.parse_json(json),
         }
     }
 

@@ -100,7 +100,7 @@ fn run_and_commit(
                 panic_message(payload.as_ref())
             )
         })?
-        .map_err(|e| format!("cannot materialize output `{}`: {e}", node_spec.name()))?;
+        .map_err(|e| e.of_output(node_spec.name()))?;
         materialized.push(done);
     }
     commit_outputs(scenario, submission, work, materialized)

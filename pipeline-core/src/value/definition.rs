@@ -69,10 +69,18 @@ pub trait Value: Any + Send + Sync + Sized {
     /// Defaults to JSON through [`from_json`](Self::from_json). Implemented
     /// for the std scalars, `String`, `PathBuf` and their collections;
     /// [`serde_value!`](crate::serde_value) types use their `FromStr` where
-    /// they have one, else serde JSON.
+    /// they have one, else serde JSON. A `String` or `PathBuf` is the text
+    /// as typed, or a JSON string when it starts with `"` (its quotes
+    /// removed); an `Option` is `None` for `null` or empty text, else `Some`
+    /// of the inner type's text.
     ///
     /// ```
     /// use pipeline_core::Value;
+    /// assert_eq!(String::from_text("\"North\""), Some(Ok("North".to_owned())));
+    /// assert_eq!(Option::<String>::from_text("North"), Some(Ok(Some("North".to_owned()))));
+    /// assert_eq!(Option::<String>::from_text("\"null\""), Some(Ok(Some("null".to_owned()))));
+    /// assert_eq!(Option::<String>::from_text("null"), Some(Ok(None)));
+    /// assert_eq!(Option::<String>::from_text(""), Some(Ok(None)));
     /// assert_eq!(f64::from_text("1600"), Some(Ok(1600.0)));
     /// assert_eq!(Vec::<u8>::from_text("[1, 2]"), Some(Ok(vec![1, 2])));
     /// assert!(u8::from_text("300").unwrap().is_err());
@@ -98,9 +106,12 @@ pub trait Value: Any + Send + Sync + Sized {
 
     /// The value in the text form [`from_text`](Self::from_text) reads
     /// (`Display` for `FromStr` types), or `None`. Defaults to compact JSON
-    /// from [`to_json`](Self::to_json), a JSON string as its bare text.
+    /// from [`to_json`](Self::to_json), a JSON string as its bare text where
+    /// that reads back as the same value (else quoted: `"null"`).
     fn to_text(&self) -> Option<String> {
-        text::json_to_text(self.to_json())
+        text::json_to_text(self.to_json(), |text| {
+            Self::from_text(text)?.ok()?.to_json()
+        })
     }
 
     /// A valid text of the type, for messages (`1.5` for `f64`), or `None`

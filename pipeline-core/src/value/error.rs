@@ -57,6 +57,15 @@ impl ValueError {
         }
     }
 
+    /// A task's error when its output `node` could not be stored (a lazy
+    /// frame's query failed, a file could not be written): the node, then
+    /// this error's own message, which says what to fix (`output `scored`:
+    /// csv file `x.csv`: column `Age` must hold i64 values, but line 3
+    /// holds `old`; fix or remove that cell`).
+    pub(crate) fn of_output(&self, node: &str) -> String {
+        format!("output `{node}`: {self}")
+    }
+
     /// An encode error for type `T`.
     pub fn encode<T: ?Sized>(reason: impl fmt::Display) -> Self {
         Self::Encode {

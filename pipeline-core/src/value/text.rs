@@ -8,6 +8,14 @@
 //! `{"payment": 1000.0}`); a bare word stands for a JSON string, so a serde
 //! enum reads `median` as well as `"median"` (its variant names compared
 //! without regard to case, `_` or `-`).
+//!
+//! A string (`String`, `PathBuf`) is the text as typed, or a JSON string
+//! when it starts with `"`: `North` and `"North"` are both `North`, so
+//! quotes are never kept by accident. An `Option` is `None` for `null` and
+//! for nothing at all (empty text), else `Some` of the inner type's text:
+//! `"null"` and `""` quoted are those strings. [`Value::to_text`] writes
+//! what reads back as the same value (`None` as `null`, `Some("null")` as
+//! `"null"`, a string starting with `"` as a JSON string).
 
 use std::any::Any;
 use std::fmt::Display;
@@ -251,7 +259,7 @@ macro_rules! text_forms {
     (string $example:literal, $from:expr, $text:expr) => {
         fn from_text(text: &str) -> Option<Result<Self, String>> {
             #[allow(clippy::redundant_closure_call)]
-            Some(Ok(($from)(text)))
+            Some(text::string_from_text(text).map(|s| ($from)(s.as_str())))
         }
         fn from_json(json: &text::Json) -> Option<Result<Self, String>> {
             #[allow(clippy::redundant_closure_call)]
@@ -263,7 +271,7 @@ macro_rules! text_forms {
         }
         fn to_text(&self) -> Option<String> {
             #[allow(clippy::redundant_closure_call)]
-            Some(($text)(self))
+            Some(text::string_to_text(($text)(self)))
         }
         fn text_example() -> Option<String> {
             Some($example.to_owned())
@@ -283,7 +291,7 @@ macro_rules! text_forms {
     (option $item:ident) => {
         fn from_text(text: &str) -> Option<Result<Self, String>> {
             let inner = $item::from_text(text)?;
-            Some(if text.trim() == "null" { Ok(None) } else { inner.map(Some) })
+            Some(if text::means_none(text) { Ok(None) } else { inner.map(Some) })
         }
         fn from_json(json: &text::Json) -> Option<Result<Self, String>> {
             let inner = $item::from_json(json)?;
@@ -298,7 +306,7 @@ macro_rules! text_forms {
         fn to_text(&self) -> Option<String> {
             match self {
                 None => $item::from_text("").map(|_| "null".to_owned()),
-                Some(value) => value.to_text(),
+                Some(value) => value.to_text().map(text::some_to_text),
             }
         }
         fn text_example() -> Option<String> {
@@ -419,6 +427,51 @@ fn float_to_json(text: String) -> Json {
         .map_or(Json::String(text), Json::Number)
 }
 
+/// The text form of strings (`String`, `PathBuf`): the text as typed,
+/// unless it starts with `"` (after spaces): then it is a JSON string, its
+/// quotes removed and its escapes read (`"North"` is `North`, `"null"` is
+/// `null`, `"say \"hi\""` is `say "hi"`), so quotes are never kept by
+/// accident; one that is not valid JSON is refused.
+pub(super) fn string_from_text(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    if !trimmed.starts_with('"') {
+        return Ok(text.to_owned());
+    }
+    serde_json::from_str::<String>(trimmed).map_err(|e| {
+        format!(
+            "text starting with `\"` is read as a JSON string, and this one is not valid JSON \
+             ({e}); write it without the quotes, or as JSON with its inner quotes escaped \
+             (`\"say \\\"hi\\\"\"`)"
+        )
+    })
+}
+
+/// A string in the text form [`string_from_text`] reads back: as is, or
+/// as a JSON string where it starts with `"` (after spaces).
+pub(super) fn string_to_text(text: String) -> String {
+    if text.trim_start().starts_with('"') {
+        Json::String(text).to_string()
+    } else {
+        text
+    }
+}
+
+/// Whether an `Option`'s text means `None`: `null`, or nothing at all
+/// (empty or only spaces: `--set region=`, a form's blank field).
+pub(super) fn means_none(text: &str) -> bool {
+    matches!(text.trim(), "" | "null")
+}
+
+/// The text of `Some(value)` given the value's own text: as is, or as a
+/// JSON string where the text alone would mean `None` (`""`, `"null"`).
+pub(super) fn some_to_text(text: String) -> String {
+    if means_none(&text) {
+        Json::String(text).to_string()
+    } else {
+        text
+    }
+}
+
 /// A string from a JSON string.
 pub(super) fn string_from_json(json: &Json) -> Result<&str, String> {
     match json {
@@ -465,10 +518,17 @@ pub(super) fn looks_like_json(text: &str) -> bool {
     text.starts_with(['[', '{', '"'])
 }
 
-/// The default [`Value::to_text`]: compact JSON, a JSON string as its bare text.
-pub(crate) fn json_to_text(json: Option<Json>) -> Option<String> {
+/// The default [`Value::to_text`]: compact JSON, a JSON string as its bare
+/// text where `read` (the type's text reader, its result as JSON) reads
+/// that back as the same string, else as a JSON string (`"null"`, `"42"`,
+/// `" padded "` for a string-like serde type).
+pub(crate) fn json_to_text(
+    json: Option<Json>,
+    read: impl Fn(&str) -> Option<Json>,
+) -> Option<String> {
     match json? {
-        Json::String(s) => Some(s),
+        Json::String(s) if read(&s).as_ref() == Some(&Json::String(s.clone())) => Some(s),
+        Json::String(s) => Some(Json::String(s).to_string()),
         other => Some(other.to_string()),
     }
 }

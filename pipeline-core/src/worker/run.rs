@@ -222,7 +222,7 @@ fn execute(
                 panic_message(payload.as_ref())
             ))
         })?
-        .map_err(|e| Failed::task(format!("cannot materialize output `{}`: {e}", slot.node)))?;
+        .map_err(|e| Failed::task(e.of_output(&slot.node)))?;
         for reference in value_type.references(&*done.value) {
             if !shipped.contains_key(&reference) {
                 return Err(Failed::task(format!(

@@ -55,7 +55,8 @@ where
 pub trait ViaSerde<T> {
     /// Reads text: JSON, a bare word standing for a string.
     fn read_text(&self, text: &str) -> Result<T, String>;
-    /// Writes text: compact JSON, a string as its bare text.
+    /// Writes text: compact JSON, a string as its bare text (quoted where
+    /// the bare text would read as another value).
     fn write_text(&self, value: &T) -> Option<String>;
 }
 
@@ -65,7 +66,9 @@ impl<T: serde::Serialize + DeserializeOwned> ViaSerde<T> for SerdeText<T> {
     }
 
     fn write_text(&self, value: &T) -> Option<String> {
-        json_to_text(serde_to_json(value))
+        json_to_text(serde_to_json(value), |text| {
+            serde_to_json(&serde_from_text::<T>(text).ok()?)
+        })
     }
 }
 

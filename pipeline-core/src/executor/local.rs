@@ -95,7 +95,7 @@ fn run_and_commit(
         }))
         .map_err(|payload| {
             format!(
-                "panicked while materializing `{}`: {}",
+                "output `{}`: panicked while it was computed or stored: {}",
                 node_spec.name(),
                 panic_message(payload.as_ref())
             )

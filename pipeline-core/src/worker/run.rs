@@ -217,7 +217,7 @@ fn execute(
         }))
         .map_err(|payload| {
             Failed::task(format!(
-                "panicked while materializing `{}`: {}",
+                "output `{}`: panicked while it was computed or stored: {}",
                 slot.node,
                 panic_message(payload.as_ref())
             ))

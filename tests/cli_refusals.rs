@@ -336,3 +336,42 @@ fn a_file_given_as_the_store_is_refused_naming_it() {
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "a\n1\n");
 }
+
+#[test]
+fn scenario_names_are_refused_where_they_would_clash_or_read_as_ids() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = store.path();
+    ok(dir, &["scenario", "create", "a"]);
+    ok(dir, &["set", "price_per_kg=1", "--scenario", "a"]);
+    ok(dir, &["scenario", "create", "b"]);
+    // Renaming onto an existing name would leave two scenarios called `a`.
+    refused(
+        dir,
+        &["scenario", "rename", "b", "a"],
+        &["a `Shipping` scenario called `a` exists already (#1)"],
+    );
+    refused(
+        dir,
+        &["scenario", "rename", "b", "#1"],
+        &["cannot start with `#`"],
+    );
+    refused(dir, &["scenario", "rename", "b", " "], &["cannot be empty"]);
+    refused(dir, &["scenario", "create", ""], &["cannot be empty"]);
+    refused(dir, &["run", "--scenario", ""], &["cannot be empty"]);
+    assert_eq!(ok(dir, &["get", "price_per_kg", "--scenario", "a"]), "1\n");
+    // Renaming a scenario to its own name changes nothing.
+    ok(dir, &["scenario", "rename", "a", "a"]);
+
+    // A name that matches none creates a scenario, and says so when others exist.
+    let output = shipping(dir, &["set", "price_per_kg=2", "--scenario", "c"]);
+    assert!(output.status.success());
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.starts_with("note: created scenario `c` (#3), as none of that name existed")
+            && stderr.contains("`a`, `b`"),
+        "{stderr}"
+    );
+    let first = tempfile::tempdir().unwrap();
+    let output = shipping(first.path(), &["run"]);
+    assert_eq!(text(&output.stderr), "", "the first scenario of a store");
+}

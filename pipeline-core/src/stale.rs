@@ -13,11 +13,13 @@
 //! The check decides the uncovered upstream tasks as
 //! [`Scenario::explain`](crate::Scenario::explain) does, after the
 //! submission's own jobs, recording nothing; files those tasks read are
-//! checked too. A task that is not skippable is never reported (it has no
-//! "up to date": it runs whenever it is submitted), nor is one that could
-//! not run at all (an input without a value). Past a task that would run,
-//! every uncovered task downstream of it counts as out of date too, as
-//! `explain`'s "may run" does.
+//! checked too. Every uncovered task that would run is listed, in
+//! topological order, and so is every uncovered task downstream of one
+//! (it may run, as `explain`'s "may run" says), each with the submitted
+//! tasks that read its outputs directly. A task that is not skippable is
+//! listed only when it never ran or is behind one listed (otherwise it has
+//! no "up to date": it runs whenever it is submitted); one that could not
+//! run at all (an input without a value) only when it is behind one listed.
 
 use std::fmt;
 use std::sync::Arc;
@@ -33,17 +35,19 @@ use crate::reason::Reason;
 use crate::scenario_state::ScenarioState;
 use crate::submit_options::{SubmitOptions, Target};
 
-/// An upstream task a partial submission did not cover that would run now,
-/// and the submitted tasks that read its outputs (directly, or through
-/// other uncovered tasks) as they were.
+/// An upstream task a partial submission did not cover that would run now
+/// (or may: one of its own upstream tasks would), and the submitted tasks
+/// that read its outputs as they were.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StaleUpstream {
     /// The upstream task that would run.
     pub task: Arc<str>,
-    /// Why it would run.
+    /// Why it would run: its own reason ([`Reason::FirstRun`] for a task
+    /// that is not skippable and never ran), or
+    /// [`Reason::UpstreamRuns`] naming an upstream task listed before it.
     pub reason: Reason,
-    /// The submitted tasks that read its outputs, or outputs made from
-    /// them, in topological order.
+    /// The submitted tasks that read its outputs directly, in topological
+    /// order (empty for a task further up).
     pub read_by: Vec<Arc<str>>,
 }
 
@@ -60,18 +64,34 @@ impl StaleUpstream {
     }
 }
 
+impl StaleUpstream {
+    /// The sentence of [`Display`](fmt::Display), with `readers` saying
+    /// what the reading tasks did (`read its outputs as they were`).
+    pub(crate) fn sentence(&self, readers: &str) -> String {
+        let mut out = match &self.reason {
+            Reason::UpstreamRuns { task } => format!(
+                "task `{}` may be out of date (upstream task `{task}` is)",
+                self.task
+            ),
+            reason => format!("task `{}` is out of date ({reason})", self.task),
+        };
+        if !self.read_by.is_empty() {
+            let tasks: Vec<String> = self.read_by.iter().map(|t| format!("`{t}`")).collect();
+            out.push_str(&format!(": {} {readers}", tasks.join(", ")));
+        }
+        out
+    }
+}
+
 impl fmt::Display for StaleUpstream {
     /// `` task `score` is out of date (input `path` changed …): `summary`
-    /// read its outputs as they were; submit the whole scenario … ``.
+    /// read its outputs as they were; submit the whole scenario … ``, or
+    /// `` task `segment` may be out of date (upstream task `score` is) …``.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let readers: Vec<String> = self.read_by.iter().map(|t| format!("`{t}`")).collect();
         write!(
             f,
-            "task `{}` is out of date ({}): {} read its outputs as they were; \
-             submit the whole scenario to bring them up to date",
-            self.task,
-            self.reason,
-            readers.join(", ")
+            "{}; submit the whole scenario to bring them up to date",
+            self.sentence("read its outputs as they were")
         )
     }
 }
@@ -135,43 +155,48 @@ pub(crate) fn stale_upstream(
         submission: None,
         overrides: &overrides,
     };
-    // For each task: the index in `stale` of the out-of-date task behind it.
-    let mut behind: Vec<Option<usize>> = vec![None; count];
+    let mut position = vec![0; count];
+    for (at, task) in graph.topo_order().iter().enumerate() {
+        position[task.index()] = at;
+    }
+    let mut out_of_date = vec![false; count];
     let mut stale: Vec<StaleUpstream> = Vec::new();
     for &task in &order {
-        let inherited = graph
+        let upstream_runs = graph
             .upstream(task)
             .iter()
-            .find_map(|up| behind[up.index()]);
-        behind[task.index()] = match (decider.decide(task), inherited) {
-            (_, Some(root)) => Some(root),
-            (Decision::Run(work), None) if work.reason != Reason::NotSkippable => {
-                stale.push(StaleUpstream {
-                    task: graph.task(task).def().name_arc().clone(),
-                    reason: work.reason,
-                    read_by: Vec::new(),
-                });
-                Some(stale.len() - 1)
-            }
+            .find(|up| out_of_date[up.index()])
+            .map(|&up| graph.task(up).def().name_arc().clone());
+        let never_ran = || {
+            graph
+                .task_outputs(task)
+                .iter()
+                .all(|&node| matches!(scenario.current(node), Ok(None)))
+        };
+        let reason = match (decider.decide(task), upstream_runs) {
+            (Decision::Run(work), _) if work.reason != Reason::NotSkippable => Some(work.reason),
+            (Decision::Run(_), None) if never_ran() => Some(Reason::FirstRun),
+            (_, Some(up)) => Some(Reason::UpstreamRuns { task: up }),
             _ => None,
         };
-    }
-    for &task in graph.topo_order() {
-        if !in_plan[task.index()] {
-            continue;
-        }
-        let name = graph.task(task).def().name_arc();
-        let mut roots: Vec<usize> = graph
-            .upstream(task)
+        let Some(reason) = reason else { continue };
+        out_of_date[task.index()] = true;
+        let mut readers: Vec<TaskId> = graph
+            .downstream(task)
             .iter()
-            .filter_map(|up| behind[up.index()])
+            .copied()
+            .filter(|down| in_plan[down.index()])
             .collect();
-        roots.dedup();
-        for root in roots {
-            if !stale[root].read_by.contains(name) {
-                stale[root].read_by.push(name.clone());
-            }
-        }
+        readers.sort_by_key(|down| position[down.index()]);
+        let read_by = readers
+            .iter()
+            .map(|&down| graph.task(down).def().name_arc().clone())
+            .collect();
+        stale.push(StaleUpstream {
+            task: graph.task(task).def().name_arc().clone(),
+            reason,
+            read_by,
+        });
     }
     Ok(stale)
 }

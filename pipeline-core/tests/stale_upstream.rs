@@ -98,7 +98,7 @@ fn a_task_submitted_alone_says_which_upstream_task_is_out_of_date() {
     let up_to_date = scenario.submit_with(&task("report")).unwrap();
     assert!(up_to_date.stale_upstream.is_empty(), "{up_to_date:?}");
 
-    // `x` changed: `square` would run, and `inc` behind it; `report`
+    // `x` changed: `square` would run, and `inc` behind it may; `report`
     // read `z` as it was.
     scenario.node::<i64>("x").unwrap().write(4).unwrap();
     let before = scenario.stale_upstream(&task("report")).unwrap();
@@ -113,31 +113,40 @@ fn a_task_submitted_alone_says_which_upstream_task_is_out_of_date() {
         before, partial.stale_upstream,
         "said the same before the run"
     );
-    assert_eq!(
-        partial.stale_upstream.len(),
-        1,
-        "{:?}",
-        partial.stale_upstream
-    );
-    let stale = &partial.stale_upstream[0];
-    assert_eq!(&*stale.task, "square");
+    let listed: Vec<(&str, Vec<&str>)> = partial
+        .stale_upstream
+        .iter()
+        .map(|s| (&*s.task, names(&s.read_by)))
+        .collect();
+    assert_eq!(listed, [("square", vec![]), ("inc", vec!["report"])]);
+    let (square, inc) = (&partial.stale_upstream[0], &partial.stale_upstream[1]);
     assert!(
-        matches!(stale.reason, Reason::Changed { .. }),
+        matches!(square.reason, Reason::Changed { .. }),
         "{:?}",
-        stale.reason
+        square.reason
     );
-    assert_eq!(names(&stale.read_by), ["report"]);
-    let text = stale.to_string();
+    assert_eq!(
+        inc.reason,
+        Reason::UpstreamRuns {
+            task: "square".into()
+        }
+    );
+    let text = square.to_string();
     assert!(text.contains("task `square` is out of date"), "{text}");
     assert!(text.contains("input `x` changed"), "{text}");
-    assert!(text.contains("`report` read its outputs"), "{text}");
-    assert_eq!(stale.to_json()["read_by"][0], "report");
+    assert!(!text.contains("read its outputs"), "{text}");
+    let text = inc.to_string();
+    assert!(
+        text.starts_with("task `inc` may be out of date (upstream task `square` is): `report` read its outputs as they were"),
+        "{text}"
+    );
+    assert_eq!(inc.to_json()["read_by"][0], "report");
     assert_eq!(
         *scenario.node::<String>("r").unwrap().read().unwrap(),
         "z=10"
     );
 
-    // A sequence that starts after `square`: said once, for `inc`.
+    // A sequence that starts after `square`: `inc` reads its output.
     let tail = scenario
         .submit_with(&SubmitOptions::new().target(Target::Sequence("tail".into())))
         .unwrap();
@@ -150,6 +159,11 @@ fn a_task_submitted_alone_says_which_upstream_task_is_out_of_date() {
     let after = scenario.submit_with(&task("report")).unwrap();
     assert_eq!(after.stale_upstream.len(), 1);
     assert_eq!(&*after.stale_upstream[0].task, "inc");
+    assert!(matches!(
+        after.stale_upstream[0].reason,
+        Reason::Changed { .. }
+    ));
+    assert_eq!(names(&after.stale_upstream[0].read_by), ["report"]);
 
     // Brought up to date: nothing to say.
     scenario.submit().unwrap();
@@ -217,4 +231,38 @@ fn a_changed_file_read_only_upstream_is_seen() {
         *scenario.node::<u64>("doubled").unwrap().read().unwrap(),
         14
     );
+}
+
+#[test]
+fn a_scenario_that_never_ran_lists_every_task_its_task_waits_for() {
+    let scenario = Runtime::in_memory().create_scenario(graph(), "s").unwrap();
+    let listed = scenario.stale_upstream(&task("report")).unwrap();
+    let listed: Vec<(&str, &Reason, Vec<&str>)> = listed
+        .iter()
+        .map(|s| (&*s.task, &s.reason, names(&s.read_by)))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("square", &Reason::FirstRun, vec![]),
+            (
+                "inc",
+                &Reason::UpstreamRuns {
+                    task: "square".into()
+                },
+                vec!["report"]
+            ),
+        ]
+    );
+    // A task that is not skippable is listed when it never ran.
+    let echo = scenario.stale_upstream(&task("echo")).unwrap();
+    assert_eq!(echo.len(), 1, "{echo:?}");
+    assert_eq!(
+        (&*echo[0].task, &echo[0].reason),
+        ("stamp", &Reason::FirstRun)
+    );
+    assert_eq!(names(&echo[0].read_by), ["echo"]);
+    // The run itself fails on the input without a value, and lists the same.
+    let run = scenario.submit_with(&task("report")).unwrap();
+    assert_eq!(run.stale_upstream.len(), 2);
 }

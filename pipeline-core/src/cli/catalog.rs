@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value as Json, json};
 
 use super::args::{ListArgs, ScenarioCommand};
-use super::context::Context;
+use super::context::{Context, check_new_name};
 use super::error::CliError;
 use super::output::Output;
 use crate::catalog::ScenarioFilter;
@@ -142,6 +142,7 @@ pub(crate) fn scenario(
     let (meta, done) = match command {
         ScenarioCommand::Create { name, tag, .. } => {
             let kind = ctx.kind()?;
+            check_new_name(name)?;
             let runtime = ctx.open_runtime()?;
             let _creating = ctx.creation_lock()?;
             if let Some((existing, _)) = ctx.find_scenario(&runtime, name)?
@@ -173,8 +174,21 @@ pub(crate) fn scenario(
             (meta, if *remove { "untagged" } else { "tagged" })
         }
         ScenarioCommand::Rename { name, new_name, .. } => {
+            check_new_name(new_name)?;
             let runtime = ctx.open_existing_runtime()?;
             let (scenario, _) = ctx.scenario(&runtime, name)?;
+            let _creating = ctx.creation_lock()?;
+            if let Some((existing, _)) = ctx.find_scenario(&runtime, new_name)?
+                && existing.graph().name() == scenario.graph().name()
+                && existing.id() != scenario.id()
+            {
+                return Err(CliError::input(format!(
+                    "a `{}` scenario called `{new_name}` exists already ({}): \
+                     rename or delete it first",
+                    existing.graph().name(),
+                    existing.id()
+                )));
+            }
             (runtime.rename_scenario(scenario.id(), new_name)?, "renamed")
         }
         ScenarioCommand::Delete { name, .. } => {

@@ -312,11 +312,28 @@ impl Context<'_> {
                 self.store_dir().display()
             )));
         }
+        check_new_name(which)?;
         let _creating = self.creation_lock()?;
         if let Some((scenario, kind)) = self.find_scenario(runtime, which)? {
             return Ok((scenario, kind.clone()));
         }
+        let others: Vec<String> = runtime
+            .scenarios()?
+            .iter()
+            .filter(|m| m.graph == kind.name())
+            .map(|m| format!("`{}`", m.name))
+            .collect();
         let scenario = runtime.create_scenario(kind.graph().clone(), which)?;
+        // A misspelled name creates a scenario: say so where others exist.
+        if !others.is_empty() {
+            eprintln!(
+                "note: created scenario `{which}` ({}), as none of that name existed; \
+                 the store's other `{}` scenarios: {}",
+                scenario.id(),
+                kind.name(),
+                others.join(", ")
+            );
+        }
         Ok((scenario, kind.clone()))
     }
 
@@ -325,6 +342,22 @@ impl Context<'_> {
     pub(crate) fn creation_lock(&self) -> Result<std::fs::File, CliError> {
         creation_lock(&self.store_dir())
     }
+}
+
+/// Refuses a name no scenario may take: an empty one, and one starting
+/// with `#`, which commands read as a scenario id (`#2`).
+pub(crate) fn check_new_name(name: &str) -> Result<(), CliError> {
+    if name.trim().is_empty() {
+        return Err(CliError::input(
+            "a scenario name cannot be empty: give one, for example `q1`",
+        ));
+    }
+    if name.starts_with('#') {
+        return Err(CliError::input(format!(
+            "a scenario name cannot start with `#`: commands read `{name}` as a scenario id"
+        )));
+    }
+    Ok(())
 }
 
 /// Takes the command line's lock on creating things in the store in `dir`

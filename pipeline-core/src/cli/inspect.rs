@@ -123,13 +123,9 @@ pub(crate) fn explain(
         println!("{}", line.trim_end());
     }
     for upstream in &stale {
-        let readers: Vec<String> = upstream.read_by.iter().map(|t| format!("`{t}`")).collect();
         println!(
-            "note: task `{}` is out of date ({}): {} would read its outputs as they are; \
-             a run without --task or --sequence brings them up to date",
-            upstream.task,
-            upstream.reason,
-            readers.join(", ")
+            "note: {}; a run without --task or --sequence brings them up to date",
+            upstream.sentence("would read its outputs as they are")
         );
     }
     Ok(())

@@ -26,7 +26,8 @@
 //!
 //! What none of them protects against: another process truncating or
 //! rewriting a mapped file in place (by hand, or a tool that does not write
-//! atomically).
+//! atomically). A program can at least say so: [`explain_sigbus`] makes the
+//! `SIGBUS` that follows end the process with a message and exit code 135.
 //!
 //! One call here maps nothing: [`start_writeback`] asks the system to start
 //! writing a file's changed pages to disk (`sync_file_range`), which the
@@ -50,6 +51,7 @@ mod file_map;
 mod ipc;
 #[cfg(feature = "polars")]
 mod ipc_batches;
+mod sigbus;
 mod writeback;
 
 pub use file_map::FileMap;
@@ -57,4 +59,5 @@ pub use file_map::FileMap;
 pub use ipc::{is_fixed_width, map_fixed_width_ipc};
 #[cfg(feature = "polars")]
 pub use ipc_batches::MappedBatches;
+pub use sigbus::{SIGBUS_EXIT_CODE, explain_sigbus};
 pub use writeback::start_writeback;

@@ -303,8 +303,13 @@ impl Cli {
     ///
     /// Output piped into a reader that stops early (`… | head`, stderr too)
     /// ends the command quietly with exit code 141, as a process killed by
-    /// `SIGPIPE` would, instead of a panic message.
+    /// `SIGPIPE` would, instead of a panic message. A CSV input truncated
+    /// or rewritten in place while a task reads it (feature `polars`, on
+    /// Linux) ends the command with a message saying so and exit code 135,
+    /// instead of a bare "Bus error".
     pub fn run(self) -> ExitCode {
+        #[cfg(feature = "polars")]
+        pipeline_mmap::explain_sigbus();
         #[cfg(feature = "remote")]
         if let Some(code) = crate::worker::main_if_worker() {
             return code;

@@ -33,8 +33,16 @@ pub(crate) fn commit_outputs(
     let now = SystemTime::now();
     let name = spec.def().name_arc().clone();
     let mut versions: Vec<(SlotKey, Arc<VersionMeta>)> = Vec::with_capacity(materialized.len());
+    let mut varied: Vec<&str> = Vec::new();
     for (i, (&node, done)) in output_nodes.iter().zip(&materialized).enumerate() {
         let previous = scenario.current(node).map_err(|e| e.to_string())?;
+        if let Some(previous) = &previous
+            && spec.is_skippable()
+            && previous.meta.producer_key() == Some(&work.key)
+            && previous.meta.fingerprint != done.fingerprint
+        {
+            varied.push(graph.node(node).name());
+        }
         versions.push((
             scenario.slot(node).clone(),
             Arc::new(VersionMeta {
@@ -84,6 +92,9 @@ pub(crate) fn commit_outputs(
         })
         .map_err(|e| e.to_string())?;
     drop(new_values);
+    if !varied.is_empty() {
+        warn_not_deterministic(&name, &varied);
+    }
     let job = Arc::new(JobBasis::from(&job));
     for ((slot, meta), done) in versions.into_iter().zip(materialized) {
         scenario.runtime().cache.set(
@@ -92,4 +103,19 @@ pub(crate) fn commit_outputs(
         );
     }
     Ok(())
+}
+
+/// Says that a skippable task gave other outputs than its last run from the
+/// same key (inputs, code, environment): what it gives is not a function of
+/// them, so early cutoff cannot stop its re-runs from reaching the tasks
+/// after it (docs/skipping.md, "Outputs that are not deterministic").
+fn warn_not_deterministic(task: &str, outputs: &[&str]) {
+    let outputs: Vec<String> = outputs.iter().map(|node| format!("`{node}`")).collect();
+    tracing::warn!(
+        "task `{task}` gave another {} than its last run from the same inputs and code: \
+         its output is not deterministic (a join's or group-by's row order, sums in parallel), \
+         so the tasks that read it run again each time it runs; sort its rows or keep their \
+         order (polars' `maintain_order`) to let them be skipped",
+        outputs.join(", ")
+    );
 }

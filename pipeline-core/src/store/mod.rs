@@ -57,7 +57,8 @@ pub struct VerifyReport {
 pub struct EvictReport {
     /// Local value files removed (their object store holds them).
     pub files_evicted: u64,
-    /// Bytes those files held.
+    /// Bytes freed on disk by removing those files: a file with other hard
+    /// links (on Unix) frees nothing and counts 0.
     pub bytes_freed: u64,
     /// Values the object store lacked, uploaded before their file was
     /// removed.
@@ -198,7 +199,11 @@ pub struct GcReport {
     pub files_removed: u64,
     /// Memo entries whose outputs were removed.
     pub memo_entries_removed: u64,
-    /// Bytes of values and files freed (0 where a store cannot tell).
+    /// Bytes freed: the encoded size of values removed from the database,
+    /// plus the size of each file removed that was the last name of its
+    /// data (on Unix, a file with other hard links, such as a value file
+    /// still named in a scratch directory, frees nothing and counts 0, so
+    /// the sum matches what `du` loses). 0 where a store cannot tell.
     pub bytes_freed: u64,
     /// Values deleted from the store's object store (those of the values
     /// removed; nothing else there is touched).

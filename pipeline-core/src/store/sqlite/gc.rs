@@ -104,14 +104,12 @@ impl SqliteStore {
             )
             .map_err(&err)?;
             report.values_removed += 1;
-            report.bytes_freed += size;
-            if in_file
-                && self
-                    .objects
-                    .evict(&fingerprint, &extension)
-                    .is_ok_and(|n| n > 0)
-            {
+            if !in_file {
+                // Its bytes leave the database (given back by the vacuum).
+                report.bytes_freed += size;
+            } else if let Ok(Some(freed)) = self.objects.evict(&fingerprint, &extension) {
                 report.files_removed += 1;
+                report.bytes_freed += freed;
             }
         }
         tx.execute(
@@ -144,13 +142,20 @@ impl SqliteStore {
             path: self.dir.join("objects"),
             source,
         })?;
-        for (path, fingerprint, len, modified) in files {
+        for (path, fingerprint, _, modified) in files {
             let young = modified
                 .elapsed()
                 .map_or(true, |age| age < Duration::from_secs(600));
-            if !kept_files.contains(&fingerprint) && !young && std::fs::remove_file(&path).is_ok() {
+            if kept_files.contains(&fingerprint) || young {
+                continue;
+            }
+            // Its link count just before the removal: whether this frees its data.
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if std::fs::remove_file(&path).is_ok() {
                 report.files_removed += 1;
-                report.bytes_freed += len;
+                report.bytes_freed += objects::freed_by_removing(&meta);
             }
         }
         tx.commit().map_err(&err)?;

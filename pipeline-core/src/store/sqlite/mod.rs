@@ -7,7 +7,8 @@
 //!                                limit, memo, submissions, jobs, lineage, and
 //!                                the journal of job commits not yet folded
 //!   objects/<fingerprint>.<ext>  larger values, one file per distinct value
-//!   objects/tmp/p<pid>/          scratch files of a running process
+//!   objects/tmp/p<pid>/          scratch files of a running process (made at
+//!                                first use, removed at exit if empty)
 //!   objects/damaged/             files found damaged, kept for inspection until gc
 //!   locks/                       one lock file per scenario being submitted
 //! ```
@@ -236,7 +237,7 @@ impl SqliteStore {
         )?);
         // SQLite can open a database on a read-only file system (and fail only at
         // the first write): say so now, naming the directory.
-        tempfile::tempfile_in(objects.scratch())
+        tempfile::tempfile_in(objects.tmp_root())
             .map_err(|e| io("write to the store directory", &dir, e))?;
         let db_path = dir.join(DB_FILE);
         let mut conn = open_connection(&db_path, &options)?;
@@ -333,12 +334,15 @@ impl SqliteStore {
             unsynced,
         };
         if let Some(file) = value.file {
-            // Already stored: the scratch file stays (the value may scan it)
-            // until the scratch directory is swept.
+            // Already stored: the scratch copy becomes a link to the stored
+            // file, freeing its space at once; its name stays (the value may
+            // scan it) until the scratch directory is swept.
             // Flushed before the row is recorded even if it was in place
             // already: the commit that put it there may not be recorded yet
             // (flushing a flushed file costs little).
             if let Some((size, hash)) = self.stored_file(&value.fingerprint, extension)? {
+                self.objects
+                    .share_stored(file, &value.fingerprint, extension, &hash);
                 return Ok(prepared(size, hash, Stored::File, true));
             }
             let (size, hash) = self.objects.adopt(file, &value.fingerprint, extension)?;

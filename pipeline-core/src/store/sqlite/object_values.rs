@@ -82,7 +82,7 @@ impl SqliteStore {
                     path: self.objects.path(&fingerprint, &extension),
                     source,
                 })?;
-            if freed > 0 {
+            if let Some(freed) = freed {
                 report.files_evicted += 1;
                 report.bytes_freed += freed;
             }

@@ -7,7 +7,15 @@
 //! removed by `gc`); a partly written file never carries a final name. A
 //! file a value wrote while materializing is *adopted* (linked into place)
 //! and flushed by the writer thread just before the row that names it is
-//! committed, so that the task need not wait for the disk.
+//! committed, so that the task need not wait for the disk. A scratch file
+//! whose value is stored already is replaced by a link to the stored file
+//! ([`Objects::share_stored`]), so that it holds no disk space of its own.
+//!
+//! The scratch directory `objects/tmp/p<pid>/` is created at its first use
+//! (a process that only reads makes none) and removed, if empty, when the
+//! last store of the process using it is dropped; empty ones of processes
+//! that are gone are removed then too. Files still in it (links of adopted
+//! files, which values in memory may still scan) wait for `gc`.
 //!
 //! Every file is checked before use: `intact` compares its size with the one
 //! recorded (cheap, for skip decisions) and `read` its blake3 digest with the
@@ -27,11 +35,15 @@
 //! time set that far back. Damage that leaves the metadata alone (bit rot)
 //! is found by a scrub (`verify`), which hashes every file again.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
 
 use super::stamp::{BACKDATE, Stamp};
 use crate::fingerprint::Fingerprint;
@@ -81,30 +93,48 @@ pub(super) struct Objects {
     root: PathBuf,
     tmp_root: PathBuf,
     scratch: PathBuf,
+    /// `scratch` with its parent canonicalized: the key in [`SCRATCH_USERS`],
+    /// so that stores opened through other spellings of the path count as
+    /// users of one directory.
+    scratch_key: PathBuf,
     damaged: PathBuf,
     stamps: PathBuf,
     fault: Option<WriteFault>,
 }
 
+/// How many open [`Objects`] of this process use each scratch directory:
+/// the last one dropped removes it (if empty), never one another still uses.
+static SCRATCH_USERS: Mutex<Option<HashMap<PathBuf, usize>>> = Mutex::new(None);
+
 impl Objects {
-    /// Creates `objects/`, `objects/tmp/p<pid>/`, `objects/damaged/` and
-    /// `objects/checked/` as needed.
+    /// Creates `objects/`, `objects/tmp/`, `objects/damaged/` and
+    /// `objects/checked/` as needed; `objects/tmp/p<pid>/` waits for its
+    /// first use ([`Objects::scratch`]).
     pub(super) fn open(root: PathBuf, fault: Option<WriteFault>) -> Result<Self, StoreError> {
         let tmp_root = root.join("tmp");
         let scratch = tmp_root.join(format!("p{}", std::process::id()));
         let damaged = root.join("damaged");
         let stamps = root.join("checked");
-        for dir in [&root, &tmp_root, &scratch, &damaged, &stamps] {
+        for dir in [&root, &tmp_root, &damaged, &stamps] {
             fs::create_dir_all(dir).map_err(|source| StoreError::Io {
                 action: "create the directory",
                 path: dir.clone(),
                 source,
             })?;
         }
+        let scratch_key = fs::canonicalize(&tmp_root)
+            .unwrap_or_else(|_| tmp_root.clone())
+            .join(format!("p{}", std::process::id()));
+        *SCRATCH_USERS
+            .lock()
+            .get_or_insert_with(HashMap::new)
+            .entry(scratch_key.clone())
+            .or_default() += 1;
         Ok(Self {
             root,
             tmp_root,
             scratch,
+            scratch_key,
             damaged,
             stamps,
             fault,
@@ -117,9 +147,16 @@ impl Objects {
             .join(format!("{}.{extension}", fingerprint.to_hex()))
     }
 
-    /// This process's scratch directory (same file system as the objects).
+    /// This process's scratch directory (same file system as the objects),
+    /// created if it is not there (an error shows when a file is made in it).
     pub(super) fn scratch(&self) -> &Path {
+        let _ = fs::create_dir_all(&self.scratch);
         &self.scratch
+    }
+
+    /// `objects/tmp/`, the parent of every process's scratch directory.
+    pub(super) fn tmp_root(&self) -> &Path {
+        &self.tmp_root
     }
 
     /// Writes `value` with its type's `write_file` into place; returns the file's
@@ -139,7 +176,7 @@ impl Objects {
         let temp = tempfile::Builder::new()
             .prefix(&format!("{}-", std::process::id()))
             .suffix(".tmp")
-            .tempfile_in(&self.scratch)
+            .tempfile_in(self.scratch())
             .map_err(|e| io("create a temporary file for", e))?;
         if let Some(fault) = &self.fault {
             fault(temp.path()).map_err(|e| io("write", e))?;
@@ -200,8 +237,11 @@ impl Objects {
         // with no file under the name. Else link under a temporary name and
         // rename over the target, so the name never points at nothing.
         let in_place = fs::metadata(&target).is_ok_and(|m| m.is_file() && m.len() == size);
+        if file != target && in_place {
+            self.share_stored(file, fingerprint, extension, &hash);
+        }
         if file != target && !in_place {
-            let link = self.scratch.join(format!(
+            let link = self.scratch().join(format!(
                 "{}-{}.link",
                 std::process::id(),
                 fingerprint.to_hex()
@@ -214,7 +254,7 @@ impl Objects {
                 let temp = tempfile::Builder::new()
                     .prefix(&format!("{}-", std::process::id()))
                     .suffix(".tmp")
-                    .tempfile_in(&self.scratch)
+                    .tempfile_in(self.scratch())
                     .map_err(|e| io("copy into the store", e))?;
                 fs::copy(file, temp.path()).map_err(|e| {
                     io(
@@ -228,6 +268,62 @@ impl Objects {
             }
         }
         Ok((size, hash))
+    }
+
+    /// Frees the disk space of `file`, a scratch copy of a value whose file is
+    /// stored already (a task computed a value equal to a stored one): its
+    /// name is replaced, atomically, by a hard link to the stored file. The
+    /// name stays, so a value in memory that scans it (a lazy frame) keeps
+    /// reading the same bytes; it goes with the scratch directory's sweep.
+    ///
+    /// Only done for a file in this process's scratch directory, and only
+    /// once the stored file is checked against `content_hash` (by its stamp,
+    /// else hashed, as a read would): a damaged stored file must not replace
+    /// a good copy. The stored file is stamped again after the link (which
+    /// changes its metadata). Any failure leaves the copy as it was.
+    pub(super) fn share_stored(
+        &self,
+        file: &Path,
+        fingerprint: &Fingerprint,
+        extension: &str,
+        content_hash: &Fingerprint,
+    ) {
+        static SHARES: AtomicU64 = AtomicU64::new(0);
+        let target = self.path(fingerprint, extension);
+        if file.parent() != Some(self.scratch.as_path()) || file == target {
+            return;
+        }
+        let (Ok(copy), Ok(stored)) = (fs::metadata(file), fs::metadata(&target)) else {
+            return;
+        };
+        // `None` where the platform gives no inode: the copy stays.
+        let (Some(copy), Some(stored)) = (
+            Stamp::of(&copy, content_hash),
+            Stamp::of(&stored, content_hash),
+        ) else {
+            return;
+        };
+        let same = (copy.inode, copy.device) == (stored.inode, stored.device);
+        if same
+            || copy.size != stored.size
+            || self
+                .checked(fingerprint, extension, stored.size, content_hash)
+                .is_err()
+        {
+            return;
+        }
+        let n = SHARES.fetch_add(1, Ordering::Relaxed);
+        let link = self.scratch.join(format!(
+            "{}-{n}-{}.share",
+            std::process::id(),
+            fingerprint.to_hex()
+        ));
+        match fs::hard_link(&target, &link).and_then(|()| fs::rename(&link, file)) {
+            Ok(()) => self.stamp_written(fingerprint, &target, content_hash),
+            Err(_) => {
+                let _ = fs::remove_file(&link);
+            }
+        }
     }
 
     /// Flushes adopted files, then the `objects/` directory, to disk, and
@@ -269,9 +365,9 @@ impl Objects {
     /// A scratch path for a copy of a value being fetched from an object
     /// store, unique in this process.
     pub(super) fn fetch_path(&self, fingerprint: &Fingerprint, extension: &str) -> PathBuf {
-        static FETCHES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = FETCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.scratch
+        static FETCHES: AtomicU64 = AtomicU64::new(0);
+        let n = FETCHES.fetch_add(1, Ordering::Relaxed);
+        self.scratch()
             .join(format!("fetch-{n}-{}.{extension}", fingerprint.to_hex()))
     }
 
@@ -293,18 +389,23 @@ impl Objects {
     }
 
     /// Removes a value's local file and its stamp (its object store holds
-    /// it); returns the bytes freed, 0 if there was no file.
-    pub(super) fn evict(&self, fingerprint: &Fingerprint, extension: &str) -> io::Result<u64> {
+    /// it, or gc removes the value); returns the bytes that freed on disk
+    /// (see [`freed_by_removing`]), `None` if there was no file.
+    pub(super) fn evict(
+        &self,
+        fingerprint: &Fingerprint,
+        extension: &str,
+    ) -> io::Result<Option<u64>> {
         let path = self.path(fingerprint, extension);
-        let len = match fs::metadata(&path) {
-            Ok(meta) => meta.len(),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
+        let meta = match fs::metadata(&path) {
+            Ok(meta) => meta,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(error) => return Err(error),
         };
         self.unstamp(fingerprint);
         match fs::remove_file(&path) {
-            Ok(()) => Ok(len),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(0),
+            Ok(()) => Ok(Some(freed_by_removing(&meta))),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(error) => Err(error),
         }
     }
@@ -447,7 +548,7 @@ impl Objects {
         let _ = tempfile::Builder::new()
             .prefix(&format!("{}-", std::process::id()))
             .suffix(".tmp")
-            .tempfile_in(&self.scratch)
+            .tempfile_in(self.scratch())
             .and_then(|mut temp| {
                 temp.write_all(&stamp.encode())?;
                 temp.persist(self.stamps.join(fingerprint.to_hex()))
@@ -469,7 +570,7 @@ impl Objects {
         bytes: &[u8],
     ) -> io::Result<PathBuf> {
         let path = self
-            .scratch
+            .scratch()
             .join(format!("{}.{extension}", fingerprint.to_hex()));
         if fs::metadata(&path).is_ok_and(|m| m.len() == bytes.len() as u64) {
             return Ok(path);
@@ -477,7 +578,7 @@ impl Objects {
         let mut temp = tempfile::Builder::new()
             .prefix(&format!("{}-", std::process::id()))
             .suffix(".tmp")
-            .tempfile_in(&self.scratch)?;
+            .tempfile_in(self.scratch())?;
         temp.write_all(bytes)?;
         temp.persist(&path).map_err(|e| e.error)?;
         Ok(path)
@@ -522,89 +623,11 @@ impl Objects {
         }
         Ok(out)
     }
-
-    /// Removes leftovers that no live process will use: scratch directories of
-    /// dead processes, temporary files untouched for a day, quarantined
-    /// files, and stamps of files that are gone. Returns `(files, bytes)`
-    /// removed.
-    pub(super) fn sweep(&self) -> (u64, u64) {
-        if let Ok(files) = self.files() {
-            let present: std::collections::HashSet<Fingerprint> = files
-                .into_iter()
-                .map(|(_, fingerprint, ..)| fingerprint)
-                .collect();
-            for entry in fs::read_dir(&self.stamps).into_iter().flatten().flatten() {
-                let stale = entry
-                    .file_name()
-                    .to_str()
-                    .and_then(|name| name.parse::<Fingerprint>().ok())
-                    .is_none_or(|fingerprint| !present.contains(&fingerprint));
-                if stale {
-                    let _ = fs::remove_file(entry.path());
-                }
-            }
-        }
-        let mut removed = (0, 0);
-        let mut remove = |path: &Path, len: u64| {
-            if fs::remove_file(path).is_ok() {
-                removed.0 += 1;
-                removed.1 += len;
-            }
-        };
-        let stale = |meta: &fs::Metadata| {
-            meta.modified()
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|age| age > Duration::from_secs(24 * 3600))
-        };
-        if let Ok(entries) = fs::read_dir(&self.tmp_root) {
-            for entry in entries.flatten() {
-                let path = entry.path();
-                let Ok(meta) = entry.metadata() else { continue };
-                if meta.is_dir() {
-                    let dead = entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|n| n.strip_prefix('p'))
-                        .and_then(|pid| pid.parse::<u32>().ok())
-                        .is_some_and(|pid| !process_alive(pid));
-                    for file in fs::read_dir(&path).into_iter().flatten().flatten() {
-                        if let Ok(meta) = file.metadata()
-                            && meta.is_file()
-                            && (dead || stale(&meta))
-                        {
-                            remove(&file.path(), meta.len());
-                        }
-                    }
-                    if dead {
-                        let _ = fs::remove_dir(&path);
-                    }
-                } else if stale(&meta) {
-                    remove(&path, meta.len());
-                }
-            }
-        }
-        if let Ok(entries) = fs::read_dir(&self.damaged) {
-            for entry in entries.flatten() {
-                if let Ok(meta) = entry.metadata()
-                    && meta.is_file()
-                {
-                    remove(&entry.path(), meta.len());
-                }
-            }
-        }
-        removed
-    }
 }
 
-/// Whether a process id is running (Linux: `/proc/<pid>`; elsewhere assumed alive).
-pub(super) fn process_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    let proc = Path::new("/proc");
-    !proc.is_dir() || proc.join(pid.to_string()).exists()
-}
+#[path = "objects_sweep.rs"]
+mod sweep;
+pub(super) use sweep::{freed_by_removing, process_alive};
 
 #[cfg(test)]
 #[path = "objects_tests.rs"]

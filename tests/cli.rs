@@ -122,21 +122,22 @@ fn one_task_run_on_out_of_date_inputs_says_so() {
     );
     assert!(stale.status.success(), "{}", text(&stale.stderr));
     let warning = text(&stale.stderr);
+    let lines: Vec<&str> = warning.lines().collect();
+    assert_eq!(lines.len(), 2, "{warning}");
     assert!(
-        warning.starts_with(
-            "warning: task `billable_weights` is out of date (input `weights` changed"
-        ),
+        lines[0].starts_with("warning: this submission's tasks read outputs of upstream tasks")
+            && lines[0].ends_with("submit the whole scenario to bring them up to date:"),
         "{warning}"
     );
     assert!(
-        warning.contains("`price_quote` read its outputs as they were"),
+        lines[1].starts_with("  task `billable_weights` is out of date (input `weights` changed")
+            && lines[1].ends_with("`price_quote` read its outputs as they were"),
         "{warning}"
     );
-    assert_eq!(warning.lines().count(), 1, "{warning}");
 
     let explained = ok(store.path(), &["explain", "--task", "price_quote"]);
     assert!(
-        explained.contains("note: task `billable_weights` is out of date (input `weights` changed"),
+        explained.contains("\n  task `billable_weights` is out of date (input `weights` changed"),
         "{explained}"
     );
     let explained = ok_json(store.path(), &["explain", "--task", "price_quote"]);

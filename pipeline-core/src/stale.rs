@@ -85,15 +85,24 @@ impl StaleUpstream {
 
 impl fmt::Display for StaleUpstream {
     /// `` task `score` is out of date (input `path` changed …): `summary`
-    /// read its outputs as they were; submit the whole scenario … ``, or
-    /// `` task `segment` may be out of date (upstream task `score` is) …``.
+    /// read its outputs as they were ``, or `` task `segment` may be out of
+    /// date (upstream task `score` is) ``.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}; submit the whole scenario to bring them up to date",
-            self.sentence("read its outputs as they were")
-        )
+        f.write_str(&self.sentence("read its outputs as they were"))
     }
+}
+
+/// The one warning of a submission that left out-of-date upstream tasks
+/// uncovered: a line that says what to do, then one line per task.
+pub(crate) fn warning(stale: &[StaleUpstream]) -> String {
+    let mut out = String::from(
+        "this submission's tasks read outputs of upstream tasks it did not cover that are \
+         out of date; submit the whole scenario to bring them up to date:",
+    );
+    for upstream in stale {
+        out.push_str(&format!("\n  {upstream}"));
+    }
+    out
 }
 
 /// [`stale_upstream`] for a submission with `options` that has not run,

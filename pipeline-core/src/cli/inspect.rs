@@ -122,11 +122,17 @@ pub(crate) fn explain(
         );
         println!("{}", line.trim_end());
     }
-    for upstream in &stale {
+    if !stale.is_empty() {
         println!(
-            "note: {}; a run without --task or --sequence brings them up to date",
-            upstream.sentence("would read its outputs as they are")
+            "note: upstream tasks left out are out of date; a run without --task or --sequence \
+             brings them up to date:"
         );
+        for upstream in &stale {
+            println!(
+                "  {}",
+                upstream.sentence("would read its outputs as they are")
+            );
+        }
     }
     Ok(())
 }

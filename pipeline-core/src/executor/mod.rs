@@ -94,8 +94,8 @@ pub(crate) fn submit_after(
     }
     if options.target != Target::Scenario {
         submission.stale_upstream = stale::stale_upstream(scenario, &graph, &planned)?;
-        for stale in &submission.stale_upstream {
-            tracing::warn!("{stale}");
+        if !submission.stale_upstream.is_empty() {
+            tracing::warn!("{}", stale::warning(&submission.stale_upstream));
         }
     }
     Ok(submission)

@@ -173,10 +173,10 @@ impl Decider<'_> {
             }
             Err(e) => return Err(e.to_string()),
         };
-        if version.meta.schema == Some(schema) {
-            return Ok(version);
-        }
         let spec = graph.node(node);
+        if version.meta.schema == Some(schema) {
+            return self.current_default(node, version);
+        }
         let type_name = spec.value_type().name();
         let stored = version.meta.schema.map_or_else(
             || "an unrecorded schema".to_owned(),
@@ -208,6 +208,36 @@ impl Decider<'_> {
                 }
                 _ => Err(format!("{why}; write it again")),
             },
+        }
+    }
+
+    /// `version` of input `node`, or, when it holds the node's default as
+    /// an earlier build defined it (the default in the code changed since)
+    /// and this decision records, the current default, written again: a
+    /// default is code, and a scenario that never set the node follows it.
+    /// Writing an equal default records nothing.
+    fn current_default(
+        &self,
+        node: NodeId,
+        version: Arc<CachedVersion>,
+    ) -> std::result::Result<Arc<CachedVersion>, String> {
+        let spec = self.graph.node(node);
+        let (Some(default), WrittenBy::Default, Some(_)) =
+            (spec.default_fn(), &version.meta.written_by, self.submission)
+        else {
+            return Ok(version);
+        };
+        let written = self
+            .scenario
+            .write_erased(node, default(), WrittenBy::Default)
+            .map_err(|e| format!("writing the default of `{}` failed: {e}", spec.name()))?;
+        if written.version == version.meta.version {
+            return Ok(version);
+        }
+        match self.scenario.current(node) {
+            Ok(Some(current)) => Ok(current),
+            Ok(None) => Ok(version),
+            Err(e) => Err(e.to_string()),
         }
     }
 

@@ -80,7 +80,14 @@ pub(crate) fn submit_after(
         })
         || files
             .iter()
-            .any(|&node| graph.node(node).scope() == Scope::Global);
+            .any(|&node| graph.node(node).scope() == Scope::Global)
+        // A global default that changed in the code is written again.
+        || planned.iter().any(|&task| {
+            graph.task_inputs(task).iter().any(|&node| {
+                let spec = graph.node(node);
+                spec.scope() == Scope::Global && spec.has_default()
+            })
+        });
     let _store_locks = scenario.lock_store(writes_global)?;
     scenario.refresh_from_store()?;
     before()?;

@@ -49,6 +49,89 @@ pub use reader::{ReadOptions, read_csv_blocks};
 /// The longest header line [`scan_csv`] reads while checking the columns.
 const MAX_HEADER_BYTES: u64 = 1 << 20;
 
+/// The characters of a cell an error message quotes at most.
+const MAX_SHOWN_CELL: usize = 80;
+
+/// The characters of a file that does not look like text an error message
+/// quotes at most.
+const MAX_SHOWN_START: usize = 16;
+
+/// The characters of a header an error message quotes at most.
+const MAX_SHOWN_HEADER: usize = 300;
+
+/// `text` as an error message quotes it: control characters escaped (`\n`,
+/// `\0`, `\u{15}`) and at most `max` characters, then `…` and how many
+/// more there are.
+fn shown(text: &str, max: usize) -> String {
+    let mut out = String::new();
+    for (i, c) in text.chars().enumerate() {
+        if i == max {
+            let more = text.chars().count() - max;
+            out.push_str(&format!("… ({more} more characters)"));
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `" (a Parquet file)"` and the like, if `start` (a file's start, lossily
+/// decoded) begins with a known format's magic bytes; empty if not.
+fn binary_format(start: &str) -> &'static str {
+    let formats = [
+        ("PAR1", " (a Parquet file)"),
+        ("ARROW1", " (an Arrow IPC file)"),
+        ("PK\u{3}\u{4}", " (a zip archive, or an Excel workbook)"),
+        ("\u{1f}\u{fffd}", " (a gzip-compressed file)"),
+    ];
+    formats
+        .iter()
+        .find(|(magic, _)| start.starts_with(magic))
+        .map_or("", |(_, name)| name)
+}
+
+/// Whether a header line (without its line end) looks like a binary file's
+/// start rather than text: bytes that are not UTF-8, or control characters
+/// other than tabs.
+fn looks_binary(header: &[u8]) -> bool {
+    match std::str::from_utf8(header) {
+        Ok(text) => text.chars().any(|c| c.is_control() && c != '\t'),
+        Err(_) => true,
+    }
+}
+
+/// The error for the header `header` (the first line, without its line
+/// end) lacking `column`: [`CsvError::NotText`] if it looks binary,
+/// [`CsvError::MissingColumn`] (listing `names`) if not.
+fn missing_column(
+    path: &Path,
+    header: &[u8],
+    names: &[String],
+    column: &str,
+    required: String,
+) -> CsvError {
+    if looks_binary(header) {
+        return CsvError::NotText {
+            path: path.to_owned(),
+            column: column.to_owned(),
+            start: String::from_utf8_lossy(&header[..header.len().min(4 * MAX_SHOWN_START)])
+                .chars()
+                .take(MAX_SHOWN_START)
+                .collect(),
+        };
+    }
+    CsvError::MissingColumn {
+        path: path.to_owned(),
+        column: column.to_owned(),
+        found: names.join(", "),
+        required,
+    }
+}
+
 /// Why a CSV file could not be read as a frame.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -79,9 +162,10 @@ pub enum CsvError {
 
     /// The header lacks a typed column.
     #[error(
-        "csv file `{}` has no column `{column}` (its header has: {found}); add the column or \
+        "csv file `{}` has no column `{column}` (its header has: {}); add the column or \
          read another file (required: {required})",
-        path.display()
+        path.display(),
+        shown(found, MAX_SHOWN_HEADER)
     )]
     MissingColumn {
         /// The file.
@@ -96,10 +180,11 @@ pub enum CsvError {
 
     /// A cell of a typed column does not hold a value of its type.
     #[error(
-        "csv file `{}`: column `{column}` must hold {dtype} values, but {} holds `{value}`; \
+        "csv file `{}`: column `{column}` must hold {dtype} values, but {} holds `{}`; \
          fix or remove that cell",
         path.display(),
-        line.map_or_else(|| "a cell".to_owned(), |l| format!("line {l}"))
+        line.map_or_else(|| "a cell".to_owned(), |l| format!("line {l}")),
+        shown(value, MAX_SHOWN_CELL)
     )]
     BadCell {
         /// The file.
@@ -118,10 +203,11 @@ pub enum CsvError {
     /// A quoted cell of a text column does not end at its closing quote, or
     /// holds a quote that is not doubled.
     #[error(
-        "csv file `{}`: column `{column}`, line {line}: the cell `{value}` is not properly \
+        "csv file `{}`: column `{column}`, line {line}: the cell `{}` is not properly \
          quoted; a quoted cell ends at its closing quote, and a quote inside it is written \
          twice (`\"\"`)",
-        path.display()
+        path.display(),
+        shown(value, MAX_SHOWN_CELL)
     )]
     BadQuotes {
         /// The file.
@@ -151,6 +237,49 @@ pub enum CsvError {
         line: u64,
         /// The fields of the header.
         header_fields: usize,
+    },
+
+    /// A quote opens a cell that is never closed, so that the cell would run
+    /// to the end of the file, and the file ends with a line break (polars
+    /// refuses such a file whichever columns are read; without the final
+    /// line break, it reads the cell as the rest of the file, and so does
+    /// the parallel reader unless the cell's column is read).
+    #[error(
+        "csv file `{}`: column `{column}`, line {line}: the cell `{}` opens a quote that is \
+         never closed, so it would run to the end of the file; close the quote, and write a \
+         quote inside a quoted cell twice (`\"\"`)",
+        path.display(),
+        shown(value, MAX_SHOWN_CELL)
+    )]
+    UnclosedQuote {
+        /// The file.
+        path: PathBuf,
+        /// The column of the cell, as the header names it.
+        column: String,
+        /// The cell as written, to the end of the file (lossily decoded).
+        value: String,
+        /// The 1-based line where the cell starts (the header is line 1).
+        line: u64,
+    },
+
+    /// The header lacks a typed column and does not look like text: control
+    /// characters or bytes that are not UTF-8 (a Parquet, Excel or
+    /// compressed file given as the CSV).
+    #[error(
+        "csv file `{}` does not look like a CSV text file{}: it starts with `{}…`, and has no \
+         column `{column}`; give the CSV file (another format needs its own reader)",
+        path.display(),
+        binary_format(start),
+        shown(start, usize::MAX)
+    )]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// The first typed column the header lacks.
+        column: String,
+        /// The first characters of the file (lossily decoded, after a
+        /// byte order mark).
+        start: String,
     },
 
     /// The file is not valid UTF-8.
@@ -310,25 +439,20 @@ fn check_header(path: &Path, typed: &[(&str, DataType)]) -> Result<(), CsvError>
         .take(MAX_HEADER_BYTES)
         .read_until(b'\n', &mut header)
         .map_err(unreadable)?;
-    let header = String::from_utf8_lossy(&header);
-    let header = header.strip_prefix('\u{feff}').unwrap_or(&header);
-    if header.trim().is_empty() {
+    let header = header.strip_prefix(b"\xef\xbb\xbf").unwrap_or(&header);
+    if header.iter().all(u8::is_ascii_whitespace) {
         return Err(CsvError::Empty {
             path: path.to_owned(),
             required: required(),
         });
     }
-    let names = header_names(header.trim_end_matches(['\n', '\r']).as_bytes(), b',');
+    let header = trim_eol(header);
+    let names = header_names(header, b',');
     match typed
         .iter()
         .find(|(name, _)| !names.iter().any(|n| n == name))
     {
-        Some((column, _)) => Err(CsvError::MissingColumn {
-            path: path.to_owned(),
-            column: (*column).to_owned(),
-            found: names.join(", "),
-            required: required(),
-        }),
+        Some((column, _)) => Err(missing_column(path, header, &names, column, required())),
         None => Ok(()),
     }
 }

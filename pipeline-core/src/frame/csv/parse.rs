@@ -93,6 +93,8 @@ pub(crate) struct Projection {
     decimal_comma: bool,
     /// Whether a record with more fields than the header is refused.
     refuses_extra_fields: bool,
+    /// The header's column names, for errors about a field not read.
+    header: Vec<String>,
 }
 
 impl Projection {
@@ -109,15 +111,23 @@ impl Projection {
             columns,
             decimal_comma: false,
             refuses_extra_fields: false,
+            header: Vec::new(),
         }
     }
 
-    /// The projection refusing records with more fields than the header's
-    /// `header_fields`, if it reads every one of them (as polars does).
-    pub(crate) fn with_header_fields(mut self, header_fields: usize) -> Self {
+    /// The projection of a file whose header names the columns `header`:
+    /// it refuses records with more fields, if it reads every one of them
+    /// (as polars does).
+    pub(crate) fn with_header(mut self, header: &[String]) -> Self {
         self.refuses_extra_fields =
-            self.targets.len() == header_fields && self.targets.iter().all(Option::is_some);
+            self.targets.len() == header.len() && self.targets.iter().all(Option::is_some);
+        self.header = header.to_vec();
         self
+    }
+
+    /// The name of the header's field `index`, if it has one.
+    pub(crate) fn header_name(&self, index: usize) -> Option<&str> {
+        self.header.get(index).map(String::as_str)
     }
 
     /// The projection with each output column's null markers, and floats
@@ -179,6 +189,12 @@ pub(crate) enum Problem {
     /// header is read (polars refuses such a record then, and drops the
     /// extra fields when only some columns are read).
     ExtraFields,
+    /// A quote opens a field that is never closed, and the piece (the
+    /// file's last) ends with a newline, inside the quotes: polars counts
+    /// one record fewer than it parses then, and refuses the file whichever
+    /// columns are read. The bad cell's record is the one holding the
+    /// field; its column is not known (the reader finds it again).
+    Unclosed,
 }
 
 /// A cell that cannot be read as its column's type.
@@ -506,6 +522,10 @@ pub(crate) fn parse_piece(
         }
         at += 64;
     }
+    // The piece ends inside quotes only if a quote is never closed: then
+    // it is the file's last piece, and its last record runs to the end.
+    let unclosed = scanner.ends_inside() && piece.last() == Some(&b'\n');
+    let last_start = record.start;
     if field_start < piece.len() || record.field_index > 0 {
         // The last record has no newline. A separator after its header's
         // last field is no extra field unless something follows it.
@@ -514,6 +534,16 @@ pub(crate) fn parse_piece(
         }
         record.field(field_start..piece.len(), true)?;
         record.finish(piece.len());
+    }
+    if unclosed {
+        // After the record's own cells: a wanted one is refused as polars
+        // refuses it, for what it holds.
+        return Err(BadCell {
+            problem: Problem::Unclosed,
+            column: 0,
+            value: String::new(),
+            record_offset: last_start,
+        });
     }
     let columns = record
         .buffers
@@ -577,7 +607,10 @@ impl Record<'_> {
         if let Err(problem) = self.buffers[column].push_field(field, checked) {
             let shown = match problem {
                 Problem::NotOfType => unquote(field),
-                Problem::BadQuotes | Problem::NotUtf8 | Problem::ExtraFields => field,
+                Problem::BadQuotes
+                | Problem::NotUtf8
+                | Problem::ExtraFields
+                | Problem::Unclosed => field,
             };
             return Err(BadCell {
                 problem,

@@ -109,3 +109,19 @@ fn leading_blanks_are_skipped_and_a_last_record_needs_no_newline() {
     );
     assert_eq!(frame.column("i").unwrap().i64().unwrap().get(0), Some(4));
 }
+
+#[test]
+fn a_quote_never_closed_before_a_last_newline_is_refused_whatever_its_column() {
+    // Field 4 (not read) opens a quote in the second record; the piece
+    // ends with a line break inside it, past many 64-byte stretches.
+    let tail = "y,".repeat(100);
+    let piece = format!("a,1,b,2,z\na,2,b,3,\"q\n{tail}\n");
+    let bad = parse_piece(piece.as_bytes(), &projection(), b',').unwrap_err();
+    assert_eq!((bad.problem, bad.record_offset), (Problem::Unclosed, 10));
+    // No line break at its end: the record is read, as polars reads it.
+    let frame = parse_piece(piece.trim_end().as_bytes(), &projection(), b',').unwrap();
+    assert_eq!(frame.height(), 2);
+    // A cell read that holds the quote is refused for what it holds first.
+    let bad = parse_piece(b"a,1,b,\"2\n3\n", &projection(), b',').unwrap_err();
+    assert_eq!(bad.problem, Problem::NotOfType);
+}

@@ -136,8 +136,10 @@ impl Default for ReadOptions {
 /// same frame as polars' reader with those options. Errors name the file:
 /// unreadable, empty, a column missing from the header (or named by
 /// `options.null_values`), a cell that is not a number of its
-/// column's type or a badly quoted text cell (with its line), text that is
-/// not UTF-8, or the error of `consume`.
+/// column's type or a badly quoted text cell (with its line), a quote never
+/// closed in a file ending with a line break, whatever column holds it
+/// (polars refuses such a file too), text that is not UTF-8, or the error of
+/// `consume`.
 ///
 /// ```
 /// use pipeline_core::frame::csv::{CsvError, ReadOptions, read_csv_blocks};
@@ -227,12 +229,13 @@ fn header_projection(
     let mut fields = Vec::with_capacity(wanted.len());
     for (column, _) in wanted {
         let Some(index) = names.iter().position(|name| name == column) else {
-            return Err(CsvError::MissingColumn {
-                path: path.to_owned(),
-                column: (*column).to_owned(),
-                found: names.join(", "),
-                required: required(),
-            });
+            return Err(super::missing_column(
+                path,
+                header,
+                &names,
+                column,
+                required(),
+            ));
         };
         fields.push(index);
     }
@@ -250,7 +253,7 @@ fn header_projection(
         })?;
     let projection = Projection::new(&fields, columns)
         .with_cell_rules(null_markers, options.decimal_comma)
-        .with_header_fields(names.len());
+        .with_header(&names);
     Ok((projection, header_end))
 }
 
@@ -292,7 +295,12 @@ fn read_body<E: From<CsvError> + Send>(
                 Ok(frame) => frame,
                 Err((offset, bad)) => {
                     break Err(E::from(bad_cell_error(
-                        path, bytes, projection, offset, bad,
+                        path,
+                        bytes,
+                        projection,
+                        options.separator,
+                        offset,
+                        bad,
                     )));
                 }
             };
@@ -365,10 +373,14 @@ fn bad_cell_error(
     path: &Path,
     bytes: &[u8],
     projection: &Projection,
+    separator: u8,
     piece_start: usize,
     bad: BadCell,
 ) -> CsvError {
     let record = piece_start + bad.record_offset;
+    if bad.problem == Problem::Unclosed {
+        return unclosed_error(path, bytes, projection, separator, record);
+    }
     // Lines are counted only now, on the error path: the record's line is
     // one plus the newlines before it (the header is line 1).
     let line = 1 + memchr::memchr_iter(b'\n', &bytes[..record]).count() as u64;
@@ -395,5 +407,31 @@ fn bad_cell_error(
         Problem::NotUtf8 => CsvError::InvalidUtf8 {
             path: path.to_owned(),
         },
+        Problem::Unclosed => unreachable!("reported above"),
+    }
+}
+
+/// The error for a quote never closed in the record starting at `record`,
+/// which runs to the end of `bytes`: its fields are split again to find
+/// the one the quote opens (the last) and the line where it starts.
+fn unclosed_error(
+    path: &Path,
+    bytes: &[u8],
+    projection: &Projection,
+    separator: u8,
+    record: usize,
+) -> CsvError {
+    let fields: Vec<&[u8]> = super::split_line(&bytes[record..], separator).collect();
+    let cell = fields.last().copied().unwrap_or_default();
+    let cell_start = bytes.len() - cell.len();
+    let line = 1 + memchr::memchr_iter(b'\n', &bytes[..cell_start]).count() as u64;
+    let index = fields.len().saturating_sub(1);
+    CsvError::UnclosedQuote {
+        path: path.to_owned(),
+        column: projection
+            .header_name(index)
+            .map_or_else(|| format!("field {}", index + 1), str::to_owned),
+        value: String::from_utf8_lossy(cell).into_owned(),
+        line,
     }
 }

@@ -62,6 +62,11 @@ impl Scanner {
             newlines: masks.newlines & !inside,
         }
     }
+
+    /// Whether the stretches given so far end inside quotes.
+    pub(crate) fn ends_inside(&self) -> bool {
+        self.inside != 0
+    }
 }
 
 /// Where the quotes, separators and newlines of a 64-byte stretch are.

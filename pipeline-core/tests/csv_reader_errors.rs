@@ -94,10 +94,15 @@ fn a_task_over_a_quote_never_closed_fails_naming_the_file_line_and_column() {
     ] {
         assert!(error.contains(part), "{part}: {error}");
     }
-    // Without the last line break the cell is read, as polars reads it.
+    // Without the last line break polars reads the cell as the rest of the
+    // file; ours refuses the quote after `y`, which opens a quoted stretch
+    // inside a cell (a refusal, never other rows than polars').
     std::fs::write(&path, format!("{HEADER}{}", body.trim_end())).unwrap();
+    let error = run_task(&path, numbers, DEFAULT_VALUE_MEMORY).unwrap_err();
+    assert!(error.contains("line 5: a quote inside a cell"), "{error}");
+    std::fs::write(&path, format!("{HEADER}\n1,2,3,a,b\n4,5,6,c,\"x\n99,zz")).unwrap();
     let (frame, _) = run_task(&path, numbers, DEFAULT_VALUE_MEMORY).unwrap();
-    assert_eq!(frame.height(), 2);
+    assert_eq!(frame.height(), 2, "read as polars reads it");
 }
 
 /// The start of a Parquet file: its magic bytes and control characters,
@@ -159,4 +164,57 @@ fn cells_quoted_by_messages_have_control_characters_escaped_and_are_cut() {
         "{message}"
     );
     assert!(message.len() < 300, "{message}");
+}
+
+#[test]
+fn a_quote_inside_a_cell_is_refused_where_it_would_split_records_otherwise_than_polars() {
+    let dir = tempfile::tempdir().unwrap();
+    let columns = [
+        vec![("amount", DataType::Int64)],
+        vec![
+            ("id", DataType::Int64),
+            ("name", DataType::String),
+            ("amount", DataType::Int64),
+        ],
+    ];
+    // Quoted stretches opened inside a cell that hold a line break: polars
+    // refuses these files ("CSV malformed"); ours must not read them.
+    for body in [
+        "1,TV 55\" wide,10\n2,plain,20\n3,TV 32\" small,30\n4,last,40\n",
+        "1,TV 55\" wide,10\n2,plain,20\n4,last,40\n",
+        "1,a\"\"b,10\n2,x\"y,20\n3,z\",30\n",
+    ] {
+        let path = write(dir.path(), &format!("id,name,amount\n{body}"));
+        for columns in &columns {
+            assert!(polars_result(&path, columns, b',').is_err(), "{body:?}");
+            match read_columns(&path, columns, &ReadOptions::default()) {
+                Err(error @ CsvError::StrayQuote { line: 2 | 3, .. }) => {
+                    let message = error.to_string();
+                    assert!(
+                        message.contains("a quote inside a cell that does not start with one"),
+                        "{message}"
+                    );
+                }
+                // A stray quote that no later one closes: never closed.
+                Err(CsvError::UnclosedQuote { line: 2, .. }) if body.matches('"').count() == 1 => {}
+                other => panic!("{body:?}: {other:?}"),
+            }
+        }
+    }
+    // Quotes inside a cell that open and close on one line, with no
+    // separator between: text to polars, and to ours.
+    for body in [
+        "1,a\"b\"c,10\n2,plain,20\n",
+        "1,ab\"\"c,10\n2,\"q\"\"uoted\",20\n",
+    ] {
+        let path = write(dir.path(), &format!("id,name,amount\n{body}"));
+        for columns in &columns {
+            let ours = read_columns(&path, columns, &ReadOptions::default()).unwrap();
+            let theirs = polars_result(&path, columns, b',').unwrap();
+            assert!(
+                ours.equals_missing(&theirs),
+                "{body:?}: {ours:?} {theirs:?}"
+            );
+        }
+    }
 }

@@ -262,6 +262,28 @@ pub enum CsvError {
         line: u64,
     },
 
+    /// A quote inside a cell that does not start with one (`TV 55" wide`)
+    /// opens a quoted stretch that holds a separator or a line break.
+    /// Polars' parser takes such a quote as text while its record counter
+    /// toggles on it, so it splits the file otherwise than the quote says,
+    /// or refuses it ("CSV malformed"); the parallel reader refuses it.
+    #[error(
+        "csv file `{}`, line {line}: a quote inside a cell that does not start with one \
+         (`{}`) opens a quoted stretch holding a separator or a line break, which polars \
+         reads otherwise or refuses; quote the whole cell and double the quote inside it \
+         (`\"TV 55\"\" wide\"`)",
+        path.display(),
+        shown(text, MAX_SHOWN_CELL)
+    )]
+    StrayQuote {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line of the quote (the header is line 1).
+        line: u64,
+        /// The quote's line as written, to the quote and a little after.
+        text: String,
+    },
+
     /// The header lacks a typed column and does not look like text: control
     /// characters or bytes that are not UTF-8 (a Parquet, Excel or
     /// compressed file given as the CSV).

@@ -195,6 +195,12 @@ pub(crate) enum Problem {
     /// columns are read. The bad cell's record is the one holding the
     /// field; its column is not known (the reader finds it again).
     Unclosed,
+    /// A quote inside a cell that does not start with one opens a quoted
+    /// stretch holding a separator or a line break (see
+    /// [`Scanner`](super::separators::Scanner)): polars splits such a file
+    /// otherwise, or refuses it. The bad cell's record offset is the
+    /// quote's own offset; its column is not known.
+    StrayQuote,
 }
 
 /// A cell that cannot be read as its column's type.
@@ -500,7 +506,7 @@ pub(crate) fn parse_piece(
             if record.past_wanted() {
                 if projection.refuses_extra_fields {
                     // The last field of the header ended at a separator.
-                    return Err(record.extra_fields());
+                    return Err(stray_first(&scanner, record.extra_fields()));
                 }
                 // The rest of the record is not read: on to its newline,
                 // in this stretch or a later one.
@@ -514,7 +520,9 @@ pub(crate) fn parse_piece(
             ends &= ends - 1;
             let end = at + bit as usize;
             let end_of_record = stretch.newlines >> bit & 1 == 1;
-            record.field(field_start..end, end_of_record)?;
+            if let Err(bad) = record.field(field_start..end, end_of_record) {
+                return Err(stray_first(&scanner, bad));
+            }
             field_start = end + 1;
             if end_of_record {
                 record.finish(field_start);
@@ -530,9 +538,11 @@ pub(crate) fn parse_piece(
         // The last record has no newline. A separator after its header's
         // last field is no extra field unless something follows it.
         if projection.refuses_extra_fields && record.past_wanted() && field_start < piece.len() {
-            return Err(record.extra_fields());
+            return Err(stray_first(&scanner, record.extra_fields()));
         }
-        record.field(field_start..piece.len(), true)?;
+        if let Err(bad) = record.field(field_start..piece.len(), true) {
+            return Err(stray_first(&scanner, bad));
+        }
         record.finish(piece.len());
     }
     if unclosed {
@@ -545,6 +555,11 @@ pub(crate) fn parse_piece(
             record_offset: last_start,
         });
     }
+    // A quote never closed first: a stray quote after it may only be its
+    // closing quote taken for one.
+    if let Some(offset) = scanner.stray_quote() {
+        return Err(stray_quote(offset));
+    }
     let columns = record
         .buffers
         .into_iter()
@@ -552,6 +567,26 @@ pub(crate) fn parse_piece(
         .map(|(buffer, (name, _))| buffer.into_series(name.clone()).into_column())
         .collect();
     Ok(DataFrame::new_infer_height(columns).expect("all columns have one value per record"))
+}
+
+/// The error of a stray quote at `offset` (see [`Scanner`]).
+fn stray_quote(offset: usize) -> BadCell {
+    BadCell {
+        problem: Problem::StrayQuote,
+        column: 0,
+        value: String::new(),
+        record_offset: offset,
+    }
+}
+
+/// `bad`, or a stray quote found before its record, which split the
+/// records otherwise than polars would (and so may be why `bad` is bad).
+/// A bad cell in the stray quote's own record is refused for what it holds.
+fn stray_first(scanner: &Scanner, bad: BadCell) -> BadCell {
+    match scanner.stray_quote() {
+        Some(offset) if offset < bad.record_offset => stray_quote(offset),
+        _ => bad,
+    }
 }
 
 /// The record being parsed, and the columns filled so far.
@@ -610,7 +645,8 @@ impl Record<'_> {
                 Problem::BadQuotes
                 | Problem::NotUtf8
                 | Problem::ExtraFields
-                | Problem::Unclosed => field,
+                | Problem::Unclosed
+                | Problem::StrayQuote => field,
             };
             return Err(BadCell {
                 problem,

@@ -407,6 +407,20 @@ fn bad_cell_error(
         Problem::NotUtf8 => CsvError::InvalidUtf8 {
             path: path.to_owned(),
         },
+        Problem::StrayQuote => {
+            let line_start = memchr::memrchr(b'\n', &bytes[..record]).map_or(0, |at| at + 1);
+            let shown_end = bytes.len().min(record + 24);
+            let line_end = memchr::memchr(b'\n', &bytes[record..shown_end])
+                .map_or(shown_end, |at| record + at);
+            CsvError::StrayQuote {
+                path: path.to_owned(),
+                line,
+                text: String::from_utf8_lossy(
+                    &bytes[line_start.max(record.saturating_sub(40))..line_end],
+                )
+                .into_owned(),
+            }
+        }
         Problem::Unclosed => unreachable!("reported above"),
     }
 }

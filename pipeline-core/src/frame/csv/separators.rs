@@ -22,12 +22,37 @@ pub(crate) struct Separators {
 }
 
 /// Walks bytes 64 at a time, carrying the quoted state across stretches.
+///
+/// It also watches for a *stray* quote: one that opens a quoted stretch
+/// inside a cell instead of at its start (`TV 55" wide`). Polars' parser
+/// takes such a quote as text while its record counter toggles on it, so
+/// when the stretch it opens holds a separator or a line break, polars
+/// splits the file otherwise than this scanner, or refuses it ("CSV
+/// malformed"). The reader refuses such a file ([`Self::stray_quote`]).
+/// The watch costs a few bit operations in stretches with quotes, and a
+/// walk over the quotes of a stretch only where one opens mid-cell or a
+/// quote is doubled.
 #[derive(Debug)]
 pub(crate) struct Scanner {
     /// All ones when the previous stretch ended inside quotes.
     inside: u64,
     /// The byte between fields.
     separator: u8,
+    /// Whether the previous stretch's last byte ended a field (a cell
+    /// starts at this stretch's first byte); true at the start.
+    after_end: bool,
+    /// Whether the previous stretch's last byte was a quote.
+    after_quote: bool,
+    /// Whether the quoted stretch open now was opened by a stray quote.
+    stray_open: bool,
+    /// Whether the quoted stretch closed last was opened by a stray quote
+    /// (a quote right after its closing quote continues it: `""`).
+    stray_closed: bool,
+    /// Where the stray quote open now is.
+    stray_open_at: usize,
+    /// The first stray quote whose quoted stretch held a separator or a
+    /// line break.
+    stray: Option<usize>,
 }
 
 impl Scanner {
@@ -37,6 +62,12 @@ impl Scanner {
         Self {
             inside: 0,
             separator,
+            after_end: true,
+            after_quote: false,
+            stray_open: false,
+            stray_closed: false,
+            stray_open_at: 0,
+            stray: None,
         }
     }
 
@@ -55,12 +86,61 @@ impl Scanner {
             }
         };
         let inside = prefix_xor(masks.quotes) ^ self.inside;
+        let ends = (masks.separators | masks.newlines) & !inside;
+        if masks.quotes != 0 || self.stray_open {
+            let starts = (ends << 1) | u64::from(self.after_end);
+            // A quote inside quotes opens nothing: only `inside & quotes`
+            // bits open a quoted stretch.
+            if masks.quotes & inside & !starts != 0 || self.stray_open {
+                self.watch_stray(&masks, inside, starts, at);
+            }
+        }
         // Arithmetic shift: all ones if the last byte is inside quotes.
         self.inside = ((inside as i64) >> 63) as u64;
+        self.after_end = ends >> 63 == 1;
+        self.after_quote = masks.quotes >> 63 == 1;
         Separators {
-            ends: (masks.separators | masks.newlines) & !inside,
+            ends,
             newlines: masks.newlines & !inside,
         }
+    }
+
+    /// Follows the quotes of a stretch in which one opens mid-cell (or a
+    /// stray quoted stretch goes on), noting a stray one whose quoted
+    /// stretch holds a separator or a line break.
+    #[cold]
+    #[inline(never)]
+    fn watch_stray(&mut self, masks: &Masks, inside: u64, starts: u64, at: usize) {
+        let held = (masks.separators | masks.newlines) & inside;
+        let mut events = masks.quotes | held;
+        while events != 0 {
+            let bit = events & events.wrapping_neg();
+            events &= events - 1;
+            if masks.quotes & bit == 0 {
+                if self.stray_open && self.stray.is_none() {
+                    self.stray = Some(self.stray_open_at);
+                }
+            } else if inside & bit == 0 {
+                self.stray_closed = self.stray_open;
+                self.stray_open = false;
+            } else {
+                let after_quote = (masks.quotes << 1 | u64::from(self.after_quote)) & bit != 0;
+                self.stray_open = if after_quote {
+                    self.stray_closed
+                } else {
+                    starts & bit == 0
+                };
+                if self.stray_open && !after_quote {
+                    self.stray_open_at = at + bit.trailing_zeros() as usize;
+                }
+            }
+        }
+    }
+
+    /// The offset of the first stray quote (see [`Scanner`]) whose quoted
+    /// stretch held a separator or a line break, in the bytes given so far.
+    pub(crate) fn stray_quote(&self) -> Option<usize> {
+        self.stray
     }
 
     /// Whether the stretches given so far end inside quotes.

@@ -9,7 +9,7 @@ use crate::fingerprint::Fingerprint;
 use crate::ids::{ScenarioId, SubmissionId};
 use crate::key::TaskKey;
 use crate::reason::Reason;
-use crate::stale::StaleUpstream;
+use crate::stale::report::StaleUpstream;
 
 /// The state of one job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

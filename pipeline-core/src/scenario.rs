@@ -170,7 +170,16 @@ impl Scenario {
     /// same after its jobs in
     /// [`Submission::stale_upstream`](crate::Submission::stale_upstream).
     pub fn stale_upstream(&self, options: &SubmitOptions) -> Result<Vec<StaleUpstream>> {
-        stale::stale_upstream_now(&self.state, options)
+        if options.target == Target::Scenario {
+            return Ok(Vec::new());
+        }
+        let state = &self.state;
+        let graph = state.graph().clone();
+        let planned = executor::plan(&graph, &options.target)?;
+        let lock = state.runtime().scenario_lock(state.id());
+        let _guard = lock.lock();
+        state.refresh_from_store()?;
+        stale::stale_upstream(state, &graph, &planned)
     }
 
     /// Events of this scenario's submissions.

@@ -227,9 +227,25 @@ impl Decider<'_> {
         else {
             return Ok(version);
         };
+        // Compared first as plain values, so that an unchanged default costs
+        // a fingerprint and no look at the files a path names.
+        let value_type = spec.value_type();
+        let value = default();
+        let fresh = value_type.fingerprint(&*value).ok();
+        let unchanged = match fresh {
+            None => false,
+            Some(fresh) if value_type.names_files() => self
+                .scenario
+                .value_of(node, &version)
+                .is_ok_and(|stored| value_type.fingerprint(&**stored).ok() == Some(fresh)),
+            Some(fresh) => fresh == version.meta.fingerprint,
+        };
+        if unchanged {
+            return Ok(version);
+        }
         let written = self
             .scenario
-            .write_erased(node, default(), WrittenBy::Default)
+            .write_erased(node, value, WrittenBy::Default)
             .map_err(|e| format!("writing the default of `{}` failed: {e}", spec.name()))?;
         if written.version == version.meta.version {
             return Ok(version);

@@ -93,3 +93,41 @@ fn a_default_changed_in_the_code_is_followed_by_scenarios_that_never_set_it() {
     );
     assert!((*set.node::<f64>("price").unwrap().read().unwrap() - 50.0).abs() < 1e-9);
 }
+
+#[test]
+fn a_default_path_changed_in_the_code_is_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+    std::fs::write(&a, "from a").unwrap();
+    std::fs::write(&b, "from b").unwrap();
+    let graph = |default: &std::path::Path| {
+        GraphBuilder::new("paths")
+            .node(NodeSpec::new::<std::path::PathBuf>("path").with_default(default.to_owned()))
+            .node(NodeSpec::new::<String>("text"))
+            .task(
+                TaskSpec::new(TaskDef::from_fn1("read", "1", |p: &std::path::PathBuf| {
+                    std::fs::read_to_string(p).unwrap_or_default()
+                }))
+                .inputs(["path"])
+                .outputs(["text"])
+                .skippable(true),
+            )
+            .build()
+            .unwrap()
+    };
+    let store = tempfile::tempdir().unwrap();
+    open(store.path())
+        .create_scenario(graph(&a), "s")
+        .unwrap()
+        .submit()
+        .unwrap();
+    let runtime = open(store.path());
+    let scenario = runtime.find_scenario(graph(&b), "s").unwrap().unwrap();
+    scenario.submit().unwrap();
+    assert_eq!(
+        *scenario.node::<String>("text").unwrap().read().unwrap(),
+        "from b"
+    );
+    let again = scenario.submit().unwrap();
+    assert_eq!(again.job("read").unwrap().status, JobStatus::Skipped);
+}

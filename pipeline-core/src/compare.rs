@@ -188,7 +188,7 @@ impl Compare {
                     .state()
                     .value_of(id, &current)
                     .ok()
-                    .and_then(|v| value_type.render(&**v)),
+                    .and_then(|v| value_type.to_text(&**v).or_else(|| value_type.render(&**v))),
                 _ => None,
             };
             cells.push(Cell::Value {
@@ -257,8 +257,9 @@ pub enum Cell {
         fingerprint: Fingerprint,
         /// The size of its encoding, if known.
         size: Option<u64>,
-        /// The value as text, when it is small and its type renders
-        /// (see [`Value::render`]).
+        /// The value as text, when it is small: its text form, as `get`
+        /// shows it and `--set` reads it ([`Value::to_text`]), else its
+        /// rendering ([`Value::render`]).
         rendered: Option<String>,
     },
 }

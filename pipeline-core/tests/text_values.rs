@@ -362,3 +362,16 @@ proptest! {
         round_trip(Some(Label(text)));
     }
 }
+
+#[test]
+fn an_empty_path_is_refused_and_an_empty_optional_path_is_none() {
+    use std::path::PathBuf;
+    let refused = PathBuf::from_text("").unwrap().unwrap_err();
+    assert!(refused.contains("an empty path names no file"), "{refused}");
+    assert!(PathBuf::from_text("  ").unwrap().is_err());
+    assert_eq!(
+        PathBuf::from_text("data/x.csv"),
+        Some(Ok(PathBuf::from("data/x.csv")))
+    );
+    assert_eq!(Option::<PathBuf>::from_text(""), Some(Ok(None)));
+}

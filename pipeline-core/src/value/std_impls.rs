@@ -214,9 +214,7 @@ impl Value for PathBuf {
     fn external_files<'a>(&'a self, out: &mut Vec<&'a Path>) {
         out.push(self);
     }
-    text_forms!(string "data/input.csv", PathBuf::from, |path: &PathBuf| {
-        path.to_string_lossy().into_owned()
-    });
+    text_forms!(path "data/input.csv");
 }
 
 impl<T: Value> Value for Vec<T> {

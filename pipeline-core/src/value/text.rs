@@ -277,6 +277,23 @@ macro_rules! text_forms {
             Some($example.to_owned())
         }
     };
+    (path $example:literal) => {
+        fn from_text(text: &str) -> Option<Result<Self, String>> {
+            Some(text::path_from_text(text))
+        }
+        fn from_json(json: &text::Json) -> Option<Result<Self, String>> {
+            Some(text::string_from_json(json).map(std::path::PathBuf::from))
+        }
+        fn to_json(&self) -> Option<text::Json> {
+            Some(text::Json::String(self.to_string_lossy().into_owned()))
+        }
+        fn to_text(&self) -> Option<String> {
+            Some(text::path_to_text(self))
+        }
+        fn text_example() -> Option<String> {
+            Some($example.to_owned())
+        }
+    };
     (sequence $item:ident) => {
         fn from_json(json: &text::Json) -> Option<Result<Self, String>> {
             text::seq_from_json::<$item, Self>(json)
@@ -453,6 +470,27 @@ pub(super) fn string_to_text(text: String) -> String {
         Json::String(text).to_string()
     } else {
         text
+    }
+}
+
+/// A path read from text, as a string is ([`string_from_text`]); nothing
+/// at all (`--set path=`) is refused, as it names no file (`""` quoted is
+/// the empty path, for who means it).
+pub(super) fn path_from_text(text: &str) -> Result<std::path::PathBuf, String> {
+    if text.trim().is_empty() {
+        return Err("an empty path names no file: give a file's path (`data/input.csv`)".into());
+    }
+    string_from_text(text).map(std::path::PathBuf::from)
+}
+
+/// A path's text form, which [`path_from_text`] reads back: the empty
+/// path quoted (`""`).
+pub(super) fn path_to_text(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy().into_owned();
+    if text.trim().is_empty() {
+        Json::String(text).to_string()
+    } else {
+        string_to_text(text)
     }
 }
 

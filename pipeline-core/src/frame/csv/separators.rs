@@ -30,8 +30,8 @@ pub(crate) struct Separators {
 /// splits the file otherwise than this scanner, or refuses it ("CSV
 /// malformed"). The reader refuses such a file ([`Self::stray_quote`]).
 /// The watch costs a few bit operations in stretches with quotes, and a
-/// walk over the quotes of a stretch only where one opens mid-cell or a
-/// quote is doubled.
+/// walk over the quotes of a stretch only where one opens mid-cell (or a
+/// stray quoted stretch goes on).
 #[derive(Debug)]
 pub(crate) struct Scanner {
     /// All ones when the previous stretch ended inside quotes.
@@ -89,10 +89,18 @@ impl Scanner {
         let ends = (masks.separators | masks.newlines) & !inside;
         if masks.quotes != 0 || self.stray_open {
             let starts = (ends << 1) | u64::from(self.after_end);
-            // A quote inside quotes opens nothing: only `inside & quotes`
-            // bits open a quoted stretch.
-            if masks.quotes & inside & !starts != 0 || self.stray_open {
+            // Only `inside & quotes` bits open a quoted stretch; one right
+            // after a quote continues the stretch that quote closed (`""`),
+            // so it is stray only if that one was (then `stray_closed`).
+            let after_quote = (masks.quotes << 1) | u64::from(self.after_quote);
+            if masks.quotes & inside & !starts & !after_quote != 0
+                || self.stray_open
+                || (self.stray_closed && self.after_quote)
+            {
                 self.watch_stray(&masks, inside, starts, at);
+            } else {
+                // Every quoted stretch closed here opened at a cell's start.
+                self.stray_closed = false;
             }
         }
         // Arithmetic shift: all ones if the last byte is inside quotes.
@@ -299,6 +307,45 @@ mod tests {
             prop_assert_eq!(scanned(&bytes, separator), by_hand(&bytes, separator));
             let quotes = bytes.iter().filter(|&&b| b == b'"').count();
             prop_assert_eq!(count_quotes(&bytes), quotes);
+        }
+    }
+
+    /// The stray quote the scanner notes in `bytes`, if any.
+    fn stray(bytes: &[u8]) -> Option<usize> {
+        let mut scanner = Scanner::new(b',');
+        let mut at = 0;
+        while at < bytes.len() {
+            scanner.stretch(bytes, at);
+            at += 64;
+        }
+        scanner.stray_quote()
+    }
+
+    #[test]
+    fn a_stray_quote_is_noted_where_its_quoted_stretch_holds_an_end() {
+        assert_eq!(stray(b"1,TV 55\" wide,2\n3,x,4\n"), Some(7));
+        assert_eq!(
+            stray(b"1,a\"b\"c,2\n"),
+            None,
+            "opened and closed, nothing held"
+        );
+        assert_eq!(
+            stray(b"1,\"x\"\"y,z\",2\n"),
+            None,
+            "quoted from the cell's start"
+        );
+        // A quote right after the stray stretch's closing one continues it.
+        assert_eq!(stray(b"1,a\"b\"\"c,d\",2\n"), Some(3));
+        // The same across two stretches: the closing quote is byte 63, the
+        // next one byte 64.
+        for (filler, expected) in [(b'x', Some(61)), (b',', None)] {
+            let mut bytes = vec![filler; 61];
+            bytes.extend_from_slice(b"\"b\"\"c,d\"\n");
+            if filler == b',' {
+                // The quote now opens a cell: quoted from its start.
+                bytes[60] = b',';
+            }
+            assert_eq!(stray(&bytes), expected, "{filler}");
         }
     }
 }

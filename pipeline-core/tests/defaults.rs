@@ -28,6 +28,16 @@ fn graph(rate_default: f64) -> Graph {
         .unwrap()
 }
 
+/// How many versions `rate` has in `scenario`.
+fn rate_versions(scenario: &pipeline_core::Scenario) -> usize {
+    scenario
+        .node::<f64>("rate")
+        .unwrap()
+        .history()
+        .unwrap()
+        .len()
+}
+
 #[test]
 fn a_default_changed_in_the_code_is_followed_by_scenarios_that_never_set_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -63,27 +73,14 @@ fn a_default_changed_in_the_code_is_followed_by_scenarios_that_never_set_it() {
     }
     assert!((*follows.node::<f64>("price").unwrap().read().unwrap() - 30.0).abs() < 1e-9);
     assert_eq!(
-        follows
-            .node::<f64>("rate")
-            .unwrap()
-            .history()
-            .unwrap()
-            .len(),
+        rate_versions(&follows),
         2,
         "the new default is a new version"
     );
     // Unchanged since: skipped, and nothing written again.
     let again = follows.submit().unwrap();
     assert_eq!(again.job("price").unwrap().status, JobStatus::Skipped);
-    assert_eq!(
-        follows
-            .node::<f64>("rate")
-            .unwrap()
-            .history()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert_eq!(rate_versions(&follows), 2);
 
     // The user's value stays.
     let set = runtime.find_scenario(graph(0.3), "set").unwrap().unwrap();

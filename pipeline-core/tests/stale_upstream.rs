@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use pipeline_core::graph::{Graph, GraphBuilder, NodeSpec, TaskSpec};
 use pipeline_core::task::TaskDef;
-use pipeline_core::{Reason, Runtime, SubmitOptions, Target};
+use pipeline_core::{Reason, Runtime, Scenario, SubmitOptions, Target};
 
 /// `x --square--> y --inc--> z --report--> r`, `stamp` (not skippable)
 /// `x -> s --echo--> e`, and `size` reading the file named by `path`.
@@ -73,12 +73,9 @@ fn task(name: &str) -> SubmitOptions {
     SubmitOptions::new().target(Target::Task(name.into()))
 }
 
-fn names(list: &[std::sync::Arc<str>]) -> Vec<&str> {
-    list.iter().map(|t| &**t).collect()
-}
-
-#[test]
-fn a_task_submitted_alone_says_which_upstream_task_is_out_of_date() {
+/// A scenario of [`graph`] whose `path` names a file of 5 bytes, that
+/// file, and its directory (removed when dropped).
+fn scenario_reading_a_file() -> (tempfile::TempDir, PathBuf, Scenario) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("data.txt");
     std::fs::write(&file, "12345").unwrap();
@@ -88,6 +85,16 @@ fn a_task_submitted_alone_says_which_upstream_task_is_out_of_date() {
         .unwrap()
         .write(file.clone())
         .unwrap();
+    (dir, file, scenario)
+}
+
+fn names(list: &[std::sync::Arc<str>]) -> Vec<&str> {
+    list.iter().map(|t| &**t).collect()
+}
+
+#[test]
+fn a_task_submitted_alone_says_which_upstream_task_is_out_of_date() {
+    let (_dir, _file, scenario) = scenario_reading_a_file();
     let whole = scenario.submit().unwrap();
     assert!(
         whole.stale_upstream.is_empty(),
@@ -187,15 +194,7 @@ fn a_task_submitted_alone_says_which_upstream_task_is_out_of_date() {
 
 #[test]
 fn a_changed_file_read_only_upstream_is_seen() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("data.txt");
-    std::fs::write(&file, "12345").unwrap();
-    let scenario = Runtime::in_memory().create_scenario(graph(), "s").unwrap();
-    scenario
-        .node::<PathBuf>("path")
-        .unwrap()
-        .write(file.clone())
-        .unwrap();
+    let (_dir, file, scenario) = scenario_reading_a_file();
     scenario.submit().unwrap();
     assert!(
         scenario

@@ -133,6 +133,31 @@ fn columns<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     out
 }
 
+/// Refuses `name` for a scenario of type `type_name` when another scenario
+/// of that type has it (`except`: the scenario being renamed), as two
+/// scenarios of one name could not both be reached by it. Called under the
+/// creation lock.
+fn refuse_taken(
+    ctx: &Context<'_>,
+    runtime: &crate::Runtime,
+    name: &str,
+    type_name: &str,
+    except: Option<crate::store::ScenarioId>,
+) -> Result<(), CliError> {
+    match ctx.find_scenario(runtime, name)? {
+        Some((existing, _))
+            if existing.graph().name() == type_name && Some(existing.id()) != except =>
+        {
+            Err(CliError::input(format!(
+                "a `{type_name}` scenario called `{name}` exists already ({}): \
+                 rename or delete it first",
+                existing.id()
+            )))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Runs `scenario create|tag|rename|delete`.
 pub(crate) fn scenario(
     ctx: &Context<'_>,
@@ -145,15 +170,7 @@ pub(crate) fn scenario(
             check_new_name(name)?;
             let runtime = ctx.open_runtime()?;
             let _creating = ctx.creation_lock()?;
-            if let Some((existing, _)) = ctx.find_scenario(&runtime, name)?
-                && existing.graph().name() == kind.name()
-            {
-                return Err(CliError::input(format!(
-                    "a `{}` scenario called `{name}` exists already ({})",
-                    kind.name(),
-                    existing.id()
-                )));
-            }
+            refuse_taken(ctx, &runtime, name, kind.name(), None)?;
             let tags: BTreeSet<String> = tag.iter().cloned().collect();
             let scenario = runtime.create_scenario_tagged(kind.graph().clone(), name, tags)?;
             (scenario.meta().clone(), "created")
@@ -178,17 +195,13 @@ pub(crate) fn scenario(
             let runtime = ctx.open_existing_runtime()?;
             let (scenario, _) = ctx.scenario(&runtime, name)?;
             let _creating = ctx.creation_lock()?;
-            if let Some((existing, _)) = ctx.find_scenario(&runtime, new_name)?
-                && existing.graph().name() == scenario.graph().name()
-                && existing.id() != scenario.id()
-            {
-                return Err(CliError::input(format!(
-                    "a `{}` scenario called `{new_name}` exists already ({}): \
-                     rename or delete it first",
-                    existing.graph().name(),
-                    existing.id()
-                )));
-            }
+            refuse_taken(
+                ctx,
+                &runtime,
+                new_name,
+                scenario.graph().name(),
+                Some(scenario.id()),
+            )?;
             (runtime.rename_scenario(scenario.id(), new_name)?, "renamed")
         }
         ScenarioCommand::Delete { name, .. } => {

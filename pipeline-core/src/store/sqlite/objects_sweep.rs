@@ -50,12 +50,7 @@ impl Objects {
                 let path = entry.path();
                 let Ok(meta) = entry.metadata() else { continue };
                 if meta.is_dir() {
-                    let dead = entry
-                        .file_name()
-                        .to_str()
-                        .and_then(|n| n.strip_prefix('p'))
-                        .and_then(|pid| pid.parse::<u32>().ok())
-                        .is_some_and(|pid| !process_alive(pid));
+                    let dead = of_dead_process(&entry.file_name());
                     for file in fs::read_dir(&path).into_iter().flatten().flatten() {
                         if let Ok(meta) = file.metadata()
                             && meta.is_file()
@@ -104,13 +99,7 @@ impl Drop for Objects {
             }
         }
         for entry in fs::read_dir(&self.tmp_root).into_iter().flatten().flatten() {
-            let dead = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.strip_prefix('p'))
-                .and_then(|pid| pid.parse::<u32>().ok())
-                .is_some_and(|pid| !process_alive(pid));
-            if dead {
+            if of_dead_process(&entry.file_name()) {
                 // Fails, harmlessly, unless the directory is empty.
                 let _ = fs::remove_dir(entry.path());
             }
@@ -139,4 +128,13 @@ pub(in crate::store::sqlite) fn process_alive(pid: u32) -> bool {
     }
     let proc = Path::new("/proc");
     !proc.is_dir() || proc.join(pid.to_string()).exists()
+}
+
+/// Whether `name` is a scratch directory's (`p<pid>`) of a process that is
+/// gone.
+fn of_dead_process(name: &std::ffi::OsStr) -> bool {
+    name.to_str()
+        .and_then(|n| n.strip_prefix('p'))
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| !process_alive(pid))
 }

@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::fingerprint::Fingerprint;
 use crate::graph::{Graph, NodeId, TaskId};
 use crate::key::{TaskKey, TaskStatic, env_digests};
+use crate::old_layout;
 use crate::reason::{Change, Reason};
 use crate::scenario_state::ScenarioState;
 use crate::store::{Commit, InputVersion, JobRecord, SubmissionId, VersionMeta, WrittenBy};
@@ -193,6 +194,14 @@ impl Decider<'_> {
                 graph.task(producer).name()
             )),
             None => match (spec.default_fn(), &version.meta.written_by, self.submission) {
+                (_, WrittenBy::User | WrittenBy::FileChange, _) => Err(format!(
+                    "{why}; write it again{}",
+                    old_layout::note(
+                        &*scenario.runtime().store,
+                        &spec.value_type(),
+                        &version.meta.fingerprint
+                    )
+                )),
                 (Some(default), WrittenBy::Default, Some(_)) => {
                     scenario
                         .write_erased(node, default(), WrittenBy::Default)

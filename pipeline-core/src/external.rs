@@ -17,6 +17,7 @@ use crate::cache::CachedVersion;
 use crate::decide::Overrides;
 use crate::error::{Error, Result};
 use crate::graph::{Graph, NodeId, TaskId};
+use crate::old_layout;
 use crate::scenario_state::ScenarioState;
 use crate::store::{Commit, NewValue, VersionMeta, WrittenBy};
 
@@ -113,6 +114,7 @@ pub(crate) fn refresh(
             memo: None,
             job: None,
         })?;
+        old_layout::keep_text(&*runtime.store, &effective, &value_type, &value);
         runtime
             .cache
             .set(slot, Arc::new(CachedVersion::with_value(meta, value)));

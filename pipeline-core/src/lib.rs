@@ -182,6 +182,7 @@ pub mod lineage;
 pub mod memory;
 #[cfg(feature = "objects")]
 pub mod objects;
+mod old_layout;
 pub mod partial_results;
 mod reason;
 #[cfg(feature = "remote")]

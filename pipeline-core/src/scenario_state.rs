@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::fingerprint::Fingerprint;
 use crate::graph::{Graph, NodeId, Scope, TaskId};
 use crate::key::TaskStatic;
+use crate::old_layout;
 use crate::runtime_state::RuntimeState;
 use crate::store::{
     ChangeToken, Commit, CurrentVersions, NewValue, Owner, OwnerLock, ScenarioId, ScenarioMeta,
@@ -289,8 +290,15 @@ impl ScenarioState {
                 |s| format!("schema {}", s.short()),
             );
             let hint = match self.graph.producer(node) {
-                Some(_) => "submit the scenario to recompute it",
-                None => "write it again",
+                Some(_) => "submit the scenario to recompute it".to_owned(),
+                None => format!(
+                    "write it again{}",
+                    old_layout::note(
+                        &*self.runtime().store,
+                        &value_type,
+                        &version.meta.fingerprint
+                    )
+                ),
             };
             return Err(Error::Value {
                 node: spec.name().to_owned(),
@@ -411,6 +419,7 @@ impl ScenarioState {
             memo: None,
             job: None,
         })?;
+        old_layout::keep_text(&**store, &fingerprint, &spec.value_type(), &done.value);
         self.runtime().cache.set(
             slot,
             Arc::new(CachedVersion::with_value(meta.clone(), done.value)),

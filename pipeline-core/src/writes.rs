@@ -44,6 +44,7 @@ use crate::executor;
 use crate::fingerprint::Fingerprint;
 use crate::graph::{NodeId, Scope};
 use crate::job::Submission;
+use crate::old_layout;
 use crate::scenario_state::ScenarioState;
 use crate::store::{Commit, NewValue, VersionMeta, WrittenBy};
 use crate::submit_options::SubmitOptions;
@@ -273,6 +274,7 @@ fn commit_prepared(
     let mut names_files = false;
     for (meta, value) in changed {
         let value_type = graph.node(value.node).value_type();
+        old_layout::keep_text(&**store, &meta.fingerprint, &value_type, &value.done.value);
         names_files |= value_type.names_files();
         scenario.runtime().cache.set(
             scenario.slot(value.node).clone(),

@@ -32,6 +32,45 @@ mod v2 {
     pipeline_core::serde_value!(Customer);
 }
 
+/// The type after a field was added with a default: old text reads into it.
+mod with_title {
+    #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+    pub struct Customer {
+        pub first: String,
+        pub last: String,
+        #[serde(default)]
+        pub title: String,
+    }
+    pipeline_core::serde_value!(Customer);
+}
+
+/// The type after a field was added that old text does not have.
+mod with_age {
+    #[derive(serde::Serialize, serde::Deserialize, Clone, Debug, PartialEq)]
+    pub struct Customer {
+        pub first: String,
+        pub last: String,
+        pub age: u32,
+    }
+    pipeline_core::serde_value!(Customer);
+}
+
+/// `customer --greet--> greeting`, `customer` an input of type `C` with a
+/// default.
+fn input_graph<C: Value + Clone>(default: C, greet: fn(&C) -> String) -> Graph {
+    GraphBuilder::new("input")
+        .node(NodeSpec::new::<String>("greeting"))
+        .node(NodeSpec::new::<C>("customer").with_default(default))
+        .task(
+            TaskSpec::new(TaskDef::from_fn1("greet", "1", greet))
+                .inputs(["customer"])
+                .outputs(["greeting"])
+                .skippable(true),
+        )
+        .build()
+        .unwrap()
+}
+
 /// `name --make--> customer --greet--> greeting`, with the customer type
 /// `C` (made by `make`, read by `greet`), `greet` at code `version`.
 fn graph<C: Value + Clone>(
@@ -206,8 +245,11 @@ fn a_value_a_user_wrote_under_the_old_layout_is_refused_with_advice() {
         .unwrap();
     let node = scenario.node::<v2::Customer>("customer").unwrap();
     let error = node.read().unwrap_err().to_string();
+    // The value is not lost with its bytes: its text is shown, read by
+    // field name into the new layout.
+    let kept = r#"It was {"first":"Ada","last":"Lovelace"}, which the current `Customer` reads as {"last":"Lovelace","first":"Ada"}: write that to keep it"#;
     assert!(
-        error.contains("customer") && error.contains("write it again"),
+        error.contains("customer") && error.contains("write it again") && error.contains(kept),
         "{error}"
     );
     let submission = scenario.submit().unwrap();
@@ -215,7 +257,9 @@ fn a_value_a_user_wrote_under_the_old_layout_is_refused_with_advice() {
     assert_eq!(job.status, JobStatus::Failed);
     let message = job.error_text().unwrap();
     assert!(
-        message.contains("`customer`") && message.contains("write it again"),
+        message.contains("`customer`")
+            && message.contains("write it again")
+            && message.contains(kept),
         "{message}"
     );
     // Written again, it is used.
@@ -228,6 +272,76 @@ fn a_value_a_user_wrote_under_the_old_layout_is_refused_with_advice() {
     assert_eq!(
         *scenario.node::<String>("greeting").unwrap().read().unwrap(),
         "Ada Lovelace"
+    );
+}
+
+#[test]
+fn the_text_of_a_value_written_under_an_old_layout_is_kept_and_read_anew() {
+    let dir = tempfile::tempdir().unwrap();
+    let ada = || v1::Customer {
+        first: "Ada".into(),
+        last: "Lovelace".into(),
+    };
+    {
+        let scenario = open(dir.path())
+            .create_scenario(input_graph(ada(), |c| c.first.clone()), "s")
+            .unwrap();
+        let node = scenario.node::<v1::Customer>("customer").unwrap();
+        node.write(v1::Customer {
+            first: "Grace".into(),
+            last: "Hopper".into(),
+        })
+        .unwrap();
+        // gc keeps the text of a value it keeps.
+        open(dir.path()).gc().unwrap();
+    }
+    // A field added with a default: the old text reads, the default filled in.
+    let scenario = open(dir.path())
+        .find_scenario(
+            input_graph(
+                with_title::Customer {
+                    first: "?".into(),
+                    last: "?".into(),
+                    title: String::new(),
+                },
+                |c| c.first.clone(),
+            ),
+            "s",
+        )
+        .unwrap()
+        .unwrap();
+    let submission = scenario.submit().unwrap();
+    let message = submission.job("greet").unwrap().error_text().unwrap();
+    assert!(
+        message.contains(
+            r#"It was {"first":"Grace","last":"Hopper"}, which the current `Customer` reads as {"first":"Grace","last":"Hopper","title":""}"#
+        ),
+        "{message}"
+    );
+    // A field added that the text lacks: said, with serde's reason.
+    let scenario = open(dir.path())
+        .find_scenario(
+            input_graph(
+                with_age::Customer {
+                    first: "?".into(),
+                    last: "?".into(),
+                    age: 0,
+                },
+                |c| c.first.clone(),
+            ),
+            "s",
+        )
+        .unwrap()
+        .unwrap();
+    let error = scenario
+        .node::<with_age::Customer>("customer")
+        .unwrap()
+        .read()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(r#"It was {"first":"Grace","last":"Hopper"}, which the current `Customer` does not read (missing field `age`"#),
+        "{error}"
     );
 }
 

@@ -463,4 +463,19 @@ pub trait Store: Send + Sync {
     fn record_file_states(&self, _states: &[(PathBuf, FileState)]) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// Keeps `text`, the text form of the stored value `fingerprint` (see
+    /// [`ValueType::to_text`]), beside its encoding. A value someone wrote
+    /// stays readable through it after its type's layout changes, when its
+    /// bytes are no longer decoded (see [`crate::Value::schema`]). Stores
+    /// that never outlive a build keep none.
+    fn record_value_text(&self, _fingerprint: &Fingerprint, _text: &str) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// The text recorded by [`record_value_text`](Self::record_value_text)
+    /// for a stored value, if any.
+    fn value_text(&self, _fingerprint: &Fingerprint) -> Result<Option<String>, StoreError> {
+        Ok(None)
+    }
 }

@@ -117,6 +117,7 @@ impl SqliteStore {
             [],
         )
         .map_err(&err)?;
+        value_texts::collect(&tx).map_err(&err)?;
         report.partial_results_removed = partials::collect(&tx, &kept).map_err(&err)?;
         let memo: Vec<(Vec<u8>, Vec<u8>)> = tx
             .prepare("SELECT task_key, outputs FROM memo")

@@ -64,6 +64,7 @@ mod settings;
 mod stamp;
 mod store_impl;
 mod submission_reads;
+mod value_texts;
 mod writer;
 
 use std::collections::{BTreeSet, HashMap, HashSet};

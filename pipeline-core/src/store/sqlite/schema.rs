@@ -13,7 +13,7 @@ use super::rows::db_error;
 use crate::store::StoreError;
 
 /// The schema version this build writes (and the newest it reads).
-pub const SCHEMA_VERSION: i64 = 8;
+pub const SCHEMA_VERSION: i64 = 9;
 
 /// `PRAGMA application_id` of a pipeline store: "PIPE".
 pub(super) const APPLICATION_ID: i64 = 0x5049_5045;
@@ -164,6 +164,15 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         refs BLOB NOT NULL,
         result BLOB NOT NULL,
         digest BLOB NOT NULL
+    ) WITHOUT ROWID;
+    ",
+    // 9: the text form of values people wrote (see `value_texts`), so that
+    // one stays readable after its type's layout changes; gc drops a text
+    // with its value.
+    "
+    CREATE TABLE value_texts (
+        fingerprint BLOB PRIMARY KEY,
+        text TEXT NOT NULL
     ) WITHOUT ROWID;
     ",
 ];

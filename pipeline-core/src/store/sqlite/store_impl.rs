@@ -551,6 +551,20 @@ impl Store for SqliteStore {
         })
     }
 
+    fn record_value_text(&self, fingerprint: &Fingerprint, text: &str) -> Result<(), StoreError> {
+        // Needs no complete tables: the journal may wait.
+        self.writer.with_db_unfolded(|db| {
+            value_texts::write(&db.conn, fingerprint, text)
+                .map_err(self.err("record the text of a value"))
+        })
+    }
+
+    fn value_text(&self, fingerprint: &Fingerprint) -> Result<Option<String>, StoreError> {
+        self.readers.with("read the text of a value", |conn| {
+            value_texts::read(conn, fingerprint)
+        })
+    }
+
     fn verify(&self) -> Result<VerifyReport, StoreError> {
         self.flush()?;
         let rows: Vec<(Fingerprint, StoredObject)> = self.readers.with("list values", |conn| {

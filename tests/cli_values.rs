@@ -134,3 +134,56 @@ fn a_none_default_is_exported_as_toml_and_read_back_with_config() {
         "null\n"
     );
 }
+
+/// Runs the `pricing_before` or `pricing_after` binary (`bin`).
+fn pricing(bin: &str, store: &Path, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .arg("--store")
+        .arg(store)
+        .env_remove("PIPELINE_STORE")
+        .output()
+        .expect("the binary runs")
+}
+
+#[test]
+fn a_value_written_before_its_type_changed_is_shown_with_what_to_write() {
+    let (before, after) = (
+        env!("CARGO_BIN_EXE_pricing_before"),
+        env!("CARGO_BIN_EXE_pricing_after"),
+    );
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path();
+    let stdout = |output: &Output| String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = |output: &Output| String::from_utf8_lossy(&output.stderr).into_owned();
+    let set = pricing(
+        before,
+        store,
+        &["set", r#"settings={"rate": 2.0, "region": "South"}"#],
+    );
+    assert!(set.status.success(), "{}", stderr(&set));
+    let run = pricing(before, store, &["run"]);
+    assert!(stdout(&run).contains("20 in South"), "{}", stdout(&run));
+
+    // The user added `currency` (with a default) to `Settings` and rebuilt.
+    let kept = r#"It was {"rate":2.0,"region":"South"}, which the current `Settings` reads as {"rate":2.0,"region":"South","currency":"EUR"}: write that to keep it"#;
+    let run = pricing(after, store, &["run"]);
+    let said = format!("{}{}", stdout(&run), stderr(&run));
+    assert!(!run.status.success(), "{said}");
+    assert!(said.contains("`settings`") && said.contains(kept), "{said}");
+    let get = pricing(after, store, &["get", "settings"]);
+    assert!(!get.status.success());
+    assert!(stderr(&get).contains(kept), "{}", stderr(&get));
+
+    // What the message says to write, written, is the value as it was.
+    let suggested = kept
+        .split_once("reads as ")
+        .and_then(|(_, rest)| rest.split_once(": write that"))
+        .unwrap()
+        .0;
+    let set = pricing(after, store, &["set", &format!("settings={suggested}")]);
+    assert!(set.status.success(), "{}", stderr(&set));
+    let run = pricing(after, store, &["run"]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    assert!(stdout(&run).contains("20 EUR in South"), "{}", stdout(&run));
+}

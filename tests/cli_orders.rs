@@ -1,0 +1,147 @@
+//! What a new user's pipeline meets on the framework's command line (the
+//! `orders` binary), each step a new process on one store: a task that
+//! panics, a task error of many lines, settings given as JSON with a
+//! misspelt field, maps of any keys, `--version`.
+
+mod cli_support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use cli_support::{state_of, text};
+use serde_json::{Value as Json, json};
+
+/// The data nodes of `orders`' scenario type.
+const NODES: [&str; 7] = [
+    "weights", "settings", "zones", "tariffs", "mean", "plan", "total",
+];
+
+fn orders_command(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_orders"));
+    command
+        .args(args)
+        .env_remove("PIPELINE_STORE")
+        .env("RUST_BACKTRACE", "0");
+    command
+}
+
+fn orders(store: &Path, args: &[&str]) -> Output {
+    orders_command(args)
+        .arg("--store")
+        .arg(store)
+        .output()
+        .expect("the binary runs")
+}
+
+/// Runs a command that must succeed; its stdout.
+fn ok(store: &Path, args: &[&str]) -> String {
+    let output = orders(store, args);
+    assert!(
+        output.status.success(),
+        "{args:?}: {}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// Runs a `--json` command that must succeed; its one JSON object.
+fn ok_json(store: &Path, args: &[&str]) -> Json {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let stdout = ok(store, &args);
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+}
+
+#[test]
+fn a_misspelt_field_of_a_struct_value_is_refused_and_nothing_is_written() {
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path();
+    ok(store, &["run"]);
+    let cases: [(&[&str], &[&str]); 3] = [
+        (
+            &[
+                "set",
+                r#"settings={"dicount": 0.5, "carrier": {"name": "Rail"}}"#,
+            ],
+            &[
+                "data node `settings`",
+                "unknown field `dicount`",
+                "the fields of `Settings`: discount, carrier, surcharges",
+            ],
+        ),
+        (
+            &[
+                "run",
+                "--set",
+                r#"settings={"carrier": {"name": "Rail", "max_kgs": 50}}"#,
+            ],
+            &[
+                "--set settings=",
+                "data node `settings`",
+                "unknown field `carrier.max_kgs`",
+                "the fields of `Carrier`: name, max_kg",
+            ],
+        ),
+        // The misspelt field is missing too: both are said.
+        (
+            &[
+                "set",
+                r#"settings={"discount": 0.5, "carier": {"name": "Rail"}}"#,
+            ],
+            &["missing field `carrier`", "unknown field `carier`"],
+        ),
+    ];
+    for (args, needles) in cases {
+        let before = state_of(store, &NODES);
+        let output = orders(store, args);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in needles {
+            assert!(
+                stderr.contains(needle),
+                "{args:?}: {needle:?} not in {stderr}"
+            );
+        }
+        assert_eq!(
+            state_of(store, &NODES),
+            before,
+            "{args:?} changed the store"
+        );
+    }
+    assert_eq!(
+        ok_json(store, &["get", "settings"])["value"]["discount"],
+        0.0
+    );
+}
+
+#[test]
+fn maps_take_any_key_inside_a_struct_value_and_as_nodes() {
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path();
+    let settings = json!({
+        "discount": 0.5,
+        "carrier": {"name": "Rail", "max_kg": 50},
+        "surcharges": {"North Sea islands": 2.0, "12": 1.0},
+    });
+    let report = ok_json(
+        store,
+        &[
+            "run",
+            "--set",
+            &format!("settings={settings}"),
+            // A `BTreeMap` node, and a `HashMap` in a serde newtype.
+            "--set",
+            r#"zones={"zone 1": 2.0, "anything": 3.0}"#,
+            "--set",
+            r#"tariffs={"north": 4.0, "x-y": 1.5}"#,
+        ],
+    );
+    // 10 kg at the highest price, 4.0, half off, plus 3.0 of surcharges.
+    assert_eq!(report["results"]["total"]["value"], 23.0);
+    assert_eq!(ok_json(store, &["get", "settings"])["value"], settings);
+    assert_eq!(
+        ok_json(store, &["get", "tariffs"])["value"],
+        json!({"north": 4.0, "x-y": 1.5})
+    );
+}

@@ -53,6 +53,76 @@ fn ok_json(store: &Path, args: &[&str]) -> Json {
     serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
 }
 
+/// Runs a command whose task fails (exit code 1); its output.
+fn task_fails(store: &Path, args: &[&str]) -> Output {
+    let output = orders(store, args);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{args:?}: {}",
+        text(&output.stderr)
+    );
+    output
+}
+
+/// Where `mean_weight` divides by the number of parcels, as a panic there
+/// names it: `tests/orders.rs:LINE:`.
+fn division_site() -> String {
+    let line = include_str!("orders.rs")
+        .lines()
+        .position(|line| line.contains("/ weights.len() as u32"))
+        .expect("the division in orders.rs")
+        + 1;
+    format!("tests/orders.rs:{line}:")
+}
+
+#[test]
+fn a_task_that_panics_fails_its_job_saying_where_without_rusts_panic_message() {
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path();
+    let output = task_fails(store, &["run", "--set", "weights=[]"]);
+    let stderr = text(&output.stderr);
+    let error = format!(
+        "error: task `mean_weight` failed: panicked at {}",
+        division_site()
+    );
+    assert!(
+        stderr.starts_with(&error) && stderr.ends_with(": attempt to divide by zero\n"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "only the job's error: {stderr}");
+    assert!(
+        text(&output.stdout).contains(&format!("panicked at {}", division_site())),
+        "the job table says it too"
+    );
+    let history = ok_json(store, &["history"]);
+    let job = &history["submissions"][0]["jobs"][0];
+    assert_eq!(job["status"], "failed");
+    assert!(
+        job["error"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("panicked at {}", division_site())),
+        "{job}"
+    );
+    // The other tasks ran: a panic fails only its own job.
+    assert_eq!(history["submissions"][0]["jobs"][2]["status"], "completed");
+}
+
+#[test]
+fn a_panic_outside_any_task_is_reported_as_rust_reports_it() {
+    let store = tempfile::tempdir().unwrap();
+    let output = orders(store.path(), &["crash"]);
+    assert_eq!(output.status.code(), Some(101));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("thread 'main'")
+            && stderr.contains("panicked at tests/orders.rs:")
+            && stderr.contains("a bug outside any task"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn a_misspelt_field_of_a_struct_value_is_refused_and_nothing_is_written() {
     let store = tempfile::tempdir().unwrap();

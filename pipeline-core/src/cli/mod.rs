@@ -301,6 +301,11 @@ impl Cli {
     /// --executor slurm`, on a cluster node) runs that one task attempt
     /// instead (see `pipeline_core::worker`, feature `remote`).
     ///
+    /// A task whose body panics fails its job with the panic's message and
+    /// where it happened (`panicked at src/tasks.rs:12:5: …`), which the
+    /// command shows as it shows any failed job: Rust's own panic message is
+    /// not printed for it. A panic anywhere else is reported as usual.
+    ///
     /// Output piped into a reader that stops early (`… | head`, stderr too)
     /// ends the command quietly with exit code 141, as a process killed by
     /// `SIGPIPE` would, instead of a panic message. A CSV input truncated
@@ -461,8 +466,9 @@ const CLOSED_OUTPUT: [&str; 2] = ["failed printing to stdout", "failed printing 
 
 /// Runs `command`; if printing to stdout or stderr fails because its reader
 /// is gone (`… | head`, `… 2>&1 | head`), ends with exit code 141 and no
-/// message. Any other panic (a task's is caught by the executor long before)
-/// is reported as usual.
+/// message. A panic in a task's body is caught by the executor and shown
+/// as the job's error, which names where it happened, without Rust's panic
+/// message; any other panic (a bug) is reported as usual.
 fn quiet_on_closed_stdout(command: impl FnOnce() -> ExitCode) -> ExitCode {
     fn closed_stdout(payload: &(dyn std::any::Any + Send)) -> bool {
         let message = payload
@@ -475,11 +481,16 @@ fn quiet_on_closed_stdout(command: impl FnOnce() -> ExitCode) -> ExitCode {
             .any(|closed| message.starts_with(closed))
     }
     let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !closed_stdout(info.payload()) {
-            report(info);
-        }
-    }));
+    // A task's panic is the job's error (with where it happened), which the
+    // command shows: Rust's message would say it twice.
+    std::panic::set_hook(crate::task_panic::hook(
+        Box::new(move |info| {
+            if !closed_stdout(info.payload()) {
+                report(info);
+            }
+        }),
+        true,
+    ));
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(command)) {
         Ok(code) => code,
         Err(payload) if closed_stdout(&*payload) => ExitCode::from(141),

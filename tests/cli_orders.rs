@@ -124,6 +124,67 @@ fn a_panic_outside_any_task_is_reported_as_rust_reports_it() {
 }
 
 #[test]
+fn a_task_error_of_many_lines_shows_its_first_line_in_tables_and_whole_elsewhere() {
+    let store = tempfile::tempdir().unwrap();
+    let store = store.path();
+    let headline = "parcel 2 weighs over the 30 kg `Post` takes";
+    let pointer = "… (5 more lines: `orders history --json`)";
+    let output = task_fails(store, &["run", "--set", "weights=[5, 40, 3]"]);
+    let stdout = text(&output.stdout);
+    let row = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with("shipping_plan"))
+        .unwrap();
+    assert!(row.ends_with(&format!("{headline} {pointer}")), "{stdout}");
+    assert!(!stdout.contains("FAILED HERE"), "{stdout}");
+    // The one failure the command reports is whole.
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "failed: {headline}\n\nShipping plan until failure:\n"
+        )) && stderr.contains("  parcel 2: 40 kg -> FAILED HERE\n"),
+        "{stderr}"
+    );
+
+    let history = ok(store, &["history"]);
+    assert!(
+        history.contains(&format!("error: {headline} {pointer}")),
+        "{history}"
+    );
+    assert!(!history.contains("FAILED HERE"), "{history}");
+    let jobs = &ok_json(store, &["history"])["submissions"][0]["jobs"];
+    let error = jobs[1]["error"].as_str().unwrap();
+    assert_eq!(error.lines().count(), 6, "{error}");
+    assert!(error.contains("parcel 3: 3 kg -> Post"), "{error}");
+
+    let output = task_fails(
+        store,
+        &[
+            "run",
+            "--scenario",
+            "big order",
+            "--set",
+            "weights=[50]",
+            "--json",
+        ],
+    );
+    let report: Json = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        report["jobs"][1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("FAILED HERE")
+    );
+    assert!(report["error"].as_str().unwrap().contains("FAILED HERE"));
+    // Another scenario's pointer names it.
+    let history = ok(store, &["history", "--scenario", "big order"]);
+    assert!(
+        history.contains("more lines: `orders history --scenario 'big order' --json`)"),
+        "{history}"
+    );
+}
+
+#[test]
 fn a_misspelt_field_of_a_struct_value_is_refused_and_nothing_is_written() {
     let store = tempfile::tempdir().unwrap();
     let store = store.path();

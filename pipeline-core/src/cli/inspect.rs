@@ -7,6 +7,7 @@ use super::args::{CompareArgs, ExplainArgs, GraphArgs, GraphFormat, HistoryArgs,
 use super::context::Context;
 use super::error::CliError;
 use super::output::Output;
+use super::render;
 use super::values::known_node;
 use crate::compare::Compare;
 use crate::config::{to_dot, to_mermaid, to_toml};
@@ -53,7 +54,12 @@ pub(crate) fn history(
             } else if history.submissions.is_empty() {
                 println!("scenario `{}` was never submitted", scenario.name());
             } else {
-                print!("{history}");
+                let see = render::history_command(ctx.program(), &args.scenario.scenario);
+                let mut text = String::new();
+                history
+                    .write_text(&mut text, &|error| render::first_line(error, &see))
+                    .expect("writing to a String");
+                print!("{text}");
             }
         }
     }

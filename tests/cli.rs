@@ -440,3 +440,58 @@ tasks = ["billable_weights"]
         ],
     );
 }
+
+#[test]
+fn history_and_list_limit_show_the_most_recent_and_say_how_many_are_left_out() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = store.path();
+    for price in ["4.5", "5", "6", "7"] {
+        ok(dir, &["run", "--set", &format!("price_per_kg={price}")]);
+    }
+    let ids = |history: &Json| -> Vec<u64> {
+        history["submissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_u64().unwrap())
+            .collect()
+    };
+    let all = ok_json(dir, &["history"]);
+    assert_eq!((ids(&all), &all["left_out"]), (vec![1, 2, 3, 4], &json!(0)));
+    let last = ok_json(dir, &["history", "--limit", "2"]);
+    assert_eq!((ids(&last), &last["left_out"]), (vec![3, 4], &json!(2)));
+    let table = ok(dir, &["history", "--limit", "2"]);
+    assert!(
+        table.starts_with("2 older submissions left out (--limit 2)\nsubmission #3"),
+        "{table}"
+    );
+    assert!(!table.contains("submission #2"), "{table}");
+    assert_eq!(ok(dir, &["history", "--limit", "9"]), ok(dir, &["history"]));
+
+    let versions = ok_json(dir, &["history", "price_per_kg", "--limit", "1"]);
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(versions["versions"][0]["version"], 4);
+    assert_eq!(versions["left_out"], 3);
+    let table = ok(dir, &["history", "price_per_kg", "--limit", "1"]);
+    assert!(
+        table.contains(":\n3 older versions left out (--limit 1)\n  v4  "),
+        "{table}"
+    );
+    assert!(!table.contains("  v3  "), "{table}");
+
+    for name in ["express", "overnight"] {
+        ok(dir, &["scenario", "create", name]);
+    }
+    let listed = ok_json(dir, &["list", "--limit", "1"]);
+    assert_eq!(listed["scenarios"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["scenarios"][0]["name"], "overnight");
+    assert_eq!(listed["left_out"], 2);
+    let table = ok(dir, &["list", "--limit", "1"]);
+    assert!(
+        table.starts_with("2 older scenarios left out (--limit 1)\n"),
+        "{table}"
+    );
+    assert!(!table.contains("express"), "{table}");
+
+    refused(dir, &["history", "--limit", "0"], &["give 1 or more"]);
+}

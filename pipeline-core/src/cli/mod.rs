@@ -30,8 +30,8 @@
 //! |---|---|
 //! | `run [--scenario S] [--set NODE=VALUE]… [--sequence Q \| --task T] [--force] [--json]` | writes the values and submits, under the scenario's locks; shows the jobs (task, status, seconds, reason) and the results |
 //! | `get NODE [--version N]` / `set NODE=VALUE…` | reads one value / writes values without running |
-//! | `list`, `scenario create\|tag\|rename\|delete` | the scenarios in the store |
-//! | `history [NODE]`, `lineage NODE`, `compare A B…` | what happened |
+//! | `list [--limit N]`, `scenario create\|tag\|rename\|delete` | the scenarios in the store |
+//! | `history [NODE] [--limit N]`, `lineage NODE`, `compare A B…` | what happened |
 //! | `explain [--sequence Q \| --task T] [--force]` | whether each task would run now, and why, without running anything |
 //! | `graph --format mermaid\|dot\|toml`, `gc [--verify] [--evict-local]` | the pipeline as a picture; collecting unused values |
 //! | `serve [--addr 127.0.0.1:8080]` | the web view of the store (feature `web`) |

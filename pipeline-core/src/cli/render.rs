@@ -201,3 +201,14 @@ pub(crate) fn history_command(program: &str, which: &str) -> String {
     };
     format!("`{program} history{scenario} --json`")
 }
+
+/// `12 older submissions left out (--limit 5)`, as a line; empty when none
+/// were.
+pub(crate) fn left_out_line(left_out: usize, what: &str, limit: Option<usize>) -> String {
+    let limit = limit.unwrap_or_default();
+    match left_out {
+        0 => String::new(),
+        1 => format!("1 older {what} left out (--limit {limit})\n"),
+        n => format!("{n} older {what}s left out (--limit {limit})\n"),
+    }
+}

@@ -495,3 +495,52 @@ fn history_and_list_limit_show_the_most_recent_and_say_how_many_are_left_out() {
 
     refused(dir, &["history", "--limit", "0"], &["give 1 or more"]);
 }
+
+#[test]
+fn compare_json_gives_each_value_as_get_json_does() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = store.path();
+    ok(dir, &["run"]);
+    ok(
+        dir,
+        &[
+            "run",
+            "--scenario",
+            "express",
+            "--set",
+            "price_per_kg=9",
+            "--set",
+            "rounding=exact",
+        ],
+    );
+    let comparison = ok_json(dir, &["compare", "default", "express"]);
+    for row in comparison["nodes"].as_array().unwrap() {
+        let node = row["node"].as_str().unwrap();
+        for (i, scenario) in ["default", "express"].into_iter().enumerate() {
+            let got = ok_json(dir, &["get", node, "--scenario", scenario]);
+            assert_eq!(
+                row["values"][i]["value"], got["value"],
+                "{node} in {scenario}"
+            );
+        }
+    }
+    let value = |node: &str, i: usize| {
+        comparison["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["node"] == node)
+            .unwrap()["values"][i]["value"]
+            .clone()
+    };
+    assert_eq!(value("price_per_kg", 1), json!(9.0));
+    assert_eq!(value("weights", 0), json!([1.2, 0.4, 3.5]));
+    assert_eq!(value("rounding", 1), json!("exact"));
+    assert_eq!(value("quote", 1)["total"], json!(45.9));
+    // The text stays the text form.
+    let table = ok(dir, &["compare", "default", "express"]);
+    assert!(
+        table.contains("up_to_kilo") && table.contains("[1.2,0.4,3.5]"),
+        "{table}"
+    );
+}

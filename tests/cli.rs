@@ -544,3 +544,18 @@ fn compare_json_gives_each_value_as_get_json_does() {
         "{table}"
     );
 }
+
+#[test]
+fn version_without_one_of_the_programs_names_the_framework() {
+    let output = Command::new(env!("CARGO_BIN_EXE_shipping"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    // The workspace's version is pipeline-core's too.
+    let framework = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        text(&output.stdout),
+        format!("shipping (pipeline-core {framework})\n")
+    );
+}

@@ -276,3 +276,15 @@ fn maps_take_any_key_inside_a_struct_value_and_as_nodes() {
         json!({"north": 4.0, "x-y": 1.5})
     );
 }
+
+#[test]
+fn version_names_the_program_its_version_and_the_framework() {
+    let output = orders_command(&["--version"]).output().unwrap();
+    assert!(output.status.success());
+    // The workspace's version is pipeline-core's too.
+    let framework = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        text(&output.stdout),
+        format!("orders 1.4.0 (pipeline-core {framework})\n")
+    );
+}

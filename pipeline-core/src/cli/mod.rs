@@ -167,7 +167,9 @@ impl Cli {
         self
     }
 
-    /// The version `--version` prints (e.g. `env!("CARGO_PKG_VERSION")`).
+    /// The program's version (e.g. `env!("CARGO_PKG_VERSION")`): `--version`
+    /// prints `<name> <version> (pipeline-core <its version>)`; without one,
+    /// `<name> (pipeline-core <its version>)`.
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = Some(version.into());
         self
@@ -264,10 +266,8 @@ impl Cli {
     pub fn command(&self) -> clap::Command {
         let mut command = clap::Command::new(self.name.clone())
             .subcommand_required(true)
-            .arg_required_else_help(true);
-        if let Some(version) = &self.version {
-            command = command.version(version.clone());
-        }
+            .arg_required_else_help(true)
+            .version(version_text(self.version.as_deref()));
         command = Globals::augment_args(command);
         command = args::Command::augment_subcommands(command);
         for extension in &self.extensions {
@@ -438,6 +438,16 @@ impl std::fmt::Debug for Cli {
             .field("node_flags", &self.node_flags)
             .field("extensions", &self.extensions.len())
             .finish_non_exhaustive()
+    }
+}
+
+/// What `--version` prints after the program's name: its version, if it
+/// has one, and the framework's.
+fn version_text(version: Option<&str>) -> String {
+    let framework = concat!("(pipeline-core ", env!("CARGO_PKG_VERSION"), ")");
+    match version {
+        Some(version) => format!("{version} {framework}"),
+        None => framework.to_owned(),
     }
 }
 

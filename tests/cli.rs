@@ -440,3 +440,122 @@ tasks = ["billable_weights"]
         ],
     );
 }
+
+#[test]
+fn history_and_list_limit_show_the_most_recent_and_say_how_many_are_left_out() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = store.path();
+    for price in ["4.5", "5", "6", "7"] {
+        ok(dir, &["run", "--set", &format!("price_per_kg={price}")]);
+    }
+    let ids = |history: &Json| -> Vec<u64> {
+        history["submissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_u64().unwrap())
+            .collect()
+    };
+    let all = ok_json(dir, &["history"]);
+    assert_eq!((ids(&all), &all["left_out"]), (vec![1, 2, 3, 4], &json!(0)));
+    let last = ok_json(dir, &["history", "--limit", "2"]);
+    assert_eq!((ids(&last), &last["left_out"]), (vec![3, 4], &json!(2)));
+    let table = ok(dir, &["history", "--limit", "2"]);
+    assert!(
+        table.starts_with("2 older submissions left out (--limit 2)\nsubmission #3"),
+        "{table}"
+    );
+    assert!(!table.contains("submission #2"), "{table}");
+    assert_eq!(ok(dir, &["history", "--limit", "9"]), ok(dir, &["history"]));
+
+    let versions = ok_json(dir, &["history", "price_per_kg", "--limit", "1"]);
+    assert_eq!(versions["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(versions["versions"][0]["version"], 4);
+    assert_eq!(versions["left_out"], 3);
+    let table = ok(dir, &["history", "price_per_kg", "--limit", "1"]);
+    assert!(
+        table.contains(":\n3 older versions left out (--limit 1)\n  v4  "),
+        "{table}"
+    );
+    assert!(!table.contains("  v3  "), "{table}");
+
+    for name in ["express", "overnight"] {
+        ok(dir, &["scenario", "create", name]);
+    }
+    let listed = ok_json(dir, &["list", "--limit", "1"]);
+    assert_eq!(listed["scenarios"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["scenarios"][0]["name"], "overnight");
+    assert_eq!(listed["left_out"], 2);
+    let table = ok(dir, &["list", "--limit", "1"]);
+    assert!(
+        table.starts_with("2 older scenarios left out (--limit 1)\n"),
+        "{table}"
+    );
+    assert!(!table.contains("express"), "{table}");
+
+    refused(dir, &["history", "--limit", "0"], &["give 1 or more"]);
+}
+
+#[test]
+fn compare_json_gives_each_value_as_get_json_does() {
+    let store = tempfile::tempdir().unwrap();
+    let dir = store.path();
+    ok(dir, &["run"]);
+    ok(
+        dir,
+        &[
+            "run",
+            "--scenario",
+            "express",
+            "--set",
+            "price_per_kg=9",
+            "--set",
+            "rounding=exact",
+        ],
+    );
+    let comparison = ok_json(dir, &["compare", "default", "express"]);
+    for row in comparison["nodes"].as_array().unwrap() {
+        let node = row["node"].as_str().unwrap();
+        for (i, scenario) in ["default", "express"].into_iter().enumerate() {
+            let got = ok_json(dir, &["get", node, "--scenario", scenario]);
+            assert_eq!(
+                row["values"][i]["value"], got["value"],
+                "{node} in {scenario}"
+            );
+        }
+    }
+    let value = |node: &str, i: usize| {
+        comparison["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|row| row["node"] == node)
+            .unwrap()["values"][i]["value"]
+            .clone()
+    };
+    assert_eq!(value("price_per_kg", 1), json!(9.0));
+    assert_eq!(value("weights", 0), json!([1.2, 0.4, 3.5]));
+    assert_eq!(value("rounding", 1), json!("exact"));
+    assert_eq!(value("quote", 1)["total"], json!(45.9));
+    // The text stays the text form.
+    let table = ok(dir, &["compare", "default", "express"]);
+    assert!(
+        table.contains("up_to_kilo") && table.contains("[1.2,0.4,3.5]"),
+        "{table}"
+    );
+}
+
+#[test]
+fn version_without_one_of_the_programs_names_the_framework() {
+    let output = Command::new(env!("CARGO_BIN_EXE_shipping"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    // The workspace's version is pipeline-core's too.
+    let framework = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        text(&output.stdout),
+        format!("shipping (pipeline-core {framework})\n")
+    );
+}

@@ -75,6 +75,11 @@ pub fn statuses(report: &Json) -> Vec<&str> {
 /// Everything a user could see of the store: scenarios, their submissions
 /// and every node's versions (`None`: there is no store).
 pub fn state(store: &Path) -> Option<Vec<String>> {
+    state_of(store, &NODES)
+}
+
+/// [`state`] of a store of another program, whose data nodes are `nodes`.
+pub fn state_of(store: &Path, nodes: &[&str]) -> Option<Vec<String>> {
     if !store.join("pipeline.db").exists() {
         return None;
     }
@@ -90,7 +95,7 @@ pub fn state(store: &Path) -> Option<Vec<String>> {
                 .collect();
             lines.push(format!("  submission {} {}", submission.id, jobs.join(" ")));
         }
-        for node in NODES {
+        for &node in nodes {
             let slot = SlotKey {
                 owner: Owner::Scenario(meta.id),
                 node: node.into(),

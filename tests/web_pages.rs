@@ -347,7 +347,7 @@ async fn compare_highlights_the_nodes_that_differ_with_registered_comparators() 
     assert_eq!(row("rate")["equal"], false);
     assert_eq!(row("label")["equal"], true);
     assert_eq!(row("total")["comparator"], "spread 12.0");
-    assert_eq!(row("total")["values"][1]["value"], "2.999999999999999");
+    assert_eq!(row("total")["values"][1]["value"], 2.999999999999999);
 
     let html = get(&router, "/compare?s=1,2").await;
     assert_eq!(html.status, StatusCode::OK);

@@ -183,19 +183,28 @@ impl Compare {
             };
             let store = &scenario.state().runtime().store;
             let size = store.value_size(&current.meta.fingerprint, &value_type)?;
-            let rendered = match size {
-                Some(size) if size < self.render_limit => scenario
-                    .state()
-                    .value_of(id, &current)
-                    .ok()
-                    .and_then(|v| value_type.to_text(&**v).or_else(|| value_type.render(&**v))),
+            let value = match size {
+                Some(size) if size < self.render_limit => {
+                    scenario.state().value_of(id, &current).ok()
+                }
                 _ => None,
             };
+            let rendered = value.as_ref().and_then(|v| {
+                value_type
+                    .to_text(&***v)
+                    .or_else(|| value_type.render(&***v))
+            });
+            let json = value.as_ref().and_then(|v| {
+                value_type
+                    .to_json(&***v)
+                    .or_else(|| value_type.render(&***v).map(Json::String))
+            });
             cells.push(Cell::Value {
                 version: current.meta.version,
                 fingerprint: current.meta.fingerprint,
                 size,
                 rendered,
+                json,
             });
             versions.push(Some(current));
         }
@@ -261,6 +270,10 @@ pub enum Cell {
         /// shows it and `--set` reads it ([`Value::to_text`]), else its
         /// rendering ([`Value::render`]).
         rendered: Option<String>,
+        /// The value as JSON, when it is small: its JSON form
+        /// ([`Value::to_json`]: numbers as numbers, `None` as `null`, a
+        /// struct as an object), else its rendering as a JSON string.
+        json: Option<Json>,
     },
 }
 
@@ -296,12 +309,13 @@ impl Cell {
                 version,
                 fingerprint,
                 size,
-                rendered,
+                json,
+                ..
             } => json!({
                 "version": version,
                 "fingerprint": fingerprint.to_hex(),
                 "size": size,
-                "value": rendered,
+                "value": json,
             }),
         }
     }
@@ -319,7 +333,9 @@ impl Comparison {
     }
 
     /// The comparison as JSON: `{scenarios: [...], nodes: [{node, equal, values,
-    /// comparator}]}`.
+    /// comparator}]}`, each value `{version, fingerprint, size, value}` (the
+    /// value in its JSON form, `null` when too large to show) or `null`
+    /// where the scenario has none.
     pub fn to_json(&self) -> Json {
         json!({
             "scenarios": self.scenarios.iter().map(|m| json!({

@@ -26,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -93,12 +94,14 @@ impl JobHistory {
     pub fn to_json(&self) -> Json {
         Json::Array(self.submissions.iter().map(submission_json).collect())
     }
-}
 
-impl fmt::Display for JobHistory {
-    /// One block per submission: a header line, then one line per job with its
-    /// status, start, duration and error.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    /// What [`Display`](fmt::Display) writes, each job's error through
+    /// `error` (the command line shows the first line of a long one).
+    pub(crate) fn write_text(
+        &self,
+        f: &mut dyn fmt::Write,
+        error: &dyn for<'e> Fn(&'e str) -> Cow<'e, str>,
+    ) -> fmt::Result {
         for submission in &self.submissions {
             writeln!(
                 f,
@@ -127,8 +130,8 @@ impl fmt::Display for JobHistory {
                 } else if job.reused {
                     f.write_str("  (reused from an identical job)")?;
                 }
-                if let Some(error) = &job.error {
-                    write!(f, "  error: {error}")?;
+                if let Some(text) = &job.error {
+                    write!(f, "  error: {}", error(text))?;
                 }
                 if let Some(remote) = &job.remote {
                     write!(f, "  ({remote})")?;
@@ -137,6 +140,14 @@ impl fmt::Display for JobHistory {
             }
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for JobHistory {
+    /// One block per submission: a header line, then one line per job with its
+    /// status, start, duration and error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_text(f, &|error| Cow::Borrowed(error))
     }
 }
 

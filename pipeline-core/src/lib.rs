@@ -200,6 +200,7 @@ mod submit_options;
 #[doc(hidden)]
 pub mod synthetic;
 pub mod task;
+mod task_panic;
 pub mod value;
 #[cfg(feature = "web")]
 pub mod web;

@@ -449,6 +449,8 @@ fn compare_shows_each_node_equal_or_different_with_small_values_and_comparators(
         let size = comparison.node("size").unwrap();
         assert!(matches!(&size.cells[0], Cell::Value { rendered: Some(v), .. } if v == "10"));
         assert!(matches!(&size.cells[1], Cell::Value { rendered: Some(v), .. } if v == "100000"));
+        // As JSON: typed, as `Value::to_json` gives it.
+        assert!(matches!(&size.cells[1], Cell::Value { json: Some(v), .. } if *v == 100_000));
         // A 100 kB blob is not shown, only identified.
         let blob = comparison.node("blob").unwrap();
         assert!(matches!(
@@ -472,7 +474,8 @@ fn compare_shows_each_node_equal_or_different_with_small_values_and_comparators(
         );
         assert!(text.contains("≠"), "{text}");
         assert!(text.contains("97.7 KiB"), "{text}");
-        assert_eq!(comparison.to_json()["nodes"][0]["values"][0]["value"], "10");
+        // Typed in JSON: a number.
+        assert_eq!(comparison.to_json()["nodes"][0]["values"][0]["value"], 10);
 
         let same = Compare::new([large.clone(), also_large.clone()])
             .run()

@@ -184,6 +184,10 @@ pub struct ListArgs {
     /// Only scenarios with this tag (several: all of them)
     #[arg(long, value_name = "TAG")]
     pub tag: Vec<String>,
+    /// Only the N scenarios created last (the text says how many older ones
+    /// are left out)
+    #[arg(long, value_name = "N", value_parser = limit_value)]
+    pub limit: Option<usize>,
     #[command(flatten)]
     pub output: JsonArg,
 }
@@ -240,6 +244,10 @@ pub struct HistoryArgs {
     pub node: Option<String>,
     #[command(flatten)]
     pub scenario: ScenarioArg,
+    /// Only the N most recent submissions (or versions of the node); the
+    /// text says how many older ones are left out
+    #[arg(long, value_name = "N", value_parser = limit_value)]
+    pub limit: Option<usize>,
     #[command(flatten)]
     pub output: JsonArg,
 }
@@ -335,4 +343,21 @@ pub struct GcArgs {
     pub evict_local: bool,
     #[command(flatten)]
     pub output: JsonArg,
+}
+
+/// Reads `--limit N`: a count of at least 1.
+fn limit_value(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("give 1 or more (leave --limit out to show every entry)".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The last `limit` of `items`, oldest first (all of them for `None`), and
+/// how many older ones were left out.
+pub(crate) fn most_recent<T>(mut items: Vec<T>, limit: Option<usize>) -> (Vec<T>, usize) {
+    let left_out = limit.map_or(0, |limit| items.len().saturating_sub(limit));
+    items.drain(..left_out);
+    (items, left_out)
 }

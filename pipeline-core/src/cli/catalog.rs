@@ -5,10 +5,11 @@ use std::collections::BTreeSet;
 
 use serde_json::{Value as Json, json};
 
-use super::args::{ListArgs, ScenarioCommand};
+use super::args::{ListArgs, ScenarioCommand, most_recent};
 use super::context::{Context, check_new_name};
 use super::error::CliError;
 use super::output::Output;
+use super::render::left_out_line;
 use crate::catalog::ScenarioFilter;
 use crate::history::{time_json, utc};
 use crate::job::{JobStatus, Submission};
@@ -61,8 +62,9 @@ pub(crate) fn list(ctx: &Context<'_>, args: &ListArgs, output: &Output) -> Resul
     for tag in &args.tag {
         filter = filter.tagged(tag.clone());
     }
+    let (scenarios, left_out) = most_recent(runtime.list_scenarios(&filter)?, args.limit);
     let mut rows = Vec::new();
-    for meta in runtime.list_scenarios(&filter)? {
+    for meta in scenarios {
         let status = last_status(
             &runtime
                 .store()
@@ -79,6 +81,7 @@ pub(crate) fn list(ctx: &Context<'_>, args: &ListArgs, output: &Output) -> Resul
                 entry["last_status"] = json!(status);
                 entry
             }).collect::<Vec<Json>>(),
+            "left_out": left_out,
         }));
         return Ok(());
     }
@@ -86,6 +89,7 @@ pub(crate) fn list(ctx: &Context<'_>, args: &ListArgs, output: &Output) -> Resul
         println!("no scenarios in {}", ctx.store_dir().display());
         return Ok(());
     }
+    print!("{}", left_out_line(left_out, "scenario", args.limit));
     let table: Vec<[String; 6]> = rows
         .iter()
         .map(|(meta, status)| {

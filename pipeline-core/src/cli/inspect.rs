@@ -3,13 +3,17 @@
 
 use serde_json::{Value as Json, json};
 
-use super::args::{CompareArgs, ExplainArgs, GraphArgs, GraphFormat, HistoryArgs, LineageArgs};
+use super::args::{
+    CompareArgs, ExplainArgs, GraphArgs, GraphFormat, HistoryArgs, LineageArgs, most_recent,
+};
 use super::context::Context;
 use super::error::CliError;
 use super::output::Output;
+use super::render;
 use super::values::known_node;
 use crate::compare::Compare;
 use crate::config::{to_dot, to_mermaid, to_toml};
+use crate::history::JobHistory;
 use crate::scenario::Scenario;
 use crate::submit_options::SubmitOptions;
 
@@ -33,27 +37,37 @@ pub(crate) fn history(
     match &args.node {
         Some(node) => {
             known_node(scenario.graph(), node)?;
-            let versions = scenario.node_history(node)?;
+            let (versions, left_out) = most_recent(scenario.node_history(node)?, args.limit);
             if output.json {
                 report["node"] = json!(node);
                 report["versions"] = versions.iter().map(|v| v.to_json()).collect();
+                report["left_out"] = json!(left_out);
                 output.json_object(report);
             } else {
                 println!("data node `{node}` of scenario `{}`:", scenario.name());
+                print!("{}", render::left_out_line(left_out, "version", args.limit));
                 for version in versions {
                     println!("  {version}");
                 }
             }
         }
         None => {
-            let history = scenario.job_history()?;
+            let (submissions, left_out) =
+                most_recent(scenario.job_history()?.submissions, args.limit);
+            let history = JobHistory { submissions };
             if output.json {
                 report["submissions"] = history.to_json();
+                report["left_out"] = json!(left_out);
                 output.json_object(report);
             } else if history.submissions.is_empty() {
                 println!("scenario `{}` was never submitted", scenario.name());
             } else {
-                print!("{history}");
+                let see = render::history_command(ctx.program(), &args.scenario.scenario);
+                let mut text = render::left_out_line(left_out, "submission", args.limit);
+                history
+                    .write_text(&mut text, &|error| render::first_line(error, &see))
+                    .expect("writing to a String");
+                print!("{text}");
             }
         }
     }

@@ -30,8 +30,8 @@
 //! |---|---|
 //! | `run [--scenario S] [--set NODE=VALUE]… [--sequence Q \| --task T] [--force] [--json]` | writes the values and submits, under the scenario's locks; shows the jobs (task, status, seconds, reason) and the results |
 //! | `get NODE [--version N]` / `set NODE=VALUE…` | reads one value / writes values without running |
-//! | `list`, `scenario create\|tag\|rename\|delete` | the scenarios in the store |
-//! | `history [NODE]`, `lineage NODE`, `compare A B…` | what happened |
+//! | `list [--limit N]`, `scenario create\|tag\|rename\|delete` | the scenarios in the store |
+//! | `history [NODE] [--limit N]`, `lineage NODE`, `compare A B…` | what happened |
 //! | `explain [--sequence Q \| --task T] [--force]` | whether each task would run now, and why, without running anything |
 //! | `graph --format mermaid\|dot\|toml`, `gc [--verify] [--evict-local]` | the pipeline as a picture; collecting unused values |
 //! | `serve [--addr 127.0.0.1:8080]` | the web view of the store (feature `web`) |
@@ -167,7 +167,9 @@ impl Cli {
         self
     }
 
-    /// The version `--version` prints (e.g. `env!("CARGO_PKG_VERSION")`).
+    /// The program's version (e.g. `env!("CARGO_PKG_VERSION")`): `--version`
+    /// prints `<name> <version> (pipeline-core <its version>)`; without one,
+    /// `<name> (pipeline-core <its version>)`.
     pub fn version(mut self, version: impl Into<String>) -> Self {
         self.version = Some(version.into());
         self
@@ -264,10 +266,8 @@ impl Cli {
     pub fn command(&self) -> clap::Command {
         let mut command = clap::Command::new(self.name.clone())
             .subcommand_required(true)
-            .arg_required_else_help(true);
-        if let Some(version) = &self.version {
-            command = command.version(version.clone());
-        }
+            .arg_required_else_help(true)
+            .version(version_text(self.version.as_deref()));
         command = Globals::augment_args(command);
         command = args::Command::augment_subcommands(command);
         for extension in &self.extensions {
@@ -300,6 +300,11 @@ impl Cli {
     /// started as `<program> __pipeline-worker <manifest URL>` (by `run
     /// --executor slurm`, on a cluster node) runs that one task attempt
     /// instead (see `pipeline_core::worker`, feature `remote`).
+    ///
+    /// A task whose body panics fails its job with the panic's message and
+    /// where it happened (`panicked at src/tasks.rs:12:5: …`), which the
+    /// command shows as it shows any failed job: Rust's own panic message is
+    /// not printed for it. A panic anywhere else is reported as usual.
     ///
     /// Output piped into a reader that stops early (`… | head`, stderr too)
     /// ends the command quietly with exit code 141, as a process killed by
@@ -436,6 +441,16 @@ impl std::fmt::Debug for Cli {
     }
 }
 
+/// What `--version` prints after the program's name: its version, if it
+/// has one, and the framework's.
+fn version_text(version: Option<&str>) -> String {
+    let framework = concat!("(pipeline-core ", env!("CARGO_PKG_VERSION"), ")");
+    match version {
+        Some(version) => format!("{version} {framework}"),
+        None => framework.to_owned(),
+    }
+}
+
 /// The innermost subcommand's matches (global options reach every level).
 fn leaf(matches: &ArgMatches) -> &ArgMatches {
     match matches.subcommand() {
@@ -461,8 +476,9 @@ const CLOSED_OUTPUT: [&str; 2] = ["failed printing to stdout", "failed printing 
 
 /// Runs `command`; if printing to stdout or stderr fails because its reader
 /// is gone (`… | head`, `… 2>&1 | head`), ends with exit code 141 and no
-/// message. Any other panic (a task's is caught by the executor long before)
-/// is reported as usual.
+/// message. A panic in a task's body is caught by the executor and shown
+/// as the job's error, which names where it happened, without Rust's panic
+/// message; any other panic (a bug) is reported as usual.
 fn quiet_on_closed_stdout(command: impl FnOnce() -> ExitCode) -> ExitCode {
     fn closed_stdout(payload: &(dyn std::any::Any + Send)) -> bool {
         let message = payload
@@ -475,11 +491,16 @@ fn quiet_on_closed_stdout(command: impl FnOnce() -> ExitCode) -> ExitCode {
             .any(|closed| message.starts_with(closed))
     }
     let report = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        if !closed_stdout(info.payload()) {
-            report(info);
-        }
-    }));
+    // A task's panic is the job's error (with where it happened), which the
+    // command shows: Rust's message would say it twice.
+    std::panic::set_hook(crate::task_panic::hook(
+        Box::new(move |info| {
+            if !closed_stdout(info.payload()) {
+                report(info);
+            }
+        }),
+        true,
+    ));
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(command)) {
         Ok(code) => code,
         Err(payload) if closed_stdout(&*payload) => ExitCode::from(141),

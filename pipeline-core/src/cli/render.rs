@@ -2,6 +2,7 @@
 //! for scripts.
 
 use std::any::Any;
+use std::borrow::Cow;
 
 use serde_json::{Value as Json, json};
 
@@ -99,10 +100,38 @@ pub fn jobs_json(submission: &Submission) -> Json {
     Json::Array(submission.jobs.iter().map(job_json).collect())
 }
 
+/// A text (a job's error, or a reason ending with one) as one line of a
+/// table: its first line, and for a text of several lines how many more
+/// there are and where to read them all (`see`: a command, as
+/// `` `shipping history --json` ``). A task's error can be long: polars
+/// puts its whole query plan in its errors.
+///
+/// ```
+/// use pipeline_core::cli::render::first_line;
+/// let error = "column `x` not found\n\nResolved plan until failure:\n  SELECT [x]";
+/// assert_eq!(
+///     first_line(error, "`tool history --json`"),
+///     "column `x` not found … (3 more lines: `tool history --json`)"
+/// );
+/// assert_eq!(first_line("one line", "`tool history --json`"), "one line");
+/// ```
+pub fn first_line<'a>(text: &'a str, see: &str) -> Cow<'a, str> {
+    let text = text.trim();
+    let mut lines = text.lines();
+    let first = lines.next().unwrap_or_default().trim_end();
+    match lines.count() {
+        0 => Cow::Borrowed(text),
+        1 => Cow::Owned(format!("{first} … (1 more line: {see})")),
+        more => Cow::Owned(format!("{first} … ({more} more lines: {see})")),
+    }
+}
+
 /// The jobs of a submission as a table: task, status, seconds, reason, and
 /// for a job a remote executor ran, where and its peak memory
-/// (`(slurm job 4123 on node07, attempt 1, peak RSS 393.0 MiB)`).
-pub fn jobs_table(submission: &Submission) -> String {
+/// (`(slurm job 4123 on node07, attempt 1, peak RSS 393.0 MiB)`). A reason
+/// or error of several lines shows its first line and how many more there
+/// are, and `see` (see [`first_line`]).
+pub fn jobs_table(submission: &Submission, see: &str) -> String {
     let width = submission
         .jobs
         .iter()
@@ -120,7 +149,7 @@ pub fn jobs_table(submission: &Submission) -> String {
             "  {:<width$}  {:<9}  {seconds:>8.3}  {}",
             job.task,
             job.status.as_str(),
-            job_reason(job).unwrap_or_default()
+            first_line(&job_reason(job).unwrap_or_default(), see)
         );
         if let Some(remote) = &job.remote {
             line.push_str(&format!(" ({remote})"));
@@ -131,7 +160,8 @@ pub fn jobs_table(submission: &Submission) -> String {
     out
 }
 
-/// The first failed job of a submission, as `task `t` failed: message`.
+/// The first failed job of a submission, as `task `t` failed: message`
+/// (the whole message, however many lines).
 pub fn first_failure(submission: &Submission) -> Option<String> {
     submission
         .jobs
@@ -146,4 +176,39 @@ pub fn first_failure(submission: &Submission) -> Option<String> {
                 j.error_text().unwrap_or("no message")
             )
         })
+}
+
+/// `text`, quoted for a shell when it holds anything but plain characters.
+pub(crate) fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.,/:+@%".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that shows every job of scenario `which` (as the user named
+/// it) with its whole error: `` `shipping history --json` ``, with
+/// `--scenario` where it is not `default`.
+pub(crate) fn history_command(program: &str, which: &str) -> String {
+    let scenario = match which {
+        "default" => String::new(),
+        other => format!(" --scenario {}", shell_word(other)),
+    };
+    format!("`{program} history{scenario} --json`")
+}
+
+/// `12 older submissions left out (--limit 5)`, as a line; empty when none
+/// were.
+pub(crate) fn left_out_line(left_out: usize, what: &str, limit: Option<usize>) -> String {
+    let limit = limit.unwrap_or_default();
+    match left_out {
+        0 => String::new(),
+        1 => format!("1 older {what} left out (--limit {limit})\n"),
+        n => format!("{n} older {what}s left out (--limit {limit})\n"),
+    }
 }

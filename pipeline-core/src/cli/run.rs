@@ -208,7 +208,8 @@ fn report_text(
         let version = version.map_or_else(|| "no value".to_owned(), |v| format!("version {v}"));
         out.push_str(&format!("  set {node} ({version})\n"));
     }
-    out.push_str(&render::jobs_table(submission));
+    let see = render::history_command(ctx.program(), &args.scenario.scenario);
+    out.push_str(&render::jobs_table(submission, &see));
     if failure.is_some() {
         return Ok(out);
     }

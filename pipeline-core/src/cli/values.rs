@@ -11,7 +11,7 @@ use super::context::Context;
 use super::error::CliError;
 use super::kind::ScenarioKind;
 use super::output::Output;
-use super::render;
+use super::render::{self, shell_word};
 use crate::graph::{Graph, NodeId};
 use crate::history::{time_json, written_by_json};
 use crate::runtime::Runtime;
@@ -64,19 +64,6 @@ impl Assignment {
             Origin::SetCommand => format!("set {}={}", self.node, shell_word(text)),
             Origin::Flag(flag) => format!("--{flag} {}", shell_word(text)),
         }
-    }
-}
-
-/// `text`, quoted for a shell when it holds anything but plain characters.
-fn shell_word(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_alphanumeric() || "-_.,/:+@%".contains(c));
-    if plain {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
     }
 }
 

@@ -13,6 +13,7 @@ use crate::error::Error;
 use crate::scenario_state::ScenarioState;
 use crate::store::{StoreError, SubmissionId};
 use crate::task::panic_message;
+use crate::task_panic;
 use crate::value::{ErasedValue, MaterializeContext, Materialized};
 
 /// Runs tasks on the submitting process's threads (the default executor).
@@ -55,12 +56,10 @@ fn run_and_commit(
         })?);
     }
     let borrowed: Vec<&(dyn Any + Send + Sync)> = values.iter().map(|v| &***v).collect();
-    let outputs = match catch_unwind(AssertUnwindSafe(|| spec.def().call(&borrowed))) {
+    let outputs = match task_panic::catch(|| spec.def().call(&borrowed)) {
         Ok(Ok(outputs)) => outputs,
         Ok(Err(error)) => return Err(error.to_string().into()),
-        Err(payload) => {
-            return Err(format!("panicked: {}", panic_message(payload.as_ref())).into());
-        }
+        Err(panicked) => return Err(panicked.into()),
     };
     let output_nodes = graph.task_outputs(work.task);
     if outputs.len() != output_nodes.len() {

@@ -25,6 +25,7 @@ use std::str::FromStr;
 use super::{Value, ValueType};
 
 mod serde_forms;
+mod strict;
 
 #[doc(hidden)]
 pub use serde_forms::{

@@ -164,7 +164,7 @@ fn table(comparison: &Comparison) -> Markup {
                                 td.value {
                                     @match cell {
                                         Cell::Missing => span.muted { "no value" },
-                                        Cell::Value { version, fingerprint, size: bytes, rendered } => {
+                                        Cell::Value { version, fingerprint, size: bytes, rendered, .. } => {
                                             a href={ "/scenarios/" (meta.id.0) "/nodes/" (row.node) "?version=" (version) } { "v" (version) }
                                             " "
                                             @if let Some(text) = rendered { code { (text) } }

@@ -199,7 +199,11 @@ pub fn run(manifest_url: &str) -> Result<WorkerOutcome, WorkerError> {
 /// `<program> __pipeline-worker <manifest URL>`, runs that attempt with
 /// [`Worker::new`], says what happened on stderr, and returns the exit code
 /// (0 completed, 1 the task failed, 2 no result could be written); `None`
-/// when the program was started otherwise.
+/// when the program was started otherwise. In worker mode it installs a
+/// panic hook (wrapping the one in place) that records where a panic of the
+/// task's body happened, so that the job's error says it (`panicked at
+/// src/lib.rs:12:5: …`); the panic is still reported on stderr, in the
+/// job's log.
 pub fn main_if_worker() -> Option<ExitCode> {
     main_if_worker_with(&Worker::new())
 }
@@ -214,6 +218,9 @@ pub fn main_if_worker_with(worker: &Worker) -> Option<ExitCode> {
         eprintln!("worker: usage: <program> {WORKER_COMMAND} <task manifest URL>");
         return Some(ExitCode::from(2));
     };
+    // A panic of the task's body is still reported in the job's log, and
+    // its location goes into the job's error, which the coordinator shows.
+    std::panic::set_hook(crate::task_panic::hook(std::panic::take_hook(), false));
     Some(match worker.run(&url) {
         Ok(outcome) => {
             match &outcome {

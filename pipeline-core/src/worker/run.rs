@@ -17,6 +17,7 @@ use crate::remote::manifest::{
     TASK_FORMAT, TaskManifest, value_object,
 };
 use crate::task::{TaskDef, panic_message};
+use crate::task_panic;
 use crate::value::{ErasedValue, MaterializeContext, StoreContext, ValueType};
 
 /// Why an attempt failed, for its result manifest.
@@ -174,15 +175,10 @@ fn execute(
         values.push(value);
     }
     let borrowed: Vec<&(dyn Any + Send + Sync)> = values.iter().map(|v| &**v).collect();
-    let outputs = match catch_unwind(AssertUnwindSafe(|| def.call(&borrowed))) {
+    let outputs = match task_panic::catch(|| def.call(&borrowed)) {
         Ok(Ok(outputs)) => outputs,
         Ok(Err(error)) => return Err(Failed::task(error.to_string())),
-        Err(payload) => {
-            return Err(Failed::task(format!(
-                "panicked: {}",
-                panic_message(payload.as_ref())
-            )));
-        }
+        Err(panicked) => return Err(Failed::task(panicked)),
     };
     drop(borrowed);
     if outputs.len() != manifest.outputs.len() {

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use serde::de::DeserializeOwned;
 
+use super::strict::unknown_field;
 use super::{Json, json_to_text, looks_like_json};
 use crate::Value;
 
@@ -119,20 +120,36 @@ pub fn serde_to_json<T: serde::Serialize>(value: &T) -> Option<Json> {
     serde_json::to_value(value).ok()
 }
 
-/// A serde value from JSON.
+/// A serde value from JSON; a field of an object that the type does not
+/// take is refused (see [`unknown_field`]), where serde would drop it.
 #[doc(hidden)]
 pub fn serde_from_json<T: DeserializeOwned>(json: &Json) -> Result<T, String> {
-    T::deserialize(json).map_err(|e| e.to_string())
+    checked(T::deserialize(json).map_err(|e| e.to_string()), Some(json))
 }
 
-/// A serde value from text: JSON; else the bare word as a JSON string; else,
-/// for an enum, the variant the word names without regard to case, `_` or `-`.
+/// What was read from `json`, unless `json` has a field the type does not
+/// take; a read that failed names that field too (a misspelt field is often
+/// a missing one as well).
+fn checked<T: DeserializeOwned>(read: Result<T, String>, json: Option<&Json>) -> Result<T, String> {
+    match (read, json.and_then(unknown_field::<T>)) {
+        (Ok(value), None) => Ok(value),
+        (Ok(_), Some(unknown)) => Err(unknown.to_string()),
+        (Err(error), None) => Err(error),
+        (Err(error), Some(unknown)) => Err(format!("{error}; {unknown}")),
+    }
+}
+
+/// A serde value from text: JSON (see [`serde_from_json`]); else the bare
+/// word as a JSON string; else, for an enum, the variant the word names
+/// without regard to case, `_` or `-`.
 fn serde_from_text<T: DeserializeOwned>(text: &str) -> Result<T, String> {
     let text = text.trim();
     let syntax = match serde_json::from_str::<T>(text) {
-        Ok(value) => return Ok(value),
-        Err(error) if !error.is_syntax() && !error.is_eof() => return Err(error.to_string()),
-        Err(error) => error,
+        Err(error) if error.is_syntax() || error.is_eof() => error,
+        read => {
+            let json = serde_json::from_str::<Json>(text).ok();
+            return checked(read.map_err(|e| e.to_string()), json.as_ref());
+        }
     };
     if looks_like_json(text) {
         return Err(format!("not valid JSON: {syntax}"));

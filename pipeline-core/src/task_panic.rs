@@ -14,7 +14,9 @@ use std::panic::{AssertUnwindSafe, PanicHookInfo, catch_unwind};
 
 use crate::task::panic_message;
 
-/// A panic hook, as `std::panic::set_hook` takes it.
+/// A panic hook, as `std::panic::set_hook` takes it (the CLI's and the
+/// worker's).
+#[cfg_attr(not(any(feature = "cli", feature = "remote")), allow(dead_code))]
 pub(crate) type Hook = Box<dyn Fn(&PanicHookInfo<'_>) + Sync + Send + 'static>;
 
 thread_local! {
@@ -46,6 +48,7 @@ pub(crate) fn catch<R>(body: impl FnOnce() -> R) -> Result<R, String> {
 }
 
 /// Whether this thread is running a task's body (inside [`catch`]).
+#[cfg_attr(not(any(feature = "cli", feature = "remote")), allow(dead_code))]
 pub(crate) fn in_task_body() -> bool {
     IN_BODY.try_with(Cell::get).unwrap_or(false)
 }
@@ -53,6 +56,7 @@ pub(crate) fn in_task_body() -> bool {
 /// A panic hook that records where a panic of a task's body happened, for
 /// the job's error, then, unless `quiet`, hands it to `report` as it hands
 /// every other panic (`report`: the hook in place before, usually).
+#[cfg_attr(not(any(feature = "cli", feature = "remote")), allow(dead_code))]
 pub(crate) fn hook(report: Hook, quiet: bool) -> Hook {
     Box::new(move |info| {
         if in_task_body() {

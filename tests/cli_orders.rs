@@ -6,9 +6,11 @@
 mod cli_support;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use cli_support::{state_of, text};
+use cli_support::{
+    command_on, json_object, state_of, stderr_of_refusal, stdout_of_success, text, version_of,
+};
 use serde_json::{Value as Json, json};
 
 /// The data nodes of `orders`' scenario type.
@@ -16,41 +18,23 @@ const NODES: [&str; 7] = [
     "weights", "settings", "zones", "tariffs", "mean", "plan", "total",
 ];
 
-fn orders_command(args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_orders"));
-    command
-        .args(args)
-        .env_remove("PIPELINE_STORE")
-        .env("RUST_BACKTRACE", "0");
-    command
-}
-
 fn orders(store: &Path, args: &[&str]) -> Output {
-    orders_command(args)
-        .arg("--store")
-        .arg(store)
+    command_on(env!("CARGO_BIN_EXE_orders"), store, args)
+        .env("RUST_BACKTRACE", "0")
         .output()
         .expect("the binary runs")
 }
 
 /// Runs a command that must succeed; its stdout.
 fn ok(store: &Path, args: &[&str]) -> String {
-    let output = orders(store, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    text(&output.stdout)
+    stdout_of_success(args, &orders(store, args))
 }
 
 /// Runs a `--json` command that must succeed; its one JSON object.
 fn ok_json(store: &Path, args: &[&str]) -> Json {
     let mut args = args.to_vec();
     args.push("--json");
-    let stdout = ok(store, &args);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    json_object(&args, &ok(store, &args))
 }
 
 /// Runs a command whose task fails (exit code 1); its output.
@@ -225,15 +209,7 @@ fn a_misspelt_field_of_a_struct_value_is_refused_and_nothing_is_written() {
     ];
     for (args, needles) in cases {
         let before = state_of(store, &NODES);
-        let output = orders(store, args);
-        let stderr = text(&output.stderr);
-        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-        for needle in needles {
-            assert!(
-                stderr.contains(needle),
-                "{args:?}: {needle:?} not in {stderr}"
-            );
-        }
+        stderr_of_refusal(args, &orders(store, args), needles);
         assert_eq!(
             state_of(store, &NODES),
             before,
@@ -279,12 +255,10 @@ fn maps_take_any_key_inside_a_struct_value_and_as_nodes() {
 
 #[test]
 fn version_names_the_program_its_version_and_the_framework() {
-    let output = orders_command(&["--version"]).output().unwrap();
-    assert!(output.status.success());
     // The workspace's version is pipeline-core's too.
     let framework = env!("CARGO_PKG_VERSION");
     assert_eq!(
-        text(&output.stdout),
+        version_of(env!("CARGO_BIN_EXE_orders")),
         format!("orders 1.4.0 (pipeline-core {framework})\n")
     );
 }

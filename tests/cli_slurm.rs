@@ -14,7 +14,7 @@ mod remote_support;
 use std::path::Path;
 use std::process::Command;
 
-use cli_support::{shipping_command, statuses, text};
+use cli_support::{shipping_command, statuses, stdout_of_success, text};
 use cluster::Cluster;
 use remote_support::S3Server;
 use serde_json::Value as Json;
@@ -35,14 +35,7 @@ fn run_text(store: &Path, server: &S3Server, args: &[&str]) -> String {
         .env("AWS_ACCESS_KEY_ID", "test")
         .env("AWS_SECRET_ACCESS_KEY", "test")
         .env("AWS_REGION", "us-east-1");
-    let output = command.output().unwrap();
-    assert!(
-        output.status.success(),
-        "{args:?}: {}{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    text(&output.stdout)
+    stdout_of_success(args, &command.output().unwrap())
 }
 
 #[test]

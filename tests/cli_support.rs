@@ -20,14 +20,47 @@ pub const NODES: [&str; 7] = [
     "heaviest",
 ];
 
-pub fn shipping_command(store: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_shipping"));
+/// `bin` (one of this package's binaries) with `args` on `store`, as a new
+/// process that takes no store from the environment.
+pub fn command_on(bin: &str, store: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(bin);
     command
         .args(args)
         .arg("--store")
         .arg(store)
         .env_remove("PIPELINE_STORE");
     command
+}
+
+/// [`command_on`] run to its end.
+pub fn run_on(bin: &str, store: &Path, args: &[&str]) -> Output {
+    command_on(bin, store, args)
+        .output()
+        .expect("the binary runs")
+}
+
+/// The stdout of `output` (of a command given `args`), which must have
+/// succeeded.
+pub fn stdout_of_success(args: &[&str], output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{args:?}: {}{}",
+        text(&output.stdout),
+        text(&output.stderr)
+    );
+    text(&output.stdout)
+}
+
+/// `stdout` (of a command given `args`) as its one JSON object.
+pub fn json_object(args: &[&str], stdout: &str) -> Json {
+    let json: Json = serde_json::from_str(stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON object ({e}): {stdout}"));
+    assert!(json.is_object(), "{json}");
+    json
+}
+
+pub fn shipping_command(store: &Path, args: &[&str]) -> Command {
+    command_on(env!("CARGO_BIN_EXE_shipping"), store, args)
 }
 
 pub fn shipping(store: &Path, args: &[&str]) -> Output {
@@ -42,25 +75,14 @@ pub fn text(bytes: &[u8]) -> String {
 
 /// Runs a command that must succeed; its stdout.
 pub fn ok(store: &Path, args: &[&str]) -> String {
-    let output = shipping(store, args);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}{}",
-        text(&output.stdout),
-        text(&output.stderr)
-    );
-    text(&output.stdout)
+    stdout_of_success(args, &shipping(store, args))
 }
 
 /// Runs a `--json` command that must succeed; its one JSON object.
 pub fn ok_json(store: &Path, args: &[&str]) -> Json {
     let mut args = args.to_vec();
     args.push("--json");
-    let stdout = ok(store, &args);
-    let json: Json = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: stdout is not one JSON object ({e}): {stdout}"));
-    assert!(json.is_object(), "{json}");
-    json
+    json_object(&args, &ok(store, &args))
 }
 
 pub fn statuses(report: &Json) -> Vec<&str> {
@@ -111,11 +133,9 @@ pub fn state_of(store: &Path, nodes: &[&str]) -> Option<Vec<String>> {
     Some(lines)
 }
 
-/// Runs a command that must be refused: exit code 2, `needles` in its
-/// message, the store as it was.
-pub fn refused(store: &Path, args: &[&str], needles: &[&str]) -> String {
-    let before = state(store);
-    let output = shipping(store, args);
+/// The stderr of `output` (of a command given `args`), which must have
+/// been refused: exit code 2, `needles` in its message.
+pub fn stderr_of_refusal(args: &[&str], output: &Output, needles: &[&str]) -> String {
     let stderr = text(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
     for needle in needles {
@@ -124,6 +144,21 @@ pub fn refused(store: &Path, args: &[&str], needles: &[&str]) -> String {
             "{args:?}: {needle:?} not in {stderr}"
         );
     }
+    stderr
+}
+
+/// What `bin --version` prints; it must succeed.
+pub fn version_of(bin: &str) -> String {
+    let output = Command::new(bin).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    text(&output.stdout)
+}
+
+/// Runs a command that must be refused: exit code 2, `needles` in its
+/// message, the store as it was.
+pub fn refused(store: &Path, args: &[&str], needles: &[&str]) -> String {
+    let before = state(store);
+    let stderr = stderr_of_refusal(args, &shipping(store, args), needles);
     assert_eq!(state(store), before, "{args:?} changed the store");
     stderr
 }

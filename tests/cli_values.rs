@@ -2,39 +2,28 @@
 //! `regions` binary: `region: Option<String> = None`) reads them, each step
 //! a new process on one store.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod cli_support;
 
+use std::path::Path;
+use std::process::Output;
+
+use cli_support::{json_object, run_on, stdout_of_success, text};
 use serde_json::{Value as Json, json};
 
 fn regions(store: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_regions"))
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .env_remove("PIPELINE_STORE")
-        .output()
-        .expect("the binary runs")
+    run_on(env!("CARGO_BIN_EXE_regions"), store, args)
 }
 
 /// Runs a command that must succeed; its stdout.
 fn ok(store: &Path, args: &[&str]) -> String {
-    let output = regions(store, args);
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{args:?}: {stdout}{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
+    stdout_of_success(args, &regions(store, args))
 }
 
 /// Runs a `--json` command that must succeed; its one JSON object.
 fn ok_json(store: &Path, args: &[&str]) -> Json {
     let mut args = args.to_vec();
     args.push("--json");
-    let stdout = ok(store, &args);
-    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+    json_object(&args, &ok(store, &args))
 }
 
 #[test]
@@ -135,17 +124,6 @@ fn a_none_default_is_exported_as_toml_and_read_back_with_config() {
     );
 }
 
-/// Runs the `pricing_before` or `pricing_after` binary (`bin`).
-fn pricing(bin: &str, store: &Path, args: &[&str]) -> Output {
-    Command::new(bin)
-        .args(args)
-        .arg("--store")
-        .arg(store)
-        .env_remove("PIPELINE_STORE")
-        .output()
-        .expect("the binary runs")
-}
-
 #[test]
 fn a_value_written_before_its_type_changed_is_shown_with_what_to_write() {
     let (before, after) = (
@@ -154,24 +132,24 @@ fn a_value_written_before_its_type_changed_is_shown_with_what_to_write() {
     );
     let store = tempfile::tempdir().unwrap();
     let store = store.path();
-    let stdout = |output: &Output| String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = |output: &Output| String::from_utf8_lossy(&output.stderr).into_owned();
-    let set = pricing(
+    let stdout = |output: &Output| text(&output.stdout);
+    let stderr = |output: &Output| text(&output.stderr);
+    let set = run_on(
         before,
         store,
         &["set", r#"settings={"rate": 2.0, "region": "South"}"#],
     );
     assert!(set.status.success(), "{}", stderr(&set));
-    let run = pricing(before, store, &["run"]);
+    let run = run_on(before, store, &["run"]);
     assert!(stdout(&run).contains("20 in South"), "{}", stdout(&run));
 
     // The user added `currency` (with a default) to `Settings` and rebuilt.
     let kept = r#"It was {"rate":2.0,"region":"South"}, which the current `Settings` reads as {"rate":2.0,"region":"South","currency":"EUR"}: write that to keep it"#;
-    let run = pricing(after, store, &["run"]);
+    let run = run_on(after, store, &["run"]);
     let said = format!("{}{}", stdout(&run), stderr(&run));
     assert!(!run.status.success(), "{said}");
     assert!(said.contains("`settings`") && said.contains(kept), "{said}");
-    let get = pricing(after, store, &["get", "settings"]);
+    let get = run_on(after, store, &["get", "settings"]);
     assert!(!get.status.success());
     assert!(stderr(&get).contains(kept), "{}", stderr(&get));
 
@@ -181,9 +159,9 @@ fn a_value_written_before_its_type_changed_is_shown_with_what_to_write() {
         .and_then(|(_, rest)| rest.split_once(": write that"))
         .unwrap()
         .0;
-    let set = pricing(after, store, &["set", &format!("settings={suggested}")]);
+    let set = run_on(after, store, &["set", &format!("settings={suggested}")]);
     assert!(set.status.success(), "{}", stderr(&set));
-    let run = pricing(after, store, &["run"]);
+    let run = run_on(after, store, &["run"]);
     assert!(run.status.success(), "{}", stderr(&run));
     assert!(stdout(&run).contains("20 EUR in South"), "{}", stdout(&run));
 }

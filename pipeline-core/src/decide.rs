@@ -194,14 +194,6 @@ impl Decider<'_> {
                 graph.task(producer).name()
             )),
             None => match (spec.default_fn(), &version.meta.written_by, self.submission) {
-                (_, WrittenBy::User | WrittenBy::FileChange, _) => Err(format!(
-                    "{why}; write it again{}",
-                    old_layout::note(
-                        &*scenario.runtime().store,
-                        &spec.value_type(),
-                        &version.meta.fingerprint
-                    )
-                )),
                 (Some(default), WrittenBy::Default, Some(_)) => {
                     scenario
                         .write_erased(node, default(), WrittenBy::Default)
@@ -215,7 +207,14 @@ impl Decider<'_> {
                 (Some(_), WrittenBy::Default, None) => {
                     Err(format!("{why}; a submission writes its default again"))
                 }
-                _ => Err(format!("{why}; write it again")),
+                _ => Err(format!(
+                    "{why}; write it again{}",
+                    old_layout::note(
+                        &*scenario.runtime().store,
+                        &spec.value_type(),
+                        &version.meta.fingerprint
+                    )
+                )),
             },
         }
     }
